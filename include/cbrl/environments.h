@@ -1,0 +1,69 @@
+/* Shipped environments: Four-Rooms reward shaping (SPEC 6.1) and random CMDPs (SPEC 6.3). */
+#ifndef CBRL_ENVIRONMENTS_H
+#define CBRL_ENVIRONMENTS_H
+
+#include <stdint.h>
+
+#include "cbrl/export.h"
+#include "cbrl/model.h"
+
+/* ---- Four-Rooms reward shaping (SPEC 6.1) --------------------------------- */
+
+#define CBRL_FOUR_ROOMS_SIZE 13
+#define CBRL_FOUR_ROOMS_CELLS 104
+#define CBRL_FOUR_ROOMS_DIM 105
+
+typedef struct cbrl_four_rooms_opts {
+  double beta;      /* upper-level regularisation: cost of the incentive budget */
+  double lambda;    /* follower temperature */
+  double fail_prob; /* slip parameter; 0.33 in the paper */
+  double gamma;     /* follower discount (0.99) */
+  double leader_gamma;
+} cbrl_four_rooms_opts;
+
+/* Fills o with the paper's defaults: beta 1, lambda 0.003, fail_prob 0.33, discounts 0.99. */
+CBRL_API void cbrl_four_rooms_opts_default(cbrl_four_rooms_opts *o);
+
+/* Creates the Four-Rooms problem: 104 states, 4 actions, d = 105, two goal contexts. */
+CBRL_API int cbrl_four_rooms_create(cbrl_problem **out, const cbrl_four_rooms_opts *o);
+
+/* Returns the free-cell index of (row, col), or -1 for a wall or a point off the map. */
+CBRL_API int cbrl_four_rooms_cell(int row, int col);
+
+/* Writes the (row, col) of free cell `cell`; returns CBRL_EINVAL if out of range. */
+CBRL_API int cbrl_four_rooms_coords(int cell, int *row, int *col);
+
+/* Returns the goal cell of a context (0: G1 = (1,9), 1: G2 = (11,11)), or -1. */
+CBRL_API int cbrl_four_rooms_goal(int context);
+
+/* Returns the start cell (4,1). */
+CBRL_API int cbrl_four_rooms_start(void);
+
+/* Returns the leader's target cell (8,4). */
+CBRL_API int cbrl_four_rooms_target(void);
+
+/* Writes the 104 cell penalties p_i = -0.2 softmax(x)_i for the leader parameters x (105). */
+CBRL_API void cbrl_four_rooms_penalties(const double *x, double *penalty);
+
+/* ---- Random CMDPs (SPEC 6.3) ----------------------------------------------- */
+
+typedef struct cbrl_random_opts {
+  int n_states;
+  int n_actions;
+  int dim;
+  int n_contexts;
+  int branch;               /* next states per (s,a); also the size of mu's support */
+  uint64_t seed;
+  double terminal_fraction; /* share of terminal states (0.1) */
+  int coef_nonzeros;        /* non-zero entries per coefficient vector (min(dim, 2)); 0 = dense */
+  double coef_scale;        /* std of the coefficients (0.5) */
+  double gamma, leader_gamma, lambda;
+} cbrl_random_opts;
+
+/* Fills o with defaults: 10 states, 3 actions, d 3, 2 contexts, branch 3, seed 0, discounts 0.9, lambda 1. */
+CBRL_API void cbrl_random_opts_default(cbrl_random_opts *o);
+
+/* Creates a random affine CB-RL problem; the same options always give the same problem. */
+CBRL_API int cbrl_random_problem_create(cbrl_problem **out, const cbrl_random_opts *o);
+
+#endif /* CBRL_ENVIRONMENTS_H */

@@ -1,0 +1,41 @@
+/* Internal: restarted GMRES for the Markov systems (I - gamma P_pi) x = b and their transposes.
+   Every policy evaluation, occupancy and adjoint solve of SPEC 2-3 is one of these. */
+#ifndef CBRL_LINEAR_H
+#define CBRL_LINEAR_H
+
+#include <stdint.h>
+
+#include "cbrl/model.h"
+
+typedef struct cbrl__linear {
+  int n;          /* system size (n_states) */
+  int krylov;     /* restart length */
+  double *basis;  /* (krylov+1) x n */
+  double *hess;   /* (krylov+1) x krylov, column-major Hessenberg */
+  double *cs, *sn; /* krylov: Givens rotations */
+  double *g;      /* krylov+1: rotated residual */
+  double *y;      /* krylov */
+  double *work;   /* n */
+} cbrl__linear;
+
+/* The operator x -> x - gamma P_pi x (or its transpose) of one MDP and policy. */
+typedef struct cbrl__markov {
+  const cbrl_mdp *m;
+  const double *pi; /* n_states x n_actions */
+  double gamma;
+  int transpose;
+} cbrl__markov;
+
+int cbrl__linear_init(cbrl__linear *l, int n, int krylov);
+void cbrl__linear_close(cbrl__linear *l);
+
+/* y = A x for the Markov operator. */
+void cbrl__markov_apply(const cbrl__markov *op, const double *x, double *y);
+
+/* Solves A x = b from the initial guess in x until ||b - A x||_2 <= tol (or a floor set by
+   double precision). Adds the matrix-vector products used to *iterations. Returns 0,
+   CBRL_ENOCONV after max_iterations, or CBRL_ENONFINITE. */
+int cbrl__linear_solve(cbrl__linear *l, const cbrl__markov *op, const double *b, double *x,
+                       double tol, int max_iterations, int64_t *iterations, double *residual);
+
+#endif /* CBRL_LINEAR_H */

@@ -1,0 +1,236 @@
+/* Soft best response, SPEC 2. Soft policy iteration is Newton's method on the soft Bellman
+   operator (its Jacobian is gamma P_pi), so a warm start converges in one or two linear
+   solves where value iteration would need O(1/(1-gamma)) sweeps. */
+#include "cbrl/solver.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbrl/errors.h"
+#include "linear.h"
+
+void cbrl_soft_opts_default(cbrl_soft_opts *o) {
+  o->tol = 1e-11;
+  o->max_iterations = 100;
+  o->max_linear_iterations = 20000;
+  o->krylov_dim = 30;
+}
+
+int cbrl_soft_solver_init(cbrl_soft_solver *w, int n_states, int n_actions) {
+  if (!w) return CBRL_EINVAL;
+  memset(w, 0, sizeof *w);
+  if (n_states <= 0 || n_actions <= 0) return CBRL_EINVAL;
+  size_t sa = (size_t)n_states * n_actions;
+  w->n_states = n_states;
+  w->n_actions = n_actions;
+  cbrl_soft_opts_default(&w->opts);
+  w->q = calloc(sa, sizeof(double));
+  w->pi = calloc(sa, sizeof(double));
+  w->log_pi = calloc(sa, sizeof(double));
+  w->q_next = calloc(sa, sizeof(double));
+  w->v = calloc((size_t)n_states, sizeof(double));
+  w->v_eval = calloc((size_t)n_states, sizeof(double));
+  w->rhs = calloc((size_t)n_states, sizeof(double));
+  w->linear = calloc(1, sizeof *w->linear);
+  if (!w->q || !w->pi || !w->log_pi || !w->q_next || !w->v || !w->v_eval || !w->rhs || !w->linear ||
+      cbrl__linear_init(w->linear, n_states, w->opts.krylov_dim)) {
+    cbrl_soft_solver_close(w);
+    return CBRL_ENOMEM;
+  }
+  return 0;
+}
+
+void cbrl_soft_solver_close(cbrl_soft_solver *w) {
+  if (!w) return;
+  if (w->linear) cbrl__linear_close(w->linear);
+  free(w->linear);
+  free(w->q);
+  free(w->pi);
+  free(w->log_pi);
+  free(w->q_next);
+  free(w->v);
+  free(w->v_eval);
+  free(w->rhs);
+  memset(w, 0, sizeof *w);
+}
+
+void cbrl_soft_solver_reset(cbrl_soft_solver *w) { w->warm = 0; }
+
+void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
+                     double *q) {
+  int S = m->n_states, A = m->n_actions;
+  for (int s = 0; s < S; s++)
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      double e = 0.0;
+      if (!m->terminal[s])
+        for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) e += m->prob[k] * v[m->next[k]];
+      q[sa] = reward[sa] + gamma * e;
+    }
+}
+
+/* v = lambda logsumexp(q/lambda), log pi = (q - v)/lambda, shifted by the max so that
+   lambda down to 1e-4 neither overflows nor loses the largest term. Returns 0 or
+   CBRL_ENONFINITE. */
+static int soft_policy(cbrl_soft_solver *w, const double *q, double lambda) {
+  int S = w->n_states, A = w->n_actions;
+  for (int s = 0; s < S; s++) {
+    const double *qs = q + (size_t)s * A;
+    double mx = qs[0];
+    for (int a = 1; a < A; a++) mx = qs[a] > mx ? qs[a] : mx;
+    if (!isfinite(mx)) return CBRL_ENONFINITE;
+    double sum = 0.0;
+    for (int a = 0; a < A; a++) sum += exp((qs[a] - mx) / lambda);
+    double v = mx + lambda * log(sum);
+    w->v[s] = v;
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      w->log_pi[sa] = (qs[a] - v) / lambda;
+      w->pi[sa] = exp(w->log_pi[sa]);
+    }
+  }
+  return 0;
+}
+
+int cbrl_soft_solver_set_q(cbrl_soft_solver *w, const double *q, double lambda) {
+  if (!w || !q || !(lambda > 0.0)) return CBRL_EINVAL;
+  memcpy(w->q, q, sizeof(double) * (size_t)w->n_states * w->n_actions);
+  w->warm = 1;
+  return soft_policy(w, w->q, lambda);
+}
+
+static int linear_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma, int transpose,
+                        const double *b, double *x, double tol) {
+  cbrl__markov op = {m, w->pi, gamma, transpose};
+  w->stats.linear_solves++;
+  int err = cbrl__linear_solve(w->linear, &op, b, x, tol, w->opts.max_linear_iterations,
+                               &w->stats.linear_iterations, &w->stats.residual);
+  if (err == CBRL_ENONFINITE) w->stats.nonfinite = 1;
+  return err;
+}
+
+/* Linear tolerance in the 2-norm that keeps the solution error below tol in max-norm:
+   ||e||_inf <= ||r||_2 / (1 - gamma). */
+static double linear_tol(double tol, double gamma, double scale) {
+  return 0.5 * tol * (1.0 - gamma) * (scale > 1.0 ? scale : 1.0);
+}
+
+static double max_abs(const double *v, size_t n) {
+  double m = 0.0;
+  for (size_t i = 0; i < n; i++) m = fabs(v[i]) > m ? fabs(v[i]) : m;
+  return m;
+}
+
+int cbrl_soft_solver_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma, double lambda) {
+  if (!w || !m || m->n_states != w->n_states || m->n_actions != w->n_actions || !(lambda > 0.0) ||
+      !(gamma >= 0.0 && gamma < 1.0))
+    return CBRL_EINVAL;
+  int S = w->n_states, A = w->n_actions;
+  size_t sa_n = (size_t)S * A;
+  memset(&w->stats, 0, sizeof w->stats);
+  if (!w->warm) {
+    memcpy(w->q, m->r, sa_n * sizeof(double));
+    memset(w->v_eval, 0, (size_t)S * sizeof(double));
+  }
+  int err = 0;
+  for (;;) {
+    if ((err = soft_policy(w, w->q, lambda))) break;
+    /* Residual of the soft Bellman operator: T(Q) = r + gamma P V_soft(Q). */
+    cbrl_mdp_backup(m, gamma, m->r, w->v, w->q_next);
+    double res = 0.0, scale = 1.0;
+    for (size_t i = 0; i < sa_n; i++) {
+      double d = fabs(w->q_next[i] - w->q[i]);
+      res = d > res ? d : res;
+      scale = fabs(w->q[i]) > scale ? fabs(w->q[i]) : scale;
+    }
+    w->stats.residual = res;
+    if (!isfinite(res)) {
+      err = CBRL_ENONFINITE;
+      break;
+    }
+    if (res <= w->opts.tol * scale) {
+      memcpy(w->q, w->q_next, sa_n * sizeof(double));
+      err = soft_policy(w, w->q, lambda);
+      w->stats.converged = !err;
+      break;
+    }
+    if (w->stats.iterations >= w->opts.max_iterations) {
+      err = CBRL_ENOCONV;
+      break;
+    }
+    w->stats.iterations++;
+    /* Newton step: Q <- Q^pi of the soft-greedy policy, with the entropy bonus in the reward. */
+    for (int s = 0; s < S; s++) {
+      double b = 0.0;
+      for (int a = 0; a < A; a++) {
+        size_t sa = (size_t)s * A + a;
+        b += w->pi[sa] * (m->r[sa] - lambda * w->log_pi[sa]);
+      }
+      w->rhs[s] = b;
+    }
+    err = linear_solve(w, m, gamma, 0, w->rhs, w->v_eval, linear_tol(w->opts.tol, gamma, scale));
+    if (err == CBRL_ENONFINITE) break;
+    cbrl_mdp_backup(m, gamma, m->r, w->v_eval, w->q);
+  }
+  if (err == CBRL_ENONFINITE) {
+    w->stats.nonfinite = 1;
+    w->warm = 0;
+    return err;
+  }
+  w->warm = 1;
+  return err;
+}
+
+int cbrl_soft_solver_evaluate(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
+                              const double *reward, double *v) {
+  if (!w || !m || !reward || !v || !(gamma >= 0.0 && gamma < 1.0)) return CBRL_EINVAL;
+  int S = w->n_states, A = w->n_actions;
+  memset(&w->stats, 0, sizeof w->stats);
+  for (int s = 0; s < S; s++) {
+    double b = 0.0;
+    for (int a = 0; a < A; a++) b += w->pi[(size_t)s * A + a] * reward[(size_t)s * A + a];
+    w->rhs[s] = b;
+  }
+  double scale = max_abs(w->rhs, (size_t)S) / (1.0 - gamma);
+  int err = linear_solve(w, m, gamma, 0, w->rhs, v, linear_tol(w->opts.tol, gamma, scale));
+  w->stats.converged = !err;
+  return err;
+}
+
+int cbrl_soft_solver_evaluate_vector(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma, int dim,
+                                     const double *reward, double *v) {
+  if (!w || !m || !reward || !v || dim <= 0) return CBRL_EINVAL;
+  int S = w->n_states, A = w->n_actions;
+  size_t sa_n = (size_t)S * A;
+  double *col = malloc(sizeof(double) * (sa_n + (size_t)S));
+  if (!col) return CBRL_ENOMEM;
+  double *vc = col + sa_n;
+  cbrl_soft_stats total = {0};
+  int err = 0;
+  for (int j = 0; j < dim && !err; j++) {
+    for (size_t i = 0; i < sa_n; i++) col[i] = reward[i * dim + j];
+    for (int s = 0; s < S; s++) vc[s] = v[(size_t)s * dim + j];
+    err = cbrl_soft_solver_evaluate(w, m, gamma, col, vc);
+    for (int s = 0; s < S; s++) v[(size_t)s * dim + j] = vc[s];
+    total.linear_iterations += w->stats.linear_iterations;
+    total.linear_solves += w->stats.linear_solves;
+    total.residual = w->stats.residual > total.residual ? w->stats.residual : total.residual;
+  }
+  free(col);
+  total.converged = !err;
+  w->stats = total;
+  return err;
+}
+
+int cbrl_soft_solver_occupancy(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
+                               const double *start, double *d) {
+  if (!w || !m || !d || !(gamma >= 0.0 && gamma < 1.0)) return CBRL_EINVAL;
+  if (!start) start = m->mu;
+  memset(&w->stats, 0, sizeof w->stats);
+  double scale = max_abs(start, (size_t)w->n_states) / (1.0 - gamma);
+  /* d solves (I - gamma P_pi)^T d = start. */
+  int err = linear_solve(w, m, gamma, 1, start, d, linear_tol(w->opts.tol, gamma, scale));
+  w->stats.converged = !err;
+  return err;
+}
