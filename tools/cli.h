@@ -1,0 +1,28 @@
+/* Internal: shared pieces of the cbrl command-line tool. */
+#ifndef CBRL_CLI_H
+#define CBRL_CLI_H
+
+#include <stdio.h>
+
+#include "cbrl/model.h"
+
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_FAILURE 1
+
+/* Prints "cbrl CMD: message" on stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parsers that print their own one-line error and return nonzero on bad input. */
+int cli_parse_double(const char *cmd, const char *flag, const char *text, double *out);
+int cli_parse_int(const char *cmd, const char *flag, const char *text, long lo, long hi, long *out);
+/* Parses "v1,v2,..." into a newly allocated array; *n gets its length. */
+int cli_parse_list(const char *cmd, const char *flag, const char *text, double **out, int *n);
+
+/* Prints a JSON array of doubles with %.17g. */
+void cli_json_array(FILE *f, const double *v, int n);
+
+/* Subcommands. */
+int cli_hypergrad(int argc, char **argv);
+int cli_demo(int argc, char **argv);
+
+#endif /* CBRL_CLI_H */

@@ -1,0 +1,90 @@
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "cbrl%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return CLI_EXIT_USAGE;
+}
+
+static int parse_number(const char *text, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(text, &end);
+  while (*end == ' ') end++;
+  if (end == text || *end || errno == ERANGE || !isfinite(v)) return -1;
+  *out = v;
+  return 0;
+}
+
+int cli_parse_double(const char *cmd, const char *flag, const char *text, double *out) {
+  if (parse_number(text, out)) {
+    cli_usage_error(cmd, "%s: '%s' is not a finite number", flag, text);
+    return -1;
+  }
+  return 0;
+}
+
+int cli_parse_int(const char *cmd, const char *flag, const char *text, long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(text, &end, 10);
+  if (end == text || *end || errno == ERANGE) {
+    cli_usage_error(cmd, "%s: '%s' is not an integer", flag, text);
+    return -1;
+  }
+  if (v < lo || v > hi) {
+    cli_usage_error(cmd, "%s: %ld is out of range [%ld, %ld]", flag, v, lo, hi);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+int cli_parse_list(const char *cmd, const char *flag, const char *text, double **out, int *n) {
+  int count = 1;
+  for (const char *c = text; *c; c++) count += *c == ',';
+  double *v = malloc(sizeof(double) * (size_t)count);
+  char *copy = strdup(text);
+  if (!v || !copy) {
+    free(v);
+    free(copy);
+    cli_usage_error(cmd, "out of memory");
+    return -1;
+  }
+  int i = 0;
+  char *save = NULL, *tok = copy;
+  for (;;) {
+    char *comma = strchr(tok, ',');
+    if (comma) *comma = 0;
+    if (parse_number(tok, &v[i])) {
+      cli_usage_error(cmd, "%s: entry %d ('%s') is not a finite number", flag, i + 1, tok);
+      free(v);
+      free(copy);
+      return -1;
+    }
+    i++;
+    if (!comma) break;
+    tok = comma + 1;
+  }
+  (void)save;
+  free(copy);
+  *out = v;
+  *n = i;
+  return 0;
+}
+
+void cli_json_array(FILE *f, const double *v, int n) {
+  fputc('[', f);
+  for (int i = 0; i < n; i++) fprintf(f, "%s%.17g", i ? ", " : "", v[i]);
+  fputc(']', f);
+}

@@ -1,0 +1,199 @@
+#include "yaml_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cbrl/errors.h"
+
+#define MAX_DEPTH 64
+
+static int failf(cbrl_yaml *y, int line, const char *field, const char *fmt, va_list ap) {
+  if (!y->err || !y->err_size) return CBRL_EPARSE;
+  int n;
+  if (line > 0 && field)
+    n = snprintf(y->err, y->err_size, "%s:%d: %s: ", y->file, line, field);
+  else if (line > 0)
+    n = snprintf(y->err, y->err_size, "%s:%d: ", y->file, line);
+  else if (field)
+    n = snprintf(y->err, y->err_size, "%s: %s: ", y->file, field);
+  else
+    n = snprintf(y->err, y->err_size, "%s: ", y->file);
+  if (n >= 0 && (size_t)n < y->err_size) vsnprintf(y->err + n, y->err_size - (size_t)n, fmt, ap);
+  return CBRL_EPARSE;
+}
+
+int cbrl_yaml_fail(cbrl_yaml *y, const yaml_node_t *n, const char *field, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = failf(y, n ? cbrl_yaml_line(n) : 0, field, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+static int fail_at(cbrl_yaml *y, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = failf(y, line, NULL, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+int cbrl_yaml_line(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
+
+/* libyaml's event parser keeps an explicit stack, but its composer recurses per level, so
+   depth is checked on the event stream before composing. */
+static int check_depth(cbrl_yaml *y, FILE *f) {
+  yaml_parser_t parser;
+  yaml_event_t ev;
+  if (!yaml_parser_initialize(&parser)) return fail_at(y, 0, "out of memory");
+  yaml_parser_set_input_file(&parser, f);
+  int depth = 0, err = 0;
+  for (;;) {
+    if (!yaml_parser_parse(&parser, &ev)) {
+      err = fail_at(y, (int)parser.problem_mark.line + 1, "YAML syntax error: %s",
+                    parser.problem ? parser.problem : "unknown");
+      break;
+    }
+    yaml_event_type_t t = ev.type;
+    int line = (int)ev.start_mark.line + 1;
+    yaml_event_delete(&ev);
+    if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+      if (++depth > MAX_DEPTH) {
+        err = fail_at(y, line, "nesting deeper than %d levels", MAX_DEPTH);
+        break;
+      }
+    } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+      depth--;
+    } else if (t == YAML_ALIAS_EVENT) {
+      err = fail_at(y, line, "YAML aliases are not allowed");
+      break;
+    } else if (t == YAML_STREAM_END_EVENT) {
+      break;
+    }
+  }
+  yaml_parser_delete(&parser);
+  return err;
+}
+
+int cbrl_yaml_load(cbrl_yaml *y, const char *path, char *err, size_t err_size) {
+  memset(y, 0, sizeof *y);
+  y->file = path;
+  y->err = err;
+  y->err_size = err_size;
+  if (err && err_size) err[0] = 0;
+  struct stat st;
+  if (stat(path, &st) != 0) return fail_at(y, 0, "cannot open: %s", strerror(errno));
+  if (S_ISDIR(st.st_mode)) return fail_at(y, 0, "is a directory, not a file");
+  FILE *f = fopen(path, "rb");
+  if (!f) return fail_at(y, 0, "cannot open: %s", strerror(errno));
+  int rc = check_depth(y, f);
+  if (rc) {
+    fclose(f);
+    return rc;
+  }
+  rewind(f);
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser)) {
+    fclose(f);
+    return fail_at(y, 0, "out of memory");
+  }
+  yaml_parser_set_input_file(&parser, f);
+  if (!yaml_parser_load(&parser, &y->doc)) {
+    rc = fail_at(y, (int)parser.problem_mark.line + 1, "YAML syntax error: %s",
+                 parser.problem ? parser.problem : "unknown");
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+  }
+  yaml_parser_delete(&parser);
+  fclose(f);
+  y->loaded = 1;
+  if (!yaml_document_get_root_node(&y->doc)) return fail_at(y, 0, "empty file");
+  return 0;
+}
+
+void cbrl_yaml_close(cbrl_yaml *y) {
+  if (y->loaded) yaml_document_delete(&y->doc);
+  y->loaded = 0;
+}
+
+yaml_node_t *cbrl_yaml_root(cbrl_yaml *y) { return yaml_document_get_root_node(&y->doc); }
+
+const char *cbrl_yaml_scalar(const yaml_node_t *n) {
+  return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+yaml_node_t *cbrl_yaml_get(cbrl_yaml *y, const yaml_node_t *map, const char *key) {
+  if (!map || map->type != YAML_MAPPING_NODE) return NULL;
+  for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
+    const char *k = cbrl_yaml_scalar(yaml_document_get_node(&y->doc, pr->key));
+    if (k && strcmp(k, key) == 0) return yaml_document_get_node(&y->doc, pr->value);
+  }
+  return NULL;
+}
+
+int cbrl_yaml_check_keys(cbrl_yaml *y, const yaml_node_t *map, const char *field,
+                         const char *const *allowed) {
+  for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
+    yaml_node_t *kn = yaml_document_get_node(&y->doc, pr->key);
+    const char *k = cbrl_yaml_scalar(kn);
+    if (!k) return cbrl_yaml_fail(y, kn, field, "keys must be plain names");
+    int ok = 0;
+    for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(*a, k) == 0;
+    char path[256];
+    snprintf(path, sizeof path, "%s%s%s", field ? field : "", field && *field ? "." : "", k);
+    if (!ok) return cbrl_yaml_fail(y, kn, path, "unknown field");
+    for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pr; q++) {
+      const char *k2 = cbrl_yaml_scalar(yaml_document_get_node(&y->doc, q->key));
+      if (k2 && strcmp(k2, k) == 0) return cbrl_yaml_fail(y, kn, path, "field given twice");
+    }
+  }
+  return 0;
+}
+
+int cbrl_yaml_expect(cbrl_yaml *y, const yaml_node_t *n, yaml_node_type_t type, const char *field) {
+  if (n->type == type) return 0;
+  const char *want = type == YAML_MAPPING_NODE    ? "a mapping"
+                     : type == YAML_SEQUENCE_NODE ? "a list"
+                                                  : "a single value";
+  return cbrl_yaml_fail(y, n, field, "expected %s", want);
+}
+
+int cbrl_yaml_length(const yaml_node_t *seq) {
+  return (int)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+}
+
+yaml_node_t *cbrl_yaml_item(cbrl_yaml *y, const yaml_node_t *seq, int i) {
+  return yaml_document_get_node(&y->doc, seq->data.sequence.items.start[i]);
+}
+
+int cbrl_yaml_double(cbrl_yaml *y, const yaml_node_t *n, const char *field, double *out) {
+  const char *s = cbrl_yaml_scalar(n);
+  if (!s) return cbrl_yaml_fail(y, n, field, "expected a number");
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end || !*s) return cbrl_yaml_fail(y, n, field, "expected a number, got '%.40s'", s);
+  if (!isfinite(v) || errno == ERANGE)
+    return cbrl_yaml_fail(y, n, field, "'%.40s' is not a finite number", s);
+  *out = v;
+  return 0;
+}
+
+int cbrl_yaml_long(cbrl_yaml *y, const yaml_node_t *n, const char *field, long lo, long hi, long *out) {
+  const char *s = cbrl_yaml_scalar(n);
+  if (!s) return cbrl_yaml_fail(y, n, field, "expected an integer");
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (end == s || *end || !*s || errno == ERANGE)
+    return cbrl_yaml_fail(y, n, field, "expected an integer, got '%.40s'", s);
+  if (v < lo || v > hi) return cbrl_yaml_fail(y, n, field, "%ld is out of range [%ld, %ld]", v, lo, hi);
+  *out = v;
+  return 0;
+}

@@ -1,0 +1,42 @@
+/* Internal helpers over libyaml's document API for cbrl's file formats: every error is
+   written as "file:line: field: what is wrong". */
+#ifndef CBRL_YAML_UTIL_H
+#define CBRL_YAML_UTIL_H
+
+#include <stddef.h>
+#include <yaml.h>
+
+typedef struct cbrl_yaml {
+  const char *file;
+  yaml_document_t doc;
+  int loaded;
+  char *err;
+  size_t err_size;
+} cbrl_yaml;
+
+/* Loads a whole file; refuses directories, empty documents, aliases and nesting deeper than 64. */
+int cbrl_yaml_load(cbrl_yaml *y, const char *path, char *err, size_t err_size);
+void cbrl_yaml_close(cbrl_yaml *y);
+
+/* Writes "file:line: field: message" and returns CBRL_EPARSE. */
+int cbrl_yaml_fail(cbrl_yaml *y, const yaml_node_t *n, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+yaml_node_t *cbrl_yaml_root(cbrl_yaml *y);
+int cbrl_yaml_line(const yaml_node_t *n);
+/* Value of key in a mapping, or NULL. */
+yaml_node_t *cbrl_yaml_get(cbrl_yaml *y, const yaml_node_t *map, const char *key);
+/* Fails on any key not in allowed (NULL-terminated) and on duplicate keys. */
+int cbrl_yaml_check_keys(cbrl_yaml *y, const yaml_node_t *map, const char *field,
+                         const char *const *allowed);
+int cbrl_yaml_expect(cbrl_yaml *y, const yaml_node_t *n, yaml_node_type_t type, const char *field);
+/* Number of items of a sequence node and item i. */
+int cbrl_yaml_length(const yaml_node_t *seq);
+yaml_node_t *cbrl_yaml_item(cbrl_yaml *y, const yaml_node_t *seq, int i);
+const char *cbrl_yaml_scalar(const yaml_node_t *n);
+/* A finite number. */
+int cbrl_yaml_double(cbrl_yaml *y, const yaml_node_t *n, const char *field, double *out);
+/* An integer in [lo, hi]. */
+int cbrl_yaml_long(cbrl_yaml *y, const yaml_node_t *n, const char *field, long lo, long hi, long *out);
+
+#endif /* CBRL_YAML_UTIL_H */
