@@ -1,0 +1,55 @@
+/* Shared test helpers: cmocka plus floating-point checks that print both values. */
+#ifndef CBRL_TEST_UTIL_H
+#define CBRL_TEST_UTIL_H
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "cbrl/cbrl.h"
+
+/* Fails unless |a - b| <= atol + rtol * max(|a|, |b|), printing both values. */
+#define assert_close(a, b, rtol, atol)                                                        \
+  do {                                                                                        \
+    double a_ = (a), b_ = (b);                                                                \
+    double tol_ = (atol) + (rtol) * fmax(fabs(a_), fabs(b_));                                 \
+    if (!(fabs(a_ - b_) <= tol_))                                                             \
+      fail_msg("%s = %.17g and %s = %.17g differ by %.3g > %.3g", #a, a_, #b, b_,             \
+               fabs(a_ - b_), tol_);                                                          \
+  } while (0)
+
+#define assert_ok(expr)                                                                       \
+  do {                                                                                        \
+    int e_ = (expr);                                                                          \
+    if (e_) fail_msg("%s returned %d (%s)", #expr, e_, cbrl_strerror(e_));                    \
+  } while (0)
+
+/* True when a quick run is asked for (the sanitizer build sets CBRL_TEST_QUICK). */
+static inline int test_quick(void) { return getenv("CBRL_TEST_QUICK") != NULL; }
+
+/* Central fourth-order finite difference of F along coordinate j of x. */
+static inline double test_fd(cbrl_exact *e, const double *x, int dim, int j, double h) {
+  double *y = malloc(sizeof(double) * (size_t)dim), v[4];
+  static const int off[4] = {1, -1, 2, -2};
+  for (int q = 0; q < 4; q++) {
+    for (int i = 0; i < dim; i++) y[i] = x[i];
+    y[j] += off[q] * h;
+    int err = cbrl_exact_evaluate(e, y, &v[q], NULL, NULL);
+    if (err) fail_msg("evaluate failed: %s", cbrl_strerror(err));
+  }
+  free(y);
+  return (8.0 * (v[0] - v[1]) - (v[2] - v[3])) / (12.0 * h);
+}
+
+
+/* Runs the group; with an argument, only the tests whose name matches it (cmocka filter). */
+#define CBRL_RUN_TESTS(argc, argv, tests)                        \
+  ((argc) > 1 ? cmocka_set_test_filter((argv)[1]) : (void)0,     \
+   cmocka_run_group_tests(tests, NULL, NULL))
+
+#endif /* CBRL_TEST_UTIL_H */
