@@ -23,6 +23,7 @@ typedef struct exact_context {
   double *w_rbar;    /* n_states x n_actions */
   double *w_log_p;   /* n_transitions */
   double *w_log_mu;  /* n_states */
+  cbrl_soft_stats stats; /* best response, plus the products of every later solve */
 } exact_context;
 
 struct cbrl_exact {
@@ -102,6 +103,13 @@ static int worse(int a, int b) {
   return a ? a : b;
 }
 
+static void add_stats(exact_context *c, const cbrl_soft_solver *w) {
+  c->stats.linear_iterations += w->stats.linear_iterations;
+  c->stats.linear_solves += w->stats.linear_solves;
+  c->stats.nonfinite |= w->stats.nonfinite;
+  c->stats.converged &= w->stats.converged;
+}
+
 int cbrl_exact_context(cbrl_exact *e, int context, const double *x, double *f, double *grad) {
   if (!e || !x || context < 0 || context >= e->problem->n_contexts) return CBRL_EINVAL;
   const cbrl_problem *p = e->problem;
@@ -113,9 +121,11 @@ int cbrl_exact_context(cbrl_exact *e, int context, const double *x, double *f, d
   int err = cbrl_mdp_evaluate(m, p, context, x);
   if (err) return err;
   int status = cbrl_soft_solver_solve(w, m, gam, lam);
+  c->stats = w->stats;
   if (status == CBRL_ENONFINITE || (status && status != CBRL_ENOCONV)) return status;
   /* Leader value Vbar under pi*, with the leader's discount. */
   status = worse(status, cbrl_soft_solver_evaluate(w, m, gamL, m->rbar, c->vbar));
+  add_stats(c, w);
   if (status == CBRL_ENONFINITE) return status;
   double value = 0.0;
   for (int s = 0; s < S; s++) value += m->mu[s] * c->vbar[s];
@@ -124,6 +134,7 @@ int cbrl_exact_context(cbrl_exact *e, int context, const double *x, double *f, d
 
   memset(grad, 0, sizeof(double) * (size_t)p->dim);
   status = worse(status, cbrl_soft_solver_occupancy(w, m, gamL, m->mu, c->occupancy));
+  add_stats(c, w);
   if (status == CBRL_ENONFINITE) return status;
   /* Abar = Qbar - Vbar; w = d pi Abar / lam, centred per state (sum_a pi Abar = 0 exactly
      only at the solver's tolerance). Store w in qbar. */
@@ -148,6 +159,7 @@ int cbrl_exact_context(cbrl_exact *e, int context, const double *x, double *f, d
     }
   }
   status = worse(status, cbrl_soft_solver_occupancy(w, m, gam, c->b, c->adjoint));
+  add_stats(c, w);
   if (status == CBRL_ENONFINITE) return status;
   /* z = w + gam pi m (in qbar); cotangents of log P: P_k (gamL u Vbar(s') + gam z V*(s')). */
   for (int s = 0; s < S; s++) {
@@ -204,4 +216,8 @@ const double *cbrl_exact_leader_value(const cbrl_exact *e, int context) {
 
 const double *cbrl_exact_occupancy(const cbrl_exact *e, int context) {
   return e->ctx[context].occupancy;
+}
+
+const cbrl_soft_stats *cbrl_exact_stats(const cbrl_exact *e, int context) {
+  return &e->ctx[context].stats;
 }

@@ -2,6 +2,7 @@
    I - gamma P_pi are never formed: each product is one pass over the CSR transitions. */
 #include "linear.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,7 @@ int cbrl__linear_solve(cbrl__linear *l, const cbrl__markov *op, const double *b,
     if (residual) *residual = beta;
     if (!isfinite(beta)) return CBRL_ENONFINITE;
     /* Below this floor the residual is rounding noise of one product. */
-    double floor_tol = 1e-14 * (bnorm + 2.0 * xnorm);
+    double floor_tol = 8.0 * DBL_EPSILON * (bnorm + 2.0 * xnorm);
     double target = tol > floor_tol ? tol : floor_tol;
     if (beta <= target) return 0;
     if (used >= max_iterations) return CBRL_ENOCONV;

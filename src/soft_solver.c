@@ -3,6 +3,7 @@
    solves where value iteration would need O(1/(1-gamma)) sweeps. */
 #include "cbrl/solver.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,13 @@ static double linear_tol(double tol, double gamma, double scale) {
   return 0.5 * tol * (1.0 - gamma) * (scale > 1.0 ? scale : 1.0);
 }
 
+/* The requested tolerance, clamped to what double precision can reach: the Bellman residual
+   of a computed fixed point carries rounding of order eps / (1 - gamma) relative to max|Q|. */
+static double tol_floor(double tol, double gamma) {
+  double reachable = 16.0 * DBL_EPSILON / (1.0 - gamma);
+  return tol > reachable ? tol : reachable;
+}
+
 static double max_abs(const double *v, size_t n) {
   double m = 0.0;
   for (size_t i = 0; i < n; i++) m = fabs(v[i]) > m ? fabs(v[i]) : m;
@@ -149,7 +157,7 @@ int cbrl_soft_solver_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
       err = CBRL_ENONFINITE;
       break;
     }
-    if (res <= w->opts.tol * scale) {
+    if (res <= tol_floor(w->opts.tol, gamma) * scale) {
       memcpy(w->q, w->q_next, sa_n * sizeof(double));
       err = soft_policy(w, w->q, lambda);
       w->stats.converged = !err;

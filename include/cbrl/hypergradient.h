@@ -29,6 +29,10 @@ CBRL_API int cbrl_exact_evaluate(cbrl_exact *e, const double *x, double *F, doub
 /* Returns the follower of a context as left by the last call (policy, Q*, V*, statistics). */
 CBRL_API const cbrl_soft_solver *cbrl_exact_follower(const cbrl_exact *e, int context);
 
+/* Returns the statistics of a context's last call: the best response's Newton steps and
+   residual, with the matrix-vector products and solves of every linear solve added. */
+CBRL_API const cbrl_soft_stats *cbrl_exact_stats(const cbrl_exact *e, int context);
+
 /* Returns the MDP of a context at the x of the last call. */
 CBRL_API const cbrl_mdp *cbrl_exact_mdp(const cbrl_exact *e, int context);
 
