@@ -1,2 +1,163 @@
+/* Tests for the cbrl command line: the hypergrad contract, help, version, and bad input. */
 #include "test_util.h"
-int main(void){return 0;}
+
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char out[1 << 16], err[4096];
+
+static void slurp(const char *path, char *buf, size_t size) {
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+  buf[n] = 0;
+  if (f) fclose(f);
+}
+
+/* Runs "cbrl ARGS"; returns the exit status with stdout in out and stderr in err. */
+static int run(const char *args) {
+  char cmd[2048], out_path[64], err_path[64];
+  snprintf(out_path, sizeof out_path, "/tmp/cbrl_cli_%d.out", (int)getpid());
+  snprintf(err_path, sizeof err_path, "/tmp/cbrl_cli_%d.err", (int)getpid());
+  snprintf(cmd, sizeof cmd, "'%s' %s >%s 2>%s </dev/null", CBRL_CLI, args, out_path, err_path);
+  int status = system(cmd);
+  slurp(out_path, out, sizeof out);
+  slurp(err_path, err, sizeof err);
+  remove(out_path);
+  remove(err_path);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Reads the JSON array after "key": into v; returns its length. */
+static int json_array(const char *json, const char *key, double *v, int max) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\": [", key);
+  const char *p = strstr(json, pat);
+  if (!p) return -1;
+  p += strlen(pat);
+  int n = 0;
+  while (*p && *p != ']' && n < max) {
+    char *end;
+    v[n++] = strtod(p, &end);
+    p = end;
+    while (*p == ',' || *p == ' ') p++;
+  }
+  return n;
+}
+
+static double json_number(const char *json, const char *key) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\": ", key);
+  const char *p = strstr(json, pat);
+  return p ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+static void four_rooms_json_matches_the_library_bit_for_bit(void **state) {
+  assert_int_equal(run("hypergrad --env four-rooms --beta 3 --lambda 0.005 --x-seed 4 --json"), 0);
+  double grad[200], fctx[4];
+  assert_int_equal(json_array(out, "grad", grad, 200), 105);
+  assert_int_equal(json_array(out, "F_per_context", fctx, 4), 2);
+  assert_int_equal((int)json_number(out, "dim"), 105);
+  cbrl_four_rooms_opts o;
+  cbrl_four_rooms_opts_default(&o);
+  o.beta = 3.0;
+  o.lambda = 0.005;
+  cbrl_problem *p;
+  cbrl_exact *e;
+  assert_ok(cbrl_four_rooms_create(&p, &o));
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[105], g[105], F, f[2];
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 4, 0);
+  for (int j = 0; j < 105; j++) x[j] = 0.01 * cbrl_rng_normal(&rng);
+  assert_ok(cbrl_exact_evaluate(e, x, &F, f, g));
+  /* %.17g round-trips doubles exactly. */
+  assert_true(json_number(out, "F") == F);
+  for (int j = 0; j < 105; j++) assert_true(grad[j] == g[j]);
+  assert_true(fctx[0] == f[0] && fctx[1] == f[1]);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
+static void problem_file_and_random_env_work(void **state) {
+  assert_int_equal(run("hypergrad --problem " CBRL_SOURCE_DIR "/examples/chain.yaml --x 0.1,0,0.2 --json"), 0);
+  double g[8];
+  assert_int_equal(json_array(out, "grad", g, 8), 3);
+  assert_int_equal(run("hypergrad --problem " CBRL_SOURCE_DIR "/examples/chain.yaml --lambda 2"), 0);
+  assert_non_null(strstr(out, "lambda = 2"));
+  assert_non_null(strstr(out, "F(x)"));
+  assert_int_equal(run("hypergrad --env random --states 30 --actions 3 --dim 4 --contexts 2 --branch 3 --seed 5 --json"), 0);
+  assert_int_equal(json_array(out, "grad", g, 8), 4);
+  assert_int_equal(json_array(out, "F_per_context", g, 8), 2);
+}
+
+typedef struct bad_cli {
+  const char *args;
+  const char *message;
+} bad_cli;
+
+static const bad_cli bad[] = {
+    {"hypergrad --env four-rooms --x 1,2,3", "--x: expected 105 values (the problem's dim), got 3"},
+    {"hypergrad --env four-rooms --x 1,zz", "--x: entry 2 ('zz') is not a finite number"},
+    {"hypergrad --env four-rooms --frobnicate", "unknown option '--frobnicate'"},
+    {"hypergrad --env four-rooms --lambda abc", "--lambda: 'abc' is not a finite number"},
+    {"hypergrad --env four-rooms --lambda -1", "--lambda: must be positive"},
+    {"hypergrad --env four-rooms --lambda nan", "--lambda: 'nan' is not a finite number"},
+    {"hypergrad --env four-rooms --lambda", "--lambda needs a value"},
+    {"hypergrad --env four-rooms --x-seed -3", "--x-seed: -3 is out of range"},
+    {"hypergrad --env four-rooms --x 1 --x-seed 2", "give --x or --x-seed, not both"},
+    {"hypergrad --env mars", "--env: unknown environment 'mars'"},
+    {"hypergrad", "give exactly one of --problem FILE or --env NAME"},
+    {"hypergrad --env four-rooms --problem x.yaml", "give exactly one of --problem FILE or --env NAME"},
+    {"hypergrad --env random --states 10", "--env random needs --actions"},
+    {"hypergrad --env four-rooms --states 10", "--states applies to --env random only"},
+    {"hypergrad --problem /nonexistent.yaml", "/nonexistent.yaml: cannot open: No such file or directory"},
+    {"hypergrad --problem /tmp", "/tmp: is a directory, not a file"},
+    {"hypergrad --env random --states 0 --actions 2 --dim 2 --contexts 1 --branch 2 --seed 1", "--states: 0 is out of range"},
+    {"hypergrad --env four-rooms stray", "unexpected argument 'stray'"},
+    {"teleport", "unknown command 'teleport'"},
+};
+
+static void bad_input_gets_one_line_and_status_2(void **state) {
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int status = run(bad[i].args);
+    if (status != 2) fail_msg("'%s': status %d, expected 2", bad[i].args, status);
+    if (!strstr(err, bad[i].message)) fail_msg("'%s': stderr '%s' lacks '%s'", bad[i].args, err, bad[i].message);
+    char *nl = strchr(err, '\n');
+    if (!nl || nl[1] != 0) fail_msg("'%s': stderr is not one line: '%s'", bad[i].args, err);
+    if (out[0]) fail_msg("'%s': wrote to stdout: '%s'", bad[i].args, out);
+  }
+}
+
+static void help_and_version(void **state) {
+  assert_int_equal(run("--help"), 0);
+  assert_non_null(strstr(out, "Usage: cbrl COMMAND"));
+  assert_int_equal(run("hypergrad --help"), 0);
+  assert_non_null(strstr(out, "cbrl hypergrad --env four-rooms"));
+  assert_non_null(strstr(out, "Examples:"));
+  assert_int_equal(run("--version"), 0);
+  char want[64];
+  snprintf(want, sizeof want, "cbrl %s\n", cbrl_version_string());
+  assert_string_equal(out, want);
+  assert_int_equal(run(""), 2);
+  assert_non_null(strstr(err, "Usage"));
+}
+
+static void demo_runs_and_reports_progress(void **state) {
+  if (test_quick()) skip();
+  assert_int_equal(run("demo"), 0);
+  assert_non_null(strstr(out, "Four-Rooms"));
+  assert_non_null(strstr(out, "F went from"));
+  assert_int_equal(run("demo extra"), 2);
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(four_rooms_json_matches_the_library_bit_for_bit),
+      cmocka_unit_test(problem_file_and_random_env_work),
+      cmocka_unit_test(bad_input_gets_one_line_and_status_2),
+      cmocka_unit_test(help_and_version),
+      cmocka_unit_test(demo_runs_and_reports_progress),
+  };
+  return CBRL_RUN_TESTS(argc, argv, tests);
+}
