@@ -93,6 +93,17 @@ fail:
   return err;
 }
 
+void cbrl_exact_reset(cbrl_exact *e) {
+  for (int k = 0; k < e->problem->n_contexts; k++) {
+    exact_context *c = &e->ctx[k];
+    size_t S = (size_t)e->problem->n_states;
+    cbrl_soft_solver_reset(&c->follower);
+    memset(c->vbar, 0, S * sizeof(double));
+    memset(c->occupancy, 0, S * sizeof(double));
+    memset(c->adjoint, 0, S * sizeof(double));
+  }
+}
+
 void cbrl_exact_set_opts(cbrl_exact *e, const cbrl_soft_opts *o) {
   for (int k = 0; k < e->problem->n_contexts; k++) e->ctx[k].follower.opts = *o;
 }

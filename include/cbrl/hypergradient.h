@@ -16,6 +16,9 @@ CBRL_API int cbrl_exact_create(cbrl_exact **out, const cbrl_problem *p);
 /* Frees the workspace; NULL is allowed. */
 CBRL_API void cbrl_exact_free(cbrl_exact *e);
 
+/* Forgets every warm start, so the next call computes from scratch. */
+CBRL_API void cbrl_exact_reset(cbrl_exact *e);
+
 /* Sets the follower solver options of every context. */
 CBRL_API void cbrl_exact_set_opts(cbrl_exact *e, const cbrl_soft_opts *o);
 
