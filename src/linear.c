@@ -40,39 +40,93 @@ void cbrl__linear_close(cbrl__linear *l) {
   memset(l, 0, sizeof *l);
 }
 
-void cbrl__markov_apply(const cbrl__markov *op, const double *x, double *y) {
-  const cbrl_mdp *m = op->m;
+int cbrl__markov_matrix_init(cbrl__markov_matrix *mm, int n) {
+  memset(mm, 0, sizeof *mm);
+  mm->n = n;
+  mm->row = calloc((size_t)n + 1, sizeof(int64_t));
+  mm->slot = malloc(sizeof(int32_t) * (size_t)n);
+  if (!mm->row || !mm->slot) {
+    cbrl__markov_matrix_close(mm);
+    return CBRL_ENOMEM;
+  }
+  for (int i = 0; i < n; i++) mm->slot[i] = -1;
+  return 0;
+}
+
+void cbrl__markov_matrix_close(cbrl__markov_matrix *mm) {
+  free(mm->row);
+  free(mm->col);
+  free(mm->val);
+  free(mm->slot);
+  memset(mm, 0, sizeof *mm);
+}
+
+int cbrl__markov_matrix_build(cbrl__markov_matrix *mm, const cbrl_mdp *m, const double *pi) {
   int S = m->n_states, A = m->n_actions;
-  if (!op->transpose) {
-    for (int s = 0; s < S; s++) {
-      double acc = 0.0;
-      if (!m->terminal[s]) {
-        for (int a = 0; a < A; a++) {
-          size_t sa = (size_t)s * A + a;
-          double e = 0.0;
-          for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) e += m->prob[k] * x[m->next[k]];
-          acc += op->pi[sa] * e;
+  if (mm->capacity < m->n_transitions) {
+    int64_t cap = m->n_transitions ? m->n_transitions : 1;
+    int32_t *col = realloc(mm->col, sizeof(int32_t) * (size_t)cap);
+    if (col) mm->col = col;
+    double *val = realloc(mm->val, sizeof(double) * (size_t)cap);
+    if (val) mm->val = val;
+    if (!col || !val) return CBRL_ENOMEM;
+    mm->capacity = cap;
+  }
+  int64_t nnz = 0;
+  for (int s = 0; s < S; s++) {
+    mm->row[s] = nnz;
+    if (m->terminal[s]) continue;
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      double w = pi[sa];
+      for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) {
+        int32_t t = m->next[k];
+        if (mm->slot[t] < 0) {
+          mm->slot[t] = (int32_t)(nnz - mm->row[s]);
+          mm->col[nnz] = t;
+          mm->val[nnz++] = 0.0;
         }
+        mm->val[mm->row[s] + mm->slot[t]] += w * m->prob[k];
       }
-      y[s] = x[s] - op->gamma * acc;
+    }
+    for (int64_t k = mm->row[s]; k < nnz; k++) mm->slot[mm->col[k]] = -1;
+  }
+  mm->row[S] = nnz;
+  return 0;
+}
+
+void cbrl__markov_apply(const cbrl__markov *op, const double *x, double *y) {
+  const cbrl__markov_matrix *p = op->p;
+  int n = p->n;
+  double g = op->gamma;
+  if (!op->transpose) {
+    for (int s = 0; s < n; s++) {
+      double acc = 0.0;
+      for (int64_t k = p->row[s]; k < p->row[s + 1]; k++) acc += p->val[k] * x[p->col[k]];
+      y[s] = x[s] - g * acc;
     }
   } else {
-    memcpy(y, x, sizeof(double) * (size_t)S);
-    for (int s = 0; s < S; s++) {
-      if (m->terminal[s] || x[s] == 0.0) continue;
-      for (int a = 0; a < A; a++) {
-        size_t sa = (size_t)s * A + a;
-        double c = op->gamma * op->pi[sa] * x[s];
-        for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) y[m->next[k]] -= c * m->prob[k];
-      }
+    memcpy(y, x, sizeof(double) * (size_t)n);
+    for (int s = 0; s < n; s++) {
+      double c = g * x[s];
+      if (c == 0.0) continue;
+      for (int64_t k = p->row[s]; k < p->row[s + 1]; k++) y[p->col[k]] -= c * p->val[k];
     }
   }
 }
 
+/* Four partial sums: faster than one chain and still the same result on every run. */
 static double dot(const double *a, const double *b, int n) {
-  double s = 0.0;
-  for (int i = 0; i < n; i++) s += a[i] * b[i];
-  return s;
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; i++) s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
 }
 
 int cbrl__linear_solve(cbrl__linear *l, const cbrl__markov *op, const double *b, double *x,

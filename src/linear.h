@@ -18,13 +18,28 @@ typedef struct cbrl__linear {
   double *work;   /* n */
 } cbrl__linear;
 
-/* The operator x -> x - gamma P_pi x (or its transpose) of one MDP and policy. */
+/* P_pi(s, s') = sum_a pi(a|s) P(s'|s,a) as a state-level CSR; terminal rows are empty. Built once
+   per policy, it makes each product one pass over the distinct (s, s') pairs. */
+typedef struct cbrl__markov_matrix {
+  int n;
+  int64_t capacity;
+  int64_t *row; /* n + 1 */
+  int32_t *col; /* capacity */
+  double *val;  /* capacity */
+  int32_t *slot; /* n: scratch for merging duplicates */
+} cbrl__markov_matrix;
+
+/* The operator x -> x - gamma P_pi x (or its transpose). */
 typedef struct cbrl__markov {
-  const cbrl_mdp *m;
-  const double *pi; /* n_states x n_actions */
+  const cbrl__markov_matrix *p;
   double gamma;
   int transpose;
 } cbrl__markov;
+
+int cbrl__markov_matrix_init(cbrl__markov_matrix *mm, int n);
+void cbrl__markov_matrix_close(cbrl__markov_matrix *mm);
+/* Builds P_pi of m under pi (n_states x n_actions). */
+int cbrl__markov_matrix_build(cbrl__markov_matrix *mm, const cbrl_mdp *m, const double *pi);
 
 int cbrl__linear_init(cbrl__linear *l, int n, int krylov);
 void cbrl__linear_close(cbrl__linear *l);

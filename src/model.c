@@ -105,6 +105,7 @@ bad:
 int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, const double *x) {
   if (!m || !p || !x || !m->row) return CBRL_EINVAL;
   int err = p->ops->evaluate(p, context, x, m);
+  m->version++;
   if (err) return err;
   int S = m->n_states, A = m->n_actions;
   double mu_sum = 0.0;

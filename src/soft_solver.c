@@ -34,8 +34,10 @@ int cbrl_soft_solver_init(cbrl_soft_solver *w, int n_states, int n_actions) {
   w->v_eval = calloc((size_t)n_states, sizeof(double));
   w->rhs = calloc((size_t)n_states, sizeof(double));
   w->linear = calloc(1, sizeof *w->linear);
+  w->markov = calloc(1, sizeof *w->markov);
   if (!w->q || !w->pi || !w->log_pi || !w->q_next || !w->v || !w->v_eval || !w->rhs || !w->linear ||
-      cbrl__linear_init(w->linear, n_states, w->opts.krylov_dim)) {
+      !w->markov || cbrl__linear_init(w->linear, n_states, w->opts.krylov_dim) ||
+      cbrl__markov_matrix_init(w->markov, n_states)) {
     cbrl_soft_solver_close(w);
     return CBRL_ENOMEM;
   }
@@ -45,7 +47,9 @@ int cbrl_soft_solver_init(cbrl_soft_solver *w, int n_states, int n_actions) {
 void cbrl_soft_solver_close(cbrl_soft_solver *w) {
   if (!w) return;
   if (w->linear) cbrl__linear_close(w->linear);
+  if (w->markov) cbrl__markov_matrix_close(w->markov);
   free(w->linear);
+  free(w->markov);
   free(w->q);
   free(w->pi);
   free(w->log_pi);
@@ -56,7 +60,10 @@ void cbrl_soft_solver_close(cbrl_soft_solver *w) {
   memset(w, 0, sizeof *w);
 }
 
-void cbrl_soft_solver_reset(cbrl_soft_solver *w) { w->warm = 0; }
+void cbrl_soft_solver_reset(cbrl_soft_solver *w) {
+  w->warm = 0;
+  w->markov_current = 0;
+}
 
 void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
                      double *q) {
@@ -76,6 +83,7 @@ void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, cons
    CBRL_ENONFINITE. */
 static int soft_policy(cbrl_soft_solver *w, const double *q, double lambda) {
   int S = w->n_states, A = w->n_actions;
+  w->markov_current = 0;
   for (int s = 0; s < S; s++) {
     const double *qs = q + (size_t)s * A;
     double mx = qs[0];
@@ -101,9 +109,21 @@ int cbrl_soft_solver_set_q(cbrl_soft_solver *w, const double *q, double lambda) 
   return soft_policy(w, w->q, lambda);
 }
 
+/* Rebuilds P_pi when the policy or the MDP has changed since the last build. */
+static int markov_for_policy(cbrl_soft_solver *w, const cbrl_mdp *m) {
+  if (w->markov_current && w->markov_mdp == m && w->markov_version == m->version) return 0;
+  int err = cbrl__markov_matrix_build(w->markov, m, w->pi);
+  w->markov_current = !err;
+  w->markov_mdp = m;
+  w->markov_version = m->version;
+  return err;
+}
+
 static int linear_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma, int transpose,
                         const double *b, double *x, double tol) {
-  cbrl__markov op = {m, w->pi, gamma, transpose};
+  int err0 = markov_for_policy(w, m);
+  if (err0) return err0;
+  cbrl__markov op = {w->markov, gamma, transpose};
   w->stats.linear_solves++;
   int err = cbrl__linear_solve(w->linear, &op, b, x, tol, w->opts.max_linear_iterations,
                                &w->stats.linear_iterations, &w->stats.residual);

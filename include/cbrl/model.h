@@ -21,6 +21,7 @@ typedef struct cbrl_mdp {
   double *r;               /* n_states x n_actions: follower reward */
   double *rbar;            /* n_states x n_actions: leader reward */
   double *mu;              /* n_states: initial distribution */
+  unsigned long version;   /* bumped by cbrl_mdp_evaluate; bump it after editing prob by hand */
 } cbrl_mdp;
 
 /* Weights on the mechanism quantities whose x-derivatives are wanted: a problem's

@@ -33,6 +33,7 @@ CBRL_API void cbrl_soft_opts_default(cbrl_soft_opts *o);
 /* ---- The solver workspace ------------------------------------------------------ */
 
 struct cbrl__linear;
+struct cbrl__markov_matrix;
 
 /* A follower's soft best response and the scratch that computes it; reuse it across x
    so that every solve is warm-started from the previous one. */
@@ -50,6 +51,10 @@ typedef struct cbrl_soft_solver {
   double *v_eval; /* n_states: last policy evaluation, the next one's initial guess */
   double *rhs;    /* n_states scratch */
   struct cbrl__linear *linear;
+  struct cbrl__markov_matrix *markov; /* P_pi of the current policy */
+  const cbrl_mdp *markov_mdp;         /* the MDP it was built from ... */
+  unsigned long markov_version;       /* ... at this version of it */
+  int markov_current;                 /* 0 once pi changes */
 } cbrl_soft_solver;
 
 /* Allocates a solver for MDPs of the given size, with default options. */
