@@ -1,4 +1,5 @@
-/* Restarted GMRES with modified Gram-Schmidt and Givens rotations. The Markov matrices
+/* Restarted GMRES with modified Gram-Schmidt, Givens rotations and a symmetric Gauss-Seidel
+   right preconditioner. The Markov matrices
    I - gamma P_pi are never formed: each product is one pass over the CSR transitions. */
 #include "linear.h"
 
@@ -22,7 +23,8 @@ int cbrl__linear_init(cbrl__linear *l, int n, int krylov) {
   l->g = malloc(sizeof(double) * (krylov + 1));
   l->y = malloc(sizeof(double) * krylov);
   l->work = malloc(sizeof(double) * (size_t)n);
-  if (!l->basis || !l->hess || !l->cs || !l->sn || !l->g || !l->y || !l->work) {
+  l->work2 = malloc(sizeof(double) * (size_t)n);
+  if (!l->basis || !l->hess || !l->cs || !l->sn || !l->g || !l->y || !l->work || !l->work2) {
     cbrl__linear_close(l);
     return CBRL_ENOMEM;
   }
@@ -37,6 +39,7 @@ void cbrl__linear_close(cbrl__linear *l) {
   free(l->g);
   free(l->y);
   free(l->work);
+  free(l->work2);
   memset(l, 0, sizeof *l);
 }
 
@@ -44,8 +47,11 @@ int cbrl__markov_matrix_init(cbrl__markov_matrix *mm, int n) {
   memset(mm, 0, sizeof *mm);
   mm->n = n;
   mm->row = calloc((size_t)n + 1, sizeof(int64_t));
+  mm->diag = calloc((size_t)n, sizeof(double));
+  mm->lower_end = calloc((size_t)n, sizeof(int64_t));
+  mm->upper_begin = calloc((size_t)n, sizeof(int64_t));
   mm->slot = malloc(sizeof(int32_t) * (size_t)n);
-  if (!mm->row || !mm->slot) {
+  if (!mm->row || !mm->diag || !mm->lower_end || !mm->upper_begin || !mm->slot) {
     cbrl__markov_matrix_close(mm);
     return CBRL_ENOMEM;
   }
@@ -57,8 +63,33 @@ void cbrl__markov_matrix_close(cbrl__markov_matrix *mm) {
   free(mm->row);
   free(mm->col);
   free(mm->val);
+  free(mm->diag);
+  free(mm->lower_end);
+  free(mm->upper_begin);
   free(mm->slot);
   memset(mm, 0, sizeof *mm);
+}
+
+static void swap_entries(cbrl__markov_matrix *mm, int64_t i, int64_t j) {
+  int32_t c = mm->col[i];
+  double v = mm->val[i];
+  mm->col[i] = mm->col[j], mm->val[i] = mm->val[j];
+  mm->col[j] = c, mm->val[j] = v;
+}
+
+/* Orders row s as [t < s | t == s | t > s] so the Gauss-Seidel sweeps need no branch. */
+static void partition_row(cbrl__markov_matrix *mm, int s, int64_t lo, int64_t hi) {
+  int64_t i = lo;
+  for (int64_t k = lo; k < hi; k++)
+    if (mm->col[k] < s) swap_entries(mm, i++, k);
+  mm->lower_end[s] = i;
+  mm->diag[s] = 0.0;
+  for (int64_t k = i; k < hi; k++)
+    if (mm->col[k] == s) {
+      mm->diag[s] = mm->val[k];
+      swap_entries(mm, i++, k);
+    }
+  mm->upper_begin[s] = i;
 }
 
 int cbrl__markov_matrix_build(cbrl__markov_matrix *mm, const cbrl_mdp *m, const double *pi) {
@@ -75,7 +106,11 @@ int cbrl__markov_matrix_build(cbrl__markov_matrix *mm, const cbrl_mdp *m, const 
   int64_t nnz = 0;
   for (int s = 0; s < S; s++) {
     mm->row[s] = nnz;
-    if (m->terminal[s]) continue;
+    if (m->terminal[s]) {
+      mm->lower_end[s] = mm->upper_begin[s] = nnz;
+      mm->diag[s] = 0.0;
+      continue;
+    }
     for (int a = 0; a < A; a++) {
       size_t sa = (size_t)s * A + a;
       double w = pi[sa];
@@ -90,6 +125,7 @@ int cbrl__markov_matrix_build(cbrl__markov_matrix *mm, const cbrl_mdp *m, const 
       }
     }
     for (int64_t k = mm->row[s]; k < nnz; k++) mm->slot[mm->col[k]] = -1;
+    partition_row(mm, s, mm->row[s], nnz);
   }
   mm->row[S] = nnz;
   return 0;
@@ -111,6 +147,41 @@ void cbrl__markov_apply(const cbrl__markov *op, const double *x, double *y) {
       double c = g * x[s];
       if (c == 0.0) continue;
       for (int64_t k = p->row[s]; k < p->row[s + 1]; k++) y[p->col[k]] -= c * p->val[k];
+    }
+  }
+}
+
+/* Symmetric Gauss-Seidel: out = M^-1 v with M = (D + L) D^-1 (D + U), where A = D + L + U is
+   I - gamma P_pi (or its transpose) split into diagonal, strictly lower and strictly upper
+   parts. Both sweeps run on the row CSR: the transpose's sweeps scatter instead of gather. */
+static void precondition(const cbrl__markov *op, const double *v, double *out, double *tmp) {
+  const cbrl__markov_matrix *p = op->p;
+  int n = p->n;
+  double g = op->gamma;
+  if (!op->transpose) {
+    for (int s = 0; s < n; s++) { /* (D + L) tmp = v */
+      double acc = 0.0;
+      for (int64_t k = p->row[s]; k < p->lower_end[s]; k++) acc += p->val[k] * tmp[p->col[k]];
+      tmp[s] = (v[s] + g * acc) / (1.0 - g * p->diag[s]);
+    }
+    for (int s = n - 1; s >= 0; s--) { /* (D + U) out = D tmp */
+      double d = 1.0 - g * p->diag[s], acc = 0.0;
+      for (int64_t k = p->upper_begin[s]; k < p->row[s + 1]; k++) acc += p->val[k] * out[p->col[k]];
+      out[s] = tmp[s] + g * acc / d;
+    }
+  } else {
+    /* A^T = I - gamma P^T: its lower part holds gamma P(t, s) for t < s. */
+    memcpy(tmp, v, sizeof(double) * (size_t)n);
+    for (int s = 0; s < n; s++) {
+      double y = tmp[s] / (1.0 - g * p->diag[s]);
+      tmp[s] = y;
+      for (int64_t k = p->upper_begin[s]; k < p->row[s + 1]; k++) tmp[p->col[k]] += g * p->val[k] * y;
+    }
+    for (int s = 0; s < n; s++) out[s] = (1.0 - g * p->diag[s]) * tmp[s];
+    for (int s = n - 1; s >= 0; s--) {
+      double y = out[s] / (1.0 - g * p->diag[s]);
+      out[s] = y;
+      for (int64_t k = p->row[s]; k < p->lower_end[s]; k++) out[p->col[k]] += g * p->val[k] * y;
     }
   }
 }
@@ -155,7 +226,8 @@ int cbrl__linear_solve(cbrl__linear *l, const cbrl__markov *op, const double *b,
     while (j < mk && used < max_iterations) {
       double *vj = l->basis + (size_t)j * n, *w = l->basis + (size_t)(j + 1) * n;
       double *h = l->hess + (size_t)j * (mk + 1);
-      cbrl__markov_apply(op, vj, w);
+      precondition(op, vj, l->work2, r);
+      cbrl__markov_apply(op, l->work2, w);
       used++;
       if (iterations) (*iterations)++;
       for (int i = 0; i <= j; i++) {
@@ -188,9 +260,13 @@ int cbrl__linear_solve(cbrl__linear *l, const cbrl__markov *op, const double *b,
       for (int c = i + 1; c < j; c++) acc -= l->hess[(size_t)c * (mk + 1) + i] * l->y[c];
       l->y[i] = acc / l->hess[(size_t)i * (mk + 1) + i];
     }
+    double *update = r;
+    memset(update, 0, sizeof(double) * (size_t)n);
     for (int i = 0; i < j; i++) {
       const double *vi = l->basis + (size_t)i * n;
-      for (int t = 0; t < n; t++) x[t] += l->y[i] * vi[t];
+      for (int t = 0; t < n; t++) update[t] += l->y[i] * vi[t];
     }
+    precondition(op, update, l->work2, l->basis + (size_t)mk * n);
+    for (int t = 0; t < n; t++) x[t] += l->work2[t];
   }
 }

@@ -16,6 +16,7 @@ typedef struct cbrl__linear {
   double *g;      /* krylov+1: rotated residual */
   double *y;      /* krylov */
   double *work;   /* n */
+  double *work2;  /* n: preconditioned vector */
 } cbrl__linear;
 
 /* P_pi(s, s') = sum_a pi(a|s) P(s'|s,a) as a state-level CSR; terminal rows are empty. Built once
@@ -26,6 +27,9 @@ typedef struct cbrl__markov_matrix {
   int64_t *row; /* n + 1 */
   int32_t *col; /* capacity */
   double *val;  /* capacity */
+  double *diag; /* n: P_pi(s, s), for the Gauss-Seidel preconditioner */
+  int64_t *lower_end;   /* n: row s holds t < s in [row[s], lower_end[s]), */
+  int64_t *upper_begin; /* n: and t > s in [upper_begin[s], row[s+1]) */
   int32_t *slot; /* n: scratch for merging duplicates */
 } cbrl__markov_matrix;
 
