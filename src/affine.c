@@ -415,6 +415,16 @@ int cbrl_affine_finalize(cbrl_problem *p, int *bad_context, int *bad_state, int 
     free(c->link);
     c->head = c->link = NULL;
   }
+  /* Record which quantities carry coefficients, so estimators can skip the others. */
+  unsigned flags = 0;
+  for (int k = 0; k < p->n_contexts; k++) {
+    const affine_context *c = &af->ctx[k];
+    for (int64_t j = 0; j < c->reward.n; j++) flags |= c->reward.ccount[j] ? CBRL_DEPENDS_R : 0;
+    for (int64_t j = 0; j < c->leader_reward.n; j++) flags |= c->leader_reward.ccount[j] ? CBRL_DEPENDS_RBAR : 0;
+    for (int64_t j = 0; j < c->transition.n; j++) flags |= c->transition.ccount[j] ? CBRL_DEPENDS_P : 0;
+    for (int64_t j = 0; j < c->initial.n; j++) flags |= c->initial.ccount[j] ? CBRL_DEPENDS_MU : 0;
+  }
+  p->flags = flags;
   af->finalized = 1;
   return 0;
 }

@@ -72,11 +72,14 @@ typedef struct four_rooms {
 
 /* Distinct next cells of (s, a) and their probabilities under the slip kernel:
    intended direction 1 - 4f/3, each other 4f/9 (SPEC 6.1). Returns their count. */
-static int kernel_row(const four_rooms *fr, int s, int a, int32_t *cells, double *probs) {
+static int kernel_row_of(const four_rooms *fr, int s, int a, int paper_code, int32_t *cells,
+                         double *probs) {
   int n = 0;
   double f = fr->opts.fail_prob;
   for (int d = 0; d < 4; d++) {
-    double pr = d == a ? 1.0 - 4.0 * f / 3.0 : 4.0 * f / 9.0;
+    /* Paper code: w.p. 4f/3 the action is replaced by a uniform one, so the intended move has
+       1 - 4f/3 + f/3 = 1 - f and each other f/3. */
+    double pr = paper_code ? (d == a ? 1.0 - f : f / 3.0) : (d == a ? 1.0 - 4.0 * f / 3.0 : 4.0 * f / 9.0);
     int c = fr->next[s][d], j = 0;
     while (j < n && cells[j] != c) j++;
     if (j == n) {
@@ -96,6 +99,10 @@ static int kernel_row(const four_rooms *fr, int s, int a, int32_t *cells, double
       probs[j - 1] = tp;
     }
   return n;
+}
+
+static int kernel_row(const four_rooms *fr, int s, int a, int32_t *cells, double *probs) {
+  return kernel_row_of(fr, s, a, 0, cells, probs);
 }
 
 static int64_t fr_n_transitions(const cbrl_problem *p, int context) {
@@ -118,7 +125,13 @@ static int fr_structure(const cbrl_problem *p, int context, cbrl_mdp *m) {
     for (int a = 0; a < 4; a++) {
       m->row[s * 4 + a] = k;
       if (s == goal) continue;
-      k += kernel_row(fr, s, a, m->next + k, m->prob + k);
+      int n = kernel_row(fr, s, a, m->next + k, m->prob + k);
+      if (m->sim_prob) {
+        /* Same support (the four moves), other weights: sorted the same way. */
+        int32_t cells[4];
+        kernel_row_of(fr, s, a, 1, cells, m->sim_prob + k);
+      }
+      k += n;
     }
   m->row[CBRL_FOUR_ROOMS_CELLS * 4] = k;
   m->mu[cbrl_four_rooms_start()] = 1.0;
@@ -181,6 +194,7 @@ void cbrl_four_rooms_opts_default(cbrl_four_rooms_opts *o) {
   o->fail_prob = 0.33;
   o->gamma = 0.99;
   o->leader_gamma = 0.99;
+  o->simulator = CBRL_SIM_CONSISTENT;
 }
 
 int cbrl_four_rooms_create(cbrl_problem **out, const cbrl_four_rooms_opts *o) {
@@ -189,7 +203,9 @@ int cbrl_four_rooms_create(cbrl_problem **out, const cbrl_four_rooms_opts *o) {
     cbrl_four_rooms_opts_default(&defaults);
     o = &defaults;
   }
-  if (!out || !(o->fail_prob >= 0.0 && o->fail_prob <= 0.75) || !isfinite(o->beta)) return CBRL_EINVAL;
+  if (!out || !(o->fail_prob >= 0.0 && o->fail_prob <= 0.75) || !isfinite(o->beta) ||
+      (o->simulator != CBRL_SIM_CONSISTENT && o->simulator != CBRL_SIM_PAPER_CODE))
+    return CBRL_EINVAL;
   four_rooms *fr = calloc(1, sizeof *fr);
   if (!fr) return CBRL_ENOMEM;
   fr->opts = *o;
@@ -210,6 +226,8 @@ int cbrl_four_rooms_create(cbrl_problem **out, const cbrl_four_rooms_opts *o) {
   (*out)->gamma = o->gamma;
   (*out)->leader_gamma = o->leader_gamma;
   (*out)->lambda = o->lambda;
+  (*out)->flags = CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR |
+                  (o->simulator == CBRL_SIM_PAPER_CODE ? CBRL_SIM_KERNEL : 0u);
   snprintf((*out)->name, sizeof (*out)->name, "four-rooms");
   return 0;
 }

@@ -27,6 +27,7 @@ int cbrl_problem_create(cbrl_problem **out, const cbrl_problem_ops *ops, void *i
   p->gamma = 0.9;
   p->leader_gamma = 0.9;
   p->lambda = 1.0;
+  p->flags = CBRL_DEPENDS_ALL;
   *out = p;
   return 0;
 }
@@ -62,6 +63,7 @@ void cbrl_mdp_close(cbrl_mdp *m) {
   free(m->r);
   free(m->rbar);
   free(m->mu);
+  free(m->sim_prob);
   memset(m, 0, sizeof *m);
 }
 
@@ -81,7 +83,9 @@ int cbrl_mdp_init(cbrl_mdp *m, const cbrl_problem *p, int context) {
   m->r = calloc(sa, sizeof(double));
   m->rbar = calloc(sa, sizeof(double));
   m->mu = calloc((size_t)p->n_states, sizeof(double));
-  if (!m->terminal || !m->row || !m->next || !m->prob || !m->r || !m->rbar || !m->mu) {
+  if (p->flags & CBRL_SIM_KERNEL) m->sim_prob = calloc(nnz ? (size_t)nnz : 1, sizeof(double));
+  if (!m->terminal || !m->row || !m->next || !m->prob || !m->r || !m->rbar || !m->mu ||
+      ((p->flags & CBRL_SIM_KERNEL) && !m->sim_prob)) {
     cbrl_mdp_close(m);
     return CBRL_ENOMEM;
   }

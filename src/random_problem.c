@@ -20,6 +20,7 @@ void cbrl_random_opts_default(cbrl_random_opts *o) {
   o->terminal_fraction = 0.1;
   o->coef_nonzeros = -1;
   o->coef_scale = 0.5;
+  o->depends = CBRL_DEPENDS_ALL;
   o->gamma = 0.9;
   o->leader_gamma = 0.9;
   o->lambda = 1.0;
@@ -34,6 +35,12 @@ static const double *draw_coef(cbrl_rng *rng, int dim, int nnz, double scale, do
     for (int i = 0; i < nnz; i++) coef[cbrl_rng_below(rng, (uint64_t)dim)] = scale * cbrl_rng_normal(rng);
   }
   return coef;
+}
+
+/* Zeroes a drawn coefficient vector when its quantity must not depend on x. */
+static const double *mask(const double *drawn, double *coef, int dim, int keep) {
+  if (!keep) memset(coef, 0, sizeof(double) * (size_t)dim);
+  return drawn;
 }
 
 /* Draws n distinct states into out (n <= n_states). */
@@ -82,25 +89,27 @@ int cbrl_random_problem_create(cbrl_problem **out, const cbrl_random_opts *o) {
   for (int k = 0; k < o->n_contexts; k++) wsum += (p->context_weight[k] = 0.5 + cbrl_rng_uniform(&rng));
   for (int k = 0; k < o->n_contexts; k++) p->context_weight[k] /= wsum;
   double sc = o->coef_scale;
+  /* Every quantity draws its coefficients, so the stream (and the constants) do not depend on
+     `depends`; a quantity left out gets them zeroed. */
+  unsigned dep = o->depends;
+#define COEF(bit) mask(draw_coef(&rng, o->dim, nnz, sc, coef), coef, o->dim, (dep & (bit)) != 0)
   for (int k = 0; k < o->n_contexts && !err; k++) {
     draw_distinct(&rng, o->n_states, branch, support);
     for (int i = 0; i < branch && !err; i++)
-      err = cbrl_affine_add_initial(p, k, support[i], cbrl_rng_normal(&rng),
-                                    draw_coef(&rng, o->dim, nnz, sc, coef));
+      err = cbrl_affine_add_initial(p, k, support[i], cbrl_rng_normal(&rng), COEF(CBRL_DEPENDS_MU));
     for (int s = 0; s < o->n_states && !err; s++)
       for (int a = 0; a < o->n_actions && !err; a++) {
-        err = cbrl_affine_set_reward(p, k, s, a, cbrl_rng_normal(&rng),
-                                     draw_coef(&rng, o->dim, nnz, sc, coef));
+        err = cbrl_affine_set_reward(p, k, s, a, cbrl_rng_normal(&rng), COEF(CBRL_DEPENDS_R));
         if (!err)
-          err = cbrl_affine_set_leader_reward(p, k, s, a, cbrl_rng_normal(&rng),
-                                              draw_coef(&rng, o->dim, nnz, sc, coef));
+          err = cbrl_affine_set_leader_reward(p, k, s, a, cbrl_rng_normal(&rng), COEF(CBRL_DEPENDS_RBAR));
         if (terminal[s]) continue;
         draw_distinct(&rng, o->n_states, branch, support);
         for (int i = 0; i < branch && !err; i++)
           err = cbrl_affine_add_transition(p, k, s, a, support[i], cbrl_rng_normal(&rng),
-                                           draw_coef(&rng, o->dim, nnz, sc, coef));
+                                           COEF(CBRL_DEPENDS_P));
       }
   }
+#undef COEF
   free(terminal);
   if (!err) err = cbrl_affine_finalize(p, NULL, NULL, NULL);
   if (err) goto fail;

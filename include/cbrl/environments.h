@@ -13,15 +13,23 @@
 #define CBRL_FOUR_ROOMS_CELLS 104
 #define CBRL_FOUR_ROOMS_DIM 105
 
+/* Which kernel simulated trajectories use (SPEC 6.1). */
+typedef enum cbrl_four_rooms_simulator {
+  CBRL_SIM_CONSISTENT = 0, /* the model's kernel: intended move 0.56, each other 0.1467 */
+  CBRL_SIM_PAPER_CODE = 1  /* the paper's code: action replaced by a uniform one w.p. 4f/3 (0.67 / 0.11) */
+} cbrl_four_rooms_simulator;
+
 typedef struct cbrl_four_rooms_opts {
   double beta;      /* upper-level regularisation: cost of the incentive budget */
   double lambda;    /* follower temperature */
   double fail_prob; /* slip parameter; 0.33 in the paper */
   double gamma;     /* follower discount (0.99) */
   double leader_gamma;
+  cbrl_four_rooms_simulator simulator;
 } cbrl_four_rooms_opts;
 
-/* Fills o with the paper's defaults: beta 1, lambda 0.003, fail_prob 0.33, discounts 0.99. */
+/* Fills o with the paper's defaults: beta 1, lambda 0.003, fail_prob 0.33, discounts 0.99, and
+   the consistent simulator. */
 CBRL_API void cbrl_four_rooms_opts_default(cbrl_four_rooms_opts *o);
 
 /* Creates the Four-Rooms problem: 104 states, 4 actions, d = 105, two goal contexts. */
@@ -57,6 +65,7 @@ typedef struct cbrl_random_opts {
   double terminal_fraction; /* share of terminal states (0.1) */
   int coef_nonzeros;        /* non-zero entries per coefficient vector (min(dim, 2)); 0 = dense */
   double coef_scale;        /* std of the coefficients (0.5) */
+  unsigned depends;         /* which of r, rbar, P, mu get coefficients (CBRL_DEPENDS_ALL) */
   double gamma, leader_gamma, lambda;
 } cbrl_random_opts;
 

@@ -1,0 +1,90 @@
+/* Followers, SPEC 5. The exact follower keeps one warm-started soft solver per context. */
+#include "cbrl/follower.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbrl/errors.h"
+
+typedef struct exact_follower {
+  cbrl_soft_solver *solver; /* n_contexts */
+  int n_contexts;
+} exact_follower;
+
+static int exact_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
+                         cbrl_rng *rng, cbrl_policy *out) {
+  exact_follower *ef = f->impl;
+  const cbrl_problem *p = f->problem;
+  cbrl_soft_solver *w = &ef->solver[context];
+  int err = cbrl_soft_solver_solve(w, m, p->gamma, p->lambda);
+  f->stats.samples = 0;
+  f->stats.iterations = w->stats.iterations;
+  f->stats.products = w->stats.linear_iterations;
+  f->stats.residual = w->stats.residual;
+  f->stats.converged = w->stats.converged;
+  out->n_states = w->n_states;
+  out->n_actions = w->n_actions;
+  out->pi = w->pi;
+  out->log_pi = w->log_pi;
+  return err;
+}
+
+static void exact_destroy(cbrl_follower *f) {
+  exact_follower *ef = f->impl;
+  if (!ef) return;
+  for (int k = 0; k < ef->n_contexts && ef->solver; k++) cbrl_soft_solver_close(&ef->solver[k]);
+  free(ef->solver);
+  free(ef);
+}
+
+static const cbrl_follower_ops exact_ops = {exact_respond, exact_destroy};
+
+int cbrl_follower_exact_create(cbrl_follower **out, const cbrl_problem *p) {
+  if (!out || !p) return CBRL_EINVAL;
+  cbrl_follower *f = calloc(1, sizeof *f);
+  exact_follower *ef = calloc(1, sizeof *ef);
+  if (!f || !ef) {
+    free(f);
+    free(ef);
+    return CBRL_ENOMEM;
+  }
+  f->ops = &exact_ops;
+  f->impl = ef;
+  f->problem = p;
+  snprintf(f->name, sizeof f->name, "exact");
+  ef->n_contexts = p->n_contexts;
+  ef->solver = calloc((size_t)p->n_contexts, sizeof *ef->solver);
+  if (!ef->solver) {
+    cbrl_follower_free(f);
+    return CBRL_ENOMEM;
+  }
+  for (int k = 0; k < p->n_contexts; k++) {
+    int err = cbrl_soft_solver_init(&ef->solver[k], p->n_states, p->n_actions);
+    if (err) {
+      cbrl_follower_free(f);
+      return err;
+    }
+  }
+  *out = f;
+  return 0;
+}
+
+const cbrl_soft_solver *cbrl_follower_exact_solver(const cbrl_follower *f, int context) {
+  if (!f || f->ops != &exact_ops) return NULL;
+  const exact_follower *ef = f->impl;
+  return context >= 0 && context < ef->n_contexts ? &ef->solver[context] : NULL;
+}
+
+int cbrl_follower_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
+                          cbrl_rng *rng, cbrl_policy *out) {
+  if (!f || !m || !out || context < 0 || context >= f->problem->n_contexts) return CBRL_EINVAL;
+  memset(&f->stats, 0, sizeof f->stats);
+  return f->ops->respond(f, context, x, m, rng, out);
+}
+
+void cbrl_follower_free(cbrl_follower *f) {
+  if (!f) return;
+  if (f->ops && f->ops->destroy) f->ops->destroy(f);
+  free(f);
+}

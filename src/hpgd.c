@@ -1,0 +1,106 @@
+/* The HPGD workspace: allocation, and the single vjp that turns a cotangent into a d-vector. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbrl/errors.h"
+#include "hpgd.h"
+
+void cbrl_hpgd_free(cbrl_hpgd *h) {
+  if (!h) return;
+  cbrl_batch_close(&h->batch);
+  double **d[] = {&h->w_r, &h->w_rbar, &h->w_log_p, &h->w_log_mu, &h->ret_bar, &h->ret_soft,
+                  &h->beta, &h->n_s, &h->n_sa, &h->vbar, &h->qbar, &h->vstar, &h->c_n,
+                  &h->c_bar, &h->c_soft, &h->weight_sa, &h->weight_s, &h->extra_s,
+                  &h->pow_leader, &h->pow_follower, &h->path_prefix};
+  for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) free(*d[i]);
+  free(h->usable);
+  free(h->complete);
+  free(h->path_entry);
+  free(h);
+}
+
+int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_steps) {
+  if (!out || !p || max_batch_steps <= 0) return CBRL_EINVAL;
+  int err = cbrl_problem_validate(p);
+  if (err) return err;
+  cbrl_hpgd *h = calloc(1, sizeof *h);
+  if (!h) return CBRL_ENOMEM;
+  h->problem = p;
+  h->n_states = p->n_states;
+  h->n_actions = p->n_actions;
+  h->max_batch_steps = max_batch_steps;
+  for (int k = 0; k < p->n_contexts; k++) {
+    int64_t nnz = p->ops->n_transitions(p, k);
+    if (nnz > h->max_transitions) h->max_transitions = nnz;
+  }
+  size_t S = (size_t)p->n_states, SA = S * p->n_actions, N = (size_t)max_batch_steps;
+  size_t NNZ = h->max_transitions ? (size_t)h->max_transitions : 1;
+  h->w_r = calloc(SA, sizeof(double));
+  h->w_rbar = calloc(SA, sizeof(double));
+  h->w_log_p = calloc(NNZ, sizeof(double));
+  h->w_log_mu = calloc(S, sizeof(double));
+  h->ret_bar = malloc(N * sizeof(double));
+  h->ret_soft = malloc(N * sizeof(double));
+  h->beta = malloc(N * sizeof(double));
+  h->usable = malloc(N);
+  h->complete = malloc(N);
+  h->n_s = calloc(S, sizeof(double));
+  h->n_sa = calloc(SA, sizeof(double));
+  h->vbar = calloc(S, sizeof(double));
+  h->qbar = calloc(SA, sizeof(double));
+  h->vstar = calloc(S, sizeof(double));
+  h->c_n = calloc(S, sizeof(double));
+  h->c_bar = calloc(S, sizeof(double));
+  h->c_soft = calloc(S, sizeof(double));
+  h->weight_sa = calloc(SA, sizeof(double));
+  h->weight_s = calloc(S, sizeof(double));
+  h->extra_s = calloc(S, sizeof(double));
+  h->pow_leader = malloc((N + 2) * sizeof(double));
+  h->pow_follower = malloc((N + 2) * sizeof(double));
+  if (!h->w_r || !h->w_rbar || !h->w_log_p || !h->w_log_mu || !h->ret_bar || !h->ret_soft ||
+      !h->beta || !h->usable || !h->complete || !h->n_s || !h->n_sa || !h->vbar || !h->qbar ||
+      !h->vstar || !h->c_n || !h->c_bar || !h->c_soft || !h->weight_sa || !h->weight_s ||
+      !h->extra_s || !h->pow_leader || !h->pow_follower ||
+      (err = cbrl_batch_init(&h->batch, max_batch_steps))) {
+    cbrl_hpgd_free(h);
+    return err ? err : CBRL_ENOMEM;
+  }
+  h->pow_leader[0] = h->pow_follower[0] = 1.0;
+  for (size_t i = 1; i < N + 2; i++) {
+    h->pow_leader[i] = h->pow_leader[i - 1] * p->leader_gamma;
+    h->pow_follower[i] = h->pow_follower[i - 1] * p->gamma;
+  }
+  *out = h;
+  return 0;
+}
+
+int cbrl__hpgd_reserve(cbrl_hpgd *h, int64_t n) {
+  if (n <= h->path_capacity) return 0;
+  int64_t cap = h->path_capacity ? h->path_capacity : 256;
+  while (cap < n) cap *= 2;
+  int64_t *e = realloc(h->path_entry, sizeof(int64_t) * (size_t)cap);
+  if (e) h->path_entry = e;
+  double *pr = realloc(h->path_prefix, sizeof(double) * (size_t)cap);
+  if (pr) h->path_prefix = pr;
+  if (!e || !pr) return CBRL_ENOMEM;
+  h->path_capacity = cap;
+  return 0;
+}
+
+int cbrl__hpgd_flush(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, double *grad) {
+  const cbrl_problem *p = h->problem;
+  size_t SA = (size_t)h->n_states * h->n_actions;
+  memset(grad, 0, sizeof(double) * (size_t)p->dim);
+  cbrl_cotangent ct = {h->w_r, h->w_rbar, (p->flags & CBRL_DEPENDS_P) ? h->w_log_p : NULL,
+                       (p->flags & CBRL_DEPENDS_MU) ? h->w_log_mu : NULL};
+  int err = p->ops->vjp(p, context, x, m, &ct, grad);
+  memset(h->w_r, 0, SA * sizeof(double));
+  memset(h->w_rbar, 0, SA * sizeof(double));
+  memset(h->w_log_p, 0, (size_t)(m->n_transitions ? m->n_transitions : 1) * sizeof(double));
+  memset(h->w_log_mu, 0, (size_t)h->n_states * sizeof(double));
+  if (err) return err;
+  for (int j = 0; j < p->dim; j++)
+    if (!isfinite(grad[j])) return CBRL_ENONFINITE;
+  return 0;
+}

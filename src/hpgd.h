@@ -1,0 +1,39 @@
+/* Internal: the HPGD workspace shared by the batch and unbiased estimators. */
+#ifndef CBRL_HPGD_INTERNAL_H
+#define CBRL_HPGD_INTERNAL_H
+
+#include "cbrl/estimators.h"
+
+struct cbrl_hpgd {
+  const cbrl_problem *problem;
+  int n_states, n_actions;
+  int64_t max_transitions; /* over contexts */
+  /* Dense cotangent, all zero between calls. */
+  double *w_r, *w_rbar; /* n_states x n_actions */
+  double *w_log_p;      /* max_transitions */
+  double *w_log_mu;     /* n_states */
+  /* Batch tables. */
+  cbrl_batch batch;
+  double *ret_bar, *ret_soft, *beta; /* per step */
+  unsigned char *usable, *complete;  /* per step */
+  double *n_s, *n_sa;                /* visit counts over usable steps */
+  double *vbar, *qbar, *vstar;       /* n_states, n_states x n_actions, n_states */
+  double *c_n, *c_bar, *c_soft;      /* n_states: terminated visits */
+  double *weight_sa, *weight_s;      /* W(s,a), sum_a W(s,a) */
+  double *extra_s;                   /* n_states: bootstrap coefficients for terminated visits */
+  double *pow_leader, *pow_follower; /* max_batch_steps + 2 */
+  int64_t max_batch_steps;
+  /* Unbiased estimator: the entries and soft-reward prefix sums of one continuation. */
+  int64_t *path_entry;
+  double *path_prefix;
+  int64_t path_capacity;
+};
+
+/* grad = vjp of the workspace's cotangent; then zeroes the cotangent. */
+int cbrl__hpgd_flush(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, double *grad);
+
+
+/* Growable scratch for one continuation of the unbiased estimator. */
+int cbrl__hpgd_reserve(cbrl_hpgd *h, int64_t n);
+
+#endif /* CBRL_HPGD_INTERNAL_H */

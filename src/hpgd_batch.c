@@ -1,0 +1,169 @@
+/* HPGD batch estimator, SPEC 4.1b.
+
+   The response term sum_t w_t gA(s_t,a_t), with gA = G - grad V estimated as per-(s,a) and
+   per-state means of vector returns R^c, equals sum_t beta_t R^c_t with
+   beta_t = W(s_t,a_t)/n(s_t,a_t) - W(s_t)/n(s_t). Since R^c_t = sum_k gam^k c_{t+k}, that is
+   sum_j B_j c_j with B_j = gam B_{j-1} + beta_j inside each episode: one forward pass turns the
+   whole batch into a cotangent on (r, log P), and a single vjp gives the d-vector.
+
+   Truncated episodes (time limit or batch end) have unobserved futures. Their returns are
+   bootstrapped with the mean return of terminated visits of their last state s_end; for the
+   vector return this adds gam * B_end / n_term(s_end) to beta of each terminated visit of s_end.
+   Episodes whose s_end has no terminated visit are left out of the value tables. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbrl/errors.h"
+#include "hpgd.h"
+
+void cbrl_hpgd_opts_default(cbrl_hpgd_opts *o) {
+  o->steps = 10000;
+  o->streams = 5;
+  o->max_steps = 200;
+}
+
+/* Index one past the last step of the episode starting at i. */
+static int64_t episode_end(const cbrl_batch *b, int64_t i) {
+  while (i < b->n_steps && !b->steps[i].flags) i++;
+  return i + 1;
+}
+
+int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim,
+                    const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
+                    cbrl_estimate_info *info) {
+  if (!h || !x || !sim || !pi || !o || !grad || o->streams <= 0 || o->steps < o->streams)
+    return CBRL_EINVAL;
+  if (o->steps > h->max_batch_steps) return CBRL_ERANGE;
+  const cbrl_problem *p = h->problem;
+  int S = h->n_states, A = h->n_actions;
+  double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
+  int with_p = (p->flags & CBRL_DEPENDS_P) != 0, with_mu = (p->flags & CBRL_DEPENDS_MU) != 0;
+  cbrl_batch *b = &h->batch;
+  int err = cbrl_sim_batch(sim, pi, o->streams, o->steps / o->streams, o->max_steps, rng, b);
+  if (err) return err;
+  const cbrl_step *st = b->steps;
+  int64_t n = b->n_steps;
+  double inv_fin = 1.0 / (double)(b->n_finished > 0 ? b->n_finished : 1);
+  size_t SA = (size_t)S * A;
+  memset(h->n_s, 0, sizeof(double) * S);
+  memset(h->n_sa, 0, sizeof(double) * SA);
+  memset(h->vbar, 0, sizeof(double) * S);
+  memset(h->qbar, 0, sizeof(double) * SA);
+  memset(h->vstar, 0, sizeof(double) * S);
+  memset(h->c_n, 0, sizeof(double) * S);
+  memset(h->c_bar, 0, sizeof(double) * S);
+  memset(h->c_soft, 0, sizeof(double) * S);
+  memset(h->weight_sa, 0, sizeof(double) * SA);
+  memset(h->weight_s, 0, sizeof(double) * S);
+  memset(h->extra_s, 0, sizeof(double) * S);
+
+  /* Pass 1: discounted returns of rbar (gamL) and of the soft reward r - lam log pi (gam),
+     backwards inside each episode; terminated visits feed the bootstrap tables. */
+  for (int64_t i = 0; i < n;) {
+    int64_t end = episode_end(b, i);
+    int complete = (st[end - 1].flags & CBRL_STEP_TERMINATED) != 0;
+    double gb = 0.0, gs = 0.0;
+    for (int64_t j = end - 1; j >= i; j--) {
+      gb = st[j].rbar + gamL * gb;
+      gs = st[j].r - lam * st[j].log_pi + gam * gs;
+      h->ret_bar[j] = gb;
+      h->ret_soft[j] = gs;
+      h->complete[j] = (unsigned char)complete;
+      if (complete) {
+        h->c_n[st[j].s] += 1.0;
+        h->c_bar[st[j].s] += gb;
+        h->c_soft[st[j].s] += gs;
+      }
+    }
+    i = end;
+  }
+  /* Pass 2: bootstrap truncated episodes; fill the value tables over usable steps. */
+  int64_t dropped = 0;
+  for (int64_t i = 0; i < n;) {
+    int64_t end = episode_end(b, i);
+    int ok = 1;
+    if (!h->complete[i]) {
+      int32_t s_end = st[end - 1].next;
+      ok = s_end >= 0 && h->c_n[s_end] > 0.0;
+      if (ok) {
+        double vb = h->c_bar[s_end] / h->c_n[s_end], vs = h->c_soft[s_end] / h->c_n[s_end];
+        double db = gamL, ds = gam;
+        for (int64_t j = end - 1; j >= i; j--, db *= gamL, ds *= gam) {
+          h->ret_bar[j] += db * vb;
+          h->ret_soft[j] += ds * vs;
+        }
+      } else {
+        dropped += end - i;
+      }
+    }
+    for (int64_t j = i; j < end; j++) {
+      h->usable[j] = (unsigned char)ok;
+      if (!ok) continue;
+      size_t sa = (size_t)st[j].s * A + st[j].a;
+      h->n_s[st[j].s] += 1.0;
+      h->n_sa[sa] += 1.0;
+      h->vbar[st[j].s] += h->ret_bar[j];
+      h->qbar[sa] += h->ret_bar[j];
+      h->vstar[st[j].s] += h->ret_soft[j];
+    }
+    i = end;
+  }
+  for (int s = 0; s < S; s++)
+    if (h->n_s[s] > 0.0) h->vbar[s] /= h->n_s[s], h->vstar[s] /= h->n_s[s];
+  for (size_t sa = 0; sa < SA; sa++)
+    if (h->n_sa[sa] > 0.0) h->qbar[sa] /= h->n_sa[sa];
+
+  /* W(s,a) = sum over steps of gamL^tau Abar(s,a) / lam / n_finished; the direct term
+     gamL^tau grad rbar / n_finished; the grad P and grad mu terms of SPEC 3. */
+  for (int64_t j = 0; j < n; j++) {
+    const cbrl_step *sj = &st[j];
+    size_t sa = (size_t)sj->s * A + sj->a;
+    double disc = h->pow_leader[sj->t] * inv_fin;
+    h->w_rbar[sa] += disc;
+    if (h->n_sa[sa] > 0.0) {
+      double w = disc * (h->qbar[sa] - h->vbar[sj->s]) / lam;
+      h->weight_sa[sa] += w;
+      h->weight_s[sj->s] += w;
+    }
+    if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0)
+      h->w_log_p[sj->entry] += gamL * disc * h->vbar[sj->next];
+    if (with_mu && sj->t == 0) h->w_log_mu[sj->s] += inv_fin * h->vbar[sj->s];
+  }
+  for (int64_t j = 0; j < n; j++) {
+    size_t sa = (size_t)st[j].s * A + st[j].a;
+    h->beta[j] = h->usable[j] ? h->weight_sa[sa] / h->n_sa[sa] - h->weight_s[st[j].s] / h->n_s[st[j].s] : 0.0;
+  }
+  /* Forward accumulation, truncated episodes first: their tails become extra weight on the
+     terminated visits of s_end, which the second sweep then carries. */
+  for (int sweep = 0; sweep < 2; sweep++) {
+    for (int64_t i = 0; i < n;) {
+      int64_t end = episode_end(b, i);
+      int truncated = !h->complete[i];
+      if (truncated != (sweep == 0) || !h->usable[i]) {
+        i = end;
+        continue;
+      }
+      double B = 0.0;
+      for (int64_t j = i; j < end; j++) {
+        const cbrl_step *sj = &st[j];
+        B = gam * B + h->beta[j] + (truncated ? 0.0 : h->extra_s[sj->s]);
+        h->w_r[(size_t)sj->s * A + sj->a] += B;
+        if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0)
+          h->w_log_p[sj->entry] += B * gam * h->vstar[sj->next];
+      }
+      if (truncated) {
+        int32_t s_end = st[end - 1].next;
+        h->extra_s[s_end] += gam * B / h->c_n[s_end];
+      }
+      i = end;
+    }
+  }
+  if (info) {
+    info->env_steps = n;
+    info->episodes = b->n_episodes;
+    info->finished = b->n_finished;
+    info->dropped = dropped;
+  }
+  return cbrl__hpgd_flush(h, context, x, sim, grad);
+}

@@ -1,0 +1,100 @@
+/* Trajectory simulation (SPEC 4.1, 6.1). Sampling scans the few entries of a CSR row. */
+#include "cbrl/simulate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbrl/errors.h"
+
+int cbrl_batch_init(cbrl_batch *b, int64_t capacity) {
+  memset(b, 0, sizeof *b);
+  if (capacity <= 0) return CBRL_EINVAL;
+  b->steps = malloc(sizeof(cbrl_step) * (size_t)capacity);
+  if (!b->steps) return CBRL_ENOMEM;
+  b->capacity = capacity;
+  return 0;
+}
+
+void cbrl_batch_close(cbrl_batch *b) {
+  free(b->steps);
+  memset(b, 0, sizeof *b);
+}
+
+/* Index drawn from weights w[0..n) that sum to 1; rounding leftovers go to the last positive one. */
+static int64_t draw(const double *w, int64_t n, double u) {
+  int64_t last = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (w[i] <= 0.0) continue;
+    last = i;
+    if (u < w[i]) return i;
+    u -= w[i];
+  }
+  return last;
+}
+
+int32_t cbrl_sim_initial(const cbrl_mdp *m, cbrl_rng *rng) {
+  return (int32_t)draw(m->mu, m->n_states, cbrl_rng_uniform(rng));
+}
+
+int32_t cbrl_sim_action(const cbrl_policy *pi, int32_t s, cbrl_rng *rng) {
+  return (int32_t)draw(pi->pi + (size_t)s * pi->n_actions, pi->n_actions, cbrl_rng_uniform(rng));
+}
+
+int32_t cbrl_sim_next(const cbrl_mdp *m, int32_t s, int32_t a, cbrl_rng *rng, int64_t *entry) {
+  if (m->terminal[s]) {
+    if (entry) *entry = -1;
+    return -1;
+  }
+  size_t sa = (size_t)s * m->n_actions + a;
+  int64_t lo = m->row[sa], hi = m->row[sa + 1];
+  const double *p = m->sim_prob ? m->sim_prob : m->prob;
+  int64_t k = lo + draw(p + lo, hi - lo, cbrl_rng_uniform(rng));
+  if (entry) *entry = k;
+  return m->next[k];
+}
+
+int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int64_t steps_per_stream,
+                   int max_steps, cbrl_rng *rng, cbrl_batch *b) {
+  if (!m || !pi || !rng || !b || n_streams <= 0 || steps_per_stream <= 0 || max_steps < 0)
+    return CBRL_EINVAL;
+  if ((int64_t)n_streams * steps_per_stream > b->capacity) return CBRL_ERANGE;
+  b->n_steps = b->n_episodes = b->n_finished = 0;
+  int A = m->n_actions;
+  for (int e = 0; e < n_streams; e++) {
+    int32_t s = cbrl_sim_initial(m, rng), t = 0;
+    b->n_episodes++;
+    for (int64_t i = 0; i < steps_per_stream; i++) {
+      cbrl_step *st = &b->steps[b->n_steps++];
+      int32_t a = cbrl_sim_action(pi, s, rng);
+      size_t sa = (size_t)s * A + a;
+      st->s = s;
+      st->a = a;
+      st->t = t;
+      st->r = m->r[sa];
+      st->rbar = m->rbar[sa];
+      st->log_pi = pi->log_pi[sa];
+      st->flags = 0;
+      st->next = cbrl_sim_next(m, s, a, rng, &st->entry);
+      int last = i + 1 == steps_per_stream;
+      if (st->next < 0) {
+        st->flags = CBRL_STEP_TERMINATED;
+      } else if (max_steps && t + 1 >= max_steps) {
+        st->flags = CBRL_STEP_TRUNCATED;
+      } else if (last) {
+        st->flags = CBRL_STEP_CUT;
+      }
+      if (st->flags & (CBRL_STEP_TERMINATED | CBRL_STEP_TRUNCATED)) {
+        b->n_finished++;
+        if (!last) {
+          s = cbrl_sim_initial(m, rng);
+          t = 0;
+          b->n_episodes++;
+        }
+      } else {
+        s = st->next;
+        t++;
+      }
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,168 @@
+/* Tests for src/hpgd*.c: the unbiased estimator against the exact gradient within 4 standard
+   errors, and the batch estimator close to exact on Four-Rooms given many steps. */
+#include "test_util.h"
+
+#include <string.h>
+
+#include "cbrl/estimators.h"
+#include "cbrl/simulate.h"
+
+/* Mean and standard error of B unbiased samples for one context. */
+static void unbiased_mean(const cbrl_problem *p, cbrl_exact *e, int context, const double *x, int B,
+                          double *mean, double *se) {
+  const cbrl_mdp *m = cbrl_exact_mdp(e, context);
+  const cbrl_soft_solver *w = cbrl_exact_follower(e, context);
+  cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
+  cbrl_hpgd *h;
+  assert_ok(cbrl_hpgd_create(&h, p, 1000));
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 77, (uint64_t)context);
+  int d = p->dim;
+  double *g = malloc(sizeof(double) * d), *s2 = calloc(d, sizeof(double));
+  memset(mean, 0, sizeof(double) * d);
+  for (int b = 0; b < B; b++) {
+    cbrl_estimate_info info;
+    assert_ok(cbrl_hpgd_sample(h, context, x, m, &pol, &rng, g, &info));
+    assert_true(info.env_steps >= 1);
+    for (int j = 0; j < d; j++) mean[j] += g[j], s2[j] += g[j] * g[j];
+  }
+  for (int j = 0; j < d; j++) {
+    mean[j] /= B;
+    se[j] = sqrt(fmax(s2[j] / B - mean[j] * mean[j], 0.0) / B);
+  }
+  free(g);
+  free(s2);
+  cbrl_hpgd_free(h);
+}
+
+static void unbiased_estimator_matches_exact_within_4_standard_errors(void **state) {
+  /* x enters r, rbar, P and mu; terminal states; two contexts; each quantity alone too. */
+  const unsigned depends[5] = {CBRL_DEPENDS_ALL, CBRL_DEPENDS_R, CBRL_DEPENDS_RBAR, CBRL_DEPENDS_P,
+                               CBRL_DEPENDS_MU};
+  int B = test_quick() ? 20000 : 300000;
+  for (int i = 0; i < 5; i++) {
+    cbrl_random_opts o;
+    cbrl_random_opts_default(&o);
+    o.n_states = 8;
+    o.n_actions = 3;
+    o.dim = 4;
+    o.n_contexts = 2;
+    o.coef_nonzeros = 0;
+    o.terminal_fraction = 0.25;
+    o.gamma = 0.8;
+    o.leader_gamma = 0.7;
+    o.lambda = 0.5;
+    o.seed = 10 + i;
+    o.depends = depends[i];
+    cbrl_problem *p;
+    assert_ok(cbrl_random_problem_create(&p, &o));
+    assert_int_equal(p->flags, depends[i]);
+    cbrl_exact *e;
+    assert_ok(cbrl_exact_create(&e, p));
+    double x[4] = {0.2, -0.3, 0.1, 0.4}, g[4], mean[4], se[4];
+    for (int k = 0; k < 2; k++) {
+      assert_ok(cbrl_exact_context(e, k, x, NULL, g));
+      unbiased_mean(p, e, k, x, B, mean, se);
+      for (int j = 0; j < 4; j++)
+        if (fabs(mean[j] - g[j]) > 4.0 * se[j] + 1e-12)
+          fail_msg("depends %x context %d coordinate %d: mean %.6f exact %.6f se %.6f", depends[i], k,
+                   j, mean[j], g[j], se[j]);
+    }
+    cbrl_exact_free(e);
+    cbrl_problem_free(p);
+  }
+}
+
+static double cosine(const double *a, const double *b, int n, double *rel) {
+  double ab = 0, aa = 0, bb = 0, dd = 0;
+  for (int j = 0; j < n; j++) ab += a[j] * b[j], aa += a[j] * a[j], bb += b[j] * b[j], dd += (a[j] - b[j]) * (a[j] - b[j]);
+  *rel = sqrt(dd / aa);
+  return ab / sqrt(aa * bb);
+}
+
+static void batch_estimator_approaches_exact_on_four_rooms(void **state) {
+  if (test_quick()) skip();
+  cbrl_four_rooms_opts o;
+  cbrl_four_rooms_opts_default(&o);
+  o.beta = 3.0;
+  cbrl_problem *p;
+  assert_ok(cbrl_four_rooms_create(&p, &o));
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[105], g[105], gb[105], rel;
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 0, 0);
+  for (int j = 0; j < 105; j++) x[j] = 0.01 * cbrl_rng_normal(&rng);
+  int64_t N = 1000000;
+  cbrl_hpgd *h;
+  assert_ok(cbrl_hpgd_create(&h, p, N));
+  cbrl_hpgd_opts ho = {N, 5, 200};
+  /* G2, where the gradient is large: cosine above 0.98 and relative error below 0.25. */
+  assert_ok(cbrl_exact_context(e, 1, x, NULL, g));
+  const cbrl_soft_solver *w = cbrl_exact_follower(e, 1);
+  cbrl_policy pol = {104, 4, w->pi, w->log_pi};
+  cbrl_estimate_info info;
+  assert_ok(cbrl_hpgd_batch(h, 1, x, cbrl_exact_mdp(e, 1), &pol, &ho, &rng, gb, &info));
+  double c = cosine(g, gb, 105, &rel);
+  print_message("batch estimate, N = 1e6, goal G2: cosine %.4f, relative error %.3f\n", c, rel);
+  assert_true(c > 0.98);
+  assert_true(rel < 0.25);
+  assert_int_equal(info.env_steps, N);
+  assert_true(info.finished > 1000);
+  /* More steps, less error: N = 1e4 is much further off. */
+  cbrl_hpgd_opts small = {10000, 5, 200};
+  assert_ok(cbrl_hpgd_batch(h, 1, x, cbrl_exact_mdp(e, 1), &pol, &small, &rng, gb, &info));
+  double rel_small;
+  cosine(g, gb, 105, &rel_small);
+  assert_true(rel_small > rel);
+  cbrl_hpgd_free(h);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
+static void batch_estimator_is_consistent_on_a_random_problem(void **state) {
+  /* x in r, rbar, P and mu, terminal states: the biased batch estimate is within 10% at 2e5 steps. */
+  cbrl_random_opts o;
+  cbrl_random_opts_default(&o);
+  o.n_states = 8;
+  o.dim = 4;
+  o.coef_nonzeros = 0;
+  o.terminal_fraction = 0.25;
+  o.gamma = 0.8;
+  o.leader_gamma = 0.7;
+  o.lambda = 0.5;
+  o.seed = 2;
+  cbrl_problem *p;
+  assert_ok(cbrl_random_problem_create(&p, &o));
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[4] = {0.2, -0.3, 0.1, 0.4}, g[4], gb[4], rel;
+  assert_ok(cbrl_exact_context(e, 0, x, NULL, g));
+  const cbrl_soft_solver *w = cbrl_exact_follower(e, 0);
+  const cbrl_mdp *m = cbrl_exact_mdp(e, 0);
+  cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
+  cbrl_hpgd *h;
+  assert_ok(cbrl_hpgd_create(&h, p, 200000));
+  cbrl_hpgd_opts ho = {200000, 5, 50};
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 9, 0);
+  cbrl_estimate_info info;
+  assert_ok(cbrl_hpgd_batch(h, 0, x, m, &pol, &ho, &rng, gb, &info));
+  cosine(g, gb, 4, &rel);
+  print_message("batch estimate on a random problem: relative error %.3f\n", rel);
+  assert_true(rel < 0.1);
+  ho.steps = 300000;
+  assert_int_equal(cbrl_hpgd_batch(h, 0, x, m, &pol, &ho, &rng, gb, &info), CBRL_ERANGE);
+  cbrl_hpgd_free(h);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(unbiased_estimator_matches_exact_within_4_standard_errors),
+      cmocka_unit_test(batch_estimator_approaches_exact_on_four_rooms),
+      cmocka_unit_test(batch_estimator_is_consistent_on_a_random_problem),
+  };
+  return CBRL_RUN_TESTS(argc, argv, tests);
+}
