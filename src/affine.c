@@ -227,8 +227,27 @@ static void affine_destroy(cbrl_problem *p) {
   p->impl = NULL;
 }
 
+static int affine_reward_jacobian(const cbrl_problem *p, int context, const double *x,
+                                  const cbrl_mdp *m, double *jac_r, double *jac_rbar) {
+  const affine *af = p->impl;
+  const affine_context *c = &af->ctx[context];
+  size_t n = (size_t)p->n_states * p->n_actions * p->dim;
+  if (jac_r) {
+    memset(jac_r, 0, n * sizeof(double));
+    for (int64_t k = 0; k < c->reward.n; k++)
+      affine_accumulate(c, c->reward.cstart[k], c->reward.ccount[k], 1.0, jac_r + c->reward.key[k] * p->dim);
+  }
+  if (jac_rbar) {
+    memset(jac_rbar, 0, n * sizeof(double));
+    for (int64_t k = 0; k < c->leader_reward.n; k++)
+      affine_accumulate(c, c->leader_reward.cstart[k], c->leader_reward.ccount[k], 1.0,
+                        jac_rbar + c->leader_reward.key[k] * p->dim);
+  }
+  return 0;
+}
+
 static const cbrl_problem_ops affine_ops = {affine_n_transitions, affine_structure, affine_evaluate,
-                                            affine_vjp, affine_destroy};
+                                            affine_vjp, affine_destroy, affine_reward_jacobian};
 
 /* ---- builder ------------------------------------------------------------------ */
 

@@ -180,13 +180,33 @@ static int fr_vjp(const cbrl_problem *p, int context, const double *x, const cbr
   return 0;
 }
 
+/* grad p_s = -0.2 sigma_s (e_s - sigma); grad ||p||_1 = 0.2 sigma_j (1{j<104} - sum_{i<104} sigma_i). */
+static int fr_reward_jacobian(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m,
+                              double *jac_r, double *jac_rbar) {
+  const four_rooms *fr = p->impl;
+  int goal = cbrl_four_rooms_goal(context), d = CBRL_FOUR_ROOMS_DIM;
+  double sigma[CBRL_FOUR_ROOMS_DIM], used = 0.0;
+  softmax(x, d, sigma);
+  for (int i = 0; i < CBRL_FOUR_ROOMS_CELLS; i++) used += sigma[i];
+  for (int s = 0; s < CBRL_FOUR_ROOMS_CELLS; s++)
+    for (int a = 0; a < 4; a++) {
+      double *jr = jac_r ? jac_r + ((size_t)s * 4 + a) * d : NULL;
+      double *jb = jac_rbar ? jac_rbar + ((size_t)s * 4 + a) * d : NULL;
+      for (int j = 0; j < d; j++) {
+        if (jr) jr[j] = s == goal ? 0.0 : -0.2 * sigma[s] * ((j == s) - sigma[j]);
+        if (jb) jb[j] = s == goal ? -fr->opts.beta * 0.2 * sigma[j] * ((j < CBRL_FOUR_ROOMS_CELLS) - used) : 0.0;
+      }
+    }
+  return 0;
+}
+
 static void fr_destroy(cbrl_problem *p) {
   free(p->impl);
   p->impl = NULL;
 }
 
 static const cbrl_problem_ops four_rooms_ops = {fr_n_transitions, fr_structure, fr_evaluate, fr_vjp,
-                                                fr_destroy};
+                                                fr_destroy, fr_reward_jacobian};
 
 void cbrl_four_rooms_opts_default(cbrl_four_rooms_opts *o) {
   o->beta = 1.0;

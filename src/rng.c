@@ -1,5 +1,7 @@
 #include "cbrl/rng.h"
 
+#include "rng_inline.h"
+
 #include <math.h>
 
 static uint64_t splitmix64(uint64_t *x) {
@@ -9,8 +11,6 @@ static uint64_t splitmix64(uint64_t *x) {
   return z ^ (z >> 31);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
 void cbrl_rng_seed(cbrl_rng *rng, uint64_t seed, uint64_t stream) {
   /* Mix the stream through splitmix first so that nearby (seed, stream)
      pairs give unrelated states. */
@@ -19,22 +19,9 @@ void cbrl_rng_seed(cbrl_rng *rng, uint64_t seed, uint64_t stream) {
   for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&h);
 }
 
-uint64_t cbrl_rng_next(cbrl_rng *rng) {
-  uint64_t *s = rng->s;
-  uint64_t result = rotl(s[0] + s[3], 23) + s[0];
-  uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
-}
+uint64_t cbrl_rng_next(cbrl_rng *rng) { return cbrl__rng_next(rng); }
 
-double cbrl_rng_uniform(cbrl_rng *rng) {
-  return (double)(cbrl_rng_next(rng) >> 11) * 0x1.0p-53;
-}
+double cbrl_rng_uniform(cbrl_rng *rng) { return cbrl__rng_uniform(rng); }
 
 uint64_t cbrl_rng_below(cbrl_rng *rng, uint64_t n) {
   /* Rejection from the top of the range removes modulo bias. */

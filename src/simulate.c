@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
+#include "rng_inline.h"
 
 int cbrl_batch_init(cbrl_batch *b, int64_t capacity) {
   memset(b, 0, sizeof *b);
@@ -21,7 +22,7 @@ void cbrl_batch_close(cbrl_batch *b) {
 }
 
 /* Index drawn from weights w[0..n) that sum to 1; rounding leftovers go to the last positive one. */
-static int64_t draw(const double *w, int64_t n, double u) {
+static inline int64_t draw(const double *w, int64_t n, double u) {
   int64_t last = 0;
   for (int64_t i = 0; i < n; i++) {
     if (w[i] <= 0.0) continue;
@@ -32,25 +33,34 @@ static int64_t draw(const double *w, int64_t n, double u) {
   return last;
 }
 
-int32_t cbrl_sim_initial(const cbrl_mdp *m, cbrl_rng *rng) {
-  return (int32_t)draw(m->mu, m->n_states, cbrl_rng_uniform(rng));
+static inline int32_t sim_action(const cbrl_policy *pi, int32_t s, cbrl_rng *rng) {
+  return (int32_t)draw(pi->pi + (size_t)s * pi->n_actions, pi->n_actions, cbrl__rng_uniform(rng));
 }
 
-int32_t cbrl_sim_action(const cbrl_policy *pi, int32_t s, cbrl_rng *rng) {
-  return (int32_t)draw(pi->pi + (size_t)s * pi->n_actions, pi->n_actions, cbrl_rng_uniform(rng));
-}
-
-int32_t cbrl_sim_next(const cbrl_mdp *m, int32_t s, int32_t a, cbrl_rng *rng, int64_t *entry) {
+static inline int32_t sim_next(const cbrl_mdp *m, int32_t s, int32_t a, cbrl_rng *rng, int64_t *entry) {
   if (m->terminal[s]) {
-    if (entry) *entry = -1;
+    *entry = -1;
     return -1;
   }
   size_t sa = (size_t)s * m->n_actions + a;
   int64_t lo = m->row[sa], hi = m->row[sa + 1];
   const double *p = m->sim_prob ? m->sim_prob : m->prob;
-  int64_t k = lo + draw(p + lo, hi - lo, cbrl_rng_uniform(rng));
-  if (entry) *entry = k;
+  int64_t k = lo + draw(p + lo, hi - lo, cbrl__rng_uniform(rng));
+  *entry = k;
   return m->next[k];
+}
+
+int32_t cbrl_sim_initial(const cbrl_mdp *m, cbrl_rng *rng) {
+  return (int32_t)draw(m->mu, m->n_states, cbrl__rng_uniform(rng));
+}
+
+int32_t cbrl_sim_action(const cbrl_policy *pi, int32_t s, cbrl_rng *rng) { return sim_action(pi, s, rng); }
+
+int32_t cbrl_sim_next(const cbrl_mdp *m, int32_t s, int32_t a, cbrl_rng *rng, int64_t *entry) {
+  int64_t k;
+  int32_t next = sim_next(m, s, a, rng, &k);
+  if (entry) *entry = k;
+  return next;
 }
 
 int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int64_t steps_per_stream,
@@ -65,7 +75,7 @@ int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int6
     b->n_episodes++;
     for (int64_t i = 0; i < steps_per_stream; i++) {
       cbrl_step *st = &b->steps[b->n_steps++];
-      int32_t a = cbrl_sim_action(pi, s, rng);
+      int32_t a = sim_action(pi, s, rng);
       size_t sa = (size_t)s * A + a;
       st->s = s;
       st->a = a;
@@ -74,7 +84,7 @@ int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int6
       st->rbar = m->rbar[sa];
       st->log_pi = pi->log_pi[sa];
       st->flags = 0;
-      st->next = cbrl_sim_next(m, s, a, rng, &st->entry);
+      st->next = sim_next(m, s, a, rng, &st->entry);
       int last = i + 1 == steps_per_stream;
       if (st->next < 0) {
         st->flags = CBRL_STEP_TERMINATED;

@@ -5,9 +5,13 @@
 #include "cbrl/affine.h"
 #include "cbrl/environments.h"
 #include "cbrl/errors.h"
+#include "cbrl/estimators.h"
+#include "cbrl/follower.h"
 #include "cbrl/hypergradient.h"
+#include "cbrl/leader.h"
 #include "cbrl/model.h"
 #include "cbrl/rng.h"
+#include "cbrl/simulate.h"
 #include "cbrl/solver.h"
 #include "cbrl/version.h"
 

@@ -54,6 +54,10 @@ typedef struct cbrl_problem_ops {
              const cbrl_cotangent *ct, double *grad);
   /* Frees impl; may be NULL. */
   void (*destroy)(cbrl_problem *p);
+  /* Optional, for forward-mode methods (AMD): writes the dense Jacobians grad r and grad rbar,
+     each n_states x n_actions x dim with dim fastest; either pointer may be NULL. */
+  int (*reward_jacobian)(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m,
+                         double *jac_r, double *jac_rbar);
 } cbrl_problem_ops;
 
 /* Which mechanism quantities depend on x, so estimators can skip what is zero; and whether

@@ -1,0 +1,83 @@
+/* The leader loop (SPEC 4): gradient ascent on F with clipping, one context per iteration, and
+   a choice of hypergradient: HPGD (batch or unbiased), zero-order, AMD, or exact. */
+#ifndef CBRL_LEADER_H
+#define CBRL_LEADER_H
+
+#include <stdint.h>
+
+#include "cbrl/estimators.h"
+#include "cbrl/export.h"
+#include "cbrl/follower.h"
+#include "cbrl/hypergradient.h"
+#include "cbrl/model.h"
+
+typedef enum cbrl_algorithm {
+  CBRL_ALG_HPGD = 0,      /* HPGD, batch estimator (SPEC 4.1b) */
+  CBRL_ALG_HPGD_UNBIASED, /* HPGD, unbiased estimator at the same environment-step budget (4.1a) */
+  CBRL_ALG_ZERO_ORDER,    /* SPEC 4.2 */
+  CBRL_ALG_AMD,           /* SPEC 4.3 */
+  CBRL_ALG_EXACT,         /* the exact hypergradient of the sampled context */
+  CBRL_ALG_COUNT_
+} cbrl_algorithm;
+
+typedef enum cbrl_optimizer { CBRL_SGD = 0, CBRL_ADAM = 1 } cbrl_optimizer;
+
+/* Returns the name of an algorithm ("hpgd", "hpgd-unbiased", "zero-order", "amd", "exact"). */
+CBRL_API const char *cbrl_algorithm_name(cbrl_algorithm a);
+
+/* Parses an algorithm name; returns CBRL_EINVAL for an unknown one. */
+CBRL_API int cbrl_algorithm_parse(const char *name, cbrl_algorithm *out);
+
+typedef struct cbrl_leader_opts {
+  cbrl_algorithm algorithm;
+  cbrl_optimizer optimizer;
+  double learning_rate;
+  double max_grad_norm;  /* rescale g to this global norm at most; <= 0 disables (paper: 1) */
+  double adam_beta1, adam_beta2, adam_eps;
+  uint64_t seed;         /* with stream, names the run's random numbers */
+  uint64_t stream;
+  cbrl_hpgd_opts hpgd;   /* batch size N, streams, episode time limit */
+  double zero_order_c;   /* u = c / t */
+  int amd_updates;       /* K */
+  double init_std;       /* x_0 ~ N(0, init_std^2) unless x_0 is given */
+} cbrl_leader_opts;
+
+/* Fills o with the paper's settings: HPGD, SGD, lr 0.1, clip 1, N = 10,000 (5 x 2,000, cut at
+   200), c = 0.1, K = 100, init std 0.01, seed 0. */
+CBRL_API void cbrl_leader_opts_default(cbrl_leader_opts *o);
+
+/* What one outer iteration did. Exact values are those of the iterate x_t the gradient was
+   taken at; NAN where not computed. */
+typedef struct cbrl_leader_metrics {
+  int64_t iteration;        /* t, from 1 */
+  int context;              /* the sampled context */
+  double f_context;         /* exact f(x_t) of the sampled context */
+  double F;                 /* exact F(x_t), weighted over contexts */
+  double grad_norm;         /* of the estimate, before clipping */
+  int64_t env_steps;        /* environment steps the estimate used */
+  int64_t follower_iterations;
+  int64_t follower_products;
+  double follower_residual;
+} cbrl_leader_metrics;
+
+typedef struct cbrl_leader cbrl_leader;
+
+/* Creates a leader for p (which must outlive it); x0 (dim) may be NULL. Returns CBRL_ENOTSUP
+   for AMD on problems AMD cannot handle. */
+CBRL_API int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_leader_opts *o,
+                                const double *x0);
+
+/* Frees a leader; NULL is allowed. */
+CBRL_API void cbrl_leader_free(cbrl_leader *L);
+
+/* Runs one outer iteration: sample a context, estimate the hypergradient, clip, step. With
+   with_metrics, also computes the exact F at x_t. */
+CBRL_API int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out);
+
+/* Returns the current leader parameters (dim). */
+CBRL_API const double *cbrl_leader_x(const cbrl_leader *L);
+
+/* Returns the leader's exact-evaluation workspace (its follower holds the last best responses). */
+CBRL_API cbrl_exact *cbrl_leader_exact(cbrl_leader *L);
+
+#endif /* CBRL_LEADER_H */

@@ -1,0 +1,208 @@
+/* AMD, SPEC 4.3: four tables per context updated synchronously, K times per outer iteration.
+   The d-vector tables are laid out with d fastest, so every update is a sequence of
+   contiguous axpy loops the compiler vectorises. Qtil is discounted with the leader's gamma,
+   which is what makes sum_s mu Vtil the exact gradient at the fixed point (the paper's runs have
+   gamma = leader gamma, where the two readings of SPEC 4.3 agree). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbrl/errors.h"
+#include "cbrl/estimators.h"
+#include "cbrl/solver.h"
+
+typedef struct amd_context {
+  int ready;
+  double *q_ll, *q_ul;      /* n_states x n_actions */
+  double *gq_ll, *qtil;     /* n_states x n_actions x dim */
+} amd_context;
+
+struct cbrl_amd {
+  const cbrl_problem *problem;
+  amd_context *ctx;
+  double *jac_r, *jac_rbar;  /* n_states x n_actions x dim */
+  double *pi;                /* n_states x n_actions */
+  double *v_ll, *v_ul;       /* n_states */
+  double *gv_ll, *vtil;      /* n_states x dim */
+  cbrl_soft_solver solver;   /* initialisation only */
+};
+
+void cbrl_amd_free(cbrl_amd *a) {
+  if (!a) return;
+  for (int k = 0; a->ctx && k < a->problem->n_contexts; k++) {
+    free(a->ctx[k].q_ll);
+    free(a->ctx[k].q_ul);
+    free(a->ctx[k].gq_ll);
+    free(a->ctx[k].qtil);
+  }
+  free(a->ctx);
+  free(a->jac_r);
+  free(a->jac_rbar);
+  free(a->pi);
+  free(a->v_ll);
+  free(a->v_ul);
+  free(a->gv_ll);
+  free(a->vtil);
+  cbrl_soft_solver_close(&a->solver);
+  free(a);
+}
+
+int cbrl_amd_create(cbrl_amd **out, const cbrl_problem *p) {
+  if (!out || !p) return CBRL_EINVAL;
+  if ((p->flags & (CBRL_DEPENDS_P | CBRL_DEPENDS_MU)) || !p->ops->reward_jacobian) return CBRL_ENOTSUP;
+  cbrl_amd *a = calloc(1, sizeof *a);
+  if (!a) return CBRL_ENOMEM;
+  a->problem = p;
+  size_t S = (size_t)p->n_states, SA = S * p->n_actions, d = (size_t)p->dim;
+  a->ctx = calloc((size_t)p->n_contexts, sizeof *a->ctx);
+  a->jac_r = malloc(SA * d * sizeof(double));
+  a->jac_rbar = malloc(SA * d * sizeof(double));
+  a->pi = malloc(SA * sizeof(double));
+  a->v_ll = malloc(S * sizeof(double));
+  a->v_ul = malloc(S * sizeof(double));
+  a->gv_ll = malloc(S * d * sizeof(double));
+  a->vtil = malloc(S * d * sizeof(double));
+  int err = cbrl_soft_solver_init(&a->solver, p->n_states, p->n_actions);
+  if (err || !a->ctx || !a->jac_r || !a->jac_rbar || !a->pi || !a->v_ll || !a->v_ul || !a->gv_ll || !a->vtil)
+    goto fail;
+  for (int k = 0; k < p->n_contexts; k++) {
+    amd_context *c = &a->ctx[k];
+    c->q_ll = malloc(SA * sizeof(double));
+    c->q_ul = malloc(SA * sizeof(double));
+    c->gq_ll = malloc(SA * d * sizeof(double));
+    c->qtil = malloc(SA * d * sizeof(double));
+    if (!c->q_ll || !c->q_ul || !c->gq_ll || !c->qtil) goto fail;
+  }
+  *out = a;
+  return 0;
+fail:
+  cbrl_amd_free(a);
+  return err ? err : CBRL_ENOMEM;
+}
+
+/* Q of a d-vector reward under the solver's current policy: V by evaluation, then a backup
+   per coordinate. */
+static int evaluate_q_vector(cbrl_amd *a, const cbrl_mdp *m, double gamma, const double *reward, double *q) {
+  const cbrl_problem *p = a->problem;
+  int S = p->n_states, A = p->n_actions, d = p->dim;
+  memset(a->gv_ll, 0, sizeof(double) * (size_t)S * d);
+  int err = cbrl_soft_solver_evaluate_vector(&a->solver, m, gamma, d, reward, a->gv_ll);
+  if (err && err != CBRL_ENOCONV) return err;
+  for (int s = 0; s < S; s++)
+    for (int b = 0; b < A; b++) {
+      size_t sa = (size_t)s * A + b;
+      double *qs = q + sa * d;
+      memcpy(qs, reward + sa * d, sizeof(double) * d);
+      if (m->terminal[s]) continue;
+      for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) {
+        const double *v = a->gv_ll + (size_t)m->next[k] * d;
+        for (int j = 0; j < d; j++) qs[j] += gamma * m->prob[k] * v[j];
+      }
+    }
+  return 0;
+}
+
+/* Initialisation (SPEC 4.3): Q_LL by a full soft solve; the others under the uniform policy. */
+static int initialise(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
+  const cbrl_problem *p = a->problem;
+  size_t SA = (size_t)p->n_states * p->n_actions;
+  cbrl_soft_solver_reset(&a->solver);
+  int err = cbrl_soft_solver_solve(&a->solver, m, p->gamma, p->lambda);
+  if (err && err != CBRL_ENOCONV) return err;
+  memcpy(c->q_ll, a->solver.q, SA * sizeof(double));
+  memset(a->pi, 0, SA * sizeof(double));
+  if ((err = cbrl_soft_solver_set_q(&a->solver, a->pi, 1.0))) return err; /* uniform */
+  memset(a->v_ul, 0, sizeof(double) * p->n_states);
+  err = cbrl_soft_solver_evaluate(&a->solver, m, p->leader_gamma, m->rbar, a->v_ul);
+  if (err && err != CBRL_ENOCONV) return err;
+  cbrl_mdp_backup(m, p->leader_gamma, m->rbar, a->v_ul, c->q_ul);
+  if ((err = evaluate_q_vector(a, m, p->gamma, a->jac_r, c->gq_ll))) return err;
+  if ((err = evaluate_q_vector(a, m, p->leader_gamma, a->jac_rbar, c->qtil))) return err;
+  c->ready = 1;
+  return 0;
+}
+
+/* One synchronous update of all four tables. Every V is formed from the old tables first, so
+   the Q tables can then be overwritten in place. */
+static void update(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
+  const cbrl_problem *p = a->problem;
+  int S = p->n_states, A = p->n_actions, d = p->dim;
+  double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
+  for (int s = 0; s < S; s++) {
+    const double *q = c->q_ll + (size_t)s * A;
+    double mx = q[0], z = 0.0;
+    for (int b = 1; b < A; b++) mx = q[b] > mx ? q[b] : mx;
+    for (int b = 0; b < A; b++) z += (a->pi[(size_t)s * A + b] = exp((q[b] - mx) / lam));
+    for (int b = 0; b < A; b++) a->pi[(size_t)s * A + b] /= z;
+    /* V_LL = sum pi Q_LL + lam H(pi) = lam logsumexp(Q_LL / lam). */
+    a->v_ll[s] = mx + lam * log(z);
+    double vul = 0.0;
+    double *gv = a->gv_ll + (size_t)s * d, *vt = a->vtil + (size_t)s * d;
+    memset(gv, 0, sizeof(double) * d);
+    memset(vt, 0, sizeof(double) * d);
+    for (int b = 0; b < A; b++) {
+      size_t sa = (size_t)s * A + b;
+      double w = a->pi[sa];
+      vul += w * c->q_ul[sa];
+      const double *gq = c->gq_ll + sa * d, *qt = c->qtil + sa * d;
+      for (int j = 0; j < d; j++) gv[j] += w * gq[j], vt[j] += w * qt[j];
+    }
+    a->v_ul[s] = vul;
+  }
+  for (int s = 0; s < S; s++)
+    for (int b = 0; b < A; b++) {
+      size_t sa = (size_t)s * A + b;
+      double *gq = c->gq_ll + sa * d, *qt = c->qtil + sa * d;
+      const double *gv = a->gv_ll + (size_t)s * d, *jr = a->jac_r + sa * d, *jb = a->jac_rbar + sa * d;
+      double coef = (c->q_ul[sa] - a->v_ul[s]) / lam; /* A_UL / lam */
+      for (int j = 0; j < d; j++) {
+        qt[j] = jb[j] + (gq[j] - gv[j]) * coef; /* grad rbar + grad A_LL A_UL / lam */
+        gq[j] = jr[j];
+      }
+      double ell = 0.0, eul = 0.0;
+      if (!m->terminal[s])
+        for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) {
+          double pk = m->prob[k];
+          int32_t t = m->next[k];
+          const double *gvt = a->gv_ll + (size_t)t * d, *vtt = a->vtil + (size_t)t * d;
+          ell += pk * a->v_ll[t];
+          eul += pk * a->v_ul[t];
+          for (int j = 0; j < d; j++) {
+            gq[j] += gam * pk * gvt[j];
+            qt[j] += gamL * pk * vtt[j];
+          }
+        }
+      c->q_ll[sa] = m->r[sa] + gam * ell;
+      c->q_ul[sa] = m->rbar[sa] + gamL * eul;
+    }
+}
+
+int cbrl_amd_step(cbrl_amd *a, int context, const double *x, const cbrl_mdp *m, int updates, double *grad) {
+  if (!a || !x || !m || !grad || updates < 0 || context < 0 || context >= a->problem->n_contexts)
+    return CBRL_EINVAL;
+  const cbrl_problem *p = a->problem;
+  amd_context *c = &a->ctx[context];
+  int err = p->ops->reward_jacobian(p, context, x, m, a->jac_r, a->jac_rbar);
+  if (err) return err;
+  if (!c->ready && (err = initialise(a, c, m))) return err;
+  for (int i = 0; i < updates; i++) update(a, c, m);
+  /* Vtil of the final tables: one more policy pass. */
+  int S = p->n_states, A = p->n_actions, d = p->dim;
+  double lam = p->lambda;
+  memset(grad, 0, sizeof(double) * d);
+  for (int s = 0; s < S; s++) {
+    if (m->mu[s] == 0.0) continue;
+    const double *q = c->q_ll + (size_t)s * A;
+    double mx = q[0], z = 0.0;
+    for (int b = 1; b < A; b++) mx = q[b] > mx ? q[b] : mx;
+    for (int b = 0; b < A; b++) z += exp((q[b] - mx) / lam);
+    for (int b = 0; b < A; b++) {
+      double w = m->mu[s] * exp((q[b] - mx) / lam) / z;
+      const double *qt = c->qtil + ((size_t)s * A + b) * d;
+      for (int j = 0; j < d; j++) grad[j] += w * qt[j];
+    }
+  }
+  for (int j = 0; j < d; j++)
+    if (!isfinite(grad[j])) return CBRL_ENONFINITE;
+  return 0;
+}

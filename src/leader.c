@@ -1,0 +1,259 @@
+/* The leader loop, SPEC 4: x <- x + alpha clip(g), one sampled context per iteration. */
+#include "cbrl/leader.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbrl/errors.h"
+#include "cbrl/hypergradient.h"
+
+static const char *const algorithm_names[CBRL_ALG_COUNT_] = {"hpgd", "hpgd-unbiased", "zero-order",
+                                                             "amd", "exact"};
+
+const char *cbrl_algorithm_name(cbrl_algorithm a) {
+  return a >= 0 && a < CBRL_ALG_COUNT_ ? algorithm_names[a] : "unknown";
+}
+
+int cbrl_algorithm_parse(const char *name, cbrl_algorithm *out) {
+  for (int a = 0; a < CBRL_ALG_COUNT_; a++)
+    if (name && !strcmp(name, algorithm_names[a])) {
+      *out = (cbrl_algorithm)a;
+      return 0;
+    }
+  return CBRL_EINVAL;
+}
+
+void cbrl_leader_opts_default(cbrl_leader_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->algorithm = CBRL_ALG_HPGD;
+  o->optimizer = CBRL_SGD;
+  o->learning_rate = 0.1;
+  o->max_grad_norm = 1.0;
+  o->adam_beta1 = 0.9;
+  o->adam_beta2 = 0.999;
+  o->adam_eps = 1e-8;
+  cbrl_hpgd_opts_default(&o->hpgd);
+  o->zero_order_c = 0.1;
+  o->amd_updates = 100;
+  o->init_std = 0.01;
+}
+
+struct cbrl_leader {
+  const cbrl_problem *problem;
+  cbrl_leader_opts opts;
+  cbrl_rng rng;
+  int64_t t;
+  double *x, *g, *z, *shifted, *adam_m, *adam_v; /* dim */
+  cbrl_mdp *mdp;         /* n_contexts, evaluated at x when a context is sampled */
+  cbrl_follower *follower;
+  cbrl_hpgd *hpgd;
+  cbrl_amd *amd;
+  cbrl_exact *exact;     /* metrics, the exact and zero-order algorithms */
+  cbrl_exact *exact_shift; /* zero-order's second point, warm-started on its own */
+};
+
+void cbrl_leader_free(cbrl_leader *L) {
+  if (!L) return;
+  for (int k = 0; L->mdp && k < L->problem->n_contexts; k++) cbrl_mdp_close(&L->mdp[k]);
+  free(L->mdp);
+  cbrl_follower_free(L->follower);
+  cbrl_hpgd_free(L->hpgd);
+  cbrl_amd_free(L->amd);
+  cbrl_exact_free(L->exact);
+  cbrl_exact_free(L->exact_shift);
+  free(L->x);
+  free(L->g);
+  free(L->z);
+  free(L->shifted);
+  free(L->adam_m);
+  free(L->adam_v);
+  free(L);
+}
+
+int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_leader_opts *o,
+                       const double *x0) {
+  if (!out || !p || !o) return CBRL_EINVAL;
+  if (o->algorithm < 0 || o->algorithm >= CBRL_ALG_COUNT_ || !(o->learning_rate >= 0.0) ||
+      !isfinite(o->learning_rate) || (o->optimizer != CBRL_SGD && o->optimizer != CBRL_ADAM))
+    return CBRL_EINVAL;
+  int err = cbrl_problem_validate(p);
+  if (err) return err;
+  cbrl_leader *L = calloc(1, sizeof *L);
+  if (!L) return CBRL_ENOMEM;
+  L->problem = p;
+  L->opts = *o;
+  cbrl_rng_seed(&L->rng, o->seed, o->stream);
+  size_t d = (size_t)p->dim;
+  L->x = malloc(d * sizeof(double));
+  L->g = calloc(d, sizeof(double));
+  L->z = calloc(d, sizeof(double));
+  L->shifted = calloc(d, sizeof(double));
+  L->adam_m = calloc(d, sizeof(double));
+  L->adam_v = calloc(d, sizeof(double));
+  L->mdp = calloc((size_t)p->n_contexts, sizeof *L->mdp);
+  if (!L->x || !L->g || !L->z || !L->shifted || !L->adam_m || !L->adam_v || !L->mdp) {
+    err = CBRL_ENOMEM;
+    goto fail;
+  }
+  for (size_t j = 0; j < d; j++) L->x[j] = x0 ? x0[j] : o->init_std * cbrl_rng_normal(&L->rng);
+  for (int k = 0; k < p->n_contexts; k++)
+    if ((err = cbrl_mdp_init(&L->mdp[k], p, k))) goto fail;
+  if ((err = cbrl_exact_create(&L->exact, p))) goto fail;
+  switch (o->algorithm) {
+    case CBRL_ALG_HPGD:
+    case CBRL_ALG_HPGD_UNBIASED:
+      if (o->hpgd.steps <= 0 || o->hpgd.streams <= 0 || o->hpgd.steps < o->hpgd.streams) {
+        err = CBRL_EINVAL;
+        goto fail;
+      }
+      if ((err = cbrl_follower_exact_create(&L->follower, p))) goto fail;
+      if ((err = cbrl_hpgd_create(&L->hpgd, p, o->hpgd.steps))) goto fail;
+      break;
+    case CBRL_ALG_ZERO_ORDER:
+      if (!(o->zero_order_c > 0.0)) {
+        err = CBRL_EINVAL;
+        goto fail;
+      }
+      if ((err = cbrl_exact_create(&L->exact_shift, p))) goto fail;
+      break;
+    case CBRL_ALG_AMD:
+      if (o->amd_updates <= 0) {
+        err = CBRL_EINVAL;
+        goto fail;
+      }
+      if ((err = cbrl_amd_create(&L->amd, p))) goto fail;
+      break;
+    default:
+      break;
+  }
+  *out = L;
+  return 0;
+fail:
+  cbrl_leader_free(L);
+  return err;
+}
+
+const double *cbrl_leader_x(const cbrl_leader *L) { return L->x; }
+
+cbrl_exact *cbrl_leader_exact(cbrl_leader *L) { return L->exact; }
+
+static int sample_context(cbrl_leader *L) {
+  const cbrl_problem *p = L->problem;
+  if (p->n_contexts == 1) return 0;
+  double u = cbrl_rng_uniform(&L->rng);
+  for (int k = 0; k < p->n_contexts; k++) {
+    if (u < p->context_weight[k]) return k;
+    u -= p->context_weight[k];
+  }
+  return p->n_contexts - 1;
+}
+
+/* Keeps an exact-evaluation status: non-convergence is reported by the solver statistics, not
+   fatal to the run; anything else is. */
+static int tolerable(int err) { return err == 0 || err == CBRL_ENOCONV; }
+
+int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out) {
+  if (!L) return CBRL_EINVAL;
+  const cbrl_problem *p = L->problem;
+  const cbrl_leader_opts *o = &L->opts;
+  int d = p->dim, err = 0;
+  int64_t t = ++L->t;
+  int k = sample_context(L);
+  cbrl_mdp *m = &L->mdp[k];
+  cbrl_leader_metrics met = {0};
+  met.iteration = t;
+  met.context = k;
+  met.f_context = met.F = NAN;
+  if ((err = cbrl_mdp_evaluate(m, p, k, L->x))) return err;
+  switch (o->algorithm) {
+    case CBRL_ALG_HPGD:
+    case CBRL_ALG_HPGD_UNBIASED: {
+      cbrl_policy pol;
+      err = cbrl_follower_respond(L->follower, k, L->x, m, &L->rng, &pol);
+      if (!tolerable(err)) return err;
+      met.follower_iterations = L->follower->stats.iterations;
+      met.follower_products = L->follower->stats.products;
+      met.follower_residual = L->follower->stats.residual;
+      cbrl_estimate_info info = {0};
+      if (o->algorithm == CBRL_ALG_HPGD) {
+        err = cbrl_hpgd_batch(L->hpgd, k, L->x, m, &pol, &o->hpgd, &L->rng, L->g, &info);
+        met.env_steps = info.env_steps;
+      } else {
+        /* Unbiased samples until the batch estimator's step budget is spent. */
+        int64_t n = 0;
+        memset(L->shifted, 0, sizeof(double) * d);
+        while (!err && met.env_steps < o->hpgd.steps) {
+          err = cbrl_hpgd_sample(L->hpgd, k, L->x, m, &pol, &L->rng, L->g, &info);
+          for (int j = 0; j < d; j++) L->shifted[j] += L->g[j];
+          met.env_steps += info.env_steps;
+          n++;
+        }
+        for (int j = 0; j < d; j++) L->g[j] = L->shifted[j] / (double)n;
+      }
+      if (err) return err;
+      break;
+    }
+    case CBRL_ALG_EXACT:
+      err = cbrl_exact_context(L->exact, k, L->x, &met.f_context, L->g);
+      if (!tolerable(err)) return err;
+      break;
+    case CBRL_ALG_ZERO_ORDER: {
+      /* g = (F_xi(x + u Z) - F_xi(x)) Z / u with u = c / t, both values exact (SPEC 4.2). */
+      double u = o->zero_order_c / (double)t, f_shift;
+      for (int j = 0; j < d; j++) {
+        L->z[j] = cbrl_rng_normal(&L->rng);
+        L->shifted[j] = L->x[j] + u * L->z[j];
+      }
+      err = cbrl_exact_context(L->exact, k, L->x, &met.f_context, NULL);
+      if (!tolerable(err)) return err;
+      err = cbrl_exact_context(L->exact_shift, k, L->shifted, &f_shift, NULL);
+      if (!tolerable(err)) return err;
+      for (int j = 0; j < d; j++) L->g[j] = (f_shift - met.f_context) * L->z[j] / u;
+      break;
+    }
+    case CBRL_ALG_AMD:
+      if ((err = cbrl_amd_step(L->amd, k, L->x, m, o->amd_updates, L->g))) return err;
+      break;
+    default:
+      return CBRL_EINVAL;
+  }
+  double norm = 0.0;
+  for (int j = 0; j < d; j++) norm += L->g[j] * L->g[j];
+  norm = sqrt(norm);
+  if (!isfinite(norm)) return CBRL_ENONFINITE;
+  met.grad_norm = norm;
+  if (with_metrics) {
+    double F = 0.0;
+    for (int c = 0; c < p->n_contexts; c++) {
+      double f;
+      if (c == k && !isnan(met.f_context)) {
+        f = met.f_context;
+      } else {
+        err = cbrl_exact_context(L->exact, c, L->x, &f, NULL);
+        if (!tolerable(err)) return err;
+        if (c == k) met.f_context = f;
+      }
+      F += p->context_weight[c] * f;
+    }
+    met.F = F;
+  }
+  /* Clip to global norm, then SGD or Adam (ascent). */
+  double scale = o->max_grad_norm > 0.0 && norm > o->max_grad_norm ? o->max_grad_norm / norm : 1.0;
+  if (o->optimizer == CBRL_SGD) {
+    for (int j = 0; j < d; j++) L->x[j] += o->learning_rate * scale * L->g[j];
+  } else {
+    double b1 = o->adam_beta1, b2 = o->adam_beta2;
+    double c1 = 1.0 - pow(b1, (double)t), c2 = 1.0 - pow(b2, (double)t);
+    for (int j = 0; j < d; j++) {
+      double g = scale * L->g[j];
+      L->adam_m[j] = b1 * L->adam_m[j] + (1.0 - b1) * g;
+      L->adam_v[j] = b2 * L->adam_v[j] + (1.0 - b2) * g * g;
+      L->x[j] += o->learning_rate * (L->adam_m[j] / c1) / (sqrt(L->adam_v[j] / c2) + o->adam_eps);
+    }
+  }
+  for (int j = 0; j < d; j++)
+    if (!isfinite(L->x[j])) return CBRL_ENONFINITE;
+  if (out) *out = met;
+  return 0;
+}
