@@ -8,7 +8,7 @@
 #include "cbrl/errors.h"
 #include "cbrl/hypergradient.h"
 
-static const char *const algorithm_names[CBRL_ALG_COUNT_] = {"hpgd", "hpgd-unbiased", "zero-order",
+static const char *const algorithm_names[CBRL_ALG_COUNT_] = {"hpgd-batch", "hpgd", "zero-order",
                                                              "amd", "exact"};
 
 const char *cbrl_algorithm_name(cbrl_algorithm a) {
@@ -26,7 +26,7 @@ int cbrl_algorithm_parse(const char *name, cbrl_algorithm *out) {
 
 void cbrl_leader_opts_default(cbrl_leader_opts *o) {
   memset(o, 0, sizeof *o);
-  o->algorithm = CBRL_ALG_HPGD;
+  o->algorithm = CBRL_ALG_HPGD_BATCH;
   o->optimizer = CBRL_SGD;
   o->learning_rate = 0.1;
   o->max_grad_norm = 1.0;
@@ -101,8 +101,8 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
     if ((err = cbrl_mdp_init(&L->mdp[k], p, k))) goto fail;
   if ((err = cbrl_exact_create(&L->exact, p))) goto fail;
   switch (o->algorithm) {
+    case CBRL_ALG_HPGD_BATCH:
     case CBRL_ALG_HPGD:
-    case CBRL_ALG_HPGD_UNBIASED:
       if (o->hpgd.steps <= 0 || o->hpgd.streams <= 0 || o->hpgd.steps < o->hpgd.streams) {
         err = CBRL_EINVAL;
         goto fail;
@@ -167,8 +167,8 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
   met.f_context = met.F = NAN;
   if ((err = cbrl_mdp_evaluate(m, p, k, L->x))) return err;
   switch (o->algorithm) {
-    case CBRL_ALG_HPGD:
-    case CBRL_ALG_HPGD_UNBIASED: {
+    case CBRL_ALG_HPGD_BATCH:
+    case CBRL_ALG_HPGD: {
       cbrl_policy pol;
       err = cbrl_follower_respond(L->follower, k, L->x, m, &L->rng, &pol);
       if (!tolerable(err)) return err;
@@ -176,7 +176,7 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
       met.follower_products = L->follower->stats.products;
       met.follower_residual = L->follower->stats.residual;
       cbrl_estimate_info info = {0};
-      if (o->algorithm == CBRL_ALG_HPGD) {
+      if (o->algorithm == CBRL_ALG_HPGD_BATCH) {
         err = cbrl_hpgd_batch(L->hpgd, k, L->x, m, &pol, &o->hpgd, &L->rng, L->g, &info);
         met.env_steps = info.env_steps;
       } else {

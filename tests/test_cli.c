@@ -91,6 +91,33 @@ static void problem_file_and_random_env_work(void **state) {
   assert_int_equal(json_array(out, "F_per_context", g, 8), 2);
 }
 
+static void stochastic_estimators_report_standard_errors(void **state) {
+  /* Exact gradient first, then each stochastic estimator: mean within 4 standard errors. */
+  const char *problem = "hypergrad --problem " CBRL_SOURCE_DIR "/examples/chain.yaml --x 0.1,0,0.2 --json";
+  assert_int_equal(run(problem), 0);
+  double exact[3], g[3], se[3];
+  assert_int_equal(json_array(out, "grad", exact, 3), 3);
+  assert_int_equal(json_array(out, "stderr", se, 3), -1); /* exact: no stderr */
+  const char *estimators[2] = {"hpgd --samples 40000", "zero-order --samples 4000 --zo-u 1e-4"};
+  for (int i = 0; i < 2; i++) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s --estimator %s --seed 3", problem, estimators[i]);
+    assert_int_equal(run(cmd), 0);
+    assert_int_equal(json_array(out, "grad", g, 3), 3);
+    assert_int_equal(json_array(out, "stderr", se, 3), 3);
+    for (int j = 0; j < 3; j++)
+      if (fabs(g[j] - exact[j]) > 4.0 * se[j])
+        fail_msg("%s: coordinate %d: %.6f vs exact %.6f (se %.6f)", estimators[i], j, g[j], exact[j], se[j]);
+  }
+  /* The same seed gives the same digits. */
+  assert_int_equal(run("hypergrad --env four-rooms --estimator hpgd-batch --samples 3 --seed 9 --json"), 0);
+  char first[sizeof out];
+  memcpy(first, out, sizeof out);
+  assert_int_equal(run("hypergrad --env four-rooms --estimator hpgd-batch --samples 3 --seed 9 --json"), 0);
+  assert_string_equal(first, out);
+  assert_true(json_number(out, "env_steps") == 30000);
+}
+
 typedef struct bad_cli {
   const char *args;
   const char *message;
@@ -116,6 +143,12 @@ static const bad_cli bad[] = {
     {"hypergrad --env random --states 0 --actions 2 --dim 2 --contexts 1 --branch 2 --seed 1", "--states: 0 is out of range"},
     {"hypergrad --env four-rooms stray", "unexpected argument 'stray'"},
     {"teleport", "unknown command 'teleport'"},
+    {"hypergrad --env four-rooms --estimator magic", "--estimator: unknown estimator 'magic'"},
+    {"hypergrad --env four-rooms --samples 10", "--samples applies to stochastic estimators only"},
+    {"hypergrad --env four-rooms --estimator hpgd --samples 0", "--samples: 0 is out of range"},
+    {"hypergrad --env four-rooms --estimator zero-order --zo-u -1", "--zo-u: must be positive"},
+    {"hypergrad --env four-rooms --seed 3", "--seed applies to --env random only"},
+    {"hypergrad --problem " CBRL_SOURCE_DIR "/examples/chain.yaml --estimator amd", "AMD does not model"},
 };
 
 static void bad_input_gets_one_line_and_status_2(void **state) {
@@ -157,6 +190,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(problem_file_and_random_env_work),
       cmocka_unit_test(bad_input_gets_one_line_and_status_2),
       cmocka_unit_test(help_and_version),
+      cmocka_unit_test(stochastic_estimators_report_standard_errors),
       cmocka_unit_test(demo_runs_and_reports_progress),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);

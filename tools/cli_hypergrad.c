@@ -29,6 +29,15 @@ static const char hypergrad_usage[] =
     "  --states S, --actions A, --dim D, --contexts K, --branch B, --seed N\n"
     "                   random-problem generator (SPEC 6.3)\n"
     "  --tol T          follower solver tolerance (default 1e-11, relative to max|Q|)\n"
+    "  --estimator E    exact (default), hpgd (unbiased, SPEC 4.1a), hpgd-batch (4.1b),\n"
+    "                   zero-order (4.2) or amd (4.3); stochastic ones average --samples\n"
+    "                   estimates, each for a context drawn from the weights, and add\n"
+    "                   \"stderr\" (standard error of the mean) to the JSON\n"
+    "  --samples N      estimates to average (hpgd 10000, hpgd-batch 20, zero-order 1000)\n"
+    "  --seed S         random seed of the estimator (and, with --env random, of the problem)\n"
+    "  --steps N        hpgd-batch: environment steps per estimate (10000, as 5 streams)\n"
+    "  --zo-u U         zero-order smoothing radius u (default 0.001)\n"
+    "  --amd-updates K  amd: synchronous table updates from initialisation (default 2000)\n"
     "  --json           print {\"F\", \"grad\", \"F_per_context\", \"dim\"} as one JSON object\n"
     "  -h, --help       show this help\n"
     "\n"
@@ -36,12 +45,14 @@ static const char hypergrad_usage[] =
     "  cbrl hypergrad --env four-rooms --beta 3 --json\n"
     "  cbrl hypergrad --env random --states 50 --actions 4 --dim 8 --contexts 2 --branch 5 --seed 1\n"
     "  cbrl hypergrad --problem examples/chain.yaml --x 0.1,0,0.2\n"
+    "  cbrl hypergrad --env four-rooms --estimator hpgd-batch --samples 50 --seed 1 --json\n"
     "\n"
     "Exit status: 0 on success, 2 on bad input, 1 if the computation failed.\n";
 
 enum {
   OPT_PROBLEM = 256, OPT_ENV, OPT_X, OPT_X_SEED, OPT_LAMBDA, OPT_BETA, OPT_STATES, OPT_ACTIONS,
-  OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL
+  OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL, OPT_ESTIMATOR, OPT_SAMPLES,
+  OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES
 };
 
 static const struct option hypergrad_options[] = {
@@ -52,6 +63,9 @@ static const struct option hypergrad_options[] = {
     {"dim", required_argument, 0, OPT_DIM},         {"contexts", required_argument, 0, OPT_CONTEXTS},
     {"branch", required_argument, 0, OPT_BRANCH},   {"seed", required_argument, 0, OPT_SEED},
     {"json", no_argument, 0, OPT_JSON},             {"tol", required_argument, 0, OPT_TOL},
+    {"estimator", required_argument, 0, OPT_ESTIMATOR}, {"samples", required_argument, 0, OPT_SAMPLES},
+    {"steps", required_argument, 0, OPT_STEPS},     {"zo-u", required_argument, 0, OPT_ZO_U},
+    {"amd-updates", required_argument, 0, OPT_AMD_UPDATES},
     {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
 
 typedef struct args {
@@ -59,6 +73,10 @@ typedef struct args {
   long x_seed, states, actions, dim, contexts, branch, seed;
   int have_x_seed, have_lambda, have_beta, have_random[6], json;
   double lambda, beta, tol;
+  int stochastic;         /* estimator other than exact */
+  cbrl_algorithm estimator;
+  long samples, steps, amd_updates;
+  double zo_u;
 } args;
 
 static int parse_args(int argc, char **argv, args *a) {
@@ -66,6 +84,11 @@ static int parse_args(int argc, char **argv, args *a) {
   memset(a, 0, sizeof *a);
   a->beta = 1.0;
   a->tol = -1.0;
+  a->steps = 10000;
+  a->zo_u = 1e-3;
+  a->amd_updates = 2000;
+  a->samples = -1;
+  const char *estimator = "exact";
   opterr = 0;
   optind = 1;
   int c;
@@ -116,6 +139,20 @@ static int parse_args(int argc, char **argv, args *a) {
         a->have_random[5] = 1;
         break;
       case OPT_JSON: a->json = 1; break;
+      case OPT_ESTIMATOR: estimator = optarg; break;
+      case OPT_SAMPLES:
+        if (cli_parse_int(cmd, "--samples", optarg, 1, 100000000L, &a->samples)) return 2;
+        break;
+      case OPT_STEPS:
+        if (cli_parse_int(cmd, "--steps", optarg, 5, 100000000L, &a->steps)) return 2;
+        break;
+      case OPT_AMD_UPDATES:
+        if (cli_parse_int(cmd, "--amd-updates", optarg, 1, 100000000L, &a->amd_updates)) return 2;
+        break;
+      case OPT_ZO_U:
+        if (cli_parse_double(cmd, "--zo-u", optarg, &a->zo_u)) return 2;
+        if (!(a->zo_u > 0.0)) return cli_usage_error(cmd, "--zo-u: must be positive, got %s", optarg);
+        break;
       case 'h': fputs(hypergrad_usage, stdout); return -1;
       case ':': return cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
       default: return cli_usage_error(cmd, "unknown option '%s' (try 'cbrl hypergrad --help')", argv[optind - 1]);
@@ -129,10 +166,23 @@ static int parse_args(int argc, char **argv, args *a) {
   if (a->have_x_seed && !is_fr) return cli_usage_error(cmd, "--x-seed applies to --env four-rooms only");
   if (a->have_x_seed && a->x_text) return cli_usage_error(cmd, "give --x or --x-seed, not both");
   if (a->have_beta && !is_fr) return cli_usage_error(cmd, "--beta applies to --env four-rooms only");
+  if (strcmp(estimator, "exact") != 0) {
+    if (cbrl_algorithm_parse(estimator, &a->estimator))
+      return cli_usage_error(cmd, "--estimator: unknown estimator '%s' (exact, hpgd, hpgd-batch, zero-order, amd)", estimator);
+    a->stochastic = a->estimator != CBRL_ALG_AMD;
+    if (a->estimator == CBRL_ALG_EXACT) a->stochastic = 0;
+  } else {
+    a->estimator = CBRL_ALG_EXACT;
+  }
+  if (a->samples > 0 && !a->stochastic) return cli_usage_error(cmd, "--samples applies to stochastic estimators only");
+  if (a->samples < 0)
+    a->samples = a->estimator == CBRL_ALG_HPGD ? 10000 : a->estimator == CBRL_ALG_HPGD_BATCH ? 20 : 1000;
   static const char *const random_flags[6] = {"--states", "--actions", "--dim", "--contexts", "--branch", "--seed"};
   for (int i = 0; i < 6; i++) {
     if (is_random && !a->have_random[i]) return cli_usage_error(cmd, "--env random needs %s", random_flags[i]);
-    if (!is_random && a->have_random[i]) return cli_usage_error(cmd, "%s applies to --env random only", random_flags[i]);
+    /* --seed also seeds the estimators. */
+    if (!is_random && a->have_random[i] && !(i == 5 && a->stochastic))
+      return cli_usage_error(cmd, "%s applies to --env random only", random_flags[i]);
   }
   return 0;
 }
@@ -197,6 +247,87 @@ static int initial_x(const args *a, const cbrl_problem *p, double *x) {
   return 0;
 }
 
+/* Averages --samples estimates (each for a context drawn from the weights) into grad and stderr,
+   or runs AMD to convergence per context. Returns 0 or a cbrl error. */
+static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const double *x, double *grad,
+                    double *stderr_out, int64_t *env_steps) {
+  int d = p->dim, err = 0;
+  double *g = calloc((size_t)d, sizeof(double)), *sum2 = calloc((size_t)d, sizeof(double));
+  double *shifted = calloc((size_t)d, sizeof(double)), *z = calloc((size_t)d, sizeof(double));
+  cbrl_hpgd *h = NULL;
+  cbrl_amd *amd = NULL;
+  cbrl_exact *e_shift = NULL;
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, (uint64_t)a->seed, 1);
+  memset(grad, 0, sizeof(double) * d);
+  *env_steps = 0;
+  if (!g || !sum2 || !shifted || !z) {
+    err = CBRL_ENOMEM;
+    goto done;
+  }
+  if (a->estimator == CBRL_ALG_AMD) {
+    if ((err = cbrl_amd_create(&amd, p))) goto done;
+    for (int k = 0; k < p->n_contexts && !err; k++) {
+      err = cbrl_exact_context(e, k, x, NULL, NULL);
+      if (err && err != CBRL_ENOCONV) goto done;
+      err = cbrl_amd_step(amd, k, x, cbrl_exact_mdp(e, k), (int)a->amd_updates, g);
+      for (int j = 0; j < d; j++) grad[j] += p->context_weight[k] * g[j];
+    }
+    goto done;
+  }
+  cbrl_hpgd_opts ho = {a->steps, 5, 200};
+  if (a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH) {
+    if ((err = cbrl_hpgd_create(&h, p, a->steps))) goto done;
+  } else if ((err = cbrl_exact_create(&e_shift, p))) {
+    goto done;
+  }
+  for (long b = 0; b < a->samples; b++) {
+    double u = cbrl_rng_uniform(&rng), f0, f1;
+    int k = p->n_contexts - 1;
+    for (int c = 0; c < p->n_contexts; c++) {
+      if (u < p->context_weight[c]) {
+        k = c;
+        break;
+      }
+      u -= p->context_weight[c];
+    }
+    err = cbrl_exact_context(e, k, x, &f0, NULL);
+    if (err && err != CBRL_ENOCONV) goto done;
+    const cbrl_soft_solver *w = cbrl_exact_follower(e, k);
+    const cbrl_mdp *m = cbrl_exact_mdp(e, k);
+    cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
+    cbrl_estimate_info info = {0};
+    if (a->estimator == CBRL_ALG_HPGD) {
+      err = cbrl_hpgd_sample(h, k, x, m, &pol, &rng, g, &info);
+    } else if (a->estimator == CBRL_ALG_HPGD_BATCH) {
+      err = cbrl_hpgd_batch(h, k, x, m, &pol, &ho, &rng, g, &info);
+    } else {
+      for (int j = 0; j < d; j++) z[j] = cbrl_rng_normal(&rng), shifted[j] = x[j] + a->zo_u * z[j];
+      err = cbrl_exact_context(e_shift, k, shifted, &f1, NULL);
+      if (err == CBRL_ENOCONV) err = 0;
+      for (int j = 0; j < d; j++) g[j] = (f1 - f0) * z[j] / a->zo_u;
+    }
+    if (err) goto done;
+    *env_steps += info.env_steps;
+    for (int j = 0; j < d; j++) grad[j] += g[j], sum2[j] += g[j] * g[j];
+  }
+  for (int j = 0; j < d; j++) {
+    double n = (double)a->samples, mean = grad[j] / n;
+    double var = a->samples > 1 ? (sum2[j] - n * mean * mean) / (n - 1.0) : 0.0;
+    grad[j] = mean;
+    stderr_out[j] = sqrt(var > 0.0 ? var / n : 0.0);
+  }
+done:
+  cbrl_hpgd_free(h);
+  cbrl_amd_free(amd);
+  cbrl_exact_free(e_shift);
+  free(g);
+  free(sum2);
+  free(shifted);
+  free(z);
+  return err;
+}
+
 static void print_summary(const cbrl_problem *p, const cbrl_exact *e, double F, const double *f_ctx,
                           const double *grad) {
   printf("problem       %s: %d states, %d actions, d = %d, %d context%s\n", p->name, p->n_states,
@@ -227,7 +358,7 @@ int cli_hypergrad(int argc, char **argv) {
   if ((rc = build_problem(&a, &p))) return rc;
   cbrl_exact *e = NULL;
   double *x = calloc((size_t)p->dim, sizeof(double)), *grad = calloc((size_t)p->dim, sizeof(double));
-  double *f_ctx = calloc((size_t)p->n_contexts, sizeof(double)), F = 0.0;
+  double *f_ctx = calloc((size_t)p->n_contexts, sizeof(double)), F = 0.0, *se = NULL;
   if (!x || !grad || !f_ctx) {
     rc = cli_usage_error("hypergrad", "out of memory");
     rc = CLI_EXIT_FAILURE;
@@ -246,7 +377,17 @@ int cli_hypergrad(int argc, char **argv) {
     o.tol = a.tol;
     cbrl_exact_set_opts(e, &o);
   }
-  err = cbrl_exact_evaluate(e, x, &F, f_ctx, grad);
+  err = cbrl_exact_evaluate(e, x, &F, f_ctx, a.estimator == CBRL_ALG_EXACT ? grad : NULL);
+  int64_t env_steps = 0;
+  if (!err && a.estimator != CBRL_ALG_EXACT) {
+    se = calloc((size_t)p->dim, sizeof(double));
+    err = se ? estimate(&a, p, e, x, grad, se, &env_steps) : CBRL_ENOMEM;
+    if (err == CBRL_ENOTSUP) {
+      fprintf(stderr, "cbrl hypergrad: --estimator amd: this problem's P or mu depends on x, which AMD does not model\n");
+      rc = CLI_EXIT_USAGE;
+      goto done;
+    }
+  }
   if (err) {
     fprintf(stderr, "cbrl hypergrad: %s\n", cbrl_strerror(err));
     rc = CLI_EXIT_FAILURE;
@@ -255,11 +396,24 @@ int cli_hypergrad(int argc, char **argv) {
   if (a.json) {
     printf("{\"F\": %.17g, \"grad\": ", F);
     cli_json_array(stdout, grad, p->dim);
+    if (a.stochastic) {
+      printf(", \"stderr\": ");
+      cli_json_array(stdout, se, p->dim);
+      printf(", \"samples\": %ld, \"env_steps\": %lld", a.samples, (long long)env_steps);
+    }
     printf(", \"F_per_context\": ");
     cli_json_array(stdout, f_ctx, p->n_contexts);
     printf(", \"dim\": %d}\n", p->dim);
   } else {
     print_summary(p, e, F, f_ctx, grad);
+    if (a.stochastic) {
+      double m = 0.0;
+      for (int j = 0; j < p->dim; j++) m = se[j] > m ? se[j] : m;
+      printf("estimator     %s: %ld samples, %lld environment steps, largest standard error %.3g\n",
+             cbrl_algorithm_name(a.estimator), a.samples, (long long)env_steps, m);
+    } else if (a.estimator == CBRL_ALG_AMD) {
+      printf("estimator     amd: %ld table updates per context\n", a.amd_updates);
+    }
   }
 done:
   cbrl_exact_free(e);
@@ -267,5 +421,6 @@ done:
   free(x);
   free(grad);
   free(f_ctx);
+  free(se);
   return rc;
 }

@@ -12,8 +12,8 @@
 #include "cbrl/model.h"
 
 typedef enum cbrl_algorithm {
-  CBRL_ALG_HPGD = 0,      /* HPGD, batch estimator (SPEC 4.1b) */
-  CBRL_ALG_HPGD_UNBIASED, /* HPGD, unbiased estimator at the same environment-step budget (4.1a) */
+  CBRL_ALG_HPGD_BATCH = 0, /* "hpgd-batch": HPGD with the batch estimator, the paper's (SPEC 4.1b) */
+  CBRL_ALG_HPGD,           /* "hpgd": HPGD with the unbiased estimator, same step budget (4.1a) */
   CBRL_ALG_ZERO_ORDER,    /* SPEC 4.2 */
   CBRL_ALG_AMD,           /* SPEC 4.3 */
   CBRL_ALG_EXACT,         /* the exact hypergradient of the sampled context */
@@ -22,7 +22,7 @@ typedef enum cbrl_algorithm {
 
 typedef enum cbrl_optimizer { CBRL_SGD = 0, CBRL_ADAM = 1 } cbrl_optimizer;
 
-/* Returns the name of an algorithm ("hpgd", "hpgd-unbiased", "zero-order", "amd", "exact"). */
+/* Returns the name of an algorithm ("hpgd-batch", "hpgd", "zero-order", "amd", "exact"). */
 CBRL_API const char *cbrl_algorithm_name(cbrl_algorithm a);
 
 /* Parses an algorithm name; returns CBRL_EINVAL for an unknown one. */
@@ -42,7 +42,7 @@ typedef struct cbrl_leader_opts {
   double init_std;       /* x_0 ~ N(0, init_std^2) unless x_0 is given */
 } cbrl_leader_opts;
 
-/* Fills o with the paper's settings: HPGD, SGD, lr 0.1, clip 1, N = 10,000 (5 x 2,000, cut at
+/* Fills o with the paper's settings: HPGD (batch), SGD, lr 0.1, clip 1, N = 10,000 (5 x 2,000, cut at
    200), c = 0.1, K = 100, init std 0.01, seed 0. */
 CBRL_API void cbrl_leader_opts_default(cbrl_leader_opts *o);
 
