@@ -24,5 +24,8 @@ void cli_json_array(FILE *f, const double *v, int n);
 /* Subcommands. */
 int cli_hypergrad(int argc, char **argv);
 int cli_demo(int argc, char **argv);
+int cli_run(int argc, char **argv);
+int cli_export(int argc, char **argv);
+int cli_table(int argc, char **argv);
 
 #endif /* CBRL_CLI_H */

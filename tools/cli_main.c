@@ -14,6 +14,9 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  hypergrad   exact objective F(x) and hypergradient of a problem at one x\n"
+    "  run         run a sweep from a YAML config into a SQLite store (docs/CONFIG.md)\n"
+    "  table       print the SPEC 7.1 table of a stored sweep\n"
+    "  export      write a stored sweep's metrics as tidy CSV\n"
     "  demo        a short run on Four-Rooms that shows the leader improving F\n"
     "\n"
     "Options:\n"
@@ -44,5 +47,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "hypergrad")) return cli_hypergrad(argc - 1, argv + 1);
   if (!strcmp(cmd, "demo")) return cli_demo(argc - 1, argv + 1);
+  if (!strcmp(cmd, "run")) return cli_run(argc - 1, argv + 1);
+  if (!strcmp(cmd, "export")) return cli_export(argc - 1, argv + 1);
+  if (!strcmp(cmd, "table")) return cli_table(argc - 1, argv + 1);
   return cli_usage_error(NULL, "unknown command '%s' (try 'cbrl --help')", cmd);
 }

@@ -1,0 +1,218 @@
+/* The sweep runner: a parallel loop over grid points. Each run's random numbers come from its
+   seed and a hash of its own parameters, so results do not depend on the thread count, the
+   order runs finish in, or which other runs share the grid. */
+#include "runner.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cbrl/errors.h"
+
+static double now(clockid_t clock) {
+  struct timespec ts;
+  clock_gettime(clock, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* FNV-1a of the run's parameters: its random stream. */
+static uint64_t run_stream(const cbrl_run_spec *r) {
+  char key[256];
+  snprintf(key, sizeof key, "%s|%d|%.17g|%.17g|%.17g|%.17g", cbrl_algorithm_name(r->algorithm), r->simulator,
+           r->lambda, r->beta, r->learning_rate, r->zero_order_c);
+  uint64_t h = 1469598103934665603ull;
+  for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  return h;
+}
+
+static int push_row(cbrl_run_result *res, const cbrl_metric_row *m) {
+  if (res->n_rows == res->cap_rows) {
+    int64_t cap = res->cap_rows ? 2 * res->cap_rows : 1024;
+    cbrl_metric_row *rows = realloc(res->rows, sizeof *rows * (size_t)cap);
+    if (!rows) return CBRL_ENOMEM;
+    res->rows = rows;
+    res->cap_rows = cap;
+  }
+  res->rows[res->n_rows++] = *m;
+  return 0;
+}
+
+void cbrl_run_result_free(cbrl_run_result *res) {
+  free(res->x);
+  free(res->rows);
+  memset(res, 0, sizeof *res);
+}
+
+int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res) {
+  memset(res, 0, sizeof *res);
+  res->final_F = res->window_F = res->window_f_sampled = NAN;
+  double wall0 = now(CLOCK_MONOTONIC), cpu0 = now(CLOCK_THREAD_CPUTIME_ID);
+  cbrl_problem *p = NULL;
+  cbrl_leader *L = NULL;
+  int err = cbrl_config_problem(c, r, &p, res->error, sizeof res->error);
+  if (err) {
+    res->failed = 1;
+    goto done;
+  }
+  cbrl_leader_opts o;
+  cbrl_leader_opts_default(&o);
+  o.algorithm = r->algorithm;
+  o.optimizer = c->optimizer;
+  o.learning_rate = r->learning_rate;
+  o.max_grad_norm = c->max_grad_norm;
+  o.seed = (uint64_t)r->seed;
+  o.stream = run_stream(r);
+  o.hpgd.steps = c->hpgd_steps;
+  o.hpgd.streams = (int)c->hpgd_streams;
+  o.hpgd.max_steps = (int)c->hpgd_max_steps;
+  o.zero_order_c = isnan(r->zero_order_c) ? 0.1 : r->zero_order_c;
+  o.amd_updates = (int)c->amd_updates;
+  o.init_std = c->init_std;
+  if ((err = cbrl_leader_create(&L, p, &o, NULL))) {
+    res->failed = 1;
+    snprintf(res->error, sizeof res->error, "cannot start: %s", cbrl_strerror(err));
+    goto done;
+  }
+  long T = c->iterations, window_start = T - c->final_window + 1;
+  double sum_F = 0.0, sum_f = 0.0;
+  for (long t = 1; t <= T; t++) {
+    int with = t == 1 || t % c->metrics_every == 0 || t >= window_start;
+    cbrl_leader_metrics m;
+    err = cbrl_leader_step(L, with, &m);
+    if (!err && with && !(isfinite(m.F) && isfinite(m.f_context))) err = CBRL_ENONFINITE;
+    if (err) {
+      res->failed = 1;
+      snprintf(res->error, sizeof res->error, "iteration %ld: %s", t, cbrl_strerror(err));
+      break;
+    }
+    res->iterations = t;
+    res->env_steps += m.env_steps;
+    if (with) {
+      cbrl_metric_row row = {m.iteration, m.context, m.F, m.f_context, m.grad_norm, m.env_steps,
+                             m.follower_iterations, m.follower_products};
+      if ((err = push_row(res, &row))) {
+        res->failed = 1;
+        snprintf(res->error, sizeof res->error, "out of memory");
+        break;
+      }
+      res->final_F = m.F;
+      if (t >= window_start) sum_F += m.F, sum_f += m.f_context;
+    }
+  }
+  if (!res->failed) {
+    res->window_F = sum_F / (double)c->final_window;
+    res->window_f_sampled = sum_f / (double)c->final_window;
+  }
+  res->dim = p->dim;
+  res->x = malloc(sizeof(double) * (size_t)p->dim);
+  if (res->x) memcpy(res->x, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
+done:
+  cbrl_leader_free(L);
+  cbrl_problem_free(p);
+  res->wall_seconds = now(CLOCK_MONOTONIC) - wall0;
+  res->cpu_seconds = now(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+  return 0;
+}
+
+static int make_dir(const char *path, char *err, size_t err_size) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) goto fail;
+    *p = '/';
+  }
+  if (mkdir(buf, 0777) != 0 && errno != EEXIST) goto fail;
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    errno = ENOTDIR;
+    goto fail;
+  }
+  return 0;
+fail:
+  snprintf(err, err_size, "%s: cannot create the output directory: %s", path, strerror(errno));
+  return CBRL_EIO;
+}
+
+int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, char *err, size_t err_size) {
+  cbrl_run_spec *runs = NULL;
+  int n_runs = 0;
+  int rc = cbrl_config_runs(c, &runs, &n_runs);
+  if (rc) {
+    snprintf(err, err_size, "the grid is too large (%s)", cbrl_strerror(rc));
+    return rc;
+  }
+  char path[1200];
+  unsigned char *done = NULL;
+  cbrl_store store = {0};
+  if ((rc = make_dir(o->out_dir, err, err_size))) goto out;
+  snprintf(path, sizeof path, "%s/results.sqlite", o->out_dir);
+  if ((rc = cbrl_store_open(&store, path, 1, err, err_size))) goto out;
+  if ((rc = cbrl_store_config(&store, o->config_text, o->resume, err, err_size))) goto out;
+  snprintf(path, sizeof path, "%s/config.yaml", o->out_dir);
+  FILE *f = fopen(path, "w");
+  if (f) {
+    fputs(o->config_text, f);
+    fclose(f);
+  }
+  done = malloc((size_t)n_runs + 1);
+  if (!done || (rc = cbrl_store_finished(&store, done, n_runs))) {
+    snprintf(err, err_size, "%s: cannot read finished runs", store.path);
+    rc = rc ? rc : CBRL_ENOMEM;
+    goto out;
+  }
+  int *todo = malloc(sizeof(int) * ((size_t)n_runs + 1)), n_todo = 0, n_done = 0, n_failed = 0;
+  if (!todo) {
+    rc = CBRL_ENOMEM;
+    goto out;
+  }
+  for (int i = 0; i < n_runs; i++) {
+    if (done[i]) n_done++;
+    else todo[n_todo++] = i;
+  }
+  if (!o->quiet)
+    fprintf(stderr, "cbrl run: %d runs in the grid, %d already finished, %d to go\n", n_runs, n_done, n_todo);
+  int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
+  double t0 = now(CLOCK_MONOTONIC), last_print = t0;
+  int64_t iterations_done = 0;
+  int write_error = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int k = 0; k < n_todo; k++) {
+    if (write_error) continue;
+    cbrl_run_result res;
+    cbrl_run_one(c, &runs[todo[k]], &res);
+#pragma omp critical(cbrl_store)
+    {
+      char werr[512];
+      if (!write_error && cbrl_store_write(&store, c, &runs[todo[k]], &res, werr, sizeof werr)) {
+        write_error = 1;
+        snprintf(err, err_size, "%s", werr);
+      }
+      n_done++;
+      n_failed += res.failed;
+      iterations_done += res.iterations;
+      double t = now(CLOCK_MONOTONIC);
+      if (!o->quiet && (t - last_print > 5.0 || k == n_todo - 1)) {
+        double rate = iterations_done / (t - t0);
+        int left = n_runs - n_done;
+        fprintf(stderr, "cbrl run: %d/%d runs done (%d failed), %.0f iterations/s, ETA %.0f s\n", n_done, n_runs,
+                n_failed, rate, rate > 0 ? (double)left * c->iterations / rate : 0.0);
+        last_print = t;
+      }
+    }
+    cbrl_run_result_free(&res);
+  }
+  free(todo);
+  if (write_error) rc = CBRL_EIO;
+out:
+  free(done);
+  free(runs);
+  cbrl_store_close(&store);
+  return rc;
+}
