@@ -1,0 +1,242 @@
+/* Tests for tools/config.c, tools/store.c, tools/runner.c and the run/table/export commands:
+   config errors stop before anything is written, results do not depend on the thread count,
+   and a sweep killed with SIGKILL and resumed equals an uninterrupted one. */
+#include "test_util.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[64], err_text[4096];
+
+static int make_dir(void **state) {
+  strcpy(dir, "/tmp/cbrl_runner_XXXXXX");
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static int run(const char *args) {
+  char cmd[4096], errp[128];
+  snprintf(errp, sizeof errp, "%s/stderr.txt", dir);
+  snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>%s </dev/null", CBRL_CLI, args, errp);
+  int status = system(cmd);
+  FILE *f = fopen(errp, "r");
+  size_t n = f ? fread(err_text, 1, sizeof err_text - 1, f) : 0;
+  err_text[n] = 0;
+  if (f) fclose(f);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static const char *write_config(const char *name, const char *text) {
+  static char path[128];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  fputs(text, f);
+  fclose(f);
+  return path;
+}
+
+/* A small sweep: 2 algorithms x 2 learning rates x 3 seeds, 40 iterations. */
+static const char small[] =
+    "env: four-rooms\nlambda: 0.005\nbeta: 2\nalgorithm: [hpgd-batch, zero-order]\n"
+    "learning_rate: [0.5, 0.1]\nzero_order_c: 0.5\nseeds: 3\niterations: 40\nfinal_window: 10\n"
+    "metrics_every: 5\nhpgd_steps: 2000\nhpgd_streams: 2\n";
+
+/* The store's content without timings, as text. */
+static char *dump(const char *out_dir) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/results.sqlite", out_dir);
+  sqlite3 *db;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return NULL;
+  size_t cap = 1 << 20, n = 0;
+  char *buf = malloc(cap);
+  const char *queries[2] = {
+      "SELECT id, algorithm, simulator, lambda, beta, learning_rate, zero_order_c, seed, config, status, error,"
+      " iterations, env_steps, final_F, window_F, window_f_sampled, x FROM runs ORDER BY id",
+      "SELECT * FROM metrics ORDER BY run_id, iteration"};
+  for (int q = 0; q < 2; q++) {
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, queries[q], -1, &st, NULL);
+    while (sqlite3_step(st) == SQLITE_ROW)
+      for (int i = 0; i < sqlite3_column_count(st); i++) {
+        const unsigned char *t = sqlite3_column_text(st, i);
+        n += (size_t)snprintf(buf + n, cap - n, "%s|", t ? (const char *)t : "NULL");
+        if (n + 4096 > cap) buf = realloc(buf, cap *= 2);
+      }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return buf;
+}
+
+static int count_runs(const char *out_dir) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/results.sqlite", out_dir);
+  sqlite3 *db;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return -1;
+  sqlite3_busy_timeout(db, 2000);
+  sqlite3_stmt *st;
+  int n = -1;
+  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM runs", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return n;
+}
+
+static void results_do_not_depend_on_the_thread_count(void **state) {
+  const char *cfg = write_config("small.yaml", small);
+  char args[512];
+  snprintf(args, sizeof args, "run %s --out %s/t1 --threads 1 --quiet", cfg, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(args, sizeof args, "run %s --out %s/t2 --threads 2 --quiet", cfg, dir);
+  assert_int_equal(run(args), 0);
+  char p1[128], p2[128];
+  snprintf(p1, sizeof p1, "%s/t1", dir);
+  snprintf(p2, sizeof p2, "%s/t2", dir);
+  char *a = dump(p1), *b = dump(p2);
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_true(strlen(a) > 1000);
+  assert_string_equal(a, b);
+  free(a);
+  free(b);
+  assert_int_equal(count_runs(p1), 2 * 2 * 3);
+  /* The table and the CSV come out of the store. */
+  snprintf(args, sizeof args, "table %s/t1", dir);
+  assert_int_equal(run(args), 0);
+  char md[256];
+  snprintf(md, sizeof md, "%s/t1/table.md", dir);
+  struct stat st;
+  assert_int_equal(stat(md, &st), 0);
+  snprintf(args, sizeof args, "export %s/t1 --csv %s/t1.csv", dir, dir);
+  assert_int_equal(run(args), 0);
+  assert_non_null(strstr(err_text, "rows written"));
+  /* Running again into the same store without --resume is refused; with it, nothing to do. */
+  snprintf(args, sizeof args, "run %s --out %s/t1 --quiet", cfg, dir);
+  assert_int_equal(run(args), 2);
+  assert_non_null(strstr(err_text, "already holds a sweep: add --resume"));
+  snprintf(args, sizeof args, "run %s --out %s/t1 --resume --quiet", cfg, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(args, sizeof args, "run %s --out %s/t1 --resume --quiet --set iterations=41", cfg, dir);
+  assert_int_equal(run(args), 2);
+  assert_non_null(strstr(err_text, "--resume refused: the config differs"));
+}
+
+static void killed_then_resumed_equals_uninterrupted(void **state) {
+  if (test_quick()) skip();
+  const char *cfg = write_config("kill.yaml",
+                                 "env: four-rooms\nlambda: 0.005\nalgorithm: hpgd-batch\nlearning_rate: [0.5, 0.1]\n"
+                                 "seeds: 4\niterations: 150\nfinal_window: 20\nhpgd_steps: 4000\n");
+  char whole[128], killed[128], args[512];
+  snprintf(whole, sizeof whole, "%s/whole", dir);
+  snprintf(killed, sizeof killed, "%s/killed", dir);
+  snprintf(args, sizeof args, "run %s --out %s --threads 1 --quiet", cfg, whole);
+  assert_int_equal(run(args), 0);
+  int kills = 0;
+  for (int attempt = 0; attempt < 3; attempt++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      char out[160];
+      snprintf(out, sizeof out, "%s", killed);
+      execl(CBRL_CLI, "cbrl", "run", cfg, "--out", out, "--threads", "2", "--resume", "--quiet", (char *)NULL);
+      _exit(127);
+    }
+    /* Let some runs finish, then SIGKILL mid-sweep. */
+    int target = 2 + 2 * attempt, n = 0;
+    for (int i = 0; i < 400 && n < target; i++) {
+      usleep(20000);
+      n = count_runs(killed);
+    }
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) kills++;
+  }
+  assert_true(kills >= 1);
+  snprintf(args, sizeof args, "run %s --out %s --threads 2 --resume --quiet", cfg, killed);
+  assert_int_equal(run(args), 0);
+  char *a = dump(whole), *b = dump(killed);
+  assert_string_equal(a, b);
+  free(a);
+  free(b);
+}
+
+typedef struct bad_config {
+  const char *text; /* config file (NULL: the small one) */
+  const char *set;  /* extra --set, or NULL */
+  const char *message;
+} bad_config;
+
+static const bad_config bad[] = {
+    {"env: four-rooms\ncolour: red\n", NULL, "colour: unknown field"},
+    {"env: mars\n", NULL, ":1: env: unknown environment 'mars'"},
+    {"algorithm: [hpgd-batch, sgd]\n", NULL, ":1: algorithm: unknown algorithm 'sgd'"},
+    {"algorithm: [amd, amd]\n", NULL, "algorithm: 'amd' is listed twice"},
+    {"learning_rate: -0.1\n", NULL, ":1: learning_rate: -0.1 is out of range (0, 1e+06]"},
+    {"learning_rate: []\n", NULL, ":1: learning_rate: the list is empty"},
+    {"lambda: 0\n", NULL, "lambda: 0 is out of range (0"},
+    {"lambda: .nan\n", NULL, "lambda: expected a number, got '.nan'"},
+    {"lambda: nan\n", NULL, "lambda: 'nan' is not a finite number"},
+    {"iterations: 0\n", NULL, "iterations: 0 is out of range"},
+    {"iterations: ten\n", NULL, "iterations: expected an integer, got 'ten'"},
+    {"seeds: 0\n", NULL, "seeds: 0 is out of range"},
+    {"seeds: [1, 1]\n", NULL, "seeds: seed 1 is listed twice"},
+    {"simulator: quantum\n", NULL, "simulator: unknown simulator 'quantum'"},
+    {"optimizer: rmsprop\n", NULL, "optimizer: expected sgd or adam"},
+    {"iterations: 100\nfinal_window: 200\n", NULL, "final_window: 200 exceeds iterations (100)"},
+    {"env: random\nbeta: 3\n", NULL, "beta: applies to env four-rooms only"},
+    {"env: file\n", NULL, "problem: env file needs a problem file"},
+    {"env: file\nproblem: /nonexistent.yaml\n", NULL, "/nonexistent.yaml: cannot open"},
+    {"env: random\nalgorithm: amd\n", NULL, "amd cannot handle this problem"},
+    {"iterations: 10\niterations: 20\n", NULL, "iterations: field given twice"},
+    {"- a\n- b\n", NULL, "top level: expected a mapping"},
+    {"", NULL, "empty file"},
+    {"a: &x 1\nb: *x\n", NULL, "YAML aliases are not allowed"},
+    {NULL, "iterations=-5", "--set iterations: iterations: -5 is out of range"},
+    {NULL, "colour=red", "--set colour: unknown field"},
+    {NULL, "learning_rate", "--set learning_rate: expected key=value"},
+    {NULL, "learning_rate=[0.1, x]", "learning_rate: expected a number, got 'x'"},
+};
+
+static void config_errors_stop_before_anything_is_written(void **state) {
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    const char *cfg = write_config("bad.yaml", bad[i].text ? bad[i].text : small);
+    char out[128], args[1024];
+    snprintf(out, sizeof out, "%s/never", dir);
+    if (bad[i].set)
+      snprintf(args, sizeof args, "run %s --out %s --set '%s'", cfg, out, bad[i].set);
+    else
+      snprintf(args, sizeof args, "run %s --out %s", cfg, out);
+    int status = run(args);
+    if (status != 2) fail_msg("case %zu: status %d, expected 2 (%s)", i, status, err_text);
+    if (!strstr(err_text, bad[i].message)) fail_msg("case %zu: '%s' lacks '%s'", i, err_text, bad[i].message);
+    char *nl = strchr(err_text, '\n');
+    if (!nl || nl[1]) fail_msg("case %zu: not one line: '%s'", i, err_text);
+    struct stat st;
+    if (stat(out, &st) == 0) fail_msg("case %zu: %s was created", i, out);
+  }
+  print_message("%zu config errors rejected\n", sizeof bad / sizeof bad[0]);
+  assert_int_equal(run("run"), 2);
+  assert_int_equal(run("table /nonexistent"), 2);
+  assert_non_null(strstr(err_text, "no results store"));
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(results_do_not_depend_on_the_thread_count),
+      cmocka_unit_test(killed_then_resumed_equals_uninterrupted),
+      cmocka_unit_test(config_errors_stop_before_anything_is_written),
+  };
+  if (argc > 1) cmocka_set_test_filter(argv[1]);
+  return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}
