@@ -10,6 +10,10 @@
 #include <time.h>
 
 #include "cbrl/cbrl.h"
+#include "cbrl/estimators.h"
+#include "cbrl/follower.h"
+#include "cbrl/leader.h"
+#include "cbrl/simulate.h"
 
 static double now(void) {
   struct timespec ts;
@@ -73,6 +77,86 @@ static void time_exact(cbrl_problem *p, int reps, double *cold_ms, double *warm_
   cbrl_exact_free(e);
 }
 
+/* Median milliseconds per leader iteration of one algorithm on Four-Rooms (lambda 0.003, beta 3),
+   after a warm-up, with and without the per-iteration exact metrics. */
+static void time_leader(cbrl_algorithm alg, int iters, double *plain_ms, double *metrics_ms) {
+  cbrl_four_rooms_opts fo;
+  cbrl_four_rooms_opts_default(&fo);
+  fo.beta = 3.0;
+  cbrl_problem *p;
+  check(cbrl_four_rooms_create(&p, &fo), "four-rooms");
+  cbrl_leader_opts o;
+  cbrl_leader_opts_default(&o);
+  o.algorithm = alg;
+  o.learning_rate = 0.1;
+  o.zero_order_c = 0.5;
+  cbrl_leader *L;
+  check(cbrl_leader_create(&L, p, &o, NULL), "leader");
+  double *t = malloc(sizeof(double) * iters);
+  for (int i = 0; i < 20; i++) check(cbrl_leader_step(L, 1, NULL), "warm-up");
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < iters; i++) {
+      double t0 = now();
+      check(cbrl_leader_step(L, pass, NULL), "step");
+      t[i] = 1e3 * (now() - t0);
+    }
+    *(pass ? metrics_ms : plain_ms) = median(t, iters);
+  }
+  free(t);
+  cbrl_leader_free(L);
+  cbrl_problem_free(p);
+}
+
+/* The HPGD iteration split: follower response, simulation of the batch, estimator. */
+static void hpgd_split(int iters, double *follower_ms, double *sim_ms, double *estimator_ms) {
+  cbrl_four_rooms_opts fo;
+  cbrl_four_rooms_opts_default(&fo);
+  fo.beta = 3.0;
+  cbrl_problem *p;
+  check(cbrl_four_rooms_create(&p, &fo), "four-rooms");
+  cbrl_follower *f;
+  cbrl_hpgd *h;
+  cbrl_mdp m[2];
+  check(cbrl_follower_exact_create(&f, p), "follower");
+  check(cbrl_hpgd_create(&h, p, 10000), "hpgd");
+  for (int k = 0; k < 2; k++) check(cbrl_mdp_init(&m[k], p, k), "mdp");
+  cbrl_batch b;
+  check(cbrl_batch_init(&b, 10000), "batch");
+  double x[105], g[105], *tf = malloc(sizeof(double) * iters), *ts = malloc(sizeof(double) * iters),
+         *te = malloc(sizeof(double) * iters);
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 1, 0);
+  for (int j = 0; j < 105; j++) x[j] = 0.01 * cbrl_rng_normal(&rng);
+  cbrl_hpgd_opts ho;
+  cbrl_hpgd_opts_default(&ho);
+  for (int i = -20; i < iters; i++) {
+    int k = (int)cbrl_rng_below(&rng, 2);
+    for (int j = 0; j < 105; j++) x[j] += 1e-3 * cbrl_rng_normal(&rng);
+    check(cbrl_mdp_evaluate(&m[k], p, k, x), "evaluate");
+    cbrl_policy pol;
+    double t0 = now();
+    check(cbrl_follower_respond(f, k, x, &m[k], &rng, &pol), "respond");
+    double t1 = now();
+    check(cbrl_sim_batch(&m[k], &pol, ho.streams, ho.steps / ho.streams, ho.max_steps, &rng, &b), "sim");
+    double t2 = now();
+    check(cbrl_hpgd_batch(h, k, x, &m[k], &pol, &ho, &rng, g, NULL), "estimate");
+    double t3 = now();
+    if (i < 0) continue;
+    tf[i] = 1e3 * (t1 - t0);
+    ts[i] = 1e3 * (t2 - t1);
+    te[i] = 1e3 * ((t3 - t2) - (t2 - t1)); /* the estimate simulates its own batch */
+  }
+  *follower_ms = median(tf, iters);
+  *sim_ms = median(ts, iters);
+  *estimator_ms = median(te, iters);
+  free(tf), free(ts), free(te);
+  cbrl_batch_close(&b);
+  for (int k = 0; k < 2; k++) cbrl_mdp_close(&m[k]);
+  cbrl_hpgd_free(h);
+  cbrl_follower_free(f);
+  cbrl_problem_free(p);
+}
+
 int main(int argc, char **argv) {
   int quick = 0;
   long max_states = 1000000;
@@ -84,6 +168,38 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  printf("## Leader iterations on Four-Rooms (lambda 0.003, beta 3), ms per iteration (median)\n\n");
+  printf("| algorithm | without metrics | with exact-F metrics |\n|---|---|---|\n");
+  const cbrl_algorithm algs[5] = {CBRL_ALG_HPGD_BATCH, CBRL_ALG_HPGD, CBRL_ALG_ZERO_ORDER, CBRL_ALG_AMD, CBRL_ALG_EXACT};
+  for (int i = 0; i < 5; i++) {
+    double plain, with;
+    int iters = algs[i] == CBRL_ALG_AMD ? (quick ? 5 : 25) : (quick ? 50 : 400);
+    time_leader(algs[i], iters, &plain, &with);
+    printf("| %s | %.3f | %.3f |\n", cbrl_algorithm_name(algs[i]), plain, with);
+    fflush(stdout);
+  }
+  double tf, ts, te;
+  hpgd_split(quick ? 50 : 400, &tf, &ts, &te);
+  printf("\nHPGD (batch) iteration split: follower %.3f ms, simulation of 10,000 steps %.3f ms, "
+         "estimator %.3f ms.\n",
+         tf, ts, te);
+  /* AMD's FLOP rate: per update, 2 SA d (policy sums) + 2 SA d (reward terms) + 4 nnz d (two
+     Bellman products), as multiply-adds counted twice. */
+  {
+    double plain, with;
+    time_leader(CBRL_ALG_AMD, quick ? 5 : 25, &plain, &with);
+    cbrl_problem *p;
+    cbrl_mdp m;
+    check(cbrl_four_rooms_create(&p, NULL), "four-rooms");
+    check(cbrl_mdp_init(&m, p, 0), "mdp");
+    double sa_d = 416.0 * 105, nnz_d = (double)m.n_transitions * 105;
+    double flops = 100.0 * (4 * sa_d + 4 * sa_d + 4 * nnz_d);
+    cbrl_mdp_close(&m);
+    cbrl_problem_free(p);
+    printf("AMD: %.1f ms per iteration (K = 100 updates), about %.2f GFLOP/s.\n\n", plain, flops / (plain * 1e6));
+  }
+  fflush(stdout);
+
   printf("## Four-Rooms: exact F + hypergradient, both goals (d = 105)\n\n");
   printf("| lambda | beta | cold (ms) | warm (ms) | Markov products per warm call |\n|---|---|---|---|---|\n");
   const double lambdas[3] = {0.001, 0.003, 0.005};
