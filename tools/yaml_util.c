@@ -113,7 +113,10 @@ int cbrl_yaml_load(cbrl_yaml *y, const char *path, char *err, size_t err_size) {
   yaml_parser_delete(&parser);
   fclose(f);
   y->loaded = 1;
-  if (!yaml_document_get_root_node(&y->doc)) return fail_at(y, 0, "empty file");
+  if (!yaml_document_get_root_node(&y->doc)) {
+    cbrl_yaml_close(y); /* a failed load leaves nothing to close */
+    return fail_at(y, 0, "empty file");
+  }
   return 0;
 }
 

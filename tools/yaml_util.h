@@ -14,7 +14,8 @@ typedef struct cbrl_yaml {
   size_t err_size;
 } cbrl_yaml;
 
-/* Loads a whole file; refuses directories, empty documents, aliases and nesting deeper than 64. */
+/* Loads a whole file; refuses directories, empty documents, aliases and nesting deeper than 64.
+   On failure nothing needs closing. */
 int cbrl_yaml_load(cbrl_yaml *y, const char *path, char *err, size_t err_size);
 void cbrl_yaml_close(cbrl_yaml *y);
 
