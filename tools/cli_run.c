@@ -217,7 +217,7 @@ static int same(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
 
 /* Best (lr, c) of one cell by mean over seeds of `metric`, with its mean and standard error. */
 static int best_cell(const row *rows, int n, const char *column, double lambda, double beta, int metric,
-                     char *out, size_t size) {
+                     int min_seeds, char *out, size_t size) {
   double best = -INFINITY;
   int found = 0;
   for (int i = 0; i < n; i++) {
@@ -239,7 +239,7 @@ static int best_cell(const row *rows, int n, const char *column, double lambda, 
       k++;
     }
     double mean = s / k, se = k > 1 ? sqrt(fmax(s2 - k * mean * mean, 0.0) / (k - 1) / k) : 0.0;
-    if (mean > best) {
+    if (k >= min_seeds && mean > best) {
       best = mean;
       found = 1;
       if (isnan(a->c))
@@ -252,39 +252,27 @@ static int best_cell(const row *rows, int n, const char *column, double lambda, 
   return found;
 }
 
-int cli_table(int argc, char **argv) {
-  const char *cmd = "table";
-  if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-    puts("Usage: cbrl table DIR\n\n"
-         "Prints the SPEC 7.1 table of the sweep in DIR as Markdown and writes DIR/table.md: a row\n"
-         "per (lambda, beta), a column per algorithm, each cell the mean +- standard error over\n"
-         "seeds of the run's mean over the final window, at the learning rate (and c) whose mean\n"
-         "is best. Two tables: the exact F averaged over contexts, and the value of the context\n"
-         "sampled at each iteration (what the paper reported).\n\nExample:\n  cbrl table runs/fr003");
-    return 0;
-  }
-  if (argc != 2) return cli_usage_error(cmd, "usage: cbrl table DIR");
+/* Appends the finished runs of one store to rows. */
+static int load_rows(const char *cmd, const char *dir, row **rows, int *n, int *cap) {
   sqlite3 *db;
-  int rc = open_store(cmd, argv[1], &db);
+  int rc = open_store(cmd, dir, &db);
   if (rc) return rc;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db,
                          "SELECT algorithm, simulator, lambda, beta, learning_rate, zero_order_c, window_F, window_f_sampled"
                          " FROM runs WHERE status = 'done' ORDER BY id",
                          -1, &st, NULL) != SQLITE_OK) {
-    fprintf(stderr, "cbrl table: %s: %s\n", argv[1], sqlite3_errmsg(db));
+    fprintf(stderr, "cbrl %s: %s: %s\n", cmd, dir, sqlite3_errmsg(db));
     sqlite3_close(db);
     return CLI_EXIT_USAGE;
   }
-  int n = 0, cap = 1024;
-  row *rows = malloc(sizeof *rows * cap);
-  while (rows && sqlite3_step(st) == SQLITE_ROW) {
-    if (n == cap) {
-      row *r2 = realloc(rows, sizeof *rows * (cap *= 2));
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (*n == *cap) {
+      row *r2 = realloc(*rows, sizeof **rows * (size_t)(*cap *= 2));
       if (!r2) break;
-      rows = r2;
+      *rows = r2;
     }
-    row *r = &rows[n++];
+    row *r = &(*rows)[(*n)++];
     const char *sim = (const char *)sqlite3_column_text(st, 1);
     snprintf(r->column, sizeof r->column, "%s%s", sqlite3_column_text(st, 0),
              sim && !strcmp(sim, "paper-code") ? " (paper-code sim)" : "");
@@ -297,9 +285,45 @@ int cli_table(int argc, char **argv) {
   }
   sqlite3_finalize(st);
   sqlite3_close(db);
-  if (!rows || n == 0) {
+  return 0;
+}
+
+int cli_table(int argc, char **argv) {
+  const char *cmd = "table";
+  if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+    puts("Usage: cbrl table [--min-seeds N] DIR [DIR...]\n\n"
+         "Prints the SPEC 7.1 table of the sweep in DIR as Markdown and writes DIR/table.md: a row\n"
+         "per (lambda, beta), a column per algorithm, each cell the mean +- standard error over\n"
+         "seeds of the run's mean over the final window, at the learning rate (and c) whose mean\n"
+         "is best. Two tables: the exact F averaged over contexts, and the value of the context\n"
+         "sampled at each iteration (what the paper reported). With several DIRs, their runs are\n"
+         "pooled and the table is written to the first. --min-seeds N considers only settings with at\n"
+         "least N finished seeds (a two-stage protocol: choose on few seeds, then run all at the\n"
+         "choice).\n\nExamples:\n  cbrl table runs/fr003\n"
+         "  cbrl table runs/hpgd_0.003 runs/amd_0.003 runs/zero_order_0.003");
+    return 0;
+  }
+  int min_seeds = 1, first = 1;
+  if (argc > 2 && !strcmp(argv[1], "--min-seeds")) {
+    long v;
+    if (cli_parse_int(cmd, "--min-seeds", argv[2], 1, 100000, &v)) return CLI_EXIT_USAGE;
+    min_seeds = (int)v;
+    first = 3;
+  }
+  if (argc <= first) return cli_usage_error(cmd, "usage: cbrl table [--min-seeds N] DIR [DIR...]");
+  int n = 0, cap = 1024;
+  row *rows = malloc(sizeof *rows * cap);
+  if (!rows) return cli_usage_error(cmd, "out of memory");
+  for (int i = first; i < argc; i++) {
+    int rc = load_rows(cmd, argv[i], &rows, &n, &cap);
+    if (rc) {
+      free(rows);
+      return rc;
+    }
+  }
+  if (n == 0) {
     free(rows);
-    return cli_usage_error(cmd, "%s: no finished runs", argv[1]);
+    return cli_usage_error(cmd, "%s: no finished runs", argv[first]);
   }
   double *lambdas = malloc(sizeof(double) * n), *betas = malloc(sizeof(double) * n);
   int nc = 0;
@@ -312,7 +336,7 @@ int cli_table(int argc, char **argv) {
   }
   int nl = unique(lambdas, n), nb = unique(betas, n);
   char path[1100];
-  snprintf(path, sizeof path, "%s/table.md", argv[1]);
+  snprintf(path, sizeof path, "%s/table.md", argv[first]);
   FILE *md = fopen(path, "w");
   static const char *const titles[2] = {"Exact F, averaged over contexts", "Value of the context sampled at each iteration (the paper's figure)"};
   for (int metric = 0; metric < 2; metric++) {
@@ -330,7 +354,7 @@ int cli_table(int argc, char **argv) {
           fprintf(f, "| %g | %g |", lambdas[l], betas[b]);
           for (int k = 0; k < nc; k++) {
             char cell[128];
-            best_cell(rows, n, columns[k], lambdas[l], betas[b], metric, cell, sizeof cell);
+            best_cell(rows, n, columns[k], lambdas[l], betas[b], metric, min_seeds, cell, sizeof cell);
             fprintf(f, " %s |", cell);
           }
           fputc('\n', f);
