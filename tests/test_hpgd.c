@@ -35,27 +35,33 @@ static void unbiased_mean(const cbrl_problem *p, cbrl_exact *e, int context, con
   cbrl_hpgd_free(h);
 }
 
+/* The small random problem both estimator tests use: terminal states, dense coefficients. */
+static cbrl_problem *small_problem(uint64_t seed, unsigned depends) {
+  cbrl_random_opts o;
+  cbrl_random_opts_default(&o);
+  o.n_states = 8;
+  o.n_actions = 3;
+  o.dim = 4;
+  o.n_contexts = 2;
+  o.coef_nonzeros = 0;
+  o.terminal_fraction = 0.25;
+  o.gamma = 0.8;
+  o.leader_gamma = 0.7;
+  o.lambda = 0.5;
+  o.seed = seed;
+  o.depends = depends;
+  cbrl_problem *p;
+  assert_ok(cbrl_random_problem_create(&p, &o));
+  return p;
+}
+
 static void unbiased_estimator_matches_exact_within_4_standard_errors(void **state) {
   /* x enters r, rbar, P and mu; terminal states; two contexts; each quantity alone too. */
   const unsigned depends[5] = {CBRL_DEPENDS_ALL, CBRL_DEPENDS_R, CBRL_DEPENDS_RBAR, CBRL_DEPENDS_P,
                                CBRL_DEPENDS_MU};
   int B = test_quick() ? 20000 : 300000;
   for (int i = 0; i < 5; i++) {
-    cbrl_random_opts o;
-    cbrl_random_opts_default(&o);
-    o.n_states = 8;
-    o.n_actions = 3;
-    o.dim = 4;
-    o.n_contexts = 2;
-    o.coef_nonzeros = 0;
-    o.terminal_fraction = 0.25;
-    o.gamma = 0.8;
-    o.leader_gamma = 0.7;
-    o.lambda = 0.5;
-    o.seed = 10 + i;
-    o.depends = depends[i];
-    cbrl_problem *p;
-    assert_ok(cbrl_random_problem_create(&p, &o));
+    cbrl_problem *p = small_problem(10 + (uint64_t)i, depends[i]);
     assert_int_equal(p->flags, depends[i]);
     cbrl_exact *e;
     assert_ok(cbrl_exact_create(&e, p));
@@ -122,18 +128,7 @@ static void batch_estimator_approaches_exact_on_four_rooms(void **state) {
 
 static void batch_estimator_is_consistent_on_a_random_problem(void **state) {
   /* x in r, rbar, P and mu, terminal states: the biased batch estimate is within 10% at 2e5 steps. */
-  cbrl_random_opts o;
-  cbrl_random_opts_default(&o);
-  o.n_states = 8;
-  o.dim = 4;
-  o.coef_nonzeros = 0;
-  o.terminal_fraction = 0.25;
-  o.gamma = 0.8;
-  o.leader_gamma = 0.7;
-  o.lambda = 0.5;
-  o.seed = 2;
-  cbrl_problem *p;
-  assert_ok(cbrl_random_problem_create(&p, &o));
+  cbrl_problem *p = small_problem(2, CBRL_DEPENDS_ALL);
   cbrl_exact *e;
   assert_ok(cbrl_exact_create(&e, p));
   double x[4] = {0.2, -0.3, 0.1, 0.4}, g[4], gb[4], rel;
