@@ -123,6 +123,24 @@ static void accessors_expose_consistent_tables(void **state) {
   cbrl_problem_free(p);
 }
 
+static void reset_forgets_warm_starts(void **state) {
+  cbrl_problem *p = make(&cases[3], 4);
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[5] = {0.1, 0.2, 0.3, 0.4, 0.5}, F1, F2, F3;
+  assert_ok(cbrl_exact_evaluate(e, x, &F1, NULL, NULL));
+  int cold = cbrl_exact_stats(e, 0)->iterations;
+  assert_ok(cbrl_exact_evaluate(e, x, &F2, NULL, NULL));
+  assert_int_equal(cbrl_exact_stats(e, 0)->iterations, 0); /* warm at the same x: no Newton step */
+  cbrl_exact_reset(e);
+  assert_ok(cbrl_exact_evaluate(e, x, &F3, NULL, NULL));
+  assert_int_equal(cbrl_exact_stats(e, 0)->iterations, cold);
+  assert_close(F1, F2, 1e-12, 1e-14);
+  assert_close(F1, F3, 1e-12, 1e-14);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
 static void invalid_problem_is_refused(void **state) {
   cbrl_problem *p = make(&cases[0], 1);
   p->gamma = 1.0;
@@ -138,6 +156,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(gradient_matches_finite_differences_on_random_problems),
       cmocka_unit_test(evaluate_is_the_weighted_sum_of_contexts),
       cmocka_unit_test(accessors_expose_consistent_tables),
+      cmocka_unit_test(reset_forgets_warm_starts),
       cmocka_unit_test(invalid_problem_is_refused),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);

@@ -178,6 +178,34 @@ static void same_seed_same_run_and_adam_works(void **state) {
   cbrl_problem_free(p);
 }
 
+static void defaults_are_the_papers_settings(void **state) {
+  cbrl_leader_opts o;
+  cbrl_leader_opts_default(&o);
+  assert_int_equal(o.algorithm, CBRL_ALG_HPGD_BATCH);
+  assert_int_equal(o.optimizer, CBRL_SGD);
+  assert_close(o.max_grad_norm, 1.0, 0, 0);
+  assert_int_equal(o.amd_updates, 100);
+  cbrl_hpgd_opts h;
+  cbrl_hpgd_opts_default(&h);
+  assert_int_equal(h.steps, 10000);
+  assert_int_equal(h.streams, 5);
+  assert_int_equal(h.max_steps, 200);
+  /* The leader's exact workspace holds the F it reports. */
+  cbrl_problem *p = four_rooms(1.0, 0.005);
+  cbrl_leader *L;
+  o.algorithm = CBRL_ALG_EXACT;
+  assert_ok(cbrl_leader_create(&L, p, &o, NULL));
+  cbrl_leader_metrics m;
+  assert_ok(cbrl_leader_step(L, 1, &m));
+  double F;
+  cbrl_exact *e = cbrl_leader_exact(L);
+  assert_non_null(e);
+  assert_ok(cbrl_exact_evaluate(e, cbrl_leader_x(L), &F, NULL, NULL));
+  assert_true(fabs(F - m.F) < 0.1); /* one step of at most 0.1 moved x */
+  cbrl_leader_free(L);
+  cbrl_problem_free(p);
+}
+
 static void algorithm_names_round_trip(void **state) {
   for (int a = 0; a < CBRL_ALG_COUNT_; a++) {
     cbrl_algorithm back;
@@ -196,6 +224,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(zero_order_matches_exact_in_expectation),
       cmocka_unit_test(short_runs_raise_the_objective),
       cmocka_unit_test(same_seed_same_run_and_adam_works),
+      cmocka_unit_test(defaults_are_the_papers_settings),
       cmocka_unit_test(algorithm_names_round_trip),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);

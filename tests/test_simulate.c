@@ -39,6 +39,36 @@ static void next_state_frequencies_match_the_kernel(void **state) {
   }
 }
 
+static void initial_states_and_actions_follow_their_distributions(void **state) {
+  cbrl_random_opts o;
+  cbrl_random_opts_default(&o);
+  o.n_states = 12;
+  o.branch = 4;
+  cbrl_problem *p;
+  assert_ok(cbrl_random_problem_create(&p, &o));
+  cbrl_mdp m;
+  assert_ok(cbrl_mdp_init(&m, p, 0));
+  double x[3] = {0.5, -0.5, 0.2};
+  assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
+  double pi[36], log_pi[36];
+  for (int i = 0; i < 36; i++) pi[i] = (i % 3 + 1) / 6.0, log_pi[i] = log(pi[i]);
+  cbrl_policy pol = {12, 3, pi, log_pi};
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 8, 0);
+  int n = 120000, start[12] = {0}, act[3] = {0};
+  for (int i = 0; i < n; i++) {
+    start[cbrl_sim_initial(&m, &rng)]++;
+    act[cbrl_sim_action(&pol, 5, &rng)]++;
+  }
+  for (int s = 0; s < 12; s++) {
+    if (m.mu[s] == 0.0) assert_int_equal(start[s], 0);
+    assert_close(start[s] / (double)n, m.mu[s], 0, 5 * sqrt(m.mu[s] * (1 - m.mu[s]) / n) + 1e-12);
+  }
+  for (int a = 0; a < 3; a++) assert_close(act[a] / (double)n, pi[15 + a], 0, 5 * sqrt(pi[15 + a] * (1 - pi[15 + a]) / n));
+  cbrl_mdp_close(&m);
+  cbrl_problem_free(p);
+}
+
 static void batches_mark_terminated_truncated_and_cut_episodes(void **state) {
   cbrl_random_opts o;
   cbrl_random_opts_default(&o);
@@ -119,6 +149,7 @@ static void exact_follower_matches_the_soft_solver(void **state) {
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(next_state_frequencies_match_the_kernel),
+      cmocka_unit_test(initial_states_and_actions_follow_their_distributions),
       cmocka_unit_test(batches_mark_terminated_truncated_and_cut_episodes),
       cmocka_unit_test(exact_follower_matches_the_soft_solver),
   };
