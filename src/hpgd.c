@@ -16,6 +16,7 @@ void cbrl_hpgd_free(cbrl_hpgd *h) {
   for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) free(*d[i]);
   free(h->usable);
   free(h->complete);
+  free(h->episode);
   free(h->path_entry);
   free(h);
 }
@@ -45,6 +46,7 @@ int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_s
   h->beta = malloc(N * sizeof(double));
   h->usable = malloc(N);
   h->complete = malloc(N);
+  h->episode = malloc((N + 1) * sizeof(int64_t));
   h->n_s = calloc(S, sizeof(double));
   h->n_sa = calloc(SA, sizeof(double));
   h->vbar = calloc(S, sizeof(double));
@@ -59,7 +61,7 @@ int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_s
   h->pow_leader = malloc((N + 2) * sizeof(double));
   h->pow_follower = malloc((N + 2) * sizeof(double));
   if (!h->w_r || !h->w_rbar || !h->w_log_p || !h->w_log_mu || !h->ret_bar || !h->ret_soft ||
-      !h->beta || !h->usable || !h->complete || !h->n_s || !h->n_sa || !h->vbar || !h->qbar ||
+      !h->beta || !h->usable || !h->complete || !h->episode || !h->n_s || !h->n_sa || !h->vbar || !h->qbar ||
       !h->vstar || !h->c_n || !h->c_bar || !h->c_soft || !h->weight_sa || !h->weight_s ||
       !h->extra_s || !h->pow_leader || !h->pow_follower ||
       (err = cbrl_batch_init(&h->batch, max_batch_steps))) {

@@ -16,6 +16,7 @@ struct cbrl_hpgd {
   cbrl_batch batch;
   double *ret_bar, *ret_soft, *beta; /* per step */
   unsigned char *usable, *complete;  /* per step */
+  int64_t *episode;                  /* episode boundaries: episode e is [episode[e], episode[e+1]) */
   double *n_s, *n_sa;                /* visit counts over usable steps */
   double *vbar, *qbar, *vstar;       /* n_states, n_states x n_actions, n_states */
   double *c_n, *c_bar, *c_soft;      /* n_states: terminated visits */

@@ -23,10 +23,13 @@ void cbrl_hpgd_opts_default(cbrl_hpgd_opts *o) {
   o->max_steps = 200;
 }
 
-/* Index one past the last step of the episode starting at i. */
-static int64_t episode_end(const cbrl_batch *b, int64_t i) {
-  while (i < b->n_steps && !b->steps[i].flags) i++;
-  return i + 1;
+/* Records the episode boundaries of the batch once; returns the number of episodes. */
+static int64_t split_episodes(const cbrl_batch *b, int64_t *episode) {
+  int64_t e = 0;
+  episode[0] = 0;
+  for (int64_t i = 0; i < b->n_steps; i++)
+    if (b->steps[i].flags) episode[++e] = i + 1;
+  return e;
 }
 
 int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim,
@@ -60,8 +63,9 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
 
   /* Pass 1: discounted returns of rbar (gamL) and of the soft reward r - lam log pi (gam),
      backwards inside each episode; terminated visits feed the bootstrap tables. */
-  for (int64_t i = 0; i < n;) {
-    int64_t end = episode_end(b, i);
+  int64_t n_episodes = split_episodes(b, h->episode);
+  for (int64_t e = 0; e < n_episodes; e++) {
+    int64_t i = h->episode[e], end = h->episode[e + 1];
     int complete = (st[end - 1].flags & CBRL_STEP_TERMINATED) != 0;
     double gb = 0.0, gs = 0.0;
     for (int64_t j = end - 1; j >= i; j--) {
@@ -76,12 +80,11 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
         h->c_soft[st[j].s] += gs;
       }
     }
-    i = end;
   }
   /* Pass 2: bootstrap truncated episodes; fill the value tables over usable steps. */
   int64_t dropped = 0;
-  for (int64_t i = 0; i < n;) {
-    int64_t end = episode_end(b, i);
+  for (int64_t e = 0; e < n_episodes; e++) {
+    int64_t i = h->episode[e], end = h->episode[e + 1];
     int ok = 1;
     if (!h->complete[i]) {
       int32_t s_end = st[end - 1].next;
@@ -107,7 +110,6 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
       h->qbar[sa] += h->ret_bar[j];
       h->vstar[st[j].s] += h->ret_soft[j];
     }
-    i = end;
   }
   for (int s = 0; s < S; s++)
     if (h->n_s[s] > 0.0) h->vbar[s] /= h->n_s[s], h->vstar[s] /= h->n_s[s];
@@ -137,13 +139,10 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
   /* Forward accumulation, truncated episodes first: their tails become extra weight on the
      terminated visits of s_end, which the second sweep then carries. */
   for (int sweep = 0; sweep < 2; sweep++) {
-    for (int64_t i = 0; i < n;) {
-      int64_t end = episode_end(b, i);
+    for (int64_t e = 0; e < n_episodes; e++) {
+      int64_t i = h->episode[e], end = h->episode[e + 1];
       int truncated = !h->complete[i];
-      if (truncated != (sweep == 0) || !h->usable[i]) {
-        i = end;
-        continue;
-      }
+      if (truncated != (sweep == 0) || !h->usable[i]) continue;
       double B = 0.0;
       for (int64_t j = i; j < end; j++) {
         const cbrl_step *sj = &st[j];
@@ -156,7 +155,6 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
         int32_t s_end = st[end - 1].next;
         h->extra_s[s_end] += gam * B / h->c_n[s_end];
       }
-      i = end;
     }
   }
   if (info) {
