@@ -132,6 +132,72 @@ static void results_do_not_depend_on_the_thread_count(void **state) {
   assert_non_null(strstr(err_text, "--resume refused: the config differs"));
 }
 
+static int file_starts_with(const char *path, const char *magic, size_t n, long *size) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  char buf[16] = {0};
+  size_t got = fread(buf, 1, n, f);
+  fseek(f, 0, SEEK_END);
+  *size = ftell(f);
+  fclose(f);
+  return got == n && memcmp(buf, magic, n) == 0;
+}
+
+static void plots_are_written_and_the_map_marks_the_right_cells(void **state) {
+  const char *cfg = write_config("plot.yaml", small);
+  char args[512], path[256];
+  snprintf(args, sizeof args, "run %s --out %s/p --threads 2 --quiet", cfg, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(args, sizeof args, "plot %s/p --format both --smooth 2", dir);
+  assert_int_equal(run(args), 0);
+  assert_non_null(strstr(err_text, "4 figures written"));
+  long size;
+  snprintf(path, sizeof path, "%s/p/plots/curves_lambda0.005_beta2.png", dir);
+  assert_true(file_starts_with(path, "\x89PNG", 4, &size) && size > 5000);
+  snprintf(path, sizeof path, "%s/p/plots/penalty_map_lambda0.005_beta2.png", dir);
+  assert_true(file_starts_with(path, "\x89PNG", 4, &size) && size > 5000);
+  snprintf(path, sizeof path, "%s/p/plots/curves_lambda0.005_beta2.svg", dir);
+  assert_true(file_starts_with(path, "<?xml", 5, &size) && size > 5000);
+  snprintf(path, sizeof path, "%s/p/plots/penalty_map_lambda0.005_beta2.svg", dir);
+  assert_true(file_starts_with(path, "<?xml", 5, &size) && size > 5000);
+  /* The text dump of every panel: the grid against the map, the paths against start and goals. */
+  snprintf(path, sizeof path, "%s/p/plots/penalty_maps.txt", dir);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  char line[4096];
+  int grids = 0, paths = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (strstr(line, "cells:")) {
+      for (int row = 0; row < 13; row++) {
+        assert_non_null(fgets(line, sizeof line, f));
+        for (int col = 0; col < 13; col++) {
+          int cell = cbrl_four_rooms_cell(row, col);
+          char want = cell < 0 ? '#' : cell == cbrl_four_rooms_start() ? 'S' : cell == cbrl_four_rooms_goal(0) ? 'A'
+                    : cell == cbrl_four_rooms_goal(1) ? 'B' : cell == cbrl_four_rooms_target() ? 'T' : '.';
+          if (line[col] != want) fail_msg("row %d col %d: '%c', expected '%c'", row, col, line[col], want);
+        }
+      }
+      assert_non_null(fgets(line, sizeof line, f));
+      assert_true(strncmp(line, "penalties ", 10) == 0);
+      grids++;
+    } else if (strstr(line, "path:")) {
+      int goal = strstr(line, "goal G1") ? 0 : 1, first, last = -1, v, off;
+      char *q = strstr(line, "path:") + 5;
+      assert_int_equal(sscanf(q, "%d%n", &first, &off), 1);
+      assert_int_equal(first, cbrl_four_rooms_start());
+      for (q += off; sscanf(q, "%d%n", &v, &off) == 1; q += off) last = v;
+      /* A path ends at its goal, unless the follower loops (which the dump then shows). */
+      if (last != cbrl_four_rooms_goal(goal)) print_message("path to G%d stops at %d\n", goal + 1, last);
+      paths++;
+    }
+  }
+  fclose(f);
+  assert_int_equal(grids, 2);  /* one panel per algorithm */
+  assert_int_equal(paths, 4);  /* two goals per panel */
+  snprintf(args, sizeof args, "plot %s/p --format gif", dir);
+  assert_int_equal(run(args), 2);
+}
+
 static void killed_then_resumed_equals_uninterrupted(void **state) {
   if (test_quick()) skip();
   const char *cfg = write_config("kill.yaml",
@@ -235,6 +301,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(results_do_not_depend_on_the_thread_count),
       cmocka_unit_test(killed_then_resumed_equals_uninterrupted),
+      cmocka_unit_test(plots_are_written_and_the_map_marks_the_right_cells),
       cmocka_unit_test(config_errors_stop_before_anything_is_written),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);

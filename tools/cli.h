@@ -27,5 +27,6 @@ int cli_demo(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_table(int argc, char **argv);
+int cli_plot(int argc, char **argv);
 
 #endif /* CBRL_CLI_H */

@@ -17,6 +17,7 @@ static const char usage[] =
     "  run         run a sweep from a YAML config into a SQLite store (docs/CONFIG.md)\n"
     "  table       print the SPEC 7.1 table of a stored sweep\n"
     "  export      write a stored sweep's metrics as tidy CSV\n"
+    "  plot        draw a stored sweep's learning curves and penalty maps (PNG, SVG)\n"
     "  demo        a short run on Four-Rooms that shows the leader improving F\n"
     "\n"
     "Options:\n"
@@ -50,5 +51,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return cli_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "export")) return cli_export(argc - 1, argv + 1);
   if (!strcmp(cmd, "table")) return cli_table(argc - 1, argv + 1);
+  if (!strcmp(cmd, "plot")) return cli_plot(argc - 1, argv + 1);
   return cli_usage_error(NULL, "unknown command '%s' (try 'cbrl --help')", cmd);
 }
