@@ -20,4 +20,8 @@ cmp "$tmp/out1.txt" "$tmp/out2.txt"
 grep -q "iteration 2000" "$tmp/out1.txt"
 test -x "$tmp/prefix/bin/cbrl"
 "$tmp/prefix/bin/cbrl" --version | grep -q "cbrl "
+# The man page, generated from the help texts, is installed and names every command.
+man=$(find "$tmp/prefix" -name cbrl.1 | head -n 1)
+test -s "$man"
+for c in hypergrad run table export plot demo; do grep -q "cbrl $c" "$man"; done
 echo "install test: pkg-config and find_package(cbrl) builds agree"
