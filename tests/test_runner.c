@@ -98,8 +98,18 @@ static void results_do_not_depend_on_the_thread_count(void **state) {
   char args[512];
   snprintf(args, sizeof args, "run %s --out %s/t1 --threads 1 --quiet", cfg, dir);
   assert_int_equal(run(args), 0);
-  snprintf(args, sizeof args, "run %s --out %s/t2 --threads 2 --quiet", cfg, dir);
+  snprintf(args, sizeof args, "run %s --out %s/t2 --threads 2 --plot", cfg, dir);
   assert_int_equal(run(args), 0);
+  /* Not a terminal: plain progress lines of the documented form, the last one complete. */
+  assert_non_null(strstr(err_text, "cbrl run: 12 runs in the grid, 0 already finished, 12 to go\n"));
+  const char *last = strstr(err_text, "cbrl run: 12/12 runs done (0 failed), ");
+  assert_non_null(last);
+  double rate, eta, best;
+  assert_int_equal(sscanf(last, "cbrl run: 12/12 runs done (0 failed), %lf iterations/s, ETA %lf s, best F %lf", &rate,
+                          &eta, &best),
+                   3);
+  assert_true(rate > 0 && eta == 0 && best > -1 && best < 2);
+  assert_non_null(strstr(err_text, "figures written to"));
   char p1[128], p2[128];
   snprintf(p1, sizeof p1, "%s/t1", dir);
   snprintf(p2, sizeof p2, "%s/t2", dir);

@@ -17,6 +17,7 @@
 
 static const char run_usage[] =
     "Usage: cbrl run CONFIG.yaml --out DIR [--set key=value]... [--threads N] [--resume] [--quiet]\n"
+    "                [--plot]\n"
     "\n"
     "Runs every point of the config's grid (a list in a grid field makes an axis: algorithm,\n"
     "lambda, beta, learning_rate, zero_order_c, simulator; seeds) and stores each run, with its\n"
@@ -27,7 +28,10 @@ static const char run_usage[] =
     "  --set key=value  override a field; the value is YAML: --set learning_rate=[0.5,0.1]\n"
     "  --threads N      runs in parallel (default: all cores); results do not depend on N\n"
     "  --resume         complete the sweep already in DIR; refused if the config changed\n"
-    "  --quiet          no progress lines on stderr\n"
+    "  --quiet          no progress on stderr (otherwise a bar on a terminal, else a line\n"
+    "                   'cbrl run: D/N runs done (F failed), R iterations/s, ETA S s, best F B'\n"
+    "                   every 5 seconds)\n"
+    "  --plot           draw the figures (as 'cbrl plot DIR') when the sweep ends\n"
     "\n"
     "Examples:\n"
     "  cbrl run configs/paper/four_rooms_lambda_0.003.yaml --out runs/fr003\n"
@@ -40,12 +44,13 @@ static const char run_usage[] =
 int cli_run(int argc, char **argv) {
   const char *cmd = "run", *out = NULL, *config_path = NULL;
   long threads = 0;
-  int resume = 0, quiet = 0;
+  int resume = 0, quiet = 0, plot = 0;
   cbrl_config c;
   cbrl_config_default(&c);
   static const struct option opts[] = {{"out", required_argument, 0, 'o'},  {"set", required_argument, 0, 's'},
                                        {"threads", required_argument, 0, 't'}, {"resume", no_argument, 0, 'r'},
                                        {"quiet", no_argument, 0, 'q'},      {"help", no_argument, 0, 'h'},
+                                       {"plot", no_argument, 0, 'p'},
                                        {0, 0, 0, 0}};
   /* Overrides apply after the file, so collect them first. */
   const char *sets[256];
@@ -64,6 +69,7 @@ int cli_run(int argc, char **argv) {
         break;
       case 'r': resume = 1; break;
       case 'q': quiet = 1; break;
+      case 'p': plot = 1; break;
       case 'h': fputs(run_usage, stdout); return 0;
       case ':': return cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
       default: return cli_usage_error(cmd, "unknown option '%s' (try 'cbrl run --help')", argv[optind - 1]);
@@ -110,7 +116,7 @@ int cli_run(int argc, char **argv) {
   }
   char canonical[16384];
   if (cbrl_config_canonical(&c, canonical, sizeof canonical) < 0) return cli_usage_error(cmd, "config too large");
-  cbrl_sweep_opts so = {out, (int)threads, resume, quiet, canonical};
+  cbrl_sweep_opts so = {out, (int)threads, resume, quiet, plot, canonical};
   int rc = cbrl_sweep_run(&c, &so, err, sizeof err);
   if (rc) {
     fprintf(stderr, "cbrl run: %s\n", err);

@@ -11,8 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cbrl/errors.h"
+#include "plot.h"
 
 static double now(clockid_t clock) {
   struct timespec ts;
@@ -179,9 +181,9 @@ int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, char *err, si
   if (!o->quiet)
     fprintf(stderr, "cbrl run: %d runs in the grid, %d already finished, %d to go\n", n_runs, n_done, n_todo);
   int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
-  double t0 = now(CLOCK_MONOTONIC), last_print = t0;
+  double t0 = now(CLOCK_MONOTONIC), last_print = t0, best_F = -INFINITY;
   int64_t iterations_done = 0;
-  int write_error = 0;
+  int write_error = 0, tty = isatty(STDERR_FILENO);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int k = 0; k < n_todo; k++) {
     if (write_error) continue;
@@ -197,12 +199,24 @@ int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, char *err, si
       n_done++;
       n_failed += res.failed;
       iterations_done += res.iterations;
+      if (!res.failed && res.window_F > best_F) best_F = res.window_F;
       double t = now(CLOCK_MONOTONIC);
-      if (!o->quiet && (t - last_print > 5.0 || k == n_todo - 1)) {
-        double rate = iterations_done / (t - t0);
-        int left = n_runs - n_done;
-        fprintf(stderr, "cbrl run: %d/%d runs done (%d failed), %.0f iterations/s, ETA %.0f s\n", n_done, n_runs,
-                n_failed, rate, rate > 0 ? (double)left * c->iterations / rate : 0.0);
+      /* A bar redrawn in place on a terminal; elsewhere a plain line every 5 seconds and at
+         the end (the form docs/CONFIG.md documents). */
+      if (!o->quiet && (tty ? t - last_print > 0.2 || k == n_todo - 1 : t - last_print > 5.0 || k == n_todo - 1)) {
+        double rate = iterations_done / (t - t0 > 1e-9 ? t - t0 : 1e-9);
+        double eta = rate > 0 ? (double)(n_runs - n_done) * c->iterations / rate : 0.0;
+        if (tty) {
+          char bar[31];
+          int filled = (int)(30.0 * n_done / n_runs);
+          for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '-';
+          bar[30] = 0;
+          fprintf(stderr, "\r[%s] %d/%d runs, %.0f it/s, ETA %.0f s, best F %.4f%s", bar, n_done, n_runs, rate, eta,
+                  best_F, k == n_todo - 1 ? "\n" : "");
+        } else {
+          fprintf(stderr, "cbrl run: %d/%d runs done (%d failed), %.0f iterations/s, ETA %.0f s, best F %.4f\n", n_done,
+                  n_runs, n_failed, rate, eta, best_F);
+        }
         last_print = t;
       }
     }
@@ -210,6 +224,15 @@ int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, char *err, si
   }
   free(todo);
   if (write_error) rc = CBRL_EIO;
+  if (!rc && o->plot) {
+    char plots[1100];
+    snprintf(plots, sizeof plots, "%s/plots", o->out_dir);
+    mkdir(plots, 0777);
+    cbrl_plot_opts po = {o->out_dir, plots, CBRL_PLOT_PNG | CBRL_PLOT_SVG, 1};
+    int n = cbrl_plot_sweep(&po, err, err_size);
+    if (n < 0) rc = n;
+    else if (!o->quiet) fprintf(stderr, "cbrl run: %d figures written to %s\n", n, plots);
+  }
 out:
   free(done);
   free(runs);

@@ -14,6 +14,7 @@ typedef struct cbrl_sweep_opts {
   int threads;  /* 0: all cores */
   int resume;
   int quiet;
+  int plot;                /* draw the figures when the sweep ends */
   const char *config_text; /* canonical config */
 } cbrl_sweep_opts;
 
