@@ -203,7 +203,8 @@ int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, char *err, si
       double t = now(CLOCK_MONOTONIC);
       /* A bar redrawn in place on a terminal; elsewhere a plain line every 5 seconds and at
          the end (the form docs/CONFIG.md documents). */
-      if (!o->quiet && (tty ? t - last_print > 0.2 || k == n_todo - 1 : t - last_print > 5.0 || k == n_todo - 1)) {
+      int all_done = n_done == n_runs;
+      if (!o->quiet && (all_done || t - last_print > (tty ? 0.2 : 5.0))) {
         double rate = iterations_done / (t - t0 > 1e-9 ? t - t0 : 1e-9);
         double eta = rate > 0 ? (double)(n_runs - n_done) * c->iterations / rate : 0.0;
         if (tty) {
@@ -212,7 +213,7 @@ int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, char *err, si
           for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '-';
           bar[30] = 0;
           fprintf(stderr, "\r[%s] %d/%d runs, %.0f it/s, ETA %.0f s, best F %.4f%s", bar, n_done, n_runs, rate, eta,
-                  best_F, k == n_todo - 1 ? "\n" : "");
+                  best_F, all_done ? "\n" : "");
         } else {
           fprintf(stderr, "cbrl run: %d/%d runs done (%d failed), %.0f iterations/s, ETA %.0f s, best F %.4f\n", n_done,
                   n_runs, n_failed, rate, eta, best_F);
