@@ -14,6 +14,7 @@
 #include "config.h"
 #include "runner.h"
 #include "store.h"
+#include "tensorboard.h"
 
 static const char run_usage[] =
     "Usage: cbrl run CONFIG.yaml --out DIR [--set key=value]... [--threads N] [--resume] [--quiet]\n"
@@ -143,13 +144,30 @@ static int open_store(const char *cmd, const char *dir, sqlite3 **db) {
 int cli_export(int argc, char **argv) {
   const char *cmd = "export";
   if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-    puts("Usage: cbrl export DIR --csv FILE\n\n"
-         "Writes every stored metric row of the sweep in DIR as tidy CSV (one row per run and\n"
-         "iteration, with the run's parameters as columns), for pandas or R.\n\n"
-         "Example:\n  cbrl export runs/fr003 --csv fr003.csv");
+    puts("Usage: cbrl export DIR --csv FILE\n"
+         "       cbrl export DIR --tensorboard LOGDIR\n\n"
+         "--csv writes every stored metric row of the sweep in DIR as tidy CSV (one row per run and\n"
+         "iteration, with the run's parameters as columns), for pandas or R. --tensorboard writes\n"
+         "one TensorBoard run per sweep run (scalars F, f_sampled_context, grad_norm), for\n"
+         "TensorBoard or W&B.\n\n"
+         "Examples:\n  cbrl export runs/fr003 --csv fr003.csv\n  cbrl export runs/fr003 --tensorboard tb/fr003");
     return 0;
   }
-  if (argc != 4 || strcmp(argv[2], "--csv")) return cli_usage_error(cmd, "usage: cbrl export DIR --csv FILE");
+  if (argc == 4 && !strcmp(argv[2], "--tensorboard")) {
+    char path[1100], err[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/results.sqlite", argv[1]);
+    if (stat(path, &st) != 0) return cli_usage_error(cmd, "%s: no results store", path);
+    int n = cbrl_tb_export(argv[1], argv[3], err, sizeof err);
+    if (n < 0) {
+      fprintf(stderr, "cbrl export: %s\n", err);
+      return CLI_EXIT_FAILURE;
+    }
+    fprintf(stderr, "cbrl export: %d runs written to %s\n", n, argv[3]);
+    return 0;
+  }
+  if (argc != 4 || strcmp(argv[2], "--csv"))
+    return cli_usage_error(cmd, "usage: cbrl export DIR --csv FILE | --tensorboard LOGDIR");
   sqlite3 *db;
   int rc = open_store(cmd, argv[1], &db);
   if (rc) return rc;
