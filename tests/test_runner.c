@@ -300,7 +300,7 @@ static void tensorboard_export_reads_back(void **state) {
   print_message("tensorboard: %d records read back\n", records);
 }
 
-static void killed_then_resumed_equals_uninterrupted(void **state) {
+static void killed_or_stopped_then_resumed_equals_uninterrupted(void **state) {
   if (test_quick()) skip();
   const char *cfg = write_config("kill.yaml",
                                  "env: four-rooms\nlambda: 0.005\nalgorithm: hpgd-batch\nlearning_rate: [0.5, 0.1]\n"
@@ -334,6 +334,36 @@ static void killed_then_resumed_equals_uninterrupted(void **state) {
   snprintf(args, sizeof args, "run %s --out %s --threads 2 --resume --quiet", cfg, killed);
   assert_int_equal(run(args), 0);
   char *a = dump(whole), *b = dump(killed);
+  assert_string_equal(a, b);
+  free(b);
+  /* SIGTERM stops gracefully: exit status 128 + 15, runs in flight stored as interrupted,
+     and --resume completes the same store. */
+  char term[128];
+  snprintf(term, sizeof term, "%s/term", dir);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(CBRL_CLI, "cbrl", "run", cfg, "--out", term, "--threads", "2", "--quiet", (char *)NULL);
+    _exit(127);
+  }
+  for (int i = 0; i < 400 && count_runs(term) < 2; i++) usleep(20000);
+  kill(pid, SIGTERM);
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 128 + SIGTERM);
+  char path[256];
+  snprintf(path, sizeof path, "%s/results.sqlite", term);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2(db, "SELECT count(*) FROM runs WHERE status NOT IN ('done', 'interrupted')", -1, &st, NULL);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  snprintf(args, sizeof args, "run %s --out %s --threads 1 --resume --quiet", cfg, term);
+  assert_int_equal(run(args), 0);
+  b = dump(term);
   assert_string_equal(a, b);
   free(a);
   free(b);
@@ -402,7 +432,7 @@ static void config_errors_stop_before_anything_is_written(void **state) {
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(results_do_not_depend_on_the_thread_count),
-      cmocka_unit_test(killed_then_resumed_equals_uninterrupted),
+      cmocka_unit_test(killed_or_stopped_then_resumed_equals_uninterrupted),
       cmocka_unit_test(plots_are_written_and_the_map_marks_the_right_cells),
       cmocka_unit_test(tensorboard_export_reads_back),
       cmocka_unit_test(config_errors_stop_before_anything_is_written),

@@ -39,8 +39,9 @@ static const char run_usage[] =
     "  cbrl run configs/paper/four_rooms_lambda_0.003.yaml --out runs/quick --set iterations=200 \\\n"
     "      --set final_window=50 --set seeds=2 --set algorithm=hpgd-batch\n"
     "\n"
-    "Exit status: 0 when every run was stored (failed runs are stored with their reason),\n"
-    "2 on bad input, 1 if the store could not be written.\n";
+    "SIGINT or SIGTERM stop the sweep: runs in flight are stored as interrupted and --resume\n"
+    "reruns them. Exit status: 0 when every run was stored (failed runs are stored with their\n"
+    "reason), 2 on bad input, 1 if the store could not be written, 128 + N after signal N.\n";
 
 int cli_run(int argc, char **argv) {
   const char *cmd = "run", *out = NULL, *config_path = NULL;
@@ -118,7 +119,9 @@ int cli_run(int argc, char **argv) {
   char canonical[16384];
   if (cbrl_config_canonical(&c, canonical, sizeof canonical) < 0) return cli_usage_error(cmd, "config too large");
   cbrl_sweep_opts so = {out, (int)threads, resume, quiet, plot, canonical};
-  int rc = cbrl_sweep_run(&c, &so, err, sizeof err);
+  int sig = 0;
+  int rc = cbrl_sweep_run(&c, &so, &sig, err, sizeof err);
+  if (rc == 1 && sig) return 128 + sig; /* as a shell reports a death by that signal */
   if (rc) {
     fprintf(stderr, "cbrl run: %s\n", err);
     return rc == CBRL_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;

@@ -4,6 +4,7 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -50,7 +51,7 @@ void cbrl_run_result_free(cbrl_run_result *res) {
   memset(res, 0, sizeof *res);
 }
 
-int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res) {
+int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res, volatile int *stop) {
   memset(res, 0, sizeof *res);
   res->final_F = res->window_F = res->window_f_sampled = NAN;
   double wall0 = now(CLOCK_MONOTONIC), cpu0 = now(CLOCK_THREAD_CPUTIME_ID);
@@ -83,6 +84,11 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
   long T = c->iterations, window_start = T - c->final_window + 1;
   double sum_F = 0.0, sum_f = 0.0;
   for (long t = 1; t <= T; t++) {
+    if (stop && *stop) {
+      res->interrupted = 1;
+      snprintf(res->error, sizeof res->error, "interrupted at iteration %ld", t);
+      break;
+    }
     int with = t == 1 || t % c->metrics_every == 0 || t >= window_start;
     cbrl_leader_metrics m;
     err = cbrl_leader_step(L, with, &m);
@@ -106,7 +112,7 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
       if (t >= window_start) sum_F += m.F, sum_f += m.f_context;
     }
   }
-  if (!res->failed) {
+  if (!res->failed && !res->interrupted) {
     res->window_F = sum_F / (double)c->final_window;
     res->window_f_sampled = sum_f / (double)c->final_window;
   }
@@ -142,7 +148,15 @@ fail:
   return CBRL_EIO;
 }
 
-int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, char *err, size_t err_size) {
+static volatile sig_atomic_t caught_signal;
+static volatile int stop_runs;
+
+static void on_signal(int sig) {
+  caught_signal = sig;
+  stop_runs = 1;
+}
+
+int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, int *signal_out, char *err, size_t err_size) {
   cbrl_run_spec *runs = NULL;
   int n_runs = 0;
   int rc = cbrl_config_runs(c, &runs, &n_runs);
@@ -181,14 +195,23 @@ int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, char *err, si
   if (!o->quiet)
     fprintf(stderr, "cbrl run: %d runs in the grid, %d already finished, %d to go\n", n_runs, n_done, n_todo);
   int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
+  /* SIGINT and SIGTERM: finish nothing new, store runs in flight as interrupted, stop. */
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  caught_signal = 0;
+  stop_runs = 0;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
   double t0 = now(CLOCK_MONOTONIC), last_print = t0, best_F = -INFINITY;
   int64_t iterations_done = 0;
   int write_error = 0, tty = isatty(STDERR_FILENO);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int k = 0; k < n_todo; k++) {
-    if (write_error) continue;
+    if (write_error || stop_runs) continue;
     cbrl_run_result res;
-    cbrl_run_one(c, &runs[todo[k]], &res);
+    cbrl_run_one(c, &runs[todo[k]], &res, &stop_runs);
 #pragma omp critical(cbrl_store)
     {
       char werr[512];
@@ -196,8 +219,8 @@ int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, char *err, si
         write_error = 1;
         snprintf(err, err_size, "%s", werr);
       }
-      n_done++;
-      n_failed += res.failed;
+      n_done += !res.interrupted;
+      n_failed += res.failed && !res.interrupted;
       iterations_done += res.iterations;
       if (!res.failed && res.window_F > best_F) best_F = res.window_F;
       double t = now(CLOCK_MONOTONIC);
@@ -224,8 +247,17 @@ int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, char *err, si
     cbrl_run_result_free(&res);
   }
   free(todo);
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
   if (write_error) rc = CBRL_EIO;
-  if (!rc && o->plot) {
+  if (!rc && caught_signal) {
+    if (signal_out) *signal_out = caught_signal;
+    if (!o->quiet)
+      fprintf(stderr, "\ncbrl run: stopped by signal %d; %d/%d runs finished, the rest resume with --resume\n",
+              (int)caught_signal, n_done, n_runs);
+    rc = 1;
+  }
+  if (rc == 0 && o->plot) {
     char plots[1100];
     snprintf(plots, sizeof plots, "%s/plots", o->out_dir);
     mkdir(plots, 0777);

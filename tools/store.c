@@ -133,7 +133,7 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   bind_real_or_null(st, 8, r->zero_order_c);
   sqlite3_bind_int64(st, 9, r->seed);
   sqlite3_bind_text(st, 10, run_config, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 11, res->failed ? "failed" : "done", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 11, res->interrupted ? "interrupted" : res->failed ? "failed" : "done", -1, SQLITE_STATIC);
   if (res->failed) sqlite3_bind_text(st, 12, res->error, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 13, res->iterations);
   sqlite3_bind_int64(st, 14, res->env_steps);
@@ -143,6 +143,12 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   sqlite3_bind_double(st, 18, res->wall_seconds);
   sqlite3_bind_double(st, 19, res->cpu_seconds);
   if (x_json) sqlite3_bind_text(st, 20, x_json, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) != SQLITE_DONE) goto fail;
+  sqlite3_finalize(st);
+  st = NULL;
+  /* A rerun replaces whatever an interrupted attempt left. */
+  if (sqlite3_prepare_v2(s->db, "DELETE FROM metrics WHERE run_id = ?1", -1, &st, NULL) != SQLITE_OK) goto fail;
+  sqlite3_bind_int(st, 1, r->index);
   if (sqlite3_step(st) != SQLITE_DONE) goto fail;
   sqlite3_finalize(st);
   st = NULL;

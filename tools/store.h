@@ -18,6 +18,7 @@ typedef struct cbrl_metric_row {
 
 typedef struct cbrl_run_result {
   int failed;
+  int interrupted; /* stopped by a signal: stored as such and rerun by --resume */
   char error[256];
   int64_t iterations, env_steps;
   double final_F, window_F, window_f_sampled;
