@@ -6,7 +6,7 @@ BUILD_SAN  ?= build-sanitize
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES   := cmake make gcc pkg-config libyaml-dev libcmocka-dev libsqlite3-dev libplplot-dev plplot-driver-cairo help2man libgomp1
 
-.PHONY: all deps build demo test test-sanitize bench install clean
+.PHONY: all deps build demo test test-sanitize bench install fuzz clean
 
 all: build
 
@@ -39,6 +39,27 @@ test-sanitize: deps
 
 bench: build
 	./$(BUILD)/bench/cbrl_bench
+
+# libFuzzer with clang, under AddressSanitizer and UBSan; each target for FUZZ_SECONDS,
+# starting from the shipped examples, configs and the hostile-input catalogue.
+BUILD_FUZZ   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@for p in clang libclang-rt-14-dev libomp-dev; do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; if [ -n "$$missing" ]; then apt-get install -y -qq $$missing >/dev/null; fi
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DCBRL_SANITIZE=ON -DCBRL_FUZZ=ON \
+	  -DCBRL_BUILD_TESTS=OFF -DCBRL_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_tabular fuzz_config
+	mkdir -p $(BUILD_FUZZ)/corpus_tabular $(BUILD_FUZZ)/corpus_config
+	cp examples/*.yaml tests/bad_inputs/p_*.yaml $(BUILD_FUZZ)/corpus_tabular/
+	cp configs/paper/*.yaml tests/bad_inputs/c_*.yaml $(BUILD_FUZZ)/corpus_config/
+	@for t in tabular config; do \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ./$(BUILD_FUZZ)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=8192 -print_final_stats=1 $(BUILD_FUZZ)/corpus_$$t > $(BUILD_FUZZ)/fuzz_$$t.log 2>&1; rc=$$?; \
+	  echo "fuzz_$$t: $$(grep -E 'number_of_executed_units|peak_rss' $(BUILD_FUZZ)/fuzz_$$t.log | tr -s ' ' | tr '\n' ' ')"; \
+	  if [ $$rc -ne 0 ]; then tail -n 40 $(BUILD_FUZZ)/fuzz_$$t.log; exit $$rc; fi; \
+	done
 
 PREFIX ?= /usr/local
 install: build
