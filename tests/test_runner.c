@@ -369,6 +369,44 @@ static void killed_or_stopped_then_resumed_equals_uninterrupted(void **state) {
   free(b);
 }
 
+static void full_disk_and_read_only_filesystem_give_clear_errors(void **state) {
+  char mnt[128], cmd[512], args[512];
+  snprintf(mnt, sizeof mnt, "%s/small", dir);
+  mkdir(mnt, 0777);
+  snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=300k tmpfs %s 2>/dev/null", mnt);
+  if (system(cmd) != 0) skip(); /* needs the right to mount */
+  const char *cfg = write_config("full.yaml", small);
+  snprintf(args, sizeof args, "run %s --out %s/o --threads 2 --quiet --set iterations=400 --set final_window=400 "
+           "--set metrics_every=1", cfg, mnt);
+  int status = run(args);
+  /* Full disk: exit 1, a clear message, and a store that still opens with whole runs. */
+  assert_int_equal(status, 1);
+  assert_non_null(strstr(err_text, "database or disk is full (the runs stored before are intact"));
+  char store[256];
+  snprintf(store, sizeof store, "%s/o", mnt);
+  char *before = dump(store);
+  assert_non_null(before);
+  free(before);
+  sqlite3 *db;
+  snprintf(cmd, sizeof cmd, "%s/o/results.sqlite", mnt);
+  assert_int_equal(sqlite3_open_v2(cmd, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2(db, "SELECT count(*) FROM runs r WHERE status = 'done' AND"
+                         " (SELECT count(*) FROM metrics m WHERE m.run_id = r.id) != 400", -1, &st, NULL);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 0); /* every stored run is complete */
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  /* Read-only filesystem: the output directory cannot be made. */
+  snprintf(cmd, sizeof cmd, "mount -o remount,ro %s", mnt);
+  assert_int_equal(system(cmd), 0);
+  snprintf(args, sizeof args, "run %s --out %s/new --quiet", cfg, mnt);
+  assert_int_equal(run(args), 1);
+  assert_non_null(strstr(err_text, "cannot create the output directory: Read-only file system"));
+  snprintf(cmd, sizeof cmd, "umount %s", mnt);
+  assert_int_equal(system(cmd), 0);
+}
+
 typedef struct bad_config {
   const char *text; /* config file (NULL: the small one) */
   const char *set;  /* extra --set, or NULL */
@@ -435,6 +473,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(killed_or_stopped_then_resumed_equals_uninterrupted),
       cmocka_unit_test(plots_are_written_and_the_map_marks_the_right_cells),
       cmocka_unit_test(tensorboard_export_reads_back),
+      cmocka_unit_test(full_disk_and_read_only_filesystem_give_clear_errors),
       cmocka_unit_test(config_errors_stop_before_anything_is_written),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);

@@ -217,7 +217,8 @@ int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, int *signal_o
       char werr[512];
       if (!write_error && cbrl_store_write(&store, c, &runs[todo[k]], &res, werr, sizeof werr)) {
         write_error = 1;
-        snprintf(err, err_size, "%s", werr);
+        stop_runs = 1;
+        snprintf(err, err_size, "%s (the runs stored before are intact: fix this and rerun with --resume)", werr);
       }
       n_done += !res.interrupted;
       n_failed += res.failed && !res.interrupted;
