@@ -407,6 +407,71 @@ static void full_disk_and_read_only_filesystem_give_clear_errors(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* Opens the store: integrity_check must say ok and every 'done' run must hold all its rows. */
+static void check_store_consistent(const char *out_dir, int rows_per_run) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/results.sqlite", out_dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_busy_timeout(db, 2000);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+  sqlite3_finalize(st);
+  char q[256];
+  snprintf(q, sizeof q,
+           "SELECT count(*) FROM runs r WHERE status = 'done' AND (SELECT count(*) FROM metrics m WHERE m.run_id = r.id) != %d",
+           rows_per_run);
+  assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+static void twenty_kill_points(void **state) {
+  if (test_quick()) skip();
+  /* 48 short runs; metrics every iteration, so a finished run has exactly 60 rows. */
+  const char *cfg = write_config("kill20.yaml",
+                                 "env: four-rooms\nlambda: 0.005\nalgorithm: [hpgd-batch, exact]\n"
+                                 "learning_rate: [0.5, 0.1, 0.05]\nseeds: 8\niterations: 60\nfinal_window: 60\n"
+                                 "metrics_every: 1\nhpgd_steps: 2000\nhpgd_streams: 2\n");
+  char whole[128], killed[128], args[512];
+  snprintf(whole, sizeof whole, "%s/whole20", dir);
+  snprintf(killed, sizeof killed, "%s/killed20", dir);
+  snprintf(args, sizeof args, "run %s --out %s --threads 2 --quiet", cfg, whole);
+  assert_int_equal(run(args), 0);
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 2024, 0);
+  int kills = 0;
+  for (int attempt = 0; attempt < 20; attempt++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      execl(CBRL_CLI, "cbrl", "run", cfg, "--out", killed, "--threads", "2", "--resume", "--quiet", (char *)NULL);
+      _exit(127);
+    }
+    usleep((useconds_t)(20000 + cbrl_rng_below(&rng, 200000))); /* 20 to 220 ms: anywhere */
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    kills += WIFSIGNALED(status);
+    struct stat st;
+    char store[256];
+    snprintf(store, sizeof store, "%s/results.sqlite", killed);
+    if (stat(store, &st) == 0) check_store_consistent(killed, 60);
+  }
+  print_message("%d of 20 kill points hit a running sweep\n", kills);
+  assert_true(kills >= 15);
+  snprintf(args, sizeof args, "run %s --out %s --threads 2 --resume --quiet", cfg, killed);
+  assert_int_equal(run(args), 0);
+  check_store_consistent(killed, 60);
+  char *a = dump(whole), *b = dump(killed);
+  assert_string_equal(a, b);
+  free(a);
+  free(b);
+}
+
 typedef struct bad_config {
   const char *text; /* config file (NULL: the small one) */
   const char *set;  /* extra --set, or NULL */
@@ -474,6 +539,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(plots_are_written_and_the_map_marks_the_right_cells),
       cmocka_unit_test(tensorboard_export_reads_back),
       cmocka_unit_test(full_disk_and_read_only_filesystem_give_clear_errors),
+      cmocka_unit_test(twenty_kill_points),
       cmocka_unit_test(config_errors_stop_before_anything_is_written),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
