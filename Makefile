@@ -6,7 +6,7 @@ BUILD_SAN  ?= build-sanitize
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES   := cmake make gcc pkg-config libyaml-dev libcmocka-dev libsqlite3-dev libplplot-dev plplot-driver-cairo help2man libgomp1
 
-.PHONY: all deps build demo test test-sanitize bench install fuzz clean
+.PHONY: all deps build demo test test-sanitize valgrind bench install fuzz clean
 
 all: build
 
@@ -36,6 +36,17 @@ test-sanitize: deps
 	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DCBRL_SANITIZE=ON -DCBRL_BUILD_BENCH=OFF >/dev/null
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp CBRL_TEST_QUICK=1 ctest --output-on-failure -j $(JOBS)
+
+# Every test program under valgrind memcheck (quick mode), following the cbrl processes the
+# tests start; fails on any definite or indirect leak or memory error. Takes several minutes.
+valgrind: build
+	@command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
+	@cd $(BUILD) && fail=0; for t in tests/test_*; do \
+	  [ -x "$$t" ] || continue; \
+	  CBRL_TEST_QUICK=1 valgrind -q --trace-children=yes --suppressions=$(CURDIR)/tests/valgrind.supp \
+	    --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 $$t > $$t.valgrind.log 2>&1; \
+	  rc=$$?; echo "valgrind $$t: exit $$rc"; [ $$rc -eq 0 ] || { tail -n 30 $$t.valgrind.log; fail=1; }; \
+	done; exit $$fail
 
 bench: build
 	./$(BUILD)/bench/cbrl_bench
