@@ -6,7 +6,7 @@ BUILD_SAN  ?= build-sanitize
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES   := cmake make gcc pkg-config libyaml-dev libcmocka-dev libsqlite3-dev libplplot-dev plplot-driver-cairo help2man libgomp1
 
-.PHONY: all deps build demo test test-sanitize valgrind bench install fuzz clean
+.PHONY: all deps build demo test test-sanitize valgrind mpi bench install fuzz clean
 
 all: build
 
@@ -50,6 +50,16 @@ valgrind: build
 
 bench: build
 	./$(BUILD)/bench/cbrl_bench
+
+# The MPI build (OpenMPI), and its test: a 3-rank sweep equals the single-process store.
+BUILD_MPI ?= build-mpi
+mpi: deps
+	@for p in openmpi-bin libopenmpi-dev; do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; if [ -n "$$missing" ]; then apt-get install -y -qq $$missing >/dev/null; fi
+	cmake -S . -B $(BUILD_MPI) -DCMAKE_BUILD_TYPE=Release -DCBRL_MPI=ON -DCBRL_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(BUILD_MPI) -j $(JOBS)
+	cd $(BUILD_MPI) && ctest --output-on-failure -R "test_mpi|test_runner"
 
 # libFuzzer with clang, under AddressSanitizer and UBSan; each target for FUZZ_SECONDS,
 # starting from the shipped examples, configs and the hostile-input catalogue.

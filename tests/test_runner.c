@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "store_dump.h"
 #include "tensorboard.h"
 
 static char dir[64], err_text[4096];
@@ -51,49 +52,6 @@ static const char small[] =
     "env: four-rooms\nlambda: 0.005\nbeta: 2\nalgorithm: [hpgd-batch, zero-order]\n"
     "learning_rate: [0.5, 0.1]\nzero_order_c: 0.5\nseeds: 3\niterations: 40\nfinal_window: 10\n"
     "metrics_every: 5\nhpgd_steps: 2000\nhpgd_streams: 2\n";
-
-/* The store's content without timings, as text. */
-static char *dump(const char *out_dir) {
-  char path[256];
-  snprintf(path, sizeof path, "%s/results.sqlite", out_dir);
-  sqlite3 *db;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return NULL;
-  size_t cap = 1 << 20, n = 0;
-  char *buf = malloc(cap);
-  const char *queries[2] = {
-      "SELECT id, algorithm, simulator, lambda, beta, learning_rate, zero_order_c, seed, config, status, error,"
-      " iterations, env_steps, final_F, window_F, window_f_sampled, x FROM runs ORDER BY id",
-      "SELECT * FROM metrics ORDER BY run_id, iteration"};
-  for (int q = 0; q < 2; q++) {
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, queries[q], -1, &st, NULL);
-    while (sqlite3_step(st) == SQLITE_ROW)
-      for (int i = 0; i < sqlite3_column_count(st); i++) {
-        const unsigned char *t = sqlite3_column_text(st, i);
-        n += (size_t)snprintf(buf + n, cap - n, "%s|", t ? (const char *)t : "NULL");
-        if (n + 4096 > cap) buf = realloc(buf, cap *= 2);
-      }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return buf;
-}
-
-static int count_runs(const char *out_dir) {
-  char path[256];
-  snprintf(path, sizeof path, "%s/results.sqlite", out_dir);
-  sqlite3 *db;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return -1;
-  sqlite3_busy_timeout(db, 2000);
-  sqlite3_stmt *st;
-  int n = -1;
-  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM runs", -1, &st, NULL) == SQLITE_OK) {
-    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return n;
-}
 
 static void results_do_not_depend_on_the_thread_count(void **state) {
   const char *cfg = write_config("small.yaml", small);
@@ -405,29 +363,6 @@ static void full_disk_and_read_only_filesystem_give_clear_errors(void **state) {
   assert_non_null(strstr(err_text, "cannot create the output directory: Read-only file system"));
   snprintf(cmd, sizeof cmd, "umount %s", mnt);
   assert_int_equal(system(cmd), 0);
-}
-
-/* Opens the store: integrity_check must say ok and every 'done' run must hold all its rows. */
-static void check_store_consistent(const char *out_dir, int rows_per_run) {
-  char path[256];
-  snprintf(path, sizeof path, "%s/results.sqlite", out_dir);
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  sqlite3_busy_timeout(db, 2000);
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-  sqlite3_finalize(st);
-  char q[256];
-  snprintf(q, sizeof q,
-           "SELECT count(*) FROM runs r WHERE status = 'done' AND (SELECT count(*) FROM metrics m WHERE m.run_id = r.id) != %d",
-           rows_per_run);
-  assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(st, 0), 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
 }
 
 static void twenty_kill_points(void **state) {

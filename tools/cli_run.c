@@ -16,6 +16,10 @@
 #include "store.h"
 #include "tensorboard.h"
 
+#ifdef CBRL_WITH_MPI
+static int cli_run_ranked(int argc, char **argv, int rank, int size);
+#endif
+
 static const char run_usage[] =
     "Usage: cbrl run CONFIG.yaml --out DIR [--set key=value]... [--threads N] [--resume] [--quiet]\n"
     "                [--plot]\n"
@@ -34,8 +38,12 @@ static const char run_usage[] =
     "                   every 5 seconds)\n"
     "  --plot           draw the figures (as 'cbrl plot DIR') when the sweep ends\n"
     "\n"
+    "Under mpirun (an MPI build, 'make mpi') rank 0 owns the store and the other ranks run\n"
+    "the runs, each with --threads threads; the results are those of a single process.\n"
+    "\n"
     "Examples:\n"
     "  cbrl run configs/paper/four_rooms_lambda_0.003.yaml --out runs/fr003\n"
+    "  mpirun -np 8 cbrl run configs/paper/four_rooms_lambda_0.003.yaml --out runs/fr003 --threads 2\n"
     "  cbrl run configs/paper/four_rooms_lambda_0.003.yaml --out runs/quick --set iterations=200 \\\n"
     "      --set final_window=50 --set seeds=2 --set algorithm=hpgd-batch\n"
     "\n"
@@ -44,6 +52,20 @@ static const char run_usage[] =
     "reason), 2 on bad input, 1 if the store could not be written, 128 + N after signal N.\n";
 
 int cli_run(int argc, char **argv) {
+#ifdef CBRL_WITH_MPI
+  /* Under mpirun every rank parses the same arguments; only rank 0 speaks. */
+  int rank = 0, size = 1;
+  if (cbrl_mpi_init(&argc, &argv, &rank, &size)) return cli_usage_error("run", "MPI could not start");
+  if (rank != 0) freopen("/dev/null", "w", stderr);
+  int rc_mpi = cli_run_ranked(argc, argv, rank, size);
+  cbrl_mpi_finalize();
+  return rc_mpi;
+}
+
+static int cli_run_ranked(int argc, char **argv, int rank, int size) {
+#else
+  int rank = 0, size = 1;
+#endif
   const char *cmd = "run", *out = NULL, *config_path = NULL;
   long threads = 0;
   int resume = 0, quiet = 0, plot = 0;
@@ -120,7 +142,13 @@ int cli_run(int argc, char **argv) {
   if (cbrl_config_canonical(&c, canonical, sizeof canonical) < 0) return cli_usage_error(cmd, "config too large");
   cbrl_sweep_opts so = {out, (int)threads, resume, quiet, plot, canonical};
   int sig = 0;
+#ifdef CBRL_WITH_MPI
+  int rc = size > 1 ? cbrl_sweep_run_mpi(&c, &so, rank, size, &sig, err, sizeof err)
+                    : cbrl_sweep_run(&c, &so, &sig, err, sizeof err);
+#else
+  (void)rank, (void)size;
   int rc = cbrl_sweep_run(&c, &so, &sig, err, sizeof err);
+#endif
   if (rc == 1 && sig) return 128 + sig; /* as a shell reports a death by that signal */
   if (rc) {
     fprintf(stderr, "cbrl run: %s\n", err);

@@ -156,106 +156,107 @@ static void on_signal(int sig) {
   stop_runs = 1;
 }
 
-int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, int *signal_out, char *err, size_t err_size) {
-  cbrl_run_spec *runs = NULL;
-  int n_runs = 0;
-  int rc = cbrl_config_runs(c, &runs, &n_runs);
+int cbrl_sweep_open(cbrl_sweep *w, const cbrl_config *c, const cbrl_sweep_opts *o, char *err, size_t err_size) {
+  memset(w, 0, sizeof *w);
+  w->c = c;
+  w->o = o;
+  w->err = err;
+  w->err_size = err_size;
+  int rc = cbrl_config_runs(c, &w->runs, &w->n_runs);
   if (rc) {
     snprintf(err, err_size, "the grid is too large (%s)", cbrl_strerror(rc));
     return rc;
   }
   char path[1200];
   unsigned char *done = NULL;
-  cbrl_store store = {0};
-  if ((rc = make_dir(o->out_dir, err, err_size))) goto out;
+  if ((rc = make_dir(o->out_dir, err, err_size))) return rc;
   snprintf(path, sizeof path, "%s/results.sqlite", o->out_dir);
-  if ((rc = cbrl_store_open(&store, path, 1, err, err_size))) goto out;
-  if ((rc = cbrl_store_config(&store, o->config_text, o->resume, err, err_size))) goto out;
+  if ((rc = cbrl_store_open(&w->store, path, 1, err, err_size))) return rc;
+  if ((rc = cbrl_store_config(&w->store, o->config_text, o->resume, err, err_size))) return rc;
   snprintf(path, sizeof path, "%s/config.yaml", o->out_dir);
   FILE *f = fopen(path, "w");
   if (f) {
     fputs(o->config_text, f);
     fclose(f);
   }
-  done = malloc((size_t)n_runs + 1);
-  if (!done || (rc = cbrl_store_finished(&store, done, n_runs))) {
-    snprintf(err, err_size, "%s: cannot read finished runs", store.path);
-    rc = rc ? rc : CBRL_ENOMEM;
-    goto out;
+  done = malloc((size_t)w->n_runs + 1);
+  w->todo = malloc(sizeof(int) * ((size_t)w->n_runs + 1));
+  if (!done || !w->todo || (rc = cbrl_store_finished(&w->store, done, w->n_runs))) {
+    snprintf(err, err_size, "%s: cannot read finished runs", w->store.path);
+    free(done);
+    return rc ? rc : CBRL_ENOMEM;
   }
-  int *todo = malloc(sizeof(int) * ((size_t)n_runs + 1)), n_todo = 0, n_done = 0, n_failed = 0;
-  if (!todo) {
-    rc = CBRL_ENOMEM;
-    goto out;
+  for (int i = 0; i < w->n_runs; i++) {
+    if (done[i]) w->n_done++;
+    else w->todo[w->n_todo++] = i;
   }
-  for (int i = 0; i < n_runs; i++) {
-    if (done[i]) n_done++;
-    else todo[n_todo++] = i;
-  }
+  free(done);
   if (!o->quiet)
-    fprintf(stderr, "cbrl run: %d runs in the grid, %d already finished, %d to go\n", n_runs, n_done, n_todo);
-  int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
-  /* SIGINT and SIGTERM: finish nothing new, store runs in flight as interrupted, stop. */
-  struct sigaction sa, old_int, old_term;
+    fprintf(stderr, "cbrl run: %d runs in the grid, %d already finished, %d to go\n", w->n_runs, w->n_done, w->n_todo);
+  /* SIGINT and SIGTERM: start nothing new, store runs in flight as interrupted, stop. */
+  struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   caught_signal = 0;
   stop_runs = 0;
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
-  double t0 = now(CLOCK_MONOTONIC), last_print = t0, best_F = -INFINITY;
-  int64_t iterations_done = 0;
-  int write_error = 0, tty = isatty(STDERR_FILENO);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (int k = 0; k < n_todo; k++) {
-    if (write_error || stop_runs) continue;
-    cbrl_run_result res;
-    cbrl_run_one(c, &runs[todo[k]], &res, &stop_runs);
-#pragma omp critical(cbrl_store)
-    {
-      char werr[512];
-      if (!write_error && cbrl_store_write(&store, c, &runs[todo[k]], &res, werr, sizeof werr)) {
-        write_error = 1;
-        stop_runs = 1;
-        snprintf(err, err_size, "%s (the runs stored before are intact: fix this and rerun with --resume)", werr);
-      }
-      n_done += !res.interrupted;
-      n_failed += res.failed && !res.interrupted;
-      iterations_done += res.iterations;
-      if (!res.failed && res.window_F > best_F) best_F = res.window_F;
-      double t = now(CLOCK_MONOTONIC);
-      /* A bar redrawn in place on a terminal; elsewhere a plain line every 5 seconds and at
-         the end (the form docs/CONFIG.md documents). */
-      int all_done = n_done == n_runs;
-      if (!o->quiet && (all_done || t - last_print > (tty ? 0.2 : 5.0))) {
-        double rate = iterations_done / (t - t0 > 1e-9 ? t - t0 : 1e-9);
-        double eta = rate > 0 ? (double)(n_runs - n_done) * c->iterations / rate : 0.0;
-        if (tty) {
-          char bar[31];
-          int filled = (int)(30.0 * n_done / n_runs);
-          for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '-';
-          bar[30] = 0;
-          fprintf(stderr, "\r[%s] %d/%d runs, %.0f it/s, ETA %.0f s, best F %.4f%s", bar, n_done, n_runs, rate, eta,
-                  best_F, all_done ? "\n" : "");
-        } else {
-          fprintf(stderr, "cbrl run: %d/%d runs done (%d failed), %.0f iterations/s, ETA %.0f s, best F %.4f\n", n_done,
-                  n_runs, n_failed, rate, eta, best_F);
-        }
-        last_print = t;
-      }
-    }
-    cbrl_run_result_free(&res);
+  sigaction(SIGINT, &sa, &w->old_int);
+  sigaction(SIGTERM, &sa, &w->old_term);
+  w->t0 = w->last_print = now(CLOCK_MONOTONIC);
+  w->best_F = -INFINITY;
+  w->tty = isatty(STDERR_FILENO);
+  w->stop = &stop_runs;
+  return 0;
+}
+
+void cbrl_sweep_record(cbrl_sweep *w, int index, const cbrl_run_result *res) {
+  const cbrl_config *c = w->c;
+  const cbrl_sweep_opts *o = w->o;
+  char werr[512];
+  if (!w->write_error && cbrl_store_write(&w->store, c, &w->runs[index], res, werr, sizeof werr)) {
+    w->write_error = 1;
+    stop_runs = 1;
+    snprintf(w->err, w->err_size, "%s (the runs stored before are intact: fix this and rerun with --resume)", werr);
   }
-  free(todo);
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
-  if (write_error) rc = CBRL_EIO;
+  w->n_done += !res->interrupted;
+  w->n_failed += res->failed && !res->interrupted;
+  w->iterations_done += res->iterations;
+  if (!res->failed && res->window_F > w->best_F) w->best_F = res->window_F;
+  double t = now(CLOCK_MONOTONIC);
+  /* A bar redrawn in place on a terminal; elsewhere a plain line every 5 seconds and at the
+     end (the form docs/CONFIG.md documents). */
+  int all_done = w->n_done == w->n_runs;
+  if (!o->quiet && (all_done || t - w->last_print > (w->tty ? 0.2 : 5.0))) {
+    double rate = w->iterations_done / (t - w->t0 > 1e-9 ? t - w->t0 : 1e-9);
+    double eta = rate > 0 ? (double)(w->n_runs - w->n_done) * c->iterations / rate : 0.0;
+    if (w->tty) {
+      char bar[31];
+      int filled = (int)(30.0 * w->n_done / w->n_runs);
+      for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '-';
+      bar[30] = 0;
+      fprintf(stderr, "\r[%s] %d/%d runs, %.0f it/s, ETA %.0f s, best F %.4f%s", bar, w->n_done, w->n_runs, rate,
+              eta, w->best_F, all_done ? "\n" : "");
+    } else {
+      fprintf(stderr, "cbrl run: %d/%d runs done (%d failed), %.0f iterations/s, ETA %.0f s, best F %.4f\n",
+              w->n_done, w->n_runs, w->n_failed, rate, eta, w->best_F);
+    }
+    w->last_print = t;
+  }
+}
+
+int cbrl_sweep_close(cbrl_sweep *w, int *signal_out) {
+  const cbrl_sweep_opts *o = w->o;
+  int rc = 0;
+  if (w->stop) {
+    sigaction(SIGINT, &w->old_int, NULL);
+    sigaction(SIGTERM, &w->old_term, NULL);
+  }
+  if (w->write_error) rc = CBRL_EIO;
   if (!rc && caught_signal) {
     if (signal_out) *signal_out = caught_signal;
     if (!o->quiet)
       fprintf(stderr, "\ncbrl run: stopped by signal %d; %d/%d runs finished, the rest resume with --resume\n",
-              (int)caught_signal, n_done, n_runs);
+              (int)caught_signal, w->n_done, w->n_runs);
     rc = 1;
   }
   if (rc == 0 && o->plot) {
@@ -263,13 +264,43 @@ int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, int *signal_o
     snprintf(plots, sizeof plots, "%s/plots", o->out_dir);
     mkdir(plots, 0777);
     cbrl_plot_opts po = {o->out_dir, plots, CBRL_PLOT_PNG | CBRL_PLOT_SVG, 1};
-    int n = cbrl_plot_sweep(&po, err, err_size);
+    int n = cbrl_plot_sweep(&po, w->err, w->err_size);
     if (n < 0) rc = n;
     else if (!o->quiet) fprintf(stderr, "cbrl run: %d figures written to %s\n", n, plots);
   }
-out:
-  free(done);
-  free(runs);
-  cbrl_store_close(&store);
+  free(w->todo);
+  free(w->runs);
+  cbrl_store_close(&w->store);
   return rc;
+}
+
+int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, int *signal_out, char *err, size_t err_size) {
+  cbrl_sweep w;
+  int rc = cbrl_sweep_open(&w, c, o, err, err_size);
+  if (rc) {
+    cbrl_sweep_close(&w, NULL);
+    return rc;
+  }
+  int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int k = 0; k < w.n_todo; k++) {
+    if (w.write_error || stop_runs) continue;
+    cbrl_run_result res;
+    cbrl_run_one(c, &w.runs[w.todo[k]], &res, &stop_runs);
+#pragma omp critical(cbrl_store)
+    cbrl_sweep_record(&w, w.todo[k], &res);
+    cbrl_run_result_free(&res);
+  }
+  return cbrl_sweep_close(&w, signal_out);
+}
+
+volatile int *cbrl_sweep_stop_flag(void) { return &stop_runs; }
+
+void cbrl_sweep_catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
 }
