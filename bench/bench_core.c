@@ -137,7 +137,7 @@ static void hpgd_split(int iters, double *follower_ms, double *sim_ms, double *e
     double t0 = now();
     check(cbrl_follower_respond(f, k, x, &m[k], &rng, &pol), "respond");
     double t1 = now();
-    check(cbrl_sim_batch(&m[k], &pol, ho.streams, ho.steps / ho.streams, ho.max_steps, &rng, &b), "sim");
+    check(cbrl_sim_batch(&m[k], &pol, ho.streams, ho.steps / ho.streams, ho.max_steps, 0, &rng, &b), "sim");
     double t2 = now();
     check(cbrl_hpgd_batch(h, k, x, &m[k], &pol, &ho, &rng, g, NULL), "estimate");
     double t3 = now();

@@ -21,6 +21,7 @@ void cbrl_hpgd_opts_default(cbrl_hpgd_opts *o) {
   o->steps = 10000;
   o->streams = 5;
   o->max_steps = 200;
+  o->sim_flags = 0;
 }
 
 /* Records the episode boundaries of the batch once; returns the number of episodes. */
@@ -43,7 +44,7 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
   double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
   int with_p = (p->flags & CBRL_DEPENDS_P) != 0, with_mu = (p->flags & CBRL_DEPENDS_MU) != 0;
   cbrl_batch *b = &h->batch;
-  int err = cbrl_sim_batch(sim, pi, o->streams, o->steps / o->streams, o->max_steps, rng, b);
+  int err = cbrl_sim_batch(sim, pi, o->streams, o->steps / o->streams, o->max_steps, o->sim_flags, rng, b);
   if (err) return err;
   const cbrl_step *st = b->steps;
   int64_t n = b->n_steps;

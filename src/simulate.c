@@ -63,8 +63,48 @@ int32_t cbrl_sim_next(const cbrl_mdp *m, int32_t s, int32_t a, cbrl_rng *rng, in
   return next;
 }
 
+/* One step of the coupled mode: uniforms for the action, the next state and a restart are
+   drawn every step, used or not. */
+static void coupled_step(const cbrl_mdp *m, const cbrl_policy *pi, int32_t *s, int32_t *t, int last, int max_steps,
+                         cbrl_rng *rng, cbrl_step *st, cbrl_batch *b) {
+  double ua = cbrl__rng_uniform(rng), un = cbrl__rng_uniform(rng), ui = cbrl__rng_uniform(rng);
+  int A = m->n_actions;
+  int32_t a = (int32_t)draw(pi->pi + (size_t)*s * A, A, ua);
+  size_t sa = (size_t)*s * A + a;
+  st->s = *s;
+  st->a = a;
+  st->t = *t;
+  st->r = m->r[sa];
+  st->rbar = m->rbar[sa];
+  st->log_pi = pi->log_pi[sa];
+  st->flags = 0;
+  if (m->terminal[*s]) {
+    st->next = -1;
+    st->entry = -1;
+    st->flags = CBRL_STEP_TERMINATED;
+  } else {
+    const double *p = m->sim_prob ? m->sim_prob : m->prob;
+    int64_t lo = m->row[sa];
+    st->entry = lo + draw(p + lo, m->row[sa + 1] - lo, un);
+    st->next = m->next[st->entry];
+    if (max_steps && *t + 1 >= max_steps) st->flags = CBRL_STEP_TRUNCATED;
+    else if (last) st->flags = CBRL_STEP_CUT;
+  }
+  if (st->flags & (CBRL_STEP_TERMINATED | CBRL_STEP_TRUNCATED)) {
+    b->n_finished++;
+    if (!last) {
+      *s = (int32_t)draw(m->mu, m->n_states, ui);
+      *t = 0;
+      b->n_episodes++;
+    }
+  } else {
+    *s = st->next;
+    (*t)++;
+  }
+}
+
 int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int64_t steps_per_stream,
-                   int max_steps, cbrl_rng *rng, cbrl_batch *b) {
+                   int max_steps, unsigned flags, cbrl_rng *rng, cbrl_batch *b) {
   if (!m || !pi || !rng || !b || n_streams <= 0 || steps_per_stream <= 0 || max_steps < 0)
     return CBRL_EINVAL;
   if ((int64_t)n_streams * steps_per_stream > b->capacity) return CBRL_ERANGE;
@@ -75,6 +115,10 @@ int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int6
     b->n_episodes++;
     for (int64_t i = 0; i < steps_per_stream; i++) {
       cbrl_step *st = &b->steps[b->n_steps++];
+      if (flags & CBRL_SIM_COUPLED) {
+        coupled_step(m, pi, &s, &t, i + 1 == steps_per_stream, max_steps, rng, st, b);
+        continue;
+      }
       int32_t a = sim_action(pi, s, rng);
       size_t sa = (size_t)s * A + a;
       st->s = s;

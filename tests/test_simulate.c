@@ -88,7 +88,7 @@ static void batches_mark_terminated_truncated_and_cut_episodes(void **state) {
   assert_ok(cbrl_batch_init(&b, 3000));
   cbrl_rng rng;
   cbrl_rng_seed(&rng, 2, 0);
-  assert_ok(cbrl_sim_batch(m, &pol, 3, 1000, 7, &rng, &b));
+  assert_ok(cbrl_sim_batch(m, &pol, 3, 1000, 7, 0, &rng, &b));
   assert_int_equal(b.n_steps, 3000);
   int64_t episodes = 0, finished = 0, cuts = 0;
   for (int64_t i = 0; i < b.n_steps; i++) {
@@ -112,7 +112,7 @@ static void batches_mark_terminated_truncated_and_cut_episodes(void **state) {
   assert_int_equal(finished, b.n_finished);
   assert_true(cuts <= 3);
   assert_int_equal(b.n_episodes, b.n_finished + cuts);
-  assert_int_equal(cbrl_sim_batch(m, &pol, 4, 1000, 7, &rng, &b), CBRL_ERANGE);
+  assert_int_equal(cbrl_sim_batch(m, &pol, 4, 1000, 7, 0, &rng, &b), CBRL_ERANGE);
   cbrl_batch_close(&b);
   cbrl_exact_free(e);
   cbrl_problem_free(p);

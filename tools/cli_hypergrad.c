@@ -275,7 +275,7 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     }
     goto done;
   }
-  cbrl_hpgd_opts ho = {a->steps, 5, 200};
+  cbrl_hpgd_opts ho = {a->steps, 5, 200, 0};
   if (a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH) {
     if ((err = cbrl_hpgd_create(&h, p, a->steps))) goto done;
   } else if ((err = cbrl_exact_create(&e_shift, p))) {

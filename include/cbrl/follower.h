@@ -45,6 +45,34 @@ CBRL_API int cbrl_follower_exact_create(cbrl_follower **out, const cbrl_problem 
 /* Returns the exact follower's solver of a context (NULL for other followers). */
 CBRL_API const cbrl_soft_solver *cbrl_follower_exact_solver(const cbrl_follower *f, int context);
 
+/* ---- Sample-based followers (SPEC 4.4, 5) --------------------------------------- */
+
+/* Step sizes of soft Q-learning. */
+typedef enum cbrl_schedule {
+  CBRL_SCHEDULE_RESCALED_LINEAR = 0, /* beta_k = 1 / (1 + (1 - gamma) k) */
+  CBRL_SCHEDULE_POLYNOMIAL = 1       /* beta_k = 1 / (k + 1)^0.8 */
+} cbrl_schedule;
+
+/* Returns beta_k of a schedule (k counts from 0). */
+CBRL_API double cbrl_schedule_step(cbrl_schedule s, double gamma, int64_t k);
+
+/* Runs synchronous soft Q-learning from a generative model: iterations k0 .. k0+n-1 each update
+   every (s, a) once with one sampled s', Q <- (1 - beta_k) Q + beta_k (r + gamma V_Q(s')).
+   q is n_states x n_actions, v an n_states scratch. Uses exactly n * n_states * n_actions samples
+   (terminal rows included: their target is r). */
+CBRL_API void cbrl_soft_q_iterate(const cbrl_mdp *m, double gamma, double lambda, cbrl_schedule s, int64_t k0,
+                                  int64_t n, cbrl_rng *rng, double *q, double *v);
+
+/* Creates a follower that, for every response, trains soft Q-learning from Q = 0 for
+   `iterations` synchronous iterations of a generative model, and answers softmax(Q / lambda). */
+CBRL_API int cbrl_follower_soft_q_create(cbrl_follower **out, const cbrl_problem *p, int64_t iterations,
+                                         cbrl_schedule schedule);
+
+/* Creates a follower that learns as an agent would: tabular soft Q-learning from its own
+   on-policy episodes (steps per response, episodes cut at max_steps), step size
+   1 / (1 + n(s,a))^0.6 by visit count, its Q kept across responses (warm, per context). */
+CBRL_API int cbrl_follower_online_create(cbrl_follower **out, const cbrl_problem *p, int64_t steps, int max_steps);
+
 /* Asks a follower for its response; updates f->stats. */
 CBRL_API int cbrl_follower_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
                                    cbrl_rng *rng, cbrl_policy *out);

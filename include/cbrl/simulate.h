@@ -59,9 +59,15 @@ CBRL_API int32_t cbrl_sim_action(const cbrl_policy *pi, int32_t s, cbrl_rng *rng
    Returns -1 for a terminal s. */
 CBRL_API int32_t cbrl_sim_next(const cbrl_mdp *m, int32_t s, int32_t a, cbrl_rng *rng, int64_t *entry);
 
+/* Simulation modes. COUPLED draws exactly three uniforms per step (action, next state, restart)
+   whatever happens, so two batches of nearby policies from one stream stay in step: where
+   their trajectories meet they go on together. Common random numbers need this. */
+#define CBRL_SIM_COUPLED 0x1u
+
 /* Simulates n_streams independent streams of steps_per_stream steps each into b (which it
    clears); episodes restart as they end and are truncated after max_steps steps (0: never). */
 CBRL_API int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams,
-                            int64_t steps_per_stream, int max_steps, cbrl_rng *rng, cbrl_batch *b);
+                            int64_t steps_per_stream, int max_steps, unsigned flags, cbrl_rng *rng,
+                            cbrl_batch *b);
 
 #endif /* CBRL_SIMULATE_H */

@@ -1,0 +1,183 @@
+/* RT-Q, SPEC 4.4 (after Hu et al. 2023): a randomly truncated multilevel estimator over soft
+   Q-learning. E[g] = E[g(pi_0)] + sum_k p_k E[g(pi_k) - g(pi_{k-1})] / p_k = E[g(pi_K)], at an
+   expected follower cost of sum_k p_k 2^k iterations, O(K) for p_k ~ 2^-k, instead of 2^K. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbrl/errors.h"
+#include "cbrl/estimators.h"
+
+void cbrl_rtq_opts_default(cbrl_rtq_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->levels = 6;
+  o->level_decay = 1.0;
+  o->schedule = CBRL_SCHEDULE_RESCALED_LINEAR;
+  o->inner_samples = 16;
+  cbrl_hpgd_opts_default(&o->hpgd);
+  o->hpgd.sim_flags = CBRL_SIM_COUPLED; /* common random numbers need coupled batches */
+}
+
+struct cbrl_rtq {
+  const cbrl_problem *problem;
+  cbrl_rtq_opts opts;
+  cbrl_hpgd *hpgd;
+  double *q, *v;              /* soft Q-learning */
+  double *pi[3], *log_pi[3];  /* pi_0, pi_{k-1}, pi_k */
+  double *g0, *g1, *acc;      /* dim */
+  double *p;                  /* levels + 1: p_k */
+};
+
+void cbrl_rtq_free(cbrl_rtq *w) {
+  if (!w) return;
+  cbrl_hpgd_free(w->hpgd);
+  free(w->q);
+  free(w->v);
+  for (int i = 0; i < 3; i++) free(w->pi[i]), free(w->log_pi[i]);
+  free(w->g0);
+  free(w->g1);
+  free(w->acc);
+  free(w->p);
+  free(w);
+}
+
+int cbrl_rtq_create(cbrl_rtq **out, const cbrl_problem *p, const cbrl_rtq_opts *o) {
+  if (!out || !p || !o || o->levels < 1 || o->levels > 40 || !(o->level_decay > 0.0) ||
+      (o->inner_unbiased && o->inner_samples < 1))
+    return CBRL_EINVAL;
+  cbrl_rtq *w = calloc(1, sizeof *w);
+  if (!w) return CBRL_ENOMEM;
+  w->problem = p;
+  w->opts = *o;
+  size_t S = (size_t)p->n_states, SA = S * p->n_actions, d = (size_t)p->dim;
+  int err = cbrl_hpgd_create(&w->hpgd, p, o->inner_unbiased ? 1 : o->hpgd.steps);
+  w->q = malloc(SA * sizeof(double));
+  w->v = malloc(S * sizeof(double));
+  for (int i = 0; i < 3; i++) w->pi[i] = malloc(SA * sizeof(double)), w->log_pi[i] = malloc(SA * sizeof(double));
+  w->g0 = malloc(d * sizeof(double));
+  w->g1 = malloc(d * sizeof(double));
+  w->acc = malloc(d * sizeof(double));
+  w->p = malloc(sizeof(double) * (size_t)(o->levels + 1));
+  int ok = !err && w->q && w->v && w->g0 && w->g1 && w->acc && w->p;
+  for (int i = 0; i < 3; i++) ok = ok && w->pi[i] && w->log_pi[i];
+  if (!ok) {
+    cbrl_rtq_free(w);
+    return err ? err : CBRL_ENOMEM;
+  }
+  double z = 0.0;
+  for (int k = 1; k <= o->levels; k++) z += (w->p[k] = pow(2.0, -o->level_decay * k));
+  for (int k = 1; k <= o->levels; k++) w->p[k] /= z;
+  w->p[0] = 0.0;
+  *out = w;
+  return 0;
+}
+
+static void snapshot(cbrl_rtq *w, int slot) {
+  const cbrl_problem *p = w->problem;
+  int S = p->n_states, A = p->n_actions;
+  for (int s = 0; s < S; s++) {
+    const double *q = w->q + (size_t)s * A;
+    double mx = q[0], z = 0.0;
+    for (int a = 1; a < A; a++) mx = q[a] > mx ? q[a] : mx;
+    for (int a = 0; a < A; a++) z += exp((q[a] - mx) / p->lambda);
+    double v = mx + p->lambda * log(z);
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      w->log_pi[slot][sa] = (q[a] - v) / p->lambda;
+      w->pi[slot][sa] = exp(w->log_pi[slot][sa]);
+    }
+  }
+}
+
+/* One inner HPGD estimate of policy slot from a copy of the given stream. */
+static int inner(cbrl_rtq *w, int context, const double *x, const cbrl_mdp *m, int slot, cbrl_rng stream,
+                 double *grad, int64_t *steps) {
+  const cbrl_problem *p = w->problem;
+  cbrl_policy pol = {p->n_states, p->n_actions, w->pi[slot], w->log_pi[slot]};
+  cbrl_estimate_info info = {0};
+  if (!w->opts.inner_unbiased) {
+    int err = cbrl_hpgd_batch(w->hpgd, context, x, m, &pol, &w->opts.hpgd, &stream, grad, &info);
+    *steps += info.env_steps;
+    return err;
+  }
+  memset(w->acc, 0, sizeof(double) * (size_t)p->dim);
+  for (int b = 0; b < w->opts.inner_samples; b++) {
+    int err = cbrl_hpgd_sample(w->hpgd, context, x, m, &pol, &stream, grad, &info);
+    if (err) return err;
+    *steps += info.env_steps;
+    for (int j = 0; j < p->dim; j++) w->acc[j] += grad[j];
+  }
+  for (int j = 0; j < p->dim; j++) grad[j] = w->acc[j] / w->opts.inner_samples;
+  return 0;
+}
+
+/* Trains from Q = 0, snapshotting pi_0 (1 iteration), pi_{k-1} (2^(k-1)) and pi_k (2^k). */
+static void train(cbrl_rtq *w, const cbrl_mdp *m, int k, cbrl_rng *rng) {
+  const cbrl_problem *p = w->problem;
+  memset(w->q, 0, sizeof(double) * (size_t)p->n_states * p->n_actions);
+  cbrl_soft_q_iterate(m, p->gamma, p->lambda, w->opts.schedule, 0, 1, rng, w->q, w->v);
+  snapshot(w, 0);
+  int64_t done = 1, half = k >= 1 ? (int64_t)1 << (k - 1) : 1;
+  cbrl_soft_q_iterate(m, p->gamma, p->lambda, w->opts.schedule, done, half - done, rng, w->q, w->v);
+  snapshot(w, 1);
+  cbrl_soft_q_iterate(m, p->gamma, p->lambda, w->opts.schedule, half, ((int64_t)1 << k) - half, rng, w->q, w->v);
+  snapshot(w, 2);
+}
+
+static int draw_level(cbrl_rtq *w, cbrl_rng *rng) {
+  double u = cbrl_rng_uniform(rng);
+  for (int k = 1; k < w->opts.levels; k++) {
+    if (u < w->p[k]) return k;
+    u -= w->p[k];
+  }
+  return w->opts.levels;
+}
+
+int cbrl_rtq_estimate(cbrl_rtq *w, int context, const double *x, const cbrl_mdp *m, cbrl_rng *rng, int level,
+                      int independent, double *grad, cbrl_rtq_info *info) {
+  if (!w || !x || !m || !rng || !grad || level > w->opts.levels) return CBRL_EINVAL;
+  const cbrl_problem *p = w->problem;
+  int k = level >= 1 ? level : draw_level(w, rng), d = p->dim;
+  cbrl_rng learn, first, common, other;
+  cbrl_rng_seed(&learn, cbrl_rng_next(rng), 1);
+  cbrl_rng_seed(&first, cbrl_rng_next(rng), 2);
+  cbrl_rng_seed(&common, cbrl_rng_next(rng), 3);
+  cbrl_rng_seed(&other, cbrl_rng_next(rng), 4);
+  train(w, m, k, &learn);
+  int64_t steps = 0;
+  int err = inner(w, context, x, m, 0, first, w->g0, &steps);
+  /* Common random numbers: g(pi_k) and g(pi_{k-1}) replay the same stream. */
+  if (!err) err = inner(w, context, x, m, 2, common, w->g1, &steps);
+  if (!err) err = inner(w, context, x, m, 1, independent ? other : common, grad, &steps);
+  if (err) return err;
+  double pk = w->p[k];
+  for (int j = 0; j < d; j++) grad[j] = w->g0[j] + (w->g1[j] - grad[j]) / pk;
+  if (info) {
+    info->level = k;
+    info->p_level = pk;
+    info->follower_samples = ((int64_t)1 << k) * p->n_states * p->n_actions;
+    info->env_steps = steps;
+  }
+  return 0;
+}
+
+int cbrl_rtq_plain(cbrl_rtq *w, int context, const double *x, const cbrl_mdp *m, cbrl_rng *rng, int level,
+                   double *grad, cbrl_rtq_info *info) {
+  if (!w || !x || !m || !rng || !grad || level < 0 || level > 40) return CBRL_EINVAL;
+  const cbrl_problem *p = w->problem;
+  cbrl_rng learn, est;
+  cbrl_rng_seed(&learn, cbrl_rng_next(rng), 1);
+  cbrl_rng_seed(&est, cbrl_rng_next(rng), 3);
+  memset(w->q, 0, sizeof(double) * (size_t)p->n_states * p->n_actions);
+  cbrl_soft_q_iterate(m, p->gamma, p->lambda, w->opts.schedule, 0, (int64_t)1 << level, &learn, w->q, w->v);
+  snapshot(w, 2);
+  int64_t steps = 0;
+  int err = inner(w, context, x, m, 2, est, grad, &steps);
+  if (info) {
+    info->level = level;
+    info->p_level = 1.0;
+    info->follower_samples = ((int64_t)1 << level) * p->n_states * p->n_actions;
+    info->env_steps = steps;
+  }
+  return err;
+}
