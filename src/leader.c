@@ -9,7 +9,7 @@
 #include "cbrl/hypergradient.h"
 
 static const char *const algorithm_names[CBRL_ALG_COUNT_] = {"hpgd-batch", "hpgd", "zero-order",
-                                                             "amd", "exact"};
+                                                             "amd", "exact", "hpgd-rtq"};
 
 const char *cbrl_algorithm_name(cbrl_algorithm a) {
   return a >= 0 && a < CBRL_ALG_COUNT_ ? algorithm_names[a] : "unknown";
@@ -37,6 +37,9 @@ void cbrl_leader_opts_default(cbrl_leader_opts *o) {
   o->zero_order_c = 0.1;
   o->amd_updates = 100;
   o->init_std = 0.01;
+  o->follower = CBRL_FOLLOWER_EXACT;
+  o->follower_iterations = 1024;
+  cbrl_rtq_opts_default(&o->rtq);
 }
 
 struct cbrl_leader {
@@ -49,6 +52,7 @@ struct cbrl_leader {
   cbrl_follower *follower;
   cbrl_hpgd *hpgd;
   cbrl_amd *amd;
+  cbrl_rtq *rtq;
   cbrl_exact *exact;     /* metrics, the exact and zero-order algorithms */
   cbrl_exact *exact_shift; /* zero-order's second point, warm-started on its own */
 };
@@ -60,6 +64,7 @@ void cbrl_leader_free(cbrl_leader *L) {
   cbrl_follower_free(L->follower);
   cbrl_hpgd_free(L->hpgd);
   cbrl_amd_free(L->amd);
+  cbrl_rtq_free(L->rtq);
   cbrl_exact_free(L->exact);
   cbrl_exact_free(L->exact_shift);
   free(L->x);
@@ -107,8 +112,14 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
         err = CBRL_EINVAL;
         goto fail;
       }
-      if ((err = cbrl_follower_exact_create(&L->follower, p))) goto fail;
+      err = o->follower == CBRL_FOLLOWER_SOFT_Q
+                ? cbrl_follower_soft_q_create(&L->follower, p, o->follower_iterations, o->rtq.schedule)
+                : cbrl_follower_exact_create(&L->follower, p);
+      if (err) goto fail;
       if ((err = cbrl_hpgd_create(&L->hpgd, p, o->hpgd.steps))) goto fail;
+      break;
+    case CBRL_ALG_HPGD_RTQ:
+      if ((err = cbrl_rtq_create(&L->rtq, p, &o->rtq))) goto fail;
       break;
     case CBRL_ALG_ZERO_ORDER:
       if (!(o->zero_order_c > 0.0)) {
@@ -175,6 +186,7 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
       met.follower_iterations = L->follower->stats.iterations;
       met.follower_products = L->follower->stats.products;
       met.follower_residual = L->follower->stats.residual;
+      met.follower_samples = L->follower->stats.samples;
       cbrl_estimate_info info = {0};
       if (o->algorithm == CBRL_ALG_HPGD_BATCH) {
         err = cbrl_hpgd_batch(L->hpgd, k, L->x, m, &pol, &o->hpgd, &L->rng, L->g, &info);
@@ -215,6 +227,14 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
     case CBRL_ALG_AMD:
       if ((err = cbrl_amd_step(L->amd, k, L->x, m, o->amd_updates, L->g))) return err;
       break;
+    case CBRL_ALG_HPGD_RTQ: {
+      cbrl_rtq_info info;
+      if ((err = cbrl_rtq_estimate(L->rtq, k, L->x, m, &L->rng, -1, 0, L->g, &info))) return err;
+      met.env_steps = info.env_steps;
+      met.follower_samples = info.follower_samples;
+      met.level = info.level;
+      break;
+    }
     default:
       return CBRL_EINVAL;
   }

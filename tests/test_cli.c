@@ -116,6 +116,17 @@ static void stochastic_estimators_report_standard_errors(void **state) {
   assert_int_equal(run("hypergrad --env four-rooms --estimator hpgd-batch --samples 3 --seed 9 --json"), 0);
   assert_string_equal(first, out);
   assert_true(json_number(out, "env_steps") == 30000);
+  /* Sample-based followers report their samples per estimate, exactly. */
+  assert_int_equal(run("hypergrad --env random --states 8 --actions 3 --dim 3 --contexts 1 --branch 3 --seed 5 "
+                       "--estimator hpgd-batch --follower soft-q --follower-iterations 32 --samples 4 --steps 500 --json"),
+                   0);
+  assert_true(json_number(out, "follower_samples") == 32 * 8 * 3);
+  assert_int_equal(run("hypergrad --env random --states 8 --actions 3 --dim 3 --contexts 1 --branch 3 --seed 5 "
+                       "--estimator rtq --levels 3 --samples 50 --steps 500 --json"),
+                   0);
+  double fs = json_number(out, "follower_samples");
+  assert_true(fs >= 2 * 24 && fs <= 8 * 24); /* 2^k n_states n_actions for k in 1..3 */
+  assert_int_equal(json_array(out, "stderr", g, 3), 3);
 }
 
 typedef struct bad_cli {
@@ -148,6 +159,11 @@ static const bad_cli bad[] = {
     {"hypergrad --env four-rooms --estimator hpgd --samples 0", "--samples: 0 is out of range"},
     {"hypergrad --env four-rooms --estimator zero-order --zo-u -1", "--zo-u: must be positive"},
     {"hypergrad --env four-rooms --seed 3", "--seed applies to --env random only"},
+    {"hypergrad --env four-rooms --levels 4", "--levels applies to --estimator rtq only"},
+    {"hypergrad --env four-rooms --estimator rtq --levels 0", "--levels: 0 is out of range"},
+    {"hypergrad --env four-rooms --estimator zero-order --follower soft-q", "--follower applies to --estimator hpgd"},
+    {"hypergrad --env four-rooms --estimator hpgd --follower smart", "--follower: expected exact or soft-q"},
+    {"hypergrad --env four-rooms --estimator hpgd --follower-iterations 8", "--follower-iterations needs --follower soft-q"},
     {"hypergrad --problem " CBRL_SOURCE_DIR "/examples/chain.yaml --estimator amd", "AMD does not model"},
 };
 

@@ -407,6 +407,48 @@ static void twenty_kill_points(void **state) {
   free(b);
 }
 
+static void rtq_runs_record_levels_and_follower_samples(void **state) {
+  const char *cfg = write_config("rtq.yaml",
+                                 "env: four-rooms\nlambda: 0.005\nalgorithm: [hpgd-rtq, hpgd-batch]\nfollower: soft-q\n"
+                                 "follower_iterations: 64\nrtq_levels: 5\nseeds: 1\niterations: 25\nfinal_window: 5\n"
+                                 "metrics_every: 1\nhpgd_steps: 1000\nhpgd_streams: 2\n");
+  char args[512], path[256];
+  snprintf(args, sizeof args, "run %s --out %s/rtq --quiet", cfg, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/rtq/results.sqlite", dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT r.algorithm, m.iteration, m.level, m.follower_samples, m.follower_samples_total,"
+                                      " m.env_steps_total FROM metrics m JOIN runs r ON r.id = m.run_id"
+                                      " ORDER BY m.run_id, m.iteration", -1, &st, NULL),
+                   SQLITE_OK);
+  int64_t total = 0, steps = 0;
+  int rows = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *alg = (const char *)sqlite3_column_text(st, 0);
+    int it = sqlite3_column_int(st, 1), level = sqlite3_column_int(st, 2);
+    int64_t fs = sqlite3_column_int64(st, 3);
+    if (it == 1) total = steps = 0;
+    total += fs;
+    if (!strcmp(alg, "hpgd-rtq")) {
+      assert_true(level >= 1 && level <= 5);
+      assert_int_equal(fs, ((int64_t)1 << level) * 416); /* 2^k x 104 states x 4 actions */
+      steps += 3000;                                    /* three inner batch estimates */
+    } else {
+      assert_int_equal(fs, 64 * 416);
+      steps += 1000;
+    }
+    assert_int_equal(sqlite3_column_int64(st, 4), total);
+    assert_int_equal(sqlite3_column_int64(st, 5), steps);
+    rows++;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  assert_int_equal(rows, 50);
+}
+
 typedef struct bad_config {
   const char *text; /* config file (NULL: the small one) */
   const char *set;  /* extra --set, or NULL */
@@ -438,6 +480,9 @@ static const bad_config bad[] = {
     {"- a\n- b\n", NULL, "top level: expected a mapping"},
     {"", NULL, "empty file"},
     {"a: &x 1\nb: *x\n", NULL, "YAML aliases are not allowed"},
+    {"follower: clever\n", NULL, ":1: follower: expected exact or soft-q"},
+    {"rtq_levels: 31\n", NULL, ":1: rtq_levels: 31 is out of range"},
+    {"follower_iterations: 0\n", NULL, ":1: follower_iterations: 0 is out of range"},
     {NULL, "iterations=-5", "--set iterations: iterations: -5 is out of range"},
     {NULL, "colour=red", "--set colour: unknown field"},
     {NULL, "learning_rate", "--set learning_rate: expected key=value"},
@@ -475,6 +520,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(tensorboard_export_reads_back),
       cmocka_unit_test(full_disk_and_read_only_filesystem_give_clear_errors),
       cmocka_unit_test(twenty_kill_points),
+      cmocka_unit_test(rtq_runs_record_levels_and_follower_samples),
       cmocka_unit_test(config_errors_stop_before_anything_is_written),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);

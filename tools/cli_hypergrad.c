@@ -38,6 +38,12 @@ static const char hypergrad_usage[] =
     "  --steps N        hpgd-batch: environment steps per estimate (10000, as 5 streams)\n"
     "  --zo-u U         zero-order smoothing radius u (default 0.001)\n"
     "  --amd-updates K  amd: synchronous table updates from initialisation (default 2000)\n"
+    "  --estimator rtq  RT-Q (SPEC 4.4): the follower learns by soft Q-learning from a\n"
+    "                   generative model, to a random level k of --levels K (2^k iterations)\n"
+    "  --levels K       rtq: the deepest level (default 6)\n"
+    "  --follower F     hpgd, hpgd-batch: exact (default) or soft-q, a follower trained by\n"
+    "                   soft Q-learning for --follower-iterations M (default 1024) per estimate\n"
+    "                   from Q = 0; the JSON then adds \"follower_samples\" per estimate\n"
     "  --json           print {\"F\", \"grad\", \"F_per_context\", \"dim\"} as one JSON object\n"
     "  -h, --help       show this help\n"
     "\n"
@@ -52,7 +58,7 @@ static const char hypergrad_usage[] =
 enum {
   OPT_PROBLEM = 256, OPT_ENV, OPT_X, OPT_X_SEED, OPT_LAMBDA, OPT_BETA, OPT_STATES, OPT_ACTIONS,
   OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL, OPT_ESTIMATOR, OPT_SAMPLES,
-  OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES
+  OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS
 };
 
 static const struct option hypergrad_options[] = {
@@ -65,7 +71,9 @@ static const struct option hypergrad_options[] = {
     {"json", no_argument, 0, OPT_JSON},             {"tol", required_argument, 0, OPT_TOL},
     {"estimator", required_argument, 0, OPT_ESTIMATOR}, {"samples", required_argument, 0, OPT_SAMPLES},
     {"steps", required_argument, 0, OPT_STEPS},     {"zo-u", required_argument, 0, OPT_ZO_U},
-    {"amd-updates", required_argument, 0, OPT_AMD_UPDATES},
+    {"amd-updates", required_argument, 0, OPT_AMD_UPDATES}, {"levels", required_argument, 0, OPT_LEVELS},
+    {"follower", required_argument, 0, OPT_FOLLOWER},
+    {"follower-iterations", required_argument, 0, OPT_FOLLOWER_ITERATIONS},
     {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
 
 typedef struct args {
@@ -75,8 +83,9 @@ typedef struct args {
   double lambda, beta, tol;
   int stochastic;         /* estimator other than exact */
   cbrl_algorithm estimator;
-  long samples, steps, amd_updates;
+  long samples, steps, amd_updates, levels, follower_iterations;
   double zo_u;
+  int soft_q, have_levels, have_follower_iterations;
 } args;
 
 static int parse_args(int argc, char **argv, args *a) {
@@ -87,6 +96,8 @@ static int parse_args(int argc, char **argv, args *a) {
   a->steps = 10000;
   a->zo_u = 1e-3;
   a->amd_updates = 2000;
+  a->levels = 6;
+  a->follower_iterations = 1024;
   a->samples = -1;
   const char *estimator = "exact";
   opterr = 0;
@@ -149,6 +160,18 @@ static int parse_args(int argc, char **argv, args *a) {
       case OPT_AMD_UPDATES:
         if (cli_parse_int(cmd, "--amd-updates", optarg, 1, 100000000L, &a->amd_updates)) return 2;
         break;
+      case OPT_LEVELS:
+        if (cli_parse_int(cmd, "--levels", optarg, 1, 30, &a->levels)) return 2;
+        a->have_levels = 1;
+        break;
+      case OPT_FOLLOWER:
+        if (!strcmp(optarg, "soft-q")) a->soft_q = 1;
+        else if (strcmp(optarg, "exact")) return cli_usage_error(cmd, "--follower: expected exact or soft-q, got '%s'", optarg);
+        break;
+      case OPT_FOLLOWER_ITERATIONS:
+        if (cli_parse_int(cmd, "--follower-iterations", optarg, 1, 1L << 30, &a->follower_iterations)) return 2;
+        a->have_follower_iterations = 1;
+        break;
       case OPT_ZO_U:
         if (cli_parse_double(cmd, "--zo-u", optarg, &a->zo_u)) return 2;
         if (!(a->zo_u > 0.0)) return cli_usage_error(cmd, "--zo-u: must be positive, got %s", optarg);
@@ -166,17 +189,23 @@ static int parse_args(int argc, char **argv, args *a) {
   if (a->have_x_seed && !is_fr) return cli_usage_error(cmd, "--x-seed applies to --env four-rooms only");
   if (a->have_x_seed && a->x_text) return cli_usage_error(cmd, "give --x or --x-seed, not both");
   if (a->have_beta && !is_fr) return cli_usage_error(cmd, "--beta applies to --env four-rooms only");
+  if (!strcmp(estimator, "rtq")) estimator = "hpgd-rtq";
   if (strcmp(estimator, "exact") != 0) {
     if (cbrl_algorithm_parse(estimator, &a->estimator))
-      return cli_usage_error(cmd, "--estimator: unknown estimator '%s' (exact, hpgd, hpgd-batch, zero-order, amd)", estimator);
+      return cli_usage_error(cmd, "--estimator: unknown estimator '%s' (exact, hpgd, hpgd-batch, zero-order, amd, rtq)", estimator);
     a->stochastic = a->estimator != CBRL_ALG_AMD;
     if (a->estimator == CBRL_ALG_EXACT) a->stochastic = 0;
   } else {
     a->estimator = CBRL_ALG_EXACT;
   }
   if (a->samples > 0 && !a->stochastic) return cli_usage_error(cmd, "--samples applies to stochastic estimators only");
+  int hpgd = a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH;
+  if (a->have_levels && a->estimator != CBRL_ALG_HPGD_RTQ) return cli_usage_error(cmd, "--levels applies to --estimator rtq only");
+  if (a->soft_q && !hpgd) return cli_usage_error(cmd, "--follower applies to --estimator hpgd or hpgd-batch only");
+  if (a->have_follower_iterations && !a->soft_q) return cli_usage_error(cmd, "--follower-iterations needs --follower soft-q");
   if (a->samples < 0)
-    a->samples = a->estimator == CBRL_ALG_HPGD ? 10000 : a->estimator == CBRL_ALG_HPGD_BATCH ? 20 : 1000;
+    a->samples = a->estimator == CBRL_ALG_HPGD ? 10000
+                 : a->estimator == CBRL_ALG_HPGD_BATCH || a->estimator == CBRL_ALG_HPGD_RTQ ? 20 : 1000;
   static const char *const random_flags[6] = {"--states", "--actions", "--dim", "--contexts", "--branch", "--seed"};
   for (int i = 0; i < 6; i++) {
     if (is_random && !a->have_random[i]) return cli_usage_error(cmd, "--env random needs %s", random_flags[i]);
@@ -250,17 +279,20 @@ static int initial_x(const args *a, const cbrl_problem *p, double *x) {
 /* Averages --samples estimates (each for a context drawn from the weights) into grad and stderr,
    or runs AMD to convergence per context. Returns 0 or a cbrl error. */
 static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const double *x, double *grad,
-                    double *stderr_out, int64_t *env_steps) {
+                    double *stderr_out, int64_t *env_steps, int64_t *follower_samples) {
   int d = p->dim, err = 0;
   double *g = calloc((size_t)d, sizeof(double)), *sum2 = calloc((size_t)d, sizeof(double));
   double *shifted = calloc((size_t)d, sizeof(double)), *z = calloc((size_t)d, sizeof(double));
   cbrl_hpgd *h = NULL;
   cbrl_amd *amd = NULL;
   cbrl_exact *e_shift = NULL;
+  cbrl_follower *follower = NULL;
+  cbrl_rtq *rtq = NULL;
   cbrl_rng rng;
   cbrl_rng_seed(&rng, (uint64_t)a->seed, 1);
   memset(grad, 0, sizeof(double) * d);
   *env_steps = 0;
+  *follower_samples = 0;
   if (!g || !sum2 || !shifted || !z) {
     err = CBRL_ENOMEM;
     goto done;
@@ -278,6 +310,15 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
   cbrl_hpgd_opts ho = {a->steps, 5, 200, 0};
   if (a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH) {
     if ((err = cbrl_hpgd_create(&h, p, a->steps))) goto done;
+    if (a->soft_q &&
+        (err = cbrl_follower_soft_q_create(&follower, p, a->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR)))
+      goto done;
+  } else if (a->estimator == CBRL_ALG_HPGD_RTQ) {
+    cbrl_rtq_opts ro;
+    cbrl_rtq_opts_default(&ro);
+    ro.levels = (int)a->levels;
+    ro.hpgd.steps = a->steps;
+    if ((err = cbrl_rtq_create(&rtq, p, &ro))) goto done;
   } else if ((err = cbrl_exact_create(&e_shift, p))) {
     goto done;
   }
@@ -297,7 +338,16 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     const cbrl_mdp *m = cbrl_exact_mdp(e, k);
     cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
     cbrl_estimate_info info = {0};
-    if (a->estimator == CBRL_ALG_HPGD) {
+    if (follower) {
+      if ((err = cbrl_follower_respond(follower, k, x, m, &rng, &pol))) goto done;
+      *follower_samples += follower->stats.samples;
+    }
+    if (a->estimator == CBRL_ALG_HPGD_RTQ) {
+      cbrl_rtq_info ri;
+      err = cbrl_rtq_estimate(rtq, k, x, m, &rng, -1, 0, g, &ri);
+      info.env_steps = ri.env_steps;
+      *follower_samples += ri.follower_samples;
+    } else if (a->estimator == CBRL_ALG_HPGD) {
       err = cbrl_hpgd_sample(h, k, x, m, &pol, &rng, g, &info);
     } else if (a->estimator == CBRL_ALG_HPGD_BATCH) {
       err = cbrl_hpgd_batch(h, k, x, m, &pol, &ho, &rng, g, &info);
@@ -320,6 +370,8 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
 done:
   cbrl_hpgd_free(h);
   cbrl_amd_free(amd);
+  cbrl_rtq_free(rtq);
+  cbrl_follower_free(follower);
   cbrl_exact_free(e_shift);
   free(g);
   free(sum2);
@@ -378,10 +430,10 @@ int cli_hypergrad(int argc, char **argv) {
     cbrl_exact_set_opts(e, &o);
   }
   err = cbrl_exact_evaluate(e, x, &F, f_ctx, a.estimator == CBRL_ALG_EXACT ? grad : NULL);
-  int64_t env_steps = 0;
+  int64_t env_steps = 0, follower_samples = 0;
   if (!err && a.estimator != CBRL_ALG_EXACT) {
     se = calloc((size_t)p->dim, sizeof(double));
-    err = se ? estimate(&a, p, e, x, grad, se, &env_steps) : CBRL_ENOMEM;
+    err = se ? estimate(&a, p, e, x, grad, se, &env_steps, &follower_samples) : CBRL_ENOMEM;
     if (err == CBRL_ENOTSUP) {
       fprintf(stderr, "cbrl hypergrad: --estimator amd: this problem's P or mu depends on x, which AMD does not model\n");
       rc = CLI_EXIT_USAGE;
@@ -400,6 +452,8 @@ int cli_hypergrad(int argc, char **argv) {
       printf(", \"stderr\": ");
       cli_json_array(stdout, se, p->dim);
       printf(", \"samples\": %ld, \"env_steps\": %lld", a.samples, (long long)env_steps);
+      if (a.soft_q || a.estimator == CBRL_ALG_HPGD_RTQ)
+        printf(", \"follower_samples\": %.17g", (double)follower_samples / (double)a.samples);
     }
     printf(", \"F_per_context\": ");
     cli_json_array(stdout, f_ctx, p->n_contexts);

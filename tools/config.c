@@ -37,9 +37,13 @@ void cbrl_config_default(cbrl_config *c) {
   c->final_window = 1000;
   c->init_std = 0.01;
   c->states = 100, c->actions = 4, c->dim = 8, c->contexts = 2, c->branch = 5, c->problem_seed = 0;
+  c->follower = CBRL_FOLLOWER_EXACT;
+  c->follower_iterations = 1024;
+  c->rtq_levels = 6;
 }
 
-typedef enum { F_STRING, F_ENUM_ENV, F_ALG, F_DOUBLE_AXIS, F_SIM_AXIS, F_SEEDS, F_LONG, F_DOUBLE, F_OPTIMIZER } field_kind;
+typedef enum { F_STRING, F_ENUM_ENV, F_ALG, F_DOUBLE_AXIS, F_SIM_AXIS, F_SEEDS, F_LONG, F_DOUBLE, F_OPTIMIZER,
+               F_FOLLOWER } field_kind;
 
 typedef struct field {
   const char *name;
@@ -77,6 +81,9 @@ static const field fields[] = {
     {"contexts", F_LONG, OFF(contexts), 0, 1, 1e5, 0},
     {"branch", F_LONG, OFF(branch), 0, 1, 1e5, 0},
     {"problem_seed", F_LONG, OFF(problem_seed), 0, 0, 2147483647.0, 0},
+    {"follower", F_FOLLOWER, OFF(follower), 0, 0, 0, 0},
+    {"follower_iterations", F_LONG, OFF(follower_iterations), 0, 1, 1073741824.0, 0},
+    {"rtq_levels", F_LONG, OFF(rtq_levels), 0, 1, 30, 0},
 };
 #define N_FIELDS (int)(sizeof fields / sizeof fields[0])
 
@@ -200,6 +207,13 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       double v;
       if ((err = cbrl_yaml_double(y, n, f->name, &v)) || (err = check_range(y, n, f, v))) return err;
       *(double *)(base + f->offset) = v;
+      return 0;
+    }
+    case F_FOLLOWER: {
+      const char *s = cbrl_yaml_scalar(n);
+      if (s && !strcmp(s, "exact")) c->follower = CBRL_FOLLOWER_EXACT;
+      else if (s && !strcmp(s, "soft-q")) c->follower = CBRL_FOLLOWER_SOFT_Q;
+      else return cbrl_yaml_fail(y, n, f->name, "expected exact or soft-q");
       return 0;
     }
     case F_OPTIMIZER: {
@@ -344,6 +358,10 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   PUT("hpgd_steps: %ld\nhpgd_streams: %ld\nhpgd_max_steps: %ld\namd_updates: %ld\n", c->hpgd_steps, c->hpgd_streams,
       c->hpgd_max_steps, c->amd_updates);
   PUT("metrics_every: %ld\nfinal_window: %ld\ninit_std: %.17g\n", c->metrics_every, c->final_window, c->init_std);
+  /* New fields appear only when they differ from the defaults, so older stores still resume. */
+  if (c->follower != CBRL_FOLLOWER_EXACT || c->follower_iterations != 1024)
+    PUT("follower: %s\nfollower_iterations: %ld\n", c->follower ? "soft-q" : "exact", c->follower_iterations);
+  if (c->rtq_levels != 6) PUT("rtq_levels: %ld\n", c->rtq_levels);
   if (!strcmp(c->env, "random"))
     PUT("states: %ld\nactions: %ld\ndim: %ld\ncontexts: %ld\nbranch: %ld\nproblem_seed: %ld\n", c->states, c->actions,
         c->dim, c->contexts, c->branch, c->problem_seed);

@@ -37,6 +37,9 @@ typedef struct cbrl_config {
   long final_window;
   double init_std;
   long states, actions, dim, contexts, branch, problem_seed; /* env random */
+  int follower;             /* cbrl_follower_kind for hpgd and hpgd-batch */
+  long follower_iterations; /* soft-q */
+  long rtq_levels;          /* hpgd-rtq */
 } cbrl_config;
 
 /* One run of the grid. */

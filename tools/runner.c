@@ -76,6 +76,12 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
   o.zero_order_c = isnan(r->zero_order_c) ? 0.1 : r->zero_order_c;
   o.amd_updates = (int)c->amd_updates;
   o.init_std = c->init_std;
+  o.follower = (cbrl_follower_kind)c->follower;
+  o.follower_iterations = c->follower_iterations;
+  o.rtq.levels = (int)c->rtq_levels;
+  o.rtq.hpgd.steps = c->hpgd_steps;
+  o.rtq.hpgd.streams = (int)c->hpgd_streams;
+  o.rtq.hpgd.max_steps = (int)c->hpgd_max_steps;
   if ((err = cbrl_leader_create(&L, p, &o, NULL))) {
     res->failed = 1;
     snprintf(res->error, sizeof res->error, "cannot start: %s", cbrl_strerror(err));
@@ -83,6 +89,7 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
   }
   long T = c->iterations, window_start = T - c->final_window + 1;
   double sum_F = 0.0, sum_f = 0.0;
+  int64_t follower_total = 0;
   for (long t = 1; t <= T; t++) {
     if (stop && *stop) {
       res->interrupted = 1;
@@ -100,9 +107,11 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
     }
     res->iterations = t;
     res->env_steps += m.env_steps;
+    follower_total += m.follower_samples;
     if (with) {
       cbrl_metric_row row = {m.iteration, m.context, m.F, m.f_context, m.grad_norm, m.env_steps,
-                             m.follower_iterations, m.follower_products};
+                             m.follower_iterations, m.follower_products, m.follower_samples, m.level,
+                             res->env_steps, follower_total};
       if ((err = push_row(res, &row))) {
         res->failed = 1;
         snprintf(res->error, sizeof res->error, "out of memory");

@@ -19,7 +19,26 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS metrics("
     " run_id INTEGER NOT NULL, iteration INTEGER NOT NULL, context INTEGER, F REAL, f_context REAL,"
     " grad_norm REAL, env_steps INTEGER, follower_iterations INTEGER, follower_products INTEGER,"
+    " follower_samples INTEGER, level INTEGER, env_steps_total INTEGER, follower_samples_total INTEGER,"
     " PRIMARY KEY(run_id, iteration)) WITHOUT ROWID;";
+
+/* Stores written before a metrics column existed get it (NULL for their old rows). */
+static int migrate(sqlite3 *db) {
+  static const char *const added[4] = {"follower_samples", "level", "env_steps_total", "follower_samples_total"};
+  int have[4] = {0};
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "PRAGMA table_info(metrics)", -1, &st, NULL) != SQLITE_OK) return -1;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    for (int i = 0; i < 4; i++) have[i] |= !strcmp((const char *)sqlite3_column_text(st, 1), added[i]);
+  sqlite3_finalize(st);
+  for (int i = 0; i < 4; i++) {
+    if (have[i]) continue;
+    char sql[128];
+    snprintf(sql, sizeof sql, "ALTER TABLE metrics ADD COLUMN %s INTEGER", added[i]);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) return -1;
+  }
+  return 0;
+}
 
 static int db_fail(cbrl_store *s, char *err, size_t n, const char *what) {
   snprintf(err, n, "%s: %s: %s", s->path, what, s->db ? sqlite3_errmsg(s->db) : "cannot open");
@@ -42,6 +61,11 @@ int cbrl_store_open(cbrl_store *s, const char *path, int create, char *err, size
     sqlite3_free(msg);
     cbrl_store_close(s);
     return CBRL_EIO;
+  }
+  if (migrate(s->db)) {
+    int rc = db_fail(s, err, err_size, "cannot add the new metrics columns");
+    cbrl_store_close(s);
+    return rc;
   }
   return 0;
 }
@@ -154,7 +178,8 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   st = NULL;
   if (sqlite3_prepare_v2(s->db,
                          "INSERT OR REPLACE INTO metrics(run_id, iteration, context, F, f_context, grad_norm, env_steps,"
-                         " follower_iterations, follower_products) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                         " follower_iterations, follower_products, follower_samples, level, env_steps_total,"
+                         " follower_samples_total) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
                          -1, &st, NULL) != SQLITE_OK)
     goto fail;
   for (int64_t i = 0; i < res->n_rows; i++) {
@@ -169,6 +194,10 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
     sqlite3_bind_int64(st, 7, m->env_steps);
     sqlite3_bind_int64(st, 8, m->follower_iterations);
     sqlite3_bind_int64(st, 9, m->follower_products);
+    sqlite3_bind_int64(st, 10, m->follower_samples);
+    sqlite3_bind_int(st, 11, m->level);
+    sqlite3_bind_int64(st, 12, m->env_steps_total);
+    sqlite3_bind_int64(st, 13, m->follower_samples_total);
     if (sqlite3_step(st) != SQLITE_DONE) goto fail;
   }
   sqlite3_finalize(st);

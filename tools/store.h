@@ -14,6 +14,9 @@ typedef struct cbrl_metric_row {
   int context;
   double F, f_context, grad_norm;
   int64_t env_steps, follower_iterations, follower_products;
+  int64_t follower_samples;
+  int level;
+  int64_t env_steps_total, follower_samples_total; /* cumulative over every iteration so far */
 } cbrl_metric_row;
 
 typedef struct cbrl_run_result {

@@ -17,16 +17,21 @@ typedef enum cbrl_algorithm {
   CBRL_ALG_ZERO_ORDER,    /* SPEC 4.2 */
   CBRL_ALG_AMD,           /* SPEC 4.3 */
   CBRL_ALG_EXACT,         /* the exact hypergradient of the sampled context */
+  CBRL_ALG_HPGD_RTQ,      /* "hpgd-rtq": HPGD with RT-Q over soft Q-learning (SPEC 4.4) */
   CBRL_ALG_COUNT_
 } cbrl_algorithm;
 
 typedef enum cbrl_optimizer { CBRL_SGD = 0, CBRL_ADAM = 1 } cbrl_optimizer;
 
-/* Returns the name of an algorithm ("hpgd-batch", "hpgd", "zero-order", "amd", "exact"). */
+/* Returns the name of an algorithm ("hpgd-batch", "hpgd", "zero-order", "amd", "exact", "hpgd-rtq"). */
 CBRL_API const char *cbrl_algorithm_name(cbrl_algorithm a);
 
 /* Parses an algorithm name; returns CBRL_EINVAL for an unknown one. */
 CBRL_API int cbrl_algorithm_parse(const char *name, cbrl_algorithm *out);
+
+/* Who answers the HPGD leaders: the exact soft best response, or soft Q-learning trained from
+   Q = 0 for follower_iterations iterations of a generative model at every response. */
+typedef enum cbrl_follower_kind { CBRL_FOLLOWER_EXACT = 0, CBRL_FOLLOWER_SOFT_Q = 1 } cbrl_follower_kind;
 
 typedef struct cbrl_leader_opts {
   cbrl_algorithm algorithm;
@@ -40,6 +45,9 @@ typedef struct cbrl_leader_opts {
   double zero_order_c;   /* u = c / t */
   int amd_updates;       /* K */
   double init_std;       /* x_0 ~ N(0, init_std^2) unless x_0 is given */
+  cbrl_follower_kind follower; /* for hpgd and hpgd-batch */
+  int64_t follower_iterations;
+  cbrl_rtq_opts rtq;     /* for hpgd-rtq */
 } cbrl_leader_opts;
 
 /* Fills o with the paper's settings: HPGD (batch), SGD, lr 0.1, clip 1, N = 10,000 (5 x 2,000, cut at
@@ -58,6 +66,8 @@ typedef struct cbrl_leader_metrics {
   int64_t follower_iterations;
   int64_t follower_products;
   double follower_residual;
+  int64_t follower_samples; /* generative-model or environment samples the follower used */
+  int level;                /* hpgd-rtq: the level drawn */
 } cbrl_leader_metrics;
 
 typedef struct cbrl_leader cbrl_leader;
