@@ -137,10 +137,11 @@ static double linear_tol(double tol, double gamma, double scale) {
   return 0.5 * tol * (1.0 - gamma) * (scale > 1.0 ? scale : 1.0);
 }
 
-/* The requested tolerance, clamped to what double precision can reach: the Bellman residual
-   of a computed fixed point carries rounding of order eps / (1 - gamma) relative to max|Q|. */
-static double tol_floor(double tol, double gamma) {
-  double reachable = 16.0 * DBL_EPSILON / (1.0 - gamma);
+/* The requested tolerance, clamped to what double precision can reach: a linear solve's
+   residual cannot go below rounding of about 16 eps ||x||_2 <= 16 eps sqrt(n) ||x||_inf, and
+   the error is up to 1 / (1 - gamma) times that, relative to max|Q|. */
+static double tol_floor(double tol, double gamma, int n_states) {
+  double reachable = 16.0 * DBL_EPSILON * sqrt((double)n_states) / (1.0 - gamma);
   return tol > reachable ? tol : reachable;
 }
 
@@ -177,7 +178,7 @@ int cbrl_soft_solver_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
       err = CBRL_ENONFINITE;
       break;
     }
-    if (res <= tol_floor(w->opts.tol, gamma) * scale) {
+    if (res <= tol_floor(w->opts.tol, gamma, S) * scale) {
       memcpy(w->q, w->q_next, sa_n * sizeof(double));
       err = soft_policy(w, w->q, lambda);
       w->stats.converged = !err;

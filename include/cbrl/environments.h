@@ -53,6 +53,40 @@ CBRL_API int cbrl_four_rooms_target(void);
 /* Writes the 104 cell penalties p_i = -0.2 softmax(x)_i for the leader parameters x (105). */
 CBRL_API void cbrl_four_rooms_penalties(const double *x, double *penalty);
 
+/* ---- Tax design (SPEC 6.2) ------------------------------------------------------ */
+
+#define CBRL_TAX_DIM 4        /* x = (w_I, w_1, w_2, w_3); tau = 2 sigmoid(w) */
+#define CBRL_TAX_HOURS 10     /* h = 0.89 i */
+#define CBRL_TAX_TOTALS 13    /* total spending C = 1.25 K, K = 0 .. 12 */
+#define CBRL_TAX_ACTIONS 130  /* (h, C): the exact reduction of the 1,250 joint actions */
+#define CBRL_TAX_TYPES_MAX 8
+
+typedef struct cbrl_tax_opts {
+  int n_bins;                 /* asset grid on [-100, 100] */
+  double lambda, gamma, leader_gamma;
+  int n_types;                /* household types, the contexts */
+  double alpha[CBRL_TAX_TYPES_MAX][3]; /* consumption preferences per type */
+  double weight[CBRL_TAX_TYPES_MAX];   /* share of each type; sums to 1 */
+  double noise_std;           /* 5: s' = m + noise_std eps, truncated to [-100, 100] */
+  double cut_sigmas;          /* transitions kept within this many noise_std of the mean (8) */
+} cbrl_tax_opts;
+
+/* Fills o with SPEC 6.2: two equally weighted types alpha = (0.6, 0.3, 0.1) and (0.1, 0.7, 0.2),
+   lambda 0.2, discounts 0.9, and the default grid of 100 bins. */
+CBRL_API void cbrl_tax_opts_default(cbrl_tax_opts *o);
+
+/* Creates the tabular tax economy: n_bins asset states, 130 reduced actions, d = 4. */
+CBRL_API int cbrl_tax_create(cbrl_problem **out, const cbrl_tax_opts *o);
+
+/* Writes the rates tau = 2 sigmoid(x): income tax first, then the three VAT rates. */
+CBRL_API void cbrl_tax_rates(const double *x, double *tau);
+
+/* Writes the x at which every rate is `rate` (the paper starts at 0.3). */
+CBRL_API void cbrl_tax_x_for_rate(double rate, double *x);
+
+/* Decodes a reduced action into hours h and total spending C. */
+CBRL_API void cbrl_tax_action(int action, double *hours, double *spending);
+
 /* ---- Random CMDPs (SPEC 6.3) ----------------------------------------------- */
 
 typedef struct cbrl_random_opts {

@@ -10,8 +10,9 @@
 /* ---- Options and statistics ------------------------------------------------ */
 
 typedef struct cbrl_soft_opts {
-  double tol;                /* stop when max|T(Q) - Q| <= tol * max(1, max|Q|); tol is raised
-                                to 16 eps / (1 - gamma) if smaller, the double-precision floor */
+  double tol;                /* stop when max|T(Q) - Q| <= tol * max(1, max|Q|); tol is raised to
+                                16 eps sqrt(n_states) / (1 - gamma) if smaller, the floor that
+                                double precision can reach */
   int max_iterations;        /* soft policy-iteration steps */
   int max_linear_iterations; /* Krylov products per linear solve */
   int krylov_dim;            /* GMRES restart length */

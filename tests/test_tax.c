@@ -1,0 +1,233 @@
+/* Tests for src/tax_design.c (SPEC 6.2): bin masses, the truncated normal's score against finite
+   differences, the reduction over spending splits against brute force over 1,250 joint
+   actions, the exact hypergradient (income tax and VAT) against finite differences, HPGD's
+   unbiased estimate against it, and a short HPGD run raising welfare. */
+#include "test_util.h"
+
+#include <string.h>
+
+static cbrl_problem *economy(int bins) {
+  cbrl_tax_opts o;
+  cbrl_tax_opts_default(&o);
+  o.n_bins = bins;
+  cbrl_problem *p;
+  assert_ok(cbrl_tax_create(&p, &o));
+  return p;
+}
+
+static void bins_are_distributions_and_rates_start_at_point_three(void **state) {
+  cbrl_problem *p = economy(50);
+  cbrl_mdp m;
+  assert_ok(cbrl_mdp_init(&m, p, 1));
+  double x[4], tau[4];
+  cbrl_tax_x_for_rate(0.3, x);
+  cbrl_tax_rates(x, tau);
+  for (int j = 0; j < 4; j++) assert_close(tau[j], 0.3, 1e-14, 0);
+  assert_ok(cbrl_mdp_evaluate(&m, p, 1, x));
+  double total_mu = 0.0;
+  for (int s = 0; s < 50; s++) {
+    total_mu += m.mu[s];
+    for (int a = 0; a < CBRL_TAX_ACTIONS; a++) {
+      double sum = 0.0;
+      for (int64_t k = m.row[s * CBRL_TAX_ACTIONS + a]; k < m.row[s * CBRL_TAX_ACTIONS + a + 1]; k++) {
+        assert_true(m.prob[k] >= 0.0);
+        sum += m.prob[k];
+      }
+      assert_close(sum, 1.0, 0, 1e-12);
+    }
+  }
+  assert_close(total_mu, 1.0, 0, 1e-12);
+  double h, C;
+  cbrl_tax_action(129, &h, &C);
+  assert_close(h, 0.89 * 9, 1e-14, 0);
+  assert_close(C, 15.0, 1e-14, 0);
+  cbrl_mdp_close(&m);
+  cbrl_problem_free(p);
+}
+
+/* phi(x) = sum_k W_k log P_k: its x-gradient is the vjp with a log_p cotangent. */
+static void transition_scores_match_finite_differences(void **state) {
+  cbrl_problem *p = economy(40);
+  cbrl_mdp m;
+  assert_ok(cbrl_mdp_init(&m, p, 0));
+  double x[4] = {-0.7, 0.2, -1.1, 0.4}, g[4] = {0};
+  assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
+  double *w = malloc(sizeof(double) * (size_t)m.n_transitions);
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 5, 0);
+  for (int64_t k = 0; k < m.n_transitions; k++) w[k] = m.prob[k] > 1e-9 ? cbrl_rng_normal(&rng) : 0.0;
+  cbrl_cotangent ct = {NULL, NULL, w, NULL};
+  assert_ok(p->ops->vjp(p, 0, x, &m, &ct, g));
+  double v[2];
+  for (int sgn = 0; sgn < 2; sgn++) {
+    double y[4] = {x[0] + (sgn ? -1e-5 : 1e-5), x[1], x[2], x[3]};
+    assert_ok(cbrl_mdp_evaluate(&m, p, 0, y));
+    v[sgn] = 0.0;
+    for (int64_t k = 0; k < m.n_transitions; k++)
+      if (w[k] != 0.0) v[sgn] += w[k] * log(m.prob[k]);
+  }
+  assert_close(g[0], (v[0] - v[1]) / 2e-5, 1e-6, 1e-8);
+  assert_close(g[1], 0.0, 0, 0); /* VAT does not move assets */
+  free(w);
+  cbrl_mdp_close(&m);
+  cbrl_problem_free(p);
+}
+
+/* Brute force: soft value iteration over the 1,250 joint actions, and the leader's value under
+   the joint policy with the per-split welfare, against the reduced model's exact F. */
+static void reduction_equals_brute_force_over_joint_actions(void **state) {
+  cbrl_problem *p = economy(30);
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[4] = {-0.4, 0.3, -0.8, 0.1}, tau[4], f[2];
+  cbrl_tax_rates(x, tau);
+  assert_ok(cbrl_exact_evaluate(e, x, NULL, f, NULL));
+  double lam = p->lambda, gam = p->gamma;
+  for (int k = 0; k < 2; k++) {
+    const double alpha[2][3] = {{0.6, 0.3, 0.1}, {0.1, 0.7, 0.2}};
+    const cbrl_mdp *m = cbrl_exact_mdp(e, k);
+    int S = 30, A = CBRL_TAX_ACTIONS;
+    double V[30] = {0}, Vb[30] = {0};
+    static double Q[30][1250], pi[30][1250];
+    for (int it = 0; it < 400; it++) { /* 0.9^400 < 1e-18 */
+      for (int s = 0; s < S; s++) {
+        double mx = -INFINITY;
+        for (int j = 0; j < 1250; j++) {
+          int hi = j / 125, k1 = (j / 25) % 5, k2 = (j / 5) % 5, k3 = j % 5, a = hi * 13 + k1 + k2 + k3;
+          double h = 0.89 * hi, c[3] = {1.25 * k1, 1.25 * k2, 1.25 * k3}, U = 1.0;
+          for (int g = 0; g < 3; g++) U *= c[g] > 0 ? pow(c[g] / (1 + tau[1 + g]), alpha[k][g]) : 0.0;
+          double cs = -100 + (s + 0.5) * 200.0 / S, q = (cs > 0 ? log(cs / 20 + 1) : cs) - 0.1 * h * h + U;
+          for (int64_t t = m->row[s * A + a]; t < m->row[s * A + a + 1]; t++) q += gam * m->prob[t] * V[m->next[t]];
+          Q[s][j] = q;
+          mx = fmax(mx, q);
+        }
+        double z = 0.0;
+        for (int j = 0; j < 1250; j++) z += exp((Q[s][j] - mx) / lam);
+        V[s] = mx + lam * log(z);
+      }
+    }
+    for (int s = 0; s < S; s++)
+      for (int j = 0; j < 1250; j++) pi[s][j] = exp((Q[s][j] - V[s]) / lam);
+    for (int it = 0; it < 400; it++) {
+      double nv[30];
+      for (int s = 0; s < S; s++) {
+        double cs = -100 + (s + 0.5) * 200.0 / S, v = 0.0;
+        for (int j = 0; j < 1250; j++) {
+          int hi = j / 125, k1 = (j / 25) % 5, k2 = (j / 5) % 5, k3 = j % 5, a = hi * 13 + k1 + k2 + k3;
+          double h = 0.89 * hi, c[3] = {1.25 * k1, 1.25 * k2, 1.25 * k3}, goods = 0, rev = tau[0] * h;
+          for (int g = 0; g < 3; g++) goods += c[g] / (1 + tau[1 + g]), rev += tau[1 + g] * c[g] / (1 + tau[1 + g]);
+          double q = (cs <= 0 ? cs : 0.0) + goods + 5 * log(1 + rev);
+          for (int64_t t = m->row[s * A + a]; t < m->row[s * A + a + 1]; t++) q += gam * m->prob[t] * Vb[m->next[t]];
+          v += pi[s][j] * q;
+        }
+        nv[s] = v;
+      }
+      memcpy(Vb, nv, sizeof nv);
+    }
+    const cbrl_soft_solver *w = cbrl_exact_follower(e, k);
+    for (int s = 0; s < S; s++) assert_close(w->v[s], V[s], 1e-9, 1e-9);
+    double F_brute = 0.0;
+    for (int s = 0; s < S; s++) F_brute += m->mu[s] * Vb[s];
+    assert_close(f[k], F_brute, 1e-9, 1e-9);
+  }
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
+static void hypergradient_matches_finite_differences(void **state) {
+  cbrl_problem *p = economy(40);
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  cbrl_soft_opts so;
+  cbrl_soft_opts_default(&so);
+  so.tol = 1e-13;
+  cbrl_exact_set_opts(e, &so);
+  double x[4] = {-1.2, -0.5, 0.3, -2.0}, g[4], F;
+  int err = cbrl_exact_evaluate(e, x, &F, NULL, g);
+  assert_true(err == 0 || err == CBRL_ENOCONV);
+  for (int j = 0; j < 4; j++) assert_close(g[j], test_fd(e, x, 4, j, 2e-3), 1e-7, 1e-9);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
+static void unbiased_hpgd_matches_exact_within_4_standard_errors(void **state) {
+  cbrl_problem *p = economy(20);
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[4], g[4], s1[4] = {0}, s2[4] = {0};
+  cbrl_tax_x_for_rate(0.3, x);
+  assert_ok(cbrl_exact_context(e, 1, x, NULL, g));
+  const cbrl_mdp *m = cbrl_exact_mdp(e, 1);
+  const cbrl_soft_solver *w = cbrl_exact_follower(e, 1);
+  cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
+  cbrl_hpgd *h;
+  assert_ok(cbrl_hpgd_create(&h, p, 10));
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 3, 0);
+  int B = test_quick() ? 10000 : 40000;
+  for (int b = 0; b < B; b++) {
+    double gs[4];
+    assert_ok(cbrl_hpgd_sample(h, 1, x, m, &pol, &rng, gs, NULL));
+    for (int j = 0; j < 4; j++) s1[j] += gs[j], s2[j] += gs[j] * gs[j];
+  }
+  for (int j = 0; j < 4; j++) {
+    double mean = s1[j] / B, se = sqrt((s2[j] / B - mean * mean) / B);
+    if (fabs(mean - g[j]) > 4 * se) fail_msg("coordinate %d: mean %.5f exact %.5f se %.5f", j, mean, g[j], se);
+  }
+  cbrl_hpgd_free(h);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
+static void a_short_hpgd_run_raises_welfare(void **state) {
+  cbrl_problem *p = economy(40);
+  cbrl_leader_opts o;
+  cbrl_leader_opts_default(&o);
+  o.learning_rate = 0.01;
+  o.hpgd.steps = 2000;
+  o.hpgd.streams = 10;
+  double x0[4];
+  cbrl_tax_x_for_rate(0.3, x0);
+  cbrl_leader *L;
+  assert_ok(cbrl_leader_create(&L, p, &o, x0));
+  cbrl_leader_metrics m;
+  double F0 = 0, F1 = 0;
+  int T = test_quick() ? 30 : 60;
+  for (int t = 1; t <= T; t++) {
+    assert_ok(cbrl_leader_step(L, t == 1 || t == T, &m));
+    if (t == 1) F0 = m.F;
+  }
+  F1 = m.F;
+  print_message("welfare %.4f -> %.4f in %d HPGD iterations\n", F0, F1, T);
+  assert_true(F1 > F0);
+  cbrl_leader_free(L);
+  cbrl_problem_free(p);
+}
+
+static void bad_options_are_refused(void **state) {
+  cbrl_tax_opts o;
+  cbrl_tax_opts_default(&o);
+  o.weight[0] = 0.7;
+  cbrl_problem *p = NULL;
+  assert_int_equal(cbrl_tax_create(&p, &o), CBRL_EINVAL);
+  cbrl_tax_opts_default(&o);
+  o.alpha[1][2] = 0.0;
+  assert_int_equal(cbrl_tax_create(&p, &o), CBRL_EINVAL);
+  cbrl_tax_opts_default(&o);
+  o.n_bins = 1;
+  assert_int_equal(cbrl_tax_create(&p, &o), CBRL_EINVAL);
+  assert_null(p);
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(bins_are_distributions_and_rates_start_at_point_three),
+      cmocka_unit_test(transition_scores_match_finite_differences),
+      cmocka_unit_test(reduction_equals_brute_force_over_joint_actions),
+      cmocka_unit_test(hypergradient_matches_finite_differences),
+      cmocka_unit_test(unbiased_hpgd_matches_exact_within_4_standard_errors),
+      cmocka_unit_test(a_short_hpgd_run_raises_welfare),
+      cmocka_unit_test(bad_options_are_refused),
+  };
+  return CBRL_RUN_TESTS(argc, argv, tests);
+}
