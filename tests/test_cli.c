@@ -89,6 +89,23 @@ static void problem_file_and_random_env_work(void **state) {
   assert_int_equal(run("hypergrad --env random --states 30 --actions 3 --dim 4 --contexts 2 --branch 3 --seed 5 --json"), 0);
   assert_int_equal(json_array(out, "grad", g, 8), 4);
   assert_int_equal(json_array(out, "F_per_context", g, 8), 2);
+  /* Tax design: d = 4, two household types, x defaulting to every rate 0.3. */
+  assert_int_equal(run("hypergrad --env tax-design --bins 30 --json"), 0);
+  assert_int_equal(json_array(out, "grad", g, 8), 4);
+  assert_int_equal((int)json_number(out, "dim"), 4);
+  cbrl_tax_opts o;
+  cbrl_tax_opts_default(&o);
+  o.n_bins = 30;
+  cbrl_problem *p;
+  cbrl_exact *e;
+  assert_ok(cbrl_tax_create(&p, &o));
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[4], F;
+  cbrl_tax_x_for_rate(0.3, x);
+  assert_ok(cbrl_exact_evaluate(e, x, &F, NULL, NULL));
+  assert_true(json_number(out, "F") == F);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
 }
 
 static void stochastic_estimators_report_standard_errors(void **state) {
@@ -160,6 +177,8 @@ static const bad_cli bad[] = {
     {"hypergrad --env four-rooms --estimator zero-order --zo-u -1", "--zo-u: must be positive"},
     {"hypergrad --env four-rooms --seed 3", "--seed applies to --env random only"},
     {"hypergrad --env four-rooms --levels 4", "--levels applies to --estimator rtq only"},
+    {"hypergrad --env four-rooms --bins 50", "--bins applies to --env tax-design only"},
+    {"hypergrad --env tax-design --x 1,2,3", "--x: expected 4 values (the problem's dim), got 3"},
     {"hypergrad --env four-rooms --estimator rtq --levels 0", "--levels: 0 is out of range"},
     {"hypergrad --env four-rooms --estimator zero-order --follower soft-q", "--follower applies to --estimator hpgd"},
     {"hypergrad --env four-rooms --estimator hpgd --follower smart", "--follower: expected exact or soft-q"},

@@ -15,13 +15,16 @@ static const char hypergrad_usage[] =
     "  cbrl hypergrad --env four-rooms [--beta B] [--lambda L] [--x v1,...|--x-seed N] [--json]\n"
     "  cbrl hypergrad --env random --states S --actions A --dim D --contexts K --branch B\n"
     "                 --seed N [--x ...] [--lambda L] [--json]\n"
+    "  cbrl hypergrad --env tax-design [--lambda L] [--x w_I,w_1,w_2,w_3] [--bins N] [--json]\n"
     "\n"
     "Computes the leader objective F(x) = sum_xi q_xi f(x, pi*_{x,xi}, xi) exactly (soft best\n"
     "response, then policy evaluation) and its gradient in adjoint mode.\n"
     "\n"
     "Options:\n"
     "  --problem FILE   a cbrl-tabular-1 problem file (YAML); x defaults to zeros\n"
-    "  --env NAME       four-rooms or random\n"
+    "  --env NAME       four-rooms, random or tax-design (SPEC 6.2: x = (w_I, w_1, w_2, w_3),\n"
+    "                   rates tau = 2 sigmoid(w), default x at every rate 0.3, lambda 0.2)\n"
+    "  --bins N         tax-design: asset grid resolution (default 100)\n"
     "  --x LIST         leader parameters, comma-separated, exactly d of them\n"
     "  --x-seed N       Four-Rooms only: draw x ~ N(0, 0.01^2) from seed N (default 0)\n"
     "  --lambda L       follower temperature (overrides the file; Four-Rooms default 0.003)\n"
@@ -58,7 +61,7 @@ static const char hypergrad_usage[] =
 enum {
   OPT_PROBLEM = 256, OPT_ENV, OPT_X, OPT_X_SEED, OPT_LAMBDA, OPT_BETA, OPT_STATES, OPT_ACTIONS,
   OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL, OPT_ESTIMATOR, OPT_SAMPLES,
-  OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS
+  OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS, OPT_BINS
 };
 
 static const struct option hypergrad_options[] = {
@@ -72,7 +75,7 @@ static const struct option hypergrad_options[] = {
     {"estimator", required_argument, 0, OPT_ESTIMATOR}, {"samples", required_argument, 0, OPT_SAMPLES},
     {"steps", required_argument, 0, OPT_STEPS},     {"zo-u", required_argument, 0, OPT_ZO_U},
     {"amd-updates", required_argument, 0, OPT_AMD_UPDATES}, {"levels", required_argument, 0, OPT_LEVELS},
-    {"follower", required_argument, 0, OPT_FOLLOWER},
+    {"follower", required_argument, 0, OPT_FOLLOWER},        {"bins", required_argument, 0, OPT_BINS},
     {"follower-iterations", required_argument, 0, OPT_FOLLOWER_ITERATIONS},
     {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
 
@@ -85,7 +88,8 @@ typedef struct args {
   cbrl_algorithm estimator;
   long samples, steps, amd_updates, levels, follower_iterations;
   double zo_u;
-  int soft_q, have_levels, have_follower_iterations;
+  int soft_q, have_levels, have_follower_iterations, have_bins;
+  long bins;
 } args;
 
 static int parse_args(int argc, char **argv, args *a) {
@@ -160,6 +164,10 @@ static int parse_args(int argc, char **argv, args *a) {
       case OPT_AMD_UPDATES:
         if (cli_parse_int(cmd, "--amd-updates", optarg, 1, 100000000L, &a->amd_updates)) return 2;
         break;
+      case OPT_BINS:
+        if (cli_parse_int(cmd, "--bins", optarg, 2, 100000, &a->bins)) return 2;
+        a->have_bins = 1;
+        break;
       case OPT_LEVELS:
         if (cli_parse_int(cmd, "--levels", optarg, 1, 30, &a->levels)) return 2;
         a->have_levels = 1;
@@ -184,8 +192,10 @@ static int parse_args(int argc, char **argv, args *a) {
   if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
   if (!!a->problem + !!a->env != 1) return cli_usage_error(cmd, "give exactly one of --problem FILE or --env NAME");
   int is_fr = a->env && !strcmp(a->env, "four-rooms"), is_random = a->env && !strcmp(a->env, "random");
-  if (a->env && !is_fr && !is_random)
-    return cli_usage_error(cmd, "--env: unknown environment '%s' (four-rooms, random)", a->env);
+  int is_tax = a->env && !strcmp(a->env, "tax-design");
+  if (a->env && !is_fr && !is_random && !is_tax)
+    return cli_usage_error(cmd, "--env: unknown environment '%s' (four-rooms, random, tax-design)", a->env);
+  if (a->have_bins && !is_tax) return cli_usage_error(cmd, "--bins applies to --env tax-design only");
   if (a->have_x_seed && !is_fr) return cli_usage_error(cmd, "--x-seed applies to --env four-rooms only");
   if (a->have_x_seed && a->x_text) return cli_usage_error(cmd, "give --x or --x-seed, not both");
   if (a->have_beta && !is_fr) return cli_usage_error(cmd, "--beta applies to --env four-rooms only");
@@ -226,6 +236,12 @@ static int build_problem(const args *a, cbrl_problem **p) {
       fprintf(stderr, "cbrl hypergrad: %s\n", msg);
       return CLI_EXIT_USAGE;
     }
+  } else if (!strcmp(a->env, "tax-design")) {
+    cbrl_tax_opts o;
+    cbrl_tax_opts_default(&o);
+    if (a->have_bins) o.n_bins = (int)a->bins;
+    err = cbrl_tax_create(p, &o);
+    if (err) return cli_usage_error(cmd, "tax-design: %s", cbrl_strerror(err));
   } else if (!strcmp(a->env, "four-rooms")) {
     cbrl_four_rooms_opts o;
     cbrl_four_rooms_opts_default(&o);
@@ -268,6 +284,7 @@ static int initial_x(const args *a, const cbrl_problem *p, double *x) {
     return 0;
   }
   memset(x, 0, sizeof(double) * (size_t)p->dim);
+  if (a->env && !strcmp(a->env, "tax-design")) cbrl_tax_x_for_rate(0.3, x);
   if (a->env && !strcmp(a->env, "four-rooms")) {
     cbrl_rng rng;
     cbrl_rng_seed(&rng, (uint64_t)a->x_seed, 0);

@@ -40,6 +40,7 @@ void cbrl_config_default(cbrl_config *c) {
   c->follower = CBRL_FOLLOWER_EXACT;
   c->follower_iterations = 1024;
   c->rtq_levels = 6;
+  c->tax_bins = 100;
 }
 
 typedef enum { F_STRING, F_ENUM_ENV, F_ALG, F_DOUBLE_AXIS, F_SIM_AXIS, F_SEEDS, F_LONG, F_DOUBLE, F_OPTIMIZER,
@@ -84,6 +85,7 @@ static const field fields[] = {
     {"follower", F_FOLLOWER, OFF(follower), 0, 0, 0, 0},
     {"follower_iterations", F_LONG, OFF(follower_iterations), 0, 1, 1073741824.0, 0},
     {"rtq_levels", F_LONG, OFF(rtq_levels), 0, 1, 30, 0},
+    {"tax_bins", F_LONG, OFF(tax_bins), 0, 2, 100000, 0},
 };
 #define N_FIELDS (int)(sizeof fields / sizeof fields[0])
 
@@ -140,8 +142,9 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       if (!s) return cbrl_yaml_fail(y, n, f->name, "expected a single value");
       size_t cap = f->kind == F_STRING ? sizeof c->problem : sizeof c->env;
       if (strlen(s) >= cap) return cbrl_yaml_fail(y, n, f->name, "too long");
-      if (f->kind == F_ENUM_ENV && strcmp(s, "four-rooms") && strcmp(s, "random") && strcmp(s, "file"))
-        return cbrl_yaml_fail(y, n, f->name, "unknown environment '%.40s' (four-rooms, random, file)", s);
+      if (f->kind == F_ENUM_ENV && strcmp(s, "four-rooms") && strcmp(s, "random") && strcmp(s, "file") &&
+          strcmp(s, "tax-design"))
+        return cbrl_yaml_fail(y, n, f->name, "unknown environment '%.40s' (four-rooms, random, tax-design, file)", s);
       snprintf(base + f->offset, cap, "%s", s);
       return 0;
     }
@@ -362,6 +365,7 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   if (c->follower != CBRL_FOLLOWER_EXACT || c->follower_iterations != 1024)
     PUT("follower: %s\nfollower_iterations: %ld\n", c->follower ? "soft-q" : "exact", c->follower_iterations);
   if (c->rtq_levels != 6) PUT("rtq_levels: %ld\n", c->rtq_levels);
+  if (!strcmp(c->env, "tax-design")) PUT("tax_bins: %ld\n", c->tax_bins);
   if (!strcmp(c->env, "random"))
     PUT("states: %ld\nactions: %ld\ndim: %ld\ncontexts: %ld\nbranch: %ld\nproblem_seed: %ld\n", c->states, c->actions,
         c->dim, c->contexts, c->branch, c->problem_seed);
@@ -415,6 +419,11 @@ int cbrl_config_problem(const cbrl_config *c, const cbrl_run_spec *r, cbrl_probl
     o.beta = r->beta;
     o.simulator = (cbrl_four_rooms_simulator)r->simulator;
     rc = cbrl_four_rooms_create(out, &o);
+  } else if (!strcmp(c->env, "tax-design")) {
+    cbrl_tax_opts o;
+    cbrl_tax_opts_default(&o);
+    o.n_bins = (int)c->tax_bins;
+    rc = cbrl_tax_create(out, &o);
   } else if (!strcmp(c->env, "random")) {
     cbrl_random_opts o;
     cbrl_random_opts_default(&o);

@@ -10,7 +10,7 @@
 #define CBRL_SEEDS_MAX 1000
 
 typedef struct cbrl_config {
-  char env[32];       /* four-rooms, random or file */
+  char env[32];       /* four-rooms, random, tax-design or file */
   char problem[512];  /* env file: the problem file */
   /* Grid axes: a list in the file makes an axis. */
   int n_algorithm;
@@ -40,6 +40,7 @@ typedef struct cbrl_config {
   int follower;             /* cbrl_follower_kind for hpgd and hpgd-batch */
   long follower_iterations; /* soft-q */
   long rtq_levels;          /* hpgd-rtq */
+  long tax_bins;            /* env tax-design: asset grid */
 } cbrl_config;
 
 /* One run of the grid. */

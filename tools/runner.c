@@ -82,7 +82,10 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
   o.rtq.hpgd.steps = c->hpgd_steps;
   o.rtq.hpgd.streams = (int)c->hpgd_streams;
   o.rtq.hpgd.max_steps = (int)c->hpgd_max_steps;
-  if ((err = cbrl_leader_create(&L, p, &o, NULL))) {
+  /* Tax design starts, as the paper does, at every rate 0.3; the others at N(0, init_std^2). */
+  double x0[CBRL_TAX_DIM];
+  if (!strcmp(c->env, "tax-design")) cbrl_tax_x_for_rate(0.3, x0);
+  if ((err = cbrl_leader_create(&L, p, &o, !strcmp(c->env, "tax-design") ? x0 : NULL))) {
     res->failed = 1;
     snprintf(res->error, sizeof res->error, "cannot start: %s", cbrl_strerror(err));
     goto done;
