@@ -94,20 +94,40 @@ static void followers_count_their_samples_exactly(void **state) {
   cbrl_problem_free(p);
 }
 
-static void rtq_telescopes_to_the_level_K_estimator(void **state) {
-  cbrl_problem *p = small(0.8);
+/* An RT-Q workspace on the small problem at x = (0.1, -0.2, 0.3), with 2,000-step inner batches. */
+typedef struct rtq_fixture {
+  cbrl_problem *p;
   cbrl_mdp m;
-  assert_ok(cbrl_mdp_init(&m, p, 0));
-  double x[3] = {0.1, -0.2, 0.3};
-  assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
+  cbrl_rtq *w;
+  double x[3];
+} rtq_fixture;
+
+static void rtq_setup(rtq_fixture *f, double gamma, int levels) {
+  f->p = small(gamma);
+  f->x[0] = 0.1, f->x[1] = -0.2, f->x[2] = 0.3;
+  assert_ok(cbrl_mdp_init(&f->m, f->p, 0));
+  assert_ok(cbrl_mdp_evaluate(&f->m, f->p, 0, f->x));
   cbrl_rtq_opts o;
   cbrl_rtq_opts_default(&o);
-  o.levels = 4;
+  o.levels = levels;
   o.hpgd.steps = 2000;
   o.hpgd.streams = 2;
   o.hpgd.max_steps = 50;
-  cbrl_rtq *w;
-  assert_ok(cbrl_rtq_create(&w, p, &o));
+  assert_ok(cbrl_rtq_create(&f->w, f->p, &o));
+}
+
+static void rtq_teardown(rtq_fixture *f) {
+  cbrl_rtq_free(f->w);
+  cbrl_mdp_close(&f->m);
+  cbrl_problem_free(f->p);
+}
+
+static void rtq_telescopes_to_the_level_K_estimator(void **state) {
+  rtq_fixture f;
+  rtq_setup(&f, 0.8, 4);
+  cbrl_rtq *w = f.w;
+  cbrl_mdp m = f.m;
+  const double *x = f.x;
   cbrl_rng rng;
   cbrl_rng_seed(&rng, 1, 0);
   int B = test_quick() ? 600 : 3000;
@@ -131,25 +151,15 @@ static void rtq_telescopes_to_the_level_K_estimator(void **state) {
   for (int k = 1; k <= 4; k++) expected += pow(2.0, -k) / z * pow(2.0, k);
   assert_close(samples / B / 24.0, expected, 0.1, 0);
   print_message("RT-Q: %.1f follower samples per estimate against %d for level K\n", samples / B, 16 * 24);
-  cbrl_rtq_free(w);
-  cbrl_mdp_close(&m);
-  cbrl_problem_free(p);
+  rtq_teardown(&f);
 }
 
 static void common_random_numbers_shrink_the_difference_variance(void **state) {
-  cbrl_problem *p = small(0.6);
-  cbrl_mdp m;
-  assert_ok(cbrl_mdp_init(&m, p, 0));
-  double x[3] = {0.1, -0.2, 0.3};
-  assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
-  cbrl_rtq_opts o;
-  cbrl_rtq_opts_default(&o);
-  o.levels = 14;
-  o.hpgd.steps = 2000;
-  o.hpgd.streams = 2;
-  o.hpgd.max_steps = 50;
-  cbrl_rtq *w;
-  assert_ok(cbrl_rtq_create(&w, p, &o));
+  rtq_fixture f;
+  rtq_setup(&f, 0.6, 14);
+  cbrl_rtq *w = f.w;
+  cbrl_mdp m = f.m;
+  const double *x = f.x;
   cbrl_rng rng;
   cbrl_rng_seed(&rng, 4, 0);
   /* Levels 11 and 10 from one stream (common numbers: the level-10 run is a prefix of the
@@ -174,9 +184,7 @@ static void common_random_numbers_shrink_the_difference_variance(void **state) {
   print_message("difference variance: %.3g with common numbers, %.3g without (ratio %.0f)\n", var[0], var[1],
                 var[1] / var[0]);
   assert_true(var[1] >= 10.0 * var[0]);
-  cbrl_rtq_free(w);
-  cbrl_mdp_close(&m);
-  cbrl_problem_free(p);
+  rtq_teardown(&f);
 }
 
 int main(int argc, char **argv) {
