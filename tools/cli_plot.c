@@ -8,9 +8,10 @@
 #include "plot.h"
 
 static const char plot_usage[] =
-    "Usage: cbrl plot DIR [--format png|svg|both] [--out PLOTDIR] [--smooth K]\n"
+    "Usage: cbrl plot DIR [DIR...] [--format png|svg|both] [--out PLOTDIR] [--smooth K]\n"
     "\n"
-    "Draws the figures of the sweep in DIR (PLplot, cairo drivers), white background:\n"
+    "Draws the figures of the sweep in DIR (PLplot, cairo drivers), white background; the\n"
+    "runs of several DIRs are pooled (figures go to the first's plots/ unless --out):\n"
     "  curves_lambdaL_betaB.*       exact F against outer iteration, mean and standard-error\n"
     "                               band over seeds, per algorithm at its chosen learning rate\n"
     "  penalty_map_lambdaL_betaB.*  Four-Rooms: the learned penalty per cell, walls, start S,\n"
@@ -28,6 +29,7 @@ static const char plot_usage[] =
 
 int cli_plot(int argc, char **argv) {
   const char *cmd = "plot", *dir = NULL, *out = NULL;
+  char dirs[4096] = "";
   int formats = CBRL_PLOT_PNG | CBRL_PLOT_SVG;
   long smooth = 1;
   for (int i = 1; i < argc; i++) {
@@ -46,23 +48,25 @@ int cli_plot(int argc, char **argv) {
       if (cli_parse_int(cmd, "--smooth", argv[++i], 1, 100000, &smooth)) return CLI_EXIT_USAGE;
     } else if (argv[i][0] == '-') {
       return cli_usage_error(cmd, "unknown option '%s' (try 'cbrl plot --help')", argv[i]);
-    } else if (!dir) {
-      dir = argv[i];
     } else {
-      return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+      char store[1100];
+      struct stat st;
+      snprintf(store, sizeof store, "%s/results.sqlite", argv[i]);
+      if (stat(store, &st) != 0) return cli_usage_error(cmd, "%s: no results store", store);
+      if (!dir) dir = argv[i];
+      if (strlen(dirs) + strlen(argv[i]) + 2 >= sizeof dirs) return cli_usage_error(cmd, "too many directories");
+      if (dirs[0]) strcat(dirs, "\n");
+      strcat(dirs, argv[i]);
     }
   }
   if (!dir) return cli_usage_error(cmd, "give a sweep directory (try 'cbrl plot --help')");
-  char store[1100], out_dir[1100];
-  struct stat st;
-  snprintf(store, sizeof store, "%s/results.sqlite", dir);
-  if (stat(store, &st) != 0) return cli_usage_error(cmd, "%s: no results store", store);
+  char out_dir[1100];
   snprintf(out_dir, sizeof out_dir, "%s", out ? out : dir);
   if (!out) strncat(out_dir, "/plots", sizeof out_dir - strlen(out_dir) - 1);
   if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
     return cli_usage_error(cmd, "%s: cannot create: %s", out_dir, strerror(errno));
   char err[1024];
-  cbrl_plot_opts o = {dir, out_dir, formats, (int)smooth};
+  cbrl_plot_opts o = {dirs, out_dir, formats, (int)smooth};
   int n = cbrl_plot_sweep(&o, err, sizeof err);
   if (n < 0) {
     fprintf(stderr, "cbrl plot: %s\n", err);

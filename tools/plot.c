@@ -13,6 +13,7 @@
 #include "cbrl/cbrl.h"
 
 typedef struct prun {
+  sqlite3 *db; /* the store it came from */
   int id;
   char column[48];
   double lambda, beta, lr, c, window_F;
@@ -34,13 +35,18 @@ static double column_double(sqlite3_stmt *st, int i) {
 
 static int load(sqlite3 *db, sweep *s) {
   sqlite3_stmt *st;
+  int cap = s->n > 0 ? s->n * 2 : 256;
+  if (s->n > 0) {
+    prun *grown = realloc(s->runs, sizeof *grown * cap);
+    if (!grown) return CBRL_ENOMEM;
+    s->runs = grown;
+  }
   if (sqlite3_prepare_v2(db,
                          "SELECT id, algorithm, simulator, lambda, beta, learning_rate, zero_order_c, window_F, seed, x, env"
                          " FROM runs WHERE status = 'done' ORDER BY id",
                          -1, &st, NULL) != SQLITE_OK)
     return CBRL_EIO;
-  int cap = 256;
-  s->runs = malloc(sizeof *s->runs * cap);
+  if (!s->runs) s->runs = malloc(sizeof *s->runs * cap);
   while (s->runs && sqlite3_step(st) == SQLITE_ROW) {
     if (s->n == cap) {
       prun *r2 = realloc(s->runs, sizeof *r2 * (cap *= 2));
@@ -48,6 +54,7 @@ static int load(sqlite3 *db, sweep *s) {
       s->runs = r2;
     }
     prun *r = &s->runs[s->n++];
+    r->db = db;
     r->id = sqlite3_column_int(st, 0);
     const char *sim = (const char *)sqlite3_column_text(st, 2);
     snprintf(r->column, sizeof r->column, "%s%s", sqlite3_column_text(st, 1),
@@ -109,7 +116,7 @@ static void begin(const char *device, const char *path, int width, int height, i
 }
 
 /* Learning curves of one (lambda, beta): mean F with a standard-error band per column. */
-static int curves(sqlite3 *db, const sweep *s, char (*columns)[48], int nc, double lambda, double beta,
+static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, double beta,
                   const cbrl_plot_opts *o, const char *device, const char *ext, char *err, size_t err_size) {
   int *ids = malloc(sizeof(int) * s->n);
   double *xs[16] = {0}, *mean[16] = {0}, *se[16] = {0};
@@ -124,7 +131,8 @@ static int curves(sqlite3 *db, const sweep *s, char (*columns)[48], int nc, doub
     int n = 0;
     for (int r = 0; r < k; r++) {
       sqlite3_stmt *st;
-      sqlite3_prepare_v2(db, "SELECT iteration, F FROM metrics WHERE run_id = ?1 AND F IS NOT NULL ORDER BY iteration", -1,
+      sqlite3_prepare_v2(s->runs[ids[r]].db,
+                         "SELECT iteration, F FROM metrics WHERE run_id = ?1 AND F IS NOT NULL ORDER BY iteration", -1,
                          &st, NULL);
       sqlite3_bind_int(st, 1, s->runs[ids[r]].id);
       int i = 0;
@@ -419,18 +427,26 @@ static int penalty_map(const sweep *s, char (*columns)[48], int nc, double lambd
 
 int cbrl_plot_sweep(const cbrl_plot_opts *o, char *err, size_t err_size) {
   char path[1200];
-  snprintf(path, sizeof path, "%s/results.sqlite", o->dir);
-  sqlite3 *db;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    snprintf(err, err_size, "%s: %s", path, sqlite3_errmsg(db));
-    sqlite3_close(db);
-    return CBRL_EIO;
-  }
   sweep s = {0};
-  int rc = load(db, &s);
+  sqlite3 *dbs[64];
+  int n_dbs = 0, rc = 0;
+  /* o->dir may list several stores separated by newlines; their runs are pooled. */
+  char dirs[4096];
+  snprintf(dirs, sizeof dirs, "%s", o->dir);
+  for (char *d = strtok(dirs, "\n"); d && n_dbs < 64; d = strtok(NULL, "\n")) {
+    snprintf(path, sizeof path, "%s/results.sqlite", d);
+    if (sqlite3_open_v2(path, &dbs[n_dbs], SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+      snprintf(err, err_size, "%s: %s", path, sqlite3_errmsg(dbs[n_dbs]));
+      sqlite3_close(dbs[n_dbs]);
+      rc = CBRL_EIO;
+      break;
+    }
+    if ((rc = load(dbs[n_dbs++], &s))) break;
+  }
   if (rc || s.n == 0) {
-    snprintf(err, err_size, "%s: no finished runs", path);
-    sqlite3_close(db);
+    if (!rc) snprintf(err, err_size, "%s: no finished runs", o->dir);
+    for (int i = 0; i < n_dbs; i++) sqlite3_close(dbs[i]);
+    for (int i = 0; i < s.n; i++) free(s.runs[i].x_json);
     free(s.runs);
     return rc ? rc : CBRL_EINVAL;
   }
@@ -455,7 +471,7 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, char *err, size_t err_size) {
     if (!(o->formats & (1 << f))) continue;
     for (int l = 0; l < nl; l++)
       for (int b = 0; b < nb; b++) {
-        figures += curves(db, &s, columns, nc, lambdas[l], betas[b], o, devices[f], exts[f], err, err_size);
+        figures += curves(&s, columns, nc, lambdas[l], betas[b], o, devices[f], exts[f], err, err_size);
         if (!strcmp(s.env, "four-rooms"))
           figures += penalty_map(&s, columns, nc, lambdas[l], betas[b], o, devices[f], exts[f], f == 0 ? dump : NULL);
       }
@@ -466,6 +482,6 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, char *err, size_t err_size) {
   free(columns);
   free(lambdas);
   free(betas);
-  sqlite3_close(db);
+  for (int i = 0; i < n_dbs; i++) sqlite3_close(dbs[i]);
   return figures;
 }

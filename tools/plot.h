@@ -8,7 +8,7 @@
 #define CBRL_PLOT_SVG 0x2
 
 typedef struct cbrl_plot_opts {
-  const char *dir;     /* the sweep: DIR/results.sqlite */
+  const char *dir;     /* the sweep: DIR/results.sqlite; several DIRs separated by newlines are pooled */
   const char *out_dir; /* where figures go */
   int formats;         /* CBRL_PLOT_PNG | CBRL_PLOT_SVG */
   int smooth;          /* moving-average window over stored points (1: none) */
