@@ -21,8 +21,8 @@ step=${1:-all}
 
 run() { "$CBRL" run "$@" --threads "$T" --resume --quiet; }
 
-# name algorithm simulator: the lines of the cheaper protocol.
-LINES="zero-order:zero-order:consistent exact:exact:consistent hpgd-paper-code:hpgd-batch:paper-code hpgd-unbiased:hpgd:consistent"
+# name:algorithm:simulator, the lines of the cheaper protocol (LINES may name a subset).
+LINES=${LINES:-"hpgd-paper-code:hpgd-batch:paper-code exact:exact:consistent zero-order:zero-order:consistent hpgd-unbiased:hpgd:consistent"}
 
 stage1() { # name alg sim lambda
   run configs/paper/four_rooms_lambda_$4.yaml --out "$OUT/select_$1_$4" --set algorithm=$2 --set simulator=$3 \
