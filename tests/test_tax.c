@@ -76,7 +76,8 @@ static void transition_scores_match_finite_differences(void **state) {
 /* Brute force: soft value iteration over the 1,250 joint actions, and the leader's value under
    the joint policy with the per-split welfare, against the reduced model's exact F. */
 static void reduction_equals_brute_force_over_joint_actions(void **state) {
-  cbrl_problem *p = economy(30);
+  const int S = test_quick() ? 10 : 30; /* the sanitizer build runs the small grid */
+  cbrl_problem *p = economy(S);
   cbrl_exact *e;
   assert_ok(cbrl_exact_create(&e, p));
   double x[4] = {-0.4, 0.3, -0.8, 0.1}, tau[4], f[2];
@@ -86,7 +87,7 @@ static void reduction_equals_brute_force_over_joint_actions(void **state) {
   for (int k = 0; k < 2; k++) {
     const double alpha[2][3] = {{0.6, 0.3, 0.1}, {0.1, 0.7, 0.2}};
     const cbrl_mdp *m = cbrl_exact_mdp(e, k);
-    int S = 30, A = CBRL_TAX_ACTIONS;
+    int A = CBRL_TAX_ACTIONS;
     double V[30] = {0}, Vb[30] = {0};
     static double Q[30][1250], pi[30][1250];
     for (int it = 0; it < 400; it++) { /* 0.9^400 < 1e-18 */
@@ -135,17 +136,16 @@ static void reduction_equals_brute_force_over_joint_actions(void **state) {
 }
 
 static void hypergradient_matches_finite_differences(void **state) {
-  cbrl_problem *p = economy(40);
+  cbrl_problem *p = economy(test_quick() ? 15 : 40);
   cbrl_exact *e;
   assert_ok(cbrl_exact_create(&e, p));
   cbrl_soft_opts so;
   cbrl_soft_opts_default(&so);
-  so.tol = 1e-13;
+  so.tol = 1e-12; /* F ~ 30 and Q ~ 300: tighter would sit on the rounding floor */
   cbrl_exact_set_opts(e, &so);
   double x[4] = {-1.2, -0.5, 0.3, -2.0}, g[4], F;
-  int err = cbrl_exact_evaluate(e, x, &F, NULL, g);
-  assert_true(err == 0 || err == CBRL_ENOCONV);
-  for (int j = 0; j < 4; j++) assert_close(g[j], test_fd(e, x, 4, j, 2e-3), 1e-7, 1e-9);
+  assert_ok(cbrl_exact_evaluate(e, x, &F, NULL, g));
+  for (int j = 0; j < 4; j++) assert_close(g[j], test_fd(e, x, 4, j, 2e-3), 1e-6, 1e-7);
   cbrl_exact_free(e);
   cbrl_problem_free(p);
 }
@@ -164,7 +164,7 @@ static void unbiased_hpgd_matches_exact_within_4_standard_errors(void **state) {
   assert_ok(cbrl_hpgd_create(&h, p, 10));
   cbrl_rng rng;
   cbrl_rng_seed(&rng, 3, 0);
-  int B = test_quick() ? 10000 : 40000;
+  int B = test_quick() ? 5000 : 40000;
   for (int b = 0; b < B; b++) {
     double gs[4];
     assert_ok(cbrl_hpgd_sample(h, 1, x, m, &pol, &rng, gs, NULL));
@@ -180,7 +180,7 @@ static void unbiased_hpgd_matches_exact_within_4_standard_errors(void **state) {
 }
 
 static void a_short_hpgd_run_raises_welfare(void **state) {
-  cbrl_problem *p = economy(40);
+  cbrl_problem *p = economy(test_quick() ? 20 : 40);
   cbrl_leader_opts o;
   cbrl_leader_opts_default(&o);
   o.learning_rate = 0.01;
@@ -192,7 +192,7 @@ static void a_short_hpgd_run_raises_welfare(void **state) {
   assert_ok(cbrl_leader_create(&L, p, &o, x0));
   cbrl_leader_metrics m;
   double F0 = 0, F1 = 0;
-  int T = test_quick() ? 30 : 60;
+  int T = test_quick() ? 20 : 60;
   for (int t = 1; t <= T; t++) {
     assert_ok(cbrl_leader_step(L, t == 1 || t == T, &m));
     if (t == 1) F0 = m.F;
