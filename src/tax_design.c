@@ -20,6 +20,8 @@
 
 #include "cbrl/environments.h"
 #include "cbrl/errors.h"
+#include "cbrl/hypergradient.h"
+#include "cbrl/solver.h"
 
 #define N_SPLITS_MAX 19 /* splits of one total K into three parts 0..4 */
 
@@ -367,4 +369,73 @@ int cbrl_tax_create(cbrl_problem **out, const cbrl_tax_opts *o) {
   (*out)->flags = CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P;
   snprintf((*out)->name, sizeof (*out)->name, "tax-design");
   return 0;
+}
+
+/* Split-averaged tax revenue of each reduced action: E_{c|C}[sum_j tau_j c_j / (1 + tau_j)] + tau_I h. */
+static void revenue_table(const tax *t, const double *alpha, double lambda, const double *tau, double *rev) {
+  for (int a = 0; a < CBRL_TAX_ACTIONS; a++) {
+    int K = a % CBRL_TAX_TOTALS, n = t->n_splits[K];
+    double h = 0.89 * (a / CBRL_TAX_TOTALS), U[N_SPLITS_MAX], d[3], mx = -INFINITY, z = 0.0, acc = 0.0;
+    for (int i = 0; i < n; i++) mx = fmax(mx, U[i] = consumption_utility(alpha, &t->splits[K][i], tau, d));
+    for (int i = 0; i < n; i++) z += exp((U[i] - mx) / lambda);
+    for (int i = 0; i < n; i++) {
+      double r = 0.0;
+      for (int j = 0; j < 3; j++) r += tau[1 + j] * 1.25 * t->splits[K][i].k[j] / (1.0 + tau[1 + j]);
+      acc += exp((U[i] - mx) / lambda) / z * r;
+    }
+    rev[a] = acc + tau[0] * h;
+  }
+}
+
+int cbrl_tax_report_compute(const cbrl_problem *p, cbrl_exact *e, const double *x, cbrl_tax_report *r) {
+  if (!p || p->ops != &tax_ops || !e || !x || !r) return CBRL_EINVAL;
+  const tax *t = p->impl;
+  int S = p->n_states, A = CBRL_TAX_ACTIONS, err = 0;
+  memset(r, 0, sizeof *r);
+  cbrl_tax_rates(x, r->rates);
+  double *reward = malloc(sizeof(double) * (size_t)S * A), *v = calloc((size_t)S, sizeof(double)), rev[CBRL_TAX_ACTIONS];
+  cbrl_soft_solver w;
+  if (!reward || !v || (err = cbrl_soft_solver_init(&w, S, A))) {
+    free(reward);
+    free(v);
+    return err ? err : CBRL_ENOMEM;
+  }
+  double lo = INFINITY, hi = -INFINITY;
+  for (int k = 0; k < p->n_contexts && !err; k++) {
+    double f;
+    err = cbrl_exact_context(e, k, x, &f, NULL);
+    if (err && err != CBRL_ENOCONV) break;
+    err = 0;
+    const cbrl_mdp *m = cbrl_exact_mdp(e, k);
+    const cbrl_soft_solver *follower = cbrl_exact_follower(e, k);
+    double q = p->context_weight[k];
+    r->welfare += q * f;
+    for (int s = 0; s < S; s++) r->household_value[k] += m->mu[s] * follower->v[s];
+    /* Evaluate the follower's policy for revenue and for assets, with the leader's discount. */
+    if ((err = cbrl_soft_solver_set_q(&w, follower->q, p->lambda))) break;
+    revenue_table(t, t->opts.alpha[k], p->lambda, r->rates, rev);
+    for (int s = 0; s < S; s++)
+      for (int a = 0; a < A; a++) reward[(size_t)s * A + a] = rev[a];
+    memset(v, 0, sizeof(double) * (size_t)S);
+    err = cbrl_soft_solver_evaluate(&w, m, p->leader_gamma, reward, v);
+    if (err && err != CBRL_ENOCONV) break;
+    for (int s = 0; s < S; s++) r->revenue[k] += m->mu[s] * v[s];
+    for (int s = 0; s < S; s++)
+      for (int a = 0; a < A; a++) reward[(size_t)s * A + a] = center(t, s);
+    memset(v, 0, sizeof(double) * (size_t)S);
+    err = cbrl_soft_solver_evaluate(&w, m, p->leader_gamma, reward, v);
+    if (err && err != CBRL_ENOCONV) break;
+    err = 0;
+    for (int s = 0; s < S; s++) r->assets[k] += (1.0 - p->leader_gamma) * m->mu[s] * v[s];
+    r->value_mean += q * r->household_value[k];
+    r->revenue_mean += q * r->revenue[k];
+    r->assets_mean += q * r->assets[k];
+    lo = fmin(lo, r->household_value[k]);
+    hi = fmax(hi, r->household_value[k]);
+  }
+  r->value_spread = hi - lo;
+  cbrl_soft_solver_close(&w);
+  free(reward);
+  free(v);
+  return err;
 }

@@ -449,6 +449,35 @@ static void rtq_runs_record_levels_and_follower_samples(void **state) {
   assert_int_equal(rows, 50);
 }
 
+static void tax_runs_record_the_economy(void **state) {
+  const char *cfg = write_config("tax.yaml",
+                                 "env: tax-design\ntax_bins: 20\nlambda: 0.2\nalgorithm: zero-order\n"
+                                 "learning_rate: 0.01\nzero_order_c: 50\nseeds: 1\niterations: 12\nfinal_window: 4\n"
+                                 "metrics_every: 4\n");
+  char args[512], path[256];
+  snprintf(args, sizeof args, "run %s --out %s/tax --quiet", cfg, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/tax/results.sqlite", dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT iteration, income_tax, vat1, household_spread, revenue FROM metrics"
+                                          " ORDER BY iteration", -1, &st, NULL), SQLITE_OK);
+  int rows = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (sqlite3_column_int(st, 0) == 1) {
+      assert_close(sqlite3_column_double(st, 1), 0.3, 1e-12, 0); /* the paper's starting rates */
+      assert_close(sqlite3_column_double(st, 2), 0.3, 1e-12, 0);
+    }
+    assert_true(sqlite3_column_type(st, 3) == SQLITE_FLOAT && sqlite3_column_double(st, 3) >= 0.0);
+    assert_true(sqlite3_column_double(st, 4) > 0.0);
+    rows++;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  assert_int_equal(rows, 7); /* t = 1, 4, 8 and the final window 9, 10, 11, 12 */
+}
+
 typedef struct bad_config {
   const char *text; /* config file (NULL: the small one) */
   const char *set;  /* extra --set, or NULL */
@@ -521,6 +550,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(full_disk_and_read_only_filesystem_give_clear_errors),
       cmocka_unit_test(twenty_kill_points),
       cmocka_unit_test(rtq_runs_record_levels_and_follower_samples),
+      cmocka_unit_test(tax_runs_record_the_economy),
       cmocka_unit_test(config_errors_stop_before_anything_is_written),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);

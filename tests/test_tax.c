@@ -204,6 +204,39 @@ static void a_short_hpgd_run_raises_welfare(void **state) {
   cbrl_problem_free(p);
 }
 
+static void report_agrees_with_independent_computations(void **state) {
+  cbrl_problem *p = economy(30);
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[4], F, g[4];
+  cbrl_tax_x_for_rate(0.3, x);
+  cbrl_tax_report r;
+  assert_ok(cbrl_tax_report_compute(p, e, x, &r));
+  for (int j = 0; j < 4; j++) assert_close(r.rates[j], 0.3, 1e-14, 0);
+  assert_ok(cbrl_exact_evaluate(e, x, &F, NULL, g));
+  assert_close(r.welfare, F, 1e-10, 0);
+  assert_close(r.value_spread, fabs(r.household_value[0] - r.household_value[1]), 1e-12, 0);
+  assert_true(r.revenue_mean > 0.0);
+  /* Assets by duality: (1 - gamma_L) sum_s d(s) s with d the leader-discounted occupancy. */
+  for (int k = 0; k < 2; k++) {
+    assert_ok(cbrl_exact_context(e, k, x, NULL, g)); /* the gradient call computes d */
+    const double *d = cbrl_exact_occupancy(e, k);
+    double assets = 0.0;
+    for (int s = 0; s < 30; s++) assets += (1.0 - p->leader_gamma) * d[s] * (-100.0 + (s + 0.5) * 200.0 / 30);
+    assert_close(r.assets[k], assets, 1e-8, 1e-8);
+    double J = 0.0;
+    for (int s = 0; s < 30; s++) J += cbrl_exact_mdp(e, k)->mu[s] * cbrl_exact_follower(e, k)->v[s];
+    assert_close(r.household_value[k], J, 1e-10, 1e-12);
+  }
+  /* No taxes, no revenue. */
+  double none[4] = {-40, -40, -40, -40};
+  assert_ok(cbrl_tax_report_compute(p, e, none, &r));
+  assert_close(r.revenue_mean, 0.0, 0, 1e-12);
+  assert_int_equal(cbrl_tax_report_compute(NULL, e, x, &r), CBRL_EINVAL);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
 static void bad_options_are_refused(void **state) {
   cbrl_tax_opts o;
   cbrl_tax_opts_default(&o);
@@ -227,6 +260,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(hypergradient_matches_finite_differences),
       cmocka_unit_test(unbiased_hpgd_matches_exact_within_4_standard_errors),
       cmocka_unit_test(a_short_hpgd_run_raises_welfare),
+      cmocka_unit_test(report_agrees_with_independent_computations),
       cmocka_unit_test(bad_options_are_refused),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);

@@ -213,7 +213,8 @@ int cli_export(int argc, char **argv) {
   const char *q =
       "SELECT r.id, r.algorithm, r.env, r.simulator, r.lambda, r.beta, r.learning_rate, r.zero_order_c, r.seed,"
       " m.iteration, m.context, m.F, m.f_context, m.grad_norm, m.env_steps, m.follower_iterations,"
-      " m.follower_products, m.follower_samples, m.level, m.env_steps_total, m.follower_samples_total"
+      " m.follower_products, m.follower_samples, m.level, m.env_steps_total, m.follower_samples_total,"
+      " m.income_tax, m.vat1, m.vat2, m.vat3, m.household_value, m.household_spread, m.revenue, m.assets"
       " FROM metrics m JOIN runs r ON r.id = m.run_id ORDER BY r.id, m.iteration";
   if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) {
     fprintf(stderr, "cbrl export: %s: %s\n", argv[1], sqlite3_errmsg(db));

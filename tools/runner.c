@@ -57,6 +57,7 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
   double wall0 = now(CLOCK_MONOTONIC), cpu0 = now(CLOCK_THREAD_CPUTIME_ID);
   cbrl_problem *p = NULL;
   cbrl_leader *L = NULL;
+  cbrl_exact *economy = NULL; /* tax design: the economy report's own workspace */
   int err = cbrl_config_problem(c, r, &p, res->error, sizeof res->error);
   if (err) {
     res->failed = 1;
@@ -90,6 +91,15 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
     snprintf(res->error, sizeof res->error, "cannot start: %s", cbrl_strerror(err));
     goto done;
   }
+  /* Tax design: the economy at each stored iterate, from a workspace of its own so that the
+     report never moves the leader's warm starts. */
+  int is_tax = !strcmp(c->env, "tax-design");
+  if (is_tax && (err = cbrl_exact_create(&economy, p))) {
+    res->failed = 1;
+    snprintf(res->error, sizeof res->error, "cannot start: %s", cbrl_strerror(err));
+    goto done;
+  }
+  double x_t[CBRL_TAX_DIM];
   long T = c->iterations, window_start = T - c->final_window + 1;
   double sum_F = 0.0, sum_f = 0.0;
   int64_t follower_total = 0;
@@ -100,6 +110,7 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
       break;
     }
     int with = t == 1 || t % c->metrics_every == 0 || t >= window_start;
+    if (is_tax) memcpy(x_t, cbrl_leader_x(L), sizeof x_t);
     cbrl_leader_metrics m;
     err = cbrl_leader_step(L, with, &m);
     if (!err && with && !(isfinite(m.F) && isfinite(m.f_context))) err = CBRL_ENONFINITE;
@@ -114,7 +125,15 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
     if (with) {
       cbrl_metric_row row = {m.iteration, m.context, m.F, m.f_context, m.grad_norm, m.env_steps,
                              m.follower_iterations, m.follower_products, m.follower_samples, m.level,
-                             res->env_steps, follower_total};
+                             res->env_steps, follower_total, {NAN, NAN, NAN, NAN}, NAN, NAN, NAN, NAN};
+      cbrl_tax_report rep;
+      if (is_tax && cbrl_tax_report_compute(p, economy, x_t, &rep) == 0) {
+        memcpy(row.rates, rep.rates, sizeof row.rates);
+        row.household_value = rep.value_mean;
+        row.household_spread = rep.value_spread;
+        row.revenue = rep.revenue_mean;
+        row.assets = rep.assets_mean;
+      }
       if ((err = push_row(res, &row))) {
         res->failed = 1;
         snprintf(res->error, sizeof res->error, "out of memory");
@@ -132,6 +151,7 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
   res->x = malloc(sizeof(double) * (size_t)p->dim);
   if (res->x) memcpy(res->x, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
 done:
+  cbrl_exact_free(economy);
   cbrl_leader_free(L);
   cbrl_problem_free(p);
   res->wall_seconds = now(CLOCK_MONOTONIC) - wall0;

@@ -20,21 +20,24 @@ static const char schema[] =
     " run_id INTEGER NOT NULL, iteration INTEGER NOT NULL, context INTEGER, F REAL, f_context REAL,"
     " grad_norm REAL, env_steps INTEGER, follower_iterations INTEGER, follower_products INTEGER,"
     " follower_samples INTEGER, level INTEGER, env_steps_total INTEGER, follower_samples_total INTEGER,"
-    " PRIMARY KEY(run_id, iteration)) WITHOUT ROWID;";
+    " income_tax REAL, vat1 REAL, vat2 REAL, vat3 REAL, household_value REAL, household_spread REAL,"
+    " revenue REAL, assets REAL, PRIMARY KEY(run_id, iteration)) WITHOUT ROWID;";
 
 /* Stores written before a metrics column existed get it (NULL for their old rows). */
 static int migrate(sqlite3 *db) {
-  static const char *const added[4] = {"follower_samples", "level", "env_steps_total", "follower_samples_total"};
-  int have[4] = {0};
+  static const char *const added[12] = {"follower_samples", "level", "env_steps_total", "follower_samples_total",
+                                        "income_tax", "vat1", "vat2", "vat3", "household_value",
+                                        "household_spread", "revenue", "assets"};
+  int have[12] = {0};
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, "PRAGMA table_info(metrics)", -1, &st, NULL) != SQLITE_OK) return -1;
   while (sqlite3_step(st) == SQLITE_ROW)
-    for (int i = 0; i < 4; i++) have[i] |= !strcmp((const char *)sqlite3_column_text(st, 1), added[i]);
+    for (int i = 0; i < 12; i++) have[i] |= !strcmp((const char *)sqlite3_column_text(st, 1), added[i]);
   sqlite3_finalize(st);
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 12; i++) {
     if (have[i]) continue;
     char sql[128];
-    snprintf(sql, sizeof sql, "ALTER TABLE metrics ADD COLUMN %s INTEGER", added[i]);
+    snprintf(sql, sizeof sql, "ALTER TABLE metrics ADD COLUMN %s %s", added[i], i < 4 ? "INTEGER" : "REAL");
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) return -1;
   }
   return 0;
@@ -179,7 +182,9 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   if (sqlite3_prepare_v2(s->db,
                          "INSERT OR REPLACE INTO metrics(run_id, iteration, context, F, f_context, grad_norm, env_steps,"
                          " follower_iterations, follower_products, follower_samples, level, env_steps_total,"
-                         " follower_samples_total) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+                         " follower_samples_total, income_tax, vat1, vat2, vat3, household_value, household_spread,"
+                         " revenue, assets) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
+                         "?20,?21)",
                          -1, &st, NULL) != SQLITE_OK)
     goto fail;
   for (int64_t i = 0; i < res->n_rows; i++) {
@@ -198,6 +203,11 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
     sqlite3_bind_int(st, 11, m->level);
     sqlite3_bind_int64(st, 12, m->env_steps_total);
     sqlite3_bind_int64(st, 13, m->follower_samples_total);
+    for (int j = 0; j < 4; j++) bind_real_or_null(st, 14 + j, m->rates[j]);
+    bind_real_or_null(st, 18, m->household_value);
+    bind_real_or_null(st, 19, m->household_spread);
+    bind_real_or_null(st, 20, m->revenue);
+    bind_real_or_null(st, 21, m->assets);
     if (sqlite3_step(st) != SQLITE_DONE) goto fail;
   }
   sqlite3_finalize(st);

@@ -17,6 +17,8 @@ typedef struct cbrl_metric_row {
   int64_t follower_samples;
   int level;
   int64_t env_steps_total, follower_samples_total; /* cumulative over every iteration so far */
+  /* Tax design only (NAN elsewhere): rates and the economy under the households' responses. */
+  double rates[4], household_value, household_spread, revenue, assets;
 } cbrl_metric_row;
 
 typedef struct cbrl_run_result {

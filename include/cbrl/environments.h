@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "cbrl/export.h"
+#include "cbrl/hypergradient.h"
 #include "cbrl/model.h"
 
 /* ---- Four-Rooms reward shaping (SPEC 6.1) --------------------------------- */
@@ -86,6 +87,20 @@ CBRL_API void cbrl_tax_x_for_rate(double rate, double *x);
 
 /* Decodes a reduced action into hours h and total spending C. */
 CBRL_API void cbrl_tax_action(int action, double *hours, double *spending);
+
+/* What a tax policy x does to the economy, from the households' exact best responses. */
+typedef struct cbrl_tax_report {
+  double rates[CBRL_TAX_DIM];                  /* income tax, then VAT on goods 1..3 */
+  double welfare;                              /* F(x): the leader's objective */
+  double household_value[CBRL_TAX_TYPES_MAX];  /* J: a type's own (soft) objective, E_mu V*(s_0) */
+  double revenue[CBRL_TAX_TYPES_MAX];          /* expected discounted tax revenue (leader gamma) */
+  double assets[CBRL_TAX_TYPES_MAX];           /* (1 - gamma_L) E[sum_t gamma_L^t s_t]: discounted mean assets */
+  double value_mean, revenue_mean, assets_mean; /* weighted over types */
+  double value_spread;                         /* max - min of J over types: an inequality figure */
+} cbrl_tax_report;
+
+/* Fills r for the tax problem p at x, solving (warm) with e, an exact workspace of p. */
+CBRL_API int cbrl_tax_report_compute(const cbrl_problem *p, cbrl_exact *e, const double *x, cbrl_tax_report *r);
 
 /* ---- Random CMDPs (SPEC 6.3) ----------------------------------------------- */
 
