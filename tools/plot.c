@@ -107,6 +107,7 @@ static void begin(const char *device, const char *path, int width, int height, i
   plscolbg(255, 255, 255);
   plspage(0, 0, width, height, 0, 0);
   plssub(panels, 1);
+  plscmap0n(32); /* lines 2..9, their translucent bands 10..17, walls 15 is overwritten per map */
   plinit();
   static const int palette[8][3] = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {255, 127, 14},
                                     {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
@@ -116,24 +117,37 @@ static void begin(const char *device, const char *path, int width, int height, i
 }
 
 /* Learning curves of one (lambda, beta): mean F with a standard-error band per column. */
-static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, double beta,
+/* One figure of curves: for each algorithm column at its chosen setting, and each y column,
+   the mean and standard-error band over seeds of y against x (both read per stored row). */
+typedef struct curve_spec {
+  const char *prefix;      /* file name */
+  const char *x, *xlabel;  /* metrics column for x */
+  const char *y[4];        /* metrics columns for y */
+  const char *ylabel[4];   /* legend suffix per y ("" for one) */
+  int n_y;
+  const char *axis, *what; /* y axis label; title text */
+} curve_spec;
+
+static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, double beta, const curve_spec *cs,
                   const cbrl_plot_opts *o, const char *device, const char *ext, char *err, size_t err_size) {
   int *ids = malloc(sizeof(int) * s->n);
   double *xs[16] = {0}, *mean[16] = {0}, *se[16] = {0};
   int npts[16] = {0}, used = 0;
-  char names[8][96];
+  char names[16][112];
   double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
-  for (int c = 0; c < nc && c < 8; c++) {
+  for (int cy = 0; cy < nc * cs->n_y && used < 8; cy++) {
+    int c = cy / cs->n_y, yi = cy % cs->n_y;
     int k = best_setting(s, columns[c], lambda, beta, ids);
     if (!k) continue;
     /* All runs of a setting store the same iterations: read them run by run. */
     double *sum = NULL, *sum2 = NULL, *it = NULL;
     int n = 0;
+    char q[256];
+    snprintf(q, sizeof q, "SELECT %s, %s FROM metrics WHERE run_id = ?1 AND %s IS NOT NULL ORDER BY iteration", cs->x,
+             cs->y[yi], cs->y[yi]);
     for (int r = 0; r < k; r++) {
       sqlite3_stmt *st;
-      sqlite3_prepare_v2(s->runs[ids[r]].db,
-                         "SELECT iteration, F FROM metrics WHERE run_id = ?1 AND F IS NOT NULL ORDER BY iteration", -1,
-                         &st, NULL);
+      if (sqlite3_prepare_v2(s->runs[ids[r]].db, q, -1, &st, NULL) != SQLITE_OK) break;
       sqlite3_bind_int(st, 1, s->runs[ids[r]].id);
       int i = 0;
       while (sqlite3_step(st) == SQLITE_ROW) {
@@ -142,12 +156,12 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
                  *t = realloc(it, sizeof(double) * (i + 1));
           if (!a || !b || !t) break;
           sum = a, sum2 = b, it = t;
-          sum[i] = sum2[i] = 0.0;
-          it[i] = sqlite3_column_double(st, 0);
+          sum[i] = sum2[i] = it[i] = 0.0;
           n = i + 1;
         }
         if (i < n) {
           double f = sqlite3_column_double(st, 1);
+          it[i] += sqlite3_column_double(st, 0) / k; /* x averaged over seeds */
           sum[i] += f;
           sum2[i] += f * f;
         }
@@ -177,10 +191,12 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
     }
     npts[used] = n;
     const prun *r = &s->runs[ids[0]];
+    const char *sep = cs->ylabel[yi][0] ? ": " : "";
     if (isnan(r->c))
-      snprintf(names[used], sizeof names[used], "%s (lr %g, %d seeds)", columns[c], r->lr, k);
+      snprintf(names[used], sizeof names[used], "%s%s%s (lr %g, %d seeds)", columns[c], sep, cs->ylabel[yi], r->lr, k);
     else
-      snprintf(names[used], sizeof names[used], "%s (lr %g, c %g, %d seeds)", columns[c], r->lr, r->c, k);
+      snprintf(names[used], sizeof names[used], "%s%s%s (lr %g, c %g, %d seeds)", columns[c], sep, cs->ylabel[yi], r->lr,
+               r->c, k);
     used++;
     free(sum);
     free(sum2);
@@ -188,7 +204,11 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
   free(ids);
   if (!used) return 0;
   char path[1200];
-  snprintf(path, sizeof path, "%s/curves_lambda%g_beta%g.%s", o->out_dir, lambda, beta, ext);
+  if (!(xmax > xmin)) {
+    for (int i = 0; i < used; i++) free(xs[i]), free(mean[i]), free(se[i]);
+    return 0; /* nothing varies along x (for example no follower samples) */
+  }
+  snprintf(path, sizeof path, "%s/%s_lambda%g_beta%g.%s", o->out_dir, cs->prefix, lambda, beta, ext);
   double pad = 0.05 * (ymax - ymin + 1e-9);
   begin(device, path, 1000, 650, 1);
   pladv(0);
@@ -197,9 +217,9 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
   plcol0(1);
   plbox("bcnst", 0, 0, "bcnstv", 0, 0);
   char title[160];
-  snprintf(title, sizeof title, "Four-Rooms, #gl = %g, #gb = %g: exact F, mean #(2233) s.e. over seeds", lambda, beta);
-  if (strcmp(s->env, "four-rooms")) snprintf(title, sizeof title, "%s, #gl = %g: exact F, mean #(2233) s.e.", s->env, lambda);
-  pllab("outer iteration", "F(x)", title);
+  snprintf(title, sizeof title, "Four-Rooms, #gl = %g, #gb = %g: %s, mean #(2233) s.e. over seeds", lambda, beta, cs->what);
+  if (strcmp(s->env, "four-rooms")) snprintf(title, sizeof title, "%s, #gl = %g: %s, mean #(2233) s.e.", s->env, lambda, cs->what);
+  pllab(cs->xlabel, cs->axis, title);
   PLINT opt[8], colors[8], styles[8];
   PLFLT widths[8];
   const char *text[8];
@@ -471,7 +491,21 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, char *err, size_t err_size) {
     if (!(o->formats & (1 << f))) continue;
     for (int l = 0; l < nl; l++)
       for (int b = 0; b < nb; b++) {
-        figures += curves(&s, columns, nc, lambdas[l], betas[b], o, devices[f], exts[f], err, err_size);
+        static const curve_spec f_by_iteration = {"curves", "iteration", "outer iteration", {"F"}, {""}, 1, "F(x)", "exact F"};
+        static const curve_spec f_by_samples = {"samples", "follower_samples_total", "cumulative follower samples", {"F"},
+                                                {""}, 1, "F(x)", "exact F against follower samples"};
+        static const curve_spec rates = {"tax_rates", "iteration", "outer iteration",
+                                         {"income_tax", "vat1", "vat2", "vat3"}, {"income", "VAT 1", "VAT 2", "VAT 3"}, 4,
+                                         "rate", "tax rates"};
+        static const curve_spec households = {"households", "iteration", "outer iteration",
+                                              {"household_value", "household_spread", "revenue"},
+                                              {"J (mean)", "J spread", "revenue"}, 3, "value", "households and revenue"};
+        figures += curves(&s, columns, nc, lambdas[l], betas[b], &f_by_iteration, o, devices[f], exts[f], err, err_size);
+        figures += curves(&s, columns, nc, lambdas[l], betas[b], &f_by_samples, o, devices[f], exts[f], err, err_size);
+        if (!strcmp(s.env, "tax-design")) {
+          figures += curves(&s, columns, nc, lambdas[l], betas[b], &rates, o, devices[f], exts[f], err, err_size);
+          figures += curves(&s, columns, nc, lambdas[l], betas[b], &households, o, devices[f], exts[f], err, err_size);
+        }
         if (!strcmp(s.env, "four-rooms"))
           figures += penalty_map(&s, columns, nc, lambdas[l], betas[b], o, devices[f], exts[f], f == 0 ? dump : NULL);
       }
