@@ -476,6 +476,15 @@ static void tax_runs_record_the_economy(void **state) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   assert_int_equal(rows, 7); /* t = 1, 4, 8 and the final window 9, 10, 11, 12 */
+  /* Its figures: F, the rates, and the households' curves (no follower samples, no map). */
+  snprintf(args, sizeof args, "plot %s/tax --format png", dir);
+  assert_int_equal(run(args), 0);
+  assert_non_null(strstr(err_text, "3 figures written"));
+  long size;
+  snprintf(path, sizeof path, "%s/tax/plots/tax_rates_lambda0.2_beta1.png", dir);
+  assert_true(file_starts_with(path, "\x89PNG", 4, &size) && size > 5000);
+  snprintf(path, sizeof path, "%s/tax/plots/households_lambda0.2_beta1.png", dir);
+  assert_true(file_starts_with(path, "\x89PNG", 4, &size) && size > 5000);
 }
 
 typedef struct bad_config {
