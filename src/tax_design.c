@@ -38,7 +38,7 @@ typedef struct tax {
 
 void cbrl_tax_opts_default(cbrl_tax_opts *o) {
   memset(o, 0, sizeof *o);
-  o->n_bins = 100;
+  o->n_bins = 200;
   o->lambda = 0.2;
   o->gamma = 0.9;
   o->leader_gamma = 0.9;

@@ -24,7 +24,7 @@ static const char hypergrad_usage[] =
     "  --problem FILE   a cbrl-tabular-1 problem file (YAML); x defaults to zeros\n"
     "  --env NAME       four-rooms, random or tax-design (SPEC 6.2: x = (w_I, w_1, w_2, w_3),\n"
     "                   rates tau = 2 sigmoid(w), default x at every rate 0.3, lambda 0.2)\n"
-    "  --bins N         tax-design: asset grid resolution (default 100)\n"
+    "  --bins N         tax-design: asset grid resolution (default 200)\n"
     "  --x LIST         leader parameters, comma-separated, exactly d of them\n"
     "  --x-seed N       Four-Rooms only: draw x ~ N(0, 0.01^2) from seed N (default 0)\n"
     "  --lambda L       follower temperature (overrides the file; Four-Rooms default 0.003)\n"

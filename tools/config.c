@@ -40,7 +40,7 @@ void cbrl_config_default(cbrl_config *c) {
   c->follower = CBRL_FOLLOWER_EXACT;
   c->follower_iterations = 1024;
   c->rtq_levels = 6;
-  c->tax_bins = 100;
+  c->tax_bins = 200;
 }
 
 typedef enum { F_STRING, F_ENUM_ENV, F_ALG, F_DOUBLE_AXIS, F_SIM_AXIS, F_SEEDS, F_LONG, F_DOUBLE, F_OPTIMIZER,

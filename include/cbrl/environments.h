@@ -73,7 +73,7 @@ typedef struct cbrl_tax_opts {
 } cbrl_tax_opts;
 
 /* Fills o with SPEC 6.2: two equally weighted types alpha = (0.6, 0.3, 0.1) and (0.1, 0.7, 0.2),
-   lambda 0.2, discounts 0.9, and the default grid of 100 bins. */
+   lambda 0.2, discounts 0.9, and the default grid of 200 bins (docs/results/tax_design.md). */
 CBRL_API void cbrl_tax_opts_default(cbrl_tax_opts *o);
 
 /* Creates the tabular tax economy: n_bins asset states, 130 reduced actions, d = 4. */
