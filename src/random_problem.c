@@ -21,6 +21,7 @@ void cbrl_random_opts_default(cbrl_random_opts *o) {
   o->coef_nonzeros = -1;
   o->coef_scale = 0.5;
   o->depends = CBRL_DEPENDS_ALL;
+  o->reward_scale = 1.0;
   o->gamma = 0.9;
   o->leader_gamma = 0.9;
   o->lambda = 1.0;
@@ -43,6 +44,12 @@ static const double *mask(const double *drawn, double *coef, int dim, int keep) 
   return drawn;
 }
 
+/* Multiplies a drawn coefficient vector in place. */
+static const double *scale(const double *drawn, double *coef, int dim, double factor) {
+  for (int j = 0; j < dim; j++) coef[j] *= factor;
+  return drawn;
+}
+
 /* Draws n distinct states into out (n <= n_states). */
 static void draw_distinct(cbrl_rng *rng, int n_states, int n, int32_t *out) {
   for (int i = 0; i < n; i++) {
@@ -59,7 +66,8 @@ static void draw_distinct(cbrl_rng *rng, int n_states, int n, int32_t *out) {
 
 int cbrl_random_problem_create(cbrl_problem **out, const cbrl_random_opts *o) {
   if (!out || !o || o->n_states <= 0 || o->n_actions <= 0 || o->dim <= 0 || o->n_contexts <= 0 ||
-      o->branch <= 0 || !(o->terminal_fraction >= 0.0 && o->terminal_fraction < 1.0))
+      o->branch <= 0 || !(o->terminal_fraction >= 0.0 && o->terminal_fraction < 1.0) ||
+      !(o->reward_scale > 0.0 && isfinite(o->reward_scale)))
     return CBRL_EINVAL;
   int branch = o->branch < o->n_states ? o->branch : o->n_states;
   int nnz = o->coef_nonzeros < 0 ? (o->dim < 2 ? o->dim : 2) : o->coef_nonzeros;
@@ -88,25 +96,32 @@ int cbrl_random_problem_create(cbrl_problem **out, const cbrl_random_opts *o) {
   double wsum = 0.0;
   for (int k = 0; k < o->n_contexts; k++) wsum += (p->context_weight[k] = 0.5 + cbrl_rng_uniform(&rng));
   for (int k = 0; k < o->n_contexts; k++) p->context_weight[k] /= wsum;
-  double sc = o->coef_scale;
+  double sc = o->coef_scale, rs = o->reward_scale;
   /* Every quantity draws its coefficients, so the stream (and the constants) do not depend on
      `depends`; a quantity left out gets them zeroed. */
   unsigned dep = o->depends;
 #define COEF(bit) mask(draw_coef(&rng, o->dim, nnz, sc, coef), coef, o->dim, (dep & (bit)) != 0)
   for (int k = 0; k < o->n_contexts && !err; k++) {
     draw_distinct(&rng, o->n_states, branch, support);
-    for (int i = 0; i < branch && !err; i++)
-      err = cbrl_affine_add_initial(p, k, support[i], cbrl_rng_normal(&rng), COEF(CBRL_DEPENDS_MU));
+    /* Coefficients are drawn before constants, explicitly: the order of evaluation of two
+       arguments is unspecified in C, and compilers differ. */
+    for (int i = 0; i < branch && !err; i++) {
+      const double *c = COEF(CBRL_DEPENDS_MU);
+      err = cbrl_affine_add_initial(p, k, support[i], cbrl_rng_normal(&rng), c);
+    }
     for (int s = 0; s < o->n_states && !err; s++)
       for (int a = 0; a < o->n_actions && !err; a++) {
-        err = cbrl_affine_set_reward(p, k, s, a, cbrl_rng_normal(&rng), COEF(CBRL_DEPENDS_R));
-        if (!err)
-          err = cbrl_affine_set_leader_reward(p, k, s, a, cbrl_rng_normal(&rng), COEF(CBRL_DEPENDS_RBAR));
+        /* Scaled after drawing, so the stream and the problem's shape do not depend on the scale. */
+        const double *c = scale(COEF(CBRL_DEPENDS_R), coef, o->dim, rs);
+        err = cbrl_affine_set_reward(p, k, s, a, cbrl_rng_normal(&rng) * rs, c);
+        c = scale(COEF(CBRL_DEPENDS_RBAR), coef, o->dim, rs);
+        if (!err) err = cbrl_affine_set_leader_reward(p, k, s, a, cbrl_rng_normal(&rng) * rs, c);
         if (terminal[s]) continue;
         draw_distinct(&rng, o->n_states, branch, support);
-        for (int i = 0; i < branch && !err; i++)
-          err = cbrl_affine_add_transition(p, k, s, a, support[i], cbrl_rng_normal(&rng),
-                                           COEF(CBRL_DEPENDS_P));
+        for (int i = 0; i < branch && !err; i++) {
+          const double *c = COEF(CBRL_DEPENDS_P);
+          err = cbrl_affine_add_transition(p, k, s, a, support[i], cbrl_rng_normal(&rng), c);
+        }
       }
   }
 #undef COEF

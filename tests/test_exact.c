@@ -141,6 +141,49 @@ static void reset_forgets_warm_starts(void **state) {
   cbrl_problem_free(p);
 }
 
+/* Issue 7's numerical range: every combination gives finite F and gradient, or a reported
+   non-convergence; where the problem is well-conditioned the gradient still matches finite
+   differences. */
+static void numerical_range_is_finite_or_reported(void **state) {
+  const double lambdas[4] = {1e-4, 1e-2, 1.0, 100.0}, gammas[3] = {0.0, 0.5, 0.999}, scales[2] = {1.0, 1e6};
+  int fd_checked = 0;
+  for (int l = 0; l < 4; l++)
+    for (int g = 0; g < 3; g++)
+      for (int sc = 0; sc < 2; sc++) {
+        cbrl_random_opts o;
+        cbrl_random_opts_default(&o);
+        o.n_states = 15;
+        o.dim = 3;
+        o.coef_nonzeros = 0;
+        o.terminal_fraction = 0.1;
+        o.lambda = lambdas[l];
+        o.gamma = o.leader_gamma = gammas[g];
+        o.reward_scale = scales[sc];
+        o.seed = (uint64_t)(l * 10 + g * 2 + sc);
+        cbrl_problem *p;
+        assert_ok(cbrl_random_problem_create(&p, &o));
+        cbrl_exact *e;
+        assert_ok(cbrl_exact_create(&e, p));
+        double x[3] = {0.2, -0.1, 0.3}, grad[3], F;
+        int err = cbrl_exact_evaluate(e, x, &F, NULL, grad);
+        if (err != 0 && err != CBRL_ENOCONV)
+          fail_msg("lambda %g gamma %g scale %g: %s", lambdas[l], gammas[g], scales[sc], cbrl_strerror(err));
+        if (err == CBRL_ENOCONV) assert_false(cbrl_exact_stats(e, 0)->converged && cbrl_exact_stats(e, 1)->converged);
+        assert_true(isfinite(F));
+        for (int j = 0; j < 3; j++) assert_true(isfinite(grad[j]));
+        /* Well-conditioned: rewards of order 1, lambda not far below them, moderate horizon. */
+        if (!err && sc == 0 && lambdas[l] >= 1e-2 && gammas[g] <= 0.5) {
+          double h = 0.02 * fmin(lambdas[l], 0.05), gmax = 0.0;
+          for (int j = 0; j < 3; j++) gmax = fmax(gmax, fabs(grad[j]));
+          for (int j = 0; j < 3; j++) assert_close(grad[j], test_fd(e, x, 3, j, h), 0, 1e-6 * fmax(gmax, 1e-6));
+          fd_checked++;
+        }
+        cbrl_exact_free(e);
+        cbrl_problem_free(p);
+      }
+  assert_int_equal(fd_checked, 6);
+}
+
 static void invalid_problem_is_refused(void **state) {
   cbrl_problem *p = make(&cases[0], 1);
   p->gamma = 1.0;
@@ -157,6 +200,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(evaluate_is_the_weighted_sum_of_contexts),
       cmocka_unit_test(accessors_expose_consistent_tables),
       cmocka_unit_test(reset_forgets_warm_starts),
+      cmocka_unit_test(numerical_range_is_finite_or_reported),
       cmocka_unit_test(invalid_problem_is_refused),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);

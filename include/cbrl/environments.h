@@ -115,6 +115,7 @@ typedef struct cbrl_random_opts {
   int coef_nonzeros;        /* non-zero entries per coefficient vector (min(dim, 2)); 0 = dense */
   double coef_scale;        /* std of the coefficients (0.5) */
   unsigned depends;         /* which of r, rbar, P, mu get coefficients (CBRL_DEPENDS_ALL) */
+  double reward_scale;      /* multiplies r and rbar, constants and coefficients (1) */
   double gamma, leader_gamma, lambda;
 } cbrl_random_opts;
 
