@@ -58,7 +58,7 @@ mpi: deps
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; if [ -n "$$missing" ]; then apt-get install -y -qq $$missing >/dev/null; fi
 	cmake -S . -B $(BUILD_MPI) -DCMAKE_BUILD_TYPE=Release -DCBRL_MPI=ON -DCBRL_BUILD_BENCH=OFF >/dev/null
-	cmake --build $(BUILD_MPI) -j $(JOBS)
+	cmake --build $(BUILD_MPI) -j $(JOBS) --target cbrl_cli test_mpi
 	cd $(BUILD_MPI) && ctest --output-on-failure -R test_mpi
 
 # libFuzzer with clang, under AddressSanitizer and UBSan; each target for FUZZ_SECONDS,

@@ -130,7 +130,7 @@ static void rtq_telescopes_to_the_level_K_estimator(void **state) {
   const double *x = f.x;
   cbrl_rng rng;
   cbrl_rng_seed(&rng, 1, 0);
-  int B = test_quick() ? 600 : 3000;
+  int B = test_quick() ? 300 : 3000;
   double g[3], s1[2][3] = {{0}}, s2[2][3] = {{0}}, samples = 0;
   for (int b = 0; b < B; b++) {
     cbrl_rtq_info info;
