@@ -1,6 +1,7 @@
 /* Benchmarks of the core library: exact F plus hypergradient on Four-Rooms (cold and
-   warm-started) and on random problems from 1e2 to 1e6 states. Medians over repeats,
-   after a warm-up. Usage: cbrl_bench [--quick] [--max-states N] */
+   warm-started), on random problems from 1e2 to 1e6 states, and leader iterations on
+   Four-Rooms and on the tax economy. Medians over repeats,
+   after a warm-up. Usage: cbrl_bench [--quick] [--max-states N] [--tax-only] */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -77,8 +78,27 @@ static void time_exact(cbrl_problem *p, int reps, double *cold_ms, double *warm_
   cbrl_exact_free(e);
 }
 
-/* Median milliseconds per leader iteration of one algorithm on Four-Rooms (lambda 0.003, beta 3),
-   after a warm-up, with and without the per-iteration exact metrics. */
+/* Median milliseconds per leader iteration of one configured leader on problem p, after
+   `warmup` iterations, with and without the per-iteration exact metrics. */
+static void time_steps(cbrl_problem *p, const cbrl_leader_opts *o, const double *x0, int warmup, int iters,
+                       double *plain_ms, double *metrics_ms) {
+  cbrl_leader *L;
+  check(cbrl_leader_create(&L, p, o, x0), "leader");
+  double *t = malloc(sizeof(double) * iters);
+  for (int i = 0; i < warmup; i++) check(cbrl_leader_step(L, 1, NULL), "warm-up");
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < iters; i++) {
+      double t0 = now();
+      check(cbrl_leader_step(L, pass, NULL), "step");
+      t[i] = 1e3 * (now() - t0);
+    }
+    *(pass ? metrics_ms : plain_ms) = median(t, iters);
+  }
+  free(t);
+  cbrl_leader_free(L);
+}
+
+/* Leader iteration on Four-Rooms (lambda 0.003, beta 3), the SPEC 7.1 setting. */
 static void time_leader(cbrl_algorithm alg, int iters, double *plain_ms, double *metrics_ms) {
   cbrl_four_rooms_opts fo;
   cbrl_four_rooms_opts_default(&fo);
@@ -90,20 +110,28 @@ static void time_leader(cbrl_algorithm alg, int iters, double *plain_ms, double 
   o.algorithm = alg;
   o.learning_rate = 0.1;
   o.zero_order_c = 0.5;
-  cbrl_leader *L;
-  check(cbrl_leader_create(&L, p, &o, NULL), "leader");
-  double *t = malloc(sizeof(double) * iters);
-  for (int i = 0; i < 20; i++) check(cbrl_leader_step(L, 1, NULL), "warm-up");
-  for (int pass = 0; pass < 2; pass++) {
-    for (int i = 0; i < iters; i++) {
-      double t0 = now();
-      check(cbrl_leader_step(L, pass, NULL), "step");
-      t[i] = 1e3 * (now() - t0);
-    }
-    *(pass ? metrics_ms : plain_ms) = median(t, iters);
-  }
-  free(t);
-  cbrl_leader_free(L);
+  time_steps(p, &o, NULL, 20, iters, plain_ms, metrics_ms);
+  cbrl_problem_free(p);
+}
+
+/* Leader iteration on the tax economy (lambda 0.2, 200 bins), the SPEC 7.2 setting: SGD at
+   lr 0.01 with clip 1, zero-order c = 50, HPGD batches of 50 households x 200 steps. */
+static void time_tax_leader(cbrl_algorithm alg, int iters, double *plain_ms, double *metrics_ms) {
+  cbrl_problem *p;
+  check(cbrl_tax_create(&p, NULL), "tax-design");
+  cbrl_leader_opts o;
+  cbrl_leader_opts_default(&o);
+  o.algorithm = alg;
+  o.learning_rate = 0.01;
+  o.max_grad_norm = 1.0;
+  o.zero_order_c = 50.0;
+  o.hpgd.steps = 10000;
+  o.hpgd.streams = 50;
+  o.hpgd.max_steps = 200;
+  o.optimizer = CBRL_SGD;
+  double x0[CBRL_TAX_DIM];
+  cbrl_tax_x_for_rate(0.3, x0);
+  time_steps(p, &o, x0, 3, iters, plain_ms, metrics_ms);
   cbrl_problem_free(p);
 }
 
@@ -158,26 +186,39 @@ static void hpgd_split(int iters, double *follower_ms, double *sim_ms, double *e
 }
 
 int main(int argc, char **argv) {
-  int quick = 0;
+  int quick = 0, tax_only = 0;
   long max_states = 1000000;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick")) quick = 1, max_states = 10000;
     else if (!strcmp(argv[i], "--max-states") && i + 1 < argc) max_states = atol(argv[++i]);
+    else if (!strcmp(argv[i], "--tax-only")) tax_only = 1;
     else {
-      fprintf(stderr, "usage: cbrl_bench [--quick] [--max-states N]\n");
+      fprintf(stderr, "usage: cbrl_bench [--quick] [--max-states N] [--tax-only]\n");
       return 2;
     }
   }
-  printf("## Leader iterations on Four-Rooms (lambda 0.003, beta 3), ms per iteration (median)\n\n");
-  printf("| algorithm | without metrics | with exact-F metrics |\n|---|---|---|\n");
+  if (!tax_only) {
+    printf("## Leader iterations on Four-Rooms (lambda 0.003, beta 3), ms per iteration (median)\n\n");
+    printf("| algorithm | without metrics | with exact-F metrics |\n|---|---|---|\n");
+  }
   const cbrl_algorithm algs[5] = {CBRL_ALG_HPGD_BATCH, CBRL_ALG_HPGD, CBRL_ALG_ZERO_ORDER, CBRL_ALG_AMD, CBRL_ALG_EXACT};
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < 5 && !tax_only; i++) {
     double plain, with;
     int iters = algs[i] == CBRL_ALG_AMD ? (quick ? 5 : 25) : (quick ? 50 : 400);
     time_leader(algs[i], iters, &plain, &with);
     printf("| %s | %.3f | %.3f |\n", cbrl_algorithm_name(algs[i]), plain, with);
     fflush(stdout);
   }
+  printf("\n## Leader iterations on tax design (lambda 0.2, 200 bins), ms per iteration (median)\n\n");
+  printf("| algorithm | without metrics | with exact-F metrics |\n|---|---|---|\n");
+  const cbrl_algorithm tax_algs[4] = {CBRL_ALG_HPGD_BATCH, CBRL_ALG_HPGD, CBRL_ALG_ZERO_ORDER, CBRL_ALG_EXACT};
+  for (int i = 0; i < 4; i++) {
+    double plain, with;
+    time_tax_leader(tax_algs[i], quick ? 3 : 15, &plain, &with);
+    printf("| %s | %.1f | %.1f |\n", cbrl_algorithm_name(tax_algs[i]), plain, with);
+    fflush(stdout);
+  }
+  if (tax_only) return 0;
   double tf, ts, te;
   hpgd_split(quick ? 50 : 400, &tf, &ts, &te);
   printf("\nHPGD (batch) iteration split: follower %.3f ms, simulation of 10,000 steps %.3f ms, "

@@ -193,15 +193,8 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
         met.env_steps = info.env_steps;
       } else {
         /* Unbiased samples until the batch estimator's step budget is spent. */
-        int64_t n = 0;
-        memset(L->shifted, 0, sizeof(double) * d);
-        while (!err && met.env_steps < o->hpgd.steps) {
-          err = cbrl_hpgd_sample(L->hpgd, k, L->x, m, &pol, &L->rng, L->g, &info);
-          for (int j = 0; j < d; j++) L->shifted[j] += L->g[j];
-          met.env_steps += info.env_steps;
-          n++;
-        }
-        for (int j = 0; j < d; j++) L->g[j] = L->shifted[j] / (double)n;
+        err = cbrl_hpgd_sample_mean(L->hpgd, k, L->x, m, &pol, o->hpgd.steps, &L->rng, L->g, &info);
+        met.env_steps = info.env_steps;
       }
       if (err) return err;
       break;

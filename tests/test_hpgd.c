@@ -153,11 +153,52 @@ static void batch_estimator_is_consistent_on_a_random_problem(void **state) {
   cbrl_problem_free(p);
 }
 
+static void sample_mean_is_the_mean_of_samples_from_the_same_stream(void **state) {
+  /* One vjp for the whole budget must give what separate samples average to: same draws, same
+     samples counted, the same mean up to rounding. x in r, rbar, P and mu. */
+  cbrl_problem *p = small_problem(3, CBRL_DEPENDS_ALL);
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[4] = {0.1, 0.2, -0.2, 0.3}, g[4], sum[4] = {0}, mean[4];
+  assert_ok(cbrl_exact_context(e, 0, x, NULL, g));
+  const cbrl_soft_solver *w = cbrl_exact_follower(e, 0);
+  const cbrl_mdp *m = cbrl_exact_mdp(e, 0);
+  cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
+  cbrl_hpgd *h;
+  assert_ok(cbrl_hpgd_create(&h, p, 1000));
+  cbrl_rng a, b;
+  cbrl_rng_seed(&a, 5, 0);
+  cbrl_rng_seed(&b, 5, 0);
+  cbrl_estimate_info info;
+  int64_t steps = 0, n = 0, budget = 3000;
+  while (steps < budget) {
+    assert_ok(cbrl_hpgd_sample(h, 0, x, m, &pol, &a, g, &info));
+    for (int j = 0; j < 4; j++) sum[j] += g[j];
+    steps += info.env_steps;
+    n++;
+  }
+  assert_ok(cbrl_hpgd_sample_mean(h, 0, x, m, &pol, budget, &b, mean, &info));
+  assert_int_equal(info.env_steps, steps);
+  assert_int_equal(info.episodes, n);
+  assert_true(n > 10);
+  for (int j = 0; j < 4; j++) {
+    double want = sum[j] / (double)n;
+    if (fabs(mean[j] - want) > 1e-9 * (1.0 + fabs(want)))
+      fail_msg("coordinate %d: one-vjp mean %.12g, mean of samples %.12g", j, mean[j], want);
+  }
+  assert_int_equal(cbrl_rng_next(&a), cbrl_rng_next(&b)); /* the same draws were consumed */
+  assert_int_equal(cbrl_hpgd_sample_mean(h, 0, x, m, &pol, 0, &b, mean, &info), CBRL_EINVAL);
+  cbrl_hpgd_free(h);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(unbiased_estimator_matches_exact_within_4_standard_errors),
       cmocka_unit_test(batch_estimator_approaches_exact_on_four_rooms),
       cmocka_unit_test(batch_estimator_is_consistent_on_a_random_problem),
+      cmocka_unit_test(sample_mean_is_the_mean_of_samples_from_the_same_stream),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }

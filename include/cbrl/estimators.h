@@ -53,6 +53,12 @@ CBRL_API int cbrl_hpgd_sample(cbrl_hpgd *h, int context, const double *x, const 
                               const cbrl_policy *pi, cbrl_rng *rng, double *grad,
                               cbrl_estimate_info *info);
 
+/* The mean of unbiased samples (SPEC 4.1a) drawn until step_budget environment steps are spent,
+   with one vjp for all of them. Writes grad (dim); info->episodes counts the samples. */
+CBRL_API int cbrl_hpgd_sample_mean(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim,
+                                   const cbrl_policy *pi, int64_t step_budget, cbrl_rng *rng,
+                                   double *grad, cbrl_estimate_info *info);
+
 
 /* ---- AMD (SPEC 4.3; Chen et al. 2022) ---------------------------------------- */
 
