@@ -193,10 +193,11 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
     const prun *r = &s->runs[ids[0]];
     const char *sep = cs->ylabel[yi][0] ? ": " : "";
     if (isnan(r->c))
-      snprintf(names[used], sizeof names[used], "%s%s%s (lr %g, %d seeds)", columns[c], sep, cs->ylabel[yi], r->lr, k);
+      snprintf(names[used], sizeof names[used], "%s%s%s (lr %g, %d seed%s)", columns[c], sep, cs->ylabel[yi], r->lr, k,
+               k == 1 ? "" : "s");
     else
-      snprintf(names[used], sizeof names[used], "%s%s%s (lr %g, c %g, %d seeds)", columns[c], sep, cs->ylabel[yi], r->lr,
-               r->c, k);
+      snprintf(names[used], sizeof names[used], "%s%s%s (lr %g, c %g, %d seed%s)", columns[c], sep, cs->ylabel[yi],
+               r->lr, r->c, k, k == 1 ? "" : "s");
     used++;
     free(sum);
     free(sum2);
