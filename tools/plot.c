@@ -128,6 +128,44 @@ typedef struct curve_spec {
   const char *axis, *what; /* y axis label; title text */
 } curve_spec;
 
+
+/* The legend's estimated share of the plot box: about 6 % of the height per entry, and the
+   longest label's width at the legend's text size. */
+static void legend_extent(int n, char names[][112], double *w, double *h) {
+  size_t longest = 0;
+  for (int i = 0; i < n; i++) longest = strlen(names[i]) > longest ? strlen(names[i]) : longest;
+  *w = fmin(0.95, 0.11 + 0.0105 * (double)longest);
+  *h = fmin(0.95, 0.04 + 0.062 * n);
+}
+
+/* Picks the corner whose legend box covers the fewest curve points; if every corner covers
+   some, raises the top of the y range so the legend sits above the data. */
+static PLINT legend_corner(int n, const int *npts, double **xs, double **mean, char names[][112], double xmin,
+                           double xmax, double *lo, double *hi) {
+  static const PLINT corners[4] = {PL_POSITION_LEFT | PL_POSITION_TOP, PL_POSITION_RIGHT | PL_POSITION_TOP,
+                                   PL_POSITION_LEFT | PL_POSITION_BOTTOM, PL_POSITION_RIGHT | PL_POSITION_BOTTOM};
+  double w, h;
+  legend_extent(n, names, &w, &h);
+  int best = 0;
+  long best_hits = -1;
+  for (int c = 0; c < 4; c++) {
+    long hits = 0;
+    for (int u = 0; u < n; u++)
+      for (int i = 0; i < npts[u]; i++) {
+        double fx = (xs[u][i] - xmin) / (xmax - xmin), fy = (mean[u][i] - *lo) / (*hi - *lo);
+        int in_x = (c % 2 == 0) ? fx < w : fx > 1.0 - w;
+        int in_y = (c < 2) ? fy > 1.0 - h : fy < h;
+        hits += in_x && in_y;
+      }
+    if (best_hits < 0 || hits < best_hits) best = c, best_hits = hits;
+  }
+  if (best_hits > 0) {
+    best = 0;
+    *hi = *lo + (*hi - *lo) / fmax(0.1, 1.0 - h - 0.03);
+  }
+  return corners[best];
+}
+
 static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, double beta, const curve_spec *cs,
                   const cbrl_plot_opts *o, const char *device, const char *ext, char *err, size_t err_size) {
   int *ids = malloc(sizeof(int) * s->n);
@@ -210,11 +248,12 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
     return 0; /* nothing varies along x (for example no follower samples) */
   }
   snprintf(path, sizeof path, "%s/%s_lambda%g_beta%g.%s", o->out_dir, cs->prefix, lambda, beta, ext);
-  double pad = 0.05 * (ymax - ymin + 1e-9);
+  double pad = 0.05 * (ymax - ymin + 1e-9), lo = ymin - pad, hi = ymax + pad;
+  PLINT corner = legend_corner(used, npts, xs, mean, names, xmin, xmax, &lo, &hi);
   begin(device, path, 1000, 650, 1);
   pladv(0);
   plvpor(0.1, 0.95, 0.12, 0.9);
-  plwind(xmin, xmax, ymin - pad, ymax + pad);
+  plwind(xmin, xmax, lo, hi);
   plcol0(1);
   plbox("bcnst", 0, 0, "bcnstv", 0, 0);
   char title[160];
@@ -253,7 +292,7 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
   }
   PLFLT lw, lh;
   plcol0(1);
-  pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_INSIDE | PL_POSITION_LEFT | PL_POSITION_TOP,
+  pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_INSIDE | corner,
            0.02, 0.02, 0.08, 0, 1, 1, 0, 0, shown, opt, 0.8, 0.9, 2.0, 0.0, colors, text, NULL, NULL, NULL, NULL, colors,
            styles, widths, NULL, NULL, NULL, NULL);
   plend();
