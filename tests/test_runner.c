@@ -166,6 +166,24 @@ static void plots_are_written_and_the_map_marks_the_right_cells(void **state) {
   assert_int_equal(paths, 4);  /* two goals per panel */
   snprintf(args, sizeof args, "plot %s/p --format gif", dir);
   assert_int_equal(run(args), 2);
+  /* --only: one algorithm, one panel; an algorithm the store lacks is an error. */
+  snprintf(args, sizeof args, "plot %s/p --format png --only zero-order --out %s/p/only", dir, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/p/only/penalty_maps.txt", dir);
+  f = fopen(path, "r");
+  assert_non_null(f);
+  grids = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (strstr(line, "cells:")) {
+      assert_non_null(strstr(line, "panel zero-order"));
+      grids++;
+    }
+  }
+  fclose(f);
+  assert_int_equal(grids, 1);
+  snprintf(args, sizeof args, "plot %s/p --only exact", dir);
+  assert_int_equal(run(args), 1);
+  assert_non_null(strstr(err_text, "--only exact: no finished runs"));
 }
 
 static uint64_t get_le(const unsigned char *p, int bytes) {

@@ -9,6 +9,7 @@
 
 static const char plot_usage[] =
     "Usage: cbrl plot DIR [DIR...] [--format png|svg|both] [--out PLOTDIR] [--smooth K]\n"
+    "                 [--only ALG[,ALG...]]\n"
     "\n"
     "Draws the figures of the sweep in DIR (PLplot, cairo drivers), white background; the\n"
     "runs of several DIRs are pooled (figures go to the first's plots/ unless --out):\n"
@@ -28,12 +29,13 @@ static const char plot_usage[] =
     "  --format F   png, svg or both (default both)\n"
     "  --out DIR    where to write (default DIR/plots)\n"
     "  --smooth K   moving average over K stored points (default 1: none)\n"
+    "  --only LIST  draw only these algorithms (comma-separated, for example exact,zero-order)\n"
     "\n"
     "Example:\n"
     "  cbrl plot runs/fr003 --format png --smooth 5\n";
 
 int cli_plot(int argc, char **argv) {
-  const char *cmd = "plot", *dir = NULL, *out = NULL;
+  const char *cmd = "plot", *dir = NULL, *out = NULL, *only = NULL;
   char dirs[4096] = "";
   int formats = CBRL_PLOT_PNG | CBRL_PLOT_SVG;
   long smooth = 1;
@@ -49,6 +51,9 @@ int cli_plot(int argc, char **argv) {
       else return cli_usage_error(cmd, "--format: expected png, svg or both, got '%s'", f);
     } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
       out = argv[++i];
+    } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+      only = argv[++i];
+      if (!only[0]) return cli_usage_error(cmd, "--only: give at least one algorithm");
     } else if (!strcmp(argv[i], "--smooth") && i + 1 < argc) {
       if (cli_parse_int(cmd, "--smooth", argv[++i], 1, 100000, &smooth)) return CLI_EXIT_USAGE;
     } else if (argv[i][0] == '-') {
@@ -71,7 +76,7 @@ int cli_plot(int argc, char **argv) {
   if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
     return cli_usage_error(cmd, "%s: cannot create: %s", out_dir, strerror(errno));
   char err[1024];
-  cbrl_plot_opts o = {dirs, out_dir, formats, (int)smooth};
+  cbrl_plot_opts o = {dirs, out_dir, formats, (int)smooth, only};
   int n = cbrl_plot_sweep(&o, err, sizeof err);
   if (n < 0) {
     fprintf(stderr, "cbrl plot: %s\n", err);

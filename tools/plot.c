@@ -485,6 +485,17 @@ static int penalty_map(const sweep *s, char (*columns)[48], int nc, double lambd
   return 1;
 }
 
+/* Whether a run's column (its algorithm, with any simulator note after a space) is in the
+   comma-separated list `only`. */
+static int column_selected(const char *only, const char *column) {
+  for (const char *t = only; *t;) {
+    size_t len = strcspn(t, ",");
+    if (len && !strncmp(column, t, len) && (column[len] == '\0' || column[len] == ' ')) return 1;
+    t += len + (t[len] == ',');
+  }
+  return 0;
+}
+
 int cbrl_plot_sweep(const cbrl_plot_opts *o, char *err, size_t err_size) {
   char path[1200];
   sweep s = {0};
@@ -502,6 +513,19 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, char *err, size_t err_size) {
       break;
     }
     if ((rc = load(dbs[n_dbs++], &s))) break;
+  }
+  if (!rc && o->only) {
+    int kept = 0;
+    for (int i = 0; i < s.n; i++) {
+      if (column_selected(o->only, s.runs[i].column)) s.runs[kept++] = s.runs[i];
+      else free(s.runs[i].x_json);
+    }
+    if (!kept && s.n) {
+      s.n = 0;
+      snprintf(err, err_size, "--only %s: no finished runs of these algorithms", o->only);
+      rc = CBRL_EINVAL;
+    }
+    s.n = kept;
   }
   if (rc || s.n == 0) {
     if (!rc) snprintf(err, err_size, "%s: no finished runs", o->dir);

@@ -12,6 +12,7 @@ typedef struct cbrl_plot_opts {
   const char *out_dir; /* where figures go */
   int formats;         /* CBRL_PLOT_PNG | CBRL_PLOT_SVG */
   int smooth;          /* moving-average window over stored points (1: none) */
+  const char *only;    /* comma-separated algorithms to draw; NULL: all */
 } cbrl_plot_opts;
 
 /* Writes learning curves per (lambda, beta) and, for Four-Rooms, penalty maps with a text dump

@@ -295,7 +295,7 @@ int cbrl_sweep_close(cbrl_sweep *w, int *signal_out) {
     char plots[1100];
     snprintf(plots, sizeof plots, "%s/plots", o->out_dir);
     mkdir(plots, 0777);
-    cbrl_plot_opts po = {o->out_dir, plots, CBRL_PLOT_PNG | CBRL_PLOT_SVG, 1};
+    cbrl_plot_opts po = {o->out_dir, plots, CBRL_PLOT_PNG | CBRL_PLOT_SVG, 1, NULL};
     int n = cbrl_plot_sweep(&po, w->err, w->err_size);
     if (n < 0) rc = n;
     else if (!o->quiet) fprintf(stderr, "cbrl run: %d figures written to %s\n", n, plots);
