@@ -129,13 +129,13 @@ typedef struct curve_spec {
 } curve_spec;
 
 
-/* The legend's estimated share of the plot box: about 6 % of the height per entry, and the
+/* The legend's estimated share of the plot box: about 7 % of the height per entry, and the
    longest label's width at the legend's text size. */
 static void legend_extent(int n, char names[][112], double *w, double *h) {
   size_t longest = 0;
   for (int i = 0; i < n; i++) longest = strlen(names[i]) > longest ? strlen(names[i]) : longest;
   *w = fmin(0.95, 0.11 + 0.0105 * (double)longest);
-  *h = fmin(0.95, 0.04 + 0.062 * n);
+  *h = fmin(0.95, 0.05 + 0.068 * n);
 }
 
 /* Picks the corner whose legend box covers the fewest curve points; if every corner covers
