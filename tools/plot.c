@@ -257,7 +257,7 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
   plcol0(1);
   plbox("bcnst", 0, 0, "bcnstv", 0, 0);
   char title[160];
-  snprintf(title, sizeof title, "Four-Rooms, #gl = %g, #gb = %g: %s, mean #(2233) s.e. over seeds", lambda, beta, cs->what);
+  snprintf(title, sizeof title, "Four-Rooms, #gl = %g, #gb = %g: %s, mean #(2233) s.e.", lambda, beta, cs->what);
   if (strcmp(s->env, "four-rooms")) snprintf(title, sizeof title, "%s, #gl = %g: %s, mean #(2233) s.e.", s->env, lambda, cs->what);
   pllab(cs->xlabel, cs->axis, title);
   PLINT opt[8], colors[8], styles[8];
@@ -557,7 +557,7 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, char *err, size_t err_size) {
       for (int b = 0; b < nb; b++) {
         static const curve_spec f_by_iteration = {"curves", "iteration", "outer iteration", {"F"}, {""}, 1, "F(x)", "exact F"};
         static const curve_spec f_by_samples = {"samples", "follower_samples_total", "cumulative follower samples", {"F"},
-                                                {""}, 1, "F(x)", "exact F against follower samples"};
+                                                {""}, 1, "F(x)", "exact F by follower samples"};
         static const curve_spec rates = {"tax_rates", "iteration", "outer iteration",
                                          {"income_tax", "vat1", "vat2", "vat3"}, {"income", "VAT 1", "VAT 2", "VAT 3"}, 4,
                                          "rate", "tax rates"};
