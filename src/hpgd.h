@@ -37,4 +37,10 @@ int cbrl__hpgd_flush(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp 
 /* Growable scratch for one continuation of the unbiased estimator. */
 int cbrl__hpgd_reserve(cbrl_hpgd *h, int64_t n);
 
+/* Mean of unbiased samples (SPEC 4.1a) drawn until step_budget steps are spent or max_samples
+   are drawn, with one vjp for all of them (hpgd_unbiased.c). */
+int cbrl__hpgd_mean(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim, const cbrl_policy *pi,
+                    int64_t step_budget, int64_t max_samples, cbrl_rng *rng, double *grad,
+                    cbrl_estimate_info *info);
+
 #endif /* CBRL_HPGD_INTERNAL_H */

@@ -10,6 +10,7 @@
    sum_m gam^m soft_m sum_{k<m} grad log P_k, so one continuation with a geometric horizon
    estimates G without any estimate of V*. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cbrl/errors.h"
@@ -144,14 +145,14 @@ int cbrl_hpgd_sample(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp 
 }
 
 /* The vjp is linear in the cotangent, so the mean of n samples needs one vjp, not n: on large
-   models (the tax economy's 2 million transitions) that vjp dominates a sample's cost. */
-int cbrl_hpgd_sample_mean(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim,
-                          const cbrl_policy *pi, int64_t step_budget, cbrl_rng *rng, double *grad,
-                          cbrl_estimate_info *info) {
-  if (!h || !x || !sim || !pi || !rng || !grad || step_budget < 1) return CBRL_EINVAL;
+   models (the tax economy's 2 million transitions) that vjp dominates a sample's cost. Draws
+   samples until step_budget steps are spent or max_samples are drawn, whichever comes first. */
+int cbrl__hpgd_mean(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim, const cbrl_policy *pi,
+                    int64_t step_budget, int64_t max_samples, cbrl_rng *rng, double *grad,
+                    cbrl_estimate_info *info) {
   int64_t steps = 0, n = 0;
   int err = 0;
-  while (!err && steps < step_budget) {
+  while (!err && steps < step_budget && n < max_samples) {
     int64_t k = 0;
     err = accumulate(h, sim, pi, rng, &k);
     steps += k;
@@ -164,4 +165,11 @@ int cbrl_hpgd_sample_mean(cbrl_hpgd *h, int context, const double *x, const cbrl
     info->dropped = 0;
   }
   return finish(h, context, x, sim, err, n, grad);
+}
+
+int cbrl_hpgd_sample_mean(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim,
+                          const cbrl_policy *pi, int64_t step_budget, cbrl_rng *rng, double *grad,
+                          cbrl_estimate_info *info) {
+  if (!h || !x || !sim || !pi || !rng || !grad || step_budget < 1) return CBRL_EINVAL;
+  return cbrl__hpgd_mean(h, context, x, sim, pi, step_budget, INT64_MAX, rng, grad, info);
 }

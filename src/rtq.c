@@ -7,6 +7,7 @@
 
 #include "cbrl/errors.h"
 #include "cbrl/estimators.h"
+#include "hpgd.h"
 
 void cbrl_rtq_opts_default(cbrl_rtq_opts *o) {
   memset(o, 0, sizeof *o);
@@ -24,7 +25,7 @@ struct cbrl_rtq {
   cbrl_hpgd *hpgd;
   double *q, *v;              /* soft Q-learning */
   double *pi[3], *log_pi[3];  /* pi_0, pi_{k-1}, pi_k */
-  double *g0, *g1, *acc;      /* dim */
+  double *g0, *g1;            /* dim */
   double *p;                  /* levels + 1: p_k */
 };
 
@@ -36,7 +37,6 @@ void cbrl_rtq_free(cbrl_rtq *w) {
   for (int i = 0; i < 3; i++) free(w->pi[i]), free(w->log_pi[i]);
   free(w->g0);
   free(w->g1);
-  free(w->acc);
   free(w->p);
   free(w);
 }
@@ -56,9 +56,8 @@ int cbrl_rtq_create(cbrl_rtq **out, const cbrl_problem *p, const cbrl_rtq_opts *
   for (int i = 0; i < 3; i++) w->pi[i] = malloc(SA * sizeof(double)), w->log_pi[i] = malloc(SA * sizeof(double));
   w->g0 = malloc(d * sizeof(double));
   w->g1 = malloc(d * sizeof(double));
-  w->acc = malloc(d * sizeof(double));
   w->p = malloc(sizeof(double) * (size_t)(o->levels + 1));
-  int ok = !err && w->q && w->v && w->g0 && w->g1 && w->acc && w->p;
+  int ok = !err && w->q && w->v && w->g0 && w->g1 && w->p;
   for (int i = 0; i < 3; i++) ok = ok && w->pi[i] && w->log_pi[i];
   if (!ok) {
     cbrl_rtq_free(w);
@@ -100,15 +99,9 @@ static int inner(cbrl_rtq *w, int context, const double *x, const cbrl_mdp *m, i
     *steps += info.env_steps;
     return err;
   }
-  memset(w->acc, 0, sizeof(double) * (size_t)p->dim);
-  for (int b = 0; b < w->opts.inner_samples; b++) {
-    int err = cbrl_hpgd_sample(w->hpgd, context, x, m, &pol, &stream, grad, &info);
-    if (err) return err;
-    *steps += info.env_steps;
-    for (int j = 0; j < p->dim; j++) w->acc[j] += grad[j];
-  }
-  for (int j = 0; j < p->dim; j++) grad[j] = w->acc[j] / w->opts.inner_samples;
-  return 0;
+  int err = cbrl__hpgd_mean(w->hpgd, context, x, m, &pol, INT64_MAX, w->opts.inner_samples, &stream, grad, &info);
+  *steps += info.env_steps;
+  return err;
 }
 
 /* Trains from Q = 0, snapshotting pi_0 (1 iteration), pi_{k-1} (2^(k-1)) and pi_k (2^k). */
