@@ -521,7 +521,6 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, char *err, size_t err_size) {
       else free(s.runs[i].x_json);
     }
     if (!kept && s.n) {
-      s.n = 0;
       snprintf(err, err_size, "--only %s: no finished runs of these algorithms", o->only);
       rc = CBRL_EINVAL;
     }
