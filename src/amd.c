@@ -10,6 +10,7 @@
 #include "cbrl/errors.h"
 #include "cbrl/estimators.h"
 #include "cbrl/solver.h"
+#include "vector_clones.h"
 
 typedef struct amd_context {
   int ready;
@@ -22,8 +23,9 @@ struct cbrl_amd {
   amd_context *ctx;
   double *jac_r, *jac_rbar;  /* n_states x n_actions x dim */
   double *pi;                /* n_states x n_actions */
-  double *v_ll, *v_ul;       /* n_states */
+  double *v_ll, *v_ul;       /* n_states: values of the current tables ... */
   double *gv_ll, *vtil;      /* n_states x dim */
+  double *next_v_ll, *next_v_ul, *next_gv_ll, *next_vtil; /* ... and of the ones being written */
   cbrl_soft_solver solver;   /* initialisation only */
 };
 
@@ -43,6 +45,10 @@ void cbrl_amd_free(cbrl_amd *a) {
   free(a->v_ul);
   free(a->gv_ll);
   free(a->vtil);
+  free(a->next_v_ll);
+  free(a->next_v_ul);
+  free(a->next_gv_ll);
+  free(a->next_vtil);
   cbrl_soft_solver_close(&a->solver);
   free(a);
 }
@@ -62,8 +68,13 @@ int cbrl_amd_create(cbrl_amd **out, const cbrl_problem *p) {
   a->v_ul = malloc(S * sizeof(double));
   a->gv_ll = malloc(S * d * sizeof(double));
   a->vtil = malloc(S * d * sizeof(double));
+  a->next_v_ll = malloc(S * sizeof(double));
+  a->next_v_ul = malloc(S * sizeof(double));
+  a->next_gv_ll = malloc(S * d * sizeof(double));
+  a->next_vtil = malloc(S * d * sizeof(double));
   int err = cbrl_soft_solver_init(&a->solver, p->n_states, p->n_actions);
-  if (err || !a->ctx || !a->jac_r || !a->jac_rbar || !a->pi || !a->v_ll || !a->v_ul || !a->gv_ll || !a->vtil)
+  if (err || !a->ctx || !a->jac_r || !a->jac_rbar || !a->pi || !a->v_ll || !a->v_ul || !a->gv_ll || !a->vtil ||
+      !a->next_v_ll || !a->next_v_ul || !a->next_gv_ll || !a->next_vtil)
     goto fail;
   for (int k = 0; k < p->n_contexts; k++) {
     amd_context *c = &a->ctx[k];
@@ -78,6 +89,12 @@ int cbrl_amd_create(cbrl_amd **out, const cbrl_problem *p) {
 fail:
   cbrl_amd_free(a);
   return err ? err : CBRL_ENOMEM;
+}
+
+static void swap(double **u, double **v) {
+  double *t = *u;
+  *u = *v;
+  *v = t;
 }
 
 /* Q of a d-vector reward under the solver's current policy: V by evaluation, then a backup
@@ -122,34 +139,44 @@ static int initialise(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
   return 0;
 }
 
-/* One synchronous update of all four tables. Every V is formed from the old tables first, so
-   the Q tables can then be overwritten in place. */
-static void update(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
+/* Values of state s from its rows of the tables (SPEC 4.3, step 2): pi, V_LL, V_UL,
+   grad V_LL and Vtil, written to the given state-indexed arrays. */
+static CBRL_VECTOR_CLONES void state_values(const cbrl_amd *a, const amd_context *c, int s, double *v_ll,
+                                            double *v_ul, double *gv_ll, double *vtil) {
+  const cbrl_problem *p = a->problem;
+  int A = p->n_actions, d = p->dim;
+  double lam = p->lambda, *pi = a->pi + (size_t)s * A;
+  const double *q = c->q_ll + (size_t)s * A;
+  double mx = q[0], z = 0.0;
+  for (int b = 1; b < A; b++) mx = q[b] > mx ? q[b] : mx;
+  for (int b = 0; b < A; b++) z += (pi[b] = exp((q[b] - mx) / lam));
+  for (int b = 0; b < A; b++) pi[b] /= z;
+  /* V_LL = sum pi Q_LL + lam H(pi) = lam logsumexp(Q_LL / lam). */
+  v_ll[s] = mx + lam * log(z);
+  double vul = 0.0;
+  double *gv = gv_ll + (size_t)s * d, *vt = vtil + (size_t)s * d;
+  memset(gv, 0, sizeof(double) * d);
+  memset(vt, 0, sizeof(double) * d);
+  for (int b = 0; b < A; b++) {
+    size_t sa = (size_t)s * A + b;
+    double w = pi[b];
+    vul += w * c->q_ul[sa];
+    const double *gq = c->gq_ll + sa * d, *qt = c->qtil + sa * d;
+    for (int j = 0; j < d; j++) gv[j] += w * gq[j], vt[j] += w * qt[j];
+  }
+  v_ul[s] = vul;
+}
+
+/* One synchronous update of all four tables (SPEC 4.3, step 3), reading the values of the
+   old tables from a->v_* and writing those of the new tables to a->next_*. A state's new
+   rows depend on its own old rows and its successors' old values only, so its new values
+   can be formed while its rows are still in L1: one pass over the d-vector tables per update
+   instead of two. */
+static CBRL_VECTOR_CLONES void update(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
   const cbrl_problem *p = a->problem;
   int S = p->n_states, A = p->n_actions, d = p->dim;
   double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
   for (int s = 0; s < S; s++) {
-    const double *q = c->q_ll + (size_t)s * A;
-    double mx = q[0], z = 0.0;
-    for (int b = 1; b < A; b++) mx = q[b] > mx ? q[b] : mx;
-    for (int b = 0; b < A; b++) z += (a->pi[(size_t)s * A + b] = exp((q[b] - mx) / lam));
-    for (int b = 0; b < A; b++) a->pi[(size_t)s * A + b] /= z;
-    /* V_LL = sum pi Q_LL + lam H(pi) = lam logsumexp(Q_LL / lam). */
-    a->v_ll[s] = mx + lam * log(z);
-    double vul = 0.0;
-    double *gv = a->gv_ll + (size_t)s * d, *vt = a->vtil + (size_t)s * d;
-    memset(gv, 0, sizeof(double) * d);
-    memset(vt, 0, sizeof(double) * d);
-    for (int b = 0; b < A; b++) {
-      size_t sa = (size_t)s * A + b;
-      double w = a->pi[sa];
-      vul += w * c->q_ul[sa];
-      const double *gq = c->gq_ll + sa * d, *qt = c->qtil + sa * d;
-      for (int j = 0; j < d; j++) gv[j] += w * gq[j], vt[j] += w * qt[j];
-    }
-    a->v_ul[s] = vul;
-  }
-  for (int s = 0; s < S; s++)
     for (int b = 0; b < A; b++) {
       size_t sa = (size_t)s * A + b;
       double *gq = c->gq_ll + sa * d, *qt = c->qtil + sa * d;
@@ -175,6 +202,12 @@ static void update(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
       c->q_ll[sa] = m->r[sa] + gam * ell;
       c->q_ul[sa] = m->rbar[sa] + gamL * eul;
     }
+    state_values(a, c, s, a->next_v_ll, a->next_v_ul, a->next_gv_ll, a->next_vtil);
+  }
+  swap(&a->v_ll, &a->next_v_ll);
+  swap(&a->v_ul, &a->next_v_ul);
+  swap(&a->gv_ll, &a->next_gv_ll);
+  swap(&a->vtil, &a->next_vtil);
 }
 
 int cbrl_amd_step(cbrl_amd *a, int context, const double *x, const cbrl_mdp *m, int updates, double *grad) {
@@ -185,6 +218,7 @@ int cbrl_amd_step(cbrl_amd *a, int context, const double *x, const cbrl_mdp *m, 
   int err = p->ops->reward_jacobian(p, context, x, m, a->jac_r, a->jac_rbar);
   if (err) return err;
   if (!c->ready && (err = initialise(a, c, m))) return err;
+  for (int s = 0; s < p->n_states; s++) state_values(a, c, s, a->v_ll, a->v_ul, a->gv_ll, a->vtil);
   for (int i = 0; i < updates; i++) update(a, c, m);
   /* Vtil of the final tables: one more policy pass. */
   int S = p->n_states, A = p->n_actions, d = p->dim;
