@@ -9,7 +9,7 @@
 void cbrl_hpgd_free(cbrl_hpgd *h) {
   if (!h) return;
   cbrl_batch_close(&h->batch);
-  double **d[] = {&h->w_r, &h->w_rbar, &h->w_log_p, &h->w_log_mu, &h->ret_bar, &h->ret_soft,
+  double **d[] = {&h->w_r, &h->w_rbar, &h->w_log_p, &h->w_log_mu, &h->g_score, &h->ret_bar, &h->ret_soft,
                   &h->beta, &h->n_s, &h->n_sa, &h->vbar, &h->qbar, &h->vstar, &h->c_n,
                   &h->c_bar, &h->c_soft, &h->weight_sa, &h->weight_s, &h->extra_s,
                   &h->pow_leader, &h->pow_follower, &h->path_prefix};
@@ -41,6 +41,7 @@ int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_s
   h->w_rbar = calloc(SA, sizeof(double));
   h->w_log_p = calloc(NNZ, sizeof(double));
   h->w_log_mu = calloc(S, sizeof(double));
+  h->g_score = calloc((size_t)p->dim, sizeof(double));
   h->ret_bar = malloc(N * sizeof(double));
   h->ret_soft = malloc(N * sizeof(double));
   h->beta = malloc(N * sizeof(double));
@@ -60,7 +61,7 @@ int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_s
   h->extra_s = calloc(S, sizeof(double));
   h->pow_leader = malloc((N + 2) * sizeof(double));
   h->pow_follower = malloc((N + 2) * sizeof(double));
-  if (!h->w_r || !h->w_rbar || !h->w_log_p || !h->w_log_mu || !h->ret_bar || !h->ret_soft ||
+  if (!h->w_r || !h->w_rbar || !h->w_log_p || !h->w_log_mu || !h->g_score || !h->ret_bar || !h->ret_soft ||
       !h->beta || !h->usable || !h->complete || !h->episode || !h->n_s || !h->n_sa || !h->vbar || !h->qbar ||
       !h->vstar || !h->c_n || !h->c_bar || !h->c_soft || !h->weight_sa || !h->weight_s ||
       !h->extra_s || !h->pow_leader || !h->pow_follower ||
@@ -101,6 +102,8 @@ int cbrl__hpgd_flush(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp 
   memset(h->w_rbar, 0, SA * sizeof(double));
   memset(h->w_log_p, 0, (size_t)(m->n_transitions ? m->n_transitions : 1) * sizeof(double));
   memset(h->w_log_mu, 0, (size_t)h->n_states * sizeof(double));
+  for (int j = 0; j < p->dim; j++) grad[j] += h->g_score[j];
+  memset(h->g_score, 0, (size_t)p->dim * sizeof(double));
   if (err) return err;
   for (int j = 0; j < p->dim; j++)
     if (!isfinite(grad[j])) return CBRL_ENONFINITE;

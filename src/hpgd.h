@@ -12,6 +12,7 @@ struct cbrl_hpgd {
   double *w_r, *w_rbar; /* n_states x n_actions */
   double *w_log_p;      /* max_transitions */
   double *w_log_mu;     /* n_states */
+  double *g_score;      /* dim: grad log p terms of a continuous simulator's transitions */
   /* Batch tables. */
   cbrl_batch batch;
   double *ret_bar, *ret_soft, *beta; /* per step */

@@ -33,6 +33,14 @@ static int64_t split_episodes(const cbrl_batch *b, int64_t *episode) {
   return e;
 }
 
+/* Adds w to the cotangent of log P at step j: on the transition entry taken, or, in a
+   continuous simulator, w grad log p of the step's own transition. */
+static void add_log_p(cbrl_hpgd *h, const cbrl_continuous *cont, int64_t j, double w) {
+  const cbrl_step *st = &h->batch.steps[j];
+  if (st->entry >= 0) h->w_log_p[st->entry] += w;
+  else if (cont) cont->score(cont->impl, h->batch.state[j], st->a, h->batch.next_state[j], w, h->g_score);
+}
+
 int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim,
                     const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
                     cbrl_estimate_info *info) {
@@ -44,8 +52,16 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
   double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
   int with_p = (p->flags & CBRL_DEPENDS_P) != 0, with_mu = (p->flags & CBRL_DEPENDS_MU) != 0;
   cbrl_batch *b = &h->batch;
-  int err = cbrl_sim_batch(sim, pi, o->streams, o->steps / o->streams, o->max_steps, o->sim_flags, rng, b);
-  if (err) return err;
+  const cbrl_continuous *cont = o->continuous;
+  int err;
+  if (cont) {
+    if (o->sim_flags & CBRL_SIM_COUPLED) return CBRL_ENOTSUP;
+    if ((err = cont->prepare(cont->impl, context, x, sim)) ||
+        (err = cbrl_sim_continuous_batch(cont, pi, o->streams, o->steps / o->streams, o->max_steps, rng, b)))
+      return err;
+  } else if ((err = cbrl_sim_batch(sim, pi, o->streams, o->steps / o->streams, o->max_steps, o->sim_flags, rng, b))) {
+    return err;
+  }
   const cbrl_step *st = b->steps;
   int64_t n = b->n_steps;
   double inv_fin = 1.0 / (double)(b->n_finished > 0 ? b->n_finished : 1);
@@ -130,7 +146,7 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
       h->weight_s[sj->s] += w;
     }
     if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0)
-      h->w_log_p[sj->entry] += gamL * disc * h->vbar[sj->next];
+      add_log_p(h, cont, j, gamL * disc * h->vbar[sj->next]);
     if (with_mu && sj->t == 0) h->w_log_mu[sj->s] += inv_fin * h->vbar[sj->s];
   }
   for (int64_t j = 0; j < n; j++) {
@@ -149,8 +165,7 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
         const cbrl_step *sj = &st[j];
         B = gam * B + h->beta[j] + (truncated ? 0.0 : h->extra_s[sj->s]);
         h->w_r[(size_t)sj->s * A + sj->a] += B;
-        if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0)
-          h->w_log_p[sj->entry] += B * gam * h->vstar[sj->next];
+        if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0) add_log_p(h, cont, j, B * gam * h->vstar[sj->next]);
       }
       if (truncated) {
         int32_t s_end = st[end - 1].next;

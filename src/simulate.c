@@ -18,6 +18,8 @@ int cbrl_batch_init(cbrl_batch *b, int64_t capacity) {
 
 void cbrl_batch_close(cbrl_batch *b) {
   free(b->steps);
+  free(b->state);
+  free(b->next_state);
   memset(b, 0, sizeof *b);
 }
 
@@ -146,6 +148,48 @@ int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int6
         }
       } else {
         s = st->next;
+        t++;
+      }
+    }
+  }
+  return 0;
+}
+
+int cbrl_sim_continuous_batch(const cbrl_continuous *c, const cbrl_policy *pi, int n_streams,
+                              int64_t steps_per_stream, int max_steps, cbrl_rng *rng, cbrl_batch *b) {
+  if (!c || !pi || !rng || !b || n_streams <= 0 || steps_per_stream <= 0 || max_steps < 0) return CBRL_EINVAL;
+  if ((int64_t)n_streams * steps_per_stream > b->capacity) return CBRL_ERANGE;
+  if (!b->state) b->state = malloc(sizeof(double) * (size_t)b->capacity);
+  if (!b->next_state) b->next_state = malloc(sizeof(double) * (size_t)b->capacity);
+  if (!b->state || !b->next_state) return CBRL_ENOMEM;
+  b->n_steps = b->n_episodes = b->n_finished = 0;
+  for (int e = 0; e < n_streams; e++) {
+    double s = c->initial(c->impl, rng);
+    int32_t t = 0;
+    b->n_episodes++;
+    for (int64_t i = 0; i < steps_per_stream; i++) {
+      int64_t j = b->n_steps++;
+      cbrl_step *st = &b->steps[j];
+      st->s = c->grid(c->impl, s);
+      st->a = sim_action(pi, st->s, rng);
+      st->t = t;
+      st->entry = -1;
+      st->log_pi = pi->log_pi[(size_t)st->s * pi->n_actions + st->a];
+      c->rewards(c->impl, s, st->a, &st->r, &st->rbar);
+      b->state[j] = s;
+      b->next_state[j] = c->next(c->impl, s, st->a, rng);
+      st->next = c->grid(c->impl, b->next_state[j]);
+      int last = i + 1 == steps_per_stream;
+      st->flags = max_steps && t + 1 >= max_steps ? CBRL_STEP_TRUNCATED : last ? CBRL_STEP_CUT : 0;
+      if (st->flags & CBRL_STEP_TRUNCATED) {
+        b->n_finished++;
+        if (!last) {
+          s = c->initial(c->impl, rng);
+          t = 0;
+          b->n_episodes++;
+        }
+      } else {
+        s = b->next_state[j];
         t++;
       }
     }

@@ -23,18 +23,7 @@
 #include "cbrl/hypergradient.h"
 #include "cbrl/solver.h"
 
-#define N_SPLITS_MAX 19 /* splits of one total K into three parts 0..4 */
-
-typedef struct split {
-  int k[3];
-} split;
-
-typedef struct tax {
-  cbrl_tax_opts opts;
-  double width;                      /* bin width */
-  int n_splits[CBRL_TAX_TOTALS];
-  split splits[CBRL_TAX_TOTALS][N_SPLITS_MAX];
-} tax;
+#include "tax.h"
 
 void cbrl_tax_opts_default(cbrl_tax_opts *o) {
   memset(o, 0, sizeof *o);
@@ -63,11 +52,7 @@ void cbrl_tax_action(int action, double *hours, double *spending) {
   *spending = 1.25 * (action % CBRL_TAX_TOTALS);
 }
 
-static double center(const tax *t, int i) { return -100.0 + (i + 0.5) * t->width; }
 
-/* u(s) = log(s/20 + 1) for s > 0, else s;  A(s) = s for s <= 0, else 0. */
-static double household_asset_utility(double s) { return s > 0 ? log(s / 20.0 + 1.0) : s; }
-static double welfare_asset_term(double s) { return s <= 0 ? s : 0.0; }
 
 /* Consumption utility prod_j (c_j / (1 + tau_j))^alpha_j, and its derivative in tau_j. */
 static double consumption_utility(const double *alpha, const split *sp, const double *tau, double *d_tau) {
@@ -139,16 +124,6 @@ static void action_table(const tax *t, const double *alpha, double lambda, const
   }
 }
 
-/* Standard normal tail pieces, accurate on both sides. */
-static double upper(double u) { return 0.5 * erfc(u / sqrt(2.0)); } /* 1 - Phi(u) */
-static double density(double u) { return exp(-0.5 * u * u) * 0.39894228040143267794; /* 1 / sqrt(2 pi) */ }
-
-/* Mass of the normal between u0 < u1, from the side where it is not a difference of ~1s. */
-static double mass(double u0, double u1) {
-  if (u0 >= 0.0) return upper(u0) - upper(u1);
-  if (u1 <= 0.0) return upper(-u1) - upper(-u0);
-  return 1.0 - upper(u1) - upper(-u0);
-}
 
 /* The range of bins a row may reach, for every income tax in [0, 2]. */
 static void row_range(const tax *t, int s, int a, int *lo, int *hi) {
@@ -329,6 +304,8 @@ static void tax_destroy(cbrl_problem *p) {
 }
 
 static const cbrl_problem_ops tax_ops = {tax_n_transitions, tax_structure, tax_evaluate, tax_vjp, tax_destroy, NULL};
+
+int cbrl__tax_is(const cbrl_problem *p) { return p->ops == &tax_ops; }
 
 int cbrl_tax_create(cbrl_problem **out, const cbrl_tax_opts *o) {
   cbrl_tax_opts defaults;

@@ -39,6 +39,9 @@ static const char hypergrad_usage[] =
     "  --samples N      estimates to average (hpgd 10000, hpgd-batch 20, zero-order 1000)\n"
     "  --seed S         random seed of the estimator (and, with --env random, of the problem)\n"
     "  --steps N        hpgd-batch: environment steps per estimate (10000, as 5 streams)\n"
+    "  --simulator S    tax-design, hpgd-batch: tabular (default; next bins drawn from the model)\n"
+    "                   or continuous (assets in [-100, 100], truncated-normal noise, the\n"
+    "                   household acting on the bin that holds its assets)\n"
     "  --zo-u U         zero-order smoothing radius u (default 0.001)\n"
     "  --amd-updates K  amd: synchronous table updates from initialisation (default 2000)\n"
     "  --estimator rtq  RT-Q (SPEC 4.4): the follower learns by soft Q-learning from a\n"
@@ -55,13 +58,15 @@ static const char hypergrad_usage[] =
     "  cbrl hypergrad --env random --states 50 --actions 4 --dim 8 --contexts 2 --branch 5 --seed 1\n"
     "  cbrl hypergrad --problem examples/chain.yaml --x 0.1,0,0.2\n"
     "  cbrl hypergrad --env four-rooms --estimator hpgd-batch --samples 50 --seed 1 --json\n"
+    "  cbrl hypergrad --env tax-design --estimator hpgd-batch --simulator continuous --samples 20\n"
     "\n"
     "Exit status: 0 on success, 2 on bad input, 1 if the computation failed.\n";
 
 enum {
   OPT_PROBLEM = 256, OPT_ENV, OPT_X, OPT_X_SEED, OPT_LAMBDA, OPT_BETA, OPT_STATES, OPT_ACTIONS,
   OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL, OPT_ESTIMATOR, OPT_SAMPLES,
-  OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS, OPT_BINS
+  OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS, OPT_BINS,
+  OPT_SIMULATOR
 };
 
 static const struct option hypergrad_options[] = {
@@ -77,6 +82,7 @@ static const struct option hypergrad_options[] = {
     {"amd-updates", required_argument, 0, OPT_AMD_UPDATES}, {"levels", required_argument, 0, OPT_LEVELS},
     {"follower", required_argument, 0, OPT_FOLLOWER},        {"bins", required_argument, 0, OPT_BINS},
     {"follower-iterations", required_argument, 0, OPT_FOLLOWER_ITERATIONS},
+    {"simulator", required_argument, 0, OPT_SIMULATOR},
     {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
 
 typedef struct args {
@@ -89,6 +95,7 @@ typedef struct args {
   long samples, steps, amd_updates, levels, follower_iterations;
   double zo_u;
   int soft_q, have_levels, have_follower_iterations, have_bins;
+  int continuous; /* --simulator continuous */
   long bins;
 } args;
 
@@ -168,6 +175,10 @@ static int parse_args(int argc, char **argv, args *a) {
         if (cli_parse_int(cmd, "--bins", optarg, 2, 100000, &a->bins)) return 2;
         a->have_bins = 1;
         break;
+      case OPT_SIMULATOR:
+        if (!strcmp(optarg, "continuous")) a->continuous = 1;
+        else if (strcmp(optarg, "tabular")) return cli_usage_error(cmd, "--simulator: unknown simulator '%s' (tabular, continuous)", optarg);
+        break;
       case OPT_LEVELS:
         if (cli_parse_int(cmd, "--levels", optarg, 1, 30, &a->levels)) return 2;
         a->have_levels = 1;
@@ -196,6 +207,8 @@ static int parse_args(int argc, char **argv, args *a) {
   if (a->env && !is_fr && !is_random && !is_tax)
     return cli_usage_error(cmd, "--env: unknown environment '%s' (four-rooms, random, tax-design)", a->env);
   if (a->have_bins && !is_tax) return cli_usage_error(cmd, "--bins applies to --env tax-design only");
+  if (a->continuous && (!is_tax || a->estimator != CBRL_ALG_HPGD_BATCH))
+    return cli_usage_error(cmd, "--simulator continuous applies to --env tax-design --estimator hpgd-batch only");
   if (a->have_x_seed && !is_fr) return cli_usage_error(cmd, "--x-seed applies to --env four-rooms only");
   if (a->have_x_seed && a->x_text) return cli_usage_error(cmd, "give --x or --x-seed, not both");
   if (a->have_beta && !is_fr) return cli_usage_error(cmd, "--beta applies to --env four-rooms only");
@@ -305,6 +318,7 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
   cbrl_exact *e_shift = NULL;
   cbrl_follower *follower = NULL;
   cbrl_rtq *rtq = NULL;
+  cbrl_continuous *cont = NULL;
   cbrl_rng rng;
   cbrl_rng_seed(&rng, (uint64_t)a->seed, 1);
   memset(grad, 0, sizeof(double) * d);
@@ -324,7 +338,11 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     }
     goto done;
   }
-  cbrl_hpgd_opts ho = {a->steps, 5, 200, 0};
+  cbrl_hpgd_opts ho = {a->steps, 5, 200, 0, NULL};
+  if (a->continuous) {
+    if ((err = cbrl_tax_continuous_create(&cont, p))) goto done;
+    ho.continuous = cont;
+  }
   if (a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH) {
     if ((err = cbrl_hpgd_create(&h, p, a->steps))) goto done;
     if (a->soft_q &&
@@ -385,6 +403,7 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     stderr_out[j] = sqrt(var > 0.0 ? var / n : 0.0);
   }
 done:
+  cbrl_tax_continuous_free(cont);
   cbrl_hpgd_free(h);
   cbrl_amd_free(amd);
   cbrl_rtq_free(rtq);

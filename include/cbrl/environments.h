@@ -7,6 +7,7 @@
 #include "cbrl/export.h"
 #include "cbrl/hypergradient.h"
 #include "cbrl/model.h"
+#include "cbrl/simulate.h"
 
 /* ---- Four-Rooms reward shaping (SPEC 6.1) --------------------------------- */
 
@@ -87,6 +88,14 @@ CBRL_API void cbrl_tax_x_for_rate(double rate, double *x);
 
 /* Decodes a reduced action into hours h and total spending C. */
 CBRL_API void cbrl_tax_action(int action, double *hours, double *spending);
+
+/* Creates the continuous-assets simulator of the tax economy p (SPEC 6.2), for
+   cbrl_hpgd_opts.continuous: households act through their grid policy at the bin holding their
+   assets, and the estimator gets the truncated normal's grad log p analytically. */
+CBRL_API int cbrl_tax_continuous_create(cbrl_continuous **out, const cbrl_problem *p);
+
+/* Frees a simulator made by cbrl_tax_continuous_create; NULL is allowed. */
+CBRL_API void cbrl_tax_continuous_free(cbrl_continuous *c);
 
 /* What a tax policy x does to the economy, from the households' exact best responses. */
 typedef struct cbrl_tax_report {

@@ -27,6 +27,8 @@ typedef struct cbrl_hpgd_opts {
   int streams;       /* parallel episode streams; N / streams steps each */
   int max_steps;     /* episode time limit (0: none) */
   unsigned sim_flags; /* CBRL_SIM_* for the batch (0; RT-Q couples its estimates) */
+  cbrl_continuous *continuous; /* NULL: simulate the tabular model; else this simulator, which
+                                  the estimator prepares at x (the tax economy's assets) */
 } cbrl_hpgd_opts;
 
 /* Fills o with the paper's settings: 10,000 steps, 5 streams, time limit 200. */

@@ -41,7 +41,26 @@ typedef struct cbrl_batch {
   int64_t capacity;
   int64_t n_episodes; /* episodes started */
   int64_t n_finished; /* episodes that terminated or hit the time limit */
+  double *state, *next_state; /* capacity, or NULL: continuous states of a cbrl_sim_continuous batch */
 } cbrl_batch;
+
+/* A simulator whose state is continuous, behind a tabular model of the same problem (the tax
+   economy's assets, SPEC 6.2). The follower acts through its tabular policy at the grid state
+   of the continuous one; steps carry grid states (entry -1) and the continuous rewards, and the
+   estimators take grad log p of each transition from `score`. Such simulators have no terminal
+   states. The tabular model's grad r and grad rbar must not depend on where in its grid state
+   the continuous state lies (true of the tax economy), since the estimators use them. */
+typedef struct cbrl_continuous {
+  void *impl;
+  /* Prepares simulation at x, with m the tabular MDP of the context at x. */
+  int (*prepare)(void *impl, int context, const double *x, const cbrl_mdp *m);
+  double (*initial)(const void *impl, cbrl_rng *rng);                /* draws s_0 */
+  int32_t (*grid)(const void *impl, double s);                       /* grid state of s */
+  void (*rewards)(const void *impl, double s, int32_t a, double *r, double *rbar);
+  double (*next)(const void *impl, double s, int32_t a, cbrl_rng *rng); /* draws s' */
+  /* Adds w * grad_x log p(s_next | s, a) to grad (dim). */
+  void (*score)(const void *impl, double s, int32_t a, double s_next, double w, double *grad);
+} cbrl_continuous;
 
 /* Allocates room for `capacity` steps. */
 CBRL_API int cbrl_batch_init(cbrl_batch *b, int64_t capacity);
@@ -69,5 +88,10 @@ CBRL_API int32_t cbrl_sim_next(const cbrl_mdp *m, int32_t s, int32_t a, cbrl_rng
 CBRL_API int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams,
                             int64_t steps_per_stream, int max_steps, unsigned flags, cbrl_rng *rng,
                             cbrl_batch *b);
+
+/* As cbrl_sim_batch, in a continuous simulator already prepared at the policy's x: fills
+   b->state and b->next_state besides the steps. CBRL_SIM_COUPLED is not supported. */
+CBRL_API int cbrl_sim_continuous_batch(const cbrl_continuous *c, const cbrl_policy *pi, int n_streams,
+                                       int64_t steps_per_stream, int max_steps, cbrl_rng *rng, cbrl_batch *b);
 
 #endif /* CBRL_SIMULATE_H */
