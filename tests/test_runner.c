@@ -505,6 +505,34 @@ static void tax_runs_record_the_economy(void **state) {
   assert_true(file_starts_with(path, "\x89PNG", 4, &size) && size > 5000);
 }
 
+/* The continuous-assets simulator runs under cbrl run beside the tabular one, and is stored as such. */
+static void tax_runs_in_the_continuous_simulator(void **state) {
+  const char *cfg = write_config("tax_cont.yaml",
+                                 "env: tax-design\ntax_bins: 20\nlambda: 0.2\nalgorithm: hpgd-batch\n"
+                                 "simulator: [consistent, continuous]\nlearning_rate: 0.01\nseeds: 1\n"
+                                 "iterations: 6\nfinal_window: 2\nmetrics_every: 2\nhpgd_steps: 2000\nhpgd_streams: 10\n");
+  char args[512], path[256];
+  snprintf(args, sizeof args, "run %s --out %s/tax_cont --quiet", cfg, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/tax_cont/results.sqlite", dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT simulator, status, x FROM runs ORDER BY id", -1, &st, NULL), SQLITE_OK);
+  const char *names[2] = {"consistent", "continuous"};
+  char x[2][512];
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), names[i]);
+    assert_string_equal((const char *)sqlite3_column_text(st, 1), "done");
+    snprintf(x[i], sizeof x[i], "%s", (const char *)sqlite3_column_text(st, 2));
+  }
+  assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+  assert_string_not_equal(x[0], x[1]); /* the two simulators drew different trajectories */
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 typedef struct bad_config {
   const char *text; /* config file (NULL: the small one) */
   const char *set;  /* extra --set, or NULL */
@@ -578,6 +606,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(twenty_kill_points),
       cmocka_unit_test(rtq_runs_record_levels_and_follower_samples),
       cmocka_unit_test(tax_runs_record_the_economy),
+      cmocka_unit_test(tax_runs_in_the_continuous_simulator),
       cmocka_unit_test(config_errors_stop_before_anything_is_written),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);

@@ -163,13 +163,16 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       return 0;
     }
     case F_SIM_AXIS: {
-      int k = items_of(y, n, items, 2, f->name);
+      int k = items_of(y, n, items, 3, f->name);
       if (k < 0) return CBRL_EPARSE;
       for (int i = 0; i < k; i++) {
         const char *s = cbrl_yaml_scalar(items[i]);
         if (!strcmp(s, "consistent")) c->simulator[i] = CBRL_SIM_CONSISTENT;
         else if (!strcmp(s, "paper-code")) c->simulator[i] = CBRL_SIM_PAPER_CODE;
-        else return cbrl_yaml_fail(y, items[i], f->name, "unknown simulator '%.40s' (consistent, paper-code)", s);
+        else if (!strcmp(s, "continuous")) c->simulator[i] = CBRL_RUN_SIM_CONTINUOUS;
+        else return cbrl_yaml_fail(y, items[i], f->name, "unknown simulator '%.40s' (consistent, paper-code, continuous)", s);
+        for (int j = 0; j < i; j++)
+          if (c->simulator[j] == c->simulator[i]) return cbrl_yaml_fail(y, items[i], f->name, "'%s' is listed twice", s);
       }
       c->n_simulator = k;
       return 0;
@@ -316,13 +319,26 @@ static int fail(char *err, size_t size, const char *fmt, ...) {
   return CBRL_EPARSE;
 }
 
+const char *cbrl_simulator_name(int simulator) {
+  return simulator == CBRL_SIM_PAPER_CODE ? "paper-code" : simulator == CBRL_RUN_SIM_CONTINUOUS ? "continuous" : "consistent";
+}
+
 int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
   int is_fr = !strcmp(c->env, "four-rooms"), is_file = !strcmp(c->env, "file");
   if (is_file && !c->problem[0]) return fail(err, err_size, "problem: env file needs a problem file");
   if (!is_file && c->problem[0]) return fail(err, err_size, "problem: only env file takes a problem file");
   if (!is_fr && (c->n_beta > 1 || c->beta[0] != 1.0)) return fail(err, err_size, "beta: applies to env four-rooms only");
-  if (!is_fr && (c->n_simulator > 1 || c->simulator[0] != CBRL_SIM_CONSISTENT))
-    return fail(err, err_size, "simulator: applies to env four-rooms only");
+  int is_tax = !strcmp(c->env, "tax-design");
+  for (int i = 0; i < c->n_simulator; i++) {
+    if (c->simulator[i] == CBRL_SIM_PAPER_CODE && !is_fr)
+      return fail(err, err_size, "simulator: paper-code applies to env four-rooms only");
+    if (c->simulator[i] != CBRL_RUN_SIM_CONTINUOUS) continue;
+    if (!is_tax) return fail(err, err_size, "simulator: continuous applies to env tax-design only");
+    for (int a = 0; a < c->n_algorithm; a++)
+      if (c->algorithm[a] == CBRL_ALG_HPGD || c->algorithm[a] == CBRL_ALG_HPGD_RTQ)
+        return fail(err, err_size, "simulator: continuous supports the hpgd-batch algorithm only, not %s",
+                    cbrl_algorithm_name(c->algorithm[a]));
+  }
   if (c->hpgd_steps < c->hpgd_streams) return fail(err, err_size, "hpgd_steps: must be at least hpgd_streams");
   if (c->final_window > c->iterations)
     return fail(err, err_size, "final_window: %ld exceeds iterations (%ld)", c->final_window, c->iterations);
@@ -352,7 +368,7 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
     PUT("]\n");
   }
   PUT("simulator: [");
-  for (int i = 0; i < c->n_simulator; i++) PUT("%s%s", i ? ", " : "", c->simulator[i] ? "paper-code" : "consistent");
+  for (int i = 0; i < c->n_simulator; i++) PUT("%s%s", i ? ", " : "", cbrl_simulator_name(c->simulator[i]));
   PUT("]\nseeds: [");
   for (int i = 0; i < c->n_seeds; i++) PUT("%s%ld", i ? ", " : "", c->seeds[i]);
   PUT("]\n");

@@ -7,6 +7,8 @@
 #include "cbrl/cbrl.h"
 
 #define CBRL_AXIS_MAX 64
+/* Beside Four-Rooms' two simulators: the tax economy's continuous-assets simulator. */
+#define CBRL_RUN_SIM_CONTINUOUS 2
 #define CBRL_SEEDS_MAX 1000
 
 typedef struct cbrl_config {
@@ -24,7 +26,7 @@ typedef struct cbrl_config {
   int n_zero_order_c;
   double zero_order_c[CBRL_AXIS_MAX];
   int n_simulator;
-  int simulator[2];
+  int simulator[3];             /* CBRL_SIM_CONSISTENT, CBRL_SIM_PAPER_CODE or CBRL_RUN_SIM_CONTINUOUS */
   int n_seeds;
   long seeds[CBRL_SEEDS_MAX];
   /* Scalars. */
@@ -59,6 +61,9 @@ typedef struct cbrl_run_spec {
 void cbrl_config_default(cbrl_config *c);
 
 /* Reads a config file over the defaults; errors are "file:line: field: message". */
+/* The config name of a simulator: consistent, paper-code or continuous. */
+const char *cbrl_simulator_name(int simulator);
+
 int cbrl_config_load(cbrl_config *c, const char *path, char *err, size_t err_size);
 
 /* Applies one "key=value" override (value in YAML: a number, a name, or a [list]). */

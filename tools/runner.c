@@ -57,6 +57,7 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
   double wall0 = now(CLOCK_MONOTONIC), cpu0 = now(CLOCK_THREAD_CPUTIME_ID);
   cbrl_problem *p = NULL;
   cbrl_leader *L = NULL;
+  cbrl_continuous *continuous = NULL;
   cbrl_exact *economy = NULL; /* tax design: the economy report's own workspace */
   int err = cbrl_config_problem(c, r, &p, res->error, sizeof res->error);
   if (err) {
@@ -74,6 +75,12 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
   o.hpgd.steps = c->hpgd_steps;
   o.hpgd.streams = (int)c->hpgd_streams;
   o.hpgd.max_steps = (int)c->hpgd_max_steps;
+  if (r->simulator == CBRL_RUN_SIM_CONTINUOUS && (err = cbrl_tax_continuous_create(&continuous, p))) {
+    res->failed = 1;
+    snprintf(res->error, sizeof res->error, "cannot start: %s", cbrl_strerror(err));
+    goto done;
+  }
+  o.hpgd.continuous = continuous;
   o.zero_order_c = isnan(r->zero_order_c) ? 0.1 : r->zero_order_c;
   o.amd_updates = (int)c->amd_updates;
   o.init_std = c->init_std;
@@ -153,6 +160,7 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
 done:
   cbrl_exact_free(economy);
   cbrl_leader_free(L);
+  cbrl_tax_continuous_free(continuous);
   cbrl_problem_free(p);
   res->wall_seconds = now(CLOCK_MONOTONIC) - wall0;
   res->cpu_seconds = now(CLOCK_THREAD_CPUTIME_ID) - cpu0;

@@ -128,7 +128,7 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   snprintf(run_config, sizeof run_config,
            "{\"algorithm\": \"%s\", \"env\": \"%s\", \"simulator\": \"%s\", \"lambda\": %.17g, \"beta\": %.17g, "
            "\"learning_rate\": %.17g, \"zero_order_c\": %.17g, \"seed\": %ld}",
-           cbrl_algorithm_name(r->algorithm), c->env, r->simulator ? "paper-code" : "consistent",
+           cbrl_algorithm_name(r->algorithm), c->env, cbrl_simulator_name(r->simulator),
            isnan(r->lambda) ? -1.0 : r->lambda, r->beta, r->learning_rate,
            isnan(r->zero_order_c) ? 0.0 : r->zero_order_c, r->seed);
   if (res->x) {
@@ -153,7 +153,7 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   sqlite3_bind_int(st, 1, r->index);
   sqlite3_bind_text(st, 2, cbrl_algorithm_name(r->algorithm), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, c->env, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, r->simulator ? "paper-code" : "consistent", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, cbrl_simulator_name(r->simulator), -1, SQLITE_STATIC);
   bind_real_or_null(st, 5, r->lambda);
   bind_real_or_null(st, 6, r->beta);
   sqlite3_bind_double(st, 7, r->learning_rate);
