@@ -85,6 +85,7 @@ static const field fields[] = {
     {"follower", F_FOLLOWER, OFF(follower), 0, 0, 0, 0},
     {"follower_iterations", F_LONG, OFF(follower_iterations), 0, 1, 1073741824.0, 0},
     {"rtq_levels", F_LONG, OFF(rtq_levels), 0, 1, 30, 0},
+    {"rtq_inner_samples", F_LONG, OFF(rtq_inner_samples), 0, 0, 1e7, 0},
     {"tax_bins", F_LONG, OFF(tax_bins), 0, 2, 100000, 0},
 };
 #define N_FIELDS (int)(sizeof fields / sizeof fields[0])
@@ -381,6 +382,7 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   if (c->follower != CBRL_FOLLOWER_EXACT || c->follower_iterations != 1024)
     PUT("follower: %s\nfollower_iterations: %ld\n", c->follower ? "soft-q" : "exact", c->follower_iterations);
   if (c->rtq_levels != 6) PUT("rtq_levels: %ld\n", c->rtq_levels);
+  if (c->rtq_inner_samples) PUT("rtq_inner_samples: %ld\n", c->rtq_inner_samples);
   if (!strcmp(c->env, "tax-design")) PUT("tax_bins: %ld\n", c->tax_bins);
   if (!strcmp(c->env, "random"))
     PUT("states: %ld\nactions: %ld\ndim: %ld\ncontexts: %ld\nbranch: %ld\nproblem_seed: %ld\n", c->states, c->actions,

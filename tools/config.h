@@ -42,6 +42,7 @@ typedef struct cbrl_config {
   int follower;             /* cbrl_follower_kind for hpgd and hpgd-batch */
   long follower_iterations; /* soft-q */
   long rtq_levels;          /* hpgd-rtq */
+  long rtq_inner_samples;   /* hpgd-rtq: 0, batch estimates inside; N, means of N unbiased samples */
   long tax_bins;            /* env tax-design: asset grid */
 } cbrl_config;
 

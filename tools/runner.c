@@ -87,6 +87,8 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
   o.follower = (cbrl_follower_kind)c->follower;
   o.follower_iterations = c->follower_iterations;
   o.rtq.levels = (int)c->rtq_levels;
+  o.rtq.inner_unbiased = c->rtq_inner_samples > 0;
+  if (c->rtq_inner_samples > 0) o.rtq.inner_samples = (int)c->rtq_inner_samples;
   o.rtq.hpgd.steps = c->hpgd_steps;
   o.rtq.hpgd.streams = (int)c->hpgd_streams;
   o.rtq.hpgd.max_steps = (int)c->hpgd_max_steps;
