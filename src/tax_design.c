@@ -171,12 +171,13 @@ static int tax_structure(const cbrl_problem *p, int context, cbrl_mdp *m) {
   return 0;
 }
 
-/* The mean of a row and d m / d tau_I (0 where the clip is active). */
-static double row_mean(const tax *t, int s, int a, double tau_income, double *dm) {
+/* The mean of a row and d m / d tau_I (0 where the clip is active); *clipped says whether it is. */
+static double row_mean(const tax *t, int s, int a, double tau_income, double *dm, int *clipped) {
   double h, C;
   cbrl_tax_action(a, &h, &C);
   double m = center(t, s) + (1.0 - tau_income) * h - C;
   *dm = -h;
+  *clipped = m < -100.0 || m > 100.0;
   if (m < -100.0) m = -100.0, *dm = 0.0;
   if (m > 100.0) m = 100.0, *dm = 0.0;
   return m;
@@ -229,11 +230,12 @@ static int tax_evaluate(const cbrl_problem *p, int context, const double *x, cbr
       double h = 0.89 * (a / CBRL_TAX_TOTALS), dm;
       m->r[sa] = us - 0.1 * h * h + at[a].u_tilde;
       m->rbar[sa] = as + at[a].g_tilde;
-      double mean = row_mean(t, s, a, tau[0], &dm), z = 0.0;
+      int clipped;
+      double mean = row_mean(t, s, a, tau[0], &dm, &clipped), z = 0.0;
       int64_t lo = m->row[sa], hi = m->row[sa + 1];
       for (int64_t k = lo; k < hi; k++) {
-        if (dm != 0.0 || a / CBRL_TAX_TOTALS == 0) {
-          m->prob[k] = mt[a * nd + (m->next[k] - s - dmin)]; /* unclipped (or h = 0, never clipped by tau) */
+        if (!clipped) {
+          m->prob[k] = mt[a * nd + (m->next[k] - s - dmin)];
         } else {
           double e0 = -100.0 + m->next[k] * t->width;
           m->prob[k] = mass((e0 - mean) / sd, (e0 + t->width - mean) / sd);
@@ -277,9 +279,10 @@ static int tax_vjp(const cbrl_problem *p, int context, const double *x, const cb
     for (int s = 0; s < t->opts.n_bins; s++)
       for (int a = 0; a < CBRL_TAX_ACTIONS; a++) {
         size_t sa = (size_t)s * CBRL_TAX_ACTIONS + a;
-        double dm, mean = row_mean(t, s, a, tau[0], &dm);
+        int clipped;
+        double dm;
+        row_mean(t, s, a, tau[0], &dm, &clipped);
         if (dm == 0.0) continue; /* h = 0 or the clip is active: m does not move with tau_I */
-        (void)mean;
         int64_t lo = m->row[sa], hi = m->row[sa + 1];
         double acc = 0.0, wsum = 0.0, mean_ratio = 0.0;
         for (int64_t k = lo; k < hi; k++) {

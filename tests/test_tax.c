@@ -74,7 +74,7 @@ static void transition_scores_match_finite_differences(void **state) {
 }
 
 /* The continuous simulator from a bin centre lands in each bin with the tabular model's
-   probability; its score has mean zero (the truncation's normaliser included: the mean sits
+   probability, also where the mean is clipped at -100; its score has mean zero (the truncation's normaliser included: the mean sits
    3 sd from the edge); and E[bin(s') score] is the derivative of the model's expected next bin
    in w_I, by finite differences. Each within 4 standard errors of 200,000 draws. */
 static void continuous_simulator_agrees_with_the_bin_model(void **state) {
@@ -109,6 +109,15 @@ static void continuous_simulator_agrees_with_the_bin_model(void **state) {
   for (int64_t k = lo; k < hi; k++) {
     double pk = m.prob[k], se = sqrt(pk * (1.0 - pk) / N);
     assert_close(count[m.next[k]] / N, pk, 0, 4.0 * se + 1e-12);
+  }
+  /* A row whose mean is clipped at -100 with no hours worked (assets -98, spending 15). */
+  int i2 = 0, a2 = 12;
+  double s2 = -100.0 + (i2 + 0.5) * 4.0, count2[50] = {0};
+  for (int n = 0; n < N; n++) count2[c->grid(c->impl, c->next(c->impl, s2, a2, &rng))] += 1.0;
+  size_t sa2 = (size_t)i2 * CBRL_TAX_ACTIONS + a2;
+  for (int64_t k = m.row[sa2]; k < m.row[sa2 + 1]; k++) {
+    double pk = m.prob[k], se = sqrt(pk * (1.0 - pk) / N);
+    assert_close(count2[m.next[k]] / N, pk, 0, 4.0 * se + 1e-12);
   }
   double mean = score_sum / N, se = sqrt((score_sq / N - mean * mean) / N);
   assert_true(fabs(mean) < 4.0 * se);
