@@ -222,7 +222,19 @@ static int tax_evaluate(const cbrl_problem *p, int context, const double *x, cbr
   offset_range(t, &dmin, &dmax);
   int nd = dmax - dmin + 1;
   double *mt = offset_tables(t, tau, dmin, dmax, NULL);
-  if (!mt) return CBRL_ENOMEM;
+  /* Rows whose mean is clipped all have the mean -100 or +100: their bin masses, once. */
+  int nb = t->opts.n_bins;
+  double *clip_mass = malloc(sizeof(double) * 2 * (size_t)nb);
+  if (!mt || !clip_mass) {
+    free(mt);
+    free(clip_mass);
+    return CBRL_ENOMEM;
+  }
+  for (int side = 0; side < 2; side++)
+    for (int j = 0; j < nb; j++) {
+      double e0 = -100.0 + j * t->width, mean = side ? 100.0 : -100.0;
+      clip_mass[side * nb + j] = mass((e0 - mean) / sd, (e0 + t->width - mean) / sd);
+    }
   for (int s = 0; s < t->opts.n_bins; s++) {
     double cs = center(t, s), us = household_asset_utility(cs), as = welfare_asset_term(cs);
     for (int a = 0; a < CBRL_TAX_ACTIONS; a++) {
@@ -233,19 +245,15 @@ static int tax_evaluate(const cbrl_problem *p, int context, const double *x, cbr
       int clipped;
       double mean = row_mean(t, s, a, tau[0], &dm, &clipped), z = 0.0;
       int64_t lo = m->row[sa], hi = m->row[sa + 1];
-      for (int64_t k = lo; k < hi; k++) {
-        if (!clipped) {
-          m->prob[k] = mt[a * nd + (m->next[k] - s - dmin)];
-        } else {
-          double e0 = -100.0 + m->next[k] * t->width;
-          m->prob[k] = mass((e0 - mean) / sd, (e0 + t->width - mean) / sd);
-        }
-        z += m->prob[k];
-      }
+      /* Rows are contiguous runs of bins (tax_structure), so both lookups are slices. */
+      const double *src = clipped ? clip_mass + (mean > 0.0 ? nb : 0) + m->next[lo]
+                                  : mt + a * nd + (m->next[lo] - s - dmin);
+      for (int64_t k = lo; k < hi; k++) z += (m->prob[k] = src[k - lo]);
       for (int64_t k = lo; k < hi; k++) m->prob[k] /= z;
     }
   }
   free(mt);
+  free(clip_mass);
   return 0;
 }
 
