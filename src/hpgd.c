@@ -12,7 +12,7 @@ void cbrl_hpgd_free(cbrl_hpgd *h) {
   double **d[] = {&h->w_r, &h->w_rbar, &h->w_log_p, &h->w_log_mu, &h->g_score, &h->ret_bar, &h->ret_soft,
                   &h->beta, &h->n_s, &h->n_sa, &h->vbar, &h->qbar, &h->vstar, &h->c_n,
                   &h->c_bar, &h->c_soft, &h->weight_sa, &h->weight_s, &h->extra_s,
-                  &h->pow_leader, &h->pow_follower, &h->path_prefix};
+                  &h->pow_leader, &h->pow_follower, &h->path_prefix, &h->path_y, &h->path_y_next};
   for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) free(*d[i]);
   free(h->usable);
   free(h->complete);
@@ -78,6 +78,12 @@ int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_s
   return 0;
 }
 
+int cbrl_hpgd_set_continuous(cbrl_hpgd *h, cbrl_continuous *c) {
+  if (!h) return CBRL_EINVAL;
+  h->continuous = c;
+  return 0;
+}
+
 int cbrl__hpgd_reserve(cbrl_hpgd *h, int64_t n) {
   if (n <= h->path_capacity) return 0;
   int64_t cap = h->path_capacity ? h->path_capacity : 256;
@@ -86,7 +92,11 @@ int cbrl__hpgd_reserve(cbrl_hpgd *h, int64_t n) {
   if (e) h->path_entry = e;
   double *pr = realloc(h->path_prefix, sizeof(double) * (size_t)cap);
   if (pr) h->path_prefix = pr;
-  if (!e || !pr) return CBRL_ENOMEM;
+  double *y = realloc(h->path_y, sizeof(double) * (size_t)cap);
+  if (y) h->path_y = y;
+  double *yn = realloc(h->path_y_next, sizeof(double) * (size_t)cap);
+  if (yn) h->path_y_next = yn;
+  if (!e || !pr || !y || !yn) return CBRL_ENOMEM;
   h->path_capacity = cap;
   return 0;
 }

@@ -25,9 +25,11 @@ struct cbrl_hpgd {
   double *extra_s;                   /* n_states: bootstrap coefficients for terminated visits */
   double *pow_leader, *pow_follower; /* max_batch_steps + 2 */
   int64_t max_batch_steps;
-  /* Unbiased estimator: the entries and soft-reward prefix sums of one continuation. */
+  /* Unbiased estimator: the entries (actions, in a continuous simulator), continuous states
+     and soft-reward prefix sums of one continuation. */
   int64_t *path_entry;
-  double *path_prefix;
+  double *path_prefix, *path_y, *path_y_next;
+  cbrl_continuous *continuous; /* or NULL: simulate the tabular model */
   int64_t path_capacity;
 };
 

@@ -52,7 +52,7 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
   double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
   int with_p = (p->flags & CBRL_DEPENDS_P) != 0, with_mu = (p->flags & CBRL_DEPENDS_MU) != 0;
   cbrl_batch *b = &h->batch;
-  const cbrl_continuous *cont = o->continuous;
+  const cbrl_continuous *cont = o->continuous ? o->continuous : h->continuous;
   int err;
   if (cont) {
     if (o->sim_flags & CBRL_SIM_COUPLED) return CBRL_ENOTSUP;
@@ -98,12 +98,17 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
       }
     }
   }
-  /* Pass 2: bootstrap truncated episodes; fill the value tables over usable steps. */
+  /* Pass 2: bootstrap truncated episodes; fill the value tables over usable steps. A batch
+     without any terminated episode (a problem without terminal states, such as the tax
+     economy) has nothing to bootstrap from: its truncated returns are used as they are, as
+     the paper's code does, missing only the discounted tail beyond the cut. */
+  int any_terminated = 0;
+  for (int64_t e = 0; e < n_episodes && !any_terminated; e++) any_terminated = h->complete[h->episode[e]];
   int64_t dropped = 0;
   for (int64_t e = 0; e < n_episodes; e++) {
     int64_t i = h->episode[e], end = h->episode[e + 1];
     int ok = 1;
-    if (!h->complete[i]) {
+    if (!h->complete[i] && any_terminated) {
       int32_t s_end = st[end - 1].next;
       ok = s_end >= 0 && h->c_n[s_end] > 0.0;
       if (ok) {
@@ -167,7 +172,7 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
         h->w_r[(size_t)sj->s * A + sj->a] += B;
         if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0) add_log_p(h, cont, j, B * gam * h->vstar[sj->next]);
       }
-      if (truncated) {
+      if (truncated && any_terminated) { /* its return was bootstrapped from s_end's terminated visits */
         int32_t s_end = st[end - 1].next;
         h->extra_s[s_end] += gam * B / h->c_n[s_end];
       }

@@ -24,20 +24,62 @@ static int64_t geometric(cbrl_rng *rng, double q) {
   return t > 1e12 ? (int64_t)1e12 : (int64_t)t;
 }
 
+/* Where a rollout is: the grid state s and, in a continuous simulator c, the state y itself. */
+typedef struct place {
+  int32_t s;
+  double y;
+} place;
+
+static place start(const cbrl_continuous *c, const cbrl_mdp *m, cbrl_rng *rng) {
+  if (!c) return (place){cbrl_sim_initial(m, rng), 0.0};
+  double y = c->initial(c->impl, rng);
+  return (place){c->grid(c->impl, y), y};
+}
+
+/* The place after action a (s < 0 after a terminal state); writes the entry taken (-1 in c). */
+static place advance(const cbrl_continuous *c, const cbrl_mdp *m, place at, int32_t a, cbrl_rng *rng,
+                     int64_t *entry) {
+  if (!c) return (place){cbrl_sim_next(m, at.s, a, rng, entry), 0.0};
+  double y = c->next(c->impl, at.y, a, rng);
+  if (entry) *entry = -1;
+  return (place){c->grid(c->impl, y), y};
+}
+
+/* Rewards of action a at a place: the model's, or the continuous simulator's. */
+static double leader_reward(const cbrl_continuous *c, const cbrl_mdp *m, place at, int32_t a) {
+  if (!c) return m->rbar[(size_t)at.s * m->n_actions + a];
+  double r, rbar;
+  c->rewards(c->impl, at.y, a, &r, &rbar);
+  return rbar;
+}
+
+static double follower_reward(const cbrl_continuous *c, const cbrl_mdp *m, place at, int32_t a) {
+  if (!c) return m->r[(size_t)at.s * m->n_actions + a];
+  double r, rbar;
+  c->rewards(c->impl, at.y, a, &r, &rbar);
+  return r;
+}
+
+/* Adds w to the cotangent of log P for the transition from `from` by a to `to` (entry k). */
+static void add_log_p(cbrl_hpgd *h, const cbrl_continuous *c, place from, int32_t a, place to, int64_t k, double w) {
+  if (!c) h->w_log_p[k] += w;
+  else c->score(c->impl, from.y, a, to.y, w, h->g_score);
+}
+
 /* Undiscounted sum of rbar from (s, a) (a < 0: a fresh action) to a horizon ~ Geometric(1 - gamL)
    or termination: unbiased for Qbar(s, a) or Vbar(s). */
-static double leader_return(const cbrl_mdp *m, const cbrl_policy *pi, double gamL, int32_t s,
-                            int32_t a, cbrl_rng *rng, int64_t *steps) {
+static double leader_return(const cbrl_continuous *c, const cbrl_mdp *m, const cbrl_policy *pi, double gamL,
+                            place at, int32_t a, cbrl_rng *rng, int64_t *steps) {
   int64_t horizon = geometric(rng, gamL);
-  if (a < 0) a = cbrl_sim_action(pi, s, rng);
+  if (a < 0) a = cbrl_sim_action(pi, at.s, rng);
   double total = 0.0;
   for (int64_t k = 0;; k++) {
-    total += m->rbar[(size_t)s * m->n_actions + a];
+    total += leader_reward(c, m, at, a);
     (*steps)++;
     if (k == horizon) break;
-    s = cbrl_sim_next(m, s, a, rng, NULL);
-    if (s < 0) break;
-    a = cbrl_sim_action(pi, s, rng);
+    at = advance(c, m, at, a, rng, NULL);
+    if (at.s < 0) break;
+    a = cbrl_sim_action(pi, at.s, rng);
   }
   return total;
 }
@@ -45,32 +87,37 @@ static double leader_return(const cbrl_mdp *m, const cbrl_policy *pi, double gam
 /* Adds coef * G_hat(s, a) to the cotangent, from one continuation with horizon ~ Geometric(1-gam):
    coef on r at every step, and on the entry taken after step k coef times the soft rewards of
    the steps after it. */
-static int vector_return(cbrl_hpgd *h, const cbrl_mdp *m, const cbrl_policy *pi, int32_t s, int32_t a,
-                         double coef, cbrl_rng *rng, int64_t *steps) {
+static int vector_return(cbrl_hpgd *h, const cbrl_continuous *c, const cbrl_mdp *m, const cbrl_policy *pi,
+                         place at, int32_t a, double coef, cbrl_rng *rng, int64_t *steps) {
   const cbrl_problem *p = h->problem;
   int with_p = (p->flags & CBRL_DEPENDS_P) != 0;
   int64_t horizon = geometric(rng, p->gamma), n = 0;
   double soft = 0.0;
   for (int64_t k = 0;; k++) {
-    size_t sa = (size_t)s * m->n_actions + a;
+    size_t sa = (size_t)at.s * m->n_actions + a;
     h->w_r[sa] += coef;
     (*steps)++;
-    if (k > 0) soft += m->r[sa] - p->lambda * pi->log_pi[sa];
+    if (k > 0) soft += follower_reward(c, m, at, a) - p->lambda * pi->log_pi[sa];
     if (k == horizon) break;
     int64_t entry;
-    int32_t next = cbrl_sim_next(m, s, a, rng, &entry);
-    if (next < 0) break;
+    place next = advance(c, m, at, a, rng, &entry);
+    if (next.s < 0) break;
     if (with_p) {
       int err = cbrl__hpgd_reserve(h, n + 1);
       if (err) return err;
-      h->path_entry[n] = entry;
+      h->path_entry[n] = c ? a : entry;
       h->path_prefix[n] = soft;
+      if (c) h->path_y[n] = at.y, h->path_y_next[n] = next.y;
       n++;
     }
-    s = next;
-    a = cbrl_sim_action(pi, s, rng);
+    at = next;
+    a = cbrl_sim_action(pi, at.s, rng);
   }
-  for (int64_t i = 0; i < n; i++) h->w_log_p[h->path_entry[i]] += coef * (soft - h->path_prefix[i]);
+  for (int64_t i = 0; i < n; i++) {
+    double w = coef * (soft - h->path_prefix[i]);
+    if (!c) h->w_log_p[h->path_entry[i]] += w;
+    else c->score(c->impl, h->path_y[i], (int32_t)h->path_entry[i], h->path_y_next[i], w, h->g_score);
+  }
   return 0;
 }
 
@@ -78,40 +125,43 @@ static int vector_return(cbrl_hpgd *h, const cbrl_mdp *m, const cbrl_policy *pi,
 static int accumulate(cbrl_hpgd *h, const cbrl_mdp *sim, const cbrl_policy *pi, cbrl_rng *rng,
                       int64_t *steps_out) {
   const cbrl_problem *p = h->problem;
+  const cbrl_continuous *c = h->continuous;
   double gamL = p->leader_gamma, scale = 1.0 / (1.0 - gamL);
   int A = sim->n_actions, err = 0;
   int64_t steps = 0;
-  int32_t s0 = cbrl_sim_initial(sim, rng), s = s0;
+  place s0 = start(c, sim, rng), at = s0;
   int64_t T = geometric(rng, gamL);
   int alive = 1;
   for (int64_t t = 0; t < T; t++) {
-    int32_t a = cbrl_sim_action(pi, s, rng);
+    int32_t a = cbrl_sim_action(pi, at.s, rng);
     steps++;
-    s = cbrl_sim_next(sim, s, a, rng, NULL);
-    if (s < 0) {
+    at = advance(c, sim, at, a, rng, NULL);
+    if (at.s < 0) {
       alive = 0; /* terminated before T: the time term is 0 */
       break;
     }
   }
   if (alive) {
-    int32_t a = cbrl_sim_action(pi, s, rng);
-    h->w_rbar[(size_t)s * A + a] += scale;
-    double abar = leader_return(sim, pi, gamL, s, a, rng, &steps) -
-                  leader_return(sim, pi, gamL, s, -1, rng, &steps);
-    double c = scale * abar / p->lambda;
-    if (c != 0.0) {
-      err = vector_return(h, sim, pi, s, a, c, rng, &steps);
-      if (!err) err = vector_return(h, sim, pi, s, cbrl_sim_action(pi, s, rng), -c, rng, &steps);
+    int32_t a = cbrl_sim_action(pi, at.s, rng);
+    h->w_rbar[(size_t)at.s * A + a] += scale;
+    double abar = leader_return(c, sim, pi, gamL, at, a, rng, &steps) -
+                  leader_return(c, sim, pi, gamL, at, -1, rng, &steps);
+    double coef = scale * abar / p->lambda;
+    if (coef != 0.0) {
+      err = vector_return(h, c, sim, pi, at, a, coef, rng, &steps);
+      if (!err) err = vector_return(h, c, sim, pi, at, cbrl_sim_action(pi, at.s, rng), -coef, rng, &steps);
     }
-    if (!err && (p->flags & CBRL_DEPENDS_P) && !sim->terminal[s]) {
+    if (!err && (p->flags & CBRL_DEPENDS_P) && !sim->terminal[at.s]) {
       int64_t entry;
-      int32_t next = cbrl_sim_next(sim, s, a, rng, &entry);
+      place next = advance(c, sim, at, a, rng, &entry);
       steps++;
-      h->w_log_p[entry] += scale * gamL * leader_return(sim, pi, gamL, next, -1, rng, &steps);
+      add_log_p(h, c, at, a, next, entry, scale * gamL * leader_return(c, sim, pi, gamL, next, -1, rng, &steps));
     }
   }
-  if (!err && (p->flags & CBRL_DEPENDS_MU))
-    h->w_log_mu[s0] += leader_return(sim, pi, gamL, s0, -1, rng, &steps);
+  if (!err && (p->flags & CBRL_DEPENDS_MU)) {
+    if (c) return CBRL_ENOTSUP; /* a continuous simulator's initial law has no grad log mu here */
+    h->w_log_mu[s0.s] += leader_return(c, sim, pi, gamL, s0, -1, rng, &steps);
+  }
   *steps_out = steps;
   return err;
 }
@@ -134,7 +184,8 @@ int cbrl_hpgd_sample(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp 
                      const cbrl_policy *pi, cbrl_rng *rng, double *grad, cbrl_estimate_info *info) {
   if (!h || !x || !sim || !pi || !rng || !grad) return CBRL_EINVAL;
   int64_t steps = 0;
-  int err = accumulate(h, sim, pi, rng, &steps);
+  int err = h->continuous ? h->continuous->prepare(h->continuous->impl, context, x, sim) : 0;
+  if (!err) err = accumulate(h, sim, pi, rng, &steps);
   if (info) {
     info->env_steps = steps;
     info->episodes = 1;
@@ -151,7 +202,7 @@ int cbrl__hpgd_mean(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
                     int64_t step_budget, int64_t max_samples, cbrl_rng *rng, double *grad,
                     cbrl_estimate_info *info) {
   int64_t steps = 0, n = 0;
-  int err = 0;
+  int err = h->continuous ? h->continuous->prepare(h->continuous->impl, context, x, sim) : 0;
   while (!err && steps < step_budget && n < max_samples) {
     int64_t k = 0;
     err = accumulate(h, sim, pi, rng, &k);

@@ -116,7 +116,9 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
                 ? cbrl_follower_soft_q_create(&L->follower, p, o->follower_iterations, o->rtq.schedule)
                 : cbrl_follower_exact_create(&L->follower, p);
       if (err) goto fail;
-      if ((err = cbrl_hpgd_create(&L->hpgd, p, o->hpgd.steps))) goto fail;
+      if ((err = cbrl_hpgd_create(&L->hpgd, p, o->hpgd.steps)) ||
+          (err = cbrl_hpgd_set_continuous(L->hpgd, o->hpgd.continuous)))
+        goto fail;
       break;
     case CBRL_ALG_HPGD_RTQ:
       if ((err = cbrl_rtq_create(&L->rtq, p, &o->rtq))) goto fail;

@@ -1,5 +1,6 @@
 /* Tests for src/hpgd*.c: the unbiased estimator against the exact gradient within 4 standard
-   errors, and the batch estimator close to exact on Four-Rooms given many steps. */
+   errors, also through a continuous simulator, and the batch estimator close to exact given
+   many steps. */
 #include "test_util.h"
 
 #include <string.h>
@@ -153,6 +154,108 @@ static void batch_estimator_is_consistent_on_a_random_problem(void **state) {
   cbrl_problem_free(p);
 }
 
+/* A continuous simulator that embeds a tabular model: the state y is the index of s, moves
+   follow the model's kernel, and the score of a transition is the model's grad log P of its
+   entry (one vjp per entry, in prepare). Through it the estimators run every continuous code
+   path, and must still agree with the exact gradient. */
+typedef struct embedded {
+  const cbrl_problem *p;
+  int context;
+  const cbrl_mdp *m;
+  double *grad_log_p; /* n_transitions x dim */
+} embedded;
+
+static int emb_prepare(void *impl, int context, const double *x, const cbrl_mdp *m) {
+  embedded *e = impl;
+  e->context = context;
+  e->m = m;
+  int d = e->p->dim;
+  free(e->grad_log_p);
+  e->grad_log_p = calloc((size_t)m->n_transitions * d, sizeof(double));
+  double *w = calloc((size_t)m->n_transitions, sizeof(double));
+  for (int64_t k = 0; k < m->n_transitions; k++) {
+    w[k] = 1.0;
+    cbrl_cotangent ct = {NULL, NULL, w, NULL};
+    int err = e->p->ops->vjp(e->p, context, x, m, &ct, e->grad_log_p + k * d);
+    if (err) return err;
+    w[k] = 0.0;
+  }
+  free(w);
+  return 0;
+}
+static double emb_initial(const void *impl, cbrl_rng *rng) {
+  return cbrl_sim_initial(((const embedded *)impl)->m, rng);
+}
+static int32_t emb_grid(const void *impl, double y) { return (int32_t)y; }
+static void emb_rewards(const void *impl, double y, int32_t a, double *r, double *rbar) {
+  const cbrl_mdp *m = ((const embedded *)impl)->m;
+  *r = m->r[(size_t)y * m->n_actions + a];
+  *rbar = m->rbar[(size_t)y * m->n_actions + a];
+}
+static double emb_next(const void *impl, double y, int32_t a, cbrl_rng *rng) {
+  return cbrl_sim_next(((const embedded *)impl)->m, (int32_t)y, a, rng, NULL);
+}
+static void emb_score(const void *impl, double y, int32_t a, double y_next, double w, double *grad) {
+  const embedded *e = impl;
+  const cbrl_mdp *m = e->m;
+  size_t sa = (size_t)y * m->n_actions + a;
+  for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++)
+    if (m->next[k] == (int32_t)y_next)
+      for (int j = 0; j < e->p->dim; j++) grad[j] += w * e->grad_log_p[k * e->p->dim + j];
+}
+
+static void estimators_through_a_continuous_simulator_match_exact(void **state) {
+  cbrl_random_opts o;
+  cbrl_random_opts_default(&o);
+  o.n_states = 8;
+  o.n_actions = 3;
+  o.dim = 4;
+  o.n_contexts = 1;
+  o.coef_nonzeros = 0;
+  o.terminal_fraction = 0.0; /* continuous simulators have no terminal states */
+  o.gamma = 0.8;
+  o.leader_gamma = 0.7;
+  o.lambda = 0.5;
+  o.seed = 21;
+  o.depends = CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P;
+  cbrl_problem *p;
+  assert_ok(cbrl_random_problem_create(&p, &o));
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[4] = {0.2, -0.3, 0.1, 0.4}, g[4], mean[4] = {0}, s2[4] = {0}, one[4];
+  assert_ok(cbrl_exact_context(e, 0, x, NULL, g));
+  const cbrl_mdp *m = cbrl_exact_mdp(e, 0);
+  const cbrl_soft_solver *w = cbrl_exact_follower(e, 0);
+  cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
+  embedded emb = {p, 0, NULL, NULL};
+  cbrl_continuous c = {&emb, emb_prepare, emb_initial, emb_grid, emb_rewards, emb_next, emb_score};
+  cbrl_hpgd *h;
+  assert_ok(cbrl_hpgd_create(&h, p, 200000));
+  assert_ok(cbrl_hpgd_set_continuous(h, &c));
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 78, 0);
+  int B = test_quick() ? 20000 : 200000;
+  for (int b = 0; b < B; b++) {
+    assert_ok(cbrl_hpgd_sample(h, 0, x, m, &pol, &rng, one, NULL));
+    for (int j = 0; j < 4; j++) mean[j] += one[j], s2[j] += one[j] * one[j];
+  }
+  for (int j = 0; j < 4; j++) {
+    mean[j] /= B;
+    double se = sqrt(fmax(s2[j] / B - mean[j] * mean[j], 0.0) / B);
+    if (fabs(mean[j] - g[j]) > 4.0 * se + 1e-12)
+      fail_msg("unbiased, coordinate %d: mean %.6f exact %.6f se %.6f", j, mean[j], g[j], se);
+  }
+  /* The batch estimator through the same simulator: close to exact given many steps. */
+  cbrl_hpgd_opts ho = {200000, 5, 50, 0, NULL};
+  double gb[4], rel;
+  assert_ok(cbrl_hpgd_batch(h, 0, x, m, &pol, &ho, &rng, gb, NULL));
+  assert_true(cosine(gb, g, 4, &rel) > 0.99);
+  cbrl_hpgd_free(h);
+  free(emb.grad_log_p);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
 static void sample_mean_is_the_mean_of_samples_from_the_same_stream(void **state) {
   /* One vjp for the whole budget must give what separate samples average to: same draws, same
      samples counted, the same mean up to rounding. x in r, rbar, P and mu. */
@@ -199,6 +302,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(batch_estimator_approaches_exact_on_four_rooms),
       cmocka_unit_test(batch_estimator_is_consistent_on_a_random_problem),
       cmocka_unit_test(sample_mean_is_the_mean_of_samples_from_the_same_stream),
+      cmocka_unit_test(estimators_through_a_continuous_simulator_match_exact),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }

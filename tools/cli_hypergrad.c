@@ -39,7 +39,7 @@ static const char hypergrad_usage[] =
     "  --samples N      estimates to average (hpgd 10000, hpgd-batch 20, zero-order 1000)\n"
     "  --seed S         random seed of the estimator (and, with --env random, of the problem)\n"
     "  --steps N        hpgd-batch: environment steps per estimate (10000, as 5 streams)\n"
-    "  --simulator S    tax-design, hpgd-batch: tabular (default; next bins drawn from the model)\n"
+    "  --simulator S    tax-design, hpgd or hpgd-batch: tabular (default; next bins from the model)\n"
     "                   or continuous (assets in [-100, 100], truncated-normal noise, the\n"
     "                   household acting on the bin that holds its assets)\n"
     "  --zo-u U         zero-order smoothing radius u (default 0.001)\n"
@@ -207,8 +207,8 @@ static int parse_args(int argc, char **argv, args *a) {
   if (a->env && !is_fr && !is_random && !is_tax)
     return cli_usage_error(cmd, "--env: unknown environment '%s' (four-rooms, random, tax-design)", a->env);
   if (a->have_bins && !is_tax) return cli_usage_error(cmd, "--bins applies to --env tax-design only");
-  if (a->continuous && (!is_tax || a->estimator != CBRL_ALG_HPGD_BATCH))
-    return cli_usage_error(cmd, "--simulator continuous applies to --env tax-design --estimator hpgd-batch only");
+  if (a->continuous && (!is_tax || (a->estimator != CBRL_ALG_HPGD_BATCH && a->estimator != CBRL_ALG_HPGD)))
+    return cli_usage_error(cmd, "--simulator continuous applies to --env tax-design --estimator hpgd or hpgd-batch only");
   if (a->have_x_seed && !is_fr) return cli_usage_error(cmd, "--x-seed applies to --env four-rooms only");
   if (a->have_x_seed && a->x_text) return cli_usage_error(cmd, "give --x or --x-seed, not both");
   if (a->have_beta && !is_fr) return cli_usage_error(cmd, "--beta applies to --env four-rooms only");
@@ -344,7 +344,7 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     ho.continuous = cont;
   }
   if (a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH) {
-    if ((err = cbrl_hpgd_create(&h, p, a->steps))) goto done;
+    if ((err = cbrl_hpgd_create(&h, p, a->steps)) || (err = cbrl_hpgd_set_continuous(h, cont))) goto done;
     if (a->soft_q &&
         (err = cbrl_follower_soft_q_create(&follower, p, a->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR)))
       goto done;

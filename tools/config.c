@@ -336,8 +336,8 @@ int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
     if (c->simulator[i] != CBRL_RUN_SIM_CONTINUOUS) continue;
     if (!is_tax) return fail(err, err_size, "simulator: continuous applies to env tax-design only");
     for (int a = 0; a < c->n_algorithm; a++)
-      if (c->algorithm[a] == CBRL_ALG_HPGD || c->algorithm[a] == CBRL_ALG_HPGD_RTQ)
-        return fail(err, err_size, "simulator: continuous supports the hpgd-batch algorithm only, not %s",
+      if (c->algorithm[a] == CBRL_ALG_HPGD_RTQ)
+        return fail(err, err_size, "simulator: continuous supports hpgd and hpgd-batch, not %s",
                     cbrl_algorithm_name(c->algorithm[a]));
   }
   if (c->hpgd_steps < c->hpgd_streams) return fail(err, err_size, "hpgd_steps: must be at least hpgd_streams");

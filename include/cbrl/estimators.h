@@ -27,8 +27,8 @@ typedef struct cbrl_hpgd_opts {
   int streams;       /* parallel episode streams; N / streams steps each */
   int max_steps;     /* episode time limit (0: none) */
   unsigned sim_flags; /* CBRL_SIM_* for the batch (0; RT-Q couples its estimates) */
-  cbrl_continuous *continuous; /* NULL: simulate the tabular model; else this simulator, which
-                                  the estimator prepares at x (the tax economy's assets) */
+  cbrl_continuous *continuous; /* NULL: the workspace's simulator (cbrl_hpgd_set_continuous, by
+                                  default the tabular model); else this one, prepared at x */
 } cbrl_hpgd_opts;
 
 /* Fills o with the paper's settings: 10,000 steps, 5 streams, time limit 200. */
@@ -42,6 +42,10 @@ CBRL_API int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t ma
 
 /* Frees a workspace; NULL is allowed. */
 CBRL_API void cbrl_hpgd_free(cbrl_hpgd *h);
+
+/* Makes every estimate of the workspace simulate with c (NULL: the tabular model), which the
+   estimators prepare at each call's x: both HPGD estimators then learn from c's trajectories. */
+CBRL_API int cbrl_hpgd_set_continuous(cbrl_hpgd *h, cbrl_continuous *c);
 
 /* Batch estimate of grad f(x, pi, context) from N on-policy steps of `sim` (SPEC 4.1b): tabular
    Monte Carlo values, truncated episodes bootstrapped from terminated visits of their last state.
