@@ -2,10 +2,11 @@
 """Follower samples each learning curve needs to reach a fraction of a reference line's final F
 (issue 5's learning-curve comparison).
 
-Usage: python3 scripts/samples_to_target.py REFERENCE_STORE [--fraction 0.9] STORE [STORE...]
+Usage: python3 scripts/samples_to_target.py REFERENCE_STORE [--fraction 0.9] [--gain] STORE [STORE...]
 
 REFERENCE_STORE holds the exact-follower runs; its mean final-window F over seeds, times the
-fraction, is the target. For every (algorithm, store) of the other stores the curve is the
+fraction, is the target. With --gain the target is instead the fraction of the reference's
+gain over its first stored F (for objectives that do not start near 0, such as welfare). For every (algorithm, store) of the other stores the curve is the
 mean over seeds of the stored F at each metric iteration, paired with the mean cumulative
 follower samples there; the script prints, as Markdown, the first point where the mean curve
 reaches the target (or "not reached") and the final-window F.
@@ -27,22 +28,33 @@ def runs(db):
 
 
 def main(argv):
-    fraction, paths = 0.9, []
+    fraction, paths, gain = 0.9, [], False
     i = 0
     while i < len(argv):
         if argv[i] == "--fraction":
             fraction, i = float(argv[i + 1]), i + 2
+        elif argv[i] == "--gain":
+            gain, i = True, i + 1
         else:
             paths.append(argv[i])
             i += 1
     if len(paths) < 2:
         print(__doc__)
         return 2
-    _, ref = runs(paths[0])
+    rc, ref = runs(paths[0])
     finals = [wf for group in ref.values() for _, wf in group]
-    target = fraction * sum(finals) / len(finals)
-    print(f"Reference: exact follower, final-window F {sum(finals) / len(finals):.3f} over "
-          f"{len(finals)} runs; target {fraction:g} x that = {target:.3f}.\n")
+    final = sum(finals) / len(finals)
+    if gain:
+        firsts = [rc.execute("select F from metrics where run_id=? and F is not null order by iteration limit 1",
+                             (rid,)).fetchone()[0] for group in ref.values() for rid, _ in group]
+        first = sum(firsts) / len(firsts)
+        target = first + fraction * (final - first)
+        print(f"Reference: exact follower, F {first:.3f} at its first stored iteration, final-window F "
+              f"{final:.3f} over {len(finals)} runs; target {first:.3f} + {fraction:g} x the gain = {target:.3f}.\n")
+    else:
+        target = fraction * final
+        print(f"Reference: exact follower, final-window F {final:.3f} over "
+              f"{len(finals)} runs; target {fraction:g} x that = {target:.3f}.\n")
     print("| algorithm | store | seeds | follower samples to the target | iteration | final-window F |")
     print("|---|---|---|---|---|---|")
     for path in paths[1:]:
