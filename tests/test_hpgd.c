@@ -36,8 +36,9 @@ static void unbiased_mean(const cbrl_problem *p, cbrl_exact *e, int context, con
   cbrl_hpgd_free(h);
 }
 
-/* The small random problem both estimator tests use: terminal states, dense coefficients. */
-static cbrl_problem *small_problem(uint64_t seed, unsigned depends) {
+/* The options of the small random problem the estimator tests use: terminal states, dense
+   coefficients. */
+static void small_problem_opts(uint64_t seed, unsigned depends, cbrl_random_opts *out) {
   cbrl_random_opts o;
   cbrl_random_opts_default(&o);
   o.n_states = 8;
@@ -51,6 +52,12 @@ static cbrl_problem *small_problem(uint64_t seed, unsigned depends) {
   o.lambda = 0.5;
   o.seed = seed;
   o.depends = depends;
+  *out = o;
+}
+
+static cbrl_problem *small_problem(uint64_t seed, unsigned depends) {
+  cbrl_random_opts o;
+  small_problem_opts(seed, depends, &o);
   cbrl_problem *p;
   assert_ok(cbrl_random_problem_create(&p, &o));
   return p;
@@ -206,18 +213,9 @@ static void emb_score(const void *impl, double y, int32_t a, double y_next, doub
 
 static void estimators_through_a_continuous_simulator_match_exact(void **state) {
   cbrl_random_opts o;
-  cbrl_random_opts_default(&o);
-  o.n_states = 8;
-  o.n_actions = 3;
-  o.dim = 4;
+  small_problem_opts(21, CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P, &o);
   o.n_contexts = 1;
-  o.coef_nonzeros = 0;
   o.terminal_fraction = 0.0; /* continuous simulators have no terminal states */
-  o.gamma = 0.8;
-  o.leader_gamma = 0.7;
-  o.lambda = 0.5;
-  o.seed = 21;
-  o.depends = CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P;
   cbrl_problem *p;
   assert_ok(cbrl_random_problem_create(&p, &o));
   cbrl_exact *e;
