@@ -23,6 +23,19 @@ typedef struct tax {
 /* Whether p is a tax economy made by cbrl_tax_create. */
 int cbrl__tax_is(const cbrl_problem *p);
 
+/* The mean of s' from assets s (SPEC 6.2), m = clip(s + (1 - tau_I) h - C, -100, 100), with
+   d m / d tau_I (0 where the clip is active) and whether it is. */
+static inline double next_asset_mean(double s, int a, double tau_income, double *dm, int *clipped) {
+  double h, C;
+  cbrl_tax_action(a, &h, &C);
+  double m = s + (1.0 - tau_income) * h - C;
+  *dm = -h;
+  *clipped = m < -100.0 || m > 100.0;
+  if (m < -100.0) m = -100.0, *dm = 0.0;
+  if (m > 100.0) m = 100.0, *dm = 0.0;
+  return m;
+}
+
 /* Centre of asset bin i. */
 static inline double center(const tax *t, int i) { return -100.0 + (i + 0.5) * t->width; }
 

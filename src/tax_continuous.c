@@ -53,20 +53,10 @@ static void ts_rewards(const void *impl, double s, int32_t a, double *r, double 
   *rbar = ts->m->rbar[sa] - welfare_asset_term(c) + welfare_asset_term(s);
 }
 
-/* The mean m of s' and d m / d tau_I. */
-static double next_mean(const tax_sim *ts, double s, int32_t a, double *dm) {
-  double h, C;
-  cbrl_tax_action(a, &h, &C);
-  double m = s + (1.0 - ts->tau_income) * h - C;
-  *dm = -h;
-  if (m <= -100.0) m = -100.0, *dm = 0.0;
-  if (m >= 100.0) m = 100.0, *dm = 0.0;
-  return m;
-}
-
 static double ts_next(const void *impl, double s, int32_t a, cbrl_rng *rng) {
   const tax_sim *ts = impl;
-  double dm, m = next_mean(ts, s, a, &dm), sd = ts->t->opts.noise_std, y;
+  int clipped;
+  double dm, m = next_asset_mean(s, a, ts->tau_income, &dm, &clipped), sd = ts->t->opts.noise_std, y;
   do y = m + sd * cbrl_rng_normal(rng);
   while (y < -100.0 || y > 100.0);
   return y;
@@ -74,7 +64,8 @@ static double ts_next(const void *impl, double s, int32_t a, cbrl_rng *rng) {
 
 static void ts_score(const void *impl, double s, int32_t a, double s_next, double w, double *grad) {
   const tax_sim *ts = impl;
-  double dm, m = next_mean(ts, s, a, &dm), sd = ts->t->opts.noise_std;
+  int clipped;
+  double dm, m = next_asset_mean(s, a, ts->tau_income, &dm, &clipped), sd = ts->t->opts.noise_std;
   if (dm == 0.0) return;
   double u_lo = (-100.0 - m) / sd, u_hi = (100.0 - m) / sd;
   double dlogp = (s_next - m) / (sd * sd) + (density(u_hi) - density(u_lo)) / (sd * mass(u_lo, u_hi));

@@ -171,18 +171,6 @@ static int tax_structure(const cbrl_problem *p, int context, cbrl_mdp *m) {
   return 0;
 }
 
-/* The mean of a row and d m / d tau_I (0 where the clip is active); *clipped says whether it is. */
-static double row_mean(const tax *t, int s, int a, double tau_income, double *dm, int *clipped) {
-  double h, C;
-  cbrl_tax_action(a, &h, &C);
-  double m = center(t, s) + (1.0 - tau_income) * h - C;
-  *dm = -h;
-  *clipped = m < -100.0 || m > 100.0;
-  if (m < -100.0) m = -100.0, *dm = 0.0;
-  if (m > 100.0) m = 100.0, *dm = 0.0;
-  return m;
-}
-
 /* Offsets j - s a row can reach, over every action and income tax. */
 static void offset_range(const tax *t, int *dmin, int *dmax) {
   double reach = t->opts.cut_sigmas * t->opts.noise_std;
@@ -243,7 +231,7 @@ static int tax_evaluate(const cbrl_problem *p, int context, const double *x, cbr
       m->r[sa] = us - 0.1 * h * h + at[a].u_tilde;
       m->rbar[sa] = as + at[a].g_tilde;
       int clipped;
-      double mean = row_mean(t, s, a, tau[0], &dm, &clipped), z = 0.0;
+      double mean = next_asset_mean(center(t, s), a, tau[0], &dm, &clipped), z = 0.0;
       int64_t lo = m->row[sa], hi = m->row[sa + 1];
       /* Rows are contiguous runs of bins (tax_structure), so both lookups are slices. */
       const double *src = clipped ? clip_mass + (mean > 0.0 ? nb : 0) + m->next[lo]
@@ -289,7 +277,7 @@ static int tax_vjp(const cbrl_problem *p, int context, const double *x, const cb
         size_t sa = (size_t)s * CBRL_TAX_ACTIONS + a;
         int clipped;
         double dm;
-        row_mean(t, s, a, tau[0], &dm, &clipped);
+        next_asset_mean(center(t, s), a, tau[0], &dm, &clipped);
         if (dm == 0.0) continue; /* h = 0 or the clip is active: m does not move with tau_I */
         int64_t lo = m->row[sa], hi = m->row[sa + 1];
         double acc = 0.0, wsum = 0.0, mean_ratio = 0.0;
