@@ -52,7 +52,7 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
   double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
   int with_p = (p->flags & CBRL_DEPENDS_P) != 0, with_mu = (p->flags & CBRL_DEPENDS_MU) != 0;
   cbrl_batch *b = &h->batch;
-  const cbrl_continuous *cont = o->continuous ? o->continuous : h->continuous;
+  const cbrl_continuous *cont = h->continuous;
   int err;
   if (cont) {
     if (o->sim_flags & CBRL_SIM_COUPLED) return CBRL_ENOTSUP;

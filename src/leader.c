@@ -117,7 +117,7 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
                 : cbrl_follower_exact_create(&L->follower, p);
       if (err) goto fail;
       if ((err = cbrl_hpgd_create(&L->hpgd, p, o->hpgd.steps)) ||
-          (err = cbrl_hpgd_set_continuous(L->hpgd, o->hpgd.continuous)))
+          (err = cbrl_hpgd_set_continuous(L->hpgd, o->continuous)))
         goto fail;
       break;
     case CBRL_ALG_HPGD_RTQ:

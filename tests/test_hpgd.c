@@ -110,7 +110,7 @@ static void batch_estimator_approaches_exact_on_four_rooms(void **state) {
   int64_t N = 1000000;
   cbrl_hpgd *h;
   assert_ok(cbrl_hpgd_create(&h, p, N));
-  cbrl_hpgd_opts ho = {N, 5, 200, 0, NULL};
+  cbrl_hpgd_opts ho = {N, 5, 200, 0};
   /* G2, where the gradient is large: cosine above 0.98 and relative error below 0.25. */
   assert_ok(cbrl_exact_context(e, 1, x, NULL, g));
   const cbrl_soft_solver *w = cbrl_exact_follower(e, 1);
@@ -124,7 +124,7 @@ static void batch_estimator_approaches_exact_on_four_rooms(void **state) {
   assert_int_equal(info.env_steps, N);
   assert_true(info.finished > 1000);
   /* More steps, less error: N = 1e4 is much further off. */
-  cbrl_hpgd_opts small = {10000, 5, 200, 0, NULL};
+  cbrl_hpgd_opts small = {10000, 5, 200, 0};
   assert_ok(cbrl_hpgd_batch(h, 1, x, cbrl_exact_mdp(e, 1), &pol, &small, &rng, gb, &info));
   double rel_small;
   cosine(g, gb, 105, &rel_small);
@@ -146,7 +146,7 @@ static void batch_estimator_is_consistent_on_a_random_problem(void **state) {
   cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
   cbrl_hpgd *h;
   assert_ok(cbrl_hpgd_create(&h, p, 200000));
-  cbrl_hpgd_opts ho = {200000, 5, 50, 0, NULL};
+  cbrl_hpgd_opts ho = {200000, 5, 50, 0};
   cbrl_rng rng;
   cbrl_rng_seed(&rng, 9, 0);
   cbrl_estimate_info info;
@@ -244,7 +244,7 @@ static void estimators_through_a_continuous_simulator_match_exact(void **state) 
       fail_msg("unbiased, coordinate %d: mean %.6f exact %.6f se %.6f", j, mean[j], g[j], se);
   }
   /* The batch estimator through the same simulator: close to exact given many steps. */
-  cbrl_hpgd_opts ho = {200000, 5, 50, 0, NULL};
+  cbrl_hpgd_opts ho = {200000, 5, 50, 0};
   double gb[4], rel;
   assert_ok(cbrl_hpgd_batch(h, 0, x, m, &pol, &ho, &rng, gb, NULL));
   assert_true(cosine(gb, g, 4, &rel) > 0.99);

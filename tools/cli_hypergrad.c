@@ -338,11 +338,8 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     }
     goto done;
   }
-  cbrl_hpgd_opts ho = {a->steps, 5, 200, 0, NULL};
-  if (a->continuous) {
-    if ((err = cbrl_tax_continuous_create(&cont, p))) goto done;
-    ho.continuous = cont;
-  }
+  cbrl_hpgd_opts ho = {a->steps, 5, 200, 0};
+  if (a->continuous && (err = cbrl_tax_continuous_create(&cont, p))) goto done;
   if (a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH) {
     if ((err = cbrl_hpgd_create(&h, p, a->steps)) || (err = cbrl_hpgd_set_continuous(h, cont))) goto done;
     if (a->soft_q &&

@@ -80,7 +80,7 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
     snprintf(res->error, sizeof res->error, "cannot start: %s", cbrl_strerror(err));
     goto done;
   }
-  o.hpgd.continuous = continuous;
+  o.continuous = continuous;
   o.zero_order_c = isnan(r->zero_order_c) ? 0.1 : r->zero_order_c;
   o.amd_updates = (int)c->amd_updates;
   o.init_std = c->init_std;

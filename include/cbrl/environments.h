@@ -90,8 +90,8 @@ CBRL_API void cbrl_tax_x_for_rate(double rate, double *x);
 CBRL_API void cbrl_tax_action(int action, double *hours, double *spending);
 
 /* Creates the continuous-assets simulator of the tax economy p (SPEC 6.2), for
-   cbrl_hpgd_opts.continuous: households act through their grid policy at the bin holding their
-   assets, and the estimator gets the truncated normal's grad log p analytically. */
+   cbrl_hpgd_set_continuous or cbrl_leader_opts.continuous: households act through their grid
+   policy at the bin holding their assets; the estimators get grad log p analytically. */
 CBRL_API int cbrl_tax_continuous_create(cbrl_continuous **out, const cbrl_problem *p);
 
 /* Frees a simulator made by cbrl_tax_continuous_create; NULL is allowed. */

@@ -27,8 +27,6 @@ typedef struct cbrl_hpgd_opts {
   int streams;       /* parallel episode streams; N / streams steps each */
   int max_steps;     /* episode time limit (0: none) */
   unsigned sim_flags; /* CBRL_SIM_* for the batch (0; RT-Q couples its estimates) */
-  cbrl_continuous *continuous; /* NULL: the workspace's simulator (cbrl_hpgd_set_continuous, by
-                                  default the tabular model); else this one, prepared at x */
 } cbrl_hpgd_opts;
 
 /* Fills o with the paper's settings: 10,000 steps, 5 streams, time limit 200. */

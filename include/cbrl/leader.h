@@ -42,6 +42,7 @@ typedef struct cbrl_leader_opts {
   uint64_t seed;         /* with stream, names the run's random numbers */
   uint64_t stream;
   cbrl_hpgd_opts hpgd;   /* batch size N, streams, episode time limit */
+  cbrl_continuous *continuous; /* HPGD simulates with it (not owned), or NULL: the tabular model */
   double zero_order_c;   /* u = c / t */
   int amd_updates;       /* K */
   double init_std;       /* x_0 ~ N(0, init_std^2) unless x_0 is given */
