@@ -426,17 +426,23 @@ static void twenty_kill_points(void **state) {
   free(b);
 }
 
+/* Runs `cbrl run CFG --out DIR/OUT --quiet`, which must succeed, and opens its store read-only. */
+static sqlite3 *run_and_open(const char *cfg, const char *out) {
+  char args[512], path[256];
+  snprintf(args, sizeof args, "run %s --out %s/%s --quiet", cfg, dir, out);
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/%s/results.sqlite", dir, out);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  return db;
+}
+
 static void rtq_runs_record_levels_and_follower_samples(void **state) {
   const char *cfg = write_config("rtq.yaml",
                                  "env: four-rooms\nlambda: 0.005\nalgorithm: [hpgd-rtq, hpgd-batch]\nfollower: soft-q\n"
                                  "follower_iterations: 64\nrtq_levels: 5\nseeds: 1\niterations: 25\nfinal_window: 5\n"
                                  "metrics_every: 1\nhpgd_steps: 1000\nhpgd_streams: 2\n");
-  char args[512], path[256];
-  snprintf(args, sizeof args, "run %s --out %s/rtq --quiet", cfg, dir);
-  assert_int_equal(run(args), 0);
-  snprintf(path, sizeof path, "%s/rtq/results.sqlite", dir);
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3 *db = run_and_open(cfg, "rtq");
   sqlite3_stmt *st;
   assert_int_equal(sqlite3_prepare_v2(db,
                                       "SELECT r.algorithm, m.iteration, m.level, m.follower_samples, m.follower_samples_total,"
@@ -473,12 +479,7 @@ static void tax_runs_record_the_economy(void **state) {
                                  "env: tax-design\ntax_bins: 20\nlambda: 0.2\nalgorithm: zero-order\n"
                                  "learning_rate: 0.01\nzero_order_c: 50\nseeds: 1\niterations: 12\nfinal_window: 4\n"
                                  "metrics_every: 4\n");
-  char args[512], path[256];
-  snprintf(args, sizeof args, "run %s --out %s/tax --quiet", cfg, dir);
-  assert_int_equal(run(args), 0);
-  snprintf(path, sizeof path, "%s/tax/results.sqlite", dir);
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3 *db = run_and_open(cfg, "tax");
   sqlite3_stmt *st;
   assert_int_equal(sqlite3_prepare_v2(db, "SELECT iteration, income_tax, vat1, household_spread, revenue FROM metrics"
                                           " ORDER BY iteration", -1, &st, NULL), SQLITE_OK);
@@ -496,6 +497,7 @@ static void tax_runs_record_the_economy(void **state) {
   sqlite3_close(db);
   assert_int_equal(rows, 7); /* t = 1, 4, 8 and the final window 9, 10, 11, 12 */
   /* Its figures: F, the rates, and the households' curves (no follower samples, no map). */
+  char args[512], path[256];
   snprintf(args, sizeof args, "plot %s/tax --format png", dir);
   assert_int_equal(run(args), 0);
   assert_non_null(strstr(err_text, "3 figures written"));
@@ -512,12 +514,7 @@ static void tax_runs_in_the_continuous_simulator(void **state) {
                                  "env: tax-design\ntax_bins: 20\nlambda: 0.2\nalgorithm: hpgd-batch\n"
                                  "simulator: [consistent, continuous]\nlearning_rate: 0.01\nseeds: 1\n"
                                  "iterations: 6\nfinal_window: 2\nmetrics_every: 2\nhpgd_steps: 2000\nhpgd_streams: 10\n");
-  char args[512], path[256];
-  snprintf(args, sizeof args, "run %s --out %s/tax_cont --quiet", cfg, dir);
-  assert_int_equal(run(args), 0);
-  snprintf(path, sizeof path, "%s/tax_cont/results.sqlite", dir);
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3 *db = run_and_open(cfg, "tax_cont");
   sqlite3_stmt *st;
   assert_int_equal(sqlite3_prepare_v2(db, "SELECT simulator, status, x FROM runs ORDER BY id", -1, &st, NULL), SQLITE_OK);
   const char *names[2] = {"consistent", "continuous"};
