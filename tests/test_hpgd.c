@@ -12,8 +12,7 @@
 static void unbiased_mean(const cbrl_problem *p, cbrl_exact *e, int context, const double *x, int B,
                           double *mean, double *se) {
   const cbrl_mdp *m = cbrl_exact_mdp(e, context);
-  const cbrl_soft_solver *w = cbrl_exact_follower(e, context);
-  cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
+  cbrl_policy pol = test_exact_policy(e, context);
   cbrl_hpgd *h;
   assert_ok(cbrl_hpgd_create(&h, p, 1000));
   cbrl_rng rng;
@@ -141,9 +140,8 @@ static void batch_estimator_is_consistent_on_a_random_problem(void **state) {
   assert_ok(cbrl_exact_create(&e, p));
   double x[4] = {0.2, -0.3, 0.1, 0.4}, g[4], gb[4], rel;
   assert_ok(cbrl_exact_context(e, 0, x, NULL, g));
-  const cbrl_soft_solver *w = cbrl_exact_follower(e, 0);
   const cbrl_mdp *m = cbrl_exact_mdp(e, 0);
-  cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
+  cbrl_policy pol = test_exact_policy(e, 0);
   cbrl_hpgd *h;
   assert_ok(cbrl_hpgd_create(&h, p, 200000));
   cbrl_hpgd_opts ho = {200000, 5, 50, 0};
@@ -223,8 +221,7 @@ static void estimators_through_a_continuous_simulator_match_exact(void **state) 
   double x[4] = {0.2, -0.3, 0.1, 0.4}, g[4], mean[4] = {0}, s2[4] = {0}, one[4];
   assert_ok(cbrl_exact_context(e, 0, x, NULL, g));
   const cbrl_mdp *m = cbrl_exact_mdp(e, 0);
-  const cbrl_soft_solver *w = cbrl_exact_follower(e, 0);
-  cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
+  cbrl_policy pol = test_exact_policy(e, 0);
   embedded emb = {p, 0, NULL, NULL};
   cbrl_continuous c = {&emb, emb_prepare, emb_initial, emb_grid, emb_rewards, emb_next, emb_score};
   cbrl_hpgd *h;
@@ -262,9 +259,8 @@ static void sample_mean_is_the_mean_of_samples_from_the_same_stream(void **state
   assert_ok(cbrl_exact_create(&e, p));
   double x[4] = {0.1, 0.2, -0.2, 0.3}, g[4], sum[4] = {0}, mean[4];
   assert_ok(cbrl_exact_context(e, 0, x, NULL, g));
-  const cbrl_soft_solver *w = cbrl_exact_follower(e, 0);
   const cbrl_mdp *m = cbrl_exact_mdp(e, 0);
-  cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
+  cbrl_policy pol = test_exact_policy(e, 0);
   cbrl_hpgd *h;
   assert_ok(cbrl_hpgd_create(&h, p, 1000));
   cbrl_rng a, b;

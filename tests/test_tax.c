@@ -222,8 +222,7 @@ static void unbiased_hpgd_matches_exact_within_4_standard_errors(void **state) {
   cbrl_tax_x_for_rate(0.3, x);
   assert_ok(cbrl_exact_context(e, 1, x, NULL, g));
   const cbrl_mdp *m = cbrl_exact_mdp(e, 1);
-  const cbrl_soft_solver *w = cbrl_exact_follower(e, 1);
-  cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
+  cbrl_policy pol = test_exact_policy(e, 1);
   cbrl_hpgd *h;
   assert_ok(cbrl_hpgd_create(&h, p, 10));
   cbrl_rng rng;

@@ -32,6 +32,13 @@
 /* True when a quick run is asked for (the sanitizer build sets CBRL_TEST_QUICK). */
 static inline int test_quick(void) { return getenv("CBRL_TEST_QUICK") != NULL; }
 
+/* The exact follower's policy for context k of e, after a cbrl_exact_context call. */
+static inline cbrl_policy test_exact_policy(const cbrl_exact *e, int k) {
+  const cbrl_soft_solver *w = cbrl_exact_follower(e, k);
+  const cbrl_mdp *m = cbrl_exact_mdp(e, k);
+  return (cbrl_policy){m->n_states, m->n_actions, w->pi, w->log_pi};
+}
+
 /* Central fourth-order finite difference of F along coordinate j of x. */
 static inline double test_fd(cbrl_exact *e, const double *x, int dim, int j, double h) {
   double *y = malloc(sizeof(double) * (size_t)dim), v[4];
