@@ -45,19 +45,14 @@ static place advance(const cbrl_continuous *c, const cbrl_mdp *m, place at, int3
   return (place){c->grid(c->impl, y), y};
 }
 
-/* Rewards of action a at a place: the model's, or the continuous simulator's. */
-static double leader_reward(const cbrl_continuous *c, const cbrl_mdp *m, place at, int32_t a) {
-  if (!c) return m->rbar[(size_t)at.s * m->n_actions + a];
-  double r, rbar;
-  c->rewards(c->impl, at.y, a, &r, &rbar);
-  return rbar;
-}
-
-static double follower_reward(const cbrl_continuous *c, const cbrl_mdp *m, place at, int32_t a) {
-  if (!c) return m->r[(size_t)at.s * m->n_actions + a];
-  double r, rbar;
-  c->rewards(c->impl, at.y, a, &r, &rbar);
-  return r;
+/* Rewards of action a at a place (follower, leader): the model's, or the continuous simulator's. */
+static void rewards(const cbrl_continuous *c, const cbrl_mdp *m, place at, int32_t a, double *r, double *rbar) {
+  if (c) {
+    c->rewards(c->impl, at.y, a, r, rbar);
+    return;
+  }
+  *r = m->r[(size_t)at.s * m->n_actions + a];
+  *rbar = m->rbar[(size_t)at.s * m->n_actions + a];
 }
 
 /* Adds w to the cotangent of log P for the transition from `from` by a to `to` (entry k). */
@@ -74,7 +69,9 @@ static double leader_return(const cbrl_continuous *c, const cbrl_mdp *m, const c
   if (a < 0) a = cbrl_sim_action(pi, at.s, rng);
   double total = 0.0;
   for (int64_t k = 0;; k++) {
-    total += leader_reward(c, m, at, a);
+    double r, rbar;
+    rewards(c, m, at, a, &r, &rbar);
+    total += rbar;
     (*steps)++;
     if (k == horizon) break;
     at = advance(c, m, at, a, rng, NULL);
@@ -97,7 +94,11 @@ static int vector_return(cbrl_hpgd *h, const cbrl_continuous *c, const cbrl_mdp 
     size_t sa = (size_t)at.s * m->n_actions + a;
     h->w_r[sa] += coef;
     (*steps)++;
-    if (k > 0) soft += follower_reward(c, m, at, a) - p->lambda * pi->log_pi[sa];
+    if (k > 0) {
+      double r, rbar;
+      rewards(c, m, at, a, &r, &rbar);
+      soft += r - p->lambda * pi->log_pi[sa];
+    }
     if (k == horizon) break;
     int64_t entry;
     place next = advance(c, m, at, a, rng, &entry);
