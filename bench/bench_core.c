@@ -11,7 +11,9 @@
 #include <time.h>
 
 #include "cbrl/cbrl.h"
-#include "cbrl/estimators.h"
+#include "cbrl/amd.h"
+#include "cbrl/hpgd.h"
+#include "cbrl/rtq.h"
 #include "cbrl/follower.h"
 #include "cbrl/leader.h"
 #include "cbrl/simulate.h"

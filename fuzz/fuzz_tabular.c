@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "cbrl/cbrl.h"
-#include "cbrl/tabular_file.h"
+#include "cbrl/run/problem_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char path[64];

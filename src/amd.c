@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
-#include "cbrl/estimators.h"
-#include "cbrl/solver.h"
+#include "cbrl/amd.h"
+#include "cbrl/soft_solver.h"
 #include "vector_clones.h"
 
 typedef struct amd_context {

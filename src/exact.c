@@ -4,7 +4,7 @@
    c = grad r + gamma grad log P V*. Writing z = w + gamma pi m, m solves the state-level
    system (I - gamma P_pi)^T m = P^T w. So the gradient costs three scalar linear solves
    (Vbar, d, m) after the best response, and one vjp of the mechanism, whatever d is. */
-#include "cbrl/hypergradient.h"
+#include "cbrl/exact.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
-#include "hpgd.h"
+#include "hpgd_private.h"
 
 void cbrl_hpgd_free(cbrl_hpgd *h) {
   if (!h) return;

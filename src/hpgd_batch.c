@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
-#include "hpgd.h"
+#include "hpgd_private.h"
 
 void cbrl_hpgd_opts_default(cbrl_hpgd_opts *o) {
   o->steps = 10000;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
-#include "hpgd.h"
+#include "hpgd_private.h"
 
 /* T with P(T = t) = (1 - q) q^t, equivalently P(T >= k) = q^k. */
 static int64_t geometric(cbrl_rng *rng, double q) {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
-#include "cbrl/hypergradient.h"
+#include "cbrl/exact.h"
 
 static const char *const algorithm_names[CBRL_ALG_COUNT_] = {"hpgd-batch", "hpgd", "zero-order",
                                                              "amd", "exact", "hpgd-rtq"};

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
-#include "cbrl/estimators.h"
-#include "hpgd.h"
+#include "cbrl/rtq.h"
+#include "hpgd_private.h"
 
 void cbrl_rtq_opts_default(cbrl_rtq_opts *o) {
   memset(o, 0, sizeof *o);

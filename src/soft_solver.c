@@ -1,7 +1,7 @@
 /* Soft best response, SPEC 2. Soft policy iteration is Newton's method on the soft Bellman
    operator (its Jacobian is gamma P_pi), so a warm start converges in one or two linear
    solves where value iteration would need O(1/(1-gamma)) sweeps. */
-#include "cbrl/solver.h"
+#include "cbrl/soft_solver.h"
 
 #include <float.h>
 #include <math.h>

@@ -1,18 +1,24 @@
-/* cbrl: contextual bilevel reinforcement learning. Include this for the whole core API. */
+/* cbrl: contextual bilevel reinforcement learning. Include this for the whole of libcbrl: the
+   core and the shipped environments (docs/ARCHITECTURE.md). */
 #ifndef CBRL_CBRL_H
 #define CBRL_CBRL_H
 
 #include "cbrl/affine.h"
-#include "cbrl/environments.h"
+#include "cbrl/amd.h"
 #include "cbrl/errors.h"
-#include "cbrl/estimators.h"
+#include "cbrl/exact.h"
 #include "cbrl/follower.h"
-#include "cbrl/hypergradient.h"
+#include "cbrl/hpgd.h"
 #include "cbrl/leader.h"
 #include "cbrl/model.h"
 #include "cbrl/rng.h"
+#include "cbrl/rtq.h"
 #include "cbrl/simulate.h"
-#include "cbrl/solver.h"
+#include "cbrl/soft_solver.h"
 #include "cbrl/version.h"
+
+#include "cbrl/env/four_rooms.h"
+#include "cbrl/env/random_problem.h"
+#include "cbrl/env/tax.h"
 
 #endif /* CBRL_CBRL_H */

@@ -9,7 +9,7 @@
 #include "cbrl/model.h"
 #include "cbrl/rng.h"
 #include "cbrl/simulate.h"
-#include "cbrl/solver.h"
+#include "cbrl/soft_solver.h"
 
 typedef struct cbrl_follower cbrl_follower;
 

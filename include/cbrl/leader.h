@@ -5,10 +5,12 @@
 
 #include <stdint.h>
 
-#include "cbrl/estimators.h"
+#include "cbrl/amd.h"
+#include "cbrl/hpgd.h"
+#include "cbrl/rtq.h"
 #include "cbrl/export.h"
 #include "cbrl/follower.h"
-#include "cbrl/hypergradient.h"
+#include "cbrl/exact.h"
 #include "cbrl/model.h"
 
 typedef enum cbrl_algorithm {

@@ -1,13 +1,2 @@
-/* Tabular problem files, format cbrl-tabular-1 (SPEC 6.4). Part of libcbrl_tools (libyaml). */
-#ifndef CBRL_TABULAR_FILE_H
-#define CBRL_TABULAR_FILE_H
-
-#include <stddef.h>
-
-#include "cbrl/model.h"
-
-/* Loads a problem file. On failure returns CBRL_EPARSE (or CBRL_ENOMEM) and, when err is
-   non-NULL, writes "file:line: field: what is wrong" into it. */
-int cbrl_tabular_load(cbrl_problem **out, const char *path, char *err, size_t err_size);
-
-#endif /* CBRL_TABULAR_FILE_H */
+/* Deprecated: moved to cbrl/run/problem_file.h (libcbrl_run); kept for one release. */
+#include "cbrl/run/problem_file.h"

@@ -1,0 +1,513 @@
+/* cbrl hypergrad: the exact objective and hypergradient at one x. Its flags and JSON output
+   are a contract other tools depend on (issue: core library). */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbrl/cbrl.h"
+#include "cbrl/run/problem_file.h"
+#include "cli.h"
+
+static const char hypergrad_usage[] =
+    "Usage:\n"
+    "  cbrl hypergrad --problem FILE [--x v1,v2,...] [--lambda L] [--json]\n"
+    "  cbrl hypergrad --env four-rooms [--beta B] [--lambda L] [--x v1,...|--x-seed N] [--json]\n"
+    "  cbrl hypergrad --env random --states S --actions A --dim D --contexts K --branch B\n"
+    "                 --seed N [--x ...] [--lambda L] [--json]\n"
+    "  cbrl hypergrad --env tax-design [--lambda L] [--x w_I,w_1,w_2,w_3] [--bins N] [--json]\n"
+    "\n"
+    "Computes the leader objective F(x) = sum_xi q_xi f(x, pi*_{x,xi}, xi) exactly (soft best\n"
+    "response, then policy evaluation) and its gradient in adjoint mode.\n"
+    "\n"
+    "Options:\n"
+    "  --problem FILE   a cbrl-tabular-1 problem file (YAML); x defaults to zeros\n"
+    "  --env NAME       four-rooms, random or tax-design (SPEC 6.2: x = (w_I, w_1, w_2, w_3),\n"
+    "                   rates tau = 2 sigmoid(w), default x at every rate 0.3, lambda 0.2)\n"
+    "  --bins N         tax-design: asset grid resolution (default 200)\n"
+    "  --x LIST         leader parameters, comma-separated, exactly d of them\n"
+    "  --x-seed N       Four-Rooms only: draw x ~ N(0, 0.01^2) from seed N (default 0)\n"
+    "  --lambda L       follower temperature (overrides the file; Four-Rooms default 0.003)\n"
+    "  --beta B         Four-Rooms upper-level regularisation (default 1)\n"
+    "  --states S, --actions A, --dim D, --contexts K, --branch B, --seed N\n"
+    "                   random-problem generator (SPEC 6.3)\n"
+    "  --tol T          follower solver tolerance (default 1e-11, relative to max|Q|)\n"
+    "  --estimator E    exact (default), hpgd (unbiased, SPEC 4.1a), hpgd-batch (4.1b),\n"
+    "                   zero-order (4.2) or amd (4.3); stochastic ones average --samples\n"
+    "                   estimates, each for a context drawn from the weights, and add\n"
+    "                   \"stderr\" (standard error of the mean) to the JSON\n"
+    "  --samples N      estimates to average (hpgd 10000, hpgd-batch 20, zero-order 1000)\n"
+    "  --seed S         random seed of the estimator (and, with --env random, of the problem)\n"
+    "  --steps N        hpgd-batch: environment steps per estimate (10000, as 5 streams)\n"
+    "  --simulator S    tax-design, hpgd or hpgd-batch: tabular (default; next bins from the model)\n"
+    "                   or continuous (assets in [-100, 100], truncated-normal noise, the\n"
+    "                   household acting on the bin that holds its assets)\n"
+    "  --zo-u U         zero-order smoothing radius u (default 0.001)\n"
+    "  --amd-updates K  amd: synchronous table updates from initialisation (default 2000)\n"
+    "  --estimator rtq  RT-Q (SPEC 4.4): the follower learns by soft Q-learning from a\n"
+    "                   generative model, to a random level k of --levels K (2^k iterations)\n"
+    "  --levels K       rtq: the deepest level (default 6)\n"
+    "  --follower F     hpgd, hpgd-batch: exact (default) or soft-q, a follower trained by\n"
+    "                   soft Q-learning for --follower-iterations M (default 1024) per estimate\n"
+    "                   from Q = 0; the JSON then adds \"follower_samples\" per estimate\n"
+    "  --json           print {\"F\", \"grad\", \"F_per_context\", \"dim\"} as one JSON object\n"
+    "  -h, --help       show this help\n"
+    "\n"
+    "Examples:\n"
+    "  cbrl hypergrad --env four-rooms --beta 3 --json\n"
+    "  cbrl hypergrad --env random --states 50 --actions 4 --dim 8 --contexts 2 --branch 5 --seed 1\n"
+    "  cbrl hypergrad --problem examples/chain.yaml --x 0.1,0,0.2\n"
+    "  cbrl hypergrad --env four-rooms --estimator hpgd-batch --samples 50 --seed 1 --json\n"
+    "  cbrl hypergrad --env tax-design --estimator hpgd-batch --simulator continuous --samples 20\n"
+    "\n"
+    "Exit status: 0 on success, 2 on bad input, 1 if the computation failed.\n";
+
+enum {
+  OPT_PROBLEM = 256, OPT_ENV, OPT_X, OPT_X_SEED, OPT_LAMBDA, OPT_BETA, OPT_STATES, OPT_ACTIONS,
+  OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL, OPT_ESTIMATOR, OPT_SAMPLES,
+  OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS, OPT_BINS,
+  OPT_SIMULATOR
+};
+
+static const struct option hypergrad_options[] = {
+    {"problem", required_argument, 0, OPT_PROBLEM}, {"env", required_argument, 0, OPT_ENV},
+    {"x", required_argument, 0, OPT_X},             {"x-seed", required_argument, 0, OPT_X_SEED},
+    {"lambda", required_argument, 0, OPT_LAMBDA},   {"beta", required_argument, 0, OPT_BETA},
+    {"states", required_argument, 0, OPT_STATES},   {"actions", required_argument, 0, OPT_ACTIONS},
+    {"dim", required_argument, 0, OPT_DIM},         {"contexts", required_argument, 0, OPT_CONTEXTS},
+    {"branch", required_argument, 0, OPT_BRANCH},   {"seed", required_argument, 0, OPT_SEED},
+    {"json", no_argument, 0, OPT_JSON},             {"tol", required_argument, 0, OPT_TOL},
+    {"estimator", required_argument, 0, OPT_ESTIMATOR}, {"samples", required_argument, 0, OPT_SAMPLES},
+    {"steps", required_argument, 0, OPT_STEPS},     {"zo-u", required_argument, 0, OPT_ZO_U},
+    {"amd-updates", required_argument, 0, OPT_AMD_UPDATES}, {"levels", required_argument, 0, OPT_LEVELS},
+    {"follower", required_argument, 0, OPT_FOLLOWER},        {"bins", required_argument, 0, OPT_BINS},
+    {"follower-iterations", required_argument, 0, OPT_FOLLOWER_ITERATIONS},
+    {"simulator", required_argument, 0, OPT_SIMULATOR},
+    {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
+
+typedef struct args {
+  const char *problem, *env, *x_text;
+  long x_seed, states, actions, dim, contexts, branch, seed;
+  int have_x_seed, have_lambda, have_beta, have_random[6], json;
+  double lambda, beta, tol;
+  int stochastic;         /* estimator other than exact */
+  cbrl_algorithm estimator;
+  long samples, steps, amd_updates, levels, follower_iterations;
+  double zo_u;
+  int soft_q, have_levels, have_follower_iterations, have_bins;
+  int continuous; /* --simulator continuous */
+  long bins;
+} args;
+
+static int parse_args(int argc, char **argv, args *a) {
+  const char *cmd = "hypergrad";
+  memset(a, 0, sizeof *a);
+  a->beta = 1.0;
+  a->tol = -1.0;
+  a->steps = 10000;
+  a->zo_u = 1e-3;
+  a->amd_updates = 2000;
+  a->levels = 6;
+  a->follower_iterations = 1024;
+  a->samples = -1;
+  const char *estimator = "exact";
+  opterr = 0;
+  optind = 1;
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", hypergrad_options, NULL)) != -1) {
+    switch (c) {
+      case OPT_PROBLEM: a->problem = optarg; break;
+      case OPT_ENV: a->env = optarg; break;
+      case OPT_X: a->x_text = optarg; break;
+      case OPT_X_SEED:
+        if (cli_parse_int(cmd, "--x-seed", optarg, 0, 2147483647L, &a->x_seed)) return 2;
+        a->have_x_seed = 1;
+        break;
+      case OPT_LAMBDA:
+        if (cli_parse_double(cmd, "--lambda", optarg, &a->lambda)) return 2;
+        if (!(a->lambda > 0.0)) return cli_usage_error(cmd, "--lambda: must be positive, got %s", optarg);
+        a->have_lambda = 1;
+        break;
+      case OPT_BETA:
+        if (cli_parse_double(cmd, "--beta", optarg, &a->beta)) return 2;
+        a->have_beta = 1;
+        break;
+      case OPT_TOL:
+        if (cli_parse_double(cmd, "--tol", optarg, &a->tol)) return 2;
+        if (!(a->tol > 0.0)) return cli_usage_error(cmd, "--tol: must be positive, got %s", optarg);
+        break;
+      case OPT_STATES:
+        if (cli_parse_int(cmd, "--states", optarg, 1, 50000000L, &a->states)) return 2;
+        a->have_random[0] = 1;
+        break;
+      case OPT_ACTIONS:
+        if (cli_parse_int(cmd, "--actions", optarg, 1, 100000L, &a->actions)) return 2;
+        a->have_random[1] = 1;
+        break;
+      case OPT_DIM:
+        if (cli_parse_int(cmd, "--dim", optarg, 1, 1000000L, &a->dim)) return 2;
+        a->have_random[2] = 1;
+        break;
+      case OPT_CONTEXTS:
+        if (cli_parse_int(cmd, "--contexts", optarg, 1, 100000L, &a->contexts)) return 2;
+        a->have_random[3] = 1;
+        break;
+      case OPT_BRANCH:
+        if (cli_parse_int(cmd, "--branch", optarg, 1, 100000L, &a->branch)) return 2;
+        a->have_random[4] = 1;
+        break;
+      case OPT_SEED:
+        if (cli_parse_int(cmd, "--seed", optarg, 0, 2147483647L, &a->seed)) return 2;
+        a->have_random[5] = 1;
+        break;
+      case OPT_JSON: a->json = 1; break;
+      case OPT_ESTIMATOR: estimator = optarg; break;
+      case OPT_SAMPLES:
+        if (cli_parse_int(cmd, "--samples", optarg, 1, 100000000L, &a->samples)) return 2;
+        break;
+      case OPT_STEPS:
+        if (cli_parse_int(cmd, "--steps", optarg, 5, 100000000L, &a->steps)) return 2;
+        break;
+      case OPT_AMD_UPDATES:
+        if (cli_parse_int(cmd, "--amd-updates", optarg, 1, 100000000L, &a->amd_updates)) return 2;
+        break;
+      case OPT_BINS:
+        if (cli_parse_int(cmd, "--bins", optarg, 2, 100000, &a->bins)) return 2;
+        a->have_bins = 1;
+        break;
+      case OPT_SIMULATOR:
+        if (!strcmp(optarg, "continuous")) a->continuous = 1;
+        else if (strcmp(optarg, "tabular")) return cli_usage_error(cmd, "--simulator: unknown simulator '%s' (tabular, continuous)", optarg);
+        break;
+      case OPT_LEVELS:
+        if (cli_parse_int(cmd, "--levels", optarg, 1, 30, &a->levels)) return 2;
+        a->have_levels = 1;
+        break;
+      case OPT_FOLLOWER:
+        if (!strcmp(optarg, "soft-q")) a->soft_q = 1;
+        else if (strcmp(optarg, "exact")) return cli_usage_error(cmd, "--follower: expected exact or soft-q, got '%s'", optarg);
+        break;
+      case OPT_FOLLOWER_ITERATIONS:
+        if (cli_parse_int(cmd, "--follower-iterations", optarg, 1, 1L << 30, &a->follower_iterations)) return 2;
+        a->have_follower_iterations = 1;
+        break;
+      case OPT_ZO_U:
+        if (cli_parse_double(cmd, "--zo-u", optarg, &a->zo_u)) return 2;
+        if (!(a->zo_u > 0.0)) return cli_usage_error(cmd, "--zo-u: must be positive, got %s", optarg);
+        break;
+      case 'h': fputs(hypergrad_usage, stdout); return -1;
+      case ':': return cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
+      default: return cli_usage_error(cmd, "unknown option '%s' (try 'cbrl hypergrad --help')", argv[optind - 1]);
+    }
+  }
+  if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+  if (!!a->problem + !!a->env != 1) return cli_usage_error(cmd, "give exactly one of --problem FILE or --env NAME");
+  int is_fr = a->env && !strcmp(a->env, "four-rooms"), is_random = a->env && !strcmp(a->env, "random");
+  int is_tax = a->env && !strcmp(a->env, "tax-design");
+  if (a->env && !is_fr && !is_random && !is_tax)
+    return cli_usage_error(cmd, "--env: unknown environment '%s' (four-rooms, random, tax-design)", a->env);
+  if (a->have_bins && !is_tax) return cli_usage_error(cmd, "--bins applies to --env tax-design only");
+  if (a->continuous && (!is_tax || (a->estimator != CBRL_ALG_HPGD_BATCH && a->estimator != CBRL_ALG_HPGD)))
+    return cli_usage_error(cmd, "--simulator continuous applies to --env tax-design --estimator hpgd or hpgd-batch only");
+  if (a->have_x_seed && !is_fr) return cli_usage_error(cmd, "--x-seed applies to --env four-rooms only");
+  if (a->have_x_seed && a->x_text) return cli_usage_error(cmd, "give --x or --x-seed, not both");
+  if (a->have_beta && !is_fr) return cli_usage_error(cmd, "--beta applies to --env four-rooms only");
+  if (!strcmp(estimator, "rtq")) estimator = "hpgd-rtq";
+  if (strcmp(estimator, "exact") != 0) {
+    if (cbrl_algorithm_parse(estimator, &a->estimator))
+      return cli_usage_error(cmd, "--estimator: unknown estimator '%s' (exact, hpgd, hpgd-batch, zero-order, amd, rtq)", estimator);
+    a->stochastic = a->estimator != CBRL_ALG_AMD;
+    if (a->estimator == CBRL_ALG_EXACT) a->stochastic = 0;
+  } else {
+    a->estimator = CBRL_ALG_EXACT;
+  }
+  if (a->samples > 0 && !a->stochastic) return cli_usage_error(cmd, "--samples applies to stochastic estimators only");
+  int hpgd = a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH;
+  if (a->have_levels && a->estimator != CBRL_ALG_HPGD_RTQ) return cli_usage_error(cmd, "--levels applies to --estimator rtq only");
+  if (a->soft_q && !hpgd) return cli_usage_error(cmd, "--follower applies to --estimator hpgd or hpgd-batch only");
+  if (a->have_follower_iterations && !a->soft_q) return cli_usage_error(cmd, "--follower-iterations needs --follower soft-q");
+  if (a->samples < 0)
+    a->samples = a->estimator == CBRL_ALG_HPGD ? 10000
+                 : a->estimator == CBRL_ALG_HPGD_BATCH || a->estimator == CBRL_ALG_HPGD_RTQ ? 20 : 1000;
+  static const char *const random_flags[6] = {"--states", "--actions", "--dim", "--contexts", "--branch", "--seed"};
+  for (int i = 0; i < 6; i++) {
+    if (is_random && !a->have_random[i]) return cli_usage_error(cmd, "--env random needs %s", random_flags[i]);
+    /* --seed also seeds the estimators. */
+    if (!is_random && a->have_random[i] && !(i == 5 && a->stochastic))
+      return cli_usage_error(cmd, "%s applies to --env random only", random_flags[i]);
+  }
+  return 0;
+}
+
+static int build_problem(const args *a, cbrl_problem **p) {
+  const char *cmd = "hypergrad";
+  int err;
+  if (a->problem) {
+    char msg[512];
+    err = cbrl_tabular_load(p, a->problem, msg, sizeof msg);
+    if (err) {
+      fprintf(stderr, "cbrl hypergrad: %s\n", msg);
+      return CLI_EXIT_USAGE;
+    }
+  } else if (!strcmp(a->env, "tax-design")) {
+    cbrl_tax_opts o;
+    cbrl_tax_opts_default(&o);
+    if (a->have_bins) o.n_bins = (int)a->bins;
+    err = cbrl_tax_create(p, &o);
+    if (err) return cli_usage_error(cmd, "tax-design: %s", cbrl_strerror(err));
+  } else if (!strcmp(a->env, "four-rooms")) {
+    cbrl_four_rooms_opts o;
+    cbrl_four_rooms_opts_default(&o);
+    o.beta = a->beta;
+    err = cbrl_four_rooms_create(p, &o);
+    if (err) return cli_usage_error(cmd, "four-rooms: %s", cbrl_strerror(err));
+  } else {
+    cbrl_random_opts o;
+    cbrl_random_opts_default(&o);
+    o.n_states = (int)a->states;
+    o.n_actions = (int)a->actions;
+    o.dim = (int)a->dim;
+    o.n_contexts = (int)a->contexts;
+    o.branch = (int)a->branch;
+    o.seed = (uint64_t)a->seed;
+    if ((int64_t)o.n_states * o.n_actions > 200000000LL)
+      return cli_usage_error(cmd, "--states x --actions must not exceed 2e8");
+    err = cbrl_random_problem_create(p, &o);
+    if (err) {
+      fprintf(stderr, "cbrl hypergrad: random problem: %s\n", cbrl_strerror(err));
+      return err == CBRL_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+    }
+  }
+  if (a->have_lambda) (*p)->lambda = a->lambda;
+  return 0;
+}
+
+/* x from --x, --x-seed, or the problem's default. */
+static int initial_x(const args *a, const cbrl_problem *p, double *x) {
+  if (a->x_text) {
+    double *v;
+    int n;
+    if (cli_parse_list("hypergrad", "--x", a->x_text, &v, &n)) return CLI_EXIT_USAGE;
+    if (n != p->dim) {
+      free(v);
+      return cli_usage_error("hypergrad", "--x: expected %d values (the problem's dim), got %d", p->dim, n);
+    }
+    memcpy(x, v, sizeof(double) * (size_t)n);
+    free(v);
+    return 0;
+  }
+  memset(x, 0, sizeof(double) * (size_t)p->dim);
+  if (a->env && !strcmp(a->env, "tax-design")) cbrl_tax_x_for_rate(0.3, x);
+  if (a->env && !strcmp(a->env, "four-rooms")) {
+    cbrl_rng rng;
+    cbrl_rng_seed(&rng, (uint64_t)a->x_seed, 0);
+    for (int j = 0; j < p->dim; j++) x[j] = 0.01 * cbrl_rng_normal(&rng);
+  }
+  return 0;
+}
+
+/* Averages --samples estimates (each for a context drawn from the weights) into grad and stderr,
+   or runs AMD to convergence per context. Returns 0 or a cbrl error. */
+static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const double *x, double *grad,
+                    double *stderr_out, int64_t *env_steps, int64_t *follower_samples) {
+  int d = p->dim, err = 0;
+  double *g = calloc((size_t)d, sizeof(double)), *sum2 = calloc((size_t)d, sizeof(double));
+  double *shifted = calloc((size_t)d, sizeof(double)), *z = calloc((size_t)d, sizeof(double));
+  cbrl_hpgd *h = NULL;
+  cbrl_amd *amd = NULL;
+  cbrl_exact *e_shift = NULL;
+  cbrl_follower *follower = NULL;
+  cbrl_rtq *rtq = NULL;
+  cbrl_continuous *cont = NULL;
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, (uint64_t)a->seed, 1);
+  memset(grad, 0, sizeof(double) * d);
+  *env_steps = 0;
+  *follower_samples = 0;
+  if (!g || !sum2 || !shifted || !z) {
+    err = CBRL_ENOMEM;
+    goto done;
+  }
+  if (a->estimator == CBRL_ALG_AMD) {
+    if ((err = cbrl_amd_create(&amd, p))) goto done;
+    for (int k = 0; k < p->n_contexts && !err; k++) {
+      err = cbrl_exact_context(e, k, x, NULL, NULL);
+      if (err && err != CBRL_ENOCONV) goto done;
+      err = cbrl_amd_step(amd, k, x, cbrl_exact_mdp(e, k), (int)a->amd_updates, g);
+      for (int j = 0; j < d; j++) grad[j] += p->context_weight[k] * g[j];
+    }
+    goto done;
+  }
+  cbrl_hpgd_opts ho = {a->steps, 5, 200, 0};
+  if (a->continuous && (err = cbrl_tax_continuous_create(&cont, p))) goto done;
+  if (a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH) {
+    if ((err = cbrl_hpgd_create(&h, p, a->steps)) || (err = cbrl_hpgd_set_continuous(h, cont))) goto done;
+    if (a->soft_q &&
+        (err = cbrl_follower_soft_q_create(&follower, p, a->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR)))
+      goto done;
+  } else if (a->estimator == CBRL_ALG_HPGD_RTQ) {
+    cbrl_rtq_opts ro;
+    cbrl_rtq_opts_default(&ro);
+    ro.levels = (int)a->levels;
+    ro.hpgd.steps = a->steps;
+    if ((err = cbrl_rtq_create(&rtq, p, &ro))) goto done;
+  } else if ((err = cbrl_exact_create(&e_shift, p))) {
+    goto done;
+  }
+  for (long b = 0; b < a->samples; b++) {
+    double u = cbrl_rng_uniform(&rng), f0, f1;
+    int k = p->n_contexts - 1;
+    for (int c = 0; c < p->n_contexts; c++) {
+      if (u < p->context_weight[c]) {
+        k = c;
+        break;
+      }
+      u -= p->context_weight[c];
+    }
+    err = cbrl_exact_context(e, k, x, &f0, NULL);
+    if (err && err != CBRL_ENOCONV) goto done;
+    const cbrl_soft_solver *w = cbrl_exact_follower(e, k);
+    const cbrl_mdp *m = cbrl_exact_mdp(e, k);
+    cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
+    cbrl_estimate_info info = {0};
+    if (follower) {
+      if ((err = cbrl_follower_respond(follower, k, x, m, &rng, &pol))) goto done;
+      *follower_samples += follower->stats.samples;
+    }
+    if (a->estimator == CBRL_ALG_HPGD_RTQ) {
+      cbrl_rtq_info ri;
+      err = cbrl_rtq_estimate(rtq, k, x, m, &rng, -1, 0, g, &ri);
+      info.env_steps = ri.env_steps;
+      *follower_samples += ri.follower_samples;
+    } else if (a->estimator == CBRL_ALG_HPGD) {
+      err = cbrl_hpgd_sample(h, k, x, m, &pol, &rng, g, &info);
+    } else if (a->estimator == CBRL_ALG_HPGD_BATCH) {
+      err = cbrl_hpgd_batch(h, k, x, m, &pol, &ho, &rng, g, &info);
+    } else {
+      for (int j = 0; j < d; j++) z[j] = cbrl_rng_normal(&rng), shifted[j] = x[j] + a->zo_u * z[j];
+      err = cbrl_exact_context(e_shift, k, shifted, &f1, NULL);
+      if (err == CBRL_ENOCONV) err = 0;
+      for (int j = 0; j < d; j++) g[j] = (f1 - f0) * z[j] / a->zo_u;
+    }
+    if (err) goto done;
+    *env_steps += info.env_steps;
+    for (int j = 0; j < d; j++) grad[j] += g[j], sum2[j] += g[j] * g[j];
+  }
+  for (int j = 0; j < d; j++) {
+    double n = (double)a->samples, mean = grad[j] / n;
+    double var = a->samples > 1 ? (sum2[j] - n * mean * mean) / (n - 1.0) : 0.0;
+    grad[j] = mean;
+    stderr_out[j] = sqrt(var > 0.0 ? var / n : 0.0);
+  }
+done:
+  cbrl_tax_continuous_free(cont);
+  cbrl_hpgd_free(h);
+  cbrl_amd_free(amd);
+  cbrl_rtq_free(rtq);
+  cbrl_follower_free(follower);
+  cbrl_exact_free(e_shift);
+  free(g);
+  free(sum2);
+  free(shifted);
+  free(z);
+  return err;
+}
+
+static void print_summary(const cbrl_problem *p, const cbrl_exact *e, double F, const double *f_ctx,
+                          const double *grad) {
+  printf("problem       %s: %d states, %d actions, d = %d, %d context%s\n", p->name, p->n_states,
+         p->n_actions, p->dim, p->n_contexts, p->n_contexts == 1 ? "" : "s");
+  printf("follower      lambda = %g, gamma = %g; leader gamma = %g\n", p->lambda, p->gamma, p->leader_gamma);
+  printf("F(x)          %.10g\n", F);
+  for (int k = 0; k < p->n_contexts && k < 20; k++)
+    printf("  context %-3d weight %-8.4g f = %.10g\n", k, p->context_weight[k], f_ctx[k]);
+  if (p->n_contexts > 20) printf("  ... %d more contexts\n", p->n_contexts - 20);
+  double norm = 0.0;
+  int top = 0;
+  for (int j = 0; j < p->dim; j++) {
+    norm += grad[j] * grad[j];
+    if (fabs(grad[j]) > fabs(grad[top])) top = j;
+  }
+  printf("|grad F|      %.6g   (largest: grad[%d] = %.6g)\n", sqrt(norm), top, grad[top]);
+  printf("grad F        ");
+  for (int j = 0; j < p->dim && j < 8; j++) printf("%s%.6g", j ? ", " : "", grad[j]);
+  printf("%s\n", p->dim > 8 ? ", ..." : "");
+  (void)e;
+}
+
+int cli_hypergrad(int argc, char **argv) {
+  args a;
+  int rc = parse_args(argc, argv, &a);
+  if (rc) return rc < 0 ? 0 : rc;
+  cbrl_problem *p = NULL;
+  if ((rc = build_problem(&a, &p))) return rc;
+  cbrl_exact *e = NULL;
+  double *x = calloc((size_t)p->dim, sizeof(double)), *grad = calloc((size_t)p->dim, sizeof(double));
+  double *f_ctx = calloc((size_t)p->n_contexts, sizeof(double)), F = 0.0, *se = NULL;
+  if (!x || !grad || !f_ctx) {
+    rc = cli_usage_error("hypergrad", "out of memory");
+    rc = CLI_EXIT_FAILURE;
+    goto done;
+  }
+  if ((rc = initial_x(&a, p, x))) goto done;
+  int err = cbrl_exact_create(&e, p);
+  if (err) {
+    fprintf(stderr, "cbrl hypergrad: %s\n", cbrl_strerror(err));
+    rc = err == CBRL_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+    goto done;
+  }
+  if (a.tol > 0.0) {
+    cbrl_soft_opts o;
+    cbrl_soft_opts_default(&o);
+    o.tol = a.tol;
+    cbrl_exact_set_opts(e, &o);
+  }
+  err = cbrl_exact_evaluate(e, x, &F, f_ctx, a.estimator == CBRL_ALG_EXACT ? grad : NULL);
+  int64_t env_steps = 0, follower_samples = 0;
+  if (!err && a.estimator != CBRL_ALG_EXACT) {
+    se = calloc((size_t)p->dim, sizeof(double));
+    err = se ? estimate(&a, p, e, x, grad, se, &env_steps, &follower_samples) : CBRL_ENOMEM;
+    if (err == CBRL_ENOTSUP) {
+      fprintf(stderr, "cbrl hypergrad: --estimator amd: this problem's P or mu depends on x, which AMD does not model\n");
+      rc = CLI_EXIT_USAGE;
+      goto done;
+    }
+  }
+  if (err) {
+    fprintf(stderr, "cbrl hypergrad: %s\n", cbrl_strerror(err));
+    rc = CLI_EXIT_FAILURE;
+    goto done;
+  }
+  if (a.json) {
+    printf("{\"F\": %.17g, \"grad\": ", F);
+    cli_json_array(stdout, grad, p->dim);
+    if (a.stochastic) {
+      printf(", \"stderr\": ");
+      cli_json_array(stdout, se, p->dim);
+      printf(", \"samples\": %ld, \"env_steps\": %lld", a.samples, (long long)env_steps);
+      if (a.soft_q || a.estimator == CBRL_ALG_HPGD_RTQ)
+        printf(", \"follower_samples\": %.17g", (double)follower_samples / (double)a.samples);
+    }
+    printf(", \"F_per_context\": ");
+    cli_json_array(stdout, f_ctx, p->n_contexts);
+    printf(", \"dim\": %d}\n", p->dim);
+  } else {
+    print_summary(p, e, F, f_ctx, grad);
+    if (a.stochastic) {
+      double m = 0.0;
+      for (int j = 0; j < p->dim; j++) m = se[j] > m ? se[j] : m;
+      printf("estimator     %s: %ld samples, %lld environment steps, largest standard error %.3g\n",
+             cbrl_algorithm_name(a.estimator), a.samples, (long long)env_steps, m);
+    } else if (a.estimator == CBRL_ALG_AMD) {
+      printf("estimator     amd: %ld table updates per context\n", a.amd_updates);
+    }
+  }
+done:
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+  free(x);
+  free(grad);
+  free(f_ctx);
+  free(se);
+  return rc;
+}

@@ -1,0 +1,87 @@
+/* cbrl plot: figures of a stored sweep. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "cbrl/run/plot.h"
+
+static const char plot_usage[] =
+    "Usage: cbrl plot DIR [DIR...] [--format png|svg|both] [--out PLOTDIR] [--smooth K]\n"
+    "                 [--only ALG[,ALG...]]\n"
+    "\n"
+    "Draws the figures of the sweep in DIR (PLplot, cairo drivers), white background; the\n"
+    "runs of several DIRs are pooled (figures go to the first's plots/ unless --out):\n"
+    "  curves_lambdaL_betaB.*       exact F against outer iteration, mean and standard-error\n"
+    "                               band over seeds, per algorithm at its chosen learning rate\n"
+    "  samples_lambdaL_betaB.*      exact F against cumulative follower samples (soft-q\n"
+    "                               followers and RT-Q)\n"
+    "  tax_rates_lambdaL_betaB.*    tax design: income tax and the three VAT rates\n"
+    "  households_lambdaL_betaB.*   tax design: the households' objective J, its spread across\n"
+    "                               types, and the expected tax revenue\n"
+    "  penalty_map_lambdaL_betaB.*  Four-Rooms: the learned penalty per cell, walls, start S,\n"
+    "                               goals G1 and G2, the +1 target, and the follower's most\n"
+    "                               likely path to each goal; one panel per algorithm (its\n"
+    "                               median seed); penalty_maps.txt dumps every panel as text\n"
+    "\n"
+    "Options:\n"
+    "  --format F   png, svg or both (default both)\n"
+    "  --out DIR    where to write (default DIR/plots)\n"
+    "  --smooth K   moving average over K stored points (default 1: none)\n"
+    "  --only LIST  draw only these algorithms (comma-separated, for example exact,zero-order)\n"
+    "\n"
+    "Example:\n"
+    "  cbrl plot runs/fr003 --format png --smooth 5\n";
+
+int cli_plot(int argc, char **argv) {
+  const char *cmd = "plot", *dir = NULL, *out = NULL, *only = NULL;
+  char dirs[4096] = "";
+  int formats = CBRL_PLOT_PNG | CBRL_PLOT_SVG;
+  long smooth = 1;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      fputs(plot_usage, stdout);
+      return 0;
+    } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+      const char *f = argv[++i];
+      if (!strcmp(f, "png")) formats = CBRL_PLOT_PNG;
+      else if (!strcmp(f, "svg")) formats = CBRL_PLOT_SVG;
+      else if (!strcmp(f, "both")) formats = CBRL_PLOT_PNG | CBRL_PLOT_SVG;
+      else return cli_usage_error(cmd, "--format: expected png, svg or both, got '%s'", f);
+    } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
+      out = argv[++i];
+    } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+      only = argv[++i];
+      if (!only[0]) return cli_usage_error(cmd, "--only: give at least one algorithm");
+    } else if (!strcmp(argv[i], "--smooth") && i + 1 < argc) {
+      if (cli_parse_int(cmd, "--smooth", argv[++i], 1, 100000, &smooth)) return CLI_EXIT_USAGE;
+    } else if (argv[i][0] == '-') {
+      return cli_usage_error(cmd, "unknown option '%s' (try 'cbrl plot --help')", argv[i]);
+    } else {
+      char store[1100];
+      struct stat st;
+      snprintf(store, sizeof store, "%s/results.sqlite", argv[i]);
+      if (stat(store, &st) != 0) return cli_usage_error(cmd, "%s: no results store", store);
+      if (!dir) dir = argv[i];
+      if (strlen(dirs) + strlen(argv[i]) + 2 >= sizeof dirs) return cli_usage_error(cmd, "too many directories");
+      if (dirs[0]) strcat(dirs, "\n");
+      strcat(dirs, argv[i]);
+    }
+  }
+  if (!dir) return cli_usage_error(cmd, "give a sweep directory (try 'cbrl plot --help')");
+  char out_dir[1100];
+  snprintf(out_dir, sizeof out_dir, "%s", out ? out : dir);
+  if (!out) strncat(out_dir, "/plots", sizeof out_dir - strlen(out_dir) - 1);
+  if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
+    return cli_usage_error(cmd, "%s: cannot create: %s", out_dir, strerror(errno));
+  char err[1024];
+  cbrl_plot_opts o = {dirs, out_dir, formats, (int)smooth, only};
+  int n = cbrl_plot_sweep(&o, err, sizeof err);
+  if (n < 0) {
+    fprintf(stderr, "cbrl plot: %s\n", err);
+    return CLI_EXIT_FAILURE;
+  }
+  fprintf(stderr, "cbrl plot: %d figures written to %s\n", n, out_dir);
+  return 0;
+}

@@ -1,0 +1,427 @@
+/* cbrl run, cbrl export, cbrl table: sweeps into a SQLite store, and what comes out of it. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cbrl/cbrl.h"
+#include "cli.h"
+#include "cbrl/run/config.h"
+#include "cbrl/run/sweep.h"
+#include "cbrl/run/store.h"
+#include "cbrl/run/tensorboard.h"
+
+#ifdef CBRL_WITH_MPI
+static int cli_run_ranked(int argc, char **argv, int rank, int size);
+#endif
+
+static const char run_usage[] =
+    "Usage: cbrl run CONFIG.yaml --out DIR [--set key=value]... [--threads N] [--resume] [--quiet]\n"
+    "                [--plot]\n"
+    "\n"
+    "Runs every point of the config's grid (a list in a grid field makes an axis: algorithm,\n"
+    "lambda, beta, learning_rate, zero_order_c, simulator; seeds) and stores each run, with its\n"
+    "metrics, in DIR/results.sqlite as soon as it finishes. The fields are in docs/CONFIG.md.\n"
+    "\n"
+    "Options:\n"
+    "  --out DIR        output directory (created); DIR/results.sqlite and DIR/config.yaml\n"
+    "  --set key=value  override a field; the value is YAML: --set learning_rate=[0.5,0.1]\n"
+    "  --threads N      runs in parallel (default: all cores); results do not depend on N\n"
+    "  --resume         complete the sweep already in DIR; refused if the config changed\n"
+    "  --quiet          no progress on stderr (otherwise a bar on a terminal, else a line\n"
+    "                   'cbrl run: D/N runs done (F failed), R iterations/s, ETA S s, best F B'\n"
+    "                   every 5 seconds)\n"
+    "  --plot           draw the figures (as 'cbrl plot DIR') when the sweep ends\n"
+    "\n"
+    "Under mpirun (an MPI build, 'make mpi') rank 0 owns the store and the other ranks run\n"
+    "the runs, each with --threads threads; the results are those of a single process.\n"
+    "\n"
+    "Examples:\n"
+    "  cbrl run configs/paper/four_rooms_lambda_0.003.yaml --out runs/fr003\n"
+    "  mpirun -np 8 cbrl run configs/paper/four_rooms_lambda_0.003.yaml --out runs/fr003 --threads 2\n"
+    "  cbrl run configs/paper/four_rooms_lambda_0.003.yaml --out runs/quick --set iterations=200 \\\n"
+    "      --set final_window=50 --set seeds=2 --set algorithm=hpgd-batch\n"
+    "\n"
+    "SIGINT or SIGTERM stop the sweep: runs in flight are stored as interrupted and --resume\n"
+    "reruns them. Exit status: 0 when every run was stored (failed runs are stored with their\n"
+    "reason), 2 on bad input, 1 if the store could not be written, 128 + N after signal N.\n";
+
+int cli_run(int argc, char **argv) {
+#ifdef CBRL_WITH_MPI
+  /* Under mpirun every rank parses the same arguments; only rank 0 speaks. */
+  int rank = 0, size = 1;
+  if (cbrl_mpi_init(&argc, &argv, &rank, &size)) return cli_usage_error("run", "MPI could not start");
+  if (rank != 0) freopen("/dev/null", "w", stderr);
+  int rc_mpi = cli_run_ranked(argc, argv, rank, size);
+  cbrl_mpi_finalize();
+  return rc_mpi;
+}
+
+static int cli_run_ranked(int argc, char **argv, int rank, int size) {
+#else
+  int rank = 0, size = 1;
+#endif
+  const char *cmd = "run", *out = NULL, *config_path = NULL;
+  long threads = 0;
+  int resume = 0, quiet = 0, plot = 0;
+  cbrl_config c;
+  cbrl_config_default(&c);
+  static const struct option opts[] = {{"out", required_argument, 0, 'o'},  {"set", required_argument, 0, 's'},
+                                       {"threads", required_argument, 0, 't'}, {"resume", no_argument, 0, 'r'},
+                                       {"quiet", no_argument, 0, 'q'},      {"help", no_argument, 0, 'h'},
+                                       {"plot", no_argument, 0, 'p'},
+                                       {0, 0, 0, 0}};
+  /* Overrides apply after the file, so collect them first. */
+  const char *sets[256];
+  int n_sets = 0, ch;
+  opterr = 0;
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (ch) {
+      case 'o': out = optarg; break;
+      case 's':
+        if (n_sets == 256) return cli_usage_error(cmd, "too many --set options");
+        sets[n_sets++] = optarg;
+        break;
+      case 't':
+        if (cli_parse_int(cmd, "--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE;
+        break;
+      case 'r': resume = 1; break;
+      case 'q': quiet = 1; break;
+      case 'p': plot = 1; break;
+      case 'h': fputs(run_usage, stdout); return 0;
+      case ':': return cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
+      default: return cli_usage_error(cmd, "unknown option '%s' (try 'cbrl run --help')", argv[optind - 1]);
+    }
+  }
+  if (optind >= argc) return cli_usage_error(cmd, "give a config file (try 'cbrl run --help')");
+  config_path = argv[optind];
+  if (optind + 1 < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+  if (!out) return cli_usage_error(cmd, "--out DIR is required");
+  char err[1024];
+  if (cbrl_config_load(&c, config_path, err, sizeof err)) {
+    fprintf(stderr, "cbrl run: %s\n", err);
+    return CLI_EXIT_USAGE;
+  }
+  for (int i = 0; i < n_sets; i++)
+    if (cbrl_config_set(&c, sets[i], err, sizeof err)) {
+      fprintf(stderr, "cbrl run: %s\n", err);
+      return CLI_EXIT_USAGE;
+    }
+  if (cbrl_config_validate(&c, err, sizeof err)) {
+    fprintf(stderr, "cbrl run: %s: %s\n", config_path, err);
+    return CLI_EXIT_USAGE;
+  }
+  /* A problem that cannot be built is a config error: find it before writing anything. */
+  cbrl_run_spec *runs;
+  int n_runs;
+  if (cbrl_config_runs(&c, &runs, &n_runs)) return cli_usage_error(cmd, "%s: the grid is too large", config_path);
+  cbrl_problem *p;
+  int perr = cbrl_config_problem(&c, &runs[0], &p, err, sizeof err);
+  if (!perr) {
+    perr = cbrl_problem_validate(p);
+    if (perr) snprintf(err, sizeof err, "the problem is invalid: %s", cbrl_strerror(perr));
+    for (int a = 0; !perr && a < c.n_algorithm; a++)
+      if (c.algorithm[a] == CBRL_ALG_AMD && ((p->flags & (CBRL_DEPENDS_P | CBRL_DEPENDS_MU)) || !p->ops->reward_jacobian)) {
+        perr = CBRL_ENOTSUP;
+        snprintf(err, sizeof err, "algorithm: amd cannot handle this problem (its P or mu depends on x)");
+      }
+    cbrl_problem_free(p);
+  }
+  free(runs);
+  if (perr) {
+    fprintf(stderr, "cbrl run: %s: %s\n", config_path, err);
+    return CLI_EXIT_USAGE;
+  }
+  char canonical[16384];
+  if (cbrl_config_canonical(&c, canonical, sizeof canonical) < 0) return cli_usage_error(cmd, "config too large");
+  cbrl_sweep_opts so = {out, (int)threads, resume, quiet, plot, canonical};
+  int sig = 0;
+#ifdef CBRL_WITH_MPI
+  int rc = size > 1 ? cbrl_sweep_run_mpi(&c, &so, rank, size, &sig, err, sizeof err)
+                    : cbrl_sweep_run(&c, &so, &sig, err, sizeof err);
+#else
+  (void)rank, (void)size;
+  int rc = cbrl_sweep_run(&c, &so, &sig, err, sizeof err);
+#endif
+  if (rc == 1 && sig) return 128 + sig; /* as a shell reports a death by that signal */
+  if (rc) {
+    fprintf(stderr, "cbrl run: %s\n", err);
+    return rc == CBRL_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+  }
+  return 0;
+}
+
+/* ---- export ------------------------------------------------------------------------- */
+
+static int open_store(const char *cmd, const char *dir, sqlite3 **db) {
+  char path[1100];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/results.sqlite", dir);
+  if (stat(path, &st) != 0) return cli_usage_error(cmd, "%s: no results store (run 'cbrl run ... --out %s' first)", path, dir);
+  if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    fprintf(stderr, "cbrl %s: %s: %s\n", cmd, path, sqlite3_errmsg(*db));
+    sqlite3_close(*db);
+    return CLI_EXIT_USAGE;
+  }
+  return 0;
+}
+
+int cli_export(int argc, char **argv) {
+  const char *cmd = "export";
+  if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+    puts("Usage: cbrl export DIR --csv FILE\n"
+         "       cbrl export DIR --tensorboard LOGDIR\n\n"
+         "--csv writes every stored metric row of the sweep in DIR as tidy CSV (one row per run and\n"
+         "iteration, with the run's parameters as columns), for pandas or R. --tensorboard writes\n"
+         "one TensorBoard run per sweep run (scalars F, f_sampled_context, grad_norm), for\n"
+         "TensorBoard or W&B.\n\n"
+         "Examples:\n  cbrl export runs/fr003 --csv fr003.csv\n  cbrl export runs/fr003 --tensorboard tb/fr003");
+    return 0;
+  }
+  if (argc == 4 && !strcmp(argv[2], "--tensorboard")) {
+    char path[1100], err[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/results.sqlite", argv[1]);
+    if (stat(path, &st) != 0) return cli_usage_error(cmd, "%s: no results store", path);
+    int n = cbrl_tb_export(argv[1], argv[3], err, sizeof err);
+    if (n < 0) {
+      fprintf(stderr, "cbrl export: %s\n", err);
+      return CLI_EXIT_FAILURE;
+    }
+    fprintf(stderr, "cbrl export: %d runs written to %s\n", n, argv[3]);
+    return 0;
+  }
+  if (argc != 4 || strcmp(argv[2], "--csv"))
+    return cli_usage_error(cmd, "usage: cbrl export DIR --csv FILE | --tensorboard LOGDIR");
+  sqlite3 *db;
+  int rc = open_store(cmd, argv[1], &db);
+  if (rc) return rc;
+  char tmp[1100];
+  snprintf(tmp, sizeof tmp, "%s.tmp", argv[3]);
+  FILE *f = fopen(tmp, "w");
+  if (!f) {
+    sqlite3_close(db);
+    return cli_usage_error(cmd, "%s: cannot write: %s", argv[3], strerror(errno));
+  }
+  sqlite3_stmt *st;
+  const char *q =
+      "SELECT r.id, r.algorithm, r.env, r.simulator, r.lambda, r.beta, r.learning_rate, r.zero_order_c, r.seed,"
+      " m.iteration, m.context, m.F, m.f_context, m.grad_norm, m.env_steps, m.follower_iterations,"
+      " m.follower_products, m.follower_samples, m.level, m.env_steps_total, m.follower_samples_total,"
+      " m.income_tax, m.vat1, m.vat2, m.vat3, m.household_value, m.household_spread, m.revenue, m.assets"
+      " FROM metrics m JOIN runs r ON r.id = m.run_id ORDER BY r.id, m.iteration";
+  if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "cbrl export: %s: %s\n", argv[1], sqlite3_errmsg(db));
+    fclose(f);
+    remove(tmp);
+    sqlite3_close(db);
+    return CLI_EXIT_USAGE;
+  }
+  int cols = sqlite3_column_count(st);
+  for (int i = 0; i < cols; i++) fprintf(f, "%s%s", i ? "," : "", sqlite3_column_name(st, i));
+  fputc('\n', f);
+  long rows = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    for (int i = 0; i < cols; i++) {
+      if (i) fputc(',', f);
+      switch (sqlite3_column_type(st, i)) {
+        case SQLITE_NULL: break;
+        case SQLITE_INTEGER: fprintf(f, "%lld", (long long)sqlite3_column_int64(st, i)); break;
+        case SQLITE_FLOAT: fprintf(f, "%.17g", sqlite3_column_double(st, i)); break;
+        default: fprintf(f, "%s", sqlite3_column_text(st, i));
+      }
+    }
+    fputc('\n', f);
+    rows++;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  if (fclose(f) != 0 || rename(tmp, argv[3]) != 0) {
+    remove(tmp);
+    return cli_usage_error(cmd, "%s: cannot write: %s", argv[3], strerror(errno));
+  }
+  fprintf(stderr, "cbrl export: %ld rows written to %s\n", rows, argv[3]);
+  return 0;
+}
+
+/* ---- table -------------------------------------------------------------------------- */
+
+typedef struct row {
+  char column[48];
+  double lambda, beta, lr, c, value[2];
+} row;
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int unique(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (!k || v[i] != v[k - 1]) v[k++] = v[i];
+  return k;
+}
+
+static int same(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
+
+/* Best (lr, c) of one cell by mean over seeds of `metric`, with its mean and standard error. */
+static int best_cell(const row *rows, int n, const char *column, double lambda, double beta, int metric,
+                     int min_seeds, char *out, size_t size) {
+  double best = -INFINITY;
+  int found = 0;
+  for (int i = 0; i < n; i++) {
+    const row *a = &rows[i];
+    if (strcmp(a->column, column) || !same(a->lambda, lambda) || !same(a->beta, beta)) continue;
+    int first = 1;
+    for (int j = 0; j < i && first; j++)
+      first = !(!strcmp(rows[j].column, column) && same(rows[j].lambda, lambda) && same(rows[j].beta, beta) &&
+                rows[j].lr == a->lr && same(rows[j].c, a->c));
+    if (!first) continue;
+    double s = 0, s2 = 0;
+    int k = 0;
+    for (int j = i; j < n; j++) {
+      const row *b = &rows[j];
+      if (strcmp(b->column, column) || !same(b->lambda, lambda) || !same(b->beta, beta) || b->lr != a->lr || !same(b->c, a->c))
+        continue;
+      s += b->value[metric];
+      s2 += b->value[metric] * b->value[metric];
+      k++;
+    }
+    double mean = s / k, se = k > 1 ? sqrt(fmax(s2 - k * mean * mean, 0.0) / (k - 1) / k) : 0.0;
+    if (k >= min_seeds && mean > best) {
+      best = mean;
+      found = 1;
+      if (isnan(a->c))
+        snprintf(out, size, "%.3f ± %.3f (lr %g, n %d)", mean, se, a->lr, k);
+      else
+        snprintf(out, size, "%.3f ± %.3f (lr %g, c %g, n %d)", mean, se, a->lr, a->c, k);
+    }
+  }
+  if (!found) snprintf(out, size, "–");
+  return found;
+}
+
+/* Appends the finished runs of one store to rows. */
+static int load_rows(const char *cmd, const char *dir, row **rows, int *n, int *cap) {
+  sqlite3 *db;
+  int rc = open_store(cmd, dir, &db);
+  if (rc) return rc;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT algorithm, simulator, lambda, beta, learning_rate, zero_order_c, window_F, window_f_sampled"
+                         " FROM runs WHERE status = 'done' ORDER BY id",
+                         -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "cbrl %s: %s: %s\n", cmd, dir, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return CLI_EXIT_USAGE;
+  }
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (*n == *cap) {
+      row *r2 = realloc(*rows, sizeof **rows * (size_t)(*cap *= 2));
+      if (!r2) break;
+      *rows = r2;
+    }
+    row *r = &(*rows)[(*n)++];
+    const char *sim = (const char *)sqlite3_column_text(st, 1);
+    snprintf(r->column, sizeof r->column, "%s%s", sqlite3_column_text(st, 0),
+             sim && !strcmp(sim, "paper-code") ? " (paper-code sim)" : "");
+    r->lambda = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 2);
+    r->beta = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3);
+    r->lr = sqlite3_column_double(st, 4);
+    r->c = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5);
+    r->value[0] = sqlite3_column_double(st, 6);
+    r->value[1] = sqlite3_column_double(st, 7);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return 0;
+}
+
+int cli_table(int argc, char **argv) {
+  const char *cmd = "table";
+  if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+    puts("Usage: cbrl table [--min-seeds N] DIR [DIR...]\n\n"
+         "Prints the SPEC 7.1 table of the sweep in DIR as Markdown and writes DIR/table.md: a row\n"
+         "per (lambda, beta), a column per algorithm, each cell the mean +- standard error over\n"
+         "seeds of the run's mean over the final window, at the learning rate (and c) whose mean\n"
+         "is best. Two tables: the exact F averaged over contexts, and the value of the context\n"
+         "sampled at each iteration (what the paper reported). With several DIRs, their runs are\n"
+         "pooled and the table is written to the first. --min-seeds N considers only settings with at\n"
+         "least N finished seeds (a two-stage protocol: choose on few seeds, then run all at the\n"
+         "choice).\n\nExamples:\n  cbrl table runs/fr003\n"
+         "  cbrl table runs/hpgd_0.003 runs/amd_0.003 runs/zero_order_0.003");
+    return 0;
+  }
+  int min_seeds = 1, first = 1;
+  if (argc > 2 && !strcmp(argv[1], "--min-seeds")) {
+    long v;
+    if (cli_parse_int(cmd, "--min-seeds", argv[2], 1, 100000, &v)) return CLI_EXIT_USAGE;
+    min_seeds = (int)v;
+    first = 3;
+  }
+  if (argc <= first) return cli_usage_error(cmd, "usage: cbrl table [--min-seeds N] DIR [DIR...]");
+  int n = 0, cap = 1024;
+  row *rows = malloc(sizeof *rows * cap);
+  if (!rows) return cli_usage_error(cmd, "out of memory");
+  for (int i = first; i < argc; i++) {
+    int rc = load_rows(cmd, argv[i], &rows, &n, &cap);
+    if (rc) {
+      free(rows);
+      return rc;
+    }
+  }
+  if (n == 0) {
+    free(rows);
+    return cli_usage_error(cmd, "%s: no finished runs", argv[first]);
+  }
+  double *lambdas = malloc(sizeof(double) * n), *betas = malloc(sizeof(double) * n);
+  int nc = 0;
+  char (*columns)[48] = malloc(sizeof *columns * n);
+  for (int i = 0; i < n; i++) {
+    lambdas[i] = rows[i].lambda, betas[i] = rows[i].beta;
+    int k = 0;
+    while (k < nc && strcmp(columns[k], rows[i].column)) k++;
+    if (k == nc) snprintf(columns[nc++], 48, "%s", rows[i].column);
+  }
+  int nl = unique(lambdas, n), nb = unique(betas, n);
+  char path[1100];
+  snprintf(path, sizeof path, "%s/table.md", argv[first]);
+  FILE *md = fopen(path, "w");
+  static const char *const titles[2] = {"Exact F, averaged over contexts", "Value of the context sampled at each iteration (the paper's figure)"};
+  for (int metric = 0; metric < 2; metric++) {
+    for (int pass = 0; pass < 2; pass++) {
+      FILE *f = pass ? md : stdout;
+      if (!f) continue;
+      fprintf(f, "%s## %s: mean of the final window, mean ± s.e. over seeds\n\n| lambda | beta |", metric ? "\n" : "",
+              titles[metric]);
+      for (int k = 0; k < nc; k++) fprintf(f, " %s |", columns[k]);
+      fprintf(f, "\n|---|---|");
+      for (int k = 0; k < nc; k++) fprintf(f, "---|");
+      fputc('\n', f);
+      for (int l = 0; l < nl; l++)
+        for (int b = 0; b < nb; b++) {
+          fprintf(f, "| %g | %g |", lambdas[l], betas[b]);
+          for (int k = 0; k < nc; k++) {
+            char cell[128];
+            best_cell(rows, n, columns[k], lambdas[l], betas[b], metric, min_seeds, cell, sizeof cell);
+            fprintf(f, " %s |", cell);
+          }
+          fputc('\n', f);
+        }
+    }
+  }
+  if (md) fclose(md);
+  free(lambdas);
+  free(betas);
+  free(columns);
+  free(rows);
+  return 0;
+}

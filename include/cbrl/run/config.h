@@ -1,0 +1,88 @@
+/* Internal: sweep configuration files for `cbrl run` (docs/CONFIG.md). */
+#ifndef CBRL_RUN_CONFIG_H
+#define CBRL_RUN_CONFIG_H
+
+#include "cbrl/export.h"
+
+#include <stddef.h>
+
+#include "cbrl/cbrl.h"
+
+#define CBRL_AXIS_MAX 64
+/* Beside Four-Rooms' two simulators: the tax economy's continuous-assets simulator. */
+#define CBRL_RUN_SIM_CONTINUOUS 2
+#define CBRL_SEEDS_MAX 1000
+
+typedef struct cbrl_config {
+  char env[32];       /* four-rooms, random, tax-design or file */
+  char problem[512];  /* env file: the problem file */
+  /* Grid axes: a list in the file makes an axis. */
+  int n_algorithm;
+  cbrl_algorithm algorithm[CBRL_ALG_COUNT_];
+  int n_beta;
+  double beta[CBRL_AXIS_MAX];
+  int n_lambda;
+  double lambda[CBRL_AXIS_MAX]; /* n_lambda 0: the problem's own */
+  int n_learning_rate;
+  double learning_rate[CBRL_AXIS_MAX];
+  int n_zero_order_c;
+  double zero_order_c[CBRL_AXIS_MAX];
+  int n_simulator;
+  int simulator[3];             /* CBRL_SIM_CONSISTENT, CBRL_SIM_PAPER_CODE or CBRL_RUN_SIM_CONTINUOUS */
+  int n_seeds;
+  long seeds[CBRL_SEEDS_MAX];
+  /* Scalars. */
+  long iterations;
+  cbrl_optimizer optimizer;
+  double max_grad_norm;
+  long hpgd_steps, hpgd_streams, hpgd_max_steps;
+  long amd_updates;
+  long metrics_every;
+  long final_window;
+  double init_std;
+  long states, actions, dim, contexts, branch, problem_seed; /* env random */
+  int follower;             /* cbrl_follower_kind for hpgd and hpgd-batch */
+  long follower_iterations; /* soft-q */
+  long rtq_levels;          /* hpgd-rtq */
+  long rtq_inner_samples;   /* hpgd-rtq: 0, batch estimates inside; N, means of N unbiased samples */
+  long tax_bins;            /* env tax-design: asset grid */
+} cbrl_config;
+
+/* One run of the grid. */
+typedef struct cbrl_run_spec {
+  int index; /* position in the grid: names the run and its random stream */
+  cbrl_algorithm algorithm;
+  int simulator;
+  double lambda; /* NAN: the problem's own */
+  double beta;
+  double learning_rate;
+  double zero_order_c; /* NAN unless zero-order */
+  long seed;
+} cbrl_run_spec;
+
+/* Fills the defaults (the paper's Four-Rooms HPGD settings, one seed). */
+CBRL_API void cbrl_config_default(cbrl_config *c);
+
+/* Reads a config file over the defaults; errors are "file:line: field: message". */
+/* The config name of a simulator: consistent, paper-code or continuous. */
+CBRL_API const char *cbrl_simulator_name(int simulator);
+
+CBRL_API int cbrl_config_load(cbrl_config *c, const char *path, char *err, size_t err_size);
+
+/* Applies one "key=value" override (value in YAML: a number, a name, or a [list]). */
+CBRL_API int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t err_size);
+
+/* Checks cross-field rules after loading and overrides. */
+CBRL_API int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size);
+
+/* Writes the fully resolved config as canonical YAML; returns its length (or -1 if too long). */
+CBRL_API int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size);
+
+/* Expands the grid into runs (caller frees *runs); the order is fixed by the config alone. */
+CBRL_API int cbrl_config_runs(const cbrl_config *c, cbrl_run_spec **runs, int *n_runs);
+
+/* Builds the problem of one run. */
+CBRL_API int cbrl_config_problem(const cbrl_config *c, const cbrl_run_spec *r, cbrl_problem **out, char *err,
+                        size_t err_size);
+
+#endif /* CBRL_RUN_CONFIG_H */

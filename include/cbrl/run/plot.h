@@ -1,0 +1,24 @@
+/* Internal: figures of a stored sweep, drawn with PLplot's cairo drivers (PNG and SVG). */
+#ifndef CBRL_RUN_PLOT_H
+#define CBRL_RUN_PLOT_H
+
+#include "cbrl/export.h"
+
+#include <stddef.h>
+
+#define CBRL_PLOT_PNG 0x1
+#define CBRL_PLOT_SVG 0x2
+
+typedef struct cbrl_plot_opts {
+  const char *dir;     /* the sweep: DIR/results.sqlite; several DIRs separated by newlines are pooled */
+  const char *out_dir; /* where figures go */
+  int formats;         /* CBRL_PLOT_PNG | CBRL_PLOT_SVG */
+  int smooth;          /* moving-average window over stored points (1: none) */
+  const char *only;    /* comma-separated algorithms to draw; NULL: all */
+} cbrl_plot_opts;
+
+/* Writes learning curves per (lambda, beta) and, for Four-Rooms, penalty maps with a text dump
+   of every panel. Returns the number of figures written (>= 0) or a negative cbrl error. */
+CBRL_API int cbrl_plot_sweep(const cbrl_plot_opts *o, char *err, size_t err_size);
+
+#endif /* CBRL_RUN_PLOT_H */

@@ -1,0 +1,462 @@
+/* Sweep configuration: a YAML mapping of fields; lists in grid fields make axes; `--set`
+   overrides go through the same field parser as the file. */
+#include "cbrl/run/config.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbrl/run/problem_file.h"
+#include "yaml_util.h"
+
+void cbrl_config_default(cbrl_config *c) {
+  memset(c, 0, sizeof *c);
+  snprintf(c->env, sizeof c->env, "four-rooms");
+  c->n_algorithm = 1;
+  c->algorithm[0] = CBRL_ALG_HPGD_BATCH;
+  c->n_beta = 1;
+  c->beta[0] = 1.0;
+  c->n_learning_rate = 1;
+  c->learning_rate[0] = 0.1;
+  c->n_zero_order_c = 1;
+  c->zero_order_c[0] = 0.1;
+  c->n_simulator = 1;
+  c->simulator[0] = CBRL_SIM_CONSISTENT;
+  c->n_seeds = 1;
+  c->seeds[0] = 0;
+  c->iterations = 10000;
+  c->optimizer = CBRL_SGD;
+  c->max_grad_norm = 1.0;
+  c->hpgd_steps = 10000;
+  c->hpgd_streams = 5;
+  c->hpgd_max_steps = 200;
+  c->amd_updates = 100;
+  c->metrics_every = 10;
+  c->final_window = 1000;
+  c->init_std = 0.01;
+  c->states = 100, c->actions = 4, c->dim = 8, c->contexts = 2, c->branch = 5, c->problem_seed = 0;
+  c->follower = CBRL_FOLLOWER_EXACT;
+  c->follower_iterations = 1024;
+  c->rtq_levels = 6;
+  c->tax_bins = 200;
+}
+
+typedef enum { F_STRING, F_ENUM_ENV, F_ALG, F_DOUBLE_AXIS, F_SIM_AXIS, F_SEEDS, F_LONG, F_DOUBLE, F_OPTIMIZER,
+               F_FOLLOWER } field_kind;
+
+typedef struct field {
+  const char *name;
+  field_kind kind;
+  size_t offset;       /* of the value (or array) */
+  size_t count_offset; /* of the axis count */
+  double lo, hi;       /* allowed range (inclusive); open at lo when lo_open */
+  int lo_open;
+} field;
+
+#define OFF(m) offsetof(cbrl_config, m)
+static const field fields[] = {
+    {"env", F_ENUM_ENV, OFF(env), 0, 0, 0, 0},
+    {"problem", F_STRING, OFF(problem), 0, 0, 0, 0},
+    {"algorithm", F_ALG, OFF(algorithm), OFF(n_algorithm), 0, 0, 0},
+    {"beta", F_DOUBLE_AXIS, OFF(beta), OFF(n_beta), -1e6, 1e6, 0},
+    {"lambda", F_DOUBLE_AXIS, OFF(lambda), OFF(n_lambda), 0, 1e6, 1},
+    {"learning_rate", F_DOUBLE_AXIS, OFF(learning_rate), OFF(n_learning_rate), 0, 1e6, 1},
+    {"zero_order_c", F_DOUBLE_AXIS, OFF(zero_order_c), OFF(n_zero_order_c), 0, 1e6, 1},
+    {"simulator", F_SIM_AXIS, OFF(simulator), OFF(n_simulator), 0, 0, 0},
+    {"seeds", F_SEEDS, OFF(seeds), OFF(n_seeds), 0, 0, 0},
+    {"iterations", F_LONG, OFF(iterations), 0, 1, 1e9, 0},
+    {"optimizer", F_OPTIMIZER, OFF(optimizer), 0, 0, 0, 0},
+    {"max_grad_norm", F_DOUBLE, OFF(max_grad_norm), 0, 0, 1e12, 0},
+    {"hpgd_steps", F_LONG, OFF(hpgd_steps), 0, 1, 1e9, 0},
+    {"hpgd_streams", F_LONG, OFF(hpgd_streams), 0, 1, 1e6, 0},
+    {"hpgd_max_steps", F_LONG, OFF(hpgd_max_steps), 0, 0, 1e9, 0},
+    {"amd_updates", F_LONG, OFF(amd_updates), 0, 1, 1e7, 0},
+    {"metrics_every", F_LONG, OFF(metrics_every), 0, 1, 1e9, 0},
+    {"final_window", F_LONG, OFF(final_window), 0, 1, 1e9, 0},
+    {"init_std", F_DOUBLE, OFF(init_std), 0, 0, 1e6, 0},
+    {"states", F_LONG, OFF(states), 0, 1, 5e7, 0},
+    {"actions", F_LONG, OFF(actions), 0, 1, 1e5, 0},
+    {"dim", F_LONG, OFF(dim), 0, 1, 1e6, 0},
+    {"contexts", F_LONG, OFF(contexts), 0, 1, 1e5, 0},
+    {"branch", F_LONG, OFF(branch), 0, 1, 1e5, 0},
+    {"problem_seed", F_LONG, OFF(problem_seed), 0, 0, 2147483647.0, 0},
+    {"follower", F_FOLLOWER, OFF(follower), 0, 0, 0, 0},
+    {"follower_iterations", F_LONG, OFF(follower_iterations), 0, 1, 1073741824.0, 0},
+    {"rtq_levels", F_LONG, OFF(rtq_levels), 0, 1, 30, 0},
+    {"rtq_inner_samples", F_LONG, OFF(rtq_inner_samples), 0, 0, 1e7, 0},
+    {"tax_bins", F_LONG, OFF(tax_bins), 0, 2, 100000, 0},
+};
+#define N_FIELDS (int)(sizeof fields / sizeof fields[0])
+
+static const field *find_field(const char *name) {
+  for (int i = 0; i < N_FIELDS; i++)
+    if (!strcmp(fields[i].name, name)) return &fields[i];
+  return NULL;
+}
+
+/* Items of a scalar-or-list node: returns the count (0 for an empty list), items in *items. */
+static int items_of(cbrl_yaml *y, yaml_node_t *n, yaml_node_t **items, int max, const char *name) {
+  if (n->type == YAML_SCALAR_NODE) {
+    items[0] = n;
+    return 1;
+  }
+  if (n->type != YAML_SEQUENCE_NODE) {
+    cbrl_yaml_fail(y, n, name, "expected a value or a list of values");
+    return -1;
+  }
+  int len = cbrl_yaml_length(n);
+  if (len == 0) {
+    cbrl_yaml_fail(y, n, name, "the list is empty");
+    return -1;
+  }
+  if (len > max) {
+    cbrl_yaml_fail(y, n, name, "at most %d values", max);
+    return -1;
+  }
+  for (int i = 0; i < len; i++) {
+    items[i] = cbrl_yaml_item(y, n, i);
+    if (items[i]->type != YAML_SCALAR_NODE) {
+      cbrl_yaml_fail(y, items[i], name, "list items must be single values");
+      return -1;
+    }
+  }
+  return len;
+}
+
+static int check_range(cbrl_yaml *y, yaml_node_t *n, const field *f, double v) {
+  if ((f->lo_open ? v <= f->lo : v < f->lo) || v > f->hi)
+    return cbrl_yaml_fail(y, n, f->name, "%g is out of range %s%g, %g]", v, f->lo_open ? "(" : "[", f->lo, f->hi);
+  return 0;
+}
+
+/* Parses one field's node into the config. */
+static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
+  char *base = (char *)c;
+  yaml_node_t *items[CBRL_SEEDS_MAX];
+  int err;
+  switch (f->kind) {
+    case F_STRING:
+    case F_ENUM_ENV: {
+      const char *s = cbrl_yaml_scalar(n);
+      if (!s) return cbrl_yaml_fail(y, n, f->name, "expected a single value");
+      size_t cap = f->kind == F_STRING ? sizeof c->problem : sizeof c->env;
+      if (strlen(s) >= cap) return cbrl_yaml_fail(y, n, f->name, "too long");
+      if (f->kind == F_ENUM_ENV && strcmp(s, "four-rooms") && strcmp(s, "random") && strcmp(s, "file") &&
+          strcmp(s, "tax-design"))
+        return cbrl_yaml_fail(y, n, f->name, "unknown environment '%.40s' (four-rooms, random, tax-design, file)", s);
+      snprintf(base + f->offset, cap, "%s", s);
+      return 0;
+    }
+    case F_ALG: {
+      int k = items_of(y, n, items, CBRL_ALG_COUNT_, f->name);
+      if (k < 0) return CBRL_EPARSE;
+      for (int i = 0; i < k; i++) {
+        const char *s = cbrl_yaml_scalar(items[i]);
+        if (cbrl_algorithm_parse(s, &c->algorithm[i]))
+          return cbrl_yaml_fail(y, items[i], f->name,
+                                "unknown algorithm '%.40s' (hpgd-batch, hpgd, zero-order, amd, exact)", s);
+        for (int j = 0; j < i; j++)
+          if (c->algorithm[j] == c->algorithm[i]) return cbrl_yaml_fail(y, items[i], f->name, "'%s' is listed twice", s);
+      }
+      c->n_algorithm = k;
+      return 0;
+    }
+    case F_SIM_AXIS: {
+      int k = items_of(y, n, items, 3, f->name);
+      if (k < 0) return CBRL_EPARSE;
+      for (int i = 0; i < k; i++) {
+        const char *s = cbrl_yaml_scalar(items[i]);
+        if (!strcmp(s, "consistent")) c->simulator[i] = CBRL_SIM_CONSISTENT;
+        else if (!strcmp(s, "paper-code")) c->simulator[i] = CBRL_SIM_PAPER_CODE;
+        else if (!strcmp(s, "continuous")) c->simulator[i] = CBRL_RUN_SIM_CONTINUOUS;
+        else return cbrl_yaml_fail(y, items[i], f->name, "unknown simulator '%.40s' (consistent, paper-code, continuous)", s);
+        for (int j = 0; j < i; j++)
+          if (c->simulator[j] == c->simulator[i]) return cbrl_yaml_fail(y, items[i], f->name, "'%s' is listed twice", s);
+      }
+      c->n_simulator = k;
+      return 0;
+    }
+    case F_DOUBLE_AXIS: {
+      int k = items_of(y, n, items, CBRL_AXIS_MAX, f->name);
+      if (k < 0) return CBRL_EPARSE;
+      double *v = (double *)(base + f->offset);
+      for (int i = 0; i < k; i++) {
+        if ((err = cbrl_yaml_double(y, items[i], f->name, &v[i]))) return err;
+        if ((err = check_range(y, items[i], f, v[i]))) return err;
+      }
+      *(int *)(base + f->count_offset) = k;
+      return 0;
+    }
+    case F_SEEDS: {
+      long count;
+      if (n->type == YAML_SCALAR_NODE) {
+        /* A number N means seeds 0 .. N-1. */
+        if ((err = cbrl_yaml_long(y, n, f->name, 1, CBRL_SEEDS_MAX, &count))) return err;
+        for (long i = 0; i < count; i++) c->seeds[i] = i;
+        c->n_seeds = (int)count;
+        return 0;
+      }
+      int k = items_of(y, n, items, CBRL_SEEDS_MAX, f->name);
+      if (k < 0) return CBRL_EPARSE;
+      for (int i = 0; i < k; i++) {
+        if ((err = cbrl_yaml_long(y, items[i], f->name, 0, 2147483647L, &c->seeds[i]))) return err;
+        for (int j = 0; j < i; j++)
+          if (c->seeds[j] == c->seeds[i]) return cbrl_yaml_fail(y, items[i], f->name, "seed %ld is listed twice", c->seeds[i]);
+      }
+      c->n_seeds = k;
+      return 0;
+    }
+    case F_LONG:
+      return cbrl_yaml_long(y, n, f->name, (long)f->lo, (long)f->hi, (long *)(base + f->offset));
+    case F_DOUBLE: {
+      double v;
+      if ((err = cbrl_yaml_double(y, n, f->name, &v)) || (err = check_range(y, n, f, v))) return err;
+      *(double *)(base + f->offset) = v;
+      return 0;
+    }
+    case F_FOLLOWER: {
+      const char *s = cbrl_yaml_scalar(n);
+      if (s && !strcmp(s, "exact")) c->follower = CBRL_FOLLOWER_EXACT;
+      else if (s && !strcmp(s, "soft-q")) c->follower = CBRL_FOLLOWER_SOFT_Q;
+      else return cbrl_yaml_fail(y, n, f->name, "expected exact or soft-q");
+      return 0;
+    }
+    case F_OPTIMIZER: {
+      const char *s = cbrl_yaml_scalar(n);
+      if (s && !strcmp(s, "sgd")) c->optimizer = CBRL_SGD;
+      else if (s && !strcmp(s, "adam")) c->optimizer = CBRL_ADAM;
+      else return cbrl_yaml_fail(y, n, f->name, "expected sgd or adam");
+      return 0;
+    }
+  }
+  return 0;
+}
+
+int cbrl_config_load(cbrl_config *c, const char *path, char *err, size_t err_size) {
+  cbrl_yaml y;
+  int rc = cbrl_yaml_load(&y, path, err, err_size);
+  if (rc) return rc;
+  yaml_node_t *root = cbrl_yaml_root(&y);
+  if ((rc = cbrl_yaml_expect(&y, root, YAML_MAPPING_NODE, "top level"))) goto done;
+  for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
+    yaml_node_t *kn = yaml_document_get_node(&y.doc, pr->key);
+    const char *k = cbrl_yaml_scalar(kn);
+    const field *f = k ? find_field(k) : NULL;
+    if (!f) {
+      rc = cbrl_yaml_fail(&y, kn, k ? k : "?", "unknown field");
+      goto done;
+    }
+    for (yaml_node_pair_t *q = root->data.mapping.pairs.start; q < pr; q++) {
+      const char *k2 = cbrl_yaml_scalar(yaml_document_get_node(&y.doc, q->key));
+      if (k2 && !strcmp(k2, k)) {
+        rc = cbrl_yaml_fail(&y, kn, k, "field given twice");
+        goto done;
+      }
+    }
+    if ((rc = apply(c, &y, f, yaml_document_get_node(&y.doc, pr->value)))) goto done;
+  }
+done:
+  cbrl_yaml_close(&y);
+  return rc;
+}
+
+int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t err_size) {
+  const char *eq = strchr(assignment, '=');
+  char key[64];
+  if (!eq || eq == assignment || (size_t)(eq - assignment) >= sizeof key) {
+    snprintf(err, err_size, "--set %s: expected key=value", assignment);
+    return CBRL_EPARSE;
+  }
+  memcpy(key, assignment, (size_t)(eq - assignment));
+  key[eq - assignment] = 0;
+  const field *f = find_field(key);
+  if (!f) {
+    snprintf(err, err_size, "--set %s: unknown field", key);
+    return CBRL_EPARSE;
+  }
+  /* Parse the value as a one-line YAML document through the file's own code path. */
+  char file[80];
+  snprintf(file, sizeof file, "--set %s", key);
+  yaml_parser_t parser;
+  yaml_document_t doc;
+  if (!yaml_parser_initialize(&parser)) return CBRL_ENOMEM;
+  const char *value = eq + 1;
+  yaml_parser_set_input_string(&parser, (const unsigned char *)value, strlen(value));
+  int ok = yaml_parser_load(&parser, &doc);
+  yaml_parser_delete(&parser);
+  if (!ok) {
+    snprintf(err, err_size, "--set %s: cannot parse '%s'", key, value);
+    return CBRL_EPARSE;
+  }
+  cbrl_yaml y;
+  memset(&y, 0, sizeof y);
+  y.file = file;
+  y.doc = doc;
+  y.loaded = 1;
+  y.err = err;
+  y.err_size = err_size;
+  yaml_node_t *n = yaml_document_get_root_node(&doc);
+  int rc;
+  if (!n) {
+    snprintf(err, err_size, "--set %s: empty value", key);
+    rc = CBRL_EPARSE;
+  } else {
+    rc = apply(c, &y, f, n);
+    /* Messages from the file path name a line; a --set has none worth naming. */
+    char *line = strstr(err, ":1: ");
+    if (rc && line) memmove(line + 1, line + 3, strlen(line + 3) + 1);
+  }
+  cbrl_yaml_close(&y);
+  return rc;
+}
+
+static int fail(char *err, size_t size, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, size, fmt, ap);
+  va_end(ap);
+  return CBRL_EPARSE;
+}
+
+const char *cbrl_simulator_name(int simulator) {
+  return simulator == CBRL_SIM_PAPER_CODE ? "paper-code" : simulator == CBRL_RUN_SIM_CONTINUOUS ? "continuous" : "consistent";
+}
+
+int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
+  int is_fr = !strcmp(c->env, "four-rooms"), is_file = !strcmp(c->env, "file");
+  if (is_file && !c->problem[0]) return fail(err, err_size, "problem: env file needs a problem file");
+  if (!is_file && c->problem[0]) return fail(err, err_size, "problem: only env file takes a problem file");
+  if (!is_fr && (c->n_beta > 1 || c->beta[0] != 1.0)) return fail(err, err_size, "beta: applies to env four-rooms only");
+  int is_tax = !strcmp(c->env, "tax-design");
+  for (int i = 0; i < c->n_simulator; i++) {
+    if (c->simulator[i] == CBRL_SIM_PAPER_CODE && !is_fr)
+      return fail(err, err_size, "simulator: paper-code applies to env four-rooms only");
+    if (c->simulator[i] != CBRL_RUN_SIM_CONTINUOUS) continue;
+    if (!is_tax) return fail(err, err_size, "simulator: continuous applies to env tax-design only");
+    for (int a = 0; a < c->n_algorithm; a++)
+      if (c->algorithm[a] == CBRL_ALG_HPGD_RTQ)
+        return fail(err, err_size, "simulator: continuous supports hpgd and hpgd-batch, not %s",
+                    cbrl_algorithm_name(c->algorithm[a]));
+  }
+  if (c->hpgd_steps < c->hpgd_streams) return fail(err, err_size, "hpgd_steps: must be at least hpgd_streams");
+  if (c->final_window > c->iterations)
+    return fail(err, err_size, "final_window: %ld exceeds iterations (%ld)", c->final_window, c->iterations);
+  return 0;
+}
+
+int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
+  size_t n = 0;
+#define PUT(...)                                                           \
+  do {                                                                     \
+    int w_ = snprintf(buf + n, n < size ? size - n : 0, __VA_ARGS__);      \
+    if (w_ < 0) return -1;                                                 \
+    n += (size_t)w_;                                                       \
+  } while (0)
+  PUT("env: %s\n", c->env);
+  if (c->problem[0]) PUT("problem: %s\n", c->problem);
+  PUT("algorithm: [");
+  for (int i = 0; i < c->n_algorithm; i++) PUT("%s%s", i ? ", " : "", cbrl_algorithm_name(c->algorithm[i]));
+  PUT("]\n");
+  const struct { const char *name; const double *v; int n; } axes[] = {
+      {"beta", c->beta, c->n_beta}, {"lambda", c->lambda, c->n_lambda},
+      {"learning_rate", c->learning_rate, c->n_learning_rate}, {"zero_order_c", c->zero_order_c, c->n_zero_order_c}};
+  for (int a = 0; a < 4; a++) {
+    if (!axes[a].n) continue;
+    PUT("%s: [", axes[a].name);
+    for (int i = 0; i < axes[a].n; i++) PUT("%s%.17g", i ? ", " : "", axes[a].v[i]);
+    PUT("]\n");
+  }
+  PUT("simulator: [");
+  for (int i = 0; i < c->n_simulator; i++) PUT("%s%s", i ? ", " : "", cbrl_simulator_name(c->simulator[i]));
+  PUT("]\nseeds: [");
+  for (int i = 0; i < c->n_seeds; i++) PUT("%s%ld", i ? ", " : "", c->seeds[i]);
+  PUT("]\n");
+  PUT("iterations: %ld\noptimizer: %s\nmax_grad_norm: %.17g\n", c->iterations, c->optimizer == CBRL_ADAM ? "adam" : "sgd",
+      c->max_grad_norm);
+  PUT("hpgd_steps: %ld\nhpgd_streams: %ld\nhpgd_max_steps: %ld\namd_updates: %ld\n", c->hpgd_steps, c->hpgd_streams,
+      c->hpgd_max_steps, c->amd_updates);
+  PUT("metrics_every: %ld\nfinal_window: %ld\ninit_std: %.17g\n", c->metrics_every, c->final_window, c->init_std);
+  /* New fields appear only when they differ from the defaults, so older stores still resume. */
+  if (c->follower != CBRL_FOLLOWER_EXACT || c->follower_iterations != 1024)
+    PUT("follower: %s\nfollower_iterations: %ld\n", c->follower ? "soft-q" : "exact", c->follower_iterations);
+  if (c->rtq_levels != 6) PUT("rtq_levels: %ld\n", c->rtq_levels);
+  if (c->rtq_inner_samples) PUT("rtq_inner_samples: %ld\n", c->rtq_inner_samples);
+  if (!strcmp(c->env, "tax-design")) PUT("tax_bins: %ld\n", c->tax_bins);
+  if (!strcmp(c->env, "random"))
+    PUT("states: %ld\nactions: %ld\ndim: %ld\ncontexts: %ld\nbranch: %ld\nproblem_seed: %ld\n", c->states, c->actions,
+        c->dim, c->contexts, c->branch, c->problem_seed);
+#undef PUT
+  return n < size ? (int)n : -1;
+}
+
+/* Only the HPGD algorithms simulate trajectories, so only they multiply by the simulator axis. */
+static int simulates(cbrl_algorithm a) { return a == CBRL_ALG_HPGD || a == CBRL_ALG_HPGD_BATCH; }
+
+int cbrl_config_runs(const cbrl_config *c, cbrl_run_spec **runs, int *n_runs) {
+  long total = 0;
+  int n_lambda = c->n_lambda ? c->n_lambda : 1;
+  for (int a = 0; a < c->n_algorithm; a++)
+    total += (long)(simulates(c->algorithm[a]) ? c->n_simulator : 1) * n_lambda * c->n_beta * c->n_learning_rate *
+             (c->algorithm[a] == CBRL_ALG_ZERO_ORDER ? c->n_zero_order_c : 1) * c->n_seeds;
+  if (total > 10000000L) return CBRL_ERANGE;
+  cbrl_run_spec *r = calloc((size_t)total, sizeof *r);
+  if (!r) return CBRL_ENOMEM;
+  int i = 0;
+  for (int a = 0; a < c->n_algorithm; a++)
+    for (int sm = 0; sm < (simulates(c->algorithm[a]) ? c->n_simulator : 1); sm++)
+      for (int l = 0; l < n_lambda; l++)
+        for (int b = 0; b < c->n_beta; b++)
+          for (int lr = 0; lr < c->n_learning_rate; lr++) {
+            int zo = c->algorithm[a] == CBRL_ALG_ZERO_ORDER;
+            for (int z = 0; z < (zo ? c->n_zero_order_c : 1); z++)
+              for (int s = 0; s < c->n_seeds; s++) {
+                cbrl_run_spec *q = &r[i];
+                q->index = i++;
+                q->algorithm = c->algorithm[a];
+                q->simulator = c->simulator[sm];
+                q->lambda = c->n_lambda ? c->lambda[l] : NAN;
+                q->beta = c->beta[b];
+                q->learning_rate = c->learning_rate[lr];
+                q->zero_order_c = zo ? c->zero_order_c[z] : NAN;
+                q->seed = c->seeds[s];
+              }
+          }
+  *runs = r;
+  *n_runs = i;
+  return 0;
+}
+
+int cbrl_config_problem(const cbrl_config *c, const cbrl_run_spec *r, cbrl_problem **out, char *err,
+                        size_t err_size) {
+  int rc;
+  if (!strcmp(c->env, "four-rooms")) {
+    cbrl_four_rooms_opts o;
+    cbrl_four_rooms_opts_default(&o);
+    o.beta = r->beta;
+    o.simulator = (cbrl_four_rooms_simulator)r->simulator;
+    rc = cbrl_four_rooms_create(out, &o);
+  } else if (!strcmp(c->env, "tax-design")) {
+    cbrl_tax_opts o;
+    cbrl_tax_opts_default(&o);
+    o.n_bins = (int)c->tax_bins;
+    rc = cbrl_tax_create(out, &o);
+  } else if (!strcmp(c->env, "random")) {
+    cbrl_random_opts o;
+    cbrl_random_opts_default(&o);
+    o.n_states = (int)c->states;
+    o.n_actions = (int)c->actions;
+    o.dim = (int)c->dim;
+    o.n_contexts = (int)c->contexts;
+    o.branch = (int)c->branch;
+    o.seed = (uint64_t)c->problem_seed;
+    rc = cbrl_random_problem_create(out, &o);
+  } else {
+    rc = cbrl_tabular_load(out, c->problem, err, err_size);
+    return rc;
+  }
+  if (rc) snprintf(err, err_size, "%s: %s", c->env, cbrl_strerror(rc));
+  else if (!isnan(r->lambda)) (*out)->lambda = r->lambda;
+  return rc;
+}

@@ -1,0 +1,224 @@
+#include "cbrl/run/store.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbrl/errors.h"
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS sweep(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS runs("
+    " id INTEGER PRIMARY KEY, algorithm TEXT NOT NULL, env TEXT NOT NULL, simulator TEXT NOT NULL,"
+    " lambda REAL, beta REAL, learning_rate REAL, zero_order_c REAL, seed INTEGER NOT NULL,"
+    " config TEXT NOT NULL, status TEXT NOT NULL, error TEXT, iterations INTEGER, env_steps INTEGER,"
+    " final_F REAL, window_F REAL, window_f_sampled REAL, wall_seconds REAL, cpu_seconds REAL, x TEXT);"
+    "CREATE TABLE IF NOT EXISTS metrics("
+    " run_id INTEGER NOT NULL, iteration INTEGER NOT NULL, context INTEGER, F REAL, f_context REAL,"
+    " grad_norm REAL, env_steps INTEGER, follower_iterations INTEGER, follower_products INTEGER,"
+    " follower_samples INTEGER, level INTEGER, env_steps_total INTEGER, follower_samples_total INTEGER,"
+    " income_tax REAL, vat1 REAL, vat2 REAL, vat3 REAL, household_value REAL, household_spread REAL,"
+    " revenue REAL, assets REAL, PRIMARY KEY(run_id, iteration)) WITHOUT ROWID;";
+
+/* Stores written before a metrics column existed get it (NULL for their old rows). */
+static int migrate(sqlite3 *db) {
+  static const char *const added[12] = {"follower_samples", "level", "env_steps_total", "follower_samples_total",
+                                        "income_tax", "vat1", "vat2", "vat3", "household_value",
+                                        "household_spread", "revenue", "assets"};
+  int have[12] = {0};
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "PRAGMA table_info(metrics)", -1, &st, NULL) != SQLITE_OK) return -1;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    for (int i = 0; i < 12; i++) have[i] |= !strcmp((const char *)sqlite3_column_text(st, 1), added[i]);
+  sqlite3_finalize(st);
+  for (int i = 0; i < 12; i++) {
+    if (have[i]) continue;
+    char sql[128];
+    snprintf(sql, sizeof sql, "ALTER TABLE metrics ADD COLUMN %s %s", added[i], i < 4 ? "INTEGER" : "REAL");
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) return -1;
+  }
+  return 0;
+}
+
+static int db_fail(cbrl_store *s, char *err, size_t n, const char *what) {
+  snprintf(err, n, "%s: %s: %s", s->path, what, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+  return CBRL_EIO;
+}
+
+int cbrl_store_open(cbrl_store *s, const char *path, int create, char *err, size_t err_size) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->path, sizeof s->path, "%s", path);
+  int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
+  if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+    int rc = db_fail(s, err, err_size, "cannot open the results store");
+    cbrl_store_close(s);
+    return rc;
+  }
+  sqlite3_busy_timeout(s->db, 10000);
+  char *msg = NULL;
+  if (sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+    snprintf(err, err_size, "%s: not a cbrl results store: %s", path, msg ? msg : "?");
+    sqlite3_free(msg);
+    cbrl_store_close(s);
+    return CBRL_EIO;
+  }
+  if (migrate(s->db)) {
+    int rc = db_fail(s, err, err_size, "cannot add the new metrics columns");
+    cbrl_store_close(s);
+    return rc;
+  }
+  return 0;
+}
+
+void cbrl_store_close(cbrl_store *s) {
+  if (s->db) sqlite3_close(s->db);
+  s->db = NULL;
+}
+
+int cbrl_store_config(cbrl_store *s, const char *canonical, int resume, char *err, size_t err_size) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "SELECT value FROM sweep WHERE key='config'", -1, &st, NULL) != SQLITE_OK)
+    return db_fail(s, err, err_size, "reading the sweep config");
+  int have = sqlite3_step(st) == SQLITE_ROW;
+  int same = have && !strcmp((const char *)sqlite3_column_text(st, 0), canonical);
+  sqlite3_finalize(st);
+  if (have && !resume) {
+    snprintf(err, err_size, "%s already holds a sweep: add --resume to complete it, or choose another --out", s->path);
+    return CBRL_EINVAL;
+  }
+  if (have && !same) {
+    snprintf(err, err_size, "%s: --resume refused: the config differs from the stored sweep's (see config.yaml beside it)", s->path);
+    return CBRL_EINVAL;
+  }
+  if (have) return 0;
+  if (sqlite3_prepare_v2(s->db, "INSERT INTO sweep(key, value) VALUES('config', ?1), ('version', ?2)", -1, &st,
+                         NULL) != SQLITE_OK)
+    return db_fail(s, err, err_size, "writing the sweep config");
+  sqlite3_bind_text(st, 1, canonical, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, cbrl_version_string(), -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s, err, err_size, "writing the sweep config");
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int cbrl_store_finished(cbrl_store *s, unsigned char *done, int n) {
+  sqlite3_stmt *st;
+  memset(done, 0, (size_t)n);
+  if (sqlite3_prepare_v2(s->db, "SELECT id FROM runs WHERE status IN ('done', 'failed')", -1, &st, NULL) != SQLITE_OK)
+    return CBRL_EIO;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int id = sqlite3_column_int(st, 0);
+    if (id >= 0 && id < n) done[id] = 1;
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+static void bind_real_or_null(sqlite3_stmt *st, int i, double v) {
+  if (isfinite(v)) sqlite3_bind_double(st, i, v);
+  else sqlite3_bind_null(st, i);
+}
+
+int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r,
+                     const cbrl_run_result *res, char *err, size_t err_size) {
+  char run_config[512], *x_json = NULL;
+  snprintf(run_config, sizeof run_config,
+           "{\"algorithm\": \"%s\", \"env\": \"%s\", \"simulator\": \"%s\", \"lambda\": %.17g, \"beta\": %.17g, "
+           "\"learning_rate\": %.17g, \"zero_order_c\": %.17g, \"seed\": %ld}",
+           cbrl_algorithm_name(r->algorithm), c->env, cbrl_simulator_name(r->simulator),
+           isnan(r->lambda) ? -1.0 : r->lambda, r->beta, r->learning_rate,
+           isnan(r->zero_order_c) ? 0.0 : r->zero_order_c, r->seed);
+  if (res->x) {
+    size_t cap = (size_t)res->dim * 26 + 4, n = 0;
+    x_json = malloc(cap);
+    if (!x_json) return CBRL_ENOMEM;
+    n += (size_t)snprintf(x_json + n, cap - n, "[");
+    for (int j = 0; j < res->dim; j++) n += (size_t)snprintf(x_json + n, cap - n, "%s%.17g", j ? "," : "", res->x[j]);
+    snprintf(x_json + n, cap - n, "]");
+  }
+  int rc = 0;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    free(x_json);
+    return db_fail(s, err, err_size, "starting a transaction");
+  }
+  static const char insert_run[] =
+      "INSERT OR REPLACE INTO runs(id, algorithm, env, simulator, lambda, beta, learning_rate, zero_order_c, seed,"
+      " config, status, error, iterations, env_steps, final_F, window_F, window_f_sampled, wall_seconds,"
+      " cpu_seconds, x) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)";
+  if (sqlite3_prepare_v2(s->db, insert_run, -1, &st, NULL) != SQLITE_OK) goto fail;
+  sqlite3_bind_int(st, 1, r->index);
+  sqlite3_bind_text(st, 2, cbrl_algorithm_name(r->algorithm), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, c->env, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, cbrl_simulator_name(r->simulator), -1, SQLITE_STATIC);
+  bind_real_or_null(st, 5, r->lambda);
+  bind_real_or_null(st, 6, r->beta);
+  sqlite3_bind_double(st, 7, r->learning_rate);
+  bind_real_or_null(st, 8, r->zero_order_c);
+  sqlite3_bind_int64(st, 9, r->seed);
+  sqlite3_bind_text(st, 10, run_config, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 11, res->interrupted ? "interrupted" : res->failed ? "failed" : "done", -1, SQLITE_STATIC);
+  if (res->failed) sqlite3_bind_text(st, 12, res->error, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 13, res->iterations);
+  sqlite3_bind_int64(st, 14, res->env_steps);
+  bind_real_or_null(st, 15, res->final_F);
+  bind_real_or_null(st, 16, res->window_F);
+  bind_real_or_null(st, 17, res->window_f_sampled);
+  sqlite3_bind_double(st, 18, res->wall_seconds);
+  sqlite3_bind_double(st, 19, res->cpu_seconds);
+  if (x_json) sqlite3_bind_text(st, 20, x_json, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) != SQLITE_DONE) goto fail;
+  sqlite3_finalize(st);
+  st = NULL;
+  /* A rerun replaces whatever an interrupted attempt left. */
+  if (sqlite3_prepare_v2(s->db, "DELETE FROM metrics WHERE run_id = ?1", -1, &st, NULL) != SQLITE_OK) goto fail;
+  sqlite3_bind_int(st, 1, r->index);
+  if (sqlite3_step(st) != SQLITE_DONE) goto fail;
+  sqlite3_finalize(st);
+  st = NULL;
+  if (sqlite3_prepare_v2(s->db,
+                         "INSERT OR REPLACE INTO metrics(run_id, iteration, context, F, f_context, grad_norm, env_steps,"
+                         " follower_iterations, follower_products, follower_samples, level, env_steps_total,"
+                         " follower_samples_total, income_tax, vat1, vat2, vat3, household_value, household_spread,"
+                         " revenue, assets) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
+                         "?20,?21)",
+                         -1, &st, NULL) != SQLITE_OK)
+    goto fail;
+  for (int64_t i = 0; i < res->n_rows; i++) {
+    const cbrl_metric_row *m = &res->rows[i];
+    sqlite3_reset(st);
+    sqlite3_bind_int(st, 1, r->index);
+    sqlite3_bind_int64(st, 2, m->iteration);
+    sqlite3_bind_int(st, 3, m->context);
+    bind_real_or_null(st, 4, m->F);
+    bind_real_or_null(st, 5, m->f_context);
+    bind_real_or_null(st, 6, m->grad_norm);
+    sqlite3_bind_int64(st, 7, m->env_steps);
+    sqlite3_bind_int64(st, 8, m->follower_iterations);
+    sqlite3_bind_int64(st, 9, m->follower_products);
+    sqlite3_bind_int64(st, 10, m->follower_samples);
+    sqlite3_bind_int(st, 11, m->level);
+    sqlite3_bind_int64(st, 12, m->env_steps_total);
+    sqlite3_bind_int64(st, 13, m->follower_samples_total);
+    for (int j = 0; j < 4; j++) bind_real_or_null(st, 14 + j, m->rates[j]);
+    bind_real_or_null(st, 18, m->household_value);
+    bind_real_or_null(st, 19, m->household_spread);
+    bind_real_or_null(st, 20, m->revenue);
+    bind_real_or_null(st, 21, m->assets);
+    if (sqlite3_step(st) != SQLITE_DONE) goto fail;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+  free(x_json);
+  return 0;
+fail:
+  rc = db_fail(s, err, err_size, "writing a run");
+  if (st) sqlite3_finalize(st);
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  free(x_json);
+  return rc;
+}

@@ -1,0 +1,49 @@
+/* Internal: the HPGD workspace shared by the batch and unbiased estimators. */
+#ifndef CBRL_HPGD_INTERNAL_H
+#define CBRL_HPGD_INTERNAL_H
+
+#include "cbrl/hpgd.h"
+
+struct cbrl_hpgd {
+  const cbrl_problem *problem;
+  int n_states, n_actions;
+  int64_t max_transitions; /* over contexts */
+  /* Dense cotangent, all zero between calls. */
+  double *w_r, *w_rbar; /* n_states x n_actions */
+  double *w_log_p;      /* max_transitions */
+  double *w_log_mu;     /* n_states */
+  double *g_score;      /* dim: grad log p terms of a continuous simulator's transitions */
+  /* Batch tables. */
+  cbrl_batch batch;
+  double *ret_bar, *ret_soft, *beta; /* per step */
+  unsigned char *usable, *complete;  /* per step */
+  int64_t *episode;                  /* episode boundaries: episode e is [episode[e], episode[e+1]) */
+  double *n_s, *n_sa;                /* visit counts over usable steps */
+  double *vbar, *qbar, *vstar;       /* n_states, n_states x n_actions, n_states */
+  double *c_n, *c_bar, *c_soft;      /* n_states: terminated visits */
+  double *weight_sa, *weight_s;      /* W(s,a), sum_a W(s,a) */
+  double *extra_s;                   /* n_states: bootstrap coefficients for terminated visits */
+  double *pow_leader, *pow_follower; /* max_batch_steps + 2 */
+  int64_t max_batch_steps;
+  /* Unbiased estimator: the entries (actions, in a continuous simulator), continuous states
+     and soft-reward prefix sums of one continuation. */
+  int64_t *path_entry;
+  double *path_prefix, *path_y, *path_y_next;
+  cbrl_continuous *continuous; /* or NULL: simulate the tabular model */
+  int64_t path_capacity;
+};
+
+/* grad = vjp of the workspace's cotangent; then zeroes the cotangent. */
+int cbrl__hpgd_flush(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, double *grad);
+
+
+/* Growable scratch for one continuation of the unbiased estimator. */
+int cbrl__hpgd_reserve(cbrl_hpgd *h, int64_t n);
+
+/* Mean of unbiased samples (SPEC 4.1a) drawn until step_budget steps are spent or max_samples
+   are drawn, with one vjp for all of them (hpgd_unbiased.c). */
+int cbrl__hpgd_mean(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim, const cbrl_policy *pi,
+                    int64_t step_budget, int64_t max_samples, cbrl_rng *rng, double *grad,
+                    cbrl_estimate_info *info);
+
+#endif /* CBRL_HPGD_INTERNAL_H */

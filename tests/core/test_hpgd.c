@@ -1,0 +1,304 @@
+/* Tests for src/hpgd*.c: the unbiased estimator against the exact gradient within 4 standard
+   errors, also through a continuous simulator, and the batch estimator close to exact given
+   many steps. */
+#include "test_util.h"
+
+#include <string.h>
+
+#include "cbrl/amd.h"
+#include "cbrl/hpgd.h"
+#include "cbrl/rtq.h"
+#include "cbrl/simulate.h"
+
+/* Mean and standard error of B unbiased samples for one context. */
+static void unbiased_mean(const cbrl_problem *p, cbrl_exact *e, int context, const double *x, int B,
+                          double *mean, double *se) {
+  const cbrl_mdp *m = cbrl_exact_mdp(e, context);
+  cbrl_policy pol = test_exact_policy(e, context);
+  cbrl_hpgd *h;
+  assert_ok(cbrl_hpgd_create(&h, p, 1000));
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 77, (uint64_t)context);
+  int d = p->dim;
+  double *g = malloc(sizeof(double) * d), *s2 = calloc(d, sizeof(double));
+  memset(mean, 0, sizeof(double) * d);
+  for (int b = 0; b < B; b++) {
+    cbrl_estimate_info info;
+    assert_ok(cbrl_hpgd_sample(h, context, x, m, &pol, &rng, g, &info));
+    assert_true(info.env_steps >= 1);
+    for (int j = 0; j < d; j++) mean[j] += g[j], s2[j] += g[j] * g[j];
+  }
+  for (int j = 0; j < d; j++) {
+    mean[j] /= B;
+    se[j] = sqrt(fmax(s2[j] / B - mean[j] * mean[j], 0.0) / B);
+  }
+  free(g);
+  free(s2);
+  cbrl_hpgd_free(h);
+}
+
+/* The options of the small random problem the estimator tests use: terminal states, dense
+   coefficients. */
+static void small_problem_opts(uint64_t seed, unsigned depends, cbrl_random_opts *out) {
+  cbrl_random_opts o;
+  cbrl_random_opts_default(&o);
+  o.n_states = 8;
+  o.n_actions = 3;
+  o.dim = 4;
+  o.n_contexts = 2;
+  o.coef_nonzeros = 0;
+  o.terminal_fraction = 0.25;
+  o.gamma = 0.8;
+  o.leader_gamma = 0.7;
+  o.lambda = 0.5;
+  o.seed = seed;
+  o.depends = depends;
+  *out = o;
+}
+
+static cbrl_problem *small_problem(uint64_t seed, unsigned depends) {
+  cbrl_random_opts o;
+  small_problem_opts(seed, depends, &o);
+  cbrl_problem *p;
+  assert_ok(cbrl_random_problem_create(&p, &o));
+  return p;
+}
+
+static void unbiased_estimator_matches_exact_within_4_standard_errors(void **state) {
+  /* x enters r, rbar, P and mu; terminal states; two contexts; each quantity alone too. */
+  const unsigned depends[5] = {CBRL_DEPENDS_ALL, CBRL_DEPENDS_R, CBRL_DEPENDS_RBAR, CBRL_DEPENDS_P,
+                               CBRL_DEPENDS_MU};
+  int B = test_quick() ? 20000 : 300000;
+  for (int i = 0; i < 5; i++) {
+    cbrl_problem *p = small_problem(10 + (uint64_t)i, depends[i]);
+    assert_int_equal(p->flags, depends[i]);
+    cbrl_exact *e;
+    assert_ok(cbrl_exact_create(&e, p));
+    double x[4] = {0.2, -0.3, 0.1, 0.4}, g[4], mean[4], se[4];
+    for (int k = 0; k < 2; k++) {
+      assert_ok(cbrl_exact_context(e, k, x, NULL, g));
+      unbiased_mean(p, e, k, x, B, mean, se);
+      for (int j = 0; j < 4; j++)
+        if (fabs(mean[j] - g[j]) > 4.0 * se[j] + 1e-12)
+          fail_msg("depends %x context %d coordinate %d: mean %.6f exact %.6f se %.6f", depends[i], k,
+                   j, mean[j], g[j], se[j]);
+    }
+    cbrl_exact_free(e);
+    cbrl_problem_free(p);
+  }
+}
+
+static double cosine(const double *a, const double *b, int n, double *rel) {
+  double ab = 0, aa = 0, bb = 0, dd = 0;
+  for (int j = 0; j < n; j++) ab += a[j] * b[j], aa += a[j] * a[j], bb += b[j] * b[j], dd += (a[j] - b[j]) * (a[j] - b[j]);
+  *rel = sqrt(dd / aa);
+  return ab / sqrt(aa * bb);
+}
+
+static void batch_estimator_approaches_exact_on_four_rooms(void **state) {
+  if (test_quick()) skip();
+  cbrl_four_rooms_opts o;
+  cbrl_four_rooms_opts_default(&o);
+  o.beta = 3.0;
+  cbrl_problem *p;
+  assert_ok(cbrl_four_rooms_create(&p, &o));
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[105], g[105], gb[105], rel;
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 0, 0);
+  for (int j = 0; j < 105; j++) x[j] = 0.01 * cbrl_rng_normal(&rng);
+  int64_t N = 1000000;
+  cbrl_hpgd *h;
+  assert_ok(cbrl_hpgd_create(&h, p, N));
+  cbrl_hpgd_opts ho = {N, 5, 200, 0};
+  /* G2, where the gradient is large: cosine above 0.98 and relative error below 0.25. */
+  assert_ok(cbrl_exact_context(e, 1, x, NULL, g));
+  const cbrl_soft_solver *w = cbrl_exact_follower(e, 1);
+  cbrl_policy pol = {104, 4, w->pi, w->log_pi};
+  cbrl_estimate_info info;
+  assert_ok(cbrl_hpgd_batch(h, 1, x, cbrl_exact_mdp(e, 1), &pol, &ho, &rng, gb, &info));
+  double c = cosine(g, gb, 105, &rel);
+  print_message("batch estimate, N = 1e6, goal G2: cosine %.4f, relative error %.3f\n", c, rel);
+  assert_true(c > 0.98);
+  assert_true(rel < 0.25);
+  assert_int_equal(info.env_steps, N);
+  assert_true(info.finished > 1000);
+  /* More steps, less error: N = 1e4 is much further off. */
+  cbrl_hpgd_opts small = {10000, 5, 200, 0};
+  assert_ok(cbrl_hpgd_batch(h, 1, x, cbrl_exact_mdp(e, 1), &pol, &small, &rng, gb, &info));
+  double rel_small;
+  cosine(g, gb, 105, &rel_small);
+  assert_true(rel_small > rel);
+  cbrl_hpgd_free(h);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
+static void batch_estimator_is_consistent_on_a_random_problem(void **state) {
+  /* x in r, rbar, P and mu, terminal states: the biased batch estimate is within 10% at 2e5 steps. */
+  cbrl_problem *p = small_problem(2, CBRL_DEPENDS_ALL);
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[4] = {0.2, -0.3, 0.1, 0.4}, g[4], gb[4], rel;
+  assert_ok(cbrl_exact_context(e, 0, x, NULL, g));
+  const cbrl_mdp *m = cbrl_exact_mdp(e, 0);
+  cbrl_policy pol = test_exact_policy(e, 0);
+  cbrl_hpgd *h;
+  assert_ok(cbrl_hpgd_create(&h, p, 200000));
+  cbrl_hpgd_opts ho = {200000, 5, 50, 0};
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 9, 0);
+  cbrl_estimate_info info;
+  assert_ok(cbrl_hpgd_batch(h, 0, x, m, &pol, &ho, &rng, gb, &info));
+  cosine(g, gb, 4, &rel);
+  print_message("batch estimate on a random problem: relative error %.3f\n", rel);
+  assert_true(rel < 0.1);
+  ho.steps = 300000;
+  assert_int_equal(cbrl_hpgd_batch(h, 0, x, m, &pol, &ho, &rng, gb, &info), CBRL_ERANGE);
+  cbrl_hpgd_free(h);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
+/* A continuous simulator that embeds a tabular model: the state y is the index of s, moves
+   follow the model's kernel, and the score of a transition is the model's grad log P of its
+   entry (one vjp per entry, in prepare). Through it the estimators run every continuous code
+   path, and must still agree with the exact gradient. */
+typedef struct embedded {
+  const cbrl_problem *p;
+  int context;
+  const cbrl_mdp *m;
+  double *grad_log_p; /* n_transitions x dim */
+} embedded;
+
+static int emb_prepare(void *impl, int context, const double *x, const cbrl_mdp *m) {
+  embedded *e = impl;
+  e->context = context;
+  e->m = m;
+  int d = e->p->dim;
+  free(e->grad_log_p);
+  e->grad_log_p = calloc((size_t)m->n_transitions * d, sizeof(double));
+  double *w = calloc((size_t)m->n_transitions, sizeof(double));
+  for (int64_t k = 0; k < m->n_transitions; k++) {
+    w[k] = 1.0;
+    cbrl_cotangent ct = {NULL, NULL, w, NULL};
+    int err = e->p->ops->vjp(e->p, context, x, m, &ct, e->grad_log_p + k * d);
+    if (err) return err;
+    w[k] = 0.0;
+  }
+  free(w);
+  return 0;
+}
+static double emb_initial(const void *impl, cbrl_rng *rng) {
+  return cbrl_sim_initial(((const embedded *)impl)->m, rng);
+}
+static int32_t emb_grid(const void *impl, double y) { return (int32_t)y; }
+static void emb_rewards(const void *impl, double y, int32_t a, double *r, double *rbar) {
+  const cbrl_mdp *m = ((const embedded *)impl)->m;
+  *r = m->r[(size_t)y * m->n_actions + a];
+  *rbar = m->rbar[(size_t)y * m->n_actions + a];
+}
+static double emb_next(const void *impl, double y, int32_t a, cbrl_rng *rng) {
+  return cbrl_sim_next(((const embedded *)impl)->m, (int32_t)y, a, rng, NULL);
+}
+static void emb_score(const void *impl, double y, int32_t a, double y_next, double w, double *grad) {
+  const embedded *e = impl;
+  const cbrl_mdp *m = e->m;
+  size_t sa = (size_t)y * m->n_actions + a;
+  for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++)
+    if (m->next[k] == (int32_t)y_next)
+      for (int j = 0; j < e->p->dim; j++) grad[j] += w * e->grad_log_p[k * e->p->dim + j];
+}
+
+static void estimators_through_a_continuous_simulator_match_exact(void **state) {
+  cbrl_random_opts o;
+  small_problem_opts(21, CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P, &o);
+  o.n_contexts = 1;
+  o.terminal_fraction = 0.0; /* continuous simulators have no terminal states */
+  cbrl_problem *p;
+  assert_ok(cbrl_random_problem_create(&p, &o));
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[4] = {0.2, -0.3, 0.1, 0.4}, g[4], mean[4] = {0}, s2[4] = {0}, one[4];
+  assert_ok(cbrl_exact_context(e, 0, x, NULL, g));
+  const cbrl_mdp *m = cbrl_exact_mdp(e, 0);
+  cbrl_policy pol = test_exact_policy(e, 0);
+  embedded emb = {p, 0, NULL, NULL};
+  cbrl_continuous c = {&emb, emb_prepare, emb_initial, emb_grid, emb_rewards, emb_next, emb_score};
+  cbrl_hpgd *h;
+  assert_ok(cbrl_hpgd_create(&h, p, 200000));
+  assert_ok(cbrl_hpgd_set_continuous(h, &c));
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 78, 0);
+  int B = test_quick() ? 20000 : 200000;
+  for (int b = 0; b < B; b++) {
+    assert_ok(cbrl_hpgd_sample(h, 0, x, m, &pol, &rng, one, NULL));
+    for (int j = 0; j < 4; j++) mean[j] += one[j], s2[j] += one[j] * one[j];
+  }
+  for (int j = 0; j < 4; j++) {
+    mean[j] /= B;
+    double se = sqrt(fmax(s2[j] / B - mean[j] * mean[j], 0.0) / B);
+    if (fabs(mean[j] - g[j]) > 4.0 * se + 1e-12)
+      fail_msg("unbiased, coordinate %d: mean %.6f exact %.6f se %.6f", j, mean[j], g[j], se);
+  }
+  /* The batch estimator through the same simulator: close to exact given many steps. */
+  cbrl_hpgd_opts ho = {200000, 5, 50, 0};
+  double gb[4], rel;
+  assert_ok(cbrl_hpgd_batch(h, 0, x, m, &pol, &ho, &rng, gb, NULL));
+  assert_true(cosine(gb, g, 4, &rel) > 0.99);
+  cbrl_hpgd_free(h);
+  free(emb.grad_log_p);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
+static void sample_mean_is_the_mean_of_samples_from_the_same_stream(void **state) {
+  /* One vjp for the whole budget must give what separate samples average to: same draws, same
+     samples counted, the same mean up to rounding. x in r, rbar, P and mu. */
+  cbrl_problem *p = small_problem(3, CBRL_DEPENDS_ALL);
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double x[4] = {0.1, 0.2, -0.2, 0.3}, g[4], sum[4] = {0}, mean[4];
+  assert_ok(cbrl_exact_context(e, 0, x, NULL, g));
+  const cbrl_mdp *m = cbrl_exact_mdp(e, 0);
+  cbrl_policy pol = test_exact_policy(e, 0);
+  cbrl_hpgd *h;
+  assert_ok(cbrl_hpgd_create(&h, p, 1000));
+  cbrl_rng a, b;
+  cbrl_rng_seed(&a, 5, 0);
+  cbrl_rng_seed(&b, 5, 0);
+  cbrl_estimate_info info;
+  int64_t steps = 0, n = 0, budget = 3000;
+  while (steps < budget) {
+    assert_ok(cbrl_hpgd_sample(h, 0, x, m, &pol, &a, g, &info));
+    for (int j = 0; j < 4; j++) sum[j] += g[j];
+    steps += info.env_steps;
+    n++;
+  }
+  assert_ok(cbrl_hpgd_sample_mean(h, 0, x, m, &pol, budget, &b, mean, &info));
+  assert_int_equal(info.env_steps, steps);
+  assert_int_equal(info.episodes, n);
+  assert_true(n > 10);
+  for (int j = 0; j < 4; j++) {
+    double want = sum[j] / (double)n;
+    if (fabs(mean[j] - want) > 1e-9 * (1.0 + fabs(want)))
+      fail_msg("coordinate %d: one-vjp mean %.12g, mean of samples %.12g", j, mean[j], want);
+  }
+  assert_int_equal(cbrl_rng_next(&a), cbrl_rng_next(&b)); /* the same draws were consumed */
+  assert_int_equal(cbrl_hpgd_sample_mean(h, 0, x, m, &pol, 0, &b, mean, &info), CBRL_EINVAL);
+  cbrl_hpgd_free(h);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(unbiased_estimator_matches_exact_within_4_standard_errors),
+      cmocka_unit_test(batch_estimator_approaches_exact_on_four_rooms),
+      cmocka_unit_test(batch_estimator_is_consistent_on_a_random_problem),
+      cmocka_unit_test(sample_mean_is_the_mean_of_samples_from_the_same_stream),
+      cmocka_unit_test(estimators_through_a_continuous_simulator_match_exact),
+  };
+  return CBRL_RUN_TESTS(argc, argv, tests);
+}

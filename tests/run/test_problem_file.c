@@ -1,0 +1,225 @@
+/* Tests for tools/tabular_file.c and tools/yaml_util.c: a valid file equals the same problem
+   built through the C API, and every malformed file gets "file:line: field: message". */
+#include "test_util.h"
+
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cbrl/run/problem_file.h"
+
+static char dir[64];
+
+static int make_dir(void **state) {
+  strcpy(dir, "/tmp/cbrl_tabular_XXXXXX");
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+static const char *write_file(const char *name, const char *text, size_t len) {
+  static char path[128];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  fwrite(text, 1, len, f);
+  fclose(f);
+  return path;
+}
+
+#define HEAD "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.9\nlambda: 0.5\n"
+#define TRANS "    transitions: [{s: 0, a: 0, next: 0}, {s: 0, a: 1, next: 0}, {s: 1, a: 0, next: 0}, {s: 1, a: 1, next: 0}, {s: 2, a: 0, next: 0}, {s: 2, a: 1, next: 0}]\n"
+#define CTX                                                                                 \
+  "contexts:\n"                                                                             \
+  "  - weight: 1.0\n"                                                                       \
+  "    initial:\n"                                                                          \
+  "      - {s: 0}\n"                                                                        \
+  "    transitions:\n"                                                                      \
+  "      - {s: 0, a: 0, next: 1}\n"                                                         \
+  "      - {s: 0, a: 1, next: 2}\n"                                                         \
+  "      - {s: 1, a: 0, next: 2}\n"                                                         \
+  "      - {s: 1, a: 1, next: 0}\n"                                                         \
+  "      - {s: 2, a: 0, next: 2}\n"                                                         \
+  "      - {s: 2, a: 1, next: 0}\n"
+
+typedef struct bad_case {
+  const char *name;
+  const char *text;
+  const char *expect; /* substring of the error, after "path" */
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    {"empty", "", ": empty file"},
+    {"comment_only", "# nothing\n", ": empty file"},
+    {"not_mapping", "- 1\n- 2\n", ":1: top level: expected a mapping"},
+    {"unknown_key", HEAD "colour: red\n" CTX, ":7: colour: unknown field"},
+    {"duplicate_key", HEAD "states: 4\n" CTX, ":7: states: field given twice"},
+    {"no_format", "states: 3\nactions: 2\ndim: 2\ngamma: 0.9\nlambda: 0.5\n" CTX, "format: required field is missing"},
+    {"bad_format", "format: cbrl-tabular-2\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.9\nlambda: 0.5\n" CTX,
+     ":1: format: expected 'cbrl-tabular-1'"},
+    {"states_negative", "format: cbrl-tabular-1\nstates: -1\n", ":2: states: -1 is out of range [1, 10000000]"},
+    {"states_text", "format: cbrl-tabular-1\nstates: many\n", ":2: states: expected an integer, got 'many'"},
+    {"states_float", "format: cbrl-tabular-1\nstates: 2.5\n", ":2: states: expected an integer, got '2.5'"},
+    {"states_huge", "format: cbrl-tabular-1\nstates: 1000000000000\n", ":2: states: 1000000000000 is out of range"},
+    {"states_list", "format: cbrl-tabular-1\nstates: [1]\n", ":2: states: expected an integer"},
+    {"no_actions", "format: cbrl-tabular-1\nstates: 3\n", "actions: required field is missing"},
+    {"gamma_one", "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 1.0\n", ":5: gamma: must lie in [0, 1)"},
+    {"gamma_nan", "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: nan\n", ":5: gamma: 'nan' is not a finite number"},
+    {"gamma_inf", "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: inf\n", "gamma: 'inf' is not a finite number"},
+    {"leader_gamma_negative", HEAD "leader_gamma: -0.5\n" CTX, ":7: leader_gamma: must lie in [0, 1)"},
+    {"lambda_zero", "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.9\nlambda: 0\n", ":6: lambda: must be positive"},
+    {"lambda_yaml_nan", "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.9\nlambda: .nan\n", "lambda: expected a number, got '.nan'"},
+    {"no_contexts", HEAD, "contexts: required field is missing"},
+    {"contexts_empty", HEAD "contexts: []\n", ":7: contexts: must list at least one context"},
+    {"contexts_mapping", HEAD "contexts: {a: 1}\n", ":7: contexts: expected a list"},
+    {"weights_sum", HEAD "contexts:\n  - weight: 0.5\n    initial: [{s: 0}]\n    transitions: [{s: 0, a: 0, next: 0}, {s: 0, a: 1, next: 0}, {s: 1, a: 0, next: 0}, {s: 1, a: 1, next: 0}, {s: 2, a: 0, next: 0}, {s: 2, a: 1, next: 0}]\n",
+     ":8: contexts: weights sum to 0.5, not 1"},
+    {"weight_negative", HEAD "contexts:\n  - weight: -1\n", ":8: contexts[0].weight: must not be negative"},
+    {"no_weight", HEAD "contexts:\n  - initial: [{s: 0}]\n", "contexts[0].weight: required field is missing"},
+    {"context_unknown", HEAD "contexts:\n  - weight: 1\n    rewards: []\n", ":9: contexts[0].rewards: unknown field"},
+    {"initial_empty", HEAD "contexts:\n  - weight: 1\n    initial: []\n", ":9: contexts[0].initial: must list at least one state"},
+    {"initial_missing", HEAD "contexts:\n  - weight: 1\n    transitions: []\n", "contexts[0].initial: required field is missing"},
+    {"initial_duplicate", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}, {s: 0}]\n", "contexts[0].initial[1]: state 0 is listed twice"},
+    {"transitions_not_list", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: 5\n",
+     ":10: contexts[0].transitions: expected a list"},
+    {"transition_not_mapping", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: [[0, 0, 1]]\n",
+     "contexts[0].transitions[0]: expected a mapping"},
+    {"transition_state_range", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: [{s: 9, a: 0, next: 1}]\n",
+     "contexts[0].transitions[0].s: 9 is out of range [0, 2]"},
+    {"transition_action_range", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: [{s: 0, a: 2, next: 1}]\n",
+     "contexts[0].transitions[0].a: 2 is out of range [0, 1]"},
+    {"transition_next_missing", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: [{s: 0, a: 0}]\n",
+     "contexts[0].transitions[0].next: required field is missing"},
+    {"transition_duplicate", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: [{s: 0, a: 0, next: 1}, {s: 0, a: 0, next: 1}]\n",
+     "contexts[0].transitions[1]: transition s=0 a=0 next=1 is listed twice"},
+    {"transition_unknown_key", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: [{s: 0, a: 0, next: 1, prob: 1}]\n",
+     "contexts[0].transitions[0].prob: unknown field"},
+    {"missing_transition",
+     HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions:\n      - {s: 0, a: 0, next: 1}\n",
+     ":11: contexts[0].transitions: state 0 action 1 is not terminal but has no transition"},
+    {"coef_length", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0, coef: [1, 2, 3]}]\n",
+     "contexts[0].initial[0].coef: has 3 entries, expected dim = 2"},
+    {"coef_text", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0, coef: [1, x]}]\n",
+     "contexts[0].initial[0].coef[1]: expected a number, got 'x'"},
+    {"coef_scalar", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0, coef: 1}]\n", "contexts[0].initial[0].coef: expected a list"},
+    {"reward_no_value", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n" TRANS "    reward: [{s: 0, a: 0}]\n",
+     "contexts[0].reward[0].value: required field is missing"},
+    {"reward_duplicate", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n" TRANS "    reward: [{s: 0, a: 0, value: 1}, {s: 0, a: 0, value: 2}]\n",
+     "contexts[0].reward[1]: s=0 a=0 is listed twice"},
+    {"leader_reward_nan", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n" TRANS "    leader_reward: [{s: 0, a: 0, value: NaN}]\n",
+     "contexts[0].leader_reward[0].value: 'NaN' is not a finite number"},
+    {"terminal_range", HEAD "terminal: [7]\n" CTX, ":7: terminal[0]: 7 is out of range [0, 2]"},
+    {"terminal_scalar", HEAD "terminal: 2\n" CTX, ":7: terminal: expected a list"},
+    {"syntax_error", HEAD "contexts: [\n", "YAML syntax error"},
+    {"bad_indent", "format: cbrl-tabular-1\n states: 3\n", ":2: YAML syntax error"},
+    {"alias", HEAD "base: &b {s: 0}\ncontexts:\n  - weight: 1\n    initial: [*b]\n", ":10: YAML aliases are not allowed"},
+    {"billion_laughs",
+     "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n",
+     ":2: YAML aliases are not allowed"},
+    {"tab_indent", "format: cbrl-tabular-1\n\tstates: 3\n", "YAML syntax error"},
+};
+
+static void malformed_files_are_rejected_with_their_place(void **state) {
+  char err[512], want[640];
+  int n = (int)(sizeof bad_cases / sizeof bad_cases[0]);
+  for (int i = 0; i < n; i++) {
+    const char *path = write_file(bad_cases[i].name, bad_cases[i].text, strlen(bad_cases[i].text));
+    cbrl_problem *p = NULL;
+    int rc = cbrl_tabular_load(&p, path, err, sizeof err);
+    if (rc != CBRL_EPARSE) fail_msg("%s: expected CBRL_EPARSE, got %d", bad_cases[i].name, rc);
+    assert_null(p);
+    snprintf(want, sizeof want, "%s%s", path, bad_cases[i].expect);
+    const char *want_text = bad_cases[i].expect[0] == ':' ? want : bad_cases[i].expect;
+    if (!strstr(err, want_text) || strncmp(err, path, strlen(path)) != 0 || strchr(err, '\n'))
+      fail_msg("%s: error '%s' does not contain '%s'", bad_cases[i].name, err, want_text);
+  }
+  print_message("%d malformed files rejected\n", n);
+}
+
+static void deep_nesting_non_utf8_directories_and_missing_files(void **state) {
+  char err[512];
+  cbrl_problem *p = NULL;
+  char deep[400];
+  memset(deep, '[', 300);
+  deep[300] = 0;
+  const char *path = write_file("deep", deep, 300);
+  assert_int_equal(cbrl_tabular_load(&p, path, err, sizeof err), CBRL_EPARSE);
+  assert_non_null(strstr(err, ":1: nesting deeper than 64 levels"));
+  const char latin1[] = "format: cbrl-tabular-1\nstates: 3\nname: caf\xe9\n";
+  path = write_file("latin1", latin1, sizeof latin1 - 1);
+  assert_int_equal(cbrl_tabular_load(&p, path, err, sizeof err), CBRL_EPARSE);
+  assert_non_null(strstr(err, "YAML syntax error"));
+  assert_int_equal(cbrl_tabular_load(&p, dir, err, sizeof err), CBRL_EPARSE);
+  assert_non_null(strstr(err, ": is a directory, not a file"));
+  assert_int_equal(cbrl_tabular_load(&p, "/nonexistent/problem.yaml", err, sizeof err), CBRL_EPARSE);
+  assert_string_equal(err, "/nonexistent/problem.yaml: cannot open: No such file or directory");
+  assert_int_equal(cbrl_tabular_load(&p, "/nonexistent", NULL, 0), CBRL_EPARSE);
+  assert_null(p);
+}
+
+/* The shipped example, built again through the affine API, gives the same F and gradient. */
+static void example_file_equals_the_problem_built_in_c(void **state) {
+  char err[512];
+  cbrl_problem *file;
+  int rc = cbrl_tabular_load(&file, CBRL_SOURCE_DIR "/examples/chain.yaml", err, sizeof err);
+  if (rc) fail_msg("%s", err);
+  cbrl_problem *p;
+  assert_ok(cbrl_affine_create(&p, 4, 2, 3, 2));
+  p->gamma = 0.9, p->leader_gamma = 0.95, p->lambda = 0.5;
+  p->context_weight[0] = 0.6, p->context_weight[1] = 0.4;
+  const double e0[3] = {1, 0, 0}, e1[3] = {0, 1, 0}, e2[3] = {0, 0, 1}, c02[3] = {0, 0.2, 0};
+  const double m05[3] = {-0.5, 0, 0}, h05[3] = {0.5, 0, 0}, m03[3] = {0, 0, -0.3};
+  assert_ok(cbrl_affine_set_terminal(p, 3));
+  assert_ok(cbrl_affine_add_initial(p, 0, 0, 0.0, e2));
+  assert_ok(cbrl_affine_add_initial(p, 0, 1, -1.0, NULL));
+  assert_ok(cbrl_affine_add_transition(p, 0, 0, 0, 0, 0, NULL));
+  assert_ok(cbrl_affine_add_transition(p, 0, 0, 1, 1, 0.3, c02));
+  assert_ok(cbrl_affine_add_transition(p, 0, 0, 1, 0, 0, NULL));
+  assert_ok(cbrl_affine_add_transition(p, 0, 1, 0, 0, 0, NULL));
+  assert_ok(cbrl_affine_add_transition(p, 0, 1, 1, 2, 0, e1));
+  assert_ok(cbrl_affine_add_transition(p, 0, 1, 1, 1, 0, NULL));
+  assert_ok(cbrl_affine_add_transition(p, 0, 2, 0, 1, 0, NULL));
+  assert_ok(cbrl_affine_add_transition(p, 0, 2, 1, 3, 0, NULL));
+  assert_ok(cbrl_affine_set_reward(p, 0, 0, 1, -0.1, e0));
+  assert_ok(cbrl_affine_set_reward(p, 0, 1, 1, -0.1, e0));
+  assert_ok(cbrl_affine_set_reward(p, 0, 3, 0, 1.0, NULL));
+  assert_ok(cbrl_affine_set_reward(p, 0, 3, 1, 1.0, NULL));
+  assert_ok(cbrl_affine_set_leader_reward(p, 0, 2, 1, 1.0, NULL));
+  assert_ok(cbrl_affine_set_leader_reward(p, 0, 0, 1, 0.0, m05));
+  assert_ok(cbrl_affine_add_initial(p, 1, 0, 0.0, NULL));
+  const int t1[6][3] = {{0, 0, 1}, {0, 1, 1}, {1, 0, 2}, {1, 1, 0}, {2, 0, 3}, {2, 1, 2}};
+  for (int i = 0; i < 6; i++) assert_ok(cbrl_affine_add_transition(p, 1, t1[i][0], t1[i][1], t1[i][2], 0, NULL));
+  assert_ok(cbrl_affine_set_reward(p, 1, 1, 0, 0.2, h05));
+  assert_ok(cbrl_affine_set_reward(p, 1, 3, 0, 2.0, NULL));
+  assert_ok(cbrl_affine_set_leader_reward(p, 1, 2, 0, 1.0, m03));
+  assert_ok(cbrl_affine_finalize(p, NULL, NULL, NULL));
+
+  cbrl_exact *ea, *eb;
+  assert_ok(cbrl_exact_create(&ea, file));
+  assert_ok(cbrl_exact_create(&eb, p));
+  double x[3] = {0.1, -0.4, 0.2}, Fa, Fb, ga[3], gb[3];
+  assert_ok(cbrl_exact_evaluate(ea, x, &Fa, NULL, ga));
+  assert_ok(cbrl_exact_evaluate(eb, x, &Fb, NULL, gb));
+  assert_close(Fa, Fb, 1e-13, 1e-15);
+  for (int j = 0; j < 3; j++) {
+    assert_close(ga[j], gb[j], 1e-12, 1e-14);
+    assert_close(ga[j], test_fd(ea, x, 3, j, 1e-3), 1e-7, 1e-9);
+  }
+  cbrl_exact_free(ea);
+  cbrl_exact_free(eb);
+  cbrl_problem_free(file);
+  cbrl_problem_free(p);
+}
+
+static int remove_dir(void **state) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(malformed_files_are_rejected_with_their_place),
+      cmocka_unit_test(deep_nesting_non_utf8_directories_and_missing_files),
+      cmocka_unit_test(example_file_equals_the_problem_built_in_c),
+  };
+  if (argc > 1) cmocka_set_test_filter(argv[1]);
+  return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}
