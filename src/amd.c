@@ -10,6 +10,7 @@
 #include "cbrl/errors.h"
 #include "cbrl/amd.h"
 #include "cbrl/soft_solver.h"
+#include "soft_policy.h"
 #include "vector_clones.h"
 
 typedef struct amd_context {
@@ -146,13 +147,8 @@ static CBRL_VECTOR_CLONES void state_values(const cbrl_amd *a, const amd_context
   const cbrl_problem *p = a->problem;
   int A = p->n_actions, d = p->dim;
   double lam = p->lambda, *pi = a->pi + (size_t)s * A;
-  const double *q = c->q_ll + (size_t)s * A;
-  double mx = q[0], z = 0.0;
-  for (int b = 1; b < A; b++) mx = q[b] > mx ? q[b] : mx;
-  for (int b = 0; b < A; b++) z += (pi[b] = exp((q[b] - mx) / lam));
-  for (int b = 0; b < A; b++) pi[b] /= z;
   /* V_LL = sum pi Q_LL + lam H(pi) = lam logsumexp(Q_LL / lam). */
-  v_ll[s] = mx + lam * log(z);
+  v_ll[s] = cbrl_softmax_row(c->q_ll + (size_t)s * A, A, lam, pi);
   double vul = 0.0;
   double *gv = gv_ll + (size_t)s * d, *vt = vtil + (size_t)s * d;
   memset(gv, 0, sizeof(double) * d);
@@ -226,12 +222,10 @@ int cbrl_amd_step(cbrl_amd *a, int context, const double *x, const cbrl_mdp *m, 
   memset(grad, 0, sizeof(double) * d);
   for (int s = 0; s < S; s++) {
     if (m->mu[s] == 0.0) continue;
-    const double *q = c->q_ll + (size_t)s * A;
-    double mx = q[0], z = 0.0;
-    for (int b = 1; b < A; b++) mx = q[b] > mx ? q[b] : mx;
-    for (int b = 0; b < A; b++) z += exp((q[b] - mx) / lam);
+    /* mu e_b / z rather than mu pi_b: the order the recorded results were computed in. */
+    double mx, *e = a->pi + (size_t)s * A, z = cbrl__soft_terms(c->q_ll + (size_t)s * A, A, lam, e, &mx);
     for (int b = 0; b < A; b++) {
-      double w = m->mu[s] * exp((q[b] - mx) / lam) / z;
+      double w = m->mu[s] * e[b] / z;
       const double *qt = c->qtil + ((size_t)s * A + b) * d;
       for (int j = 0; j < d; j++) grad[j] += w * qt[j];
     }

@@ -131,3 +131,16 @@ int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, const dou
   if (fabs(mu_sum - 1.0) > 1e-9) return CBRL_EINVAL;
   return 0;
 }
+
+void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
+                     double *q) {
+  int S = m->n_states, A = m->n_actions;
+  for (int s = 0; s < S; s++)
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      double e = 0.0;
+      if (!m->terminal[s])
+        for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) e += m->prob[k] * v[m->next[k]];
+      q[sa] = reward[sa] + gamma * e;
+    }
+}

@@ -106,4 +106,8 @@ CBRL_API int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, 
 /* Releases the storage of m. */
 CBRL_API void cbrl_mdp_close(cbrl_mdp *m);
 
+/* One Bellman backup q(s,a) = reward(s,a) + gamma sum_s' P(s'|s,a) v(s'); terminal rows get reward. */
+CBRL_API void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
+                              double *q);
+
 #endif /* CBRL_MODEL_H */
