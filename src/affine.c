@@ -360,80 +360,126 @@ int cbrl_affine_set_leader_reward(cbrl_problem *p, int context, int s, int a, do
   return set_reward(p, context, s, a, value, coef, 1);
 }
 
-/* Sorts the transition terms into CSR order by (s,a) with a stable counting sort. */
-static int sort_transitions(affine_context *c, size_t sa) {
-  terms *t = &c->transition;
-  c->row = calloc(sa + 1, sizeof(int64_t));
-  if (!c->row) return CBRL_ENOMEM;
-  for (int64_t k = 0; k < t->n; k++) c->row[t->key[k] + 1]++;
-  for (size_t i = 0; i < sa; i++) c->row[i + 1] += c->row[i];
-  int sorted = 1;
-  for (int64_t k = 1; k < t->n && sorted; k++) sorted = t->key[k - 1] <= t->key[k];
-  if (sorted || t->n == 0) return 0;
-  terms u = {0};
-  int64_t n = t->n;
-  int64_t *fill = malloc(sa * sizeof(int64_t));
-  if (!fill) return CBRL_ENOMEM;
-  memcpy(fill, c->row, sa * sizeof(int64_t));
-  u.n = u.cap = n;
-  u.key = malloc(n * sizeof *u.key);
-  u.aux = malloc(n * sizeof *u.aux);
-  u.value = malloc(n * sizeof *u.value);
-  u.cstart = malloc(n * sizeof *u.cstart);
-  u.ccount = malloc(n * sizeof *u.ccount);
-  if (!u.key || !u.aux || !u.value || !u.cstart || !u.ccount) {
-    free(fill);
-    terms_free(&u);
-    return CBRL_ENOMEM;
-  }
-  for (int64_t k = 0; k < n; k++) {
-    int64_t j = fill[t->key[k]]++;
-    u.key[j] = t->key[k];
-    u.aux[j] = t->aux[k];
-    u.value[j] = t->value[k];
-    u.cstart[j] = t->cstart[k];
-    u.ccount[j] = t->ccount[k];
-  }
-  free(fill);
-  terms_free(t);
-  *t = u;
+/* What finalize builds for one context before it touches the builder: the CSR row pointers, the
+   transition terms in CSR order (sorted.n == 0 when they already are) and the constant rewards. */
+typedef struct staged {
+  int64_t *row;
+  terms sorted;
+  double *r0, *rbar0;
+} staged;
+
+static void staged_free(staged *st) {
+  free(st->row);
+  terms_free(&st->sorted);
+  free(st->r0);
+  free(st->rbar0);
+}
+
+/* Counts the transitions of each (s,a) into st->row (CSR offsets). */
+static int stage_rows(const affine_context *c, size_t sa, staged *st) {
+  const terms *t = &c->transition;
+  st->row = calloc(sa + 1, sizeof(int64_t));
+  if (!st->row) return CBRL_ENOMEM;
+  for (int64_t k = 0; k < t->n; k++) st->row[t->key[k] + 1]++;
+  for (size_t i = 0; i < sa; i++) st->row[i + 1] += st->row[i];
   return 0;
 }
 
+/* A copy of the transition terms in CSR order by (s,a), by a stable counting sort; nothing when
+   they were added in order already. */
+static int stage_sorted(const affine_context *c, size_t sa, staged *st) {
+  const terms *t = &c->transition;
+  int sorted = 1;
+  for (int64_t k = 1; k < t->n && sorted; k++) sorted = t->key[k - 1] <= t->key[k];
+  if (sorted || t->n == 0) return 0;
+  terms *u = &st->sorted;
+  int64_t n = t->n;
+  int64_t *fill = malloc(sa * sizeof(int64_t));
+  u->key = malloc(n * sizeof *u->key);
+  u->aux = malloc(n * sizeof *u->aux);
+  u->value = malloc(n * sizeof *u->value);
+  u->cstart = malloc(n * sizeof *u->cstart);
+  u->ccount = malloc(n * sizeof *u->ccount);
+  if (!fill || !u->key || !u->aux || !u->value || !u->cstart || !u->ccount) {
+    free(fill);
+    return CBRL_ENOMEM; /* staged_free releases u */
+  }
+  u->n = u->cap = n;
+  memcpy(fill, st->row, sa * sizeof(int64_t));
+  for (int64_t k = 0; k < n; k++) {
+    int64_t j = fill[t->key[k]]++;
+    u->key[j] = t->key[k];
+    u->aux[j] = t->aux[k];
+    u->value[j] = t->value[k];
+    u->cstart[j] = t->cstart[k];
+    u->ccount[j] = t->ccount[k];
+  }
+  free(fill);
+  return 0;
+}
+
+static int stage_rewards(const affine_context *c, size_t sa, staged *st) {
+  st->r0 = calloc(sa, sizeof(double));
+  st->rbar0 = calloc(sa, sizeof(double));
+  if (!st->r0 || !st->rbar0) return CBRL_ENOMEM;
+  for (int64_t j = 0; j < c->reward.n; j++) st->r0[c->reward.key[j]] = c->reward.value[j];
+  for (int64_t j = 0; j < c->leader_reward.n; j++) st->rbar0[c->leader_reward.key[j]] = c->leader_reward.value[j];
+  return 0;
+}
+
+static void report(int *bad_context, int *bad_state, int *bad_action, int k, int s, int a) {
+  if (bad_context) *bad_context = k;
+  if (bad_state) *bad_state = s;
+  if (bad_action) *bad_action = a;
+}
+
+/* All or nothing: every context's tables are checked and built aside first, and the builder is
+   changed only once nothing can fail any more, so a failed call leaves the problem exactly as it
+   was (still open for additions, and finalize may be called again). */
 int cbrl_affine_finalize(cbrl_problem *p, int *bad_context, int *bad_state, int *bad_action) {
   affine *af = builder(p, 0);
   if (!af) return CBRL_EINVAL;
   size_t sa = (size_t)p->n_states * p->n_actions;
+  staged *st = calloc((size_t)p->n_contexts, sizeof *st);
+  if (!st) return CBRL_ENOMEM;
+  int err = 0;
+  for (int k = 0; k < p->n_contexts && !err; k++) {
+    const affine_context *c = &af->ctx[k];
+    if (c->initial.n == 0) {
+      report(bad_context, bad_state, bad_action, k, -1, -1);
+      err = CBRL_EINVAL;
+      break;
+    }
+    if ((err = stage_rows(c, sa, &st[k]))) break;
+    for (size_t i = 0; i < sa; i++) {
+      if (st[k].row[i + 1] > st[k].row[i] || af->terminal[i / p->n_actions]) continue;
+      report(bad_context, bad_state, bad_action, k, (int)(i / p->n_actions), (int)(i % p->n_actions));
+      err = CBRL_EINVAL;
+      break;
+    }
+    if (!err) err = stage_sorted(c, sa, &st[k]);
+    if (!err) err = stage_rewards(c, sa, &st[k]);
+  }
+  if (err) {
+    for (int k = 0; k < p->n_contexts; k++) staged_free(&st[k]);
+    free(st);
+    return err;
+  }
+  /* Commit. The builder's duplicate checks are no longer needed. */
   for (int k = 0; k < p->n_contexts; k++) {
     affine_context *c = &af->ctx[k];
-    if (c->initial.n == 0) {
-      if (bad_context) *bad_context = k;
-      if (bad_state) *bad_state = -1;
-      if (bad_action) *bad_action = -1;
-      return CBRL_EINVAL;
+    c->row = st[k].row;
+    c->r0 = st[k].r0;
+    c->rbar0 = st[k].rbar0;
+    if (st[k].sorted.n) {
+      terms_free(&c->transition);
+      c->transition = st[k].sorted;
     }
-    int err = sort_transitions(c, sa);
-    if (err) return err;
-    for (size_t i = 0; i < sa; i++) {
-      if (c->row[i + 1] > c->row[i] || af->terminal[i / p->n_actions]) continue;
-      if (bad_context) *bad_context = k;
-      if (bad_state) *bad_state = (int)(i / p->n_actions);
-      if (bad_action) *bad_action = (int)(i % p->n_actions);
-      free(c->row);
-      c->row = NULL;
-      return CBRL_EINVAL;
-    }
-    c->r0 = calloc(sa, sizeof(double));
-    c->rbar0 = calloc(sa, sizeof(double));
-    if (!c->r0 || !c->rbar0) return CBRL_ENOMEM;
-    for (int64_t j = 0; j < c->reward.n; j++) c->r0[c->reward.key[j]] = c->reward.value[j];
-    for (int64_t j = 0; j < c->leader_reward.n; j++)
-      c->rbar0[c->leader_reward.key[j]] = c->leader_reward.value[j];
-    /* The builder's duplicate checks are no longer needed. */
     free(c->head);
     free(c->link);
     c->head = c->link = NULL;
   }
+  free(st);
   /* Record which quantities carry coefficients, so estimators can skip the others. */
   unsigned flags = 0;
   for (int k = 0; k < p->n_contexts; k++) {
