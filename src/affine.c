@@ -138,7 +138,7 @@ static void softmax_terms(const affine_context *c, const terms *t, int64_t lo, i
   for (int64_t k = lo; k < hi; k++) out[k - lo] /= sum;
 }
 
-static int affine_evaluate(const cbrl_problem *p, int context, const double *x, cbrl_mdp *m) {
+static int affine_evaluate(const cbrl_problem *p, int context, const double *x, cbrl_mdp *m, void *scratch) {
   const affine *af = p->impl;
   const affine_context *c = &af->ctx[context];
   size_t sa = (size_t)p->n_states * p->n_actions;
@@ -167,7 +167,7 @@ static int affine_evaluate(const cbrl_problem *p, int context, const double *x, 
 }
 
 static int affine_vjp(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m,
-                      const cbrl_cotangent *ct, double *grad) {
+                      const cbrl_cotangent *ct, double *grad, void *scratch) {
   const affine *af = p->impl;
   const affine_context *c = &af->ctx[context];
   if (ct->r)
@@ -228,7 +228,7 @@ static void affine_destroy(cbrl_problem *p) {
 }
 
 static int affine_reward_jacobian(const cbrl_problem *p, int context, const double *x,
-                                  const cbrl_mdp *m, double *jac_r, double *jac_rbar) {
+                                  const cbrl_mdp *m, double *jac_r, double *jac_rbar, void *scratch) {
   const affine *af = p->impl;
   const affine_context *c = &af->ctx[context];
   size_t n = (size_t)p->n_states * p->n_actions * p->dim;

@@ -211,7 +211,7 @@ int cbrl_amd_step(cbrl_amd *a, int context, const double *x, const cbrl_mdp *m, 
     return CBRL_EINVAL;
   const cbrl_problem *p = a->problem;
   amd_context *c = &a->ctx[context];
-  int err = p->ops->reward_jacobian(p, context, x, m, a->jac_r, a->jac_rbar);
+  int err = cbrl_mdp_reward_jacobian(m, p, context, x, a->jac_r, a->jac_rbar);
   if (err) return err;
   if (!c->ready && (err = initialise(a, c, m))) return err;
   for (int s = 0; s < p->n_states; s++) state_values(a, c, s, a->v_ll, a->v_ul, a->gv_ll, a->vtil);

@@ -187,7 +187,7 @@ int cbrl_exact_context(cbrl_exact *e, int context, const double *x, double *f, d
     c->w_log_mu[s] = m->mu[s] * c->vbar[s];
   }
   cbrl_cotangent ct = {c->qbar, c->w_rbar, c->w_log_p, c->w_log_mu};
-  err = p->ops->vjp(p, context, x, m, &ct, grad);
+  err = cbrl_mdp_vjp(m, p, context, x, &ct, grad);
   if (err) return err;
   for (int j = 0; j < p->dim; j++)
     if (!isfinite(grad[j])) return CBRL_ENONFINITE;

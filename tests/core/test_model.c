@@ -18,7 +18,7 @@ static int toy_structure(const cbrl_problem *p, int c, cbrl_mdp *m) {
   return 0;
 }
 
-static int toy_evaluate(const cbrl_problem *p, int c, const double *x, cbrl_mdp *m) {
+static int toy_evaluate(const cbrl_problem *p, int c, const double *x, cbrl_mdp *m, void *scratch) {
   const toy *t = p->impl;
   for (int k = 0; k < 4; k++) m->prob[k] = 1.0;
   if (t->fault == 1) m->prob[1] = 0.5;
@@ -29,7 +29,7 @@ static int toy_evaluate(const cbrl_problem *p, int c, const double *x, cbrl_mdp 
 }
 
 static int toy_vjp(const cbrl_problem *p, int c, const double *x, const cbrl_mdp *m,
-                   const cbrl_cotangent *ct, double *g) {
+                   const cbrl_cotangent *ct, double *g, void *scratch) {
   if (ct->r)
     for (int i = 0; i < 4; i++) g[0] += ct->r[i] * i;
   return 0;
