@@ -1,6 +1,6 @@
-/* Affine tabular problems: SPEC 6.3 and 6.4. Coefficient vectors are stored sparsely
-   (index, value) in one pool per context, so a term depending on few coordinates of x
-   costs only those in evaluate and vjp. */
+/* Affine tabular problems (docs/ENVIRONMENTS.md, Random problems and Problem files). Coefficient
+   vectors are stored sparsely (index, value) in one pool per context, so a term depending on few
+   coordinates of x costs only those in evaluate and vjp. */
 #include "cbrl/affine.h"
 
 #include <math.h>

@@ -1,4 +1,5 @@
-/* The CB-RL model (SPEC 1): a leader parameter x, contexts, and per-context follower MDPs. */
+/* The CB-RL model (docs/MODEL.md, The CB-RL model): a leader parameter x, contexts, and
+   per-context follower MDPs. */
 #ifndef CBRL_MODEL_H
 #define CBRL_MODEL_H
 

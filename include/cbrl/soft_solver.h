@@ -1,4 +1,5 @@
-/* The follower's soft best response (SPEC 2): soft Q*, V*, pi*, policy evaluation and occupancy. */
+/* The follower's soft best response (docs/MODEL.md, Soft best response): soft Q*, V*, pi*,
+   policy evaluation and occupancy. */
 #ifndef CBRL_SOFT_SOLVER_H
 #define CBRL_SOFT_SOLVER_H
 
