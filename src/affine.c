@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
+#include "cbrl/soft_solver.h"
 
 /* A growable list of affine terms: key (s or s*A+a), aux (s' for transitions), constant
    value or logit, and a coefficient range in the pool. */
@@ -125,37 +126,30 @@ static int affine_structure(const cbrl_problem *p, int context, cbrl_mdp *m) {
   return 0;
 }
 
-/* Softmax of affine logits over one support list; writes probabilities into out. */
+/* Softmax of affine logits over one support list, written into out: the core's softmax row at
+   temperature 1 (dividing by 1.0 is exact, so this is exp(z - max z) / sum). */
 static void softmax_terms(const affine_context *c, const terms *t, int64_t lo, int64_t hi,
                           const double *x, double *out) {
-  double zmax = -INFINITY;
-  for (int64_t k = lo; k < hi; k++) {
-    out[k - lo] = affine_value(c, t->value[k], t->cstart[k], t->ccount[k], x);
-    if (out[k - lo] > zmax) zmax = out[k - lo];
-  }
-  double sum = 0.0;
-  for (int64_t k = lo; k < hi; k++) sum += (out[k - lo] = exp(out[k - lo] - zmax));
-  for (int64_t k = lo; k < hi; k++) out[k - lo] /= sum;
+  if (hi == lo) return; /* a terminal row */
+  for (int64_t k = lo; k < hi; k++) out[k - lo] = affine_value(c, t->value[k], t->cstart[k], t->ccount[k], x);
+  cbrl_softmax_row(out, (int)(hi - lo), 1.0, out);
 }
 
 static int affine_evaluate(const cbrl_problem *p, int context, const double *x, cbrl_mdp *m, void *scratch) {
   const affine *af = p->impl;
   const affine_context *c = &af->ctx[context];
+  if (!scratch) return CBRL_EINVAL; /* p->scratch_size bytes, from the MDP */
   size_t sa = (size_t)p->n_states * p->n_actions;
   for (size_t i = 0; i < sa; i++)
     softmax_terms(c, &c->transition, c->row[i], c->row[i + 1], x, m->prob + c->row[i]);
+  /* The initial support is a list of states in any order: its softmax is formed in the scratch
+     (at least initial.n doubles, finalize sets the size) and scattered to mu. */
   memset(m->mu, 0, sizeof(double) * (size_t)p->n_states);
-  /* Initial terms are few (a support list); softmax them through a scratch of m->mu's tail
-     would alias, so compute in place by key. */
-  double zmax = -INFINITY;
-  for (int64_t k = 0; k < c->initial.n; k++) {
-    double z = affine_value(c, c->initial.value[k], c->initial.cstart[k], c->initial.ccount[k], x);
-    m->mu[c->initial.key[k]] = z;
-    if (z > zmax) zmax = z;
-  }
-  double sum = 0.0;
-  for (int64_t k = 0; k < c->initial.n; k++) sum += (m->mu[c->initial.key[k]] = exp(m->mu[c->initial.key[k]] - zmax));
-  for (int64_t k = 0; k < c->initial.n; k++) m->mu[c->initial.key[k]] /= sum;
+  double *logit = scratch;
+  for (int64_t k = 0; k < c->initial.n; k++)
+    logit[k] = affine_value(c, c->initial.value[k], c->initial.cstart[k], c->initial.ccount[k], x);
+  cbrl_softmax_row(logit, (int)c->initial.n, 1.0, logit);
+  for (int64_t k = 0; k < c->initial.n; k++) m->mu[c->initial.key[k]] = logit[k];
   memcpy(m->r, c->r0, sa * sizeof(double));
   memcpy(m->rbar, c->rbar0, sa * sizeof(double));
   for (int64_t k = 0; k < c->reward.n; k++)
@@ -490,6 +484,9 @@ int cbrl_affine_finalize(cbrl_problem *p, int *bad_context, int *bad_state, int 
     for (int64_t j = 0; j < c->initial.n; j++) flags |= c->initial.ccount[j] ? CBRL_DEPENDS_MU : 0;
   }
   p->flags = flags;
+  int64_t most = 1;
+  for (int k = 0; k < p->n_contexts; k++) most = af->ctx[k].initial.n > most ? af->ctx[k].initial.n : most;
+  p->scratch_size = sizeof(double) * (size_t)most;
   af->finalized = 1;
   return 0;
 }

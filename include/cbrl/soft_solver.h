@@ -108,7 +108,7 @@ CBRL_API double cbrl_soft_policy_row(const double *q, int n, double lambda, doub
 
 /* Writes softmax(q / lambda) of one row as normalised exponentials e_a / sum_b e_b, without its
    log, and returns cbrl_soft_value(q, n, lambda); pi may differ from cbrl_soft_policy_row's in the
-   last bit. */
+   last bit, and may be q itself. */
 CBRL_API double cbrl_softmax_row(const double *q, int n, double lambda, double *pi);
 
 #endif /* CBRL_SOFT_SOLVER_H */
