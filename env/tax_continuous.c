@@ -68,7 +68,9 @@ static void ts_score(const void *impl, double s, int32_t a, double s_next, doubl
   double dm, m = cbrl__tax_next_asset_mean(s, a, ts->tau_income, &dm, &clipped), sd = ts->t->opts.noise_std;
   if (dm == 0.0) return;
   double u_lo = (-100.0 - m) / sd, u_hi = (100.0 - m) / sd;
-  double dlogp = (s_next - m) / (sd * sd) + (cbrl__tax_normal_density(u_hi) - cbrl__tax_normal_density(u_lo)) / (sd * cbrl__tax_normal_mass(u_lo, u_hi));
+  double dlogp = (s_next - m) / (sd * sd) +
+                 (cbrl__tax_normal_density(u_hi) - cbrl__tax_normal_density(u_lo)) /
+                     (sd * cbrl__tax_normal_mass(u_lo, u_hi));
   grad[0] += w * dlogp * dm * ts->dtau_dw;
 }
 

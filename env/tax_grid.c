@@ -82,9 +82,12 @@ static void offset_tables(const cbrl__tax *t, const double *tau, int dmin, int d
     cbrl_tax_action(a, &h, &C);
     double delta = (1.0 - tau[0]) * h - C;
     for (int d = dmin; d <= dmax; d++) {
-      double u0 = ((d - 0.5) * t->width - delta) / sd, u1 = u0 + t->width / sd, q = cbrl__tax_normal_mass(u0, u1);
+      double u0 = ((d - 0.5) * t->width - delta) / sd, u1 = u0 + t->width / sd;
+      double q = cbrl__tax_normal_mass(u0, u1);
       mt[a * nd + (d - dmin)] = q;
-      if (rt) rt[a * nd + (d - dmin)] = q > 0.0 ? (cbrl__tax_normal_density(u0) - cbrl__tax_normal_density(u1)) / (sd * q) : 0.0;
+      if (rt)
+        rt[a * nd + (d - dmin)] =
+            q > 0.0 ? (cbrl__tax_normal_density(u0) - cbrl__tax_normal_density(u1)) / (sd * q) : 0.0;
     }
   }
 }

@@ -1,5 +1,5 @@
-/* Sample-based followers (docs/MODEL.md, RT-Q and Followers): soft Q-learning from a generative model (one s' per
-   (s, a) per iteration), and from the follower's own on-policy episodes. */
+/* Sample-based followers (docs/MODEL.md, RT-Q and Followers): soft Q-learning from a generative
+   model (one s' per (s, a) per iteration), and from the follower's own on-policy episodes. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
