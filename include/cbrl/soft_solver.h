@@ -49,7 +49,8 @@ typedef struct cbrl_soft_solver {
   double *pi;     /* n_states x n_actions: pi*(a|s) */
   double *log_pi; /* n_states x n_actions: log pi*(a|s), finite even where pi underflows */
   cbrl_soft_stats stats; /* of the last call */
-  cbrl_soft_opts opts;   /* set after cbrl_soft_solver_init, before the next call */
+  cbrl_soft_opts opts;   /* defaults from init; tol and the iteration limits may be changed
+                            between calls (krylov_dim is read by init only, so stays 30) */
   struct { /* private */
     int warm;       /* 1 once q holds a solution to start from */
     double *q_next; /* n_states x n_actions scratch */
