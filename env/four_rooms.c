@@ -138,7 +138,7 @@ static int fr_structure(const cbrl_problem *p, int context, cbrl_mdp *m) {
   return 0;
 }
 
-static int fr_evaluate(const cbrl_problem *p, int context, const double *x, cbrl_mdp *m) {
+static int fr_evaluate(const cbrl_problem *p, int context, const double *x, cbrl_mdp *m, void *scratch) {
   const four_rooms *fr = p->impl;
   int goal = cbrl_four_rooms_goal(context), target = cbrl_four_rooms_target();
   double penalty[CBRL_FOUR_ROOMS_CELLS], budget = 0.0;
@@ -157,7 +157,7 @@ static int fr_evaluate(const cbrl_problem *p, int context, const double *x, cbrl
 }
 
 static int fr_vjp(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m,
-                  const cbrl_cotangent *ct, double *grad) {
+                  const cbrl_cotangent *ct, double *grad, void *scratch) {
   const four_rooms *fr = p->impl;
   int goal = cbrl_four_rooms_goal(context);
   double sigma[CBRL_FOUR_ROOMS_DIM], e[CBRL_FOUR_ROOMS_DIM] = {0};
@@ -182,7 +182,7 @@ static int fr_vjp(const cbrl_problem *p, int context, const double *x, const cbr
 
 /* grad p_s = -0.2 sigma_s (e_s - sigma); grad ||p||_1 = 0.2 sigma_j (1{j<104} - sum_{i<104} sigma_i). */
 static int fr_reward_jacobian(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m,
-                              double *jac_r, double *jac_rbar) {
+                              double *jac_r, double *jac_rbar, void *scratch) {
   const four_rooms *fr = p->impl;
   int goal = cbrl_four_rooms_goal(context), d = CBRL_FOUR_ROOMS_DIM;
   double sigma[CBRL_FOUR_ROOMS_DIM], used = 0.0;

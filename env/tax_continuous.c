@@ -14,7 +14,7 @@
 #include "tax_private.h"
 
 typedef struct tax_sim {
-  const tax *t;
+  const cbrl__tax *t;
   const cbrl_mdp *m; /* the context's tabular MDP at x: its rewards give the action terms */
   double tau_income, dtau_dw;
 } tax_sim;
@@ -38,7 +38,7 @@ static double ts_initial(const void *impl, cbrl_rng *rng) {
 }
 
 static int32_t ts_grid(const void *impl, double s) {
-  const tax *t = ((const tax_sim *)impl)->t;
+  const cbrl__tax *t = ((const tax_sim *)impl)->t;
   int i = (int)floor((s + 100.0) / t->width);
   return i < 0 ? 0 : i >= t->opts.n_bins ? t->opts.n_bins - 1 : i;
 }
@@ -47,16 +47,16 @@ static int32_t ts_grid(const void *impl, double s) {
 static void ts_rewards(const void *impl, double s, int32_t a, double *r, double *rbar) {
   const tax_sim *ts = impl;
   int32_t i = ts_grid(impl, s);
-  double c = center(ts->t, i);
+  double c = cbrl__tax_center(ts->t, i);
   size_t sa = (size_t)i * CBRL_TAX_ACTIONS + a;
-  *r = ts->m->r[sa] - household_asset_utility(c) + household_asset_utility(s);
-  *rbar = ts->m->rbar[sa] - welfare_asset_term(c) + welfare_asset_term(s);
+  *r = ts->m->r[sa] - cbrl__tax_asset_utility(c) + cbrl__tax_asset_utility(s);
+  *rbar = ts->m->rbar[sa] - cbrl__tax_welfare_asset_term(c) + cbrl__tax_welfare_asset_term(s);
 }
 
 static double ts_next(const void *impl, double s, int32_t a, cbrl_rng *rng) {
   const tax_sim *ts = impl;
   int clipped;
-  double dm, m = next_asset_mean(s, a, ts->tau_income, &dm, &clipped), sd = ts->t->opts.noise_std, y;
+  double dm, m = cbrl__tax_next_asset_mean(s, a, ts->tau_income, &dm, &clipped), sd = ts->t->opts.noise_std, y;
   do y = m + sd * cbrl_rng_normal(rng);
   while (y < -100.0 || y > 100.0);
   return y;
@@ -65,10 +65,12 @@ static double ts_next(const void *impl, double s, int32_t a, cbrl_rng *rng) {
 static void ts_score(const void *impl, double s, int32_t a, double s_next, double w, double *grad) {
   const tax_sim *ts = impl;
   int clipped;
-  double dm, m = next_asset_mean(s, a, ts->tau_income, &dm, &clipped), sd = ts->t->opts.noise_std;
+  double dm, m = cbrl__tax_next_asset_mean(s, a, ts->tau_income, &dm, &clipped), sd = ts->t->opts.noise_std;
   if (dm == 0.0) return;
   double u_lo = (-100.0 - m) / sd, u_hi = (100.0 - m) / sd;
-  double dlogp = (s_next - m) / (sd * sd) + (density(u_hi) - density(u_lo)) / (sd * mass(u_lo, u_hi));
+  double dlogp = (s_next - m) / (sd * sd) +
+                 (cbrl__tax_normal_density(u_hi) - cbrl__tax_normal_density(u_lo)) /
+                     (sd * cbrl__tax_normal_mass(u_lo, u_hi));
   grad[0] += w * dlogp * dm * ts->dtau_dw;
 }
 

@@ -36,7 +36,7 @@ static int structure(const cbrl_problem *p, int context, cbrl_mdp *m) {
   return 0;
 }
 
-static int evaluate(const cbrl_problem *p, int context, const double *x, cbrl_mdp *m) {
+static int evaluate(const cbrl_problem *p, int context, const double *x, cbrl_mdp *m, void *scratch) {
   double q = serve_probability(x, context);
   m->prob[0] = m->prob[1] = m->prob[4] = 1.0;
   m->prob[2] = q;
@@ -54,7 +54,7 @@ static int evaluate(const cbrl_problem *p, int context, const double *x, cbrl_md
 
 /* grad += sum of cotangent weights times the derivatives of r, rbar and log P. */
 static int vjp(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m,
-               const cbrl_cotangent *ct, double *grad) {
+               const cbrl_cotangent *ct, double *grad, void *scratch) {
   int wait = AIRPORT * N_ACTIONS + STAY;
   if (ct->r) grad[0] += ct->r[wait];
   if (ct->rbar) grad[0] += ct->rbar[wait] * -2.0 * x[0], grad[1] += ct->rbar[wait] * -x[1];

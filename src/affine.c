@@ -1,6 +1,6 @@
-/* Affine tabular problems: SPEC 6.3 and 6.4. Coefficient vectors are stored sparsely
-   (index, value) in one pool per context, so a term depending on few coordinates of x
-   costs only those in evaluate and vjp. */
+/* Affine tabular problems (docs/ENVIRONMENTS.md, Random problems and Problem files). Coefficient
+   vectors are stored sparsely (index, value) in one pool per context, so a term depending on few
+   coordinates of x costs only those in evaluate and vjp. */
 #include "cbrl/affine.h"
 
 #include <math.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
+#include "cbrl/soft_solver.h"
 
 /* A growable list of affine terms: key (s or s*A+a), aux (s' for transitions), constant
    value or logit, and a coefficient range in the pool. */
@@ -125,37 +126,30 @@ static int affine_structure(const cbrl_problem *p, int context, cbrl_mdp *m) {
   return 0;
 }
 
-/* Softmax of affine logits over one support list; writes probabilities into out. */
+/* Softmax of affine logits over one support list, written into out: the core's softmax row at
+   temperature 1 (dividing by 1.0 is exact, so this is exp(z - max z) / sum). */
 static void softmax_terms(const affine_context *c, const terms *t, int64_t lo, int64_t hi,
                           const double *x, double *out) {
-  double zmax = -INFINITY;
-  for (int64_t k = lo; k < hi; k++) {
-    out[k - lo] = affine_value(c, t->value[k], t->cstart[k], t->ccount[k], x);
-    if (out[k - lo] > zmax) zmax = out[k - lo];
-  }
-  double sum = 0.0;
-  for (int64_t k = lo; k < hi; k++) sum += (out[k - lo] = exp(out[k - lo] - zmax));
-  for (int64_t k = lo; k < hi; k++) out[k - lo] /= sum;
+  if (hi == lo) return; /* a terminal row */
+  for (int64_t k = lo; k < hi; k++) out[k - lo] = affine_value(c, t->value[k], t->cstart[k], t->ccount[k], x);
+  cbrl_softmax_row(out, (int)(hi - lo), 1.0, out);
 }
 
-static int affine_evaluate(const cbrl_problem *p, int context, const double *x, cbrl_mdp *m) {
+static int affine_evaluate(const cbrl_problem *p, int context, const double *x, cbrl_mdp *m, void *scratch) {
   const affine *af = p->impl;
   const affine_context *c = &af->ctx[context];
+  if (!scratch) return CBRL_EINVAL; /* p->scratch_size bytes, from the MDP */
   size_t sa = (size_t)p->n_states * p->n_actions;
   for (size_t i = 0; i < sa; i++)
     softmax_terms(c, &c->transition, c->row[i], c->row[i + 1], x, m->prob + c->row[i]);
+  /* The initial support is a list of states in any order: its softmax is formed in the scratch
+     (at least initial.n doubles, finalize sets the size) and scattered to mu. */
   memset(m->mu, 0, sizeof(double) * (size_t)p->n_states);
-  /* Initial terms are few (a support list); softmax them through a scratch of m->mu's tail
-     would alias, so compute in place by key. */
-  double zmax = -INFINITY;
-  for (int64_t k = 0; k < c->initial.n; k++) {
-    double z = affine_value(c, c->initial.value[k], c->initial.cstart[k], c->initial.ccount[k], x);
-    m->mu[c->initial.key[k]] = z;
-    if (z > zmax) zmax = z;
-  }
-  double sum = 0.0;
-  for (int64_t k = 0; k < c->initial.n; k++) sum += (m->mu[c->initial.key[k]] = exp(m->mu[c->initial.key[k]] - zmax));
-  for (int64_t k = 0; k < c->initial.n; k++) m->mu[c->initial.key[k]] /= sum;
+  double *logit = scratch;
+  for (int64_t k = 0; k < c->initial.n; k++)
+    logit[k] = affine_value(c, c->initial.value[k], c->initial.cstart[k], c->initial.ccount[k], x);
+  cbrl_softmax_row(logit, (int)c->initial.n, 1.0, logit);
+  for (int64_t k = 0; k < c->initial.n; k++) m->mu[c->initial.key[k]] = logit[k];
   memcpy(m->r, c->r0, sa * sizeof(double));
   memcpy(m->rbar, c->rbar0, sa * sizeof(double));
   for (int64_t k = 0; k < c->reward.n; k++)
@@ -167,7 +161,7 @@ static int affine_evaluate(const cbrl_problem *p, int context, const double *x, 
 }
 
 static int affine_vjp(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m,
-                      const cbrl_cotangent *ct, double *grad) {
+                      const cbrl_cotangent *ct, double *grad, void *scratch) {
   const affine *af = p->impl;
   const affine_context *c = &af->ctx[context];
   if (ct->r)
@@ -228,7 +222,7 @@ static void affine_destroy(cbrl_problem *p) {
 }
 
 static int affine_reward_jacobian(const cbrl_problem *p, int context, const double *x,
-                                  const cbrl_mdp *m, double *jac_r, double *jac_rbar) {
+                                  const cbrl_mdp *m, double *jac_r, double *jac_rbar, void *scratch) {
   const affine *af = p->impl;
   const affine_context *c = &af->ctx[context];
   size_t n = (size_t)p->n_states * p->n_actions * p->dim;
@@ -360,80 +354,126 @@ int cbrl_affine_set_leader_reward(cbrl_problem *p, int context, int s, int a, do
   return set_reward(p, context, s, a, value, coef, 1);
 }
 
-/* Sorts the transition terms into CSR order by (s,a) with a stable counting sort. */
-static int sort_transitions(affine_context *c, size_t sa) {
-  terms *t = &c->transition;
-  c->row = calloc(sa + 1, sizeof(int64_t));
-  if (!c->row) return CBRL_ENOMEM;
-  for (int64_t k = 0; k < t->n; k++) c->row[t->key[k] + 1]++;
-  for (size_t i = 0; i < sa; i++) c->row[i + 1] += c->row[i];
-  int sorted = 1;
-  for (int64_t k = 1; k < t->n && sorted; k++) sorted = t->key[k - 1] <= t->key[k];
-  if (sorted || t->n == 0) return 0;
-  terms u = {0};
-  int64_t n = t->n;
-  int64_t *fill = malloc(sa * sizeof(int64_t));
-  if (!fill) return CBRL_ENOMEM;
-  memcpy(fill, c->row, sa * sizeof(int64_t));
-  u.n = u.cap = n;
-  u.key = malloc(n * sizeof *u.key);
-  u.aux = malloc(n * sizeof *u.aux);
-  u.value = malloc(n * sizeof *u.value);
-  u.cstart = malloc(n * sizeof *u.cstart);
-  u.ccount = malloc(n * sizeof *u.ccount);
-  if (!u.key || !u.aux || !u.value || !u.cstart || !u.ccount) {
-    free(fill);
-    terms_free(&u);
-    return CBRL_ENOMEM;
-  }
-  for (int64_t k = 0; k < n; k++) {
-    int64_t j = fill[t->key[k]]++;
-    u.key[j] = t->key[k];
-    u.aux[j] = t->aux[k];
-    u.value[j] = t->value[k];
-    u.cstart[j] = t->cstart[k];
-    u.ccount[j] = t->ccount[k];
-  }
-  free(fill);
-  terms_free(t);
-  *t = u;
+/* What finalize builds for one context before it touches the builder: the CSR row pointers, the
+   transition terms in CSR order (sorted.n == 0 when they already are) and the constant rewards. */
+typedef struct staged {
+  int64_t *row;
+  terms sorted;
+  double *r0, *rbar0;
+} staged;
+
+static void staged_free(staged *st) {
+  free(st->row);
+  terms_free(&st->sorted);
+  free(st->r0);
+  free(st->rbar0);
+}
+
+/* Counts the transitions of each (s,a) into st->row (CSR offsets). */
+static int stage_rows(const affine_context *c, size_t sa, staged *st) {
+  const terms *t = &c->transition;
+  st->row = calloc(sa + 1, sizeof(int64_t));
+  if (!st->row) return CBRL_ENOMEM;
+  for (int64_t k = 0; k < t->n; k++) st->row[t->key[k] + 1]++;
+  for (size_t i = 0; i < sa; i++) st->row[i + 1] += st->row[i];
   return 0;
 }
 
+/* A copy of the transition terms in CSR order by (s,a), by a stable counting sort; nothing when
+   they were added in order already. */
+static int stage_sorted(const affine_context *c, size_t sa, staged *st) {
+  const terms *t = &c->transition;
+  int sorted = 1;
+  for (int64_t k = 1; k < t->n && sorted; k++) sorted = t->key[k - 1] <= t->key[k];
+  if (sorted || t->n == 0) return 0;
+  terms *u = &st->sorted;
+  int64_t n = t->n;
+  int64_t *fill = malloc(sa * sizeof(int64_t));
+  u->key = malloc(n * sizeof *u->key);
+  u->aux = malloc(n * sizeof *u->aux);
+  u->value = malloc(n * sizeof *u->value);
+  u->cstart = malloc(n * sizeof *u->cstart);
+  u->ccount = malloc(n * sizeof *u->ccount);
+  if (!fill || !u->key || !u->aux || !u->value || !u->cstart || !u->ccount) {
+    free(fill);
+    return CBRL_ENOMEM; /* staged_free releases u */
+  }
+  u->n = u->cap = n;
+  memcpy(fill, st->row, sa * sizeof(int64_t));
+  for (int64_t k = 0; k < n; k++) {
+    int64_t j = fill[t->key[k]]++;
+    u->key[j] = t->key[k];
+    u->aux[j] = t->aux[k];
+    u->value[j] = t->value[k];
+    u->cstart[j] = t->cstart[k];
+    u->ccount[j] = t->ccount[k];
+  }
+  free(fill);
+  return 0;
+}
+
+static int stage_rewards(const affine_context *c, size_t sa, staged *st) {
+  st->r0 = calloc(sa, sizeof(double));
+  st->rbar0 = calloc(sa, sizeof(double));
+  if (!st->r0 || !st->rbar0) return CBRL_ENOMEM;
+  for (int64_t j = 0; j < c->reward.n; j++) st->r0[c->reward.key[j]] = c->reward.value[j];
+  for (int64_t j = 0; j < c->leader_reward.n; j++) st->rbar0[c->leader_reward.key[j]] = c->leader_reward.value[j];
+  return 0;
+}
+
+static void report(int *bad_context, int *bad_state, int *bad_action, int k, int s, int a) {
+  if (bad_context) *bad_context = k;
+  if (bad_state) *bad_state = s;
+  if (bad_action) *bad_action = a;
+}
+
+/* All or nothing: every context's tables are checked and built aside first, and the builder is
+   changed only once nothing can fail any more, so a failed call leaves the problem exactly as it
+   was (still open for additions, and finalize may be called again). */
 int cbrl_affine_finalize(cbrl_problem *p, int *bad_context, int *bad_state, int *bad_action) {
   affine *af = builder(p, 0);
   if (!af) return CBRL_EINVAL;
   size_t sa = (size_t)p->n_states * p->n_actions;
+  staged *st = calloc((size_t)p->n_contexts, sizeof *st);
+  if (!st) return CBRL_ENOMEM;
+  int err = 0;
+  for (int k = 0; k < p->n_contexts && !err; k++) {
+    const affine_context *c = &af->ctx[k];
+    if (c->initial.n == 0) {
+      report(bad_context, bad_state, bad_action, k, -1, -1);
+      err = CBRL_EINVAL;
+      break;
+    }
+    if ((err = stage_rows(c, sa, &st[k]))) break;
+    for (size_t i = 0; i < sa; i++) {
+      if (st[k].row[i + 1] > st[k].row[i] || af->terminal[i / p->n_actions]) continue;
+      report(bad_context, bad_state, bad_action, k, (int)(i / p->n_actions), (int)(i % p->n_actions));
+      err = CBRL_EINVAL;
+      break;
+    }
+    if (!err) err = stage_sorted(c, sa, &st[k]);
+    if (!err) err = stage_rewards(c, sa, &st[k]);
+  }
+  if (err) {
+    for (int k = 0; k < p->n_contexts; k++) staged_free(&st[k]);
+    free(st);
+    return err;
+  }
+  /* Commit. The builder's duplicate checks are no longer needed. */
   for (int k = 0; k < p->n_contexts; k++) {
     affine_context *c = &af->ctx[k];
-    if (c->initial.n == 0) {
-      if (bad_context) *bad_context = k;
-      if (bad_state) *bad_state = -1;
-      if (bad_action) *bad_action = -1;
-      return CBRL_EINVAL;
+    c->row = st[k].row;
+    c->r0 = st[k].r0;
+    c->rbar0 = st[k].rbar0;
+    if (st[k].sorted.n) {
+      terms_free(&c->transition);
+      c->transition = st[k].sorted;
     }
-    int err = sort_transitions(c, sa);
-    if (err) return err;
-    for (size_t i = 0; i < sa; i++) {
-      if (c->row[i + 1] > c->row[i] || af->terminal[i / p->n_actions]) continue;
-      if (bad_context) *bad_context = k;
-      if (bad_state) *bad_state = (int)(i / p->n_actions);
-      if (bad_action) *bad_action = (int)(i % p->n_actions);
-      free(c->row);
-      c->row = NULL;
-      return CBRL_EINVAL;
-    }
-    c->r0 = calloc(sa, sizeof(double));
-    c->rbar0 = calloc(sa, sizeof(double));
-    if (!c->r0 || !c->rbar0) return CBRL_ENOMEM;
-    for (int64_t j = 0; j < c->reward.n; j++) c->r0[c->reward.key[j]] = c->reward.value[j];
-    for (int64_t j = 0; j < c->leader_reward.n; j++)
-      c->rbar0[c->leader_reward.key[j]] = c->leader_reward.value[j];
-    /* The builder's duplicate checks are no longer needed. */
     free(c->head);
     free(c->link);
     c->head = c->link = NULL;
   }
+  free(st);
   /* Record which quantities carry coefficients, so estimators can skip the others. */
   unsigned flags = 0;
   for (int k = 0; k < p->n_contexts; k++) {
@@ -444,6 +484,9 @@ int cbrl_affine_finalize(cbrl_problem *p, int *bad_context, int *bad_state, int 
     for (int64_t j = 0; j < c->initial.n; j++) flags |= c->initial.ccount[j] ? CBRL_DEPENDS_MU : 0;
   }
   p->flags = flags;
+  int64_t most = 1;
+  for (int k = 0; k < p->n_contexts; k++) most = af->ctx[k].initial.n > most ? af->ctx[k].initial.n : most;
+  p->scratch_size = sizeof(double) * (size_t)most;
   af->finalized = 1;
   return 0;
 }

@@ -1,8 +1,8 @@
-/* AMD, SPEC 4.3: four tables per context updated synchronously, K times per outer iteration.
-   The d-vector tables are laid out with d fastest, so every update is a sequence of
+/* AMD (docs/MODEL.md, AMD): four tables per context updated synchronously, K times per outer
+   iteration. The d-vector tables are laid out with d fastest, so every update is a sequence of
    contiguous axpy loops the compiler vectorises. Qtil is discounted with the leader's gamma,
    which is what makes sum_s mu Vtil the exact gradient at the fixed point (the paper's runs have
-   gamma = leader gamma, where the two readings of SPEC 4.3 agree). */
+   gamma = leader gamma, where the two readings of the method agree). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "cbrl/errors.h"
 #include "cbrl/amd.h"
 #include "cbrl/soft_solver.h"
+#include "soft_policy.h"
 #include "vector_clones.h"
 
 typedef struct amd_context {
@@ -119,7 +120,7 @@ static int evaluate_q_vector(cbrl_amd *a, const cbrl_mdp *m, double gamma, const
   return 0;
 }
 
-/* Initialisation (SPEC 4.3): Q_LL by a full soft solve; the others under the uniform policy. */
+/* Initialisation (docs/MODEL.md, AMD): Q_LL by a full soft solve; the others under the uniform policy. */
 static int initialise(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
   const cbrl_problem *p = a->problem;
   size_t SA = (size_t)p->n_states * p->n_actions;
@@ -139,20 +140,15 @@ static int initialise(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
   return 0;
 }
 
-/* Values of state s from its rows of the tables (SPEC 4.3, step 2): pi, V_LL, V_UL,
+/* Values of state s from its rows of the tables (docs/MODEL.md, AMD, step 2): pi, V_LL, V_UL,
    grad V_LL and Vtil, written to the given state-indexed arrays. */
 static CBRL_VECTOR_CLONES void state_values(const cbrl_amd *a, const amd_context *c, int s, double *v_ll,
                                             double *v_ul, double *gv_ll, double *vtil) {
   const cbrl_problem *p = a->problem;
   int A = p->n_actions, d = p->dim;
   double lam = p->lambda, *pi = a->pi + (size_t)s * A;
-  const double *q = c->q_ll + (size_t)s * A;
-  double mx = q[0], z = 0.0;
-  for (int b = 1; b < A; b++) mx = q[b] > mx ? q[b] : mx;
-  for (int b = 0; b < A; b++) z += (pi[b] = exp((q[b] - mx) / lam));
-  for (int b = 0; b < A; b++) pi[b] /= z;
   /* V_LL = sum pi Q_LL + lam H(pi) = lam logsumexp(Q_LL / lam). */
-  v_ll[s] = mx + lam * log(z);
+  v_ll[s] = cbrl_softmax_row(c->q_ll + (size_t)s * A, A, lam, pi);
   double vul = 0.0;
   double *gv = gv_ll + (size_t)s * d, *vt = vtil + (size_t)s * d;
   memset(gv, 0, sizeof(double) * d);
@@ -167,7 +163,7 @@ static CBRL_VECTOR_CLONES void state_values(const cbrl_amd *a, const amd_context
   v_ul[s] = vul;
 }
 
-/* One synchronous update of all four tables (SPEC 4.3, step 3), reading the values of the
+/* One synchronous update of all four tables (docs/MODEL.md, AMD, step 3), reading the values of the
    old tables from a->v_* and writing those of the new tables to a->next_*. A state's new
    rows depend on its own old rows and its successors' old values only, so its new values
    can be formed while its rows are still in L1: one pass over the d-vector tables per update
@@ -215,7 +211,7 @@ int cbrl_amd_step(cbrl_amd *a, int context, const double *x, const cbrl_mdp *m, 
     return CBRL_EINVAL;
   const cbrl_problem *p = a->problem;
   amd_context *c = &a->ctx[context];
-  int err = p->ops->reward_jacobian(p, context, x, m, a->jac_r, a->jac_rbar);
+  int err = cbrl_mdp_reward_jacobian(m, p, context, x, a->jac_r, a->jac_rbar);
   if (err) return err;
   if (!c->ready && (err = initialise(a, c, m))) return err;
   for (int s = 0; s < p->n_states; s++) state_values(a, c, s, a->v_ll, a->v_ul, a->gv_ll, a->vtil);
@@ -226,12 +222,10 @@ int cbrl_amd_step(cbrl_amd *a, int context, const double *x, const cbrl_mdp *m, 
   memset(grad, 0, sizeof(double) * d);
   for (int s = 0; s < S; s++) {
     if (m->mu[s] == 0.0) continue;
-    const double *q = c->q_ll + (size_t)s * A;
-    double mx = q[0], z = 0.0;
-    for (int b = 1; b < A; b++) mx = q[b] > mx ? q[b] : mx;
-    for (int b = 0; b < A; b++) z += exp((q[b] - mx) / lam);
+    /* mu e_b / z rather than mu pi_b: the order the recorded results were computed in. */
+    double mx, *e = a->pi + (size_t)s * A, z = cbrl__soft_terms(c->q_ll + (size_t)s * A, A, lam, e, &mx);
     for (int b = 0; b < A; b++) {
-      double w = m->mu[s] * exp((q[b] - mx) / lam) / z;
+      double w = m->mu[s] * e[b] / z;
       const double *qt = c->qtil + ((size_t)s * A + b) * d;
       for (int j = 0; j < d; j++) grad[j] += w * qt[j];
     }

@@ -1,4 +1,4 @@
-/* Exact hypergradient, SPEC 3, in adjoint mode. With u(s,a) = d(s) pi(a|s) and
+/* Exact hypergradient (docs/MODEL.md, The exact hypergradient), in adjoint mode. With u(s,a) = d(s) pi(a|s) and
    w(s,a) = u(s,a) Abar(s,a) / lam, the response term sum_{s,a} w gA equals sum_{s,a} z c,
    where z = w + gamma pi (P^T z) is the adjoint of G's fixed point and
    c = grad r + gamma grad log P V*. Writing z = w + gamma pi m, m solves the state-level
@@ -187,7 +187,7 @@ int cbrl_exact_context(cbrl_exact *e, int context, const double *x, double *f, d
     c->w_log_mu[s] = m->mu[s] * c->vbar[s];
   }
   cbrl_cotangent ct = {c->qbar, c->w_rbar, c->w_log_p, c->w_log_mu};
-  err = p->ops->vjp(p, context, x, m, &ct, grad);
+  err = cbrl_mdp_vjp(m, p, context, x, &ct, grad);
   if (err) return err;
   for (int j = 0; j < p->dim; j++)
     if (!isfinite(grad[j])) return CBRL_ENONFINITE;

@@ -107,7 +107,7 @@ int cbrl__hpgd_flush(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp 
   memset(grad, 0, sizeof(double) * (size_t)p->dim);
   cbrl_cotangent ct = {h->w_r, h->w_rbar, (p->flags & CBRL_DEPENDS_P) ? h->w_log_p : NULL,
                        (p->flags & CBRL_DEPENDS_MU) ? h->w_log_mu : NULL};
-  int err = p->ops->vjp(p, context, x, m, &ct, grad);
+  int err = cbrl_mdp_vjp(m, p, context, x, &ct, grad);
   memset(h->w_r, 0, SA * sizeof(double));
   memset(h->w_rbar, 0, SA * sizeof(double));
   memset(h->w_log_p, 0, (size_t)(m->n_transitions ? m->n_transitions : 1) * sizeof(double));

@@ -1,5 +1,6 @@
 /* Internal: restarted GMRES for the Markov systems (I - gamma P_pi) x = b and their transposes.
-   Every policy evaluation, occupancy and adjoint solve of SPEC 2-3 is one of these. */
+   Every policy evaluation, occupancy and adjoint solve of the follower and of the exact
+   hypergradient (docs/MODEL.md) is one of these. */
 #ifndef CBRL_LINEAR_H
 #define CBRL_LINEAR_H
 

@@ -64,6 +64,7 @@ void cbrl_mdp_close(cbrl_mdp *m) {
   free(m->rbar);
   free(m->mu);
   free(m->sim_prob);
+  free(m->scratch);
   memset(m, 0, sizeof *m);
 }
 
@@ -84,8 +85,9 @@ int cbrl_mdp_init(cbrl_mdp *m, const cbrl_problem *p, int context) {
   m->rbar = calloc(sa, sizeof(double));
   m->mu = calloc((size_t)p->n_states, sizeof(double));
   if (p->flags & CBRL_SIM_KERNEL) m->sim_prob = calloc(nnz ? (size_t)nnz : 1, sizeof(double));
+  if (p->scratch_size) m->scratch = malloc(p->scratch_size);
   if (!m->terminal || !m->row || !m->next || !m->prob || !m->r || !m->rbar || !m->mu ||
-      ((p->flags & CBRL_SIM_KERNEL) && !m->sim_prob)) {
+      ((p->flags & CBRL_SIM_KERNEL) && !m->sim_prob) || (p->scratch_size && !m->scratch)) {
     cbrl_mdp_close(m);
     return CBRL_ENOMEM;
   }
@@ -108,7 +110,7 @@ bad:
 
 int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, const double *x) {
   if (!m || !p || !x || !m->row) return CBRL_EINVAL;
-  int err = p->ops->evaluate(p, context, x, m);
+  int err = p->ops->evaluate(p, context, x, m, m->scratch);
   m->version++;
   if (err) return err;
   int S = m->n_states, A = m->n_actions;
@@ -130,4 +132,30 @@ int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, const dou
   }
   if (fabs(mu_sum - 1.0) > 1e-9) return CBRL_EINVAL;
   return 0;
+}
+
+void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
+                     double *q) {
+  int S = m->n_states, A = m->n_actions;
+  for (int s = 0; s < S; s++)
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      double e = 0.0;
+      if (!m->terminal[s])
+        for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) e += m->prob[k] * v[m->next[k]];
+      q[sa] = reward[sa] + gamma * e;
+    }
+}
+
+int cbrl_mdp_vjp(const cbrl_mdp *m, const cbrl_problem *p, int context, const double *x,
+                 const cbrl_cotangent *ct, double *grad) {
+  if (!m || !p || !x || !ct || !grad || context < 0 || context >= p->n_contexts) return CBRL_EINVAL;
+  return p->ops->vjp(p, context, x, m, ct, grad, m->scratch);
+}
+
+int cbrl_mdp_reward_jacobian(const cbrl_mdp *m, const cbrl_problem *p, int context, const double *x,
+                             double *jac_r, double *jac_rbar) {
+  if (!m || !p || !x || context < 0 || context >= p->n_contexts) return CBRL_EINVAL;
+  if (!p->ops->reward_jacobian) return CBRL_ENOTSUP;
+  return p->ops->reward_jacobian(p, context, x, m, jac_r, jac_rbar, m->scratch);
 }

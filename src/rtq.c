@@ -75,16 +75,8 @@ static void snapshot(cbrl_rtq *w, int slot) {
   const cbrl_problem *p = w->problem;
   int S = p->n_states, A = p->n_actions;
   for (int s = 0; s < S; s++) {
-    const double *q = w->q + (size_t)s * A;
-    double mx = q[0], z = 0.0;
-    for (int a = 1; a < A; a++) mx = q[a] > mx ? q[a] : mx;
-    for (int a = 0; a < A; a++) z += exp((q[a] - mx) / p->lambda);
-    double v = mx + p->lambda * log(z);
-    for (int a = 0; a < A; a++) {
-      size_t sa = (size_t)s * A + a;
-      w->log_pi[slot][sa] = (q[a] - v) / p->lambda;
-      w->pi[slot][sa] = exp(w->log_pi[slot][sa]);
-    }
+    size_t s0 = (size_t)s * A;
+    cbrl_soft_policy_row(w->q + s0, A, p->lambda, w->pi[slot] + s0, w->log_pi[slot] + s0);
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include "cbrl/errors.h"
 #include "rng_inline.h"
+#include "soft_policy.h"
 
 int cbrl_batch_init(cbrl_batch *b, int64_t capacity) {
   memset(b, 0, sizeof *b);
@@ -23,17 +24,9 @@ void cbrl_batch_close(cbrl_batch *b) {
   memset(b, 0, sizeof *b);
 }
 
-/* Index drawn from weights w[0..n) that sum to 1; rounding leftovers go to the last positive one. */
-static inline int64_t draw(const double *w, int64_t n, double u) {
-  int64_t last = 0;
-  for (int64_t i = 0; i < n; i++) {
-    if (w[i] <= 0.0) continue;
-    last = i;
-    if (u < w[i]) return i;
-    u -= w[i];
-  }
-  return last;
-}
+/* Index drawn from weights w[0..n) that sum to 1, with the core's one rounding fallback
+   (src/soft_policy.h). */
+static inline int64_t draw(const double *w, int64_t n, double u) { return cbrl__categorical(w, n, u); }
 
 static inline int32_t sim_action(const cbrl_policy *pi, int32_t s, cbrl_rng *rng) {
   return (int32_t)draw(pi->pi + (size_t)s * pi->n_actions, pi->n_actions, cbrl__rng_uniform(rng));

@@ -1,5 +1,5 @@
-/* Sample-based followers, SPEC 4.4 and 5: soft Q-learning from a generative model (one s' per
-   (s, a) per iteration), and from the follower's own on-policy episodes. */
+/* Sample-based followers (docs/MODEL.md, RT-Q and Followers): soft Q-learning from a generative
+   model (one s' per (s, a) per iteration), and from the follower's own on-policy episodes. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,18 +8,11 @@
 #include "cbrl/errors.h"
 #include "cbrl/follower.h"
 #include "rng_inline.h"
+#include "soft_policy.h"
 
 double cbrl_schedule_step(cbrl_schedule s, double gamma, int64_t k) {
   if (s == CBRL_SCHEDULE_POLYNOMIAL) return 1.0 / pow((double)k + 1.0, 0.8);
   return 1.0 / (1.0 + (1.0 - gamma) * (double)k);
-}
-
-/* lam logsumexp(q / lam), shifted by the maximum. */
-static double soft_max(const double *q, int A, double lambda) {
-  double mx = q[0], z = 0.0;
-  for (int a = 1; a < A; a++) mx = q[a] > mx ? q[a] : mx;
-  for (int a = 0; a < A; a++) z += exp((q[a] - mx) / lambda);
-  return mx + lambda * log(z);
 }
 
 void cbrl_soft_q_iterate(const cbrl_mdp *m, double gamma, double lambda, cbrl_schedule s, int64_t k0, int64_t n,
@@ -29,21 +22,14 @@ void cbrl_soft_q_iterate(const cbrl_mdp *m, double gamma, double lambda, cbrl_sc
   for (int64_t k = k0; k < k0 + n; k++) {
     double beta = cbrl_schedule_step(s, gamma, k);
     /* Synchronous: every target uses V of the same Q_k. */
-    for (int st = 0; st < S; st++) v[st] = soft_max(q + (size_t)st * A, A, lambda);
+    for (int st = 0; st < S; st++) v[st] = cbrl_soft_value(q + (size_t)st * A, A, lambda);
     for (int st = 0; st < S; st++)
       for (int a = 0; a < A; a++) {
         size_t sa = (size_t)st * A + a;
         double target = m->r[sa];
         double u = cbrl__rng_uniform(rng); /* drawn for every pair, terminal ones too */
         if (!m->terminal[st]) {
-          int64_t lo = m->row[sa], hi = m->row[sa + 1], j = hi - 1;
-          for (int64_t t = lo; t < hi; t++) {
-            if (u < p[t]) {
-              j = t;
-              break;
-            }
-            u -= p[t];
-          }
+          int64_t lo = m->row[sa], j = lo + cbrl__categorical(p + lo, m->row[sa + 1] - lo, u);
           target += gamma * v[m->next[j]];
         }
         q[sa] = (1.0 - beta) * q[sa] + beta * target;
@@ -59,15 +45,11 @@ typedef struct soft_q_follower {
   double *q, *v, *pi, *log_pi;
 } soft_q_follower;
 
-/* pi = softmax(q / lam) and its log, stable. */
+/* pi = softmax(q / lam) and its log, row by row. */
 static void policy_of(const double *q, int S, int A, double lambda, double *pi, double *log_pi) {
   for (int s = 0; s < S; s++) {
-    double vs = soft_max(q + (size_t)s * A, A, lambda);
-    for (int a = 0; a < A; a++) {
-      size_t sa = (size_t)s * A + a;
-      log_pi[sa] = (q[sa] - vs) / lambda;
-      pi[sa] = exp(log_pi[sa]);
-    }
+    size_t s0 = (size_t)s * A;
+    cbrl_soft_policy_row(q + s0, A, lambda, pi + s0, log_pi + s0);
   }
 }
 
@@ -156,20 +138,14 @@ static int online_respond(cbrl_follower *f, int context, const double *x, const 
   int32_t s = cbrl_sim_initial(m, rng), t = 0;
   for (int64_t i = 0; i < of->steps; i++) {
     /* Act with the current soft-greedy policy of this state. */
-    double vs = soft_max(q + (size_t)s * A, A, lam), u = cbrl__rng_uniform(rng);
-    int a = A - 1;
-    for (int b = 0; b < A; b++) {
-      double w = exp((q[(size_t)s * A + b] - vs) / lam);
-      if (u < w) {
-        a = b;
-        break;
-      }
-      u -= w;
-    }
+    /* The rows of pi and log_pi are scratch until the final policy_of. */
+    size_t s0 = (size_t)s * A;
+    cbrl_soft_policy_row(q + s0, A, lam, of->pi + s0, of->log_pi + s0);
+    int a = (int)cbrl__categorical(of->pi + s0, A, cbrl__rng_uniform(rng));
     size_t sa = (size_t)s * A + a;
     int64_t entry;
     int32_t next = cbrl_sim_next(m, s, a, rng, &entry);
-    double target = m->r[sa] + (next >= 0 ? gam * soft_max(q + (size_t)next * A, A, lam) : 0.0);
+    double target = m->r[sa] + (next >= 0 ? gam * cbrl_soft_value(q + (size_t)next * A, A, lam) : 0.0);
     double beta = 1.0 / pow(1.0 + n[sa], 0.6);
     n[sa] += 1.0;
     q[sa] = (1.0 - beta) * q[sa] + beta * target;

@@ -1,4 +1,4 @@
-/* Soft best response, SPEC 2. Soft policy iteration is Newton's method on the soft Bellman
+/* Soft best response (docs/MODEL.md, Soft best response). Soft policy iteration is Newton's method on the soft Bellman
    operator (its Jacobian is gamma P_pi), so a warm start converges in one or two linear
    solves where value iteration would need O(1/(1-gamma)) sweeps. */
 #include "cbrl/soft_solver.h"
@@ -10,6 +10,7 @@
 
 #include "cbrl/errors.h"
 #include "linear.h"
+#include "soft_policy.h"
 
 void cbrl_soft_opts_default(cbrl_soft_opts *o) {
   o->tol = 1e-11;
@@ -29,15 +30,16 @@ int cbrl_soft_solver_init(cbrl_soft_solver *w, int n_states, int n_actions) {
   w->q = calloc(sa, sizeof(double));
   w->pi = calloc(sa, sizeof(double));
   w->log_pi = calloc(sa, sizeof(double));
-  w->q_next = calloc(sa, sizeof(double));
+  w->priv.q_next = calloc(sa, sizeof(double));
   w->v = calloc((size_t)n_states, sizeof(double));
-  w->v_eval = calloc((size_t)n_states, sizeof(double));
-  w->rhs = calloc((size_t)n_states, sizeof(double));
-  w->linear = calloc(1, sizeof *w->linear);
-  w->markov = calloc(1, sizeof *w->markov);
-  if (!w->q || !w->pi || !w->log_pi || !w->q_next || !w->v || !w->v_eval || !w->rhs || !w->linear ||
-      !w->markov || cbrl__linear_init(w->linear, n_states, w->opts.krylov_dim) ||
-      cbrl__markov_matrix_init(w->markov, n_states)) {
+  w->priv.v_eval = calloc((size_t)n_states, sizeof(double));
+  w->priv.rhs = calloc((size_t)n_states, sizeof(double));
+  w->priv.column = calloc(sa + (size_t)n_states, sizeof(double));
+  w->priv.linear = calloc(1, sizeof *w->priv.linear);
+  w->priv.markov = calloc(1, sizeof *w->priv.markov);
+  if (!w->q || !w->pi || !w->log_pi || !w->priv.q_next || !w->v || !w->priv.v_eval || !w->priv.rhs ||
+      !w->priv.column || !w->priv.linear || !w->priv.markov || cbrl__linear_init(w->priv.linear, n_states, w->opts.krylov_dim) ||
+      cbrl__markov_matrix_init(w->priv.markov, n_states)) {
     cbrl_soft_solver_close(w);
     return CBRL_ENOMEM;
   }
@@ -46,58 +48,38 @@ int cbrl_soft_solver_init(cbrl_soft_solver *w, int n_states, int n_actions) {
 
 void cbrl_soft_solver_close(cbrl_soft_solver *w) {
   if (!w) return;
-  if (w->linear) cbrl__linear_close(w->linear);
-  if (w->markov) cbrl__markov_matrix_close(w->markov);
-  free(w->linear);
-  free(w->markov);
+  if (w->priv.linear) cbrl__linear_close(w->priv.linear);
+  if (w->priv.markov) cbrl__markov_matrix_close(w->priv.markov);
+  free(w->priv.linear);
+  free(w->priv.markov);
   free(w->q);
   free(w->pi);
   free(w->log_pi);
-  free(w->q_next);
+  free(w->priv.q_next);
   free(w->v);
-  free(w->v_eval);
-  free(w->rhs);
+  free(w->priv.v_eval);
+  free(w->priv.rhs);
+  free(w->priv.column);
   memset(w, 0, sizeof *w);
 }
 
 void cbrl_soft_solver_reset(cbrl_soft_solver *w) {
-  w->warm = 0;
-  w->markov_current = 0;
+  w->priv.warm = 0;
+  w->priv.markov_current = 0;
 }
 
-void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
-                     double *q) {
-  int S = m->n_states, A = m->n_actions;
-  for (int s = 0; s < S; s++)
-    for (int a = 0; a < A; a++) {
-      size_t sa = (size_t)s * A + a;
-      double e = 0.0;
-      if (!m->terminal[s])
-        for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) e += m->prob[k] * v[m->next[k]];
-      q[sa] = reward[sa] + gamma * e;
-    }
-}
-
-/* v = lambda logsumexp(q/lambda), log pi = (q - v)/lambda, shifted by the max so that
-   lambda down to 1e-4 neither overflows nor loses the largest term. Returns 0 or
-   CBRL_ENONFINITE. */
+/* The soft-greedy policy of q, row by row (src/soft_policy.c). A row whose maximum is not
+   finite stops the sweep before it is written. Returns 0 or CBRL_ENONFINITE. */
 static int soft_policy(cbrl_soft_solver *w, const double *q, double lambda) {
   int S = w->n_states, A = w->n_actions;
-  w->markov_current = 0;
+  w->priv.markov_current = 0;
   for (int s = 0; s < S; s++) {
     const double *qs = q + (size_t)s * A;
     double mx = qs[0];
     for (int a = 1; a < A; a++) mx = qs[a] > mx ? qs[a] : mx;
     if (!isfinite(mx)) return CBRL_ENONFINITE;
-    double sum = 0.0;
-    for (int a = 0; a < A; a++) sum += exp((qs[a] - mx) / lambda);
-    double v = mx + lambda * log(sum);
-    w->v[s] = v;
-    for (int a = 0; a < A; a++) {
-      size_t sa = (size_t)s * A + a;
-      w->log_pi[sa] = (qs[a] - v) / lambda;
-      w->pi[sa] = exp(w->log_pi[sa]);
-    }
+    size_t s0 = (size_t)s * A;
+    w->v[s] = cbrl_soft_policy_row(qs, A, lambda, w->pi + s0, w->log_pi + s0);
   }
   return 0;
 }
@@ -105,17 +87,17 @@ static int soft_policy(cbrl_soft_solver *w, const double *q, double lambda) {
 int cbrl_soft_solver_set_q(cbrl_soft_solver *w, const double *q, double lambda) {
   if (!w || !q || !(lambda > 0.0)) return CBRL_EINVAL;
   memcpy(w->q, q, sizeof(double) * (size_t)w->n_states * w->n_actions);
-  w->warm = 1;
+  w->priv.warm = 1;
   return soft_policy(w, w->q, lambda);
 }
 
 /* Rebuilds P_pi when the policy or the MDP has changed since the last build. */
 static int markov_for_policy(cbrl_soft_solver *w, const cbrl_mdp *m) {
-  if (w->markov_current && w->markov_mdp == m && w->markov_version == m->version) return 0;
-  int err = cbrl__markov_matrix_build(w->markov, m, w->pi);
-  w->markov_current = !err;
-  w->markov_mdp = m;
-  w->markov_version = m->version;
+  if (w->priv.markov_current && w->priv.markov_mdp == m && w->priv.markov_version == m->version) return 0;
+  int err = cbrl__markov_matrix_build(w->priv.markov, m, w->pi);
+  w->priv.markov_current = !err;
+  w->priv.markov_mdp = m;
+  w->priv.markov_version = m->version;
   return err;
 }
 
@@ -123,9 +105,9 @@ static int linear_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma, in
                         const double *b, double *x, double tol) {
   int err0 = markov_for_policy(w, m);
   if (err0) return err0;
-  cbrl__markov op = {w->markov, gamma, transpose};
+  cbrl__markov op = {w->priv.markov, gamma, transpose};
   w->stats.linear_solves++;
-  int err = cbrl__linear_solve(w->linear, &op, b, x, tol, w->opts.max_linear_iterations,
+  int err = cbrl__linear_solve(w->priv.linear, &op, b, x, tol, w->opts.max_linear_iterations,
                                &w->stats.linear_iterations, &w->stats.residual);
   if (err == CBRL_ENONFINITE) w->stats.nonfinite = 1;
   return err;
@@ -158,18 +140,18 @@ int cbrl_soft_solver_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
   int S = w->n_states, A = w->n_actions;
   size_t sa_n = (size_t)S * A;
   memset(&w->stats, 0, sizeof w->stats);
-  if (!w->warm) {
+  if (!w->priv.warm) {
     memcpy(w->q, m->r, sa_n * sizeof(double));
-    memset(w->v_eval, 0, (size_t)S * sizeof(double));
+    memset(w->priv.v_eval, 0, (size_t)S * sizeof(double));
   }
   int err = 0;
   for (;;) {
     if ((err = soft_policy(w, w->q, lambda))) break;
     /* Residual of the soft Bellman operator: T(Q) = r + gamma P V_soft(Q). */
-    cbrl_mdp_backup(m, gamma, m->r, w->v, w->q_next);
+    cbrl_mdp_backup(m, gamma, m->r, w->v, w->priv.q_next);
     double res = 0.0, scale = 1.0;
     for (size_t i = 0; i < sa_n; i++) {
-      double d = fabs(w->q_next[i] - w->q[i]);
+      double d = fabs(w->priv.q_next[i] - w->q[i]);
       res = d > res ? d : res;
       scale = fabs(w->q[i]) > scale ? fabs(w->q[i]) : scale;
     }
@@ -179,7 +161,7 @@ int cbrl_soft_solver_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
       break;
     }
     if (res <= tol_floor(w->opts.tol, gamma, S) * scale) {
-      memcpy(w->q, w->q_next, sa_n * sizeof(double));
+      memcpy(w->q, w->priv.q_next, sa_n * sizeof(double));
       err = soft_policy(w, w->q, lambda);
       w->stats.converged = !err;
       break;
@@ -196,18 +178,18 @@ int cbrl_soft_solver_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
         size_t sa = (size_t)s * A + a;
         b += w->pi[sa] * (m->r[sa] - lambda * w->log_pi[sa]);
       }
-      w->rhs[s] = b;
+      w->priv.rhs[s] = b;
     }
-    err = linear_solve(w, m, gamma, 0, w->rhs, w->v_eval, linear_tol(w->opts.tol, gamma, scale));
+    err = linear_solve(w, m, gamma, 0, w->priv.rhs, w->priv.v_eval, linear_tol(w->opts.tol, gamma, scale));
     if (err == CBRL_ENONFINITE) break;
-    cbrl_mdp_backup(m, gamma, m->r, w->v_eval, w->q);
+    cbrl_mdp_backup(m, gamma, m->r, w->priv.v_eval, w->q);
   }
   if (err == CBRL_ENONFINITE) {
     w->stats.nonfinite = 1;
-    w->warm = 0;
+    w->priv.warm = 0;
     return err;
   }
-  w->warm = 1;
+  w->priv.warm = 1;
   return err;
 }
 
@@ -219,10 +201,10 @@ int cbrl_soft_solver_evaluate(cbrl_soft_solver *w, const cbrl_mdp *m, double gam
   for (int s = 0; s < S; s++) {
     double b = 0.0;
     for (int a = 0; a < A; a++) b += w->pi[(size_t)s * A + a] * reward[(size_t)s * A + a];
-    w->rhs[s] = b;
+    w->priv.rhs[s] = b;
   }
-  double scale = max_abs(w->rhs, (size_t)S) / (1.0 - gamma);
-  int err = linear_solve(w, m, gamma, 0, w->rhs, v, linear_tol(w->opts.tol, gamma, scale));
+  double scale = max_abs(w->priv.rhs, (size_t)S) / (1.0 - gamma);
+  int err = linear_solve(w, m, gamma, 0, w->priv.rhs, v, linear_tol(w->opts.tol, gamma, scale));
   w->stats.converged = !err;
   return err;
 }
@@ -232,9 +214,7 @@ int cbrl_soft_solver_evaluate_vector(cbrl_soft_solver *w, const cbrl_mdp *m, dou
   if (!w || !m || !reward || !v || dim <= 0) return CBRL_EINVAL;
   int S = w->n_states, A = w->n_actions;
   size_t sa_n = (size_t)S * A;
-  double *col = malloc(sizeof(double) * (sa_n + (size_t)S));
-  if (!col) return CBRL_ENOMEM;
-  double *vc = col + sa_n;
+  double *col = w->priv.column, *vc = col + sa_n; /* allocated once, by init */
   cbrl_soft_stats total = {0};
   int err = 0;
   for (int j = 0; j < dim && !err; j++) {
@@ -246,7 +226,6 @@ int cbrl_soft_solver_evaluate_vector(cbrl_soft_solver *w, const cbrl_mdp *m, dou
     total.linear_solves += w->stats.linear_solves;
     total.residual = w->stats.residual > total.residual ? w->stats.residual : total.residual;
   }
-  free(col);
   total.converged = !err;
   w->stats = total;
   return err;

@@ -1,4 +1,5 @@
-/* Affine tabular problems (SPEC 6.3, 6.4): r, rbar and the logits of P and mu are affine in x. */
+/* Affine tabular problems (docs/ENVIRONMENTS.md, Random problems and Problem files): r, rbar and
+   the logits of P and mu are affine in x. */
 #ifndef CBRL_AFFINE_H
 #define CBRL_AFFINE_H
 

@@ -1,4 +1,5 @@
-/* Exact leader objective F(x) and its hypergradient (SPEC 3), computed in adjoint mode. */
+/* Exact leader objective F(x) and its hypergradient (docs/MODEL.md, The exact hypergradient),
+   computed in adjoint mode. */
 #ifndef CBRL_EXACT_H
 #define CBRL_EXACT_H
 

@@ -1,7 +1,9 @@
-/* The CB-RL model (SPEC 1): a leader parameter x, contexts, and per-context follower MDPs. */
+/* The CB-RL model (docs/MODEL.md, The CB-RL model): a leader parameter x, contexts, and
+   per-context follower MDPs. */
 #ifndef CBRL_MODEL_H
 #define CBRL_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cbrl/export.h"
@@ -24,6 +26,9 @@ typedef struct cbrl_mdp {
   double *sim_prob;        /* n_transitions, or NULL: the simulator's kernel where it differs from
                               prob (Four-Rooms' paper-code option); estimators sample from it */
   unsigned long version;   /* bumped by cbrl_mdp_evaluate; bump it after editing prob by hand */
+  void *scratch;           /* cbrl_problem.scratch_size bytes (NULL if 0), owned by m: the scratch
+                              its problem's evaluate, vjp and reward_jacobian work in, so that no
+                              call allocates; hence one MDP serves one thread at a time */
 } cbrl_mdp;
 
 /* Weights on the mechanism quantities whose x-derivatives are wanted: a problem's
@@ -40,7 +45,10 @@ typedef struct cbrl_cotangent {
 
 typedef struct cbrl_problem cbrl_problem;
 
-/* What a problem implements. Environments and users' own problems fill one of these. */
+/* What a problem implements. Environments and users' own problems fill one of these.
+   evaluate, vjp and reward_jacobian get `scratch`, cbrl_problem.scratch_size bytes aligned for
+   double that the caller owns (the MDP's, through cbrl_mdp_evaluate, cbrl_mdp_vjp and
+   cbrl_mdp_reward_jacobian); its contents are undefined on entry and need not survive the call. */
 typedef struct cbrl_problem_ops {
   /* Number of stored transitions of a context (fixed for all x). */
   int64_t (*n_transitions)(const cbrl_problem *p, int context);
@@ -48,16 +56,16 @@ typedef struct cbrl_problem_ops {
      and any values that do not depend on x. */
   int (*structure)(const cbrl_problem *p, int context, cbrl_mdp *m);
   /* Fills the x-dependent values of m: prob, r, rbar, mu. */
-  int (*evaluate)(const cbrl_problem *p, int context, const double *x, cbrl_mdp *m);
+  int (*evaluate)(const cbrl_problem *p, int context, const double *x, cbrl_mdp *m, void *scratch);
   /* Adds the vector-Jacobian product of the cotangent (see cbrl_cotangent) to grad (dim). */
   int (*vjp)(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m,
-             const cbrl_cotangent *ct, double *grad);
+             const cbrl_cotangent *ct, double *grad, void *scratch);
   /* Frees impl; may be NULL. */
   void (*destroy)(cbrl_problem *p);
   /* Optional, for forward-mode methods (AMD): writes the dense Jacobians grad r and grad rbar,
      each n_states x n_actions x dim with dim fastest; either pointer may be NULL. */
   int (*reward_jacobian)(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m,
-                         double *jac_r, double *jac_rbar);
+                         double *jac_r, double *jac_rbar, void *scratch);
 } cbrl_problem_ops;
 
 /* Which mechanism quantities depend on x, so estimators can skip what is zero; and whether
@@ -83,6 +91,8 @@ struct cbrl_problem {
   double *context_weight; /* n_contexts, sums to 1 */
   unsigned flags;         /* CBRL_DEPENDS_* and CBRL_SIM_KERNEL; cbrl_problem_create sets DEPENDS_ALL */
   char name[32];
+  size_t scratch_size;    /* bytes of scratch the ops need per call, the same for every context;
+                             0 (cbrl_problem_create's default) when they need none */
 };
 
 /* Allocates a problem with uniform context weights; the caller then sets discounts and temperature. */
@@ -103,7 +113,21 @@ CBRL_API int cbrl_mdp_init(cbrl_mdp *m, const cbrl_problem *p, int context);
 /* Fills the x-dependent values of m and checks they are finite and normalised. */
 CBRL_API int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, const double *x);
 
+/* Adds the problem's vector-Jacobian product of ct at x to grad (dim), in m's scratch; m is
+   context `context` of p, evaluated at x. */
+CBRL_API int cbrl_mdp_vjp(const cbrl_mdp *m, const cbrl_problem *p, int context, const double *x,
+                          const cbrl_cotangent *ct, double *grad);
+
+/* Writes the problem's dense reward Jacobians at x (see cbrl_problem_ops.reward_jacobian), in m's
+   scratch; CBRL_ENOTSUP if the problem has none. */
+CBRL_API int cbrl_mdp_reward_jacobian(const cbrl_mdp *m, const cbrl_problem *p, int context,
+                                      const double *x, double *jac_r, double *jac_rbar);
+
 /* Releases the storage of m. */
 CBRL_API void cbrl_mdp_close(cbrl_mdp *m);
+
+/* One Bellman backup q(s,a) = reward(s,a) + gamma sum_s' P(s'|s,a) v(s'); terminal rows get reward. */
+CBRL_API void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
+                              double *q);
 
 #endif /* CBRL_MODEL_H */

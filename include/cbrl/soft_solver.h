@@ -1,4 +1,5 @@
-/* The follower's soft best response (SPEC 2): soft Q*, V*, pi*, policy evaluation and occupancy. */
+/* The follower's soft best response (docs/MODEL.md, Soft best response): soft Q*, V*, pi*,
+   policy evaluation and occupancy. */
 #ifndef CBRL_SOFT_SOLVER_H
 #define CBRL_SOFT_SOLVER_H
 
@@ -37,7 +38,9 @@ struct cbrl__linear;
 struct cbrl__markov_matrix;
 
 /* A follower's soft best response and the scratch that computes it; reuse it across x
-   so that every solve is warm-started from the previous one. */
+   so that every solve is warm-started from the previous one. The fields above `priv` are the
+   public result; `priv` is the solver's own state (libuv's UV_*_PRIVATE_FIELDS): read or write
+   it only through the functions below, since its layout may change in any release. */
 typedef struct cbrl_soft_solver {
   int n_states;
   int n_actions;
@@ -45,17 +48,21 @@ typedef struct cbrl_soft_solver {
   double *v;      /* n_states: soft V* */
   double *pi;     /* n_states x n_actions: pi*(a|s) */
   double *log_pi; /* n_states x n_actions: log pi*(a|s), finite even where pi underflows */
-  int warm;       /* 1 once q holds a solution to start from */
   cbrl_soft_stats stats; /* of the last call */
-  cbrl_soft_opts opts;
-  double *q_next; /* n_states x n_actions scratch */
-  double *v_eval; /* n_states: last policy evaluation, the next one's initial guess */
-  double *rhs;    /* n_states scratch */
-  struct cbrl__linear *linear;
-  struct cbrl__markov_matrix *markov; /* P_pi of the current policy */
-  const cbrl_mdp *markov_mdp;         /* the MDP it was built from ... */
-  unsigned long markov_version;       /* ... at this version of it */
-  int markov_current;                 /* 0 once pi changes */
+  cbrl_soft_opts opts;   /* defaults from init; tol and the iteration limits may be changed
+                            between calls (krylov_dim is read by init only, so stays 30) */
+  struct { /* private */
+    int warm;       /* 1 once q holds a solution to start from */
+    double *q_next; /* n_states x n_actions scratch */
+    double *v_eval; /* n_states: last policy evaluation, the next one's initial guess */
+    double *rhs;    /* n_states scratch */
+    double *column; /* n_states x n_actions + n_states: one coordinate of a vector evaluation */
+    struct cbrl__linear *linear;
+    struct cbrl__markov_matrix *markov; /* P_pi of the current policy */
+    const cbrl_mdp *markov_mdp;         /* the MDP it was built from ... */
+    unsigned long markov_version;       /* ... at this version of it */
+    int markov_current;                 /* 0 once pi changes */
+  } priv;
 } cbrl_soft_solver;
 
 /* Allocates a solver for MDPs of the given size, with default options. */
@@ -90,8 +97,19 @@ CBRL_API int cbrl_soft_solver_evaluate_vector(cbrl_soft_solver *w, const cbrl_md
 CBRL_API int cbrl_soft_solver_occupancy(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
                                         const double *start, double *d);
 
-/* One Bellman backup q(s,a) = reward(s,a) + gamma sum_s' P(s'|s,a) v(s'); terminal rows get reward. */
-CBRL_API void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
-                              double *q);
+/* ---- One row of a soft maximum (docs/MODEL.md, Soft best response) ----------- */
+
+/* Returns v = lambda log sum_a exp(q[a] / lambda) over q[0..n), shifted by the maximum so that a
+   small lambda neither overflows nor loses the largest term. */
+CBRL_API double cbrl_soft_value(const double *q, int n, double lambda);
+
+/* Writes the soft policy pi = softmax(q / lambda) of one row and log pi = (q - v) / lambda (finite
+   where pi underflows), with pi = exp(log pi); returns v = cbrl_soft_value(q, n, lambda). */
+CBRL_API double cbrl_soft_policy_row(const double *q, int n, double lambda, double *pi, double *log_pi);
+
+/* Writes softmax(q / lambda) of one row as normalised exponentials e_a / sum_b e_b, without its
+   log, and returns cbrl_soft_value(q, n, lambda); pi may differ from cbrl_soft_policy_row's in the
+   last bit, and may be q itself. */
+CBRL_API double cbrl_softmax_row(const double *q, int n, double lambda, double *pi);
 
 #endif /* CBRL_SOFT_SOLVER_H */

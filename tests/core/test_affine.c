@@ -50,6 +50,44 @@ static void finalize_names_the_missing_transition(void **state) {
   cbrl_problem_free(p);
 }
 
+/* A failed finalize leaves the builder as it was: the contexts before the bad one stay open for
+   additions (their duplicate checks intact), and a second finalize after the fix builds the
+   same tables as a first one would (under the sanitizer build it also must not leak). */
+static void failed_finalize_leaves_the_builder_open(void **state) {
+  cbrl_problem *p;
+  assert_ok(cbrl_affine_create(&p, 2, 1, 1, 2));
+  double c[1] = {1.0};
+  for (int k = 0; k < 2; k++) {
+    assert_ok(cbrl_affine_add_initial(p, k, 0, 0.0, NULL));
+    assert_ok(cbrl_affine_add_transition(p, k, 1, 0, 0, 0.0, NULL)); /* out of order: sorted later */
+  }
+  assert_ok(cbrl_affine_add_transition(p, 0, 0, 0, 0, 0.0, NULL));
+  int bc = -1, bs = -1, ba = -1;
+  assert_int_equal(cbrl_affine_finalize(p, &bc, &bs, &ba), CBRL_EINVAL); /* (0, 0) of context 1 */
+  assert_int_equal(bc, 1);
+  assert_int_equal(bs, 0);
+  assert_int_equal(ba, 0);
+  /* Context 0 was complete and is still a builder: duplicates refused, new entries taken. */
+  assert_int_equal(cbrl_affine_add_transition(p, 0, 0, 0, 0, 0.0, NULL), CBRL_EINVAL);
+  assert_ok(cbrl_affine_add_transition(p, 0, 0, 0, 1, 0.0, c));
+  assert_ok(cbrl_affine_add_transition(p, 1, 0, 0, 1, 0.0, NULL));
+  assert_ok(cbrl_affine_finalize(p, NULL, NULL, NULL));
+  cbrl_mdp m;
+  double x[1] = {0.7};
+  assert_ok(cbrl_mdp_init(&m, p, 0));
+  assert_int_equal(m.n_transitions, 3);
+  assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
+  /* Row (0, 0) holds s' = 0 (logit 0) and s' = 1 (logit x). */
+  assert_int_equal(m.row[1] - m.row[0], 2);
+  assert_close(m.prob[m.row[0] + 1], 1.0 / (1.0 + exp(-0.7)), 1e-15, 0.0);
+  cbrl_mdp_close(&m);
+  assert_ok(cbrl_mdp_init(&m, p, 1));
+  assert_int_equal(m.n_transitions, 2);
+  cbrl_mdp_close(&m);
+  assert_int_equal(p->flags, CBRL_DEPENDS_P);
+  cbrl_problem_free(p);
+}
+
 static void evaluate_gives_softmax_of_affine_logits(void **state) {
   cbrl_problem *p;
   assert_ok(cbrl_affine_create(&p, 2, 1, 2, 1));
@@ -112,7 +150,7 @@ static void vjp_matches_finite_differences(void **state) {
     if (m.mu[s] > 0.0) wm[s] = cbrl_rng_normal(&rng);
   cbrl_cotangent ct = {wr, wb, wp, wm};
   double g[5] = {0};
-  assert_ok(p->ops->vjp(p, 1, x, &m, &ct, g));
+  assert_ok(cbrl_mdp_vjp(&m, p, 1, x, &ct, g));
   for (int j = 0; j < 5; j++) {
     double h = 1e-5, xs = x[j], fp, fm;
     x[j] = xs + h;
@@ -168,6 +206,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(builder_refuses_bad_and_duplicate_entries),
       cmocka_unit_test(finalize_names_the_missing_transition),
+      cmocka_unit_test(failed_finalize_leaves_the_builder_open),
       cmocka_unit_test(evaluate_gives_softmax_of_affine_logits),
       cmocka_unit_test(vjp_matches_finite_differences),
       cmocka_unit_test(random_problem_is_reproducible_and_valid),

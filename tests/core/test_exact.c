@@ -113,7 +113,7 @@ static void accessors_expose_consistent_tables(void **state) {
   for (int s = 0; s < m->n_states; s++) muv += m->mu[s] * vbar[s], total += d[s];
   assert_close(muv, f, 1e-12, 1e-14);
   assert_close(total, 1.0 / (1.0 - p->leader_gamma), 1e-10, 0);
-  assert_true(w->warm);
+  assert_true(w->priv.warm);
   /* Statistics cover the whole gradient: best response plus Vbar, d and adjoint solves. */
   const cbrl_soft_stats *st = cbrl_exact_stats(e, 0);
   assert_true(st->converged);

@@ -183,7 +183,7 @@ static int emb_prepare(void *impl, int context, const double *x, const cbrl_mdp 
   for (int64_t k = 0; k < m->n_transitions; k++) {
     w[k] = 1.0;
     cbrl_cotangent ct = {NULL, NULL, w, NULL};
-    int err = e->p->ops->vjp(e->p, context, x, m, &ct, e->grad_log_p + k * d);
+    int err = cbrl_mdp_vjp(m, e->p, context, x, &ct, e->grad_log_p + k * d);
     if (err) return err;
     w[k] = 0.0;
   }

@@ -1,4 +1,4 @@
-/* Tests for src/model.c: problems, validation, MDP storage, and a user-defined problem. */
+/* Tests for src/model.c: problems, validation, MDP storage and its scratch, and a user-defined problem. */
 #include "test_util.h"
 
 #include <string.h>
@@ -6,6 +6,7 @@
 /* A two-state problem written through the public ops, with switchable faults. */
 typedef struct toy {
   int fault; /* 0 none, 1 bad probabilities, 2 NaN reward, 3 bad pattern, 4 no mu */
+  void *evaluate_scratch, *vjp_scratch; /* the scratch the ops were last given */
 } toy;
 
 static int64_t toy_nnz(const cbrl_problem *p, int c) { return 4; }
@@ -18,8 +19,10 @@ static int toy_structure(const cbrl_problem *p, int c, cbrl_mdp *m) {
   return 0;
 }
 
-static int toy_evaluate(const cbrl_problem *p, int c, const double *x, cbrl_mdp *m) {
-  const toy *t = p->impl;
+static int toy_evaluate(const cbrl_problem *p, int c, const double *x, cbrl_mdp *m, void *scratch) {
+  toy *t = p->impl;
+  t->evaluate_scratch = scratch;
+  if (scratch) memset(scratch, 0xff, p->scratch_size); /* all of it is ours */
   for (int k = 0; k < 4; k++) m->prob[k] = 1.0;
   if (t->fault == 1) m->prob[1] = 0.5;
   for (int i = 0; i < 4; i++) m->r[i] = x[0] * i, m->rbar[i] = 1.0;
@@ -29,7 +32,8 @@ static int toy_evaluate(const cbrl_problem *p, int c, const double *x, cbrl_mdp 
 }
 
 static int toy_vjp(const cbrl_problem *p, int c, const double *x, const cbrl_mdp *m,
-                   const cbrl_cotangent *ct, double *g) {
+                   const cbrl_cotangent *ct, double *g, void *scratch) {
+  ((toy *)p->impl)->vjp_scratch = scratch;
   if (ct->r)
     for (int i = 0; i < 4; i++) g[0] += ct->r[i] * i;
   return 0;
@@ -90,6 +94,31 @@ static void mdp_init_evaluate_close_on_a_user_problem(void **state) {
   cbrl_problem_free(p);
 }
 
+/* The ops get the MDP's scratch, problem.scratch_size bytes, and allocate nothing themselves. */
+static void ops_work_in_the_mdps_scratch(void **state) {
+  cbrl_problem *p = make_toy(0);
+  toy *t = p->impl;
+  cbrl_mdp m;
+  double x = 1.0, g = 0.0, ct_r[4] = {1.0, 1.0, 1.0, 1.0};
+  assert_ok(cbrl_mdp_init(&m, p, 0));
+  assert_null(m.scratch); /* scratch_size 0 */
+  cbrl_mdp_close(&m);
+  p->scratch_size = 5 * sizeof(double);
+  assert_ok(cbrl_mdp_init(&m, p, 0));
+  assert_non_null(m.scratch);
+  assert_ok(cbrl_mdp_evaluate(&m, p, 0, &x));
+  assert_ptr_equal(t->evaluate_scratch, m.scratch);
+  cbrl_cotangent ct = {ct_r, NULL, NULL, NULL};
+  assert_ok(cbrl_mdp_vjp(&m, p, 0, &x, &ct, &g));
+  assert_ptr_equal(t->vjp_scratch, m.scratch);
+  assert_close(g, 6.0, 0, 0);
+  assert_int_equal(cbrl_mdp_vjp(&m, p, 1, &x, &ct, &g), CBRL_EINVAL);
+  assert_int_equal(cbrl_mdp_reward_jacobian(&m, p, 0, &x, NULL, NULL), CBRL_ENOTSUP);
+  cbrl_mdp_close(&m);
+  assert_null(m.scratch);
+  cbrl_problem_free(p);
+}
+
 static void mdp_evaluate_reports_faults(void **state) {
   double x = 1.0;
   const int expect[5] = {0, CBRL_EINVAL, CBRL_ENONFINITE, CBRL_EINVAL, CBRL_EINVAL};
@@ -128,6 +157,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(create_rejects_bad_sizes),
       cmocka_unit_test(validate_checks_discounts_temperature_weights),
       cmocka_unit_test(mdp_init_evaluate_close_on_a_user_problem),
+      cmocka_unit_test(ops_work_in_the_mdps_scratch),
       cmocka_unit_test(mdp_evaluate_reports_faults),
       cmocka_unit_test(user_problem_gradient_matches_finite_differences),
   };

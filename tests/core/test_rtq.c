@@ -1,6 +1,6 @@
-/* Tests for src/soft_q.c and src/rtq.c: soft Q-learning converges to the exact soft Q, sample
-   accounting is exact, the RT-Q estimator telescopes to the level-K estimator, and common
-   random numbers shrink the level difference's variance at least tenfold. */
+/* Tests for src/rtq.c: sample accounting is exact, the RT-Q estimator telescopes to the level-K
+   estimator, and common random numbers shrink the level difference's variance at least tenfold.
+   Soft Q-learning itself (src/soft_q.c) is tested in test_soft_q.c. */
 #include "test_util.h"
 
 #include <string.h>
@@ -22,57 +22,14 @@ static cbrl_problem *small(double gamma) {
   return p;
 }
 
-static void soft_q_learning_converges_to_the_exact_soft_q(void **state) {
-  cbrl_problem *p = small(0.8);
-  cbrl_exact *e;
-  assert_ok(cbrl_exact_create(&e, p));
-  double x[3] = {0.1, -0.2, 0.3};
-  assert_ok(cbrl_exact_context(e, 0, x, NULL, NULL));
-  const double *q_star = cbrl_exact_follower(e, 0)->q;
-  const cbrl_mdp *m = cbrl_exact_mdp(e, 0);
-  double err[3];
-  const int64_t iters[3] = {64, 1024, 16384};
-  for (int i = 0; i < 3; i++) {
-    double q[24] = {0}, v[8], mx = 0.0;
-    cbrl_rng rng;
-    cbrl_rng_seed(&rng, 11, 0);
-    cbrl_soft_q_iterate(m, p->gamma, p->lambda, CBRL_SCHEDULE_RESCALED_LINEAR, 0, iters[i], &rng, q, v);
-    for (int j = 0; j < 24; j++) mx = fmax(mx, fabs(q[j] - q_star[j]));
-    err[i] = mx;
-  }
-  print_message("soft Q-learning max error: %.3g (64), %.3g (1024), %.3g (16384 iterations)\n", err[0], err[1], err[2]);
-  assert_true(err[1] < err[0] && err[2] < err[1]);
-  assert_true(err[2] < 0.05);
-  assert_close(cbrl_schedule_step(CBRL_SCHEDULE_RESCALED_LINEAR, 0.9, 10), 1.0 / 2.0, 1e-15, 0);
-  assert_close(cbrl_schedule_step(CBRL_SCHEDULE_POLYNOMIAL, 0.9, 0), 1.0, 0, 0);
-  cbrl_exact_free(e);
-  cbrl_problem_free(p);
-}
-
-static void followers_count_their_samples_exactly(void **state) {
+static void rtq_counts_its_samples_exactly(void **state) {
   cbrl_problem *p = small(0.8);
   cbrl_mdp m;
   assert_ok(cbrl_mdp_init(&m, p, 0));
   double x[3] = {0};
   assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
-  cbrl_follower *f;
-  assert_ok(cbrl_follower_soft_q_create(&f, p, 37, CBRL_SCHEDULE_RESCALED_LINEAR));
   cbrl_rng rng;
   cbrl_rng_seed(&rng, 1, 0);
-  cbrl_policy pol;
-  assert_ok(cbrl_follower_respond(f, 0, x, &m, &rng, &pol));
-  assert_int_equal(f->stats.samples, 37 * 8 * 3);
-  for (int s = 0; s < 8; s++) {
-    double t = 0.0;
-    for (int a = 0; a < 3; a++) t += pol.pi[s * 3 + a];
-    assert_close(t, 1.0, 0, 1e-12);
-  }
-  cbrl_follower_free(f);
-  assert_ok(cbrl_follower_online_create(&f, p, 500, 20));
-  assert_ok(cbrl_follower_respond(f, 0, x, &m, &rng, &pol));
-  assert_int_equal(f->stats.samples, 500);
-  assert_int_equal(cbrl_follower_respond(f, 0, x, &m, NULL, &pol), CBRL_EINVAL);
-  cbrl_follower_free(f);
   /* RT-Q: 2^k n_states n_actions samples for the level drawn. */
   cbrl_rtq_opts o;
   cbrl_rtq_opts_default(&o);
@@ -189,8 +146,7 @@ static void common_random_numbers_shrink_the_difference_variance(void **state) {
 
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(soft_q_learning_converges_to_the_exact_soft_q),
-      cmocka_unit_test(followers_count_their_samples_exactly),
+      cmocka_unit_test(rtq_counts_its_samples_exactly),
       cmocka_unit_test(rtq_telescopes_to_the_level_K_estimator),
       cmocka_unit_test(common_random_numbers_shrink_the_difference_variance),
   };

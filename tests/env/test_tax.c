@@ -1,5 +1,5 @@
-/* Tests for src/tax_design.c (SPEC 6.2): bin masses, the truncated normal's score against finite
-   differences, the reduction over spending splits against brute force over 1,250 joint
+/* Tests for env/tax_economy.c, env/tax_grid.c and env/tax_report.c (docs/ENVIRONMENTS.md, Tax
+   design): bin masses, the truncated normal's score against finite differences, the reduction over spending splits against brute force over 1,250 joint
    actions, the exact hypergradient (income tax and VAT) against finite differences, HPGD's
    unbiased estimate against it, and a short HPGD run raising welfare. */
 #include "test_util.h"
@@ -57,7 +57,7 @@ static void transition_scores_match_finite_differences(void **state) {
   cbrl_rng_seed(&rng, 5, 0);
   for (int64_t k = 0; k < m.n_transitions; k++) w[k] = m.prob[k] > 1e-9 ? cbrl_rng_normal(&rng) : 0.0;
   cbrl_cotangent ct = {NULL, NULL, w, NULL};
-  assert_ok(p->ops->vjp(p, 0, x, &m, &ct, g));
+  assert_ok(cbrl_mdp_vjp(&m, p, 0, x, &ct, g));
   double v[2];
   for (int sgn = 0; sgn < 2; sgn++) {
     double y[4] = {x[0] + (sgn ? -1e-5 : 1e-5), x[1], x[2], x[3]};
