@@ -6,7 +6,7 @@
 
 /* The closed forms of clip_problem.h are what cbrl computes for the problem. */
 static void problem_matches_its_closed_form(void **state) {
-  cbrl_problem *p;
+  cbrl_problem *p = NULL;
   assert_ok(clip_problem_create(&p));
   cbrl_exact *e;
   assert_ok(cbrl_exact_create(&e, p));
@@ -23,7 +23,7 @@ static void problem_matches_its_closed_form(void **state) {
 
 /* Runs the exact-gradient leader from x = 0 and returns the mean x over the last `window`. */
 static double settle(const cbrl_leader_opts *o, int iterations, int window) {
-  cbrl_problem *p;
+  cbrl_problem *p = NULL;
   assert_ok(clip_problem_create(&p));
   cbrl_leader *L;
   double x0 = 0.0, sum = 0.0;
