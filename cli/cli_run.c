@@ -226,7 +226,7 @@ int cli_export(int argc, char **argv) {
   }
   /* The environment's report values as columns, read by name from the store's extra metrics. */
   sqlite3_stmt *st;
-  char extras[2048], q[8192];
+  char extras[2048], q[32768];
   const char *const *names = NULL;
   int n_names = 0;
   if (sqlite3_prepare_v2(db, "SELECT env FROM runs LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
