@@ -296,7 +296,7 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
   cbrl_exact *e_shift = NULL;
   cbrl_follower *follower = NULL;
   cbrl_rtq *rtq = NULL;
-  cbrl_continuous *cont = NULL;
+  cbrl_env_sim sim = {0}; /* the simulator's objects, from the registry that maps its name */
   cbrl_rng rng;
   cbrl_rng_seed(&rng, (uint64_t)a->seed, 1);
   memset(grad, 0, sizeof(double) * d);
@@ -317,9 +317,11 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     goto done;
   }
   cbrl_hpgd_opts ho = {a->steps, 5, 200, 0};
-  if (a->continuous && (err = cbrl_tax_continuous_create(&cont, p))) goto done;
+  if (a->continuous &&
+      (err = cbrl_env_sim_open(cbrl_env_find(a->env), cbrl_simulator_id("continuous"), p, &sim)))
+    goto done;
   if (a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH) {
-    if ((err = cbrl_hpgd_create(&h, p, a->steps)) || (err = cbrl_hpgd_set_continuous(h, cont))) goto done;
+    if ((err = cbrl_hpgd_create(&h, p, a->steps)) || (err = cbrl_hpgd_set_continuous(h, sim.continuous))) goto done;
     if (a->soft_q &&
         (err = cbrl_follower_soft_q_create(&follower, p, a->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR)))
       goto done;
@@ -378,7 +380,7 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     stderr_out[j] = sqrt(var > 0.0 ? var / n : 0.0);
   }
 done:
-  cbrl_tax_continuous_free(cont);
+  cbrl_env_sim_close(&sim);
   cbrl_hpgd_free(h);
   cbrl_amd_free(amd);
   cbrl_rtq_free(rtq);

@@ -1,7 +1,7 @@
 /* The sweep runner: a parallel loop over grid points. Each run's random numbers come from its
    seed and a hash of its own parameters, so results do not depend on the thread count, the
    order runs finish in, or which other runs share the grid. */
-#include "cbrl/run/sweep.h"
+#include "sweep_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -199,8 +199,8 @@ fail:
 }
 
 /* Passes one formatted line to the caller's log callback. */
-static void say(const cbrl_sweep *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const cbrl_sweep *w, const char *fmt, ...) {
+static void say(const cbrl__sweep *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const cbrl__sweep *w, const char *fmt, ...) {
   if (!w->o || !w->o->on_log) return;
   char line[1400];
   va_list ap;
@@ -210,7 +210,7 @@ static void say(const cbrl_sweep *w, const char *fmt, ...) {
   w->o->on_log(w->o->user, line);
 }
 
-int cbrl_sweep_open(cbrl_sweep *w, const cbrl_config *c, const cbrl_sweep_opts *o, char *err, size_t err_size) {
+int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts *o, char *err, size_t err_size) {
   memset(w, 0, sizeof *w);
   w->c = c;
   w->o = o;
@@ -253,13 +253,13 @@ int cbrl_sweep_open(cbrl_sweep *w, const cbrl_config *c, const cbrl_sweep_opts *
   return 0;
 }
 
-int cbrl_sweep_halted(const cbrl_sweep *w) { return w->write_error || stopped(w->o->stop, &w->halt); }
+int cbrl__sweep_halted(const cbrl__sweep *w) { return w->write_error || stopped(w->o->stop, &w->halt); }
 
-int cbrl_sweep_run_one(const cbrl_sweep *w, int index, cbrl_run_result *res) {
+int cbrl__sweep_run_one(const cbrl__sweep *w, int index, cbrl_run_result *res) {
   return run_until(w->c, &w->runs[index], res, w->o->stop, &w->halt);
 }
 
-void cbrl_sweep_record(cbrl_sweep *w, int index, const cbrl_run_result *res) {
+void cbrl__sweep_record(cbrl__sweep *w, int index, const cbrl_run_result *res) {
   char werr[512];
   if (!w->write_error && cbrl_store_write(&w->store, w->c, &w->runs[index], res, werr, sizeof werr)) {
     w->write_error = 1;
@@ -276,7 +276,7 @@ void cbrl_sweep_record(cbrl_sweep *w, int index, const cbrl_run_result *res) {
   if (w->o->on_progress) w->o->on_progress(w->o->user, p);
 }
 
-int cbrl_sweep_close(cbrl_sweep *w, cbrl_sweep_progress *out) {
+int cbrl__sweep_close(cbrl__sweep *w, cbrl_sweep_progress *out) {
   const cbrl_sweep_opts *o = w->o;
   int rc = 0;
   if (w->write_error) rc = CBRL_EIO;
@@ -305,21 +305,21 @@ int cbrl_sweep_close(cbrl_sweep *w, cbrl_sweep_progress *out) {
 
 int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, cbrl_sweep_progress *out, char *err,
                    size_t err_size) {
-  cbrl_sweep w;
-  int rc = cbrl_sweep_open(&w, c, o, err, err_size);
+  cbrl__sweep w;
+  int rc = cbrl__sweep_open(&w, c, o, err, err_size);
   if (rc) {
-    cbrl_sweep_close(&w, out);
+    cbrl__sweep_close(&w, out);
     return rc;
   }
   int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int k = 0; k < w.n_todo; k++) {
-    if (cbrl_sweep_halted(&w)) continue;
+    if (cbrl__sweep_halted(&w)) continue;
     cbrl_run_result res;
-    cbrl_sweep_run_one(&w, w.todo[k], &res);
+    cbrl__sweep_run_one(&w, w.todo[k], &res);
 #pragma omp critical(cbrl_store)
-    cbrl_sweep_record(&w, w.todo[k], &res);
+    cbrl__sweep_record(&w, w.todo[k], &res);
     cbrl_run_result_free(&res);
   }
-  return cbrl_sweep_close(&w, out);
+  return cbrl__sweep_close(&w, out);
 }

@@ -44,39 +44,6 @@ typedef struct cbrl_sweep_opts {
   void *user;
 } cbrl_sweep_opts;
 
-/* The bookkeeping of a sweep: its store, what is left to run, progress. */
-typedef struct cbrl_sweep {
-  const cbrl_config *c;
-  const cbrl_sweep_opts *o;
-  cbrl_run_spec *runs;
-  int n_runs;
-  int *todo, n_todo;
-  int write_error;
-  volatile int halt; /* a write error: start nothing new, end runs in flight */
-  double t0;
-  cbrl_sweep_progress progress;
-  cbrl_store store;
-  char *err;
-  size_t err_size;
-} cbrl_sweep;
-
-/* Prepares the output directory and store and finds the unfinished runs. */
-CBRL_API int cbrl_sweep_open(cbrl_sweep *w, const cbrl_config *c, const cbrl_sweep_opts *o, char *err,
-                             size_t err_size);
-
-/* Whether the sweep should start no new run (the caller's stop flag or a write error). */
-CBRL_API int cbrl_sweep_halted(const cbrl_sweep *w);
-
-/* Runs grid point index as a sweep's worker does: stops on the caller's flag or a write error. */
-CBRL_API int cbrl_sweep_run_one(const cbrl_sweep *w, int index, cbrl_run_result *res);
-
-/* Stores one finished (or interrupted) run and reports progress; callers serialise calls. */
-CBRL_API void cbrl_sweep_record(cbrl_sweep *w, int index, const cbrl_run_result *res);
-
-/* Draws the plots if asked, closes the store, and copies the final progress into out (may be
-   NULL). Returns 0 when every run it ran was stored (stopped or not), else a cbrl error. */
-CBRL_API int cbrl_sweep_close(cbrl_sweep *w, cbrl_sweep_progress *out);
-
 /* Runs every unfinished run of the grid, committing each as it ends. Once *o->stop becomes
    nonzero it starts nothing new, stores the runs in flight as interrupted, and returns 0 with
    out->stopped set: an interrupted sweep is an outcome, not an error, so it needs no error
