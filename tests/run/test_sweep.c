@@ -3,6 +3,8 @@
    RT-Q and the continuous tax simulator record what they should. */
 #include "run/run_util.h"
 
+#include "cbrl/run/sweep.h"
+
 static void results_do_not_depend_on_the_thread_count(void **state) {
   const char *cfg = write_config("small.yaml", small);
   char args[512];
@@ -224,6 +226,75 @@ static void tax_runs_in_the_continuous_simulator(void **state) {
   sqlite3_close(db);
 }
 
+/* What the library's caller sees: log lines and progress through the callbacks, nothing on
+   stderr, and a stop flag set before the start stores nothing and reports the sweep stopped;
+   a resume with the flag down completes it. */
+typedef struct seen {
+  int logs, progress, last_done;
+  char first_log[256];
+} seen;
+
+static void on_log(void *user, const char *line) {
+  seen *s = user;
+  if (!s->logs++) snprintf(s->first_log, sizeof s->first_log, "%s", line);
+}
+
+static void on_progress(void *user, const cbrl_sweep_progress *p) {
+  seen *s = user;
+  s->progress++;
+  s->last_done = p->n_done;
+}
+
+static void the_library_reports_through_callbacks_and_stops_on_the_flag(void **state) {
+  cbrl_config c;
+  char err[512] = "", canonical[8192], out[128], stderr_path[128];
+  cbrl_config_default(&c);
+  static const char *const sets[] = {"algorithm=hpgd-batch", "iterations=20", "final_window=5", "metrics_every=5",
+                                     "hpgd_steps=1000", "hpgd_streams=2", "seeds=3"};
+  for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) assert_int_equal(cbrl_config_set(&c, sets[i], err, sizeof err), 0);
+  assert_int_equal(cbrl_config_validate(&c, err, sizeof err), 0);
+  assert_true(cbrl_config_canonical(&c, canonical, sizeof canonical) > 0);
+  snprintf(out, sizeof out, "%s/lib", dir);
+  volatile int stop = 1;
+  seen s = {0};
+  cbrl_sweep_opts o = {out, 2, 0, 0, canonical, &stop, on_progress, on_log, &s};
+  cbrl_sweep_progress outcome;
+  /* Everything the library might write to stderr goes to a file that must stay empty. */
+  snprintf(stderr_path, sizeof stderr_path, "%s/lib_stderr.txt", dir);
+  fflush(stderr);
+  int saved = dup(2);
+  FILE *capture = fopen(stderr_path, "w");
+  dup2(fileno(capture), 2);
+  int rc = cbrl_sweep_run(&c, &o, &outcome, err, sizeof err);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  fclose(capture);
+  assert_int_equal(rc, 0);
+  assert_true(outcome.stopped);
+  assert_int_equal(outcome.n_runs, 3);
+  assert_int_equal(outcome.n_done, 0);
+  assert_int_equal(count_runs(out), 0);
+  assert_string_equal(s.first_log, "3 runs in the grid, 0 already finished, 3 to go");
+  assert_int_equal(s.progress, 0);
+  struct stat st;
+  assert_int_equal(stat(stderr_path, &st), 0);
+  assert_int_equal(st.st_size, 0);
+  /* The flag down: the same sweep resumes to completion, one progress call per run. */
+  stop = 0;
+  o.resume = 1;
+  memset(&s, 0, sizeof s);
+  assert_int_equal(cbrl_sweep_run(&c, &o, &outcome, err, sizeof err), 0);
+  assert_false(outcome.stopped);
+  assert_int_equal(outcome.n_done, 3);
+  assert_int_equal(outcome.n_failed, 0);
+  assert_true(outcome.best_F > -1 && outcome.best_F < 2);
+  assert_int_equal(s.progress, 3);
+  assert_int_equal(s.last_done, 3);
+  assert_int_equal(count_runs(out), 3);
+  check_store_consistent(out, 9); /* t = 1, 5, 10, 15 and 16 .. 20 */
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(results_do_not_depend_on_the_thread_count),
@@ -231,6 +302,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(twenty_kill_points),
       cmocka_unit_test(rtq_runs_record_levels_and_follower_samples),
       cmocka_unit_test(tax_runs_in_the_continuous_simulator),
+      cmocka_unit_test(the_library_reports_through_callbacks_and_stops_on_the_flag),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
