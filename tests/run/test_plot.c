@@ -106,6 +106,18 @@ static void an_unwritable_output_is_an_error(void **state) {
   mkdir(file, 0777);
   assert_int_equal(cbrl_plot_sweep(&o, &n, err, sizeof err), 0);
   assert_int_equal(n, 2);
+  /* A stored x the follower cannot answer (a NaN): the map's best-response error, which the
+     map once discarded (drawing an unsolved policy), is the figure's error now. */
+  char path[256];
+  snprintf(path, sizeof path, "%s/u/results.sqlite", dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "UPDATE runs SET x = '[nan' || substr(x, instr(x, ','))", NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  snprintf(args, sizeof args, "plot %s/u --format png", dir);
+  assert_int_equal(run(args), 1);
+  assert_non_null(strstr(err_text, "cbrl plot: penalty map of run 0: the follower's best response: a non-finite value"));
 }
 
 int main(int argc, char **argv) {
