@@ -50,8 +50,10 @@ CBRL_API void cbrl_env_params_default(cbrl_env_params *p);
 /* The environment of this name, or NULL. */
 CBRL_API const cbrl_env *cbrl_env_find(const char *name);
 
-/* The number of environments, and the i-th (0 <= i < count), in a fixed order. */
+/* The number of environments. */
 CBRL_API int cbrl_env_count(void);
+
+/* The i-th environment (0 <= i < cbrl_env_count(), in a fixed order), or NULL. */
 CBRL_API const cbrl_env *cbrl_env_at(int i);
 
 /* The names of every environment, comma-separated, for messages. */
