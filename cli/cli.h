@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "cbrl/model.h"
+#include "cbrl/run/sweep.h"
 
 #define CLI_EXIT_USAGE 2
 #define CLI_EXIT_FAILURE 1
@@ -20,6 +21,26 @@ int cli_parse_list(const char *cmd, const char *flag, const char *text, double *
 
 /* Prints a JSON array of doubles with %.17g. */
 void cli_json_array(FILE *f, const double *v, int n);
+
+/* ---- cbrl run's progress and signals (cli_progress.c) ---- */
+
+/* Installs SIGINT and SIGTERM handlers that set, and returns, the sweep's stop flag. */
+const volatile int *cli_catch_signals(void);
+/* The signal the handlers caught (0: none). */
+int cli_caught_signal(void);
+
+typedef struct cli_progress {
+  long iterations_per_run; /* for the ETA */
+  int tty;
+  double last; /* when the progress was last drawn */
+} cli_progress;
+
+/* Starts drawing progress on stderr: a bar on a terminal, else a line every 5 seconds. */
+void cli_progress_init(cli_progress *p, long iterations_per_run);
+/* cbrl_sweep_opts.on_progress: draws p (a cli_progress) when it is due. */
+void cli_progress_draw(void *p, const cbrl_sweep_progress *s);
+/* cbrl_sweep_opts.on_log: prints "cbrl run: LINE" on stderr. */
+void cli_progress_log(void *p, const char *line);
 
 /* Subcommands. */
 int cli_hypergrad(int argc, char **argv);

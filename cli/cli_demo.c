@@ -1,5 +1,5 @@
-/* cbrl demo: HPGD on Four-Rooms at lambda 0.003, beta 3 (SPEC 7.1), the paper's local-optimum
-   setting, with the paper's settings: batch estimator of 10,000 steps per iteration, SGD with
+/* cbrl demo: HPGD on Four-Rooms at lambda 0.003, beta 3 (docs/ENVIRONMENTS.md, Four-Rooms),
+   the paper's local-optimum setting, with the paper's settings: batch estimator of 10,000 steps per iteration, SGD with
    gradients clipped to norm 1, one goal sampled per iteration. */
 #include <math.h>
 #include <stdlib.h>
@@ -59,8 +59,6 @@ int cli_demo(int argc, char **argv) {
     if (t == 1) F0 = m.F;
     if (t > iterations - window_n) window += m.F / window_n;
     if (t == 1 || t % report == 0) {
-      const cbrl_soft_solver *w0 = cbrl_exact_follower(cbrl_leader_exact(L), 0);
-      (void)w0;
       double f[2];
       cbrl_exact_evaluate(cbrl_leader_exact(L), cbrl_leader_x(L), NULL, f, NULL);
       printf("%8ld  %9.4f  %9.4f  %9.4f\n", t, m.F, f[0], f[1]);

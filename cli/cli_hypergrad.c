@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cbrl/cbrl.h"
-#include "cbrl/run/problem_file.h"
+#include "cbrl/run/env_registry.h"
 #include "cli.h"
 
 static const char hypergrad_usage[] =
@@ -22,18 +22,19 @@ static const char hypergrad_usage[] =
     "\n"
     "Options:\n"
     "  --problem FILE   a cbrl-tabular-1 problem file (YAML); x defaults to zeros\n"
-    "  --env NAME       four-rooms, random or tax-design (SPEC 6.2: x = (w_I, w_1, w_2, w_3),\n"
-    "                   rates tau = 2 sigmoid(w), default x at every rate 0.3, lambda 0.2)\n"
+    "  --env NAME       four-rooms, random or tax-design (docs/ENVIRONMENTS.md); tax design:\n"
+    "                   x = (w_I, w_1, w_2, w_3), rates tau = 2 sigmoid(w), default x at\n"
+    "                   every rate 0.3, lambda 0.2\n"
     "  --bins N         tax-design: asset grid resolution (default 200)\n"
     "  --x LIST         leader parameters, comma-separated, exactly d of them\n"
     "  --x-seed N       Four-Rooms only: draw x ~ N(0, 0.01^2) from seed N (default 0)\n"
     "  --lambda L       follower temperature (overrides the file; Four-Rooms default 0.003)\n"
     "  --beta B         Four-Rooms upper-level regularisation (default 1)\n"
     "  --states S, --actions A, --dim D, --contexts K, --branch B, --seed N\n"
-    "                   random-problem generator (SPEC 6.3)\n"
+    "                   random-problem generator (docs/ENVIRONMENTS.md)\n"
     "  --tol T          follower solver tolerance (default 1e-11, relative to max|Q|)\n"
-    "  --estimator E    exact (default), hpgd (unbiased, SPEC 4.1a), hpgd-batch (4.1b),\n"
-    "                   zero-order (4.2) or amd (4.3); stochastic ones average --samples\n"
+    "  --estimator E    exact (default), hpgd (unbiased), hpgd-batch (docs/MODEL.md),\n"
+    "                   zero-order or amd; stochastic ones average --samples\n"
     "                   estimates, each for a context drawn from the weights, and add\n"
     "                   \"stderr\" (standard error of the mean) to the JSON\n"
     "  --samples N      estimates to average (hpgd 10000, hpgd-batch 20, zero-order 1000)\n"
@@ -44,7 +45,7 @@ static const char hypergrad_usage[] =
     "                   household acting on the bin that holds its assets)\n"
     "  --zo-u U         zero-order smoothing radius u (default 0.001)\n"
     "  --amd-updates K  amd: synchronous table updates from initialisation (default 2000)\n"
-    "  --estimator rtq  RT-Q (SPEC 4.4): the follower learns by soft Q-learning from a\n"
+    "  --estimator rtq  RT-Q (docs/MODEL.md): the follower learns by soft Q-learning from a\n"
     "                   generative model, to a random level k of --levels K (2^k iterations)\n"
     "  --levels K       rtq: the deepest level (default 6)\n"
     "  --follower F     hpgd, hpgd-batch: exact (default) or soft-q, a follower trained by\n"
@@ -239,44 +240,23 @@ static int parse_args(int argc, char **argv, args *a) {
   return 0;
 }
 
+/* The problem from the environment registry, the factory `cbrl run` uses too. */
 static int build_problem(const args *a, cbrl_problem **p) {
-  const char *cmd = "hypergrad";
-  int err;
-  if (a->problem) {
-    char msg[512];
-    err = cbrl_tabular_load(p, a->problem, msg, sizeof msg);
-    if (err) {
-      fprintf(stderr, "cbrl hypergrad: %s\n", msg);
-      return CLI_EXIT_USAGE;
-    }
-  } else if (!strcmp(a->env, "tax-design")) {
-    cbrl_tax_opts o;
-    cbrl_tax_opts_default(&o);
-    if (a->have_bins) o.n_bins = (int)a->bins;
-    err = cbrl_tax_create(p, &o);
-    if (err) return cli_usage_error(cmd, "tax-design: %s", cbrl_strerror(err));
-  } else if (!strcmp(a->env, "four-rooms")) {
-    cbrl_four_rooms_opts o;
-    cbrl_four_rooms_opts_default(&o);
-    o.beta = a->beta;
-    err = cbrl_four_rooms_create(p, &o);
-    if (err) return cli_usage_error(cmd, "four-rooms: %s", cbrl_strerror(err));
-  } else {
-    cbrl_random_opts o;
-    cbrl_random_opts_default(&o);
-    o.n_states = (int)a->states;
-    o.n_actions = (int)a->actions;
-    o.dim = (int)a->dim;
-    o.n_contexts = (int)a->contexts;
-    o.branch = (int)a->branch;
-    o.seed = (uint64_t)a->seed;
-    if ((int64_t)o.n_states * o.n_actions > 200000000LL)
-      return cli_usage_error(cmd, "--states x --actions must not exceed 2e8");
-    err = cbrl_random_problem_create(p, &o);
-    if (err) {
-      fprintf(stderr, "cbrl hypergrad: random problem: %s\n", cbrl_strerror(err));
-      return err == CBRL_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
-    }
+  const cbrl_env *env = cbrl_env_find(a->problem ? "file" : a->env);
+  cbrl_env_params prm;
+  cbrl_env_params_default(&prm);
+  prm.problem = a->problem;
+  prm.beta = a->beta;
+  if (a->have_bins) prm.tax_bins = a->bins;
+  prm.states = a->states, prm.actions = a->actions, prm.dim = a->dim;
+  prm.contexts = a->contexts, prm.branch = a->branch, prm.problem_seed = a->seed;
+  if (!a->problem && cbrl_env_takes(env, "states") && a->states * a->actions > 200000000L)
+    return cli_usage_error("hypergrad", "--states x --actions must not exceed 2e8");
+  char msg[512];
+  int err = cbrl_env_create(env, &prm, p, msg, sizeof msg);
+  if (err) {
+    fprintf(stderr, "cbrl hypergrad: %s\n", msg);
+    return err == CBRL_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
   }
   if (a->have_lambda) (*p)->lambda = a->lambda;
   return 0;
@@ -296,8 +276,7 @@ static int initial_x(const args *a, const cbrl_problem *p, double *x) {
     free(v);
     return 0;
   }
-  memset(x, 0, sizeof(double) * (size_t)p->dim);
-  if (a->env && !strcmp(a->env, "tax-design")) cbrl_tax_x_for_rate(0.3, x);
+  cbrl_env_default_x(cbrl_env_find(a->problem ? "file" : a->env), p, x);
   if (a->env && !strcmp(a->env, "four-rooms")) {
     cbrl_rng rng;
     cbrl_rng_seed(&rng, (uint64_t)a->x_seed, 0);
@@ -318,7 +297,7 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
   cbrl_exact *e_shift = NULL;
   cbrl_follower *follower = NULL;
   cbrl_rtq *rtq = NULL;
-  cbrl_continuous *cont = NULL;
+  cbrl_env_sim sim = {0}; /* the simulator's objects, from the registry that maps its name */
   cbrl_rng rng;
   cbrl_rng_seed(&rng, (uint64_t)a->seed, 1);
   memset(grad, 0, sizeof(double) * d);
@@ -339,9 +318,11 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     goto done;
   }
   cbrl_hpgd_opts ho = {a->steps, 5, 200, 0};
-  if (a->continuous && (err = cbrl_tax_continuous_create(&cont, p))) goto done;
+  if (a->continuous &&
+      (err = cbrl_env_sim_open(cbrl_env_find(a->env), cbrl_simulator_id("continuous"), p, &sim)))
+    goto done;
   if (a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH) {
-    if ((err = cbrl_hpgd_create(&h, p, a->steps)) || (err = cbrl_hpgd_set_continuous(h, cont))) goto done;
+    if ((err = cbrl_hpgd_create(&h, p, a->steps)) || (err = cbrl_hpgd_set_continuous(h, sim.continuous))) goto done;
     if (a->soft_q &&
         (err = cbrl_follower_soft_q_create(&follower, p, a->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR)))
       goto done;
@@ -400,7 +381,7 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     stderr_out[j] = sqrt(var > 0.0 ? var / n : 0.0);
   }
 done:
-  cbrl_tax_continuous_free(cont);
+  cbrl_env_sim_close(&sim);
   cbrl_hpgd_free(h);
   cbrl_amd_free(amd);
   cbrl_rtq_free(rtq);

@@ -15,7 +15,7 @@ static const char usage[] =
     "Commands:\n"
     "  hypergrad   exact objective F(x) and hypergradient of a problem at one x\n"
     "  run         run a sweep from a YAML config into a SQLite store (docs/CONFIG.md)\n"
-    "  table       print the SPEC 7.1 table of a stored sweep\n"
+    "  table       print the results table of a stored sweep\n"
     "  export      write a stored sweep's metrics as tidy CSV\n"
     "  plot        draw a stored sweep's learning curves and penalty maps (PNG, SVG)\n"
     "  demo        a short run on Four-Rooms that shows the leader improving F\n"

@@ -77,8 +77,8 @@ int cli_plot(int argc, char **argv) {
     return cli_usage_error(cmd, "%s: cannot create: %s", out_dir, strerror(errno));
   char err[1024];
   cbrl_plot_opts o = {dirs, out_dir, formats, (int)smooth, only};
-  int n = cbrl_plot_sweep(&o, err, sizeof err);
-  if (n < 0) {
+  int n = 0;
+  if (cbrl_plot_sweep(&o, &n, err, sizeof err)) {
     fprintf(stderr, "cbrl plot: %s\n", err);
     return CLI_EXIT_FAILURE;
   }

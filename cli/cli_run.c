@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 #include "cbrl/cbrl.h"
 #include "cli.h"
 #include "cbrl/run/config.h"
+#include "cbrl/run/env_registry.h"
+#include "cbrl/run/select.h"
 #include "cbrl/run/sweep.h"
 #include "cbrl/run/store.h"
 #include "cbrl/run/tensorboard.h"
@@ -140,16 +143,28 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
   }
   char canonical[16384];
   if (cbrl_config_canonical(&c, canonical, sizeof canonical) < 0) return cli_usage_error(cmd, "config too large");
-  cbrl_sweep_opts so = {out, (int)threads, resume, quiet, plot, canonical};
-  int sig = 0;
+  /* SIGINT and SIGTERM: start nothing new, store runs in flight as interrupted, stop. */
+  cli_progress progress;
+  cli_progress_init(&progress, c.iterations);
+  cbrl_sweep_opts so = {out, (int)threads, resume, plot, canonical, cli_catch_signals(),
+                        quiet ? NULL : cli_progress_draw, quiet ? NULL : cli_progress_log, &progress};
+  cbrl_sweep_progress outcome;
 #ifdef CBRL_WITH_MPI
-  int rc = size > 1 ? cbrl_sweep_run_mpi(&c, &so, rank, size, &sig, err, sizeof err)
-                    : cbrl_sweep_run(&c, &so, &sig, err, sizeof err);
+  int rc = size > 1 ? cbrl_sweep_run_mpi(&c, &so, rank, size, &outcome, err, sizeof err)
+                    : cbrl_sweep_run(&c, &so, &outcome, err, sizeof err);
 #else
   (void)rank, (void)size;
-  int rc = cbrl_sweep_run(&c, &so, &sig, err, sizeof err);
+  int rc = cbrl_sweep_run(&c, &so, &outcome, err, sizeof err);
 #endif
-  if (rc == 1 && sig) return 128 + sig; /* as a shell reports a death by that signal */
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  int sig = cli_caught_signal();
+  if (!rc && outcome.stopped && sig) {
+    if (!quiet && rank == 0)
+      fprintf(stderr, "\ncbrl run: stopped by signal %d; %d/%d runs finished, the rest resume with --resume\n", sig,
+              outcome.n_done, outcome.n_runs);
+    return 128 + sig; /* as a shell reports a death by that signal */
+  }
   if (rc) {
     fprintf(stderr, "cbrl run: %s\n", err);
     return rc == CBRL_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
@@ -209,15 +224,30 @@ int cli_export(int argc, char **argv) {
     sqlite3_close(db);
     return cli_usage_error(cmd, "%s: cannot write: %s", argv[3], strerror(errno));
   }
+  /* The environment's report values as columns, read by name from the store's extra metrics. */
   sqlite3_stmt *st;
-  const char *q =
+  char extras[2048], q[32768];
+  const char *const *names = NULL;
+  int n_names = 0;
+  if (sqlite3_prepare_v2(db, "SELECT env FROM runs LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
+    const cbrl_env *e = sqlite3_step(st) == SQLITE_ROW ? cbrl_env_find((const char *)sqlite3_column_text(st, 0)) : NULL;
+    if (e) n_names = cbrl_env_report_names(e, &names);
+    sqlite3_finalize(st);
+  }
+  size_t qn = (size_t)snprintf(q, sizeof q, "%s",
       "SELECT r.id, r.algorithm, r.env, r.simulator, r.lambda, r.beta, r.learning_rate, r.zero_order_c, r.seed,"
       " m.iteration, m.context, m.F, m.f_context, m.grad_norm, m.env_steps, m.follower_iterations,"
-      " m.follower_products, m.follower_samples, m.level, m.env_steps_total, m.follower_samples_total,"
-      " m.income_tax, m.vat1, m.vat2, m.vat3, m.household_value, m.household_spread, m.revenue, m.assets"
-      " FROM metrics m JOIN runs r ON r.id = m.run_id ORDER BY r.id, m.iteration";
-  if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) {
-    fprintf(stderr, "cbrl export: %s: %s\n", argv[1], sqlite3_errmsg(db));
+      " m.follower_products, m.follower_samples, m.level, m.env_steps_total, m.follower_samples_total");
+  int bad = n_names && cbrl_store_extras_source(db, extras, sizeof extras);
+  for (int i = 0; i < n_names && !bad && qn < sizeof q; i++)
+    qn += (size_t)snprintf(q + qn, sizeof q - qn,
+                           ", (SELECT e.value FROM %s e WHERE e.run_id = m.run_id AND e.iteration = m.iteration"
+                           " AND e.name = '%s') AS %s",
+                           extras, names[i], names[i]);
+  if (qn < sizeof q)
+    qn += (size_t)snprintf(q + qn, sizeof q - qn, " FROM metrics m JOIN runs r ON r.id = m.run_id ORDER BY r.id, m.iteration");
+  if (bad || qn >= sizeof q || sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "cbrl export: %s: %s\n", argv[1], bad ? "cannot read its environment metrics" : sqlite3_errmsg(db));
     fclose(f);
     remove(tmp);
     sqlite3_close(db);
@@ -252,10 +282,7 @@ int cli_export(int argc, char **argv) {
 
 /* ---- table -------------------------------------------------------------------------- */
 
-typedef struct row {
-  char column[48];
-  double lambda, beta, lr, c, value[2];
-} row;
+typedef cbrl_run_summary row;
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -270,42 +297,18 @@ static int unique(double *v, int n) {
   return k;
 }
 
-static int same(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
-
-/* Best (lr, c) of one cell by mean over seeds of `metric`, with its mean and standard error. */
+/* One cell: the best (lr, c) by mean over seeds of `metric` (cbrl_best_setting_find, as the
+   figures choose), with its mean and standard error. */
 static int best_cell(const row *rows, int n, const char *column, double lambda, double beta, int metric,
                      int min_seeds, char *out, size_t size) {
-  double best = -INFINITY;
-  int found = 0;
-  for (int i = 0; i < n; i++) {
-    const row *a = &rows[i];
-    if (strcmp(a->column, column) || !same(a->lambda, lambda) || !same(a->beta, beta)) continue;
-    int first = 1;
-    for (int j = 0; j < i && first; j++)
-      first = !(!strcmp(rows[j].column, column) && same(rows[j].lambda, lambda) && same(rows[j].beta, beta) &&
-                rows[j].lr == a->lr && same(rows[j].c, a->c));
-    if (!first) continue;
-    double s = 0, s2 = 0;
-    int k = 0;
-    for (int j = i; j < n; j++) {
-      const row *b = &rows[j];
-      if (strcmp(b->column, column) || !same(b->lambda, lambda) || !same(b->beta, beta) || b->lr != a->lr || !same(b->c, a->c))
-        continue;
-      s += b->value[metric];
-      s2 += b->value[metric] * b->value[metric];
-      k++;
-    }
-    double mean = s / k, se = k > 1 ? sqrt(fmax(s2 - k * mean * mean, 0.0) / (k - 1) / k) : 0.0;
-    if (k >= min_seeds && mean > best) {
-      best = mean;
-      found = 1;
-      if (isnan(a->c))
-        snprintf(out, size, "%.3f ± %.3f (lr %g, n %d)", mean, se, a->lr, k);
-      else
-        snprintf(out, size, "%.3f ± %.3f (lr %g, c %g, n %d)", mean, se, a->lr, a->c, k);
-    }
-  }
+  cbrl_best_setting b;
+  int found = cbrl_best_setting_find(rows, n, sizeof *rows, column, lambda, beta, metric, min_seeds, NULL, &b) > 0;
   if (!found) snprintf(out, size, "–");
+  else if (isnan(b.zero_order_c))
+    snprintf(out, size, "%.3f ± %.3f (lr %g, n %d)", b.mean, b.std_error, b.learning_rate, b.n_runs);
+  else
+    snprintf(out, size, "%.3f ± %.3f (lr %g, c %g, n %d)", b.mean, b.std_error, b.learning_rate, b.zero_order_c,
+             b.n_runs);
   return found;
 }
 
@@ -330,13 +333,12 @@ static int load_rows(const char *cmd, const char *dir, row **rows, int *n, int *
       *rows = r2;
     }
     row *r = &(*rows)[(*n)++];
-    const char *sim = (const char *)sqlite3_column_text(st, 1);
-    snprintf(r->column, sizeof r->column, "%s%s", sqlite3_column_text(st, 0),
-             sim && !strcmp(sim, "paper-code") ? " (paper-code sim)" : "");
+    cbrl_run_column((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), r->column,
+                    sizeof r->column);
     r->lambda = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 2);
     r->beta = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3);
-    r->lr = sqlite3_column_double(st, 4);
-    r->c = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5);
+    r->learning_rate = sqlite3_column_double(st, 4);
+    r->zero_order_c = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5);
     r->value[0] = sqlite3_column_double(st, 6);
     r->value[1] = sqlite3_column_double(st, 7);
   }
@@ -349,7 +351,7 @@ int cli_table(int argc, char **argv) {
   const char *cmd = "table";
   if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
     puts("Usage: cbrl table [--min-seeds N] DIR [DIR...]\n\n"
-         "Prints the SPEC 7.1 table of the sweep in DIR as Markdown and writes DIR/table.md: a row\n"
+         "Prints the results table (docs/CONFIG.md) of the sweep in DIR as Markdown and writes DIR/table.md: a row\n"
          "per (lambda, beta), a column per algorithm, each cell the mean +- standard error over\n"
          "seeds of the run's mean over the final window, at the learning rate (and c) whose mean\n"
          "is best. Two tables: the exact F averaged over contexts, and the value of the context\n"

@@ -62,7 +62,7 @@ int cli_parse_list(const char *cmd, const char *flag, const char *text, double *
     return -1;
   }
   int i = 0;
-  char *save = NULL, *tok = copy;
+  char *tok = copy;
   for (;;) {
     char *comma = strchr(tok, ',');
     if (comma) *comma = 0;
@@ -76,7 +76,6 @@ int cli_parse_list(const char *cmd, const char *flag, const char *text, double *
     if (!comma) break;
     tok = comma + 1;
   }
-  (void)save;
   free(copy);
   *out = v;
   *n = i;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cbrl/run/problem_file.h"
+#include "cbrl/run/env_registry.h"
 #include "yaml_util.h"
 
 void cbrl_config_default(cbrl_config *c) {
@@ -143,9 +143,8 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       if (!s) return cbrl_yaml_fail(y, n, f->name, "expected a single value");
       size_t cap = f->kind == F_STRING ? sizeof c->problem : sizeof c->env;
       if (strlen(s) >= cap) return cbrl_yaml_fail(y, n, f->name, "too long");
-      if (f->kind == F_ENUM_ENV && strcmp(s, "four-rooms") && strcmp(s, "random") && strcmp(s, "file") &&
-          strcmp(s, "tax-design"))
-        return cbrl_yaml_fail(y, n, f->name, "unknown environment '%.40s' (four-rooms, random, tax-design, file)", s);
+      if (f->kind == F_ENUM_ENV && !cbrl_env_find(s))
+        return cbrl_yaml_fail(y, n, f->name, "unknown environment '%.40s' (%s)", s, cbrl_env_names());
       snprintf(base + f->offset, cap, "%s", s);
       return 0;
     }
@@ -164,14 +163,13 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       return 0;
     }
     case F_SIM_AXIS: {
-      int k = items_of(y, n, items, 3, f->name);
+      int k = items_of(y, n, items, CBRL_SIMULATORS_MAX, f->name);
       if (k < 0) return CBRL_EPARSE;
       for (int i = 0; i < k; i++) {
         const char *s = cbrl_yaml_scalar(items[i]);
-        if (!strcmp(s, "consistent")) c->simulator[i] = CBRL_SIM_CONSISTENT;
-        else if (!strcmp(s, "paper-code")) c->simulator[i] = CBRL_SIM_PAPER_CODE;
-        else if (!strcmp(s, "continuous")) c->simulator[i] = CBRL_RUN_SIM_CONTINUOUS;
-        else return cbrl_yaml_fail(y, items[i], f->name, "unknown simulator '%.40s' (consistent, paper-code, continuous)", s);
+        /* A known name here; whether the environment offers it is checked by validate. */
+        if ((c->simulator[i] = cbrl_simulator_id(s)) < 0)
+          return cbrl_yaml_fail(y, items[i], f->name, "unknown simulator '%.40s' (%s)", s, cbrl_simulator_names());
         for (int j = 0; j < i; j++)
           if (c->simulator[j] == c->simulator[i]) return cbrl_yaml_fail(y, items[i], f->name, "'%s' is listed twice", s);
       }
@@ -320,24 +318,37 @@ static int fail(char *err, size_t size, const char *fmt, ...) {
   return CBRL_EPARSE;
 }
 
-const char *cbrl_simulator_name(int simulator) {
-  return simulator == CBRL_SIM_PAPER_CODE ? "paper-code" : simulator == CBRL_RUN_SIM_CONTINUOUS ? "continuous" : "consistent";
+/* The environments that read a field or offer a simulator, as "a, b" for messages. */
+static void envs_with(const char *field, int simulator, char *out, size_t size) {
+  size_t n = 0;
+  out[0] = 0;
+  for (int i = 0; i < cbrl_env_count(); i++) {
+    const cbrl_env *e = cbrl_env_at(i);
+    if (field ? !cbrl_env_takes(e, field) : !cbrl_env_offers(e, simulator)) continue;
+    n += (size_t)snprintf(out + n, n < size ? size - n : 0, "%s%s", n ? ", " : "", cbrl_env_name(e));
+  }
 }
 
 int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
-  int is_fr = !strcmp(c->env, "four-rooms"), is_file = !strcmp(c->env, "file");
-  if (is_file && !c->problem[0]) return fail(err, err_size, "problem: env file needs a problem file");
-  if (!is_file && c->problem[0]) return fail(err, err_size, "problem: only env file takes a problem file");
-  if (!is_fr && (c->n_beta > 1 || c->beta[0] != 1.0)) return fail(err, err_size, "beta: applies to env four-rooms only");
-  int is_tax = !strcmp(c->env, "tax-design");
+  const cbrl_env *e = cbrl_env_find(c->env);
+  char names[128];
+  if (!e) return fail(err, err_size, "env: unknown environment '%.40s' (%s)", c->env, cbrl_env_names());
+  envs_with("problem", 0, names, sizeof names);
+  if (cbrl_env_takes(e, "problem") && !c->problem[0])
+    return fail(err, err_size, "problem: env %s needs a problem file", c->env);
+  if (!cbrl_env_takes(e, "problem") && c->problem[0])
+    return fail(err, err_size, "problem: only env %s takes a problem file", names);
+  envs_with("beta", 0, names, sizeof names);
+  if (!cbrl_env_takes(e, "beta") && (c->n_beta > 1 || c->beta[0] != 1.0))
+    return fail(err, err_size, "beta: applies to env %s only", names);
   for (int i = 0; i < c->n_simulator; i++) {
-    if (c->simulator[i] == CBRL_SIM_PAPER_CODE && !is_fr)
-      return fail(err, err_size, "simulator: paper-code applies to env four-rooms only");
-    if (c->simulator[i] != CBRL_RUN_SIM_CONTINUOUS) continue;
-    if (!is_tax) return fail(err, err_size, "simulator: continuous applies to env tax-design only");
+    const char *sim = cbrl_simulator_name(c->simulator[i]);
+    envs_with(NULL, c->simulator[i], names, sizeof names);
+    if (!cbrl_env_offers(e, c->simulator[i]))
+      return fail(err, err_size, "simulator: %s applies to env %s only", sim, names);
     for (int a = 0; a < c->n_algorithm; a++)
-      if (c->algorithm[a] == CBRL_ALG_HPGD_RTQ)
-        return fail(err, err_size, "simulator: continuous supports hpgd and hpgd-batch, not %s",
+      if (!cbrl_simulator_supports(c->simulator[i], c->algorithm[a]))
+        return fail(err, err_size, "simulator: %s supports hpgd and hpgd-batch, not %s", sim,
                     cbrl_algorithm_name(c->algorithm[a]));
   }
   if (c->hpgd_steps < c->hpgd_streams) return fail(err, err_size, "hpgd_steps: must be at least hpgd_streams");
@@ -383,8 +394,9 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
     PUT("follower: %s\nfollower_iterations: %ld\n", c->follower ? "soft-q" : "exact", c->follower_iterations);
   if (c->rtq_levels != 6) PUT("rtq_levels: %ld\n", c->rtq_levels);
   if (c->rtq_inner_samples) PUT("rtq_inner_samples: %ld\n", c->rtq_inner_samples);
-  if (!strcmp(c->env, "tax-design")) PUT("tax_bins: %ld\n", c->tax_bins);
-  if (!strcmp(c->env, "random"))
+  const cbrl_env *e = cbrl_env_find(c->env);
+  if (e && cbrl_env_takes(e, "tax_bins")) PUT("tax_bins: %ld\n", c->tax_bins);
+  if (e && cbrl_env_takes(e, "states"))
     PUT("states: %ld\nactions: %ld\ndim: %ld\ncontexts: %ld\nbranch: %ld\nproblem_seed: %ld\n", c->states, c->actions,
         c->dim, c->contexts, c->branch, c->problem_seed);
 #undef PUT
@@ -428,35 +440,26 @@ int cbrl_config_runs(const cbrl_config *c, cbrl_run_spec **runs, int *n_runs) {
   return 0;
 }
 
+void cbrl_config_env_params(const cbrl_config *c, const cbrl_run_spec *r, cbrl_env_params *p) {
+  cbrl_env_params_default(p);
+  p->problem = c->problem;
+  p->beta = r->beta;
+  p->simulator = r->simulator;
+  p->tax_bins = c->tax_bins;
+  p->states = c->states, p->actions = c->actions, p->dim = c->dim;
+  p->contexts = c->contexts, p->branch = c->branch, p->problem_seed = c->problem_seed;
+}
+
 int cbrl_config_problem(const cbrl_config *c, const cbrl_run_spec *r, cbrl_problem **out, char *err,
                         size_t err_size) {
-  int rc;
-  if (!strcmp(c->env, "four-rooms")) {
-    cbrl_four_rooms_opts o;
-    cbrl_four_rooms_opts_default(&o);
-    o.beta = r->beta;
-    o.simulator = (cbrl_four_rooms_simulator)r->simulator;
-    rc = cbrl_four_rooms_create(out, &o);
-  } else if (!strcmp(c->env, "tax-design")) {
-    cbrl_tax_opts o;
-    cbrl_tax_opts_default(&o);
-    o.n_bins = (int)c->tax_bins;
-    rc = cbrl_tax_create(out, &o);
-  } else if (!strcmp(c->env, "random")) {
-    cbrl_random_opts o;
-    cbrl_random_opts_default(&o);
-    o.n_states = (int)c->states;
-    o.n_actions = (int)c->actions;
-    o.dim = (int)c->dim;
-    o.n_contexts = (int)c->contexts;
-    o.branch = (int)c->branch;
-    o.seed = (uint64_t)c->problem_seed;
-    rc = cbrl_random_problem_create(out, &o);
-  } else {
-    rc = cbrl_tabular_load(out, c->problem, err, err_size);
-    return rc;
+  const cbrl_env *e = cbrl_env_find(c->env);
+  if (!e) {
+    snprintf(err, err_size, "env: unknown environment '%.40s'", c->env);
+    return CBRL_EINVAL;
   }
-  if (rc) snprintf(err, err_size, "%s: %s", c->env, cbrl_strerror(rc));
-  else if (!isnan(r->lambda)) (*out)->lambda = r->lambda;
+  cbrl_env_params p;
+  cbrl_config_env_params(c, r, &p);
+  int rc = cbrl_env_create(e, &p, out, err, err_size);
+  if (!rc && !isnan(r->lambda)) (*out)->lambda = r->lambda;
   return rc;
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
-#include "cbrl/run/sweep.h"
+#include "sweep_internal.h"
 
 enum { TAG_REQUEST = 1, TAG_RESULT = 2, TAG_DONE = 3, TAG_REPLY = 100 };
 
@@ -73,13 +73,13 @@ static int unpack(const char *buf, size_t len, cbrl_run_result *r) {
   return h.index;
 }
 
-static int coordinator(const cbrl_config *c, const cbrl_sweep_opts *o, int size, int *signal_out, char *err,
-                       size_t err_size) {
-  cbrl_sweep w;
-  int rc = cbrl_sweep_open(&w, c, o, err, err_size);
+static int coordinator(const cbrl_config *c, const cbrl_sweep_opts *o, int size, cbrl_sweep_progress *out,
+                       char *err, size_t err_size) {
+  cbrl__sweep w;
+  int rc = cbrl__sweep_open(&w, c, o, err, err_size);
   MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD); /* workers start only on a good store */
   if (rc) {
-    cbrl_sweep_close(&w, NULL);
+    cbrl__sweep_close(&w, out);
     return rc;
   }
   int next = 0, finished_workers = 0;
@@ -89,7 +89,7 @@ static int coordinator(const cbrl_config *c, const cbrl_sweep_opts *o, int size,
     if (st.MPI_TAG == TAG_REQUEST) {
       int thread, index;
       MPI_Recv(&thread, 1, MPI_INT, st.MPI_SOURCE, TAG_REQUEST, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-      index = !*w.stop && !w.write_error && next < w.n_todo ? w.todo[next++] : -1;
+      index = !cbrl__sweep_halted(&w) && next < w.n_todo ? w.todo[next++] : -1;
       MPI_Send(&index, 1, MPI_INT, st.MPI_SOURCE, TAG_REPLY + thread, MPI_COMM_WORLD);
     } else if (st.MPI_TAG == TAG_RESULT) {
       int len;
@@ -98,7 +98,7 @@ static int coordinator(const cbrl_config *c, const cbrl_sweep_opts *o, int size,
       MPI_Recv(buf, len, MPI_BYTE, st.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
       cbrl_run_result res;
       int index = buf ? unpack(buf, (size_t)len, &res) : -1;
-      if (index >= 0 && index < w.n_runs) cbrl_sweep_record(&w, index, &res);
+      if (index >= 0 && index < w.n_runs) cbrl__sweep_record(&w, index, &res);
       if (index >= 0) cbrl_run_result_free(&res);
       free(buf);
     } else {
@@ -107,7 +107,7 @@ static int coordinator(const cbrl_config *c, const cbrl_sweep_opts *o, int size,
       finished_workers++;
     }
   }
-  return cbrl_sweep_close(&w, signal_out);
+  return cbrl__sweep_close(&w, out);
 }
 
 static int worker(const cbrl_config *c, const cbrl_sweep_opts *o) {
@@ -117,8 +117,8 @@ static int worker(const cbrl_config *c, const cbrl_sweep_opts *o) {
   cbrl_run_spec *runs;
   int n_runs;
   if ((rc = cbrl_config_runs(c, &runs, &n_runs))) return rc;
-  cbrl_sweep_catch_signals();
-  volatile int *stop = cbrl_sweep_stop_flag();
+  /* The caller's flag: its signal handlers are this rank's own. */
+  const volatile int *stop = o->stop;
   int threads = thread_level >= MPI_THREAD_SERIALIZED ? (o->threads > 0 ? o->threads : omp_get_num_procs()) : 1;
 #pragma omp parallel num_threads(threads)
   {
@@ -149,7 +149,9 @@ static int worker(const cbrl_config *c, const cbrl_sweep_opts *o) {
   return 0;
 }
 
-int cbrl_sweep_run_mpi(const cbrl_config *c, const cbrl_sweep_opts *o, int rank, int size, int *signal_out,
+int cbrl_sweep_run_mpi(const cbrl_config *c, const cbrl_sweep_opts *o, int rank, int size, cbrl_sweep_progress *out,
                        char *err, size_t err_size) {
-  return rank == 0 ? coordinator(c, o, size, signal_out, err, err_size) : worker(c, o);
+  if (rank == 0) return coordinator(c, o, size, out, err, err_size);
+  if (out) memset(out, 0, sizeof *out);
+  return worker(c, o);
 }

@@ -1,5 +1,6 @@
-/* Figures of a sweep. Selection matches `cbrl table`: per (lambda, beta) and algorithm, the
-   learning rate (and c) with the best mean over seeds of the final-window F. */
+/* Figures of a sweep: learning curves per (lambda, beta) for every store, plus what the
+   sweep's environment adds through the registry (curves of its report values, a policy map).
+   The setting drawn per algorithm is the one `cbrl table` reports (cbrl_best_setting_find). */
 #include "cbrl/run/plot.h"
 
 #include <errno.h>
@@ -11,12 +12,16 @@
 #include <string.h>
 
 #include "cbrl/cbrl.h"
+#include "cbrl/run/select.h"
+#include "cbrl/run/store.h"
+#include "env_internal.h"
+#include "plot_internal.h"
 
 typedef struct prun {
-  sqlite3 *db; /* the store it came from */
+  cbrl_run_summary sum; /* first: the selection reads the array through it */
+  sqlite3 *db;          /* the store it came from */
+  const char *extras;   /* that store's environment metrics (cbrl_store_extras_source) */
   int id;
-  char column[48];
-  double lambda, beta, lr, c, window_F;
   long seed;
   char *x_json;
 } prun;
@@ -33,7 +38,7 @@ static double column_double(sqlite3_stmt *st, int i) {
   return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
 
-static int load(sqlite3 *db, sweep *s) {
+static int load(sqlite3 *db, const char *extras, sweep *s) {
   sqlite3_stmt *st;
   int cap = s->n > 0 ? s->n * 2 : 256;
   if (s->n > 0) {
@@ -55,15 +60,16 @@ static int load(sqlite3 *db, sweep *s) {
     }
     prun *r = &s->runs[s->n++];
     r->db = db;
+    r->extras = extras;
     r->id = sqlite3_column_int(st, 0);
-    const char *sim = (const char *)sqlite3_column_text(st, 2);
-    snprintf(r->column, sizeof r->column, "%s%s", sqlite3_column_text(st, 1),
-             sim && !strcmp(sim, "paper-code") ? " (paper-code sim)" : "");
-    r->lambda = column_double(st, 3);
-    r->beta = column_double(st, 4);
-    r->lr = column_double(st, 5);
-    r->c = column_double(st, 6);
-    r->window_F = column_double(st, 7);
+    cbrl_run_column((const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2),
+                    r->sum.column, sizeof r->sum.column);
+    r->sum.lambda = column_double(st, 3);
+    r->sum.beta = column_double(st, 4);
+    r->sum.learning_rate = column_double(st, 5);
+    r->sum.zero_order_c = column_double(st, 6);
+    r->sum.value[0] = column_double(st, 7);
+    r->sum.value[1] = NAN;
     r->seed = sqlite3_column_int64(st, 8);
     const char *x = (const char *)sqlite3_column_text(st, 9);
     r->x_json = x ? strdup(x) : NULL;
@@ -73,35 +79,24 @@ static int load(sqlite3 *db, sweep *s) {
   return s->runs ? 0 : CBRL_ENOMEM;
 }
 
-/* The runs of the best setting of (column, lambda, beta): ids into out, returns the count. */
+/* The runs of the best setting of (column, lambda, beta) by final-window F: indices into out. */
 static int best_setting(const sweep *s, const char *column, double lambda, double beta, int *out) {
-  double best = -INFINITY;
-  int n_best = 0;
-  for (int i = 0; i < s->n; i++) {
-    const prun *a = &s->runs[i];
-    if (strcmp(a->column, column) || !same(a->lambda, lambda) || !same(a->beta, beta)) continue;
-    double sum = 0.0;
-    int k = 0;
-    for (int j = 0; j < s->n; j++) {
-      const prun *b = &s->runs[j];
-      if (!strcmp(b->column, column) && same(b->lambda, lambda) && same(b->beta, beta) && b->lr == a->lr && same(b->c, a->c))
-        sum += b->window_F, k++;
-    }
-    if (sum / k > best) {
-      best = sum / k;
-      n_best = 0;
-      for (int j = 0; j < s->n; j++) {
-        const prun *b = &s->runs[j];
-        if (!strcmp(b->column, column) && same(b->lambda, lambda) && same(b->beta, beta) && b->lr == a->lr && same(b->c, a->c))
-          out[n_best++] = j;
-      }
-    }
+  return cbrl_best_setting_find(s->runs, s->n, sizeof *s->runs, column, lambda, beta, 0, 1, out, NULL);
+}
+
+int cbrl__plot_writable(const char *path, char *err, size_t err_size) {
+  /* PLplot reports an unopenable file by exiting the process: find out before it does. */
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    snprintf(err, err_size, "%s: cannot write the figure: %s", path, strerror(errno));
+    return CBRL_EIO;
   }
-  return n_best;
+  fclose(f);
+  return 0;
 }
 
 /* A white page with black axes and a palette of distinct line colours (cmap0 2..9). */
-static void begin(const char *device, const char *path, int width, int height, int panels) {
+void cbrl__plot_begin(const char *device, const char *path, int width, int height, int panels) {
   plsdev(device);
   plsfnam(path);
   plscolbg(255, 255, 255);
@@ -116,16 +111,16 @@ static void begin(const char *device, const char *path, int width, int height, i
   plschr(0, 1.1);
 }
 
-/* Learning curves of one (lambda, beta): mean F with a standard-error band per column. */
 /* One figure of curves: for each algorithm column at its chosen setting, and each y column,
    the mean and standard-error band over seeds of y against x (both read per stored row). */
 typedef struct curve_spec {
   const char *prefix;      /* file name */
   const char *x, *xlabel;  /* metrics column for x */
-  const char *y[4];        /* metrics columns for y */
-  const char *ylabel[4];   /* legend suffix per y ("" for one) */
+  const char *y[CBRL_ENV_REPORT_MAX];      /* metrics columns for y, or report names when extra */
+  const char *ylabel[CBRL_ENV_REPORT_MAX]; /* legend suffix per y ("" for one) */
   int n_y;
   const char *axis, *what; /* y axis label; title text */
+  int extra;               /* y are the environment's report values (extra_metrics) */
 } curve_spec;
 
 
@@ -180,11 +175,17 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
     /* All runs of a setting store the same iterations: read them run by run. */
     double *sum = NULL, *sum2 = NULL, *it = NULL;
     int n = 0;
-    char q[256];
-    snprintf(q, sizeof q, "SELECT %s, %s FROM metrics WHERE run_id = ?1 AND %s IS NOT NULL ORDER BY iteration", cs->x,
-             cs->y[yi], cs->y[yi]);
+    char q[4096];
     for (int r = 0; r < k; r++) {
       sqlite3_stmt *st;
+      if (cs->extra)
+        snprintf(q, sizeof q,
+                 "SELECT m.%s, e.value FROM metrics m JOIN %s e ON e.run_id = m.run_id AND e.iteration = m.iteration"
+                 " WHERE m.run_id = ?1 AND e.name = '%s' ORDER BY m.iteration",
+                 cs->x, s->runs[ids[r]].extras, cs->y[yi]);
+      else
+        snprintf(q, sizeof q, "SELECT %s, %s FROM metrics WHERE run_id = ?1 AND %s IS NOT NULL ORDER BY iteration",
+                 cs->x, cs->y[yi], cs->y[yi]);
       if (sqlite3_prepare_v2(s->runs[ids[r]].db, q, -1, &st, NULL) != SQLITE_OK) break;
       sqlite3_bind_int(st, 1, s->runs[ids[r]].id);
       int i = 0;
@@ -230,12 +231,12 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
     npts[used] = n;
     const prun *r = &s->runs[ids[0]];
     const char *sep = cs->ylabel[yi][0] ? ": " : "";
-    if (isnan(r->c))
-      snprintf(names[used], sizeof names[used], "%s%s%s (lr %g, %d seed%s)", columns[c], sep, cs->ylabel[yi], r->lr, k,
-               k == 1 ? "" : "s");
+    if (isnan(r->sum.zero_order_c))
+      snprintf(names[used], sizeof names[used], "%s%s%s (lr %g, %d seed%s)", columns[c], sep, cs->ylabel[yi],
+               r->sum.learning_rate, k, k == 1 ? "" : "s");
     else
       snprintf(names[used], sizeof names[used], "%s%s%s (lr %g, c %g, %d seed%s)", columns[c], sep, cs->ylabel[yi],
-               r->lr, r->c, k, k == 1 ? "" : "s");
+               r->sum.learning_rate, r->sum.zero_order_c, k, k == 1 ? "" : "s");
     used++;
     free(sum);
     free(sum2);
@@ -248,17 +249,25 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
     return 0; /* nothing varies along x (for example no follower samples) */
   }
   snprintf(path, sizeof path, "%s/%s_lambda%g_beta%g.%s", o->out_dir, cs->prefix, lambda, beta, ext);
+  int rc = cbrl__plot_writable(path, err, err_size);
+  if (rc) {
+    for (int i = 0; i < used; i++) free(xs[i]), free(mean[i]), free(se[i]);
+    return rc;
+  }
   double pad = 0.05 * (ymax - ymin + 1e-9), lo = ymin - pad, hi = ymax + pad;
   PLINT corner = legend_corner(used, npts, xs, mean, names, xmin, xmax, &lo, &hi);
-  begin(device, path, 1000, 650, 1);
+  cbrl__plot_begin(device, path, 1000, 650, 1);
   pladv(0);
   plvpor(0.1, 0.95, 0.12, 0.9);
   plwind(xmin, xmax, lo, hi);
   plcol0(1);
   plbox("bcnst", 0, 0, "bcnstv", 0, 0);
   char title[160];
-  snprintf(title, sizeof title, "Four-Rooms, #gl = %g, #gb = %g: %s, mean #(2233) s.e.", lambda, beta, cs->what);
-  if (strcmp(s->env, "four-rooms")) snprintf(title, sizeof title, "%s, #gl = %g: %s, mean #(2233) s.e.", s->env, lambda, cs->what);
+  const cbrl_env *env = cbrl_env_find(s->env);
+  if (env && cbrl_env_takes(env, "beta"))
+    snprintf(title, sizeof title, "%s, #gl = %g, #gb = %g: %s, mean #(2233) s.e.", env->title, lambda, beta, cs->what);
+  else
+    snprintf(title, sizeof title, "%s, #gl = %g: %s, mean #(2233) s.e.", s->env, lambda, cs->what);
   pllab(cs->xlabel, cs->axis, title);
   PLINT opt[8], colors[8], styles[8];
   PLFLT widths[8];
@@ -297,65 +306,49 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
            styles, widths, NULL, NULL, NULL, NULL);
   plend();
   for (int i = 0; i < used; i++) free(xs[i]), free(mean[i]), free(se[i]);
-  (void)err, (void)err_size;
   return 1;
 }
 
-static int parse_x(const char *json, double *x, int dim) {
+/* A stored x: a JSON array of numbers; returns its length, or -1 (x is malloc'd). */
+static int parse_x(const char *json, double **x) {
+  *x = NULL;
   if (!json || *json != '[') return -1;
+  int cap = 1;
+  for (const char *c = json; *c; c++) cap += *c == ',';
+  double *v = malloc(sizeof(double) * (size_t)cap);
+  if (!v) return -1;
   const char *p = json + 1;
-  for (int j = 0; j < dim; j++) {
-    char *end;
-    x[j] = strtod(p, &end);
-    if (end == p) return -1;
-    p = end;
+  int n = 0;
+  while (n < cap) {
     while (*p == ',' || *p == ' ') p++;
+    if (*p == ']') break;
+    char *end;
+    v[n] = strtod(p, &end);
+    if (end == p) {
+      free(v);
+      return -1;
+    }
+    n++;
+    p = end;
   }
-  return 0;
-}
-
-/* The follower's most likely path from the start: argmax pi, then the most likely next cell. */
-static int greedy_path(const cbrl_mdp *m, const double *pi, int start, int *path, int max) {
-  int s = start, n = 0;
-  path[n++] = s;
-  while (n < max && !m->terminal[s]) {
-    int a = 0;
-    for (int b = 1; b < 4; b++)
-      if (pi[s * 4 + b] > pi[s * 4 + a]) a = b;
-    int64_t best = m->row[s * 4 + a];
-    for (int64_t k = best; k < m->row[s * 4 + a + 1]; k++)
-      if (m->prob[k] > m->prob[best]) best = k;
-    int t = m->next[best];
-    if (t == s) break;
-    for (int i = 0; i < n; i++)
-      if (path[i] == t) return n; /* a loop: stop */
-    path[n++] = s = t;
-  }
+  *x = v;
   return n;
 }
 
-static void arrow(double x0, double y0, double x1, double y1) {
-  double X[2] = {x0, x1}, Y[2] = {y0, y1};
-  plline(2, X, Y);
-  double dx = x1 - x0, dy = y1 - y0, len = sqrt(dx * dx + dy * dy);
-  if (len == 0) return;
-  dx /= len, dy /= len;
-  double hx[3] = {x1, x1 - 0.25 * dx - 0.15 * dy, x1 - 0.25 * dx + 0.15 * dy};
-  double hy[3] = {y1, y1 - 0.25 * dy + 0.15 * dx, y1 - 0.25 * dy - 0.15 * dx};
-  plfill(3, hx, hy);
-}
-
-/* Four-Rooms penalty maps of one (lambda, beta): one panel per column, the median seed's x. */
-static int penalty_map(const sweep *s, char (*columns)[48], int nc, double lambda, double beta, const cbrl_plot_opts *o,
-                       const char *device, const char *ext, FILE *dump) {
+/* The environment's policy map of one (lambda, beta): one panel per column, the median seed's
+   final x, drawn by the environment (cbrl_env's map). */
+static int policy_map(const sweep *s, const cbrl_env *env, char (*columns)[48], int nc, double lambda, double beta,
+                      const cbrl_plot_opts *o, const char *device, const char *ext, FILE *dump, char *err,
+                      size_t err_size) {
   int panels = 0, chosen[8];
   int *ids = malloc(sizeof(int) * s->n);
+  if (!ids) return CBRL_ENOMEM;
   for (int c = 0; c < nc && panels < 8; c++) {
     int k = best_setting(s, columns[c], lambda, beta, ids);
     if (!k) continue;
     /* The run whose final-window F is the median of the setting's seeds. */
     for (int i = 1; i < k; i++)
-      for (int j = i; j > 0 && s->runs[ids[j - 1]].window_F > s->runs[ids[j]].window_F; j--) {
+      for (int j = i; j > 0 && s->runs[ids[j - 1]].sum.value[0] > s->runs[ids[j]].sum.value[0]; j--) {
         int t = ids[j];
         ids[j] = ids[j - 1];
         ids[j - 1] = t;
@@ -364,125 +357,26 @@ static int penalty_map(const sweep *s, char (*columns)[48], int nc, double lambd
   }
   free(ids);
   if (!panels) return 0;
-  char path[1200];
-  snprintf(path, sizeof path, "%s/penalty_map_lambda%g_beta%g.%s", o->out_dir, lambda, beta, ext);
-  begin(device, path, 560 * panels, 640, panels);
-  /* cmap1: white (no penalty) to dark red (the largest penalty). */
-  PLFLT pos[2] = {0, 1}, r[2] = {1, 0.55}, g[2] = {1, 0}, b[2] = {1, 0};
-  plscmap1l(1, 2, pos, r, g, b, NULL);
+  cbrl__map_panel panel[8];
+  double *xs[8] = {0};
+  int n = 0;
   for (int p = 0; p < panels; p++) {
     const prun *run = &s->runs[chosen[p]];
-    double x[CBRL_FOUR_ROOMS_DIM], pen[CBRL_FOUR_ROOMS_CELLS], pmax = 0.0;
-    if (parse_x(run->x_json, x, CBRL_FOUR_ROOMS_DIM)) continue;
-    cbrl_four_rooms_penalties(x, pen);
-    for (int i = 0; i < CBRL_FOUR_ROOMS_CELLS; i++) pmax = fmax(pmax, -pen[i]);
-    /* Best responses at the final x, for the paths. */
-    cbrl_four_rooms_opts fo;
-    cbrl_four_rooms_opts_default(&fo);
-    fo.beta = beta;
-    fo.lambda = isnan(lambda) ? fo.lambda : lambda;
-    cbrl_problem *prob = NULL;
-    cbrl_exact *e = NULL;
-    if (cbrl_four_rooms_create(&prob, &fo) || cbrl_exact_create(&e, prob) ||
-        (cbrl_exact_evaluate(e, x, NULL, NULL, NULL) && 0)) {
-      cbrl_exact_free(e);
-      cbrl_problem_free(prob);
-      continue;
-    }
-    /* Image: row-major cells, y up = row down. */
-    PLFLT col[13][13], *colp[13];
-    for (int cx = 0; cx < 13; cx++) {
-      colp[cx] = col[cx];
-      for (int ry = 0; ry < 13; ry++) {
-        int cell = cbrl_four_rooms_cell(12 - ry, cx);
-        col[cx][ry] = cell < 0 ? 0.0 : -pen[cell];
-      }
-    }
-    pladv(p + 1);
-    plvpor(0.06, 0.78, 0.2, 0.9);
-    plwind(0, 13, 0, 13);
-    plimage((PLFLT_MATRIX)colp, 13, 13, 0, 13, 0, 13, 0, pmax > 0 ? pmax : 1, 0, 13, 0, 13);
-    plcol0(1);
-    for (int row = 0; row < 13; row++)
-      for (int cx = 0; cx < 13; cx++) {
-        if (cbrl_four_rooms_cell(row, cx) >= 0) continue;
-        double X[4] = {cx, cx + 1, cx + 1, cx}, Y[4] = {12 - row, 12 - row, 13 - row, 13 - row};
-        plscol0(15, 60, 60, 60);
-        plcol0(15);
-        plfill(4, X, Y);
-      }
-    plcol0(1);
-    plbox("bc", 0, 0, "bc", 0, 0);
-    /* Marks: S start, G1 and G2 goals, +1 the leader's target. */
-    int marks[4] = {cbrl_four_rooms_start(), cbrl_four_rooms_goal(0), cbrl_four_rooms_goal(1), cbrl_four_rooms_target()};
-    const char *labels[4] = {"S", "G1", "G2", "+1"};
-    for (int i = 0; i < 4; i++) {
-      int rr, cc;
-      cbrl_four_rooms_coords(marks[i], &rr, &cc);
-      plptex(cc + 0.5, 12.5 - rr - 0.15, 1, 0, 0.5, labels[i]);
-    }
-    for (int k = 0; k < 2; k++) {
-      int route[256];
-      const cbrl_soft_solver *w = cbrl_exact_follower(e, k);
-      int n = greedy_path(cbrl_exact_mdp(e, k), w->pi, cbrl_four_rooms_start(), route, 256);
-      plcol0(k ? 4 : 2);
-      plwidth(2.0);
-      for (int i = 0; i + 1 < n; i++) {
-        int r0, c0, r1, c1;
-        cbrl_four_rooms_coords(route[i], &r0, &c0);
-        cbrl_four_rooms_coords(route[i + 1], &r1, &c1);
-        double off = k ? 0.12 : -0.12;
-        arrow(c0 + 0.5 + off, 12.5 - r0 + off, c1 + 0.5 + off, 12.5 - r1 + off);
-      }
-      plwidth(1.0);
-      if (dump) {
-        fprintf(dump, "# lambda %g beta %g panel %s run %d seed %ld goal G%d path:", lambda, beta, columns[p], run->id,
-                run->seed, k + 1);
-        for (int i = 0; i < n; i++) fprintf(dump, " %d", route[i]);
-        fputc('\n', dump);
-      }
-    }
-    if (dump) {
-      /* The panel as text: # wall, S start, A/B goals G1/G2, T target, else the penalty. */
-      fprintf(dump, "# lambda %g beta %g panel %s cells:\n", lambda, beta, columns[p]);
-      for (int row = 0; row < 13; row++) {
-        for (int cx = 0; cx < 13; cx++) {
-          int cell = cbrl_four_rooms_cell(row, cx);
-          char ch = cell < 0 ? '#' : cell == marks[0] ? 'S' : cell == marks[1] ? 'A' : cell == marks[2] ? 'B' : cell == marks[3] ? 'T' : '.';
-          fputc(ch, dump);
-        }
-        fputc('\n', dump);
-      }
-      for (int i = 0; i < CBRL_FOUR_ROOMS_CELLS; i++) fprintf(dump, "%s%.6g", i ? " " : "penalties ", pen[i]);
-      fputc('\n', dump);
-    }
-    plcol0(1);
-    plschr(0, strlen(s->runs[chosen[p]].column) > 18 ? 0.75 : 0.9);
-    plmtex("t", 1.2, 0.5, 0.5, s->runs[chosen[p]].column);
-    plschr(0, 0.9);
-    char info[96];
-    snprintf(info, sizeof info, "seed %ld, final-window F %.3f", run->seed, run->window_F);
-    plmtex("b", 1.6, 0.0, 0.0, info);
-    if (p == 0) plmtex("b", 3.2, 0.0, 0.0, "paths: blue to G1, green to G2");
-    plschr(0, 1.1);
-    cbrl_exact_free(e);
-    cbrl_problem_free(prob);
-    if (p == panels - 1) {
-      /* Colour bar: a strip of cmap1 beside the last panel, in units of 0.01 so that the
-         labels need no exponent. */
-      PLFLT strip[2][64], *stripp[2] = {strip[0], strip[1]};
-      double top = 100.0 * (pmax > 0 ? pmax : 1);
-      for (int i = 0; i < 64; i++) strip[0][i] = strip[1][i] = top * i / 63.0;
-      plvpor(0.82, 0.85, 0.2, 0.9);
-      plwind(0, 1, 0, top);
-      plimage((PLFLT_MATRIX)stripp, 2, 64, 0, 1, 0, top, 0, top, 0, 1, 0, top);
-      plcol0(1);
-      plbox("bc", 0, 0, "bcmstv", 0, 0);
-      plmtex("t", 1.2, 0.5, 0.5, "|p| x100");
-    }
+    int dim = parse_x(run->x_json, &xs[n]);
+    if (dim < 0) continue; /* a run without a stored x has no map */
+    panel[n] = (cbrl__map_panel){xs[n], dim, run->sum.column, run->id, run->seed, run->sum.value[0]};
+    n++;
   }
-  plend();
-  return 1;
+  int rc = 0;
+  char path[1200];
+  snprintf(path, sizeof path, "%s/%s_lambda%g_beta%g.%s", o->out_dir, env->map_prefix, lambda, beta, ext);
+  if (n) rc = cbrl__plot_writable(path, err, err_size);
+  if (n && !rc) {
+    cbrl__map_figure f = {env, lambda, beta, n, panel, device, path, dump, err, err_size};
+    rc = env->map(&f);
+  }
+  for (int p = 0; p < n; p++) free(xs[p]);
+  return rc;
 }
 
 /* Whether a run's column (its algorithm, with any simulator note after a space) is in the
@@ -496,11 +390,13 @@ static int column_selected(const char *only, const char *column) {
   return 0;
 }
 
-int cbrl_plot_sweep(const cbrl_plot_opts *o, char *err, size_t err_size) {
+int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t err_size) {
   char path[1200];
   sweep s = {0};
   sqlite3 *dbs[64];
+  char *extras[64] = {0};
   int n_dbs = 0, rc = 0;
+  if (n_figures) *n_figures = 0;
   /* o->dir may list several stores separated by newlines; their runs are pooled. */
   char dirs[4096];
   snprintf(dirs, sizeof dirs, "%s", o->dir);
@@ -512,12 +408,21 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, char *err, size_t err_size) {
       rc = CBRL_EIO;
       break;
     }
-    if ((rc = load(dbs[n_dbs++], &s))) break;
+    sqlite3 *db = dbs[n_dbs++];
+    if (!(extras[n_dbs - 1] = malloc(2048))) {
+      rc = CBRL_ENOMEM;
+      break;
+    }
+    if ((rc = cbrl_store_extras_source(db, extras[n_dbs - 1], 2048))) {
+      snprintf(err, err_size, "%s: cannot read its environment metrics", path);
+      break;
+    }
+    if ((rc = load(db, extras[n_dbs - 1], &s))) break;
   }
   if (!rc && o->only) {
     int kept = 0;
     for (int i = 0; i < s.n; i++) {
-      if (column_selected(o->only, s.runs[i].column)) s.runs[kept++] = s.runs[i];
+      if (column_selected(o->only, s.runs[i].sum.column)) s.runs[kept++] = s.runs[i];
       else free(s.runs[i].x_json);
     }
     if (!kept && s.n) {
@@ -526,59 +431,86 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, char *err, size_t err_size) {
     }
     s.n = kept;
   }
-  if (rc || s.n == 0) {
-    if (!rc) snprintf(err, err_size, "%s: no finished runs", o->dir);
-    for (int i = 0; i < n_dbs; i++) sqlite3_close(dbs[i]);
-    for (int i = 0; i < s.n; i++) free(s.runs[i].x_json);
-    free(s.runs);
-    return rc ? rc : CBRL_EINVAL;
+  if (!rc && s.n == 0) {
+    snprintf(err, err_size, "%s: no finished runs", o->dir);
+    rc = CBRL_EINVAL;
   }
-  char(*columns)[48] = calloc((size_t)s.n, sizeof *columns);
-  double *lambdas = malloc(sizeof(double) * s.n), *betas = malloc(sizeof(double) * s.n);
+  char(*columns)[48] = NULL;
+  double *lambdas = NULL, *betas = NULL;
+  FILE *dump = NULL;
+  const cbrl_env *env = s.n ? cbrl_env_find(s.env) : NULL;
+  if (rc) goto done;
+  columns = calloc((size_t)s.n, sizeof *columns);
+  lambdas = malloc(sizeof(double) * s.n), betas = malloc(sizeof(double) * s.n);
+  if (!columns || !lambdas || !betas) {
+    rc = CBRL_ENOMEM;
+    goto done;
+  }
   int nc = 0, nl = 0, nb = 0, figures = 0;
   for (int i = 0; i < s.n; i++) {
     int k = 0;
-    while (k < nc && strcmp(columns[k], s.runs[i].column)) k++;
-    if (k == nc) memcpy(columns[nc++], s.runs[i].column, sizeof s.runs[i].column);
+    while (k < nc && strcmp(columns[k], s.runs[i].sum.column)) k++;
+    if (k == nc) memcpy(columns[nc++], s.runs[i].sum.column, sizeof s.runs[i].sum.column);
     k = 0;
-    while (k < nl && !same(lambdas[k], s.runs[i].lambda)) k++;
-    if (k == nl) lambdas[nl++] = s.runs[i].lambda;
+    while (k < nl && !same(lambdas[k], s.runs[i].sum.lambda)) k++;
+    if (k == nl) lambdas[nl++] = s.runs[i].sum.lambda;
     k = 0;
-    while (k < nb && !same(betas[k], s.runs[i].beta)) k++;
-    if (k == nb) betas[nb++] = s.runs[i].beta;
+    while (k < nb && !same(betas[k], s.runs[i].sum.beta)) k++;
+    if (k == nb) betas[nb++] = s.runs[i].sum.beta;
   }
-  snprintf(path, sizeof path, "%s/penalty_maps.txt", o->out_dir);
-  FILE *dump = !strcmp(s.env, "four-rooms") ? fopen(path, "w") : NULL;
+  if (env && env->map && env->map_dump) {
+    snprintf(path, sizeof path, "%s/%s", o->out_dir, env->map_dump);
+    if (!(dump = fopen(path, "w"))) {
+      snprintf(err, err_size, "%s: cannot write: %s", path, strerror(errno));
+      rc = CBRL_EIO;
+      goto done;
+    }
+  }
   static const char *const devices[2] = {"pngcairo", "svgcairo"}, *const exts[2] = {"png", "svg"};
-  for (int f = 0; f < 2; f++) {
+  static const curve_spec f_by_iteration = {"curves", "iteration", "outer iteration", {"F"}, {""}, 1, "F(x)",
+                                            "exact F", 0};
+  static const curve_spec f_by_samples = {"samples", "follower_samples_total", "cumulative follower samples", {"F"},
+                                          {""}, 1, "F(x)", "exact F by follower samples", 0};
+  for (int f = 0; f < 2 && !rc; f++) {
     if (!(o->formats & (1 << f))) continue;
-    for (int l = 0; l < nl; l++)
-      for (int b = 0; b < nb; b++) {
-        static const curve_spec f_by_iteration = {"curves", "iteration", "outer iteration", {"F"}, {""}, 1, "F(x)", "exact F"};
-        static const curve_spec f_by_samples = {"samples", "follower_samples_total", "cumulative follower samples", {"F"},
-                                                {""}, 1, "F(x)", "exact F by follower samples"};
-        static const curve_spec rates = {"tax_rates", "iteration", "outer iteration",
-                                         {"income_tax", "vat1", "vat2", "vat3"}, {"income", "VAT 1", "VAT 2", "VAT 3"}, 4,
-                                         "rate", "tax rates"};
-        static const curve_spec households = {"households", "iteration", "outer iteration",
-                                              {"household_value", "household_spread", "revenue"},
-                                              {"J (mean)", "J spread", "revenue"}, 3, "value", "households and revenue"};
-        figures += curves(&s, columns, nc, lambdas[l], betas[b], &f_by_iteration, o, devices[f], exts[f], err, err_size);
-        figures += curves(&s, columns, nc, lambdas[l], betas[b], &f_by_samples, o, devices[f], exts[f], err, err_size);
-        if (!strcmp(s.env, "tax-design")) {
-          figures += curves(&s, columns, nc, lambdas[l], betas[b], &rates, o, devices[f], exts[f], err, err_size);
-          figures += curves(&s, columns, nc, lambdas[l], betas[b], &households, o, devices[f], exts[f], err, err_size);
+    for (int l = 0; l < nl && !rc; l++)
+      for (int b = 0; b < nb && !rc; b++) {
+        curve_spec specs[2 + 4];
+        int n_specs = 0;
+        specs[n_specs++] = f_by_iteration;
+        specs[n_specs++] = f_by_samples;
+        /* The environment's report curves: the same figure, its values read by name. */
+        for (int e = 0; env && e < env->n_curves && n_specs < 6; e++) {
+          const cbrl__env_curves *ec = &env->curves[e];
+          curve_spec cs = {ec->prefix, "iteration", "outer iteration", {0}, {0}, ec->n_y, ec->axis, ec->what, 1};
+          memcpy(cs.y, ec->y, sizeof cs.y);
+          memcpy(cs.ylabel, ec->ylabel, sizeof cs.ylabel);
+          specs[n_specs++] = cs;
         }
-        if (!strcmp(s.env, "four-rooms"))
-          figures += penalty_map(&s, columns, nc, lambdas[l], betas[b], o, devices[f], exts[f], f == 0 ? dump : NULL);
+        for (int k = 0; k < n_specs && !rc; k++) {
+          int w = curves(&s, columns, nc, lambdas[l], betas[b], &specs[k], o, devices[f], exts[f], err, err_size);
+          if (w < 0) rc = w;
+          else figures += w;
+        }
+        if (!rc && env && env->map) {
+          int w = policy_map(&s, env, columns, nc, lambdas[l], betas[b], o, devices[f], exts[f], f == 0 ? dump : NULL,
+                             err, err_size);
+          if (w < 0) rc = w;
+          else figures += w;
+        }
       }
   }
-  if (dump) fclose(dump);
+  if (!rc && n_figures) *n_figures = figures;
+done:
+  if (dump && fclose(dump) != 0 && !rc) {
+    snprintf(err, err_size, "%s/%s: cannot write: %s", o->out_dir, env->map_dump, strerror(errno));
+    rc = CBRL_EIO;
+  }
   for (int i = 0; i < s.n; i++) free(s.runs[i].x_json);
   free(s.runs);
   free(columns);
   free(lambdas);
   free(betas);
-  for (int i = 0; i < n_dbs; i++) sqlite3_close(dbs[i]);
-  return figures;
+  for (int i = 0; i < n_dbs; i++) sqlite3_close(dbs[i]), free(extras[i]);
+  return rc;
 }

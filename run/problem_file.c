@@ -1,4 +1,4 @@
-/* Loader for cbrl-tabular-1 problem files (SPEC 6.4): validates everything against the
+/* Loader for cbrl-tabular-1 problem files (docs/PROBLEM_FILES.md): validates everything against the
    schema and builds an affine problem. */
 #include "cbrl/run/problem_file.h"
 

@@ -1,3 +1,6 @@
+/* The results store. Schema 2 keeps environment metrics out of the generic metrics table, in
+   extra_metrics(run_id, iteration, name, value); schema 1 had them as eight columns of
+   metrics, which an open for writing moves into extra_metrics. */
 #include "cbrl/run/store.h"
 
 #include <math.h>
@@ -20,27 +23,76 @@ static const char schema[] =
     " run_id INTEGER NOT NULL, iteration INTEGER NOT NULL, context INTEGER, F REAL, f_context REAL,"
     " grad_norm REAL, env_steps INTEGER, follower_iterations INTEGER, follower_products INTEGER,"
     " follower_samples INTEGER, level INTEGER, env_steps_total INTEGER, follower_samples_total INTEGER,"
-    " income_tax REAL, vat1 REAL, vat2 REAL, vat3 REAL, household_value REAL, household_spread REAL,"
-    " revenue REAL, assets REAL, PRIMARY KEY(run_id, iteration)) WITHOUT ROWID;";
+    " PRIMARY KEY(run_id, iteration)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS extra_metrics("
+    " run_id INTEGER NOT NULL, iteration INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,"
+    " PRIMARY KEY(run_id, iteration, name)) WITHOUT ROWID;";
 
-/* Stores written before a metrics column existed get it (NULL for their old rows). */
-static int migrate(sqlite3 *db) {
-  static const char *const added[12] = {"follower_samples", "level", "env_steps_total", "follower_samples_total",
-                                        "income_tax", "vat1", "vat2", "vat3", "household_value",
-                                        "household_spread", "revenue", "assets"};
-  int have[12] = {0};
+/* Metrics columns added after the first stores were written (NULL for their old rows). */
+static const char *const added[4] = {"follower_samples", "level", "env_steps_total", "follower_samples_total"};
+
+/* Schema 1's environment columns of metrics: the tax-design report of that time, under the
+   names its report still uses, so the migrated rows read as new ones. */
+static const char *const legacy_extras[8] = {"income_tax", "vat1", "vat2", "vat3", "household_value",
+                                             "household_spread", "revenue", "assets"};
+
+/* Which of the names are columns of metrics: bit i for names[i]. */
+static int metrics_columns(sqlite3 *db, const char *const *names, int n, unsigned *have) {
   sqlite3_stmt *st;
+  *have = 0;
   if (sqlite3_prepare_v2(db, "PRAGMA table_info(metrics)", -1, &st, NULL) != SQLITE_OK) return -1;
   while (sqlite3_step(st) == SQLITE_ROW)
-    for (int i = 0; i < 12; i++) have[i] |= !strcmp((const char *)sqlite3_column_text(st, 1), added[i]);
+    for (int i = 0; i < n; i++)
+      if (!strcmp((const char *)sqlite3_column_text(st, 1), names[i])) *have |= 1u << i;
   sqlite3_finalize(st);
-  for (int i = 0; i < 12; i++) {
-    if (have[i]) continue;
+  return 0;
+}
+
+/* Brings an older store to schema 2: the added columns, and the environment columns moved into
+   extra_metrics (in one transaction, so a failed move leaves the store as it was). */
+static int migrate(sqlite3 *db) {
+  unsigned have;
+  if (metrics_columns(db, added, 4, &have)) return -1;
+  for (int i = 0; i < 4; i++) {
+    if (have & (1u << i)) continue;
     char sql[128];
-    snprintf(sql, sizeof sql, "ALTER TABLE metrics ADD COLUMN %s %s", added[i], i < 4 ? "INTEGER" : "REAL");
+    snprintf(sql, sizeof sql, "ALTER TABLE metrics ADD COLUMN %s INTEGER", added[i]);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) return -1;
   }
-  return 0;
+  if (metrics_columns(db, legacy_extras, 8, &have)) return -1;
+  if (!have) return 0;
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) return -1;
+  for (int i = 0; i < 8; i++) {
+    if (!(have & (1u << i))) continue;
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT OR REPLACE INTO extra_metrics(run_id, iteration, name, value) SELECT run_id, iteration, '%s', %s"
+             " FROM metrics WHERE %s IS NOT NULL; ALTER TABLE metrics DROP COLUMN %s",
+             legacy_extras[i], legacy_extras[i], legacy_extras[i], legacy_extras[i]);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      return -1;
+    }
+  }
+  return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int cbrl_store_extras_source(sqlite3 *db, char *buf, size_t size) {
+  unsigned have;
+  sqlite3_stmt *st;
+  int table = sqlite3_prepare_v2(db, "SELECT 1 FROM extra_metrics LIMIT 0", -1, &st, NULL) == SQLITE_OK;
+  sqlite3_finalize(st);
+  if (metrics_columns(db, legacy_extras, 8, &have)) return CBRL_EIO;
+  size_t n = (size_t)snprintf(buf, size, "(SELECT run_id, iteration, name, value FROM %s",
+                              table ? "extra_metrics" : "(SELECT 0 AS run_id, 0 AS iteration, '' AS name, 0.0 AS value"
+                                                        " WHERE 0)");
+  for (int i = 0; i < 8 && n < size; i++)
+    if (have & (1u << i))
+      n += (size_t)snprintf(buf + n, size - n,
+                            " UNION ALL SELECT run_id, iteration, '%s', %s FROM metrics WHERE %s IS NOT NULL",
+                            legacy_extras[i], legacy_extras[i], legacy_extras[i]);
+  if (n < size) n += (size_t)snprintf(buf + n, size - n, ")");
+  return n < size ? 0 : CBRL_ERANGE;
 }
 
 static int db_fail(cbrl_store *s, char *err, size_t n, const char *what) {
@@ -66,7 +118,7 @@ int cbrl_store_open(cbrl_store *s, const char *path, int create, char *err, size
     return CBRL_EIO;
   }
   if (migrate(s->db)) {
-    int rc = db_fail(s, err, err_size, "cannot add the new metrics columns");
+    int rc = db_fail(s, err, err_size, "cannot bring the store to the current schema");
     cbrl_store_close(s);
     return rc;
   }
@@ -182,9 +234,7 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   if (sqlite3_prepare_v2(s->db,
                          "INSERT OR REPLACE INTO metrics(run_id, iteration, context, F, f_context, grad_norm, env_steps,"
                          " follower_iterations, follower_products, follower_samples, level, env_steps_total,"
-                         " follower_samples_total, income_tax, vat1, vat2, vat3, household_value, household_spread,"
-                         " revenue, assets) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
-                         "?20,?21)",
+                         " follower_samples_total) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
                          -1, &st, NULL) != SQLITE_OK)
     goto fail;
   for (int64_t i = 0; i < res->n_rows; i++) {
@@ -203,15 +253,37 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
     sqlite3_bind_int(st, 11, m->level);
     sqlite3_bind_int64(st, 12, m->env_steps_total);
     sqlite3_bind_int64(st, 13, m->follower_samples_total);
-    for (int j = 0; j < 4; j++) bind_real_or_null(st, 14 + j, m->rates[j]);
-    bind_real_or_null(st, 18, m->household_value);
-    bind_real_or_null(st, 19, m->household_spread);
-    bind_real_or_null(st, 20, m->revenue);
-    bind_real_or_null(st, 21, m->assets);
     if (sqlite3_step(st) != SQLITE_DONE) goto fail;
   }
   sqlite3_finalize(st);
   st = NULL;
+  /* The environment's report, one row per finite value, in the same transaction. */
+  const cbrl_env *e = cbrl_env_find(c->env);
+  const char *const *names = NULL;
+  int n_names = e ? cbrl_env_report_names(e, &names) : 0;
+  if (sqlite3_prepare_v2(s->db, "DELETE FROM extra_metrics WHERE run_id = ?1", -1, &st, NULL) != SQLITE_OK) goto fail;
+  sqlite3_bind_int(st, 1, r->index);
+  if (sqlite3_step(st) != SQLITE_DONE) goto fail;
+  sqlite3_finalize(st);
+  st = NULL;
+  if (n_names) {
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO extra_metrics(run_id, iteration, name, value) VALUES(?1,?2,?3,?4)", -1,
+                           &st, NULL) != SQLITE_OK)
+      goto fail;
+    for (int64_t i = 0; i < res->n_rows; i++)
+      for (int j = 0; j < n_names; j++) {
+        const cbrl_metric_row *m = &res->rows[i];
+        if (!isfinite(m->extra[j])) continue;
+        sqlite3_reset(st);
+        sqlite3_bind_int(st, 1, r->index);
+        sqlite3_bind_int64(st, 2, m->iteration);
+        sqlite3_bind_text(st, 3, names[j], -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 4, m->extra[j]);
+        if (sqlite3_step(st) != SQLITE_DONE) goto fail;
+      }
+    sqlite3_finalize(st);
+    st = NULL;
+  }
   if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
   free(x_json);
   return 0;

@@ -1,10 +1,10 @@
 /* The sweep runner: a parallel loop over grid points. Each run's random numbers come from its
    seed and a hash of its own parameters, so results do not depend on the thread count, the
    order runs finish in, or which other runs share the grid. */
-#include "cbrl/run/sweep.h"
+#include "sweep_internal.h"
 
 #include <errno.h>
-#include <signal.h>
+#include <stdarg.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cbrl/errors.h"
 #include "cbrl/run/plot.h"
@@ -51,75 +50,81 @@ void cbrl_run_result_free(cbrl_run_result *res) {
   memset(res, 0, sizeof *res);
 }
 
-int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res, volatile int *stop) {
+/* A run stops once either flag is set: the caller's, or the sweep's own on a write error. */
+static int stopped(const volatile int *a, const volatile int *b) { return (a && *a) || (b && *b); }
+
+/* The leader's options of one run, from the config's scalars and the run's axes. */
+static void leader_opts(const cbrl_config *c, const cbrl_run_spec *r, cbrl_leader_opts *o) {
+  cbrl_leader_opts_default(o);
+  o->algorithm = r->algorithm;
+  o->optimizer = c->optimizer;
+  o->learning_rate = r->learning_rate;
+  o->max_grad_norm = c->max_grad_norm;
+  o->seed = (uint64_t)r->seed;
+  o->stream = run_stream(r);
+  o->hpgd.steps = c->hpgd_steps;
+  o->hpgd.streams = (int)c->hpgd_streams;
+  o->hpgd.max_steps = (int)c->hpgd_max_steps;
+  o->zero_order_c = isnan(r->zero_order_c) ? 0.1 : r->zero_order_c;
+  o->amd_updates = (int)c->amd_updates;
+  o->init_std = c->init_std;
+  o->follower = (cbrl_follower_kind)c->follower;
+  o->follower_iterations = c->follower_iterations;
+  o->rtq.levels = (int)c->rtq_levels;
+  o->rtq.inner_unbiased = c->rtq_inner_samples > 0;
+  if (c->rtq_inner_samples > 0) o->rtq.inner_samples = (int)c->rtq_inner_samples;
+  o->rtq.hpgd.steps = c->hpgd_steps;
+  o->rtq.hpgd.streams = (int)c->hpgd_streams;
+  o->rtq.hpgd.max_steps = (int)c->hpgd_max_steps;
+}
+
+static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res, const volatile int *stop,
+                     const volatile int *halt) {
   memset(res, 0, sizeof *res);
   res->final_F = res->window_F = res->window_f_sampled = NAN;
   double wall0 = now(CLOCK_MONOTONIC), cpu0 = now(CLOCK_THREAD_CPUTIME_ID);
+  const cbrl_env *env = cbrl_env_find(c->env);
   cbrl_problem *p = NULL;
   cbrl_leader *L = NULL;
-  cbrl_continuous *continuous = NULL;
-  cbrl_exact *economy = NULL; /* tax design: the economy report's own workspace */
+  cbrl_env_sim sim = {0};
+  cbrl_env_report *report = NULL;
+  double *x0 = NULL, *x_t = NULL;
   int err = cbrl_config_problem(c, r, &p, res->error, sizeof res->error);
   if (err) {
     res->failed = 1;
     goto done;
   }
   cbrl_leader_opts o;
-  cbrl_leader_opts_default(&o);
-  o.algorithm = r->algorithm;
-  o.optimizer = c->optimizer;
-  o.learning_rate = r->learning_rate;
-  o.max_grad_norm = c->max_grad_norm;
-  o.seed = (uint64_t)r->seed;
-  o.stream = run_stream(r);
-  o.hpgd.steps = c->hpgd_steps;
-  o.hpgd.streams = (int)c->hpgd_streams;
-  o.hpgd.max_steps = (int)c->hpgd_max_steps;
-  if (r->simulator == CBRL_RUN_SIM_CONTINUOUS && (err = cbrl_tax_continuous_create(&continuous, p))) {
+  leader_opts(c, r, &o);
+  const char *const *report_names;
+  int n_report = cbrl_env_report_names(env, &report_names);
+  x0 = malloc(sizeof(double) * (size_t)p->dim);
+  x_t = malloc(sizeof(double) * (size_t)p->dim);
+  if (!x0 || !x_t) err = CBRL_ENOMEM;
+  if (!err) err = cbrl_env_sim_open(env, r->simulator, p, &sim);
+  o.continuous = sim.continuous;
+  /* The environment's own start, if it has one; otherwise the leader's N(0, init_std^2). */
+  if (!err) cbrl_env_default_x(env, p, x0);
+  if (!err) err = cbrl_leader_create(&L, p, &o, cbrl_env_has_default_x(env) ? x0 : NULL);
+  /* The report at each stored iterate comes from a workspace of its own, so that reporting
+     never moves the leader's warm starts. */
+  if (!err) err = cbrl_env_report_open(env, p, &report);
+  if (err) {
     res->failed = 1;
     snprintf(res->error, sizeof res->error, "cannot start: %s", cbrl_strerror(err));
     goto done;
   }
-  o.continuous = continuous;
-  o.zero_order_c = isnan(r->zero_order_c) ? 0.1 : r->zero_order_c;
-  o.amd_updates = (int)c->amd_updates;
-  o.init_std = c->init_std;
-  o.follower = (cbrl_follower_kind)c->follower;
-  o.follower_iterations = c->follower_iterations;
-  o.rtq.levels = (int)c->rtq_levels;
-  o.rtq.inner_unbiased = c->rtq_inner_samples > 0;
-  if (c->rtq_inner_samples > 0) o.rtq.inner_samples = (int)c->rtq_inner_samples;
-  o.rtq.hpgd.steps = c->hpgd_steps;
-  o.rtq.hpgd.streams = (int)c->hpgd_streams;
-  o.rtq.hpgd.max_steps = (int)c->hpgd_max_steps;
-  /* Tax design starts, as the paper does, at every rate 0.3; the others at N(0, init_std^2). */
-  double x0[CBRL_TAX_DIM];
-  if (!strcmp(c->env, "tax-design")) cbrl_tax_x_for_rate(0.3, x0);
-  if ((err = cbrl_leader_create(&L, p, &o, !strcmp(c->env, "tax-design") ? x0 : NULL))) {
-    res->failed = 1;
-    snprintf(res->error, sizeof res->error, "cannot start: %s", cbrl_strerror(err));
-    goto done;
-  }
-  /* Tax design: the economy at each stored iterate, from a workspace of its own so that the
-     report never moves the leader's warm starts. */
-  int is_tax = !strcmp(c->env, "tax-design");
-  if (is_tax && (err = cbrl_exact_create(&economy, p))) {
-    res->failed = 1;
-    snprintf(res->error, sizeof res->error, "cannot start: %s", cbrl_strerror(err));
-    goto done;
-  }
-  double x_t[CBRL_TAX_DIM];
   long T = c->iterations, window_start = T - c->final_window + 1;
   double sum_F = 0.0, sum_f = 0.0;
   int64_t follower_total = 0;
   for (long t = 1; t <= T; t++) {
-    if (stop && *stop) {
+    if (stopped(stop, halt)) {
       res->interrupted = 1;
       snprintf(res->error, sizeof res->error, "interrupted at iteration %ld", t);
       break;
     }
     int with = t == 1 || t % c->metrics_every == 0 || t >= window_start;
-    if (is_tax) memcpy(x_t, cbrl_leader_x(L), sizeof x_t);
+    if (report) memcpy(x_t, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
     cbrl_leader_metrics m;
     err = cbrl_leader_step(L, with, &m);
     if (!err && with && !(isfinite(m.F) && isfinite(m.f_context))) err = CBRL_ENONFINITE;
@@ -134,15 +139,12 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
     if (with) {
       cbrl_metric_row row = {m.iteration, m.context, m.F, m.f_context, m.grad_norm, m.env_steps,
                              m.follower_iterations, m.follower_products, m.follower_samples, m.level,
-                             res->env_steps, follower_total, {NAN, NAN, NAN, NAN}, NAN, NAN, NAN, NAN};
-      cbrl_tax_report rep;
-      if (is_tax && cbrl_tax_report_compute(p, economy, x_t, &rep) == 0) {
-        memcpy(row.rates, rep.rates, sizeof row.rates);
-        row.household_value = rep.value_mean;
-        row.household_spread = rep.value_spread;
-        row.revenue = rep.revenue_mean;
-        row.assets = rep.assets_mean;
-      }
+                             res->env_steps, follower_total, {0}};
+      for (int j = 0; j < CBRL_ENV_REPORT_MAX; j++) row.extra[j] = NAN;
+      double values[CBRL_ENV_REPORT_MAX];
+      /* A report that cannot be computed leaves its values unstored, as before. */
+      if (report && cbrl_env_report_compute(report, x_t, values) == 0)
+        memcpy(row.extra, values, sizeof(double) * (size_t)n_report);
       if ((err = push_row(res, &row))) {
         res->failed = 1;
         snprintf(res->error, sizeof res->error, "out of memory");
@@ -160,13 +162,19 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
   res->x = malloc(sizeof(double) * (size_t)p->dim);
   if (res->x) memcpy(res->x, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
 done:
-  cbrl_exact_free(economy);
+  cbrl_env_report_close(report);
   cbrl_leader_free(L);
-  cbrl_tax_continuous_free(continuous);
+  cbrl_env_sim_close(&sim);
   cbrl_problem_free(p);
+  free(x0);
+  free(x_t);
   res->wall_seconds = now(CLOCK_MONOTONIC) - wall0;
   res->cpu_seconds = now(CLOCK_THREAD_CPUTIME_ID) - cpu0;
   return 0;
+}
+
+int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res, const volatile int *stop) {
+  return run_until(c, r, res, stop, NULL);
 }
 
 static int make_dir(const char *path, char *err, size_t err_size) {
@@ -190,31 +198,38 @@ fail:
   return CBRL_EIO;
 }
 
-static volatile sig_atomic_t caught_signal;
-static volatile int stop_runs;
-
-static void on_signal(int sig) {
-  caught_signal = sig;
-  stop_runs = 1;
+/* Passes one formatted line to the caller's log callback. */
+static void say(const cbrl__sweep *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const cbrl__sweep *w, const char *fmt, ...) {
+  if (!w->o || !w->o->on_log) return;
+  char line[1400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  w->o->on_log(w->o->user, line);
 }
 
-int cbrl_sweep_open(cbrl_sweep *w, const cbrl_config *c, const cbrl_sweep_opts *o, char *err, size_t err_size) {
+int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts *o, char *err, size_t err_size) {
   memset(w, 0, sizeof *w);
   w->c = c;
   w->o = o;
   w->err = err;
   w->err_size = err_size;
+  w->progress.best_F = -INFINITY;
   int rc = cbrl_config_runs(c, &w->runs, &w->n_runs);
   if (rc) {
     snprintf(err, err_size, "the grid is too large (%s)", cbrl_strerror(rc));
     return rc;
   }
+  w->progress.n_runs = w->n_runs;
   char path[1200];
   unsigned char *done = NULL;
   if ((rc = make_dir(o->out_dir, err, err_size))) return rc;
   snprintf(path, sizeof path, "%s/results.sqlite", o->out_dir);
   if ((rc = cbrl_store_open(&w->store, path, 1, err, err_size))) return rc;
   if ((rc = cbrl_store_config(&w->store, o->config_text, o->resume, err, err_size))) return rc;
+  /* config.yaml is a copy for people; the store holds the config that counts. */
   snprintf(path, sizeof path, "%s/config.yaml", o->out_dir);
   FILE *f = fopen(path, "w");
   if (f) {
@@ -229,120 +244,82 @@ int cbrl_sweep_open(cbrl_sweep *w, const cbrl_config *c, const cbrl_sweep_opts *
     return rc ? rc : CBRL_ENOMEM;
   }
   for (int i = 0; i < w->n_runs; i++) {
-    if (done[i]) w->n_done++;
+    if (done[i]) w->progress.n_done++;
     else w->todo[w->n_todo++] = i;
   }
   free(done);
-  if (!o->quiet)
-    fprintf(stderr, "cbrl run: %d runs in the grid, %d already finished, %d to go\n", w->n_runs, w->n_done, w->n_todo);
-  /* SIGINT and SIGTERM: start nothing new, store runs in flight as interrupted, stop. */
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  caught_signal = 0;
-  stop_runs = 0;
-  sigaction(SIGINT, &sa, &w->old_int);
-  sigaction(SIGTERM, &sa, &w->old_term);
-  w->t0 = w->last_print = now(CLOCK_MONOTONIC);
-  w->best_F = -INFINITY;
-  w->tty = isatty(STDERR_FILENO);
-  w->stop = &stop_runs;
+  say(w, "%d runs in the grid, %d already finished, %d to go", w->n_runs, w->progress.n_done, w->n_todo);
+  w->t0 = now(CLOCK_MONOTONIC);
   return 0;
 }
 
-void cbrl_sweep_record(cbrl_sweep *w, int index, const cbrl_run_result *res) {
-  const cbrl_config *c = w->c;
-  const cbrl_sweep_opts *o = w->o;
-  char werr[512];
-  if (!w->write_error && cbrl_store_write(&w->store, c, &w->runs[index], res, werr, sizeof werr)) {
-    w->write_error = 1;
-    stop_runs = 1;
-    snprintf(w->err, w->err_size, "%s (the runs stored before are intact: fix this and rerun with --resume)", werr);
-  }
-  w->n_done += !res->interrupted;
-  w->n_failed += res->failed && !res->interrupted;
-  w->iterations_done += res->iterations;
-  if (!res->failed && res->window_F > w->best_F) w->best_F = res->window_F;
-  double t = now(CLOCK_MONOTONIC);
-  /* A bar redrawn in place on a terminal; elsewhere a plain line every 5 seconds and at the
-     end (the form docs/CONFIG.md documents). */
-  int all_done = w->n_done == w->n_runs;
-  if (!o->quiet && (all_done || t - w->last_print > (w->tty ? 0.2 : 5.0))) {
-    double rate = w->iterations_done / (t - w->t0 > 1e-9 ? t - w->t0 : 1e-9);
-    double eta = rate > 0 ? (double)(w->n_runs - w->n_done) * c->iterations / rate : 0.0;
-    if (w->tty) {
-      char bar[31];
-      int filled = (int)(30.0 * w->n_done / w->n_runs);
-      for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '-';
-      bar[30] = 0;
-      fprintf(stderr, "\r[%s] %d/%d runs, %.0f it/s, ETA %.0f s, best F %.4f%s", bar, w->n_done, w->n_runs, rate,
-              eta, w->best_F, all_done ? "\n" : "");
-    } else {
-      fprintf(stderr, "cbrl run: %d/%d runs done (%d failed), %.0f iterations/s, ETA %.0f s, best F %.4f\n",
-              w->n_done, w->n_runs, w->n_failed, rate, eta, w->best_F);
-    }
-    w->last_print = t;
-  }
+int cbrl__sweep_halted(const cbrl__sweep *w) { return w->write_error || stopped(w->o->stop, &w->halt); }
+
+int cbrl__sweep_run_one(const cbrl__sweep *w, int index, cbrl_run_result *res) {
+  return run_until(w->c, &w->runs[index], res, w->o->stop, &w->halt);
 }
 
-int cbrl_sweep_close(cbrl_sweep *w, int *signal_out) {
+void cbrl__sweep_record(cbrl__sweep *w, int index, const cbrl_run_result *res) {
+  char werr[512];
+  if (!w->write_error && cbrl_store_write(&w->store, w->c, &w->runs[index], res, werr, sizeof werr)) {
+    w->write_error = 1;
+    w->halt = 1;
+    snprintf(w->err, w->err_size, "%s (the runs stored before are intact: fix this and rerun with --resume)", werr);
+  }
+  cbrl_sweep_progress *p = &w->progress;
+  p->n_done += !res->interrupted;
+  p->n_failed += res->failed && !res->interrupted;
+  p->n_interrupted += res->interrupted;
+  p->iterations += res->iterations;
+  if (!res->failed && res->window_F > p->best_F) p->best_F = res->window_F;
+  p->elapsed = now(CLOCK_MONOTONIC) - w->t0;
+  if (w->o->on_progress) w->o->on_progress(w->o->user, p);
+}
+
+int cbrl__sweep_close(cbrl__sweep *w, cbrl_sweep_progress *out) {
   const cbrl_sweep_opts *o = w->o;
   int rc = 0;
-  if (w->stop) {
-    sigaction(SIGINT, &w->old_int, NULL);
-    sigaction(SIGTERM, &w->old_term, NULL);
-  }
   if (w->write_error) rc = CBRL_EIO;
-  if (!rc && caught_signal) {
-    if (signal_out) *signal_out = caught_signal;
-    if (!o->quiet)
-      fprintf(stderr, "\ncbrl run: stopped by signal %d; %d/%d runs finished, the rest resume with --resume\n",
-              (int)caught_signal, w->n_done, w->n_runs);
-    rc = 1;
-  }
-  if (rc == 0 && o->plot) {
+  w->progress.stopped = !rc && o && o->stop && *o->stop;
+  if (rc == 0 && o && o->plot && !w->progress.stopped) {
     char plots[1100];
     snprintf(plots, sizeof plots, "%s/plots", o->out_dir);
-    mkdir(plots, 0777);
-    cbrl_plot_opts po = {o->out_dir, plots, CBRL_PLOT_PNG | CBRL_PLOT_SVG, 1, NULL};
-    int n = cbrl_plot_sweep(&po, w->err, w->err_size);
-    if (n < 0) rc = n;
-    else if (!o->quiet) fprintf(stderr, "cbrl run: %d figures written to %s\n", n, plots);
+    if (mkdir(plots, 0777) != 0 && errno != EEXIST) {
+      snprintf(w->err, w->err_size, "%s: cannot create: %s", plots, strerror(errno));
+      rc = CBRL_EIO;
+    } else {
+      cbrl_plot_opts po = {o->out_dir, plots, CBRL_PLOT_PNG | CBRL_PLOT_SVG, 1, NULL};
+      int figures = 0;
+      rc = cbrl_plot_sweep(&po, &figures, w->err, w->err_size);
+      if (!rc) say(w, "%d figures written to %s", figures, plots);
+    }
   }
+  if (out) *out = w->progress;
   free(w->todo);
   free(w->runs);
+  w->todo = NULL;
+  w->runs = NULL;
   cbrl_store_close(&w->store);
   return rc;
 }
 
-int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, int *signal_out, char *err, size_t err_size) {
-  cbrl_sweep w;
-  int rc = cbrl_sweep_open(&w, c, o, err, err_size);
+int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, cbrl_sweep_progress *out, char *err,
+                   size_t err_size) {
+  cbrl__sweep w;
+  int rc = cbrl__sweep_open(&w, c, o, err, err_size);
   if (rc) {
-    cbrl_sweep_close(&w, NULL);
+    cbrl__sweep_close(&w, out);
     return rc;
   }
   int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int k = 0; k < w.n_todo; k++) {
-    if (w.write_error || stop_runs) continue;
+    if (cbrl__sweep_halted(&w)) continue;
     cbrl_run_result res;
-    cbrl_run_one(c, &w.runs[w.todo[k]], &res, &stop_runs);
+    cbrl__sweep_run_one(&w, w.todo[k], &res);
 #pragma omp critical(cbrl_store)
-    cbrl_sweep_record(&w, w.todo[k], &res);
+    cbrl__sweep_record(&w, w.todo[k], &res);
     cbrl_run_result_free(&res);
   }
-  return cbrl_sweep_close(&w, signal_out);
-}
-
-volatile int *cbrl_sweep_stop_flag(void) { return &stop_runs; }
-
-void cbrl_sweep_catch_signals(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  return cbrl__sweep_close(&w, out);
 }

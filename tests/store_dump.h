@@ -15,13 +15,14 @@ static inline char *dump(const char *out_dir) {
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return NULL;
   size_t cap = 1 << 20, n = 0;
   char *buf = malloc(cap);
-  const char *queries[2] = {
+  const char *queries[3] = {
       "SELECT id, algorithm, simulator, lambda, beta, learning_rate, zero_order_c, seed, config, status, error,"
       " iterations, env_steps, final_F, window_F, window_f_sampled, x FROM runs ORDER BY id",
-      "SELECT * FROM metrics ORDER BY run_id, iteration"};
-  for (int q = 0; q < 2; q++) {
+      "SELECT * FROM metrics ORDER BY run_id, iteration",
+      "SELECT * FROM extra_metrics ORDER BY run_id, iteration, name"};
+  for (int q = 0; q < 3; q++) {
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, queries[q], -1, &st, NULL);
+    if (sqlite3_prepare_v2(db, queries[q], -1, &st, NULL) != SQLITE_OK) continue;
     while (sqlite3_step(st) == SQLITE_ROW)
       for (int i = 0; i < sqlite3_column_count(st); i++) {
         const unsigned char *t = sqlite3_column_text(st, i);

@@ -1,4 +1,5 @@
-/* Internal: sweep configuration files for `cbrl run` (docs/CONFIG.md). */
+/* Sweep configuration files for `cbrl run` (docs/CONFIG.md): loading, overrides, validation
+   and the expansion of the grid into runs. Part of libcbrl_run. */
 #ifndef CBRL_RUN_CONFIG_H
 #define CBRL_RUN_CONFIG_H
 
@@ -7,14 +8,13 @@
 #include <stddef.h>
 
 #include "cbrl/cbrl.h"
+#include "cbrl/run/env_registry.h"
 
 #define CBRL_AXIS_MAX 64
-/* Beside Four-Rooms' two simulators: the tax economy's continuous-assets simulator. */
-#define CBRL_RUN_SIM_CONTINUOUS 2
 #define CBRL_SEEDS_MAX 1000
 
 typedef struct cbrl_config {
-  char env[32];       /* four-rooms, random, tax-design or file */
+  char env[32];       /* a name in the environment registry (cbrl_env_find) */
   char problem[512];  /* env file: the problem file */
   /* Grid axes: a list in the file makes an axis. */
   int n_algorithm;
@@ -28,7 +28,7 @@ typedef struct cbrl_config {
   int n_zero_order_c;
   double zero_order_c[CBRL_AXIS_MAX];
   int n_simulator;
-  int simulator[3];             /* CBRL_SIM_CONSISTENT, CBRL_SIM_PAPER_CODE or CBRL_RUN_SIM_CONTINUOUS */
+  int simulator[CBRL_SIMULATORS_MAX]; /* simulator ids (cbrl_simulator_id) the env offers */
   int n_seeds;
   long seeds[CBRL_SEEDS_MAX];
   /* Scalars. */
@@ -41,7 +41,7 @@ typedef struct cbrl_config {
   long final_window;
   double init_std;
   long states, actions, dim, contexts, branch, problem_seed; /* env random */
-  int follower;             /* cbrl_follower_kind for hpgd and hpgd-batch */
+  int follower;             /* cbrl_follower_kind for the HPGD estimators */
   long follower_iterations; /* soft-q */
   long rtq_levels;          /* hpgd-rtq */
   long rtq_inner_samples;   /* hpgd-rtq: 0, batch estimates inside; N, means of N unbiased samples */
@@ -52,7 +52,7 @@ typedef struct cbrl_config {
 typedef struct cbrl_run_spec {
   int index; /* position in the grid: names the run and its random stream */
   cbrl_algorithm algorithm;
-  int simulator;
+  int simulator; /* a simulator id (cbrl_simulator_name) */
   double lambda; /* NAN: the problem's own */
   double beta;
   double learning_rate;
@@ -64,9 +64,6 @@ typedef struct cbrl_run_spec {
 CBRL_API void cbrl_config_default(cbrl_config *c);
 
 /* Reads a config file over the defaults; errors are "file:line: field: message". */
-/* The config name of a simulator: consistent, paper-code or continuous. */
-CBRL_API const char *cbrl_simulator_name(int simulator);
-
 CBRL_API int cbrl_config_load(cbrl_config *c, const char *path, char *err, size_t err_size);
 
 /* Applies one "key=value" override (value in YAML: a number, a name, or a [list]). */
@@ -81,7 +78,10 @@ CBRL_API int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size)
 /* Expands the grid into runs (caller frees *runs); the order is fixed by the config alone. */
 CBRL_API int cbrl_config_runs(const cbrl_config *c, cbrl_run_spec **runs, int *n_runs);
 
-/* Builds the problem of one run. */
+/* The environment options of one run, from the config's fields and the run's axes. */
+CBRL_API void cbrl_config_env_params(const cbrl_config *c, const cbrl_run_spec *r, cbrl_env_params *p);
+
+/* Builds the problem of one run through the environment registry, with the run's lambda. */
 CBRL_API int cbrl_config_problem(const cbrl_config *c, const cbrl_run_spec *r, cbrl_problem **out, char *err,
                         size_t err_size);
 

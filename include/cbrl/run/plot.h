@@ -1,4 +1,5 @@
-/* Internal: figures of a stored sweep, drawn with PLplot's cairo drivers (PNG and SVG). */
+/* Figures of a stored sweep, drawn with PLplot's cairo drivers (PNG and SVG); which figures
+   an environment adds comes from the environment registry. Part of libcbrl_run. */
 #ifndef CBRL_RUN_PLOT_H
 #define CBRL_RUN_PLOT_H
 
@@ -17,8 +18,10 @@ typedef struct cbrl_plot_opts {
   const char *only;    /* comma-separated algorithms to draw; NULL: all */
 } cbrl_plot_opts;
 
-/* Writes learning curves per (lambda, beta) and, for Four-Rooms, penalty maps with a text dump
-   of every panel. Returns the number of figures written (>= 0) or a negative cbrl error. */
-CBRL_API int cbrl_plot_sweep(const cbrl_plot_opts *o, char *err, size_t err_size);
+/* Writes learning curves per (lambda, beta) and the environment's own figures (tax design: its
+   rates and economy; Four-Rooms: penalty maps with a text dump of every panel) into the
+   existing directory o->out_dir. Returns 0 with the number of figures in *n_figures (may be
+   NULL), or a cbrl error with "what: why" in err (CBRL_EIO: a figure cannot be written). */
+CBRL_API int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t err_size);
 
 #endif /* CBRL_RUN_PLOT_H */

@@ -1,4 +1,4 @@
-/* Tabular problem files, format cbrl-tabular-1 (SPEC 6.4). Part of libcbrl_run (libyaml). */
+/* Tabular problem files, format cbrl-tabular-1 (docs/PROBLEM_FILES.md). Part of libcbrl_run (libyaml). */
 #ifndef CBRL_RUN_PROBLEM_FILE_H
 #define CBRL_RUN_PROBLEM_FILE_H
 

@@ -1,5 +1,9 @@
-/* Internal: the SQLite results store of a sweep (DIR/results.sqlite). One transaction per
-   finished run, so a sweep killed at any moment keeps every finished run whole. */
+/* The SQLite results store of a sweep (DIR/results.sqlite; docs/CONFIG.md, The store). One
+   transaction per finished run, so a sweep killed at any moment keeps every finished run whole.
+   Environment metrics are rows of extra_metrics(run_id, iteration, name, value), named by the
+   environment registry's report; stores written before that table hold them as metrics
+   columns, which cbrl_store_open migrates and cbrl_store_extras_source reads. Part of
+   libcbrl_run. */
 #ifndef CBRL_RUN_STORE_H
 #define CBRL_RUN_STORE_H
 
@@ -10,6 +14,7 @@
 #include <stdint.h>
 
 #include "cbrl/run/config.h"
+#include "cbrl/run/env_registry.h"
 
 typedef struct cbrl_metric_row {
   int64_t iteration;
@@ -19,8 +24,8 @@ typedef struct cbrl_metric_row {
   int64_t follower_samples;
   int level;
   int64_t env_steps_total, follower_samples_total; /* cumulative over every iteration so far */
-  /* Tax design only (NAN elsewhere): rates and the economy under the households' responses. */
-  double rates[4], household_value, household_spread, revenue, assets;
+  /* The environment's report values, in cbrl_env_report_names' order; NAN: not stored. */
+  double extra[CBRL_ENV_REPORT_MAX];
 } cbrl_metric_row;
 
 typedef struct cbrl_run_result {
@@ -41,15 +46,22 @@ typedef struct cbrl_store {
   char path[1024];
 } cbrl_store;
 
-/* Opens (creating when allowed) the store; errors name the path. */
+/* Opens (creating when allowed) the store, migrating an older schema; errors name the path. */
 CBRL_API int cbrl_store_open(cbrl_store *s, const char *path, int create, char *err, size_t err_size);
+
+/* Closes the store (a closed or never opened one is allowed). */
 CBRL_API void cbrl_store_close(cbrl_store *s);
 /* Records the sweep's canonical config, or checks that it equals the stored one. */
 CBRL_API int cbrl_store_config(cbrl_store *s, const char *canonical, int resume, char *err, size_t err_size);
 /* Marks done[i] = 1 for every finished (done or failed) run index < n. */
 CBRL_API int cbrl_store_finished(cbrl_store *s, unsigned char *done, int n);
-/* Writes one run and its metrics in a single transaction. */
+/* Writes one run, its metrics and its environment metrics in a single transaction. */
 CBRL_API int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r,
                      const cbrl_run_result *res, char *err, size_t err_size);
+
+/* Writes into buf an SQL table expression of the store's environment metrics as rows
+   (run_id, iteration, name, value), for "SELECT ... FROM <it>": the extra_metrics table, the
+   columns of an unmigrated older store (read-only opens do not migrate), or both. */
+CBRL_API int cbrl_store_extras_source(sqlite3 *db, char *buf, size_t size);
 
 #endif /* CBRL_RUN_STORE_H */

@@ -1,67 +1,68 @@
-/* Internal: executing one run of a sweep, and a whole sweep over threads. */
+/* Executing one run of a sweep, and a whole sweep over threads or MPI ranks (docs/CONFIG.md).
+   The library prints nothing and installs no signal handler: progress and log lines reach the
+   caller through the callbacks of cbrl_sweep_opts, and a sweep stops when the caller's stop
+   flag becomes nonzero (the CLI sets it from SIGINT and SIGTERM). Part of libcbrl_run. */
 #ifndef CBRL_RUN_SWEEP_H
 #define CBRL_RUN_SWEEP_H
 
 #include "cbrl/export.h"
 
-#include <signal.h>
-
 #include "cbrl/run/config.h"
 #include "cbrl/run/store.h"
 
 /* Runs one grid point to completion (or failure) into res, which it allocates; stops early,
-   marking res->interrupted, once *stop becomes nonzero (stop may be NULL). */
-CBRL_API int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res, volatile int *stop);
+   marking res->interrupted, once *stop becomes nonzero (stop may be NULL). Returns 0: the
+   run's own failures are recorded in res. */
+CBRL_API int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res,
+                          const volatile int *stop);
+
+/* Frees what cbrl_run_one allocated in res. */
 CBRL_API void cbrl_run_result_free(cbrl_run_result *res);
+
+/* Where a sweep stands: passed to on_progress after every stored run, and returned at the end. */
+typedef struct cbrl_sweep_progress {
+  int n_runs;           /* in the grid */
+  int n_done;           /* finished (done or failed), including those of earlier attempts */
+  int n_failed;         /* failed in this attempt */
+  int n_interrupted;    /* stopped by the stop flag and stored as interrupted */
+  int stopped;          /* the stop flag ended the sweep: the rest resume with --resume */
+  int64_t iterations;   /* run in this attempt */
+  double elapsed;       /* seconds since the sweep opened */
+  double best_F;        /* best final-window F so far (-inf: none) */
+} cbrl_sweep_progress;
 
 typedef struct cbrl_sweep_opts {
   const char *out_dir;
   int threads;  /* 0: all cores */
   int resume;
-  int quiet;
   int plot;                /* draw the figures when the sweep ends */
   const char *config_text; /* canonical config */
+  const volatile int *stop; /* the caller's stop flag, read between iterations; NULL: none */
+  /* Callbacks, each may be NULL; calls are serialised. */
+  void (*on_progress)(void *user, const cbrl_sweep_progress *p);
+  void (*on_log)(void *user, const char *line); /* one line, no newline */
+  void *user;
 } cbrl_sweep_opts;
 
-/* The bookkeeping of a sweep: its store, what is left to run, progress. */
-typedef struct cbrl_sweep {
-  const cbrl_config *c;
-  const cbrl_sweep_opts *o;
-  cbrl_run_spec *runs;
-  int n_runs;
-  int *todo, n_todo;
-  int n_done, n_failed, write_error, tty;
-  int64_t iterations_done;
-  double t0, last_print, best_F;
-  cbrl_store store;
-  struct sigaction old_int, old_term;
-  volatile int *stop; /* set by SIGINT/SIGTERM or a write error */
-  char *err;
-  size_t err_size;
-} cbrl_sweep;
+/* Runs every unfinished run of the grid, committing each as it ends. Once *o->stop becomes
+   nonzero it starts nothing new, stores the runs in flight as interrupted, and returns 0 with
+   out->stopped set: an interrupted sweep is an outcome, not an error, so it needs no error
+   code (the core's table has none, and this library adds none). */
+CBRL_API int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, cbrl_sweep_progress *out, char *err,
+                            size_t err_size);
 
-/* Prepares the output directory and store, finds the unfinished runs, installs the signal
-   handlers. */
-CBRL_API int cbrl_sweep_open(cbrl_sweep *w, const cbrl_config *c, const cbrl_sweep_opts *o, char *err, size_t err_size);
-/* Stores one finished (or interrupted) run and reports progress; callers serialise calls. */
-CBRL_API void cbrl_sweep_record(cbrl_sweep *w, int index, const cbrl_run_result *res);
-/* Restores the handlers, draws the plots if asked, closes the store; returns the outcome. */
-CBRL_API int cbrl_sweep_close(cbrl_sweep *w, int *signal_out);
-/* The flag SIGINT and SIGTERM set in this process. */
-CBRL_API volatile int *cbrl_sweep_stop_flag(void);
-/* Installs the handlers that set it (for processes that do not open the sweep). */
-CBRL_API void cbrl_sweep_catch_signals(void);
+/* ---- MPI (builds with CBRL_MPI) ------------------------------------------------------------ */
 
-/* MPI (builds with CBRL_MPI): rank 0 owns the store and hands runs out on request; the other
-   ranks run them, with --threads threads each, and send every result back to rank 0. */
+/* Starts MPI with the thread level the workers need; gives this process's rank and the size. */
 CBRL_API int cbrl_mpi_init(int *argc, char ***argv, int *rank, int *size);
-CBRL_API void cbrl_mpi_finalize(void);
-CBRL_API int cbrl_sweep_run_mpi(const cbrl_config *c, const cbrl_sweep_opts *o, int rank, int size, int *signal_out,
-                       char *err, size_t err_size);
 
-/* Runs every unfinished run of the grid, committing each as it ends. On SIGINT or SIGTERM it
-   stops, stores the runs in flight as interrupted, and returns CBRL_EINTERRUPTED-style 1 with
-   *signal_out set to the signal number. */
-CBRL_API int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, int *signal_out, char *err, size_t err_size);
+/* Ends MPI. */
+CBRL_API void cbrl_mpi_finalize(void);
+
+/* A sweep over MPI ranks: rank 0 owns the store and hands runs out on request; the other ranks
+   run them, with o->threads threads each, and send every result back to rank 0. Every rank
+   passes the same options; each reads its own stop flag. Outcome as cbrl_sweep_run. */
+CBRL_API int cbrl_sweep_run_mpi(const cbrl_config *c, const cbrl_sweep_opts *o, int rank, int size,
+                                cbrl_sweep_progress *out, char *err, size_t err_size);
 
 #endif /* CBRL_RUN_SWEEP_H */

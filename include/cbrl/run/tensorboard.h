@@ -1,6 +1,7 @@
-/* Internal: TensorBoard scalar event files (TFRecord framing with masked CRC32C). Debian has no
+/* TensorBoard scalar event files (TFRecord framing with masked CRC32C). Debian has no
    C library for CRC32C, and the Event protobuf subset needed is four fields, so both are
-   written here rather than pulling in protobuf. */
+   written here rather than pulling in protobuf. Part of libcbrl_run; the writers write into the
+   FILE or under the directory their caller gives. */
 #ifndef CBRL_RUN_TENSORBOARD_H
 #define CBRL_RUN_TENSORBOARD_H
 

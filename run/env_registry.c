@@ -1,0 +1,232 @@
+/* The environment registry: one entry per shipped environment (docs/ENVIRONMENTS.md). A new
+   environment is one more entry here; the config, sweep, store and plots need no change. */
+#include "cbrl/run/env_registry.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbrl/run/problem_file.h"
+#include "env_internal.h"
+
+/* ---- simulators ----------------------------------------------------------------------- */
+
+enum { SIM_CONSISTENT, SIM_PAPER_CODE, SIM_CONTINUOUS, N_SIMULATORS };
+
+/* Positions are ids and enter the random streams: append only. */
+static const char *const simulator_names[N_SIMULATORS] = {"consistent", "paper-code", "continuous"};
+
+int cbrl_simulator_id(const char *name) {
+  for (int i = 0; name && i < N_SIMULATORS; i++)
+    if (!strcmp(name, simulator_names[i])) return i;
+  return -1;
+}
+
+const char *cbrl_simulator_name(int simulator) {
+  return simulator >= 0 && simulator < N_SIMULATORS ? simulator_names[simulator] : simulator_names[0];
+}
+
+const char *cbrl_simulator_names(void) { return "consistent, paper-code, continuous"; }
+
+int cbrl_simulator_supports(int simulator, cbrl_algorithm a) {
+  /* RT-Q's follower learns from a generative model of the tabular kernel only. */
+  return !(simulator == SIM_CONTINUOUS && a == CBRL_ALG_HPGD_RTQ);
+}
+
+/* ---- the four environments ------------------------------------------------------------ */
+
+static int failed(const char *name, int rc, char *err, size_t err_size) {
+  if (rc) snprintf(err, err_size, "%s: %s", name, cbrl_strerror(rc));
+  return rc;
+}
+
+static int four_rooms_create(const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size) {
+  cbrl_four_rooms_opts o;
+  cbrl_four_rooms_opts_default(&o);
+  o.beta = p->beta;
+  /* The paper-code simulator is, in today's core, a kernel the problem carries. */
+  o.simulator = p->simulator == SIM_PAPER_CODE ? CBRL_SIM_PAPER_CODE : CBRL_SIM_CONSISTENT;
+  return failed("four-rooms", cbrl_four_rooms_create(out, &o), err, err_size);
+}
+
+static int random_create(const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size) {
+  cbrl_random_opts o;
+  cbrl_random_opts_default(&o);
+  o.n_states = (int)p->states;
+  o.n_actions = (int)p->actions;
+  o.dim = (int)p->dim;
+  o.n_contexts = (int)p->contexts;
+  o.branch = (int)p->branch;
+  o.seed = (uint64_t)p->problem_seed;
+  return failed("random", cbrl_random_problem_create(out, &o), err, err_size);
+}
+
+static int tax_create(const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size) {
+  cbrl_tax_opts o;
+  cbrl_tax_opts_default(&o);
+  o.n_bins = (int)p->tax_bins;
+  return failed("tax-design", cbrl_tax_create(out, &o), err, err_size);
+}
+
+static int file_create(const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size) {
+  return cbrl_tabular_load(out, p->problem, err, err_size);
+}
+
+/* Tax design starts, as the paper does, at every rate 0.3. */
+static void tax_default_x(const cbrl_problem *p, double *x) { cbrl_tax_x_for_rate(0.3, x); }
+
+static const char *const tax_report_names[] = {"income_tax", "vat1", "vat2", "vat3", "household_value",
+                                               "household_spread", "revenue", "assets"};
+
+static int tax_report_open(const cbrl_problem *p, void **state) {
+  return cbrl_exact_create((cbrl_exact **)state, p);
+}
+
+/* The rates and the economy under the households' responses at x. */
+static int tax_report_compute(const cbrl_problem *p, void *state, const double *x, double *values) {
+  cbrl_tax_report rep;
+  int rc = cbrl_tax_report_compute(p, state, x, &rep);
+  if (rc) return rc;
+  memcpy(values, rep.rates, sizeof rep.rates);
+  values[4] = rep.value_mean;
+  values[5] = rep.value_spread;
+  values[6] = rep.revenue_mean;
+  values[7] = rep.assets_mean;
+  return 0;
+}
+
+static void tax_report_close(void *state) { cbrl_exact_free(state); }
+
+static const cbrl__env_curves tax_curves[] = {
+    {"tax_rates", "rate", "tax rates", 4, {"income_tax", "vat1", "vat2", "vat3"},
+     {"income", "VAT 1", "VAT 2", "VAT 3"}},
+    {"households", "value", "households and revenue", 3, {"household_value", "household_spread", "revenue"},
+     {"J (mean)", "J spread", "revenue"}},
+};
+
+static const char *const four_rooms_fields[] = {"beta", NULL};
+static const char *const random_fields[] = {"states", "actions", "dim", "contexts", "branch", "problem_seed", NULL};
+static const char *const tax_fields[] = {"tax_bins", NULL};
+static const char *const file_fields[] = {"problem", NULL};
+
+static const cbrl_env envs[] = {
+    {.name = "four-rooms", .title = "Four-Rooms", .fields = four_rooms_fields, .n_simulators = 2,
+     .simulators = {SIM_CONSISTENT, SIM_PAPER_CODE}, .create = four_rooms_create,
+     .map_prefix = "penalty_map", .map_dump = "penalty_maps.txt", .map = cbrl__four_rooms_map},
+    {.name = "random", .title = "random", .fields = random_fields, .n_simulators = 1, .simulators = {SIM_CONSISTENT},
+     .create = random_create},
+    {.name = "tax-design", .title = "tax-design", .fields = tax_fields, .n_simulators = 2, .simulators = {SIM_CONSISTENT, SIM_CONTINUOUS},
+     .create = tax_create, .default_x = tax_default_x, .n_report = 8, .report_names = tax_report_names,
+     .report_open = tax_report_open, .report_compute = tax_report_compute, .report_close = tax_report_close,
+     .n_curves = 2, .curves = tax_curves},
+    {.name = "file", .title = "file", .fields = file_fields, .n_simulators = 1, .simulators = {SIM_CONSISTENT},
+     .create = file_create},
+};
+#define N_ENVS (int)(sizeof envs / sizeof envs[0])
+
+/* ---- lookups -------------------------------------------------------------------------- */
+
+void cbrl_env_params_default(cbrl_env_params *p) {
+  memset(p, 0, sizeof *p);
+  p->beta = 1.0;
+  p->simulator = SIM_CONSISTENT;
+  p->tax_bins = 200;
+  p->states = 100, p->actions = 4, p->dim = 8, p->contexts = 2, p->branch = 5, p->problem_seed = 0;
+}
+
+const cbrl_env *cbrl_env_find(const char *name) {
+  for (int i = 0; name && i < N_ENVS; i++)
+    if (!strcmp(envs[i].name, name)) return &envs[i];
+  return NULL;
+}
+
+int cbrl_env_count(void) { return N_ENVS; }
+
+const cbrl_env *cbrl_env_at(int i) { return i >= 0 && i < N_ENVS ? &envs[i] : NULL; }
+
+const char *cbrl_env_names(void) { return "four-rooms, random, tax-design, file"; }
+
+const char *cbrl_env_name(const cbrl_env *e) { return e->name; }
+
+int cbrl_env_takes(const cbrl_env *e, const char *field) {
+  for (const char *const *f = e->fields; *f; f++)
+    if (!strcmp(*f, field)) return 1;
+  return 0;
+}
+
+int cbrl_env_offers(const cbrl_env *e, int simulator) {
+  for (int i = 0; i < e->n_simulators; i++)
+    if (e->simulators[i] == simulator) return 1;
+  return 0;
+}
+
+int cbrl_env_create(const cbrl_env *e, const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size) {
+  *out = NULL;
+  if (!cbrl_env_offers(e, p->simulator)) {
+    snprintf(err, err_size, "%s: no simulator %s", e->name, cbrl_simulator_name(p->simulator));
+    return CBRL_EINVAL;
+  }
+  return e->create(p, out, err, err_size);
+}
+
+int cbrl_env_has_default_x(const cbrl_env *e) { return e->default_x != NULL; }
+
+void cbrl_env_default_x(const cbrl_env *e, const cbrl_problem *p, double *x) {
+  memset(x, 0, sizeof(double) * (size_t)p->dim);
+  if (e->default_x) e->default_x(p, x);
+}
+
+/* ---- simulator objects ---------------------------------------------------------------- */
+
+int cbrl_env_sim_open(const cbrl_env *e, int simulator, const cbrl_problem *p, cbrl_env_sim *s) {
+  memset(s, 0, sizeof *s);
+  if (!cbrl_env_offers(e, simulator)) return CBRL_EINVAL;
+  /* Today only the tax economy's continuous simulator is an object of its own. */
+  if (simulator == SIM_CONTINUOUS) return cbrl_tax_continuous_create(&s->continuous, p);
+  return 0;
+}
+
+void cbrl_env_sim_close(cbrl_env_sim *s) {
+  cbrl_tax_continuous_free(s->continuous);
+  s->continuous = NULL;
+}
+
+/* ---- reports -------------------------------------------------------------------------- */
+
+struct cbrl_env_report {
+  const cbrl_env *env;
+  const cbrl_problem *problem;
+  void *state;
+};
+
+int cbrl_env_report_names(const cbrl_env *e, const char *const **names) {
+  *names = e->report_names;
+  return e->n_report;
+}
+
+int cbrl_env_report_open(const cbrl_env *e, const cbrl_problem *p, cbrl_env_report **out) {
+  *out = NULL;
+  if (!e->n_report) return 0;
+  cbrl_env_report *r = calloc(1, sizeof *r);
+  if (!r) return CBRL_ENOMEM;
+  r->env = e;
+  r->problem = p;
+  int rc = e->report_open(p, &r->state);
+  if (rc) {
+    free(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
+int cbrl_env_report_compute(cbrl_env_report *r, const double *x, double *values) {
+  return r->env->report_compute(r->problem, r->state, x, values);
+}
+
+void cbrl_env_report_close(cbrl_env_report *r) {
+  if (!r) return;
+  r->env->report_close(r->state);
+  free(r);
+}

@@ -1,0 +1,14 @@
+/* Internal to libcbrl_run: the drawing helpers the generic figures and the environments'
+   figures share. */
+#ifndef CBRL_RUN_PLOT_INTERNAL_H
+#define CBRL_RUN_PLOT_INTERNAL_H
+
+#include <stddef.h>
+
+/* Starts a PLplot page: white background, black axes, the line palette in cmap0 2..9. */
+void cbrl__plot_begin(const char *device, const char *path, int width, int height, int panels);
+
+/* Checks that path can be written, with "path: cannot write the figure: why" in err. */
+int cbrl__plot_writable(const char *path, char *err, size_t err_size);
+
+#endif /* CBRL_RUN_PLOT_INTERNAL_H */

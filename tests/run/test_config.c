@@ -1,0 +1,118 @@
+/* Tests for run/config.c: config errors stop `cbrl run` before anything is written, and the
+   grid and simulator rules come from the environment registry. */
+#include "run/run_util.h"
+
+#include "cbrl/run/config.h"
+
+typedef struct bad_config {
+  const char *text; /* config file (NULL: the small one) */
+  const char *set;  /* extra --set, or NULL */
+  const char *message;
+} bad_config;
+
+static const bad_config bad[] = {
+    {"env: four-rooms\ncolour: red\n", NULL, "colour: unknown field"},
+    {"env: mars\n", NULL, ":1: env: unknown environment 'mars'"},
+    {"algorithm: [hpgd-batch, sgd]\n", NULL, ":1: algorithm: unknown algorithm 'sgd'"},
+    {"algorithm: [amd, amd]\n", NULL, "algorithm: 'amd' is listed twice"},
+    {"learning_rate: -0.1\n", NULL, ":1: learning_rate: -0.1 is out of range (0, 1e+06]"},
+    {"learning_rate: []\n", NULL, ":1: learning_rate: the list is empty"},
+    {"lambda: 0\n", NULL, "lambda: 0 is out of range (0"},
+    {"lambda: .nan\n", NULL, "lambda: expected a number, got '.nan'"},
+    {"lambda: nan\n", NULL, "lambda: 'nan' is not a finite number"},
+    {"iterations: 0\n", NULL, "iterations: 0 is out of range"},
+    {"iterations: ten\n", NULL, "iterations: expected an integer, got 'ten'"},
+    {"seeds: 0\n", NULL, "seeds: 0 is out of range"},
+    {"seeds: [1, 1]\n", NULL, "seeds: seed 1 is listed twice"},
+    {"simulator: quantum\n", NULL, "simulator: unknown simulator 'quantum'"},
+    {"optimizer: rmsprop\n", NULL, "optimizer: expected sgd or adam"},
+    {"iterations: 100\nfinal_window: 200\n", NULL, "final_window: 200 exceeds iterations (100)"},
+    {"env: random\nbeta: 3\n", NULL, "beta: applies to env four-rooms only"},
+    {"env: file\n", NULL, "problem: env file needs a problem file"},
+    {"env: file\nproblem: /nonexistent.yaml\n", NULL, "/nonexistent.yaml: cannot open"},
+    {"env: random\nalgorithm: amd\n", NULL, "amd cannot handle this problem"},
+    {"iterations: 10\niterations: 20\n", NULL, "iterations: field given twice"},
+    {"- a\n- b\n", NULL, "top level: expected a mapping"},
+    {"", NULL, "empty file"},
+    {"a: &x 1\nb: *x\n", NULL, "YAML aliases are not allowed"},
+    {"follower: clever\n", NULL, ":1: follower: expected exact or soft-q"},
+    {"rtq_levels: 31\n", NULL, ":1: rtq_levels: 31 is out of range"},
+    {"follower_iterations: 0\n", NULL, ":1: follower_iterations: 0 is out of range"},
+    {NULL, "iterations=-5", "--set iterations: iterations: -5 is out of range"},
+    {NULL, "colour=red", "--set colour: unknown field"},
+    {NULL, "learning_rate", "--set learning_rate: expected key=value"},
+    {NULL, "learning_rate=[0.1, x]", "learning_rate: expected a number, got 'x'"},
+};
+
+static void config_errors_stop_before_anything_is_written(void **state) {
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    const char *cfg = write_config("bad.yaml", bad[i].text ? bad[i].text : small);
+    char out[128], args[1024];
+    snprintf(out, sizeof out, "%s/never", dir);
+    if (bad[i].set)
+      snprintf(args, sizeof args, "run %s --out %s --set '%s'", cfg, out, bad[i].set);
+    else
+      snprintf(args, sizeof args, "run %s --out %s", cfg, out);
+    int status = run(args);
+    if (status != 2) fail_msg("case %zu: status %d, expected 2 (%s)", i, status, err_text);
+    if (!strstr(err_text, bad[i].message)) fail_msg("case %zu: '%s' lacks '%s'", i, err_text, bad[i].message);
+    char *nl = strchr(err_text, '\n');
+    if (!nl || nl[1]) fail_msg("case %zu: not one line: '%s'", i, err_text);
+    struct stat st;
+    if (stat(out, &st) == 0) fail_msg("case %zu: %s was created", i, out);
+  }
+  print_message("%zu config errors rejected\n", sizeof bad / sizeof bad[0]);
+  assert_int_equal(run("run"), 2);
+  assert_int_equal(run("table /nonexistent"), 2);
+  assert_non_null(strstr(err_text, "no results store"));
+}
+
+/* Simulators are names; which an environment offers, and what each supports, come from the
+   registry; the ids (which enter every run's random stream) never change. */
+static void simulators_are_names_the_environment_offers(void **state) {
+  assert_int_equal(cbrl_simulator_id("consistent"), 0);
+  assert_int_equal(cbrl_simulator_id("paper-code"), 1);
+  assert_int_equal(cbrl_simulator_id("continuous"), 2);
+  assert_int_equal(cbrl_simulator_id("quantum"), -1);
+  cbrl_config c;
+  char err[256] = "", buf[4096];
+  cbrl_config_default(&c);
+  assert_int_equal(cbrl_config_set(&c, "simulator=[consistent, paper-code]", err, sizeof err), 0);
+  assert_int_equal(cbrl_config_validate(&c, err, sizeof err), 0);
+  assert_string_equal(cbrl_simulator_name(c.simulator[1]), "paper-code");
+  assert_int_equal(cbrl_config_set(&c, "env=tax-design", err, sizeof err), 0);
+  assert_int_not_equal(cbrl_config_validate(&c, err, sizeof err), 0);
+  assert_string_equal(err, "simulator: paper-code applies to env four-rooms only");
+  assert_int_equal(cbrl_config_set(&c, "simulator=continuous", err, sizeof err), 0);
+  assert_int_equal(cbrl_config_validate(&c, err, sizeof err), 0);
+  assert_true(cbrl_config_canonical(&c, buf, sizeof buf) > 0);
+  assert_non_null(strstr(buf, "simulator: [continuous]\n"));
+  assert_non_null(strstr(buf, "tax_bins: 200\n"));
+  assert_null(strstr(buf, "states:"));
+  assert_int_equal(cbrl_config_set(&c, "algorithm=hpgd-rtq", err, sizeof err), 0);
+  assert_int_not_equal(cbrl_config_validate(&c, err, sizeof err), 0);
+  assert_string_equal(err, "simulator: continuous supports hpgd and hpgd-batch, not hpgd-rtq");
+  /* The problem of a run comes from the registry, with the run's lambda. */
+  assert_int_equal(cbrl_config_set(&c, "algorithm=hpgd-batch", err, sizeof err), 0);
+  assert_int_equal(cbrl_config_set(&c, "tax_bins=20", err, sizeof err), 0);
+  assert_int_equal(cbrl_config_set(&c, "lambda=0.25", err, sizeof err), 0);
+  cbrl_run_spec *runs;
+  int n;
+  assert_int_equal(cbrl_config_runs(&c, &runs, &n), 0);
+  assert_int_equal(n, 1);
+  cbrl_problem *p;
+  assert_int_equal(cbrl_config_problem(&c, &runs[0], &p, err, sizeof err), 0);
+  assert_int_equal(p->dim, CBRL_TAX_DIM);
+  assert_true(p->lambda == 0.25);
+  cbrl_problem_free(p);
+  free(runs);
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(config_errors_stop_before_anything_is_written),
+      cmocka_unit_test(simulators_are_names_the_environment_offers),
+  };
+  if (argc > 1) cmocka_set_test_filter(argv[1]);
+  return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}

@@ -1,0 +1,183 @@
+/* Tests for run/store.c: a full disk and a read-only filesystem give clear errors, environment
+   metrics are rows of extra_metrics, and a store of the old schema (tax columns in metrics)
+   is read and migrated. */
+#include "run/run_util.h"
+
+#include "cbrl/run/store.h"
+
+static void full_disk_and_read_only_filesystem_give_clear_errors(void **state) {
+  char mnt[128], cmd[512], args[512];
+  snprintf(mnt, sizeof mnt, "%s/small", dir);
+  mkdir(mnt, 0777);
+  snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=300k tmpfs %s 2>/dev/null", mnt);
+  if (system(cmd) != 0) skip(); /* needs the right to mount */
+  const char *cfg = write_config("full.yaml", small);
+  snprintf(args, sizeof args, "run %s --out %s/o --threads 2 --quiet --set iterations=400 --set final_window=400 "
+           "--set metrics_every=1", cfg, mnt);
+  int status = run(args);
+  /* Full disk: exit 1, a clear message, and a store that still opens with whole runs. */
+  assert_int_equal(status, 1);
+  assert_non_null(strstr(err_text, "database or disk is full (the runs stored before are intact"));
+  char store[256];
+  snprintf(store, sizeof store, "%s/o", mnt);
+  char *before = dump(store);
+  assert_non_null(before);
+  free(before);
+  sqlite3 *db;
+  snprintf(cmd, sizeof cmd, "%s/o/results.sqlite", mnt);
+  assert_int_equal(sqlite3_open_v2(cmd, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2(db, "SELECT count(*) FROM runs r WHERE status = 'done' AND"
+                         " (SELECT count(*) FROM metrics m WHERE m.run_id = r.id) != 400", -1, &st, NULL);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 0); /* every stored run is complete */
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  /* Read-only filesystem: the output directory cannot be made. */
+  snprintf(cmd, sizeof cmd, "mount -o remount,ro %s", mnt);
+  assert_int_equal(system(cmd), 0);
+  snprintf(args, sizeof args, "run %s --out %s/new --quiet", cfg, mnt);
+  assert_int_equal(run(args), 1);
+  assert_non_null(strstr(err_text, "cannot create the output directory: Read-only file system"));
+  snprintf(cmd, sizeof cmd, "umount %s", mnt);
+  assert_int_equal(system(cmd), 0);
+}
+
+static void tax_runs_record_the_economy(void **state) {
+  const char *cfg = write_config("tax.yaml",
+                                 "env: tax-design\ntax_bins: 20\nlambda: 0.2\nalgorithm: zero-order\n"
+                                 "learning_rate: 0.01\nzero_order_c: 50\nseeds: 1\niterations: 12\nfinal_window: 4\n"
+                                 "metrics_every: 4\n");
+  sqlite3 *db = run_and_open(cfg, "tax");
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT m.iteration, e1.value, e2.value, e3.value, e4.value FROM metrics m"
+                                          " JOIN extra_metrics e1 ON e1.run_id = m.run_id AND e1.iteration = m.iteration"
+                                          "  AND e1.name = 'income_tax'"
+                                          " JOIN extra_metrics e2 ON e2.run_id = m.run_id AND e2.iteration = m.iteration"
+                                          "  AND e2.name = 'vat1'"
+                                          " JOIN extra_metrics e3 ON e3.run_id = m.run_id AND e3.iteration = m.iteration"
+                                          "  AND e3.name = 'household_spread'"
+                                          " JOIN extra_metrics e4 ON e4.run_id = m.run_id AND e4.iteration = m.iteration"
+                                          "  AND e4.name = 'revenue'"
+                                          " ORDER BY m.iteration", -1, &st, NULL), SQLITE_OK);
+  int rows = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (sqlite3_column_int(st, 0) == 1) {
+      assert_close(sqlite3_column_double(st, 1), 0.3, 1e-12, 0); /* the paper's starting rates */
+      assert_close(sqlite3_column_double(st, 2), 0.3, 1e-12, 0);
+    }
+    assert_true(sqlite3_column_type(st, 3) == SQLITE_FLOAT && sqlite3_column_double(st, 3) >= 0.0);
+    assert_true(sqlite3_column_double(st, 4) > 0.0);
+    rows++;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  assert_int_equal(rows, 7); /* t = 1, 4, 8 and the final window 9, 10, 11, 12 */
+  /* Its figures: F, the rates, and the households' curves (no follower samples, no map). */
+  char args[512], path[256];
+  snprintf(args, sizeof args, "plot %s/tax --format png", dir);
+  assert_int_equal(run(args), 0);
+  assert_non_null(strstr(err_text, "3 figures written"));
+  long size;
+  snprintf(path, sizeof path, "%s/tax/plots/tax_rates_lambda0.2_beta1.png", dir);
+  assert_true(file_starts_with(path, "\x89PNG", 4, &size) && size > 5000);
+  snprintf(path, sizeof path, "%s/tax/plots/households_lambda0.2_beta1.png", dir);
+  assert_true(file_starts_with(path, "\x89PNG", 4, &size) && size > 5000);
+}
+
+/* Reads a whole file into a malloc'd string. */
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *buf = calloc(1, 1 << 16);
+  size_t n = fread(buf, 1, (1 << 16) - 1, f);
+  buf[n] = 0;
+  fclose(f);
+  return buf;
+}
+
+/* A store written before extra_metrics existed, made here by SQL: its tax columns in metrics
+   are read as they are (export and plot open it read-only), and an open for writing moves
+   them into extra_metrics without changing what is read. */
+static void a_store_of_the_old_schema_is_read_and_migrated(void **state) {
+  char old[128], path[256], args[600];
+  snprintf(old, sizeof old, "%s/old", dir);
+  mkdir(old, 0777);
+  snprintf(path, sizeof path, "%s/results.sqlite", old);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  static const char schema1[] =
+      "CREATE TABLE sweep(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+      "CREATE TABLE runs(id INTEGER PRIMARY KEY, algorithm TEXT NOT NULL, env TEXT NOT NULL, simulator TEXT NOT NULL,"
+      " lambda REAL, beta REAL, learning_rate REAL, zero_order_c REAL, seed INTEGER NOT NULL, config TEXT NOT NULL,"
+      " status TEXT NOT NULL, error TEXT, iterations INTEGER, env_steps INTEGER, final_F REAL, window_F REAL,"
+      " window_f_sampled REAL, wall_seconds REAL, cpu_seconds REAL, x TEXT);"
+      "CREATE TABLE metrics(run_id INTEGER NOT NULL, iteration INTEGER NOT NULL, context INTEGER, F REAL,"
+      " f_context REAL, grad_norm REAL, env_steps INTEGER, follower_iterations INTEGER, follower_products INTEGER,"
+      " follower_samples INTEGER, level INTEGER, env_steps_total INTEGER, follower_samples_total INTEGER,"
+      " income_tax REAL, vat1 REAL, vat2 REAL, vat3 REAL, household_value REAL, household_spread REAL,"
+      " revenue REAL, assets REAL, PRIMARY KEY(run_id, iteration)) WITHOUT ROWID;"
+      "INSERT INTO sweep VALUES('config', 'env: tax-design');"
+      "INSERT INTO runs VALUES(0, 'zero-order', 'tax-design', 'consistent', 0.2, 1, 0.01, 50, 0, '{}', 'done', NULL,"
+      " 2, 0, 1.5, 1.25, 1.0, 0, 0, '[0,0,0,0]');"
+      "INSERT INTO metrics VALUES(0, 1, 0, 1.0, 1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0.3, 0.31, 0.32, 0.33, 2.5, 0.5, 7.0, 1.0);"
+      "INSERT INTO metrics VALUES(0, 2, 1, 1.5, 1.5, 0, 0, 0, 0, 0, 0, 0, 0, 0.4, 0.41, 0.42, 0.43, 2.75, 0.25, 8.0,"
+      " NULL);";
+  assert_int_equal(sqlite3_exec(db, schema1, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  /* Read as it is. */
+  snprintf(args, sizeof args, "export %s --csv %s/old_before.csv", old, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/old_before.csv", dir);
+  char *before = slurp(path);
+  assert_non_null(before);
+  assert_non_null(strstr(before, ",income_tax,vat1,vat2,vat3,household_value,household_spread,revenue,assets\n"));
+  assert_non_null(strstr(before, ",0.29999999999999999,0.31,0.32000000000000001,0.33000000000000002,2.5,0.5,7,1\n"));
+  assert_non_null(strstr(before, ",0.40000000000000002,0.40999999999999998,0.41999999999999998,0.42999999999999999,"
+                                 "2.75,0.25,8,\n"));
+  snprintf(args, sizeof args, "plot %s --format png --out %s/old_plots", old, dir);
+  assert_int_equal(run(args), 0);
+  assert_non_null(strstr(err_text, "3 figures written")); /* F, the rates, the households */
+  /* Migrated by an open for writing: the columns are gone, their values are rows. */
+  cbrl_store s;
+  char err[512];
+  snprintf(path, sizeof path, "%s/results.sqlite", old);
+  assert_int_equal(cbrl_store_open(&s, path, 0, err, sizeof err), 0);
+  cbrl_store_close(&s);
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('metrics') WHERE name = 'income_tax'",
+                                      -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 0);
+  sqlite3_finalize(st);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), sum(value) FROM extra_metrics WHERE name = 'revenue'", -1,
+                                      &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 2);
+  assert_close(sqlite3_column_double(st, 1), 15.0, 1e-15, 0);
+  sqlite3_finalize(st);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM extra_metrics", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 15); /* 16 values, one NULL */
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  snprintf(args, sizeof args, "export %s --csv %s/old_after.csv", old, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/old_after.csv", dir);
+  char *after = slurp(path);
+  assert_non_null(after);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(full_disk_and_read_only_filesystem_give_clear_errors),
+      cmocka_unit_test(tax_runs_record_the_economy),
+      cmocka_unit_test(a_store_of_the_old_schema_is_read_and_migrated),
+  };
+  if (argc > 1) cmocka_set_test_filter(argv[1]);
+  return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}
