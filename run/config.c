@@ -23,7 +23,7 @@ void cbrl_config_default(cbrl_config *c) {
   c->n_zero_order_c = 1;
   c->zero_order_c[0] = 0.1;
   c->n_simulator = 1;
-  c->simulator[0] = CBRL_SIM_CONSISTENT;
+  c->simulator[0] = CBRL_RUN_SIM_CONSISTENT;
   c->n_seeds = 1;
   c->seeds[0] = 0;
   c->iterations = 10000;
@@ -37,7 +37,7 @@ void cbrl_config_default(cbrl_config *c) {
   c->final_window = 1000;
   c->init_std = 0.01;
   c->states = 100, c->actions = 4, c->dim = 8, c->contexts = 2, c->branch = 5, c->problem_seed = 0;
-  c->follower = CBRL_FOLLOWER_EXACT;
+  c->follower = CBRL_RUN_FOLLOWER_EXACT;
   c->follower_iterations = 1024;
   c->rtq_levels = 6;
   c->tax_bins = 200;
@@ -168,8 +168,8 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       if (k < 0) return CBRL_EPARSE;
       for (int i = 0; i < k; i++) {
         const char *s = cbrl_yaml_scalar(items[i]);
-        if (!strcmp(s, "consistent")) c->simulator[i] = CBRL_SIM_CONSISTENT;
-        else if (!strcmp(s, "paper-code")) c->simulator[i] = CBRL_SIM_PAPER_CODE;
+        if (!strcmp(s, "consistent")) c->simulator[i] = CBRL_RUN_SIM_CONSISTENT;
+        else if (!strcmp(s, "paper-code")) c->simulator[i] = CBRL_RUN_SIM_PAPER_CODE;
         else if (!strcmp(s, "continuous")) c->simulator[i] = CBRL_RUN_SIM_CONTINUOUS;
         else return cbrl_yaml_fail(y, items[i], f->name, "unknown simulator '%.40s' (consistent, paper-code, continuous)", s);
         for (int j = 0; j < i; j++)
@@ -218,8 +218,8 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
     }
     case F_FOLLOWER: {
       const char *s = cbrl_yaml_scalar(n);
-      if (s && !strcmp(s, "exact")) c->follower = CBRL_FOLLOWER_EXACT;
-      else if (s && !strcmp(s, "soft-q")) c->follower = CBRL_FOLLOWER_SOFT_Q;
+      if (s && !strcmp(s, "exact")) c->follower = CBRL_RUN_FOLLOWER_EXACT;
+      else if (s && !strcmp(s, "soft-q")) c->follower = CBRL_RUN_FOLLOWER_SOFT_Q;
       else return cbrl_yaml_fail(y, n, f->name, "expected exact or soft-q");
       return 0;
     }
@@ -321,7 +321,7 @@ static int fail(char *err, size_t size, const char *fmt, ...) {
 }
 
 const char *cbrl_simulator_name(int simulator) {
-  return simulator == CBRL_SIM_PAPER_CODE ? "paper-code" : simulator == CBRL_RUN_SIM_CONTINUOUS ? "continuous" : "consistent";
+  return simulator == CBRL_RUN_SIM_PAPER_CODE ? "paper-code" : simulator == CBRL_RUN_SIM_CONTINUOUS ? "continuous" : "consistent";
 }
 
 int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
@@ -331,7 +331,7 @@ int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
   if (!is_fr && (c->n_beta > 1 || c->beta[0] != 1.0)) return fail(err, err_size, "beta: applies to env four-rooms only");
   int is_tax = !strcmp(c->env, "tax-design");
   for (int i = 0; i < c->n_simulator; i++) {
-    if (c->simulator[i] == CBRL_SIM_PAPER_CODE && !is_fr)
+    if (c->simulator[i] == CBRL_RUN_SIM_PAPER_CODE && !is_fr)
       return fail(err, err_size, "simulator: paper-code applies to env four-rooms only");
     if (c->simulator[i] != CBRL_RUN_SIM_CONTINUOUS) continue;
     if (!is_tax) return fail(err, err_size, "simulator: continuous applies to env tax-design only");
@@ -379,7 +379,7 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
       c->hpgd_max_steps, c->amd_updates);
   PUT("metrics_every: %ld\nfinal_window: %ld\ninit_std: %.17g\n", c->metrics_every, c->final_window, c->init_std);
   /* New fields appear only when they differ from the defaults, so older stores still resume. */
-  if (c->follower != CBRL_FOLLOWER_EXACT || c->follower_iterations != 1024)
+  if (c->follower != CBRL_RUN_FOLLOWER_EXACT || c->follower_iterations != 1024)
     PUT("follower: %s\nfollower_iterations: %ld\n", c->follower ? "soft-q" : "exact", c->follower_iterations);
   if (c->rtq_levels != 6) PUT("rtq_levels: %ld\n", c->rtq_levels);
   if (c->rtq_inner_samples) PUT("rtq_inner_samples: %ld\n", c->rtq_inner_samples);
@@ -435,7 +435,6 @@ int cbrl_config_problem(const cbrl_config *c, const cbrl_run_spec *r, cbrl_probl
     cbrl_four_rooms_opts o;
     cbrl_four_rooms_opts_default(&o);
     o.beta = r->beta;
-    o.simulator = (cbrl_four_rooms_simulator)r->simulator;
     rc = cbrl_four_rooms_create(out, &o);
   } else if (!strcmp(c->env, "tax-design")) {
     cbrl_tax_opts o;

@@ -57,7 +57,8 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
   double wall0 = now(CLOCK_MONOTONIC), cpu0 = now(CLOCK_THREAD_CPUTIME_ID);
   cbrl_problem *p = NULL;
   cbrl_leader *L = NULL;
-  cbrl_continuous *continuous = NULL;
+  cbrl_simulator *simulator = NULL;
+  cbrl_follower *follower = NULL;
   cbrl_exact *economy = NULL; /* tax design: the economy report's own workspace */
   int err = cbrl_config_problem(c, r, &p, res->error, sizeof res->error);
   if (err) {
@@ -75,21 +76,22 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
   o.hpgd.steps = c->hpgd_steps;
   o.hpgd.streams = (int)c->hpgd_streams;
   o.hpgd.max_steps = (int)c->hpgd_max_steps;
-  if (r->simulator == CBRL_RUN_SIM_CONTINUOUS && (err = cbrl_tax_continuous_create(&continuous, p))) {
+  if ((r->simulator == CBRL_RUN_SIM_CONTINUOUS && (err = cbrl_tax_continuous_create(&simulator, p))) ||
+      (r->simulator == CBRL_RUN_SIM_PAPER_CODE && (err = cbrl_four_rooms_paper_sim_create(&simulator, p))) ||
+      (c->follower == CBRL_RUN_FOLLOWER_SOFT_Q &&
+       (err = cbrl_follower_soft_q_create(&follower, p, c->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR)))) {
     res->failed = 1;
     snprintf(res->error, sizeof res->error, "cannot start: %s", cbrl_strerror(err));
     goto done;
   }
-  o.continuous = continuous;
+  o.simulator = simulator;
+  o.follower = follower;
   o.zero_order_c = isnan(r->zero_order_c) ? 0.1 : r->zero_order_c;
   o.amd_updates = (int)c->amd_updates;
   o.init_std = c->init_std;
-  o.follower = (cbrl_follower_kind)c->follower;
-  o.follower_iterations = c->follower_iterations;
   o.rtq.levels = (int)c->rtq_levels;
-  o.rtq.inner_unbiased = c->rtq_inner_samples > 0;
-  if (c->rtq_inner_samples > 0) o.rtq.inner_samples = (int)c->rtq_inner_samples;
-  o.rtq.hpgd.steps = c->hpgd_steps;
+  if (c->rtq_inner_samples > 0) o.rtq.hpgd.kind = CBRL_HPGD_UNBIASED, o.rtq.hpgd.samples = c->rtq_inner_samples;
+  o.rtq.hpgd.steps = c->rtq_inner_samples > 0 ? 0 : c->hpgd_steps; /* unbiased: no step budget */
   o.rtq.hpgd.streams = (int)c->hpgd_streams;
   o.rtq.hpgd.max_steps = (int)c->hpgd_max_steps;
   /* Tax design starts, as the paper does, at every rate 0.3; the others at N(0, init_std^2). */
@@ -162,7 +164,8 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
 done:
   cbrl_exact_free(economy);
   cbrl_leader_free(L);
-  cbrl_tax_continuous_free(continuous);
+  cbrl_follower_free(follower);
+  cbrl_simulator_free(simulator);
   cbrl_problem_free(p);
   res->wall_seconds = now(CLOCK_MONOTONIC) - wall0;
   res->cpu_seconds = now(CLOCK_THREAD_CPUTIME_ID) - cpu0;

@@ -13,7 +13,7 @@ typedef struct exact_follower {
 } exact_follower;
 
 static int exact_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
-                         cbrl_rng *rng, cbrl_policy *out) {
+                         const cbrl_simulator *sim, cbrl_rng *rng, cbrl_policy *out) {
   exact_follower *ef = f->impl;
   const cbrl_problem *p = f->problem;
   cbrl_soft_solver *w = &ef->solver[context];
@@ -77,10 +77,11 @@ const cbrl_soft_solver *cbrl_follower_exact_solver(const cbrl_follower *f, int c
 }
 
 int cbrl_follower_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
-                          cbrl_rng *rng, cbrl_policy *out) {
+                          cbrl_simulator *sim, cbrl_rng *rng, cbrl_policy *out) {
   if (!f || !m || !out || context < 0 || context >= f->problem->n_contexts) return CBRL_EINVAL;
   memset(&f->stats, 0, sizeof f->stats);
-  return f->ops->respond(f, context, x, m, rng, out);
+  int err = sim ? cbrl_simulator_prepare(sim, context, x, m) : 0;
+  return err ? err : f->ops->respond(f, context, x, m, sim, rng, out);
 }
 
 void cbrl_follower_free(cbrl_follower *f) {

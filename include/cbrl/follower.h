@@ -24,9 +24,11 @@ typedef struct cbrl_follower_stats {
 
 /* What a follower implements. */
 typedef struct cbrl_follower_ops {
-  /* Computes the response to the MDP m of `context` at x; fills *out (valid until the next call). */
-  int (*respond)(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m, cbrl_rng *rng,
-                 cbrl_policy *out);
+  /* Computes the response to the MDP m of `context` at x; fills *out (valid until the next call).
+     A sample-based follower learns from sim, prepared at (context, x, m), or from m's kernel
+     when sim is NULL. */
+  int (*respond)(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
+                 cbrl_rng *rng, cbrl_policy *out);
   /* Frees impl; may be NULL. */
   void (*destroy)(cbrl_follower *f);
 } cbrl_follower_ops;
@@ -73,9 +75,10 @@ CBRL_API int cbrl_follower_soft_q_create(cbrl_follower **out, const cbrl_problem
    1 / (1 + n(s,a))^0.6 by visit count, its Q kept across responses (warm, per context). */
 CBRL_API int cbrl_follower_online_create(cbrl_follower **out, const cbrl_problem *p, int64_t steps, int max_steps);
 
-/* Asks a follower for its response; updates f->stats. */
+/* Asks a follower for its response to the model m of `context` at x, learning (if it learns from
+   samples) in sim, which it prepares, or in m's own kernel when sim is NULL; updates f->stats. */
 CBRL_API int cbrl_follower_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
-                                   cbrl_rng *rng, cbrl_policy *out);
+                                   cbrl_simulator *sim, cbrl_rng *rng, cbrl_policy *out);
 
 /* Frees a follower; NULL is allowed. */
 CBRL_API void cbrl_follower_free(cbrl_follower *f);

@@ -1,4 +1,4 @@
-/* The leader loop (SPEC 4): gradient ascent on F with clipping, one context per iteration, and
+/* The leader loop (docs/MODEL.md, Leader algorithms): gradient ascent on F with clipping, one context per iteration, and
    a choice of hypergradient: HPGD (batch or unbiased), zero-order, AMD, or exact. */
 #ifndef CBRL_LEADER_H
 #define CBRL_LEADER_H
@@ -12,14 +12,16 @@
 #include "cbrl/follower.h"
 #include "cbrl/exact.h"
 #include "cbrl/model.h"
+#include "cbrl/simulate.h"
+#include "cbrl/zero_order.h"
 
 typedef enum cbrl_algorithm {
-  CBRL_ALG_HPGD_BATCH = 0, /* "hpgd-batch": HPGD with the batch estimator, the paper's (SPEC 4.1b) */
+  CBRL_ALG_HPGD_BATCH = 0, /* "hpgd-batch": HPGD with the batch estimator, the paper's */
   CBRL_ALG_HPGD,           /* "hpgd": HPGD with the unbiased estimator, same step budget (4.1a) */
-  CBRL_ALG_ZERO_ORDER,    /* SPEC 4.2 */
-  CBRL_ALG_AMD,           /* SPEC 4.3 */
+  CBRL_ALG_ZERO_ORDER,    /* "zero-order": two-point differences of the exact f (zero_order.h) */
+  CBRL_ALG_AMD,           /* "amd": adaptive model design (amd.h) */
   CBRL_ALG_EXACT,         /* the exact hypergradient of the sampled context */
-  CBRL_ALG_HPGD_RTQ,      /* "hpgd-rtq": HPGD with RT-Q over soft Q-learning (SPEC 4.4) */
+  CBRL_ALG_HPGD_RTQ,      /* "hpgd-rtq": HPGD with RT-Q over soft Q-learning (rtq.h) */
   CBRL_ALG_COUNT_
 } cbrl_algorithm;
 
@@ -31,10 +33,6 @@ CBRL_API const char *cbrl_algorithm_name(cbrl_algorithm a);
 /* Parses an algorithm name; returns CBRL_EINVAL for an unknown one. */
 CBRL_API int cbrl_algorithm_parse(const char *name, cbrl_algorithm *out);
 
-/* Who answers the HPGD leaders: the exact soft best response, or soft Q-learning trained from
-   Q = 0 for follower_iterations iterations of a generative model at every response. */
-typedef enum cbrl_follower_kind { CBRL_FOLLOWER_EXACT = 0, CBRL_FOLLOWER_SOFT_Q = 1 } cbrl_follower_kind;
-
 typedef struct cbrl_leader_opts {
   cbrl_algorithm algorithm;
   cbrl_optimizer optimizer;
@@ -43,13 +41,13 @@ typedef struct cbrl_leader_opts {
   double adam_beta1, adam_beta2, adam_eps;
   uint64_t seed;         /* with stream, names the run's random numbers */
   uint64_t stream;
-  cbrl_hpgd_opts hpgd;   /* batch size N, streams, episode time limit */
-  cbrl_continuous *continuous; /* HPGD simulates with it (not owned), or NULL: the tabular model */
+  cbrl_hpgd_opts hpgd;   /* batch size N, streams, episode time limit; the algorithm sets the kind */
+  cbrl_simulator *simulator; /* HPGD and RT-Q learn from it (not owned), or NULL: the model's kernel */
   double zero_order_c;   /* u = c / t */
   int amd_updates;       /* K */
   double init_std;       /* x_0 ~ N(0, init_std^2) unless x_0 is given */
-  cbrl_follower_kind follower; /* for hpgd and hpgd-batch */
-  int64_t follower_iterations;
+  cbrl_follower *follower; /* answers hpgd and hpgd-batch (not owned), or NULL: the exact soft best
+                              response, warm-started per context */
   cbrl_rtq_opts rtq;     /* for hpgd-rtq */
 } cbrl_leader_opts;
 

@@ -1,5 +1,5 @@
-/* Tests for src/soft_q.c and src/rtq.c: soft Q-learning converges to the exact soft Q, sample
-   accounting is exact, the RT-Q estimator telescopes to the level-K estimator, and common
+/* Tests for src/soft_q.c's iteration and src/rtq.c: soft Q-learning converges to the exact soft
+   Q, RT-Q's sample accounting is exact, the RT-Q estimator telescopes to the level-K estimator, and common
    random numbers shrink the level difference's variance at least tenfold. */
 #include "test_util.h"
 
@@ -49,30 +49,14 @@ static void soft_q_learning_converges_to_the_exact_soft_q(void **state) {
   cbrl_problem_free(p);
 }
 
-static void followers_count_their_samples_exactly(void **state) {
+static void rtq_counts_its_samples_exactly(void **state) {
   cbrl_problem *p = small(0.8);
   cbrl_mdp m;
   assert_ok(cbrl_mdp_init(&m, p, 0));
   double x[3] = {0};
   assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
-  cbrl_follower *f;
-  assert_ok(cbrl_follower_soft_q_create(&f, p, 37, CBRL_SCHEDULE_RESCALED_LINEAR));
   cbrl_rng rng;
   cbrl_rng_seed(&rng, 1, 0);
-  cbrl_policy pol;
-  assert_ok(cbrl_follower_respond(f, 0, x, &m, &rng, &pol));
-  assert_int_equal(f->stats.samples, 37 * 8 * 3);
-  for (int s = 0; s < 8; s++) {
-    double t = 0.0;
-    for (int a = 0; a < 3; a++) t += pol.pi[s * 3 + a];
-    assert_close(t, 1.0, 0, 1e-12);
-  }
-  cbrl_follower_free(f);
-  assert_ok(cbrl_follower_online_create(&f, p, 500, 20));
-  assert_ok(cbrl_follower_respond(f, 0, x, &m, &rng, &pol));
-  assert_int_equal(f->stats.samples, 500);
-  assert_int_equal(cbrl_follower_respond(f, 0, x, &m, NULL, &pol), CBRL_EINVAL);
-  cbrl_follower_free(f);
   /* RT-Q: 2^k n_states n_actions samples for the level drawn. */
   cbrl_rtq_opts o;
   cbrl_rtq_opts_default(&o);
@@ -84,7 +68,7 @@ static void followers_count_their_samples_exactly(void **state) {
   double g[3];
   for (int i = 0; i < 20; i++) {
     cbrl_rtq_info info;
-    assert_ok(cbrl_rtq_estimate(w, 0, x, &m, &rng, -1, 0, g, &info));
+    assert_ok(cbrl_rtq_estimate(w, 0, x, &m, NULL, &rng, -1, 0, g, &info));
     assert_true(info.level >= 1 && info.level <= 5);
     assert_int_equal(info.follower_samples, ((int64_t)1 << info.level) * 24);
     assert_int_equal(info.env_steps, 3 * 400);
@@ -134,10 +118,10 @@ static void rtq_telescopes_to_the_level_K_estimator(void **state) {
   double g[3], s1[2][3] = {{0}}, s2[2][3] = {{0}}, samples = 0;
   for (int b = 0; b < B; b++) {
     cbrl_rtq_info info;
-    assert_ok(cbrl_rtq_estimate(w, 0, x, &m, &rng, -1, 0, g, &info));
+    assert_ok(cbrl_rtq_estimate(w, 0, x, &m, NULL, &rng, -1, 0, g, &info));
     samples += (double)info.follower_samples;
     for (int j = 0; j < 3; j++) s1[0][j] += g[j], s2[0][j] += g[j] * g[j];
-    assert_ok(cbrl_rtq_plain(w, 0, x, &m, &rng, 4, g, &info));
+    assert_ok(cbrl_rtq_plain(w, 0, x, &m, NULL, &rng, 4, g, &info));
     for (int j = 0; j < 3; j++) s1[1][j] += g[j], s2[1][j] += g[j] * g[j];
   }
   for (int j = 0; j < 3; j++) {
@@ -172,10 +156,10 @@ static void common_random_numbers_shrink_the_difference_variance(void **state) {
     double s1[3] = {0}, s2[3] = {0}, a[3], b[3];
     for (int i = 0; i < B; i++) {
       cbrl_rng copy = rng;
-      assert_ok(cbrl_rtq_plain(w, 0, x, &m, &copy, 11, a, NULL));
+      assert_ok(cbrl_rtq_plain(w, 0, x, &m, NULL, &copy, 11, a, NULL));
       if (mode == 1) copy = rng, cbrl_rng_next(&copy), cbrl_rng_next(&copy), cbrl_rng_next(&copy);
       else copy = rng;
-      assert_ok(cbrl_rtq_plain(w, 0, x, &m, &copy, 10, b, NULL));
+      assert_ok(cbrl_rtq_plain(w, 0, x, &m, NULL, &copy, 10, b, NULL));
       cbrl_rng_next(&rng), cbrl_rng_next(&rng), cbrl_rng_next(&rng), cbrl_rng_next(&rng);
       for (int j = 0; j < 3; j++) s1[j] += a[j] - b[j], s2[j] += (a[j] - b[j]) * (a[j] - b[j]);
     }
@@ -190,7 +174,7 @@ static void common_random_numbers_shrink_the_difference_variance(void **state) {
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(soft_q_learning_converges_to_the_exact_soft_q),
-      cmocka_unit_test(followers_count_their_samples_exactly),
+      cmocka_unit_test(rtq_counts_its_samples_exactly),
       cmocka_unit_test(rtq_telescopes_to_the_level_K_estimator),
       cmocka_unit_test(common_random_numbers_shrink_the_difference_variance),
   };

@@ -9,8 +9,14 @@
 #include "cbrl/cbrl.h"
 
 #define CBRL_AXIS_MAX 64
-/* Beside Four-Rooms' two simulators: the tax economy's continuous-assets simulator. */
+/* The simulators a config names: the model's own kernel, Four-Rooms' paper code, and the tax
+   economy's continuous assets. */
+#define CBRL_RUN_SIM_CONSISTENT 0
+#define CBRL_RUN_SIM_PAPER_CODE 1
 #define CBRL_RUN_SIM_CONTINUOUS 2
+/* The followers a config names. */
+#define CBRL_RUN_FOLLOWER_EXACT 0
+#define CBRL_RUN_FOLLOWER_SOFT_Q 1
 #define CBRL_SEEDS_MAX 1000
 
 typedef struct cbrl_config {
@@ -28,7 +34,7 @@ typedef struct cbrl_config {
   int n_zero_order_c;
   double zero_order_c[CBRL_AXIS_MAX];
   int n_simulator;
-  int simulator[3];             /* CBRL_SIM_CONSISTENT, CBRL_SIM_PAPER_CODE or CBRL_RUN_SIM_CONTINUOUS */
+  int simulator[3];             /* CBRL_RUN_SIM_* */
   int n_seeds;
   long seeds[CBRL_SEEDS_MAX];
   /* Scalars. */
@@ -41,7 +47,7 @@ typedef struct cbrl_config {
   long final_window;
   double init_std;
   long states, actions, dim, contexts, branch, problem_seed; /* env random */
-  int follower;             /* cbrl_follower_kind for hpgd and hpgd-batch */
+  int follower;             /* CBRL_RUN_FOLLOWER_* for hpgd and hpgd-batch */
   long follower_iterations; /* soft-q */
   long rtq_levels;          /* hpgd-rtq */
   long rtq_inner_samples;   /* hpgd-rtq: 0, batch estimates inside; N, means of N unbiased samples */
