@@ -47,20 +47,18 @@ struct cbrl_leader {
   cbrl_rng rng;
   int64_t t;
   double *x, *g, *adam_m, *adam_v; /* dim */
-  cbrl_mdp *mdp;         /* n_contexts, evaluated at x when a context is sampled */
   cbrl_follower *follower;     /* the caller's, or own_follower */
   cbrl_follower *own_follower; /* the default exact follower */
   cbrl_hpgd *hpgd;
   cbrl_amd *amd;
   cbrl_rtq *rtq;
-  cbrl_exact *exact;     /* metrics, the exact and zero-order algorithms */
+  cbrl_exact *exact;     /* the one MDP per context (evaluated at x when sampled), metrics, and
+                            the exact and zero-order algorithms */
   cbrl_zero_order *zero_order;
 };
 
 void cbrl_leader_free(cbrl_leader *L) {
   if (!L) return;
-  for (int k = 0; L->mdp && k < L->problem->n_contexts; k++) cbrl_mdp_close(&L->mdp[k]);
-  free(L->mdp);
   cbrl_follower_free(L->own_follower);
   cbrl_hpgd_free(L->hpgd);
   cbrl_amd_free(L->amd);
@@ -92,14 +90,11 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
   L->g = calloc(d, sizeof(double));
   L->adam_m = calloc(d, sizeof(double));
   L->adam_v = calloc(d, sizeof(double));
-  L->mdp = calloc((size_t)p->n_contexts, sizeof *L->mdp);
-  if (!L->x || !L->g || !L->adam_m || !L->adam_v || !L->mdp) {
+  if (!L->x || !L->g || !L->adam_m || !L->adam_v) {
     err = CBRL_ENOMEM;
     goto fail;
   }
   for (size_t j = 0; j < d; j++) L->x[j] = x0 ? x0[j] : o->init_std * cbrl_rng_normal(&L->rng);
-  for (int k = 0; k < p->n_contexts; k++)
-    if ((err = cbrl_mdp_init(&L->mdp[k], p, k))) goto fail;
   if ((err = cbrl_exact_create(&L->exact, p))) goto fail;
   switch (o->algorithm) {
     case CBRL_ALG_HPGD_BATCH:
@@ -172,12 +167,12 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
   int d = p->dim, err = 0;
   int64_t t = ++L->t;
   int k = sample_context(L);
-  cbrl_mdp *m = &L->mdp[k];
   cbrl_leader_metrics met = {0};
   met.iteration = t;
   met.context = k;
   met.f_context = met.F = NAN;
-  if ((err = cbrl_mdp_evaluate(m, p, k, L->x))) return err;
+  if ((err = cbrl_exact_set_x(L->exact, k, L->x))) return err;
+  const cbrl_mdp *m = cbrl_exact_mdp(L->exact, k);
   switch (o->algorithm) {
     case CBRL_ALG_HPGD_BATCH:
     case CBRL_ALG_HPGD: {
