@@ -109,7 +109,9 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
       }
       L->follower = o->follower;
       if (!L->follower) {
-        if ((err = cbrl_follower_exact_create(&L->own_follower, p))) goto fail;
+        /* Answers from the leader's exact workspace: one solver per context, whose solve the
+           metrics then reuse. */
+        if ((err = cbrl_follower_exact_shared_create(&L->own_follower, p, L->exact))) goto fail;
         L->follower = L->own_follower;
       }
       if ((err = cbrl_hpgd_create(&L->hpgd, p, o->hpgd.steps))) goto fail;
@@ -229,6 +231,11 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
       double f;
       if (c == k && !isnan(met.f_context)) {
         f = met.f_context;
+      } else if (c == k && L->follower && L->follower == L->own_follower) {
+        /* The follower just solved this context at x in the same workspace. */
+        err = cbrl_exact_value(L->exact, k, &f, NULL);
+        if (!tolerable(err)) return err;
+        met.f_context = f;
       } else {
         err = cbrl_exact_context(L->exact, c, L->x, &f, NULL);
         if (!tolerable(err)) return err;

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "cbrl/exact.h"
 #include "cbrl/export.h"
 #include "cbrl/model.h"
 #include "cbrl/rng.h"
@@ -43,6 +44,11 @@ struct cbrl_follower {
 
 /* Creates the exact soft follower: soft policy iteration to tolerance, warm-started per context. */
 CBRL_API int cbrl_follower_exact_create(cbrl_follower **out, const cbrl_problem *p);
+
+/* Creates the exact soft follower answering from e, an exact workspace of p (not owned): it
+   solves e's solver of the context, in e's MDP, which the caller evaluates at x with
+   cbrl_exact_set_x and passes as m (cbrl_exact_mdp); cbrl_exact_value then reuses the solve. */
+CBRL_API int cbrl_follower_exact_shared_create(cbrl_follower **out, const cbrl_problem *p, cbrl_exact *e);
 
 /* Returns the exact follower's solver of a context (NULL for other followers). */
 CBRL_API const cbrl_soft_solver *cbrl_follower_exact_solver(const cbrl_follower *f, int context);

@@ -82,13 +82,15 @@ CBRL_API int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const 
 CBRL_API void cbrl_leader_free(cbrl_leader *L);
 
 /* Runs one outer iteration: sample a context, estimate the hypergradient, clip, step. With
-   with_metrics, also computes the exact F at x_t. */
+   with_metrics, also computes the exact F at x_t, reusing the sampled context's best response
+   where the default follower (or the exact and zero-order algorithms) just computed it. */
 CBRL_API int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out);
 
 /* Returns the current leader parameters (dim). */
 CBRL_API const double *cbrl_leader_x(const cbrl_leader *L);
 
-/* Returns the leader's exact-evaluation workspace (its follower holds the last best responses). */
+/* Returns the leader's exact workspace: its one MDP and soft solver per context, which the
+   default follower answers from (so it holds the last best responses). */
 CBRL_API cbrl_exact *cbrl_leader_exact(cbrl_leader *L);
 
 #endif /* CBRL_LEADER_H */

@@ -81,6 +81,37 @@ static void followers_count_their_samples_exactly(void **state) {
   cbrl_problem_free(p);
 }
 
+/* The shared exact follower solves in the exact workspace: its policy is the workspace's, the
+   value then needs no second solve, and an MDP other than the workspace's is refused. */
+static void the_shared_exact_follower_answers_from_the_workspace(void **state) {
+  cbrl_problem *p = small(0.8);
+  cbrl_exact *e, *ref;
+  assert_ok(cbrl_exact_create(&e, p));
+  assert_ok(cbrl_exact_create(&ref, p));
+  cbrl_follower *f;
+  assert_ok(cbrl_follower_exact_shared_create(&f, p, e));
+  double x[3] = {0.2, -0.1, 0.3}, fv, fr;
+  cbrl_policy pol;
+  assert_ok(cbrl_exact_set_x(e, 0, x));
+  assert_ok(cbrl_follower_respond(f, 0, x, cbrl_exact_mdp(e, 0), NULL, NULL, &pol));
+  assert_ptr_equal(pol.pi, cbrl_exact_follower(e, 0)->pi);
+  assert_ptr_equal(cbrl_follower_exact_solver(f, 0), cbrl_exact_follower(e, 0));
+  assert_true(f->stats.iterations > 0);
+  assert_ok(cbrl_exact_value(e, 0, &fv, NULL));
+  assert_ok(cbrl_exact_context(ref, 0, x, &fr, NULL)); /* the same cold solve, in one call */
+  assert_memory_equal(&fv, &fr, sizeof fv);
+  cbrl_mdp other;
+  assert_ok(cbrl_mdp_init(&other, p, 0));
+  assert_ok(cbrl_mdp_evaluate(&other, p, 0, x));
+  assert_int_equal(cbrl_follower_respond(f, 0, x, &other, NULL, NULL, &pol), CBRL_EINVAL);
+  cbrl_mdp_close(&other);
+  cbrl_follower_free(f); /* leaves e alone */
+  assert_ok(cbrl_exact_value(e, 0, &fv, NULL));
+  cbrl_exact_free(e);
+  cbrl_exact_free(ref);
+  cbrl_problem_free(p);
+}
+
 /* Soft Q-learning in Four-Rooms' paper-code simulator learns the paper kernel's soft Q, not the
    model's: after many iterations its Q is closer to the exact soft Q of the model with the paper
    kernel than to that of the model itself. */
@@ -131,6 +162,7 @@ static void sample_based_followers_learn_in_the_simulators_kernel(void **state) 
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(exact_follower_matches_the_soft_solver),
+      cmocka_unit_test(the_shared_exact_follower_answers_from_the_workspace),
       cmocka_unit_test(followers_count_their_samples_exactly),
       cmocka_unit_test(sample_based_followers_learn_in_the_simulators_kernel),
   };

@@ -186,6 +186,24 @@ static void defaults_are_the_papers_settings(void **state) {
   assert_int_equal(h.steps, 10000);
   assert_int_equal(h.streams, 5);
   assert_int_equal(h.max_steps, 200);
+  /* With the default exact follower the metrics reuse its solve: the sampled context's value is
+     the one the leader's workspace holds for the follower's response at x_t. */
+  {
+    cbrl_problem *q = four_rooms(1.0, 0.005);
+    cbrl_leader_opts oh = o;
+    oh.hpgd.steps = 1000;
+    oh.hpgd.streams = 1;
+    cbrl_leader *H;
+    assert_ok(cbrl_leader_create(&H, q, &oh, NULL));
+    cbrl_leader_metrics mh;
+    assert_ok(cbrl_leader_step(H, 1, &mh));
+    double again;
+    assert_ok(cbrl_exact_value(cbrl_leader_exact(H), mh.context, &again, NULL));
+    assert_close(again, mh.f_context, 1e-12, 0);
+    assert_true(mh.follower_iterations > 0);
+    cbrl_leader_free(H);
+    cbrl_problem_free(q);
+  }
   /* The leader's exact workspace holds the F it reports. */
   cbrl_problem *p = four_rooms(1.0, 0.005);
   cbrl_leader *L;
