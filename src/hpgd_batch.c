@@ -127,7 +127,8 @@ int cbrl__hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp 
     if (h->n_sa[sa] > 0.0) h->qbar[sa] /= h->n_sa[sa];
 
   /* W(s,a) = sum over steps of gamL^tau Abar(s,a) / lam / n_finished; the direct term
-     gamL^tau grad rbar / n_finished; the grad P and grad mu terms of SPEC 3. */
+     gamL^tau grad rbar / n_finished; the grad P and grad mu terms of the exact gradient
+     (docs/MODEL.md, The exact hypergradient). */
   for (int64_t j = 0; j < n; j++) {
     const cbrl_step *sj = &st[j];
     size_t sa = (size_t)sj->s * A + sj->a;

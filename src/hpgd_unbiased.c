@@ -121,7 +121,7 @@ static int vector_return(cbrl_hpgd *h, const cbrl_simulator *c, const cbrl_mdp *
   return 0;
 }
 
-/* Adds one sample's cotangent (SPEC 4.1a) without the vjp, counting its environment steps. */
+/* Adds one sample's cotangent without the vjp, counting its environment steps. */
 static int accumulate(cbrl_hpgd *h, const cbrl_mdp *sim, const cbrl_simulator *c, const cbrl_policy *pi,
                       cbrl_rng *rng, int64_t *steps_out) {
   const cbrl_problem *p = h->problem;
