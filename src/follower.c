@@ -22,8 +22,9 @@ static int exact_respond(cbrl_follower *f, int context, const double *x, const c
   const cbrl_soft_solver *w;
   int err;
   if (ef->shared) {
-    /* The workspace's own MDP, at the x its set_x gave: solve it there, once. */
-    if (m != cbrl_exact_mdp(ef->shared, context)) return CBRL_EINVAL;
+    /* In the workspace's own MDP: as the caller left it when m is that MDP (evaluated at x, so
+       it is not evaluated twice), else evaluated at x here. */
+    if (m != cbrl_exact_mdp(ef->shared, context) && (err = cbrl_exact_set_x(ef->shared, context, x))) return err;
     err = cbrl_exact_respond(ef->shared, context);
     w = cbrl_exact_follower(ef->shared, context);
   } else {

@@ -8,6 +8,7 @@
 
 #include "cbrl/errors.h"
 #include "cbrl/exact.h"
+#include "cbrl/zero_order.h"
 
 static const char *const algorithm_names[CBRL_ALG_COUNT_] = {"hpgd-batch", "hpgd", "zero-order",
                                                              "amd", "exact", "hpgd-rtq"};
@@ -195,12 +196,15 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
       break;
     }
     case CBRL_ALG_EXACT:
-      err = cbrl_exact_context(L->exact, k, L->x, &met.f_context, L->g);
+      /* The MDP is already at x: respond and value are cbrl_exact_context without set_x. */
+      err = cbrl_exact_respond(L->exact, k);
+      if (tolerable(err)) err = cbrl_exact_value(L->exact, k, &met.f_context, L->g);
       if (!tolerable(err)) return err;
       break;
     case CBRL_ALG_ZERO_ORDER:
       /* f(x) from the leader's own workspace, which the metrics then reuse. */
-      err = cbrl_exact_context(L->exact, k, L->x, &met.f_context, NULL);
+      err = cbrl_exact_respond(L->exact, k);
+      if (tolerable(err)) err = cbrl_exact_value(L->exact, k, &met.f_context, NULL);
       if (!tolerable(err)) return err;
       err = cbrl_zero_order_estimate(L->zero_order, k, L->x, met.f_context,
                                      cbrl_zero_order_radius(o->zero_order_c, t), &L->rng, L->g, NULL);

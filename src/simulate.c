@@ -186,6 +186,7 @@ int cbrl_simulator_prepare(cbrl_simulator *sim, int context, const double *x, co
 
 void cbrl_simulator_tabular(const cbrl_simulator *sim, const cbrl_mdp *m, cbrl_mdp *out) {
   *out = *m;
+  /* A shallow copy: only prob differs, and every consumer of the view only reads it. */
   if (sim && sim->ops->kernel) out->prob = (double *)sim->ops->kernel(sim);
 }
 

@@ -46,8 +46,8 @@ struct cbrl_follower {
 CBRL_API int cbrl_follower_exact_create(cbrl_follower **out, const cbrl_problem *p);
 
 /* Creates the exact soft follower answering from e, an exact workspace of p (not owned): it
-   solves e's solver of the context, in e's MDP, which the caller evaluates at x with
-   cbrl_exact_set_x and passes as m (cbrl_exact_mdp); cbrl_exact_value then reuses the solve. */
+   solves e's solver of the context in e's MDP, which it evaluates at x unless m is that MDP
+   (cbrl_exact_mdp after cbrl_exact_set_x at x); cbrl_exact_value then reuses the solve. */
 CBRL_API int cbrl_follower_exact_shared_create(cbrl_follower **out, const cbrl_problem *p, cbrl_exact *e);
 
 /* Returns the exact follower's solver of a context (NULL for other followers). */

@@ -14,7 +14,6 @@
 #include "cbrl/exact.h"
 #include "cbrl/model.h"
 #include "cbrl/simulate.h"
-#include "cbrl/zero_order.h"
 
 typedef enum cbrl_algorithm {
   CBRL_ALG_HPGD_BATCH = 0, /* "hpgd-batch": HPGD with the batch estimator, the paper's */
