@@ -19,6 +19,7 @@ void cbrl_hpgd_free(cbrl_hpgd *h) {
   free(h->complete);
   free(h->episode);
   free(h->path_entry);
+  free(h->path_s);
   free(h);
 }
 
@@ -111,7 +112,9 @@ int cbrl__hpgd_reserve(cbrl_hpgd *h, int64_t n) {
   if (y) h->path_y = y;
   double *yn = realloc(h->path_y_next, sizeof(double) * (size_t)cap);
   if (yn) h->path_y_next = yn;
-  if (!e || !pr || !y || !yn) return CBRL_ENOMEM;
+  int32_t *st = realloc(h->path_s, sizeof(int32_t) * 2 * (size_t)cap);
+  if (st) h->path_s = st;
+  if (!e || !pr || !y || !yn || !st) return CBRL_ENOMEM;
   h->path_capacity = cap;
   return 0;
 }

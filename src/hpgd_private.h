@@ -29,6 +29,7 @@ struct cbrl_hpgd {
      without an entry), the simulator's own states, and soft-reward prefix sums. */
   int64_t *path_entry;
   double *path_prefix, *path_y, *path_y_next;
+  int32_t *path_s; /* 2 per step: the model states from and to */
   int64_t path_capacity;
 };
 

@@ -107,6 +107,7 @@ static int vector_return(cbrl_hpgd *h, const cbrl_simulator *c, const cbrl_mdp *
       h->path_entry[n] = entry >= 0 ? entry : -1 - (int64_t)a;
       h->path_prefix[n] = soft;
       h->path_y[n] = at.y, h->path_y_next[n] = next.y;
+      h->path_s[2 * n] = at.s, h->path_s[2 * n + 1] = next.s;
       n++;
     }
     at = next;
@@ -116,7 +117,9 @@ static int vector_return(cbrl_hpgd *h, const cbrl_simulator *c, const cbrl_mdp *
     double w = coef * (soft - h->path_prefix[i]);
     int64_t k = h->path_entry[i];
     if (k >= 0) h->w_log_p[k] += w;
-    else c->ops->score(c, (place){-1, h->path_y[i]}, (int32_t)(-1 - k), (place){-1, h->path_y_next[i]}, w, h->g_score);
+    else
+      c->ops->score(c, (place){h->path_s[2 * i], h->path_y[i]}, (int32_t)(-1 - k),
+                    (place){h->path_s[2 * i + 1], h->path_y_next[i]}, w, h->g_score);
   }
   return 0;
 }

@@ -216,6 +216,8 @@ static void emb_score(const cbrl_simulator *sim, cbrl_sim_state from, int32_t a,
                       double *grad) {
   const embedded *e = sim->impl;
   const cbrl_mdp *m = e->m;
+  assert_int_equal(from.s, (int32_t)from.y); /* both estimators pass the model states along */
+  assert_int_equal(to.s, (int32_t)to.y);
   size_t sa = (size_t)from.y * m->n_actions + a;
   for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++)
     if (m->next[k] == (int32_t)to.y)
