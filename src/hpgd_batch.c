@@ -36,20 +36,16 @@ static void add_log_p(cbrl_hpgd *h, const cbrl_simulator *sim, int64_t j, double
                     (cbrl_sim_state){st->next, h->batch.next_state[j]}, w, h->g_score);
 }
 
-int cbrl__hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
-                     const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
-                     cbrl_estimate_info *info) {
-  if (o->streams <= 0 || o->steps < o->streams) return CBRL_EINVAL;
-  if (o->steps > h->max_batch_steps) return CBRL_ERANGE;
+/* The estimate from the steps in the workspace's batch, wherever they came from (the model's
+   kernel, a simulator, or later a follower that reports its own trajectories); sim gives grad
+   log p of the steps without an entry. */
+static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
+                      double *grad, cbrl_estimate_info *info) {
   const cbrl_problem *p = h->problem;
   int S = h->n_states, A = h->n_actions;
   double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
   int with_p = (p->flags & CBRL_DEPENDS_P) != 0, with_mu = (p->flags & CBRL_DEPENDS_MU) != 0;
   cbrl_batch *b = &h->batch;
-  int64_t per_stream = o->steps / o->streams;
-  int err = sim ? cbrl_simulator_batch(sim, pi, o->streams, per_stream, o->max_steps, o->sim_flags, rng, b)
-                : cbrl_sim_batch(m, pi, o->streams, per_stream, o->max_steps, o->sim_flags, rng, b);
-  if (err) return err;
   const cbrl_step *st = b->steps;
   int64_t n = b->n_steps;
   double inv_fin = 1.0 / (double)(b->n_finished > 0 ? b->n_finished : 1);
@@ -174,4 +170,15 @@ int cbrl__hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp 
     info->dropped = dropped;
   }
   return cbrl__hpgd_flush(h, context, x, m, grad);
+}
+
+int cbrl__hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
+                     const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
+                     cbrl_estimate_info *info) {
+  if (o->streams <= 0 || o->steps < o->streams) return CBRL_EINVAL;
+  if (o->steps > h->max_batch_steps) return CBRL_ERANGE;
+  int64_t per_stream = o->steps / o->streams;
+  int err = sim ? cbrl_simulator_batch(sim, pi, o->streams, per_stream, o->max_steps, o->sim_flags, rng, &h->batch)
+                : cbrl_sim_batch(m, pi, o->streams, per_stream, o->max_steps, o->sim_flags, rng, &h->batch);
+  return err ? err : from_batch(h, context, x, m, sim, grad, info);
 }
