@@ -165,11 +165,11 @@ static void hpgd_split(int iters, double *follower_ms, double *sim_ms, double *e
     check(cbrl_mdp_evaluate(&m[k], p, k, x), "evaluate");
     cbrl_policy pol;
     double t0 = now();
-    check(cbrl_follower_respond(f, k, x, &m[k], &rng, &pol), "respond");
+    check(cbrl_follower_respond(f, k, x, &m[k], NULL, &rng, &pol), "respond");
     double t1 = now();
     check(cbrl_sim_batch(&m[k], &pol, ho.streams, ho.steps / ho.streams, ho.max_steps, 0, &rng, &b), "sim");
     double t2 = now();
-    check(cbrl_hpgd_batch(h, k, x, &m[k], &pol, &ho, &rng, g, NULL), "estimate");
+    check(cbrl_hpgd_estimate(h, k, x, &m[k], NULL, &pol, &ho, &rng, g, NULL), "estimate");
     double t3 = now();
     if (i < 0) continue;
     tf[i] = 1e3 * (t1 - t0);

@@ -40,10 +40,10 @@ static void measure(const char *name, cbrl_problem *p, int context, const double
     cbrl_rng_seed(&rng, 17, (uint64_t)K);
     for (int i = 0; i < B; i++) {
       cbrl_rtq_info info;
-      if (cbrl_rtq_estimate(w, context, x, &m, &rng, -1, 0, g, &info)) exit(1);
+      if (cbrl_rtq_estimate(w, context, x, &m, NULL, &rng, -1, 0, g, &info)) exit(1);
       add(&a, g);
       samples_rtq += (double)info.follower_samples;
-      if (cbrl_rtq_plain(w, context, x, &m, &rng, K, g, &info)) exit(1);
+      if (cbrl_rtq_plain(w, context, x, &m, NULL, &rng, K, g, &info)) exit(1);
       add(&b, g);
       samples_plain += (double)info.follower_samples;
     }

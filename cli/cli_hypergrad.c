@@ -291,19 +291,18 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
                     double *stderr_out, int64_t *env_steps, int64_t *follower_samples) {
   int d = p->dim, err = 0;
   double *g = calloc((size_t)d, sizeof(double)), *sum2 = calloc((size_t)d, sizeof(double));
-  double *shifted = calloc((size_t)d, sizeof(double)), *z = calloc((size_t)d, sizeof(double));
   cbrl_hpgd *h = NULL;
   cbrl_amd *amd = NULL;
-  cbrl_exact *e_shift = NULL;
+  cbrl_zero_order *zo = NULL;
   cbrl_follower *follower = NULL;
   cbrl_rtq *rtq = NULL;
-  cbrl_env_sim sim = {0}; /* the simulator's objects, from the registry that maps its name */
+  cbrl_simulator *cont = NULL; /* the simulator, from the registry that maps its name */
   cbrl_rng rng;
   cbrl_rng_seed(&rng, (uint64_t)a->seed, 1);
   memset(grad, 0, sizeof(double) * d);
   *env_steps = 0;
   *follower_samples = 0;
-  if (!g || !sum2 || !shifted || !z) {
+  if (!g || !sum2) {
     err = CBRL_ENOMEM;
     goto done;
   }
@@ -317,12 +316,15 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     }
     goto done;
   }
-  cbrl_hpgd_opts ho = {a->steps, 5, 200, 0};
+  cbrl_hpgd_opts ho;
+  cbrl_hpgd_opts_default(&ho);
+  ho.steps = a->steps;
+  if (a->estimator == CBRL_ALG_HPGD) ho.kind = CBRL_HPGD_UNBIASED, ho.steps = 0, ho.samples = 1;
   if (a->continuous &&
-      (err = cbrl_env_sim_open(cbrl_env_find(a->env), cbrl_simulator_id("continuous"), p, &sim)))
+      (err = cbrl_env_simulator_create(cbrl_env_find(a->env), cbrl_simulator_id("continuous"), p, &cont)))
     goto done;
   if (a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH) {
-    if ((err = cbrl_hpgd_create(&h, p, a->steps)) || (err = cbrl_hpgd_set_continuous(h, sim.continuous))) goto done;
+    if ((err = cbrl_hpgd_create(&h, p, a->steps))) goto done;
     if (a->soft_q &&
         (err = cbrl_follower_soft_q_create(&follower, p, a->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR)))
       goto done;
@@ -332,11 +334,11 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     ro.levels = (int)a->levels;
     ro.hpgd.steps = a->steps;
     if ((err = cbrl_rtq_create(&rtq, p, &ro))) goto done;
-  } else if ((err = cbrl_exact_create(&e_shift, p))) {
+  } else if ((err = cbrl_zero_order_create(&zo, p))) {
     goto done;
   }
   for (long b = 0; b < a->samples; b++) {
-    double u = cbrl_rng_uniform(&rng), f0, f1;
+    double u = cbrl_rng_uniform(&rng), f0;
     int k = p->n_contexts - 1;
     for (int c = 0; c < p->n_contexts; c++) {
       if (u < p->context_weight[c]) {
@@ -352,23 +354,19 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
     cbrl_estimate_info info = {0};
     if (follower) {
-      if ((err = cbrl_follower_respond(follower, k, x, m, &rng, &pol))) goto done;
+      if ((err = cbrl_follower_respond(follower, k, x, m, cont, &rng, &pol))) goto done;
       *follower_samples += follower->stats.samples;
     }
     if (a->estimator == CBRL_ALG_HPGD_RTQ) {
       cbrl_rtq_info ri;
-      err = cbrl_rtq_estimate(rtq, k, x, m, &rng, -1, 0, g, &ri);
+      err = cbrl_rtq_estimate(rtq, k, x, m, NULL, &rng, -1, 0, g, &ri);
       info.env_steps = ri.env_steps;
       *follower_samples += ri.follower_samples;
-    } else if (a->estimator == CBRL_ALG_HPGD) {
-      err = cbrl_hpgd_sample(h, k, x, m, &pol, &rng, g, &info);
-    } else if (a->estimator == CBRL_ALG_HPGD_BATCH) {
-      err = cbrl_hpgd_batch(h, k, x, m, &pol, &ho, &rng, g, &info);
+    } else if (h) {
+      err = cbrl_hpgd_estimate(h, k, x, m, cont, &pol, &ho, &rng, g, &info);
     } else {
-      for (int j = 0; j < d; j++) z[j] = cbrl_rng_normal(&rng), shifted[j] = x[j] + a->zo_u * z[j];
-      err = cbrl_exact_context(e_shift, k, shifted, &f1, NULL);
+      err = cbrl_zero_order_estimate(zo, k, x, f0, a->zo_u, &rng, g, NULL);
       if (err == CBRL_ENOCONV) err = 0;
-      for (int j = 0; j < d; j++) g[j] = (f1 - f0) * z[j] / a->zo_u;
     }
     if (err) goto done;
     *env_steps += info.env_steps;
@@ -381,16 +379,14 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     stderr_out[j] = sqrt(var > 0.0 ? var / n : 0.0);
   }
 done:
-  cbrl_env_sim_close(&sim);
+  cbrl_simulator_free(cont);
   cbrl_hpgd_free(h);
   cbrl_amd_free(amd);
   cbrl_rtq_free(rtq);
   cbrl_follower_free(follower);
-  cbrl_exact_free(e_shift);
+  cbrl_zero_order_free(zo);
   free(g);
   free(sum2);
-  free(shifted);
-  free(z);
   return err;
 }
 

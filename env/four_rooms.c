@@ -125,13 +125,7 @@ static int fr_structure(const cbrl_problem *p, int context, cbrl_mdp *m) {
     for (int a = 0; a < 4; a++) {
       m->row[s * 4 + a] = k;
       if (s == goal) continue;
-      int n = kernel_row(fr, s, a, m->next + k, m->prob + k);
-      if (m->sim_prob) {
-        /* Same support (the four moves), other weights: sorted the same way. */
-        int32_t cells[4];
-        kernel_row_of(fr, s, a, 1, cells, m->sim_prob + k);
-      }
-      k += n;
+      k += kernel_row(fr, s, a, m->next + k, m->prob + k);
     }
   m->row[CBRL_FOUR_ROOMS_CELLS * 4] = k;
   m->mu[cbrl_four_rooms_start()] = 1.0;
@@ -214,7 +208,6 @@ void cbrl_four_rooms_opts_default(cbrl_four_rooms_opts *o) {
   o->fail_prob = 0.33;
   o->gamma = 0.99;
   o->leader_gamma = 0.99;
-  o->simulator = CBRL_SIM_CONSISTENT;
 }
 
 int cbrl_four_rooms_create(cbrl_problem **out, const cbrl_four_rooms_opts *o) {
@@ -223,9 +216,7 @@ int cbrl_four_rooms_create(cbrl_problem **out, const cbrl_four_rooms_opts *o) {
     cbrl_four_rooms_opts_default(&defaults);
     o = &defaults;
   }
-  if (!out || !(o->fail_prob >= 0.0 && o->fail_prob <= 0.75) || !isfinite(o->beta) ||
-      (o->simulator != CBRL_SIM_CONSISTENT && o->simulator != CBRL_SIM_PAPER_CODE))
-    return CBRL_EINVAL;
+  if (!out || !(o->fail_prob >= 0.0 && o->fail_prob <= 0.75) || !isfinite(o->beta)) return CBRL_EINVAL;
   four_rooms *fr = calloc(1, sizeof *fr);
   if (!fr) return CBRL_ENOMEM;
   fr->opts = *o;
@@ -246,8 +237,32 @@ int cbrl_four_rooms_create(cbrl_problem **out, const cbrl_four_rooms_opts *o) {
   (*out)->gamma = o->gamma;
   (*out)->leader_gamma = o->leader_gamma;
   (*out)->lambda = o->lambda;
-  (*out)->flags = CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR |
-                  (o->simulator == CBRL_SIM_PAPER_CODE ? CBRL_SIM_KERNEL : 0u);
+  (*out)->flags = CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR;
   snprintf((*out)->name, sizeof (*out)->name, "four-rooms");
   return 0;
+}
+
+int cbrl_four_rooms_paper_sim_create(cbrl_simulator **out, const cbrl_problem *p) {
+  if (!out || !p || p->ops != &four_rooms_ops) return CBRL_EINVAL;
+  const four_rooms *fr = p->impl;
+  double *prob[2] = {NULL, NULL};
+  int err = 0;
+  for (int c = 0; c < 2 && !err; c++) {
+    /* The model's support (the four moves, sorted by cell), the paper code's weights. */
+    int goal = cbrl_four_rooms_goal(c);
+    prob[c] = malloc(sizeof(double) * (size_t)fr_n_transitions(p, c));
+    if (!prob[c]) {
+      err = CBRL_ENOMEM;
+      break;
+    }
+    int64_t k = 0;
+    int32_t cells[4];
+    for (int s = 0; s < CBRL_FOUR_ROOMS_CELLS; s++)
+      for (int a = 0; a < 4 && s != goal; a++) k += kernel_row_of(fr, s, a, 1, cells, prob[c] + k);
+  }
+  if (!err) err = cbrl_simulator_tabular_create(out, p, (const double *const *)prob);
+  if (!err) snprintf((*out)->name, sizeof (*out)->name, "paper-code");
+  free(prob[0]);
+  free(prob[1]);
+  return err;
 }

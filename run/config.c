@@ -13,7 +13,7 @@
 
 void cbrl_config_default(cbrl_config *c) {
   memset(c, 0, sizeof *c);
-  snprintf(c->env, sizeof c->env, "four-rooms");
+  snprintf(c->env, sizeof c->env, "%s", cbrl_env_name(cbrl_env_at(0))); /* the registry's first */
   c->n_algorithm = 1;
   c->algorithm[0] = CBRL_ALG_HPGD_BATCH;
   c->n_beta = 1;
@@ -23,7 +23,7 @@ void cbrl_config_default(cbrl_config *c) {
   c->n_zero_order_c = 1;
   c->zero_order_c[0] = 0.1;
   c->n_simulator = 1;
-  c->simulator[0] = CBRL_SIM_CONSISTENT;
+  c->simulator[0] = 0; /* the registry's first simulator, "consistent" */
   c->n_seeds = 1;
   c->seeds[0] = 0;
   c->iterations = 10000;
@@ -37,7 +37,7 @@ void cbrl_config_default(cbrl_config *c) {
   c->final_window = 1000;
   c->init_std = 0.01;
   c->states = 100, c->actions = 4, c->dim = 8, c->contexts = 2, c->branch = 5, c->problem_seed = 0;
-  c->follower = CBRL_FOLLOWER_EXACT;
+  c->follower = CBRL_RUN_FOLLOWER_EXACT;
   c->follower_iterations = 1024;
   c->rtq_levels = 6;
   c->tax_bins = 200;
@@ -216,8 +216,8 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
     }
     case F_FOLLOWER: {
       const char *s = cbrl_yaml_scalar(n);
-      if (s && !strcmp(s, "exact")) c->follower = CBRL_FOLLOWER_EXACT;
-      else if (s && !strcmp(s, "soft-q")) c->follower = CBRL_FOLLOWER_SOFT_Q;
+      if (s && !strcmp(s, "exact")) c->follower = CBRL_RUN_FOLLOWER_EXACT;
+      else if (s && !strcmp(s, "soft-q")) c->follower = CBRL_RUN_FOLLOWER_SOFT_Q;
       else return cbrl_yaml_fail(y, n, f->name, "expected exact or soft-q");
       return 0;
     }
@@ -390,7 +390,7 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
       c->hpgd_max_steps, c->amd_updates);
   PUT("metrics_every: %ld\nfinal_window: %ld\ninit_std: %.17g\n", c->metrics_every, c->final_window, c->init_std);
   /* New fields appear only when they differ from the defaults, so older stores still resume. */
-  if (c->follower != CBRL_FOLLOWER_EXACT || c->follower_iterations != 1024)
+  if (c->follower != CBRL_RUN_FOLLOWER_EXACT || c->follower_iterations != 1024)
     PUT("follower: %s\nfollower_iterations: %ld\n", c->follower ? "soft-q" : "exact", c->follower_iterations);
   if (c->rtq_levels != 6) PUT("rtq_levels: %ld\n", c->rtq_levels);
   if (c->rtq_inner_samples) PUT("rtq_inner_samples: %ld\n", c->rtq_inner_samples);

@@ -45,8 +45,6 @@ static int four_rooms_create(const cbrl_env_params *p, cbrl_problem **out, char 
   cbrl_four_rooms_opts o;
   cbrl_four_rooms_opts_default(&o);
   o.beta = p->beta;
-  /* The paper-code simulator is, in today's core, a kernel the problem carries. */
-  o.simulator = p->simulator == SIM_PAPER_CODE ? CBRL_SIM_PAPER_CODE : CBRL_SIM_CONSISTENT;
   return failed("four-rooms", cbrl_four_rooms_create(out, &o), err, err_size);
 }
 
@@ -179,17 +177,13 @@ void cbrl_env_default_x(const cbrl_env *e, const cbrl_problem *p, double *x) {
 
 /* ---- simulator objects ---------------------------------------------------------------- */
 
-int cbrl_env_sim_open(const cbrl_env *e, int simulator, const cbrl_problem *p, cbrl_env_sim *s) {
-  memset(s, 0, sizeof *s);
+int cbrl_env_simulator_create(const cbrl_env *e, int simulator, const cbrl_problem *p, cbrl_simulator **out) {
+  *out = NULL;
   if (!cbrl_env_offers(e, simulator)) return CBRL_EINVAL;
-  /* Today only the tax economy's continuous simulator is an object of its own. */
-  if (simulator == SIM_CONTINUOUS) return cbrl_tax_continuous_create(&s->continuous, p);
+  /* The one place a simulator's name becomes the environment's simulator object. */
+  if (simulator == SIM_PAPER_CODE) return cbrl_four_rooms_paper_sim_create(out, p);
+  if (simulator == SIM_CONTINUOUS) return cbrl_tax_continuous_create(out, p);
   return 0;
-}
-
-void cbrl_env_sim_close(cbrl_env_sim *s) {
-  cbrl_tax_continuous_free(s->continuous);
-  s->continuous = NULL;
 }
 
 /* ---- reports -------------------------------------------------------------------------- */

@@ -68,12 +68,9 @@ static void leader_opts(const cbrl_config *c, const cbrl_run_spec *r, cbrl_leade
   o->zero_order_c = isnan(r->zero_order_c) ? 0.1 : r->zero_order_c;
   o->amd_updates = (int)c->amd_updates;
   o->init_std = c->init_std;
-  o->follower = (cbrl_follower_kind)c->follower;
-  o->follower_iterations = c->follower_iterations;
   o->rtq.levels = (int)c->rtq_levels;
-  o->rtq.inner_unbiased = c->rtq_inner_samples > 0;
-  if (c->rtq_inner_samples > 0) o->rtq.inner_samples = (int)c->rtq_inner_samples;
-  o->rtq.hpgd.steps = c->hpgd_steps;
+  if (c->rtq_inner_samples > 0) o->rtq.hpgd.kind = CBRL_HPGD_UNBIASED, o->rtq.hpgd.samples = c->rtq_inner_samples;
+  o->rtq.hpgd.steps = c->rtq_inner_samples > 0 ? 0 : c->hpgd_steps; /* unbiased: no step budget */
   o->rtq.hpgd.streams = (int)c->hpgd_streams;
   o->rtq.hpgd.max_steps = (int)c->hpgd_max_steps;
 }
@@ -86,7 +83,8 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   const cbrl_env *env = cbrl_env_find(c->env);
   cbrl_problem *p = NULL;
   cbrl_leader *L = NULL;
-  cbrl_env_sim sim = {0};
+  cbrl_simulator *simulator = NULL;
+  cbrl_follower *follower = NULL;
   cbrl_env_report *report = NULL;
   double *x0 = NULL, *x_t = NULL;
   int err = cbrl_config_problem(c, r, &p, res->error, sizeof res->error);
@@ -101,8 +99,11 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   x0 = malloc(sizeof(double) * (size_t)p->dim);
   x_t = malloc(sizeof(double) * (size_t)p->dim);
   if (!x0 || !x_t) err = CBRL_ENOMEM;
-  if (!err) err = cbrl_env_sim_open(env, r->simulator, p, &sim);
-  o.continuous = sim.continuous;
+  if (!err) err = cbrl_env_simulator_create(env, r->simulator, p, &simulator);
+  if (!err && c->follower == CBRL_RUN_FOLLOWER_SOFT_Q)
+    err = cbrl_follower_soft_q_create(&follower, p, c->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR);
+  o.simulator = simulator;
+  o.follower = follower;
   /* The environment's own start, if it has one; otherwise the leader's N(0, init_std^2). */
   if (!err) cbrl_env_default_x(env, p, x0);
   if (!err) err = cbrl_leader_create(&L, p, &o, cbrl_env_has_default_x(env) ? x0 : NULL);
@@ -164,7 +165,8 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
 done:
   cbrl_env_report_close(report);
   cbrl_leader_free(L);
-  cbrl_env_sim_close(&sim);
+  cbrl_follower_free(follower);
+  cbrl_simulator_free(simulator);
   cbrl_problem_free(p);
   free(x0);
   free(x_t);

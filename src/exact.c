@@ -24,6 +24,10 @@ typedef struct exact_context {
   double *w_log_p;   /* n_transitions */
   double *w_log_mu;  /* n_states */
   cbrl_soft_stats stats; /* best response, plus the products of every later solve */
+  double *x;             /* dim: the x of the last set_x */
+  int have_x;
+  int solved;            /* 1 once the best response at that x is computed */
+  int respond_status;    /* its status, for value to combine */
 } exact_context;
 
 struct cbrl_exact {
@@ -43,6 +47,7 @@ static void context_close(exact_context *c) {
   free(c->w_rbar);
   free(c->w_log_p);
   free(c->w_log_mu);
+  free(c->x);
 }
 
 void cbrl_exact_free(cbrl_exact *e) {
@@ -80,7 +85,8 @@ int cbrl_exact_create(cbrl_exact **out, const cbrl_problem *p) {
     c->w_rbar = calloc(SA, sizeof(double));
     c->w_log_p = calloc(nnz, sizeof(double));
     c->w_log_mu = calloc(S, sizeof(double));
-    if (!c->vbar || !c->qbar || !c->occupancy || !c->adjoint || !c->b || !c->w_rbar || !c->w_log_p ||
+    c->x = calloc((size_t)p->dim, sizeof(double));
+    if (!c->x || !c->vbar || !c->qbar || !c->occupancy || !c->adjoint || !c->b || !c->w_rbar || !c->w_log_p ||
         !c->w_log_mu) {
       err = CBRL_ENOMEM;
       goto fail;
@@ -122,18 +128,45 @@ static void add_stats(exact_context *c, const cbrl_soft_solver *w) {
 }
 
 int cbrl_exact_context(cbrl_exact *e, int context, const double *x, double *f, double *grad) {
+  int err = cbrl_exact_set_x(e, context, x);
+  if (err) return err;
+  int status = cbrl_exact_respond(e, context);
+  if (status && status != CBRL_ENOCONV) return status;
+  return cbrl_exact_value(e, context, f, grad);
+}
+
+int cbrl_exact_set_x(cbrl_exact *e, int context, const double *x) {
   if (!e || !x || context < 0 || context >= e->problem->n_contexts) return CBRL_EINVAL;
+  exact_context *c = &e->ctx[context];
+  c->solved = 0;
+  c->have_x = 0;
+  memcpy(c->x, x, sizeof(double) * (size_t)e->problem->dim);
+  int err = cbrl_mdp_evaluate(&c->mdp, e->problem, context, x);
+  c->have_x = !err;
+  return err;
+}
+
+int cbrl_exact_respond(cbrl_exact *e, int context) {
+  if (!e || context < 0 || context >= e->problem->n_contexts || !e->ctx[context].have_x) return CBRL_EINVAL;
   const cbrl_problem *p = e->problem;
   exact_context *c = &e->ctx[context];
+  int status = cbrl_soft_solver_solve(&c->follower, &c->mdp, p->gamma, p->lambda);
+  c->stats = c->follower.stats;
+  c->solved = status == 0 || status == CBRL_ENOCONV;
+  c->respond_status = status;
+  return status;
+}
+
+int cbrl_exact_value(cbrl_exact *e, int context, double *f, double *grad) {
+  if (!e || context < 0 || context >= e->problem->n_contexts || !e->ctx[context].solved) return CBRL_EINVAL;
+  const cbrl_problem *p = e->problem;
+  exact_context *c = &e->ctx[context];
+  const double *x = c->x;
   cbrl_mdp *m = &c->mdp;
   cbrl_soft_solver *w = &c->follower;
   int S = p->n_states, A = p->n_actions;
   double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
-  int err = cbrl_mdp_evaluate(m, p, context, x);
-  if (err) return err;
-  int status = cbrl_soft_solver_solve(w, m, gam, lam);
-  c->stats = w->stats;
-  if (status == CBRL_ENONFINITE || (status && status != CBRL_ENOCONV)) return status;
+  int err, status = c->respond_status;
   /* Leader value Vbar under pi*, with the leader's discount. */
   status = worse(status, cbrl_soft_solver_evaluate(w, m, gamL, m->rbar, c->vbar));
   add_stats(c, w);

@@ -1,4 +1,5 @@
-/* Followers, SPEC 5. The exact follower keeps one warm-started soft solver per context. */
+/* Followers (docs/MODEL.md, Followers). The exact follower keeps one warm-started soft solver
+   per context, or answers from an exact workspace's, so that a leader holds one per context. */
 #include "cbrl/follower.h"
 
 #include <stdio.h>
@@ -6,18 +7,30 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
+#include "cbrl/exact.h"
 
 typedef struct exact_follower {
-  cbrl_soft_solver *solver; /* n_contexts */
+  cbrl_soft_solver *solver; /* n_contexts, or NULL when answering from `shared` */
   int n_contexts;
+  cbrl_exact *shared;       /* not owned */
 } exact_follower;
 
 static int exact_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
-                         cbrl_rng *rng, cbrl_policy *out) {
+                         const cbrl_simulator *sim, cbrl_rng *rng, cbrl_policy *out) {
   exact_follower *ef = f->impl;
   const cbrl_problem *p = f->problem;
-  cbrl_soft_solver *w = &ef->solver[context];
-  int err = cbrl_soft_solver_solve(w, m, p->gamma, p->lambda);
+  const cbrl_soft_solver *w;
+  int err;
+  if (ef->shared) {
+    /* In the workspace's own MDP: as the caller left it when m is that MDP (evaluated at x, so
+       it is not evaluated twice), else evaluated at x here. */
+    if (m != cbrl_exact_mdp(ef->shared, context) && (err = cbrl_exact_set_x(ef->shared, context, x))) return err;
+    err = cbrl_exact_respond(ef->shared, context);
+    w = cbrl_exact_follower(ef->shared, context);
+  } else {
+    err = cbrl_soft_solver_solve(&ef->solver[context], m, p->gamma, p->lambda);
+    w = &ef->solver[context];
+  }
   f->stats.samples = 0;
   f->stats.iterations = w->stats.iterations;
   f->stats.products = w->stats.linear_iterations;
@@ -70,17 +83,38 @@ int cbrl_follower_exact_create(cbrl_follower **out, const cbrl_problem *p) {
   return 0;
 }
 
+int cbrl_follower_exact_shared_create(cbrl_follower **out, const cbrl_problem *p, cbrl_exact *e) {
+  if (!out || !p || !e) return CBRL_EINVAL;
+  cbrl_follower *f = calloc(1, sizeof *f);
+  exact_follower *ef = calloc(1, sizeof *ef);
+  if (!f || !ef) {
+    free(f);
+    free(ef);
+    return CBRL_ENOMEM;
+  }
+  ef->n_contexts = p->n_contexts;
+  ef->shared = e;
+  f->ops = &exact_ops;
+  f->impl = ef;
+  f->problem = p;
+  snprintf(f->name, sizeof f->name, "exact");
+  *out = f;
+  return 0;
+}
+
 const cbrl_soft_solver *cbrl_follower_exact_solver(const cbrl_follower *f, int context) {
   if (!f || f->ops != &exact_ops) return NULL;
   const exact_follower *ef = f->impl;
-  return context >= 0 && context < ef->n_contexts ? &ef->solver[context] : NULL;
+  if (context < 0 || context >= ef->n_contexts) return NULL;
+  return ef->shared ? cbrl_exact_follower(ef->shared, context) : &ef->solver[context];
 }
 
 int cbrl_follower_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
-                          cbrl_rng *rng, cbrl_policy *out) {
+                          cbrl_simulator *sim, cbrl_rng *rng, cbrl_policy *out) {
   if (!f || !m || !out || context < 0 || context >= f->problem->n_contexts) return CBRL_EINVAL;
   memset(&f->stats, 0, sizeof f->stats);
-  return f->ops->respond(f, context, x, m, rng, out);
+  int err = sim ? cbrl_simulator_prepare(sim, context, x, m) : 0;
+  return err ? err : f->ops->respond(f, context, x, m, sim, rng, out);
 }
 
 void cbrl_follower_free(cbrl_follower *f) {

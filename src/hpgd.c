@@ -1,4 +1,5 @@
-/* The HPGD workspace: allocation, and the single vjp that turns a cotangent into a d-vector. */
+/* The HPGD workspace: allocation, the one estimate entry point, and the single vjp that turns a
+   cotangent into a d-vector. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ void cbrl_hpgd_free(cbrl_hpgd *h) {
   free(h->complete);
   free(h->episode);
   free(h->path_entry);
+  free(h->path_s);
   free(h);
 }
 
@@ -78,10 +80,24 @@ int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_s
   return 0;
 }
 
-int cbrl_hpgd_set_continuous(cbrl_hpgd *h, cbrl_continuous *c) {
-  if (!h) return CBRL_EINVAL;
-  h->continuous = c;
-  return 0;
+void cbrl_hpgd_opts_default(cbrl_hpgd_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->kind = CBRL_HPGD_BATCH;
+  o->steps = 10000;
+  o->streams = 5;
+  o->max_steps = 200;
+}
+
+int cbrl_hpgd_estimate(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, cbrl_simulator *sim,
+                       const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
+                       cbrl_estimate_info *info) {
+  if (!h || !x || !m || !pi || !o || !rng || !grad || context < 0 || context >= h->problem->n_contexts)
+    return CBRL_EINVAL;
+  if (o->kind != CBRL_HPGD_BATCH && o->kind != CBRL_HPGD_UNBIASED) return CBRL_EINVAL;
+  int err = sim ? cbrl_simulator_prepare(sim, context, x, m) : 0;
+  if (err) return err;
+  return o->kind == CBRL_HPGD_BATCH ? cbrl__hpgd_batch(h, context, x, m, sim, pi, o, rng, grad, info)
+                                    : cbrl__hpgd_unbiased(h, context, x, m, sim, pi, o, rng, grad, info);
 }
 
 int cbrl__hpgd_reserve(cbrl_hpgd *h, int64_t n) {
@@ -96,7 +112,9 @@ int cbrl__hpgd_reserve(cbrl_hpgd *h, int64_t n) {
   if (y) h->path_y = y;
   double *yn = realloc(h->path_y_next, sizeof(double) * (size_t)cap);
   if (yn) h->path_y_next = yn;
-  if (!e || !pr || !y || !yn) return CBRL_ENOMEM;
+  int32_t *st = realloc(h->path_s, sizeof(int32_t) * 2 * (size_t)cap);
+  if (st) h->path_s = st;
+  if (!e || !pr || !y || !yn || !st) return CBRL_ENOMEM;
   h->path_capacity = cap;
   return 0;
 }

@@ -1,4 +1,4 @@
-/* HPGD batch estimator, SPEC 4.1b.
+/* HPGD batch estimator (docs/MODEL.md, HPGD: the batch estimator).
 
    The response term sum_t w_t gA(s_t,a_t), with gA = G - grad V estimated as per-(s,a) and
    per-state means of vector returns R^c, equals sum_t beta_t R^c_t with
@@ -17,13 +17,6 @@
 #include "cbrl/errors.h"
 #include "hpgd_private.h"
 
-void cbrl_hpgd_opts_default(cbrl_hpgd_opts *o) {
-  o->steps = 10000;
-  o->streams = 5;
-  o->max_steps = 200;
-  o->sim_flags = 0;
-}
-
 /* Records the episode boundaries of the batch once; returns the number of episodes. */
 static int64_t split_episodes(const cbrl_batch *b, int64_t *episode) {
   int64_t e = 0;
@@ -33,35 +26,26 @@ static int64_t split_episodes(const cbrl_batch *b, int64_t *episode) {
   return e;
 }
 
-/* Adds w to the cotangent of log P at step j: on the transition entry taken, or, in a
-   continuous simulator, w grad log p of the step's own transition. */
-static void add_log_p(cbrl_hpgd *h, const cbrl_continuous *cont, int64_t j, double w) {
+/* Adds w to the cotangent of log P at step j: on the transition entry taken, or, for a step of
+   a simulator without one, w grad log p of the step's own transition. */
+static void add_log_p(cbrl_hpgd *h, const cbrl_simulator *sim, int64_t j, double w) {
   const cbrl_step *st = &h->batch.steps[j];
   if (st->entry >= 0) h->w_log_p[st->entry] += w;
-  else if (cont) cont->score(cont->impl, h->batch.state[j], st->a, h->batch.next_state[j], w, h->g_score);
+  else if (sim)
+    sim->ops->score(sim, (cbrl_sim_state){st->s, h->batch.state[j]}, st->a,
+                    (cbrl_sim_state){st->next, h->batch.next_state[j]}, w, h->g_score);
 }
 
-int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim,
-                    const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
-                    cbrl_estimate_info *info) {
-  if (!h || !x || !sim || !pi || !o || !grad || o->streams <= 0 || o->steps < o->streams)
-    return CBRL_EINVAL;
-  if (o->steps > h->max_batch_steps) return CBRL_ERANGE;
+/* The estimate from the steps in the workspace's batch, wherever they came from (the model's
+   kernel, a simulator, or later a follower that reports its own trajectories); sim gives grad
+   log p of the steps without an entry. */
+static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
+                      double *grad, cbrl_estimate_info *info) {
   const cbrl_problem *p = h->problem;
   int S = h->n_states, A = h->n_actions;
   double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
   int with_p = (p->flags & CBRL_DEPENDS_P) != 0, with_mu = (p->flags & CBRL_DEPENDS_MU) != 0;
   cbrl_batch *b = &h->batch;
-  const cbrl_continuous *cont = h->continuous;
-  int err;
-  if (cont) {
-    if (o->sim_flags & CBRL_SIM_COUPLED) return CBRL_ENOTSUP;
-    if ((err = cont->prepare(cont->impl, context, x, sim)) ||
-        (err = cbrl_sim_continuous_batch(cont, pi, o->streams, o->steps / o->streams, o->max_steps, rng, b)))
-      return err;
-  } else if ((err = cbrl_sim_batch(sim, pi, o->streams, o->steps / o->streams, o->max_steps, o->sim_flags, rng, b))) {
-    return err;
-  }
   const cbrl_step *st = b->steps;
   int64_t n = b->n_steps;
   double inv_fin = 1.0 / (double)(b->n_finished > 0 ? b->n_finished : 1);
@@ -139,7 +123,8 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
     if (h->n_sa[sa] > 0.0) h->qbar[sa] /= h->n_sa[sa];
 
   /* W(s,a) = sum over steps of gamL^tau Abar(s,a) / lam / n_finished; the direct term
-     gamL^tau grad rbar / n_finished; the grad P and grad mu terms of SPEC 3. */
+     gamL^tau grad rbar / n_finished; the grad P and grad mu terms of the exact gradient
+     (docs/MODEL.md, The exact hypergradient). */
   for (int64_t j = 0; j < n; j++) {
     const cbrl_step *sj = &st[j];
     size_t sa = (size_t)sj->s * A + sj->a;
@@ -151,7 +136,7 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
       h->weight_s[sj->s] += w;
     }
     if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0)
-      add_log_p(h, cont, j, gamL * disc * h->vbar[sj->next]);
+      add_log_p(h, sim, j, gamL * disc * h->vbar[sj->next]);
     if (with_mu && sj->t == 0) h->w_log_mu[sj->s] += inv_fin * h->vbar[sj->s];
   }
   for (int64_t j = 0; j < n; j++) {
@@ -170,7 +155,7 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
         const cbrl_step *sj = &st[j];
         B = gam * B + h->beta[j] + (truncated ? 0.0 : h->extra_s[sj->s]);
         h->w_r[(size_t)sj->s * A + sj->a] += B;
-        if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0) add_log_p(h, cont, j, B * gam * h->vstar[sj->next]);
+        if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0) add_log_p(h, sim, j, B * gam * h->vstar[sj->next]);
       }
       if (truncated && any_terminated) { /* its return was bootstrapped from s_end's terminated visits */
         int32_t s_end = st[end - 1].next;
@@ -184,5 +169,16 @@ int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
     info->finished = b->n_finished;
     info->dropped = dropped;
   }
-  return cbrl__hpgd_flush(h, context, x, sim, grad);
+  return cbrl__hpgd_flush(h, context, x, m, grad);
+}
+
+int cbrl__hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
+                     const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
+                     cbrl_estimate_info *info) {
+  if (o->streams <= 0 || o->steps < o->streams) return CBRL_EINVAL;
+  if (o->steps > h->max_batch_steps) return CBRL_ERANGE;
+  int64_t per_stream = o->steps / o->streams;
+  int err = sim ? cbrl_simulator_batch(sim, pi, o->streams, per_stream, o->max_steps, o->sim_flags, rng, &h->batch)
+                : cbrl_sim_batch(m, pi, o->streams, per_stream, o->max_steps, o->sim_flags, rng, &h->batch);
+  return err ? err : from_batch(h, context, x, m, sim, grad, info);
 }

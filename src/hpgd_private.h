@@ -25,25 +25,26 @@ struct cbrl_hpgd {
   double *extra_s;                   /* n_states: bootstrap coefficients for terminated visits */
   double *pow_leader, *pow_follower; /* max_batch_steps + 2 */
   int64_t max_batch_steps;
-  /* Unbiased estimator: the entries (actions, in a continuous simulator), continuous states
-     and soft-reward prefix sums of one continuation. */
+  /* Unbiased estimator, one continuation: the entries taken (-1 - a for a step of action a
+     without an entry), the simulator's own states, and soft-reward prefix sums. */
   int64_t *path_entry;
   double *path_prefix, *path_y, *path_y_next;
-  cbrl_continuous *continuous; /* or NULL: simulate the tabular model */
+  int32_t *path_s; /* 2 per step: the model states from and to */
   int64_t path_capacity;
 };
 
 /* grad = vjp of the workspace's cotangent; then zeroes the cotangent. */
 int cbrl__hpgd_flush(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, double *grad);
 
-
 /* Growable scratch for one continuation of the unbiased estimator. */
 int cbrl__hpgd_reserve(cbrl_hpgd *h, int64_t n);
 
-/* Mean of unbiased samples (SPEC 4.1a) drawn until step_budget steps are spent or max_samples
-   are drawn, with one vjp for all of them (hpgd_unbiased.c). */
-int cbrl__hpgd_mean(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim, const cbrl_policy *pi,
-                    int64_t step_budget, int64_t max_samples, cbrl_rng *rng, double *grad,
-                    cbrl_estimate_info *info);
+/* The two estimates of cbrl_hpgd_estimate, sim already prepared (hpgd_batch.c, hpgd_unbiased.c). */
+int cbrl__hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
+                     const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
+                     cbrl_estimate_info *info);
+int cbrl__hpgd_unbiased(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
+                        const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
+                        cbrl_estimate_info *info);
 
 #endif /* CBRL_HPGD_INTERNAL_H */

@@ -1,4 +1,4 @@
-/* HPGD unbiased estimator with geometric horizons, SPEC 4.1a.
+/* HPGD unbiased estimator with geometric horizons (docs/MODEL.md, HPGD: the unbiased estimator).
 
    One sample draws T ~ Geometric(1 - gamL) and forms, at (s_T, a_T),
    (1/(1-gamL)) [grad rbar + Abar_hat gA_hat / lam + gamL grad log P(s_{T+1}) Vbar_hat(s_{T+1})],
@@ -24,46 +24,44 @@ static int64_t geometric(cbrl_rng *rng, double q) {
   return t > 1e12 ? (int64_t)1e12 : (int64_t)t;
 }
 
-/* Where a rollout is: the grid state s and, in a continuous simulator c, the state y itself. */
-typedef struct place {
-  int32_t s;
-  double y;
-} place;
+/* Where a rollout is: the model state s and, in a simulator c, the simulator's own state. */
+typedef cbrl_sim_state place;
 
-static place start(const cbrl_continuous *c, const cbrl_mdp *m, cbrl_rng *rng) {
+static place start(const cbrl_simulator *c, const cbrl_mdp *m, cbrl_rng *rng) {
   if (!c) return (place){cbrl_sim_initial(m, rng), 0.0};
-  double y = c->initial(c->impl, rng);
-  return (place){c->grid(c->impl, y), y};
+  return c->ops->initial(c, rng);
 }
 
-/* The place after action a (s < 0 after a terminal state); writes the entry taken (-1 in c). */
-static place advance(const cbrl_continuous *c, const cbrl_mdp *m, place at, int32_t a, cbrl_rng *rng,
+/* The place after action a (s < 0 after a terminal state); writes the entry taken (-1 for a
+   simulator's step without one). */
+static place advance(const cbrl_simulator *c, const cbrl_mdp *m, place at, int32_t a, cbrl_rng *rng,
                      int64_t *entry) {
-  if (!c) return (place){cbrl_sim_next(m, at.s, a, rng, entry), 0.0};
-  double y = c->next(c->impl, at.y, a, rng);
-  if (entry) *entry = -1;
-  return (place){c->grid(c->impl, y), y};
+  int64_t k;
+  place next = c ? c->ops->next(c, at, a, rng, &k) : (place){cbrl_sim_next(m, at.s, a, rng, &k), 0.0};
+  if (entry) *entry = k;
+  return next;
 }
 
-/* Rewards of action a at a place (follower, leader): the model's, or the continuous simulator's. */
-static void rewards(const cbrl_continuous *c, const cbrl_mdp *m, place at, int32_t a, double *r, double *rbar) {
+/* Rewards of action a at a place (follower, leader): the model's, or the simulator's. */
+static void rewards(const cbrl_simulator *c, const cbrl_mdp *m, place at, int32_t a, double *r, double *rbar) {
   if (c) {
-    c->rewards(c->impl, at.y, a, r, rbar);
+    c->ops->rewards(c, at, a, r, rbar);
     return;
   }
   *r = m->r[(size_t)at.s * m->n_actions + a];
   *rbar = m->rbar[(size_t)at.s * m->n_actions + a];
 }
 
-/* Adds w to the cotangent of log P for the transition from `from` by a to `to` (entry k). */
-static void add_log_p(cbrl_hpgd *h, const cbrl_continuous *c, place from, int32_t a, place to, int64_t k, double w) {
-  if (!c) h->w_log_p[k] += w;
-  else c->score(c->impl, from.y, a, to.y, w, h->g_score);
+/* Adds w to the cotangent of log P for the transition from `from` by a to `to` (entry k, or
+   k < 0 for a simulator's step without one). */
+static void add_log_p(cbrl_hpgd *h, const cbrl_simulator *c, place from, int32_t a, place to, int64_t k, double w) {
+  if (k >= 0) h->w_log_p[k] += w;
+  else c->ops->score(c, from, a, to, w, h->g_score);
 }
 
 /* Undiscounted sum of rbar from (s, a) (a < 0: a fresh action) to a horizon ~ Geometric(1 - gamL)
    or termination: unbiased for Qbar(s, a) or Vbar(s). */
-static double leader_return(const cbrl_continuous *c, const cbrl_mdp *m, const cbrl_policy *pi, double gamL,
+static double leader_return(const cbrl_simulator *c, const cbrl_mdp *m, const cbrl_policy *pi, double gamL,
                             place at, int32_t a, cbrl_rng *rng, int64_t *steps) {
   int64_t horizon = geometric(rng, gamL);
   if (a < 0) a = cbrl_sim_action(pi, at.s, rng);
@@ -84,7 +82,7 @@ static double leader_return(const cbrl_continuous *c, const cbrl_mdp *m, const c
 /* Adds coef * G_hat(s, a) to the cotangent, from one continuation with horizon ~ Geometric(1-gam):
    coef on r at every step, and on the entry taken after step k coef times the soft rewards of
    the steps after it. */
-static int vector_return(cbrl_hpgd *h, const cbrl_continuous *c, const cbrl_mdp *m, const cbrl_policy *pi,
+static int vector_return(cbrl_hpgd *h, const cbrl_simulator *c, const cbrl_mdp *m, const cbrl_policy *pi,
                          place at, int32_t a, double coef, cbrl_rng *rng, int64_t *steps) {
   const cbrl_problem *p = h->problem;
   int with_p = (p->flags & CBRL_DEPENDS_P) != 0;
@@ -106,9 +104,10 @@ static int vector_return(cbrl_hpgd *h, const cbrl_continuous *c, const cbrl_mdp 
     if (with_p) {
       int err = cbrl__hpgd_reserve(h, n + 1);
       if (err) return err;
-      h->path_entry[n] = c ? a : entry;
+      h->path_entry[n] = entry >= 0 ? entry : -1 - (int64_t)a;
       h->path_prefix[n] = soft;
-      if (c) h->path_y[n] = at.y, h->path_y_next[n] = next.y;
+      h->path_y[n] = at.y, h->path_y_next[n] = next.y;
+      h->path_s[2 * n] = at.s, h->path_s[2 * n + 1] = next.s;
       n++;
     }
     at = next;
@@ -116,17 +115,19 @@ static int vector_return(cbrl_hpgd *h, const cbrl_continuous *c, const cbrl_mdp 
   }
   for (int64_t i = 0; i < n; i++) {
     double w = coef * (soft - h->path_prefix[i]);
-    if (!c) h->w_log_p[h->path_entry[i]] += w;
-    else c->score(c->impl, h->path_y[i], (int32_t)h->path_entry[i], h->path_y_next[i], w, h->g_score);
+    int64_t k = h->path_entry[i];
+    if (k >= 0) h->w_log_p[k] += w;
+    else
+      c->ops->score(c, (place){h->path_s[2 * i], h->path_y[i]}, (int32_t)(-1 - k),
+                    (place){h->path_s[2 * i + 1], h->path_y_next[i]}, w, h->g_score);
   }
   return 0;
 }
 
-/* Adds one sample's cotangent (SPEC 4.1a) without the vjp, counting its environment steps. */
-static int accumulate(cbrl_hpgd *h, const cbrl_mdp *sim, const cbrl_policy *pi, cbrl_rng *rng,
-                      int64_t *steps_out) {
+/* Adds one sample's cotangent without the vjp, counting its environment steps. */
+static int accumulate(cbrl_hpgd *h, const cbrl_mdp *sim, const cbrl_simulator *c, const cbrl_policy *pi,
+                      cbrl_rng *rng, int64_t *steps_out) {
   const cbrl_problem *p = h->problem;
-  const cbrl_continuous *c = h->continuous;
   double gamL = p->leader_gamma, scale = 1.0 / (1.0 - gamL);
   int A = sim->n_actions, err = 0;
   int64_t steps = 0;
@@ -160,7 +161,7 @@ static int accumulate(cbrl_hpgd *h, const cbrl_mdp *sim, const cbrl_policy *pi, 
     }
   }
   if (!err && (p->flags & CBRL_DEPENDS_MU)) {
-    if (c) return CBRL_ENOTSUP; /* a continuous simulator's initial law has no grad log mu here */
+    if (c && !c->ops->kernel) return CBRL_ENOTSUP; /* a simulator off the model's states: no grad log mu */
     h->w_log_mu[s0.s] += leader_return(c, sim, pi, gamL, s0, -1, rng, &steps);
   }
   *steps_out = steps;
@@ -181,32 +182,19 @@ static int finish(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *si
   return err;
 }
 
-int cbrl_hpgd_sample(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim,
-                     const cbrl_policy *pi, cbrl_rng *rng, double *grad, cbrl_estimate_info *info) {
-  if (!h || !x || !sim || !pi || !rng || !grad) return CBRL_EINVAL;
-  int64_t steps = 0;
-  int err = h->continuous ? h->continuous->prepare(h->continuous->impl, context, x, sim) : 0;
-  if (!err) err = accumulate(h, sim, pi, rng, &steps);
-  if (info) {
-    info->env_steps = steps;
-    info->episodes = 1;
-    info->finished = 1;
-    info->dropped = 0;
-  }
-  return finish(h, context, x, sim, err, 1, grad);
-}
-
 /* The vjp is linear in the cotangent, so the mean of n samples needs one vjp, not n: on large
    models (the tax economy's 2 million transitions) that vjp dominates a sample's cost. Draws
-   samples until step_budget steps are spent or max_samples are drawn, whichever comes first. */
-int cbrl__hpgd_mean(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim, const cbrl_policy *pi,
-                    int64_t step_budget, int64_t max_samples, cbrl_rng *rng, double *grad,
-                    cbrl_estimate_info *info) {
+   samples until o->steps steps are spent or o->samples are drawn, whichever comes first. */
+int cbrl__hpgd_unbiased(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
+                        const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
+                        cbrl_estimate_info *info) {
+  if (o->steps < 0 || o->samples < 0 || (o->steps == 0 && o->samples == 0)) return CBRL_EINVAL;
+  int64_t step_budget = o->steps ? o->steps : INT64_MAX, max_samples = o->samples ? o->samples : INT64_MAX;
   int64_t steps = 0, n = 0;
-  int err = h->continuous ? h->continuous->prepare(h->continuous->impl, context, x, sim) : 0;
+  int err = 0;
   while (!err && steps < step_budget && n < max_samples) {
     int64_t k = 0;
-    err = accumulate(h, sim, pi, rng, &k);
+    err = accumulate(h, m, sim, pi, rng, &k);
     steps += k;
     n++;
   }
@@ -216,12 +204,5 @@ int cbrl__hpgd_mean(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *
     info->finished = n;
     info->dropped = 0;
   }
-  return finish(h, context, x, sim, err, n, grad);
-}
-
-int cbrl_hpgd_sample_mean(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim,
-                          const cbrl_policy *pi, int64_t step_budget, cbrl_rng *rng, double *grad,
-                          cbrl_estimate_info *info) {
-  if (!h || !x || !sim || !pi || !rng || !grad || step_budget < 1) return CBRL_EINVAL;
-  return cbrl__hpgd_mean(h, context, x, sim, pi, step_budget, INT64_MAX, rng, grad, info);
+  return finish(h, context, x, m, err, n, grad);
 }

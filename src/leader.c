@@ -1,4 +1,5 @@
-/* The leader loop, SPEC 4: x <- x + alpha clip(g), one sampled context per iteration. */
+/* The leader loop (docs/MODEL.md, Leader algorithms): x <- x + alpha clip(g), one sampled context
+   per iteration. */
 #include "cbrl/leader.h"
 
 #include <math.h>
@@ -7,6 +8,7 @@
 
 #include "cbrl/errors.h"
 #include "cbrl/exact.h"
+#include "cbrl/zero_order.h"
 
 static const char *const algorithm_names[CBRL_ALG_COUNT_] = {"hpgd-batch", "hpgd", "zero-order",
                                                              "amd", "exact", "hpgd-rtq"};
@@ -37,8 +39,6 @@ void cbrl_leader_opts_default(cbrl_leader_opts *o) {
   o->zero_order_c = 0.1;
   o->amd_updates = 100;
   o->init_std = 0.01;
-  o->follower = CBRL_FOLLOWER_EXACT;
-  o->follower_iterations = 1024;
   cbrl_rtq_opts_default(&o->rtq);
 }
 
@@ -47,30 +47,27 @@ struct cbrl_leader {
   cbrl_leader_opts opts;
   cbrl_rng rng;
   int64_t t;
-  double *x, *g, *z, *shifted, *adam_m, *adam_v; /* dim */
-  cbrl_mdp *mdp;         /* n_contexts, evaluated at x when a context is sampled */
-  cbrl_follower *follower;
+  double *x, *g, *adam_m, *adam_v; /* dim */
+  cbrl_follower *follower;     /* the caller's, or own_follower */
+  cbrl_follower *own_follower; /* the default exact follower */
   cbrl_hpgd *hpgd;
   cbrl_amd *amd;
   cbrl_rtq *rtq;
-  cbrl_exact *exact;     /* metrics, the exact and zero-order algorithms */
-  cbrl_exact *exact_shift; /* zero-order's second point, warm-started on its own */
+  cbrl_exact *exact;     /* the one MDP per context (evaluated at x when sampled), metrics, and
+                            the exact and zero-order algorithms */
+  cbrl_zero_order *zero_order;
 };
 
 void cbrl_leader_free(cbrl_leader *L) {
   if (!L) return;
-  for (int k = 0; L->mdp && k < L->problem->n_contexts; k++) cbrl_mdp_close(&L->mdp[k]);
-  free(L->mdp);
-  cbrl_follower_free(L->follower);
+  cbrl_follower_free(L->own_follower);
   cbrl_hpgd_free(L->hpgd);
   cbrl_amd_free(L->amd);
   cbrl_rtq_free(L->rtq);
   cbrl_exact_free(L->exact);
-  cbrl_exact_free(L->exact_shift);
+  cbrl_zero_order_free(L->zero_order);
   free(L->x);
   free(L->g);
-  free(L->z);
-  free(L->shifted);
   free(L->adam_m);
   free(L->adam_v);
   free(L);
@@ -92,18 +89,13 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
   size_t d = (size_t)p->dim;
   L->x = malloc(d * sizeof(double));
   L->g = calloc(d, sizeof(double));
-  L->z = calloc(d, sizeof(double));
-  L->shifted = calloc(d, sizeof(double));
   L->adam_m = calloc(d, sizeof(double));
   L->adam_v = calloc(d, sizeof(double));
-  L->mdp = calloc((size_t)p->n_contexts, sizeof *L->mdp);
-  if (!L->x || !L->g || !L->z || !L->shifted || !L->adam_m || !L->adam_v || !L->mdp) {
+  if (!L->x || !L->g || !L->adam_m || !L->adam_v) {
     err = CBRL_ENOMEM;
     goto fail;
   }
   for (size_t j = 0; j < d; j++) L->x[j] = x0 ? x0[j] : o->init_std * cbrl_rng_normal(&L->rng);
-  for (int k = 0; k < p->n_contexts; k++)
-    if ((err = cbrl_mdp_init(&L->mdp[k], p, k))) goto fail;
   if ((err = cbrl_exact_create(&L->exact, p))) goto fail;
   switch (o->algorithm) {
     case CBRL_ALG_HPGD_BATCH:
@@ -112,13 +104,18 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
         err = CBRL_EINVAL;
         goto fail;
       }
-      err = o->follower == CBRL_FOLLOWER_SOFT_Q
-                ? cbrl_follower_soft_q_create(&L->follower, p, o->follower_iterations, o->rtq.schedule)
-                : cbrl_follower_exact_create(&L->follower, p);
-      if (err) goto fail;
-      if ((err = cbrl_hpgd_create(&L->hpgd, p, o->hpgd.steps)) ||
-          (err = cbrl_hpgd_set_continuous(L->hpgd, o->continuous)))
+      if (o->follower && o->follower->problem != p) {
+        err = CBRL_EINVAL;
         goto fail;
+      }
+      L->follower = o->follower;
+      if (!L->follower) {
+        /* Answers from the leader's exact workspace: one solver per context, whose solve the
+           metrics then reuse. */
+        if ((err = cbrl_follower_exact_shared_create(&L->own_follower, p, L->exact))) goto fail;
+        L->follower = L->own_follower;
+      }
+      if ((err = cbrl_hpgd_create(&L->hpgd, p, o->hpgd.steps))) goto fail;
       break;
     case CBRL_ALG_HPGD_RTQ:
       if ((err = cbrl_rtq_create(&L->rtq, p, &o->rtq))) goto fail;
@@ -128,7 +125,7 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
         err = CBRL_EINVAL;
         goto fail;
       }
-      if ((err = cbrl_exact_create(&L->exact_shift, p))) goto fail;
+      if ((err = cbrl_zero_order_create(&L->zero_order, p))) goto fail;
       break;
     case CBRL_ALG_AMD:
       if (o->amd_updates <= 0) {
@@ -173,58 +170,52 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
   int d = p->dim, err = 0;
   int64_t t = ++L->t;
   int k = sample_context(L);
-  cbrl_mdp *m = &L->mdp[k];
   cbrl_leader_metrics met = {0};
   met.iteration = t;
   met.context = k;
   met.f_context = met.F = NAN;
-  if ((err = cbrl_mdp_evaluate(m, p, k, L->x))) return err;
+  if ((err = cbrl_exact_set_x(L->exact, k, L->x))) return err;
+  const cbrl_mdp *m = cbrl_exact_mdp(L->exact, k);
   switch (o->algorithm) {
     case CBRL_ALG_HPGD_BATCH:
     case CBRL_ALG_HPGD: {
       cbrl_policy pol;
-      err = cbrl_follower_respond(L->follower, k, L->x, m, &L->rng, &pol);
+      err = cbrl_follower_respond(L->follower, k, L->x, m, o->simulator, &L->rng, &pol);
       if (!tolerable(err)) return err;
       met.follower_iterations = L->follower->stats.iterations;
       met.follower_products = L->follower->stats.products;
       met.follower_residual = L->follower->stats.residual;
       met.follower_samples = L->follower->stats.samples;
       cbrl_estimate_info info = {0};
-      if (o->algorithm == CBRL_ALG_HPGD_BATCH) {
-        err = cbrl_hpgd_batch(L->hpgd, k, L->x, m, &pol, &o->hpgd, &L->rng, L->g, &info);
-        met.env_steps = info.env_steps;
-      } else {
-        /* Unbiased samples until the batch estimator's step budget is spent. */
-        err = cbrl_hpgd_sample_mean(L->hpgd, k, L->x, m, &pol, o->hpgd.steps, &L->rng, L->g, &info);
-        met.env_steps = info.env_steps;
-      }
+      /* hpgd: unbiased samples until the batch estimator's step budget is spent. */
+      cbrl_hpgd_opts ho = o->hpgd;
+      ho.kind = o->algorithm == CBRL_ALG_HPGD_BATCH ? CBRL_HPGD_BATCH : CBRL_HPGD_UNBIASED;
+      err = cbrl_hpgd_estimate(L->hpgd, k, L->x, m, o->simulator, &pol, &ho, &L->rng, L->g, &info);
+      met.env_steps = info.env_steps;
       if (err) return err;
       break;
     }
     case CBRL_ALG_EXACT:
-      err = cbrl_exact_context(L->exact, k, L->x, &met.f_context, L->g);
+      /* The MDP is already at x: respond and value are cbrl_exact_context without set_x. */
+      err = cbrl_exact_respond(L->exact, k);
+      if (tolerable(err)) err = cbrl_exact_value(L->exact, k, &met.f_context, L->g);
       if (!tolerable(err)) return err;
       break;
-    case CBRL_ALG_ZERO_ORDER: {
-      /* g = (F_xi(x + u Z) - F_xi(x)) Z / u with u = c / t, both values exact (SPEC 4.2). */
-      double u = o->zero_order_c / (double)t, f_shift;
-      for (int j = 0; j < d; j++) {
-        L->z[j] = cbrl_rng_normal(&L->rng);
-        L->shifted[j] = L->x[j] + u * L->z[j];
-      }
-      err = cbrl_exact_context(L->exact, k, L->x, &met.f_context, NULL);
+    case CBRL_ALG_ZERO_ORDER:
+      /* f(x) from the leader's own workspace, which the metrics then reuse. */
+      err = cbrl_exact_respond(L->exact, k);
+      if (tolerable(err)) err = cbrl_exact_value(L->exact, k, &met.f_context, NULL);
       if (!tolerable(err)) return err;
-      err = cbrl_exact_context(L->exact_shift, k, L->shifted, &f_shift, NULL);
+      err = cbrl_zero_order_estimate(L->zero_order, k, L->x, met.f_context,
+                                     cbrl_zero_order_radius(o->zero_order_c, t), &L->rng, L->g, NULL);
       if (!tolerable(err)) return err;
-      for (int j = 0; j < d; j++) L->g[j] = (f_shift - met.f_context) * L->z[j] / u;
       break;
-    }
     case CBRL_ALG_AMD:
       if ((err = cbrl_amd_step(L->amd, k, L->x, m, o->amd_updates, L->g))) return err;
       break;
     case CBRL_ALG_HPGD_RTQ: {
       cbrl_rtq_info info;
-      if ((err = cbrl_rtq_estimate(L->rtq, k, L->x, m, &L->rng, -1, 0, L->g, &info))) return err;
+      if ((err = cbrl_rtq_estimate(L->rtq, k, L->x, m, o->simulator, &L->rng, -1, 0, L->g, &info))) return err;
       met.env_steps = info.env_steps;
       met.follower_samples = info.follower_samples;
       met.level = info.level;
@@ -244,6 +235,11 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
       double f;
       if (c == k && !isnan(met.f_context)) {
         f = met.f_context;
+      } else if (c == k && L->follower && L->follower == L->own_follower) {
+        /* The follower just solved this context at x in the same workspace. */
+        err = cbrl_exact_value(L->exact, k, &f, NULL);
+        if (!tolerable(err)) return err;
+        met.f_context = f;
       } else {
         err = cbrl_exact_context(L->exact, c, L->x, &f, NULL);
         if (!tolerable(err)) return err;

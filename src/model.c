@@ -63,7 +63,6 @@ void cbrl_mdp_close(cbrl_mdp *m) {
   free(m->r);
   free(m->rbar);
   free(m->mu);
-  free(m->sim_prob);
   free(m->scratch);
   memset(m, 0, sizeof *m);
 }
@@ -84,10 +83,9 @@ int cbrl_mdp_init(cbrl_mdp *m, const cbrl_problem *p, int context) {
   m->r = calloc(sa, sizeof(double));
   m->rbar = calloc(sa, sizeof(double));
   m->mu = calloc((size_t)p->n_states, sizeof(double));
-  if (p->flags & CBRL_SIM_KERNEL) m->sim_prob = calloc(nnz ? (size_t)nnz : 1, sizeof(double));
   if (p->scratch_size) m->scratch = malloc(p->scratch_size);
   if (!m->terminal || !m->row || !m->next || !m->prob || !m->r || !m->rbar || !m->mu ||
-      ((p->flags & CBRL_SIM_KERNEL) && !m->sim_prob) || (p->scratch_size && !m->scratch)) {
+      (p->scratch_size && !m->scratch)) {
     cbrl_mdp_close(m);
     return CBRL_ENOMEM;
   }

@@ -1,4 +1,4 @@
-/* RT-Q, SPEC 4.4 (after Hu et al. 2023): a randomly truncated multilevel estimator over soft
+/* RT-Q (docs/MODEL.md, RT-Q; after Hu et al. 2023): a randomly truncated multilevel estimator over soft
    Q-learning. E[g] = E[g(pi_0)] + sum_k p_k E[g(pi_k) - g(pi_{k-1})] / p_k = E[g(pi_K)], at an
    expected follower cost of sum_k p_k 2^k iterations, O(K) for p_k ~ 2^-k, instead of 2^K. */
 #include <math.h>
@@ -7,15 +7,15 @@
 
 #include "cbrl/errors.h"
 #include "cbrl/rtq.h"
-#include "hpgd_private.h"
+#include "cbrl/hpgd.h"
 
 void cbrl_rtq_opts_default(cbrl_rtq_opts *o) {
   memset(o, 0, sizeof *o);
   o->levels = 6;
   o->level_decay = 1.0;
   o->schedule = CBRL_SCHEDULE_RESCALED_LINEAR;
-  o->inner_samples = 16;
   cbrl_hpgd_opts_default(&o->hpgd);
+  o->hpgd.samples = 16;
   o->hpgd.sim_flags = CBRL_SIM_COUPLED; /* common random numbers need coupled batches */
 }
 
@@ -42,15 +42,16 @@ void cbrl_rtq_free(cbrl_rtq *w) {
 }
 
 int cbrl_rtq_create(cbrl_rtq **out, const cbrl_problem *p, const cbrl_rtq_opts *o) {
+  int unbiased = o && o->hpgd.kind == CBRL_HPGD_UNBIASED;
   if (!out || !p || !o || o->levels < 1 || o->levels > 40 || !(o->level_decay > 0.0) ||
-      (o->inner_unbiased && o->inner_samples < 1))
+      (unbiased && o->hpgd.samples < 1 && o->hpgd.steps < 1))
     return CBRL_EINVAL;
   cbrl_rtq *w = calloc(1, sizeof *w);
   if (!w) return CBRL_ENOMEM;
   w->problem = p;
   w->opts = *o;
   size_t S = (size_t)p->n_states, SA = S * p->n_actions, d = (size_t)p->dim;
-  int err = cbrl_hpgd_create(&w->hpgd, p, o->inner_unbiased ? 1 : o->hpgd.steps);
+  int err = cbrl_hpgd_create(&w->hpgd, p, unbiased ? 1 : o->hpgd.steps);
   w->q = malloc(SA * sizeof(double));
   w->v = malloc(S * sizeof(double));
   for (int i = 0; i < 3; i++) w->pi[i] = malloc(SA * sizeof(double)), w->log_pi[i] = malloc(SA * sizeof(double));
@@ -81,22 +82,18 @@ static void snapshot(cbrl_rtq *w, int slot) {
 }
 
 /* One inner HPGD estimate of policy slot from a copy of the given stream. */
-static int inner(cbrl_rtq *w, int context, const double *x, const cbrl_mdp *m, int slot, cbrl_rng stream,
-                 double *grad, int64_t *steps) {
+static int inner(cbrl_rtq *w, int context, const double *x, const cbrl_mdp *m, cbrl_simulator *sim, int slot,
+                 cbrl_rng stream, double *grad, int64_t *steps) {
   const cbrl_problem *p = w->problem;
   cbrl_policy pol = {p->n_states, p->n_actions, w->pi[slot], w->log_pi[slot]};
   cbrl_estimate_info info = {0};
-  if (!w->opts.inner_unbiased) {
-    int err = cbrl_hpgd_batch(w->hpgd, context, x, m, &pol, &w->opts.hpgd, &stream, grad, &info);
-    *steps += info.env_steps;
-    return err;
-  }
-  int err = cbrl__hpgd_mean(w->hpgd, context, x, m, &pol, INT64_MAX, w->opts.inner_samples, &stream, grad, &info);
+  int err = cbrl_hpgd_estimate(w->hpgd, context, x, m, sim, &pol, &w->opts.hpgd, &stream, grad, &info);
   *steps += info.env_steps;
   return err;
 }
 
-/* Trains from Q = 0, snapshotting pi_0 (1 iteration), pi_{k-1} (2^(k-1)) and pi_k (2^k). */
+/* Trains from Q = 0 in m (the generative model: the model's, or a simulator's kernel),
+   snapshotting pi_0 (1 iteration), pi_{k-1} (2^(k-1)) and pi_k (2^k). */
 static void train(cbrl_rtq *w, const cbrl_mdp *m, int k, cbrl_rng *rng) {
   const cbrl_problem *p = w->problem;
   memset(w->q, 0, sizeof(double) * (size_t)p->n_states * p->n_actions);
@@ -118,9 +115,19 @@ static int draw_level(cbrl_rtq *w, cbrl_rng *rng) {
   return w->opts.levels;
 }
 
-int cbrl_rtq_estimate(cbrl_rtq *w, int context, const double *x, const cbrl_mdp *m, cbrl_rng *rng, int level,
-                      int independent, double *grad, cbrl_rtq_info *info) {
+/* The MDP soft Q-learning samples: the simulator's kernel where it has one, prepared at x. */
+static int generative_model(const cbrl_mdp *m, cbrl_simulator *sim, int context, const double *x, cbrl_mdp *out) {
+  int err = sim ? cbrl_simulator_prepare(sim, context, x, m) : 0;
+  if (!err) cbrl_simulator_tabular(sim, m, out);
+  return err;
+}
+
+int cbrl_rtq_estimate(cbrl_rtq *w, int context, const double *x, const cbrl_mdp *m, cbrl_simulator *sim,
+                      cbrl_rng *rng, int level, int independent, double *grad, cbrl_rtq_info *info) {
   if (!w || !x || !m || !rng || !grad || level > w->opts.levels) return CBRL_EINVAL;
+  cbrl_mdp env;
+  int err = generative_model(m, sim, context, x, &env);
+  if (err) return err;
   const cbrl_problem *p = w->problem;
   int k = level >= 1 ? level : draw_level(w, rng), d = p->dim;
   cbrl_rng learn, first, common, other;
@@ -128,12 +135,12 @@ int cbrl_rtq_estimate(cbrl_rtq *w, int context, const double *x, const cbrl_mdp 
   cbrl_rng_seed(&first, cbrl_rng_next(rng), 2);
   cbrl_rng_seed(&common, cbrl_rng_next(rng), 3);
   cbrl_rng_seed(&other, cbrl_rng_next(rng), 4);
-  train(w, m, k, &learn);
+  train(w, &env, k, &learn);
   int64_t steps = 0;
-  int err = inner(w, context, x, m, 0, first, w->g0, &steps);
+  err = inner(w, context, x, m, sim, 0, first, w->g0, &steps);
   /* Common random numbers: g(pi_k) and g(pi_{k-1}) replay the same stream. */
-  if (!err) err = inner(w, context, x, m, 2, common, w->g1, &steps);
-  if (!err) err = inner(w, context, x, m, 1, independent ? other : common, grad, &steps);
+  if (!err) err = inner(w, context, x, m, sim, 2, common, w->g1, &steps);
+  if (!err) err = inner(w, context, x, m, sim, 1, independent ? other : common, grad, &steps);
   if (err) return err;
   double pk = w->p[k];
   for (int j = 0; j < d; j++) grad[j] = w->g0[j] + (w->g1[j] - grad[j]) / pk;
@@ -146,18 +153,21 @@ int cbrl_rtq_estimate(cbrl_rtq *w, int context, const double *x, const cbrl_mdp 
   return 0;
 }
 
-int cbrl_rtq_plain(cbrl_rtq *w, int context, const double *x, const cbrl_mdp *m, cbrl_rng *rng, int level,
-                   double *grad, cbrl_rtq_info *info) {
+int cbrl_rtq_plain(cbrl_rtq *w, int context, const double *x, const cbrl_mdp *m, cbrl_simulator *sim,
+                   cbrl_rng *rng, int level, double *grad, cbrl_rtq_info *info) {
   if (!w || !x || !m || !rng || !grad || level < 0 || level > 40) return CBRL_EINVAL;
+  cbrl_mdp env;
+  int err = generative_model(m, sim, context, x, &env);
+  if (err) return err;
   const cbrl_problem *p = w->problem;
   cbrl_rng learn, est;
   cbrl_rng_seed(&learn, cbrl_rng_next(rng), 1);
   cbrl_rng_seed(&est, cbrl_rng_next(rng), 3);
   memset(w->q, 0, sizeof(double) * (size_t)p->n_states * p->n_actions);
-  cbrl_soft_q_iterate(m, p->gamma, p->lambda, w->opts.schedule, 0, (int64_t)1 << level, &learn, w->q, w->v);
+  cbrl_soft_q_iterate(&env, p->gamma, p->lambda, w->opts.schedule, 0, (int64_t)1 << level, &learn, w->q, w->v);
   snapshot(w, 2);
   int64_t steps = 0;
-  int err = inner(w, context, x, m, 2, est, grad, &steps);
+  err = inner(w, context, x, m, sim, 2, est, grad, &steps);
   if (info) {
     info->level = level;
     info->p_level = 1.0;

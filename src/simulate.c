@@ -1,6 +1,8 @@
-/* Trajectory simulation (SPEC 4.1, 6.1). Sampling scans the few entries of a CSR row. */
+/* Trajectory simulation (docs/MODEL.md, HPGD): from the model's kernel, or from a simulator.
+   Sampling scans the few entries of a CSR row. */
 #include "cbrl/simulate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,8 +41,7 @@ static inline int32_t sim_next(const cbrl_mdp *m, int32_t s, int32_t a, cbrl_rng
   }
   size_t sa = (size_t)s * m->n_actions + a;
   int64_t lo = m->row[sa], hi = m->row[sa + 1];
-  const double *p = m->sim_prob ? m->sim_prob : m->prob;
-  int64_t k = lo + draw(p + lo, hi - lo, cbrl__rng_uniform(rng));
+  int64_t k = lo + draw(m->prob + lo, hi - lo, cbrl__rng_uniform(rng));
   *entry = k;
   return m->next[k];
 }
@@ -78,9 +79,8 @@ static void coupled_step(const cbrl_mdp *m, const cbrl_policy *pi, int32_t *s, i
     st->entry = -1;
     st->flags = CBRL_STEP_TERMINATED;
   } else {
-    const double *p = m->sim_prob ? m->sim_prob : m->prob;
     int64_t lo = m->row[sa];
-    st->entry = lo + draw(p + lo, m->row[sa + 1] - lo, un);
+    st->entry = lo + draw(m->prob + lo, m->row[sa + 1] - lo, un);
     st->next = m->next[st->entry];
     if (max_steps && *t + 1 >= max_steps) st->flags = CBRL_STEP_TRUNCATED;
     else if (last) st->flags = CBRL_STEP_CUT;
@@ -148,44 +148,170 @@ int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int6
   return 0;
 }
 
-int cbrl_sim_continuous_batch(const cbrl_continuous *c, const cbrl_policy *pi, int n_streams,
-                              int64_t steps_per_stream, int max_steps, cbrl_rng *rng, cbrl_batch *b) {
-  if (!c || !pi || !rng || !b || n_streams <= 0 || steps_per_stream <= 0 || max_steps < 0) return CBRL_EINVAL;
-  if ((int64_t)n_streams * steps_per_stream > b->capacity) return CBRL_ERANGE;
+/* ---- Simulators ------------------------------------------------------------------- */
+
+int cbrl_simulator_create(cbrl_simulator **out, const cbrl_problem *p, const cbrl_simulator_ops *ops, void *impl,
+                          const char *name) {
+  if (!out || !p || !ops || !ops->prepare || !ops->initial || !ops->next || !ops->rewards ||
+      (!ops->score && !ops->kernel))
+    return CBRL_EINVAL;
+  cbrl_simulator *sim = calloc(1, sizeof *sim);
+  if (!sim) return CBRL_ENOMEM;
+  sim->ops = ops;
+  sim->impl = impl;
+  sim->problem = p;
+  snprintf(sim->name, sizeof sim->name, "%s", name ? name : "");
+  *out = sim;
+  return 0;
+}
+
+void cbrl_simulator_free(cbrl_simulator *sim) {
+  if (!sim) return;
+  if (sim->ops->destroy) sim->ops->destroy(sim);
+  free(sim);
+}
+
+int cbrl_simulator_prepare(cbrl_simulator *sim, int context, const double *x, const cbrl_mdp *m) {
+  if (!sim || !x || !m || context < 0 || context >= sim->problem->n_contexts) return CBRL_EINVAL;
+  sim->mdp = m;
+  return sim->ops->prepare(sim, context, x, m);
+}
+
+void cbrl_simulator_tabular(const cbrl_simulator *sim, const cbrl_mdp *m, cbrl_mdp *out) {
+  *out = *m;
+  /* A shallow copy: only prob differs, and every consumer of the view only reads it. */
+  if (sim && sim->ops->kernel) out->prob = (double *)sim->ops->kernel(sim);
+}
+
+/* Steps of a simulator off the model's states: as cbrl_sim_batch, through the ops. */
+static int ops_batch(const cbrl_simulator *sim, const cbrl_policy *pi, int n_streams, int64_t steps_per_stream,
+                     int max_steps, cbrl_rng *rng, cbrl_batch *b) {
   if (!b->state) b->state = malloc(sizeof(double) * (size_t)b->capacity);
   if (!b->next_state) b->next_state = malloc(sizeof(double) * (size_t)b->capacity);
   if (!b->state || !b->next_state) return CBRL_ENOMEM;
+  const cbrl_simulator_ops *ops = sim->ops;
   b->n_steps = b->n_episodes = b->n_finished = 0;
   for (int e = 0; e < n_streams; e++) {
-    double s = c->initial(c->impl, rng);
+    cbrl_sim_state at = ops->initial(sim, rng);
     int32_t t = 0;
     b->n_episodes++;
     for (int64_t i = 0; i < steps_per_stream; i++) {
       int64_t j = b->n_steps++;
       cbrl_step *st = &b->steps[j];
-      st->s = c->grid(c->impl, s);
+      st->s = at.s;
       st->a = sim_action(pi, st->s, rng);
       st->t = t;
-      st->entry = -1;
       st->log_pi = pi->log_pi[(size_t)st->s * pi->n_actions + st->a];
-      c->rewards(c->impl, s, st->a, &st->r, &st->rbar);
-      b->state[j] = s;
-      b->next_state[j] = c->next(c->impl, s, st->a, rng);
-      st->next = c->grid(c->impl, b->next_state[j]);
+      ops->rewards(sim, at, st->a, &st->r, &st->rbar);
+      cbrl_sim_state to = ops->next(sim, at, st->a, rng, &st->entry);
+      b->state[j] = at.y;
+      b->next_state[j] = to.y;
+      st->next = to.s;
       int last = i + 1 == steps_per_stream;
-      st->flags = max_steps && t + 1 >= max_steps ? CBRL_STEP_TRUNCATED : last ? CBRL_STEP_CUT : 0;
-      if (st->flags & CBRL_STEP_TRUNCATED) {
+      st->flags = to.s < 0                           ? CBRL_STEP_TERMINATED
+                  : max_steps && t + 1 >= max_steps ? CBRL_STEP_TRUNCATED
+                  : last                            ? CBRL_STEP_CUT
+                                                    : 0;
+      if (st->flags & (CBRL_STEP_TERMINATED | CBRL_STEP_TRUNCATED)) {
         b->n_finished++;
         if (!last) {
-          s = c->initial(c->impl, rng);
+          at = ops->initial(sim, rng);
           t = 0;
           b->n_episodes++;
         }
       } else {
-        s = b->next_state[j];
+        at = to;
         t++;
       }
     }
   }
   return 0;
+}
+
+int cbrl_simulator_batch(const cbrl_simulator *sim, const cbrl_policy *pi, int n_streams, int64_t steps_per_stream,
+                         int max_steps, unsigned flags, cbrl_rng *rng, cbrl_batch *b) {
+  if (!sim || !sim->mdp || !pi || !rng || !b || n_streams <= 0 || steps_per_stream <= 0 || max_steps < 0)
+    return CBRL_EINVAL;
+  if ((int64_t)n_streams * steps_per_stream > b->capacity) return CBRL_ERANGE;
+  if (sim->ops->kernel) {
+    /* The model's states with other probabilities: the tabular path, coupling included. */
+    cbrl_mdp view;
+    cbrl_simulator_tabular(sim, sim->mdp, &view);
+    return cbrl_sim_batch(&view, pi, n_streams, steps_per_stream, max_steps, flags, rng, b);
+  }
+  if (flags & CBRL_SIM_COUPLED) return CBRL_ENOTSUP;
+  return ops_batch(sim, pi, n_streams, steps_per_stream, max_steps, rng, b);
+}
+
+/* ---- The tabular simulator: the model with other transition probabilities --------- */
+
+typedef struct tabular_sim {
+  int n_contexts;
+  double **prob; /* n_contexts, each n_transitions of its context */
+  cbrl_mdp view; /* the prepared MDP with prob[context] */
+} tabular_sim;
+
+static int tab_prepare(cbrl_simulator *sim, int context, const double *x, const cbrl_mdp *m) {
+  tabular_sim *ts = sim->impl;
+  (void)x;
+  if (m->n_transitions != sim->problem->ops->n_transitions(sim->problem, context)) return CBRL_EINVAL;
+  ts->view = *m;
+  ts->view.prob = ts->prob[context];
+  return 0;
+}
+
+static cbrl_sim_state tab_initial(const cbrl_simulator *sim, cbrl_rng *rng) {
+  const tabular_sim *ts = sim->impl;
+  return (cbrl_sim_state){cbrl_sim_initial(&ts->view, rng), 0.0};
+}
+
+static cbrl_sim_state tab_next(const cbrl_simulator *sim, cbrl_sim_state at, int32_t a, cbrl_rng *rng,
+                               int64_t *entry) {
+  const tabular_sim *ts = sim->impl;
+  return (cbrl_sim_state){cbrl_sim_next(&ts->view, at.s, a, rng, entry), 0.0};
+}
+
+static void tab_rewards(const cbrl_simulator *sim, cbrl_sim_state at, int32_t a, double *r, double *rbar) {
+  const tabular_sim *ts = sim->impl;
+  size_t sa = (size_t)at.s * ts->view.n_actions + a;
+  *r = ts->view.r[sa];
+  *rbar = ts->view.rbar[sa];
+}
+
+static const double *tab_kernel(const cbrl_simulator *sim) { return ((const tabular_sim *)sim->impl)->view.prob; }
+
+static void tab_destroy(cbrl_simulator *sim) {
+  tabular_sim *ts = sim->impl;
+  if (!ts) return;
+  for (int k = 0; ts->prob && k < ts->n_contexts; k++) free(ts->prob[k]);
+  free(ts->prob);
+  free(ts);
+  sim->impl = NULL;
+}
+
+static const cbrl_simulator_ops tabular_ops = {tab_prepare, tab_initial, tab_next, tab_rewards, NULL, tab_kernel,
+                                               tab_destroy};
+
+int cbrl_simulator_tabular_create(cbrl_simulator **out, const cbrl_problem *p, const double *const *prob) {
+  if (!out || !p || !prob) return CBRL_EINVAL;
+  tabular_sim *ts = calloc(1, sizeof *ts);
+  if (!ts) return CBRL_ENOMEM;
+  cbrl_simulator holder = {.ops = &tabular_ops, .impl = ts}; /* unwinds a half-built impl */
+  int err = 0;
+  ts->n_contexts = p->n_contexts;
+  ts->prob = calloc((size_t)p->n_contexts, sizeof *ts->prob);
+  if (!ts->prob) err = CBRL_ENOMEM;
+  for (int k = 0; !err && k < p->n_contexts; k++) {
+    int64_t nnz = p->ops->n_transitions(p, k);
+    if (nnz < 0 || !prob[k]) {
+      err = CBRL_EINVAL;
+      break;
+    }
+    ts->prob[k] = malloc(sizeof(double) * (size_t)(nnz ? nnz : 1));
+    if (!ts->prob[k]) err = CBRL_ENOMEM;
+    else memcpy(ts->prob[k], prob[k], sizeof(double) * (size_t)nnz);
+  }
+  if (!err) err = cbrl_simulator_create(out, p, &tabular_ops, ts, "tabular");
+  if (err) tab_destroy(&holder);
+  return err;
 }

@@ -18,7 +18,7 @@ double cbrl_schedule_step(cbrl_schedule s, double gamma, int64_t k) {
 void cbrl_soft_q_iterate(const cbrl_mdp *m, double gamma, double lambda, cbrl_schedule s, int64_t k0, int64_t n,
                          cbrl_rng *rng, double *q, double *v) {
   int S = m->n_states, A = m->n_actions;
-  const double *p = m->sim_prob ? m->sim_prob : m->prob;
+  const double *p = m->prob;
   for (int64_t k = k0; k < k0 + n; k++) {
     double beta = cbrl_schedule_step(s, gamma, k);
     /* Synchronous: every target uses V of the same Q_k. */
@@ -53,8 +53,10 @@ static void policy_of(const double *q, int S, int A, double lambda, double *pi, 
   }
 }
 
-static int soft_q_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m, cbrl_rng *rng,
-                          cbrl_policy *out) {
+static int soft_q_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *model,
+                          const cbrl_simulator *sim, cbrl_rng *rng, cbrl_policy *out) {
+  cbrl_mdp env, *m = &env; /* the generative model is the simulator's */
+  cbrl_simulator_tabular(sim, model, &env);
   soft_q_follower *sf = f->impl;
   const cbrl_problem *p = f->problem;
   int S = p->n_states, A = p->n_actions;
@@ -126,8 +128,10 @@ typedef struct online_follower {
   double *pi, *log_pi;
 } online_follower;
 
-static int online_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m, cbrl_rng *rng,
-                          cbrl_policy *out) {
+static int online_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *model,
+                          const cbrl_simulator *sim, cbrl_rng *rng, cbrl_policy *out) {
+  cbrl_mdp env, *m = &env; /* episodes in the simulator's kernel */
+  cbrl_simulator_tabular(sim, model, &env);
   online_follower *of = f->impl;
   const cbrl_problem *p = f->problem;
   int S = p->n_states, A = p->n_actions;

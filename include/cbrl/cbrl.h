@@ -16,6 +16,7 @@
 #include "cbrl/simulate.h"
 #include "cbrl/soft_solver.h"
 #include "cbrl/version.h"
+#include "cbrl/zero_order.h"
 
 #include "cbrl/env/four_rooms.h"
 #include "cbrl/env/random_problem.h"

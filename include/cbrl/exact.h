@@ -23,8 +23,22 @@ CBRL_API void cbrl_exact_reset(cbrl_exact *e);
 /* Sets the follower solver options of every context. */
 CBRL_API void cbrl_exact_set_opts(cbrl_exact *e, const cbrl_soft_opts *o);
 
-/* Computes f(x, pi*_{x,xi}, xi) of one context and, if grad (dim) is non-NULL, its gradient. */
+/* Computes f(x, pi*_{x,xi}, xi) of one context and, if grad (dim) is non-NULL, its gradient:
+   cbrl_exact_set_x, cbrl_exact_respond and cbrl_exact_value in one call. */
 CBRL_API int cbrl_exact_context(cbrl_exact *e, int context, const double *x, double *f, double *grad);
+
+/* ---- The same in steps, for callers that act between them (the leader's follower) ---- */
+
+/* Evaluates the MDP of a context at x (cbrl_exact_mdp returns it), for the two calls below. */
+CBRL_API int cbrl_exact_set_x(cbrl_exact *e, int context, const double *x);
+
+/* Computes the best response of a context at the x of its last cbrl_exact_set_x, warm-started;
+   cbrl_exact_follower then holds it. Returns 0, CBRL_ENOCONV or an error. */
+CBRL_API int cbrl_exact_respond(cbrl_exact *e, int context);
+
+/* Computes f and, if grad (dim) is non-NULL, its gradient from the context's last best response,
+   without solving again; CBRL_EINVAL if there is none since the last cbrl_exact_set_x. */
+CBRL_API int cbrl_exact_value(cbrl_exact *e, int context, double *f, double *grad);
 
 /* Computes F(x) = sum_xi q_xi f; f_context (n_contexts) and grad (dim) may be NULL. */
 CBRL_API int cbrl_exact_evaluate(cbrl_exact *e, const double *x, double *F, double *f_context,

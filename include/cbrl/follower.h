@@ -1,10 +1,11 @@
-/* Followers (SPEC 5): anything that turns (x, context) into a policy. The leader's estimators
+/* Followers (docs/MODEL.md, Followers): anything that turns (x, context) into a policy. The leader's estimators
    see only the policy's trajectories, so any follower plugs in without touching them. */
 #ifndef CBRL_FOLLOWER_H
 #define CBRL_FOLLOWER_H
 
 #include <stdint.h>
 
+#include "cbrl/exact.h"
 #include "cbrl/export.h"
 #include "cbrl/model.h"
 #include "cbrl/rng.h"
@@ -24,9 +25,11 @@ typedef struct cbrl_follower_stats {
 
 /* What a follower implements. */
 typedef struct cbrl_follower_ops {
-  /* Computes the response to the MDP m of `context` at x; fills *out (valid until the next call). */
-  int (*respond)(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m, cbrl_rng *rng,
-                 cbrl_policy *out);
+  /* Computes the response to the MDP m of `context` at x; fills *out (valid until the next call).
+     A sample-based follower learns from sim, prepared at (context, x, m), or from m's kernel
+     when sim is NULL. */
+  int (*respond)(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
+                 cbrl_rng *rng, cbrl_policy *out);
   /* Frees impl; may be NULL. */
   void (*destroy)(cbrl_follower *f);
 } cbrl_follower_ops;
@@ -42,10 +45,15 @@ struct cbrl_follower {
 /* Creates the exact soft follower: soft policy iteration to tolerance, warm-started per context. */
 CBRL_API int cbrl_follower_exact_create(cbrl_follower **out, const cbrl_problem *p);
 
+/* Creates the exact soft follower answering from e, an exact workspace of p (not owned): it
+   solves e's solver of the context in e's MDP, which it evaluates at x unless m is that MDP
+   (cbrl_exact_mdp after cbrl_exact_set_x at x); cbrl_exact_value then reuses the solve. */
+CBRL_API int cbrl_follower_exact_shared_create(cbrl_follower **out, const cbrl_problem *p, cbrl_exact *e);
+
 /* Returns the exact follower's solver of a context (NULL for other followers). */
 CBRL_API const cbrl_soft_solver *cbrl_follower_exact_solver(const cbrl_follower *f, int context);
 
-/* ---- Sample-based followers (SPEC 4.4, 5) --------------------------------------- */
+/* ---- Sample-based followers (docs/MODEL.md, RT-Q and Followers) --------------------------------------- */
 
 /* Step sizes of soft Q-learning. */
 typedef enum cbrl_schedule {
@@ -73,9 +81,10 @@ CBRL_API int cbrl_follower_soft_q_create(cbrl_follower **out, const cbrl_problem
    1 / (1 + n(s,a))^0.6 by visit count, its Q kept across responses (warm, per context). */
 CBRL_API int cbrl_follower_online_create(cbrl_follower **out, const cbrl_problem *p, int64_t steps, int max_steps);
 
-/* Asks a follower for its response; updates f->stats. */
+/* Asks a follower for its response to the model m of `context` at x, learning (if it learns from
+   samples) in sim, which it prepares, or in m's own kernel when sim is NULL; updates f->stats. */
 CBRL_API int cbrl_follower_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
-                                   cbrl_rng *rng, cbrl_policy *out);
+                                   cbrl_simulator *sim, cbrl_rng *rng, cbrl_policy *out);
 
 /* Frees a follower; NULL is allowed. */
 CBRL_API void cbrl_follower_free(cbrl_follower *f);

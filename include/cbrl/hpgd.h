@@ -17,17 +17,27 @@ typedef struct cbrl_estimate_info {
   int64_t dropped;    /* steps of truncated episodes that could not be bootstrapped */
 } cbrl_estimate_info;
 
+/* Which HPGD estimate (docs/MODEL.md, HPGD). */
+typedef enum cbrl_hpgd_kind {
+  /* From N on-policy steps: tabular Monte Carlo values, truncated episodes bootstrapped from
+     terminated visits of their last state. Biased for finite N, low variance; the paper's. */
+  CBRL_HPGD_BATCH = 0,
+  /* The mean of unbiased samples with geometric horizons, drawn until `steps` environment steps
+     are spent or `samples` are drawn (one sample: samples = 1, steps = 0), with one vjp for all. */
+  CBRL_HPGD_UNBIASED = 1
+} cbrl_hpgd_kind;
 
-
-/* Batch-estimator settings: the paper's runs use 10,000 steps as 5 streams of 2,000, cut at 200. */
+/* Estimator settings; the paper's runs use batches of 10,000 steps as 5 streams of 2,000, cut at 200. */
 typedef struct cbrl_hpgd_opts {
-  int64_t steps;     /* N, environment steps per estimate */
-  int streams;       /* parallel episode streams; N / streams steps each */
-  int max_steps;     /* episode time limit (0: none) */
-  unsigned sim_flags; /* CBRL_SIM_* for the batch (0; RT-Q couples its estimates) */
+  cbrl_hpgd_kind kind;
+  int64_t steps;      /* batch: N, environment steps per estimate; unbiased: step budget (0: none) */
+  int64_t samples;    /* unbiased: at most this many samples (0: no limit) */
+  int streams;        /* batch: parallel episode streams, N / streams steps each */
+  int max_steps;      /* batch: episode time limit (0: none) */
+  unsigned sim_flags; /* batch: CBRL_SIM_* (0; RT-Q couples its estimates) */
 } cbrl_hpgd_opts;
 
-/* Fills o with the paper's settings: 10,000 steps, 5 streams, time limit 200. */
+/* Fills o with the paper's settings: a batch of 10,000 steps, 5 streams, time limit 200. */
 CBRL_API void cbrl_hpgd_opts_default(cbrl_hpgd_opts *o);
 
 /* Workspace of the HPGD estimators for one problem; reused across calls. */
@@ -39,26 +49,12 @@ CBRL_API int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t ma
 /* Frees a workspace; NULL is allowed. */
 CBRL_API void cbrl_hpgd_free(cbrl_hpgd *h);
 
-/* Makes every estimate of the workspace simulate with c (NULL: the tabular model), which the
-   estimators prepare at each call's x: both HPGD estimators then learn from c's trajectories. */
-CBRL_API int cbrl_hpgd_set_continuous(cbrl_hpgd *h, cbrl_continuous *c);
-
-/* Batch estimate of grad f(x, pi, context) from N on-policy steps of `sim` (SPEC 4.1b): tabular
-   Monte Carlo values, truncated episodes bootstrapped from terminated visits of their last state.
-   Writes grad (dim). */
-CBRL_API int cbrl_hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim,
-                             const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng,
-                             double *grad, cbrl_estimate_info *info);
-
-/* One unbiased sample of grad f with geometric horizons (SPEC 4.1a). Writes grad (dim). */
-CBRL_API int cbrl_hpgd_sample(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim,
-                              const cbrl_policy *pi, cbrl_rng *rng, double *grad,
-                              cbrl_estimate_info *info);
-
-/* The mean of unbiased samples (SPEC 4.1a) drawn until step_budget environment steps are spent,
-   with one vjp for all of them. Writes grad (dim); info->episodes counts the samples. */
-CBRL_API int cbrl_hpgd_sample_mean(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *sim,
-                                   const cbrl_policy *pi, int64_t step_budget, cbrl_rng *rng,
-                                   double *grad, cbrl_estimate_info *info);
+/* Estimates grad f(x, pi, context) as o says from trajectories of the policy pi in sim, which
+   it prepares at (context, x, m), or in the model m's own kernel when sim is NULL. m is the
+   model's MDP of the context at x (its rewards and vjp give the mechanism terms). Writes grad
+   (dim); info (may be NULL) says what the estimate cost, episodes counting samples when unbiased. */
+CBRL_API int cbrl_hpgd_estimate(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m,
+                                cbrl_simulator *sim, const cbrl_policy *pi, const cbrl_hpgd_opts *o,
+                                cbrl_rng *rng, double *grad, cbrl_estimate_info *info);
 
 #endif /* CBRL_HPGD_H */

@@ -1,5 +1,6 @@
-/* The leader loop (SPEC 4): gradient ascent on F with clipping, one context per iteration, and
-   a choice of hypergradient: HPGD (batch or unbiased), zero-order, AMD, or exact. */
+/* The leader loop (docs/MODEL.md, Leader algorithms): gradient ascent on F with clipping, one
+   context per iteration, and a choice of hypergradient: HPGD (batch or unbiased), zero-order,
+   AMD, or exact; HPGD asks a cbrl_follower and may learn from a cbrl_simulator. */
 #ifndef CBRL_LEADER_H
 #define CBRL_LEADER_H
 
@@ -12,14 +13,15 @@
 #include "cbrl/follower.h"
 #include "cbrl/exact.h"
 #include "cbrl/model.h"
+#include "cbrl/simulate.h"
 
 typedef enum cbrl_algorithm {
-  CBRL_ALG_HPGD_BATCH = 0, /* "hpgd-batch": HPGD with the batch estimator, the paper's (SPEC 4.1b) */
+  CBRL_ALG_HPGD_BATCH = 0, /* "hpgd-batch": HPGD with the batch estimator, the paper's */
   CBRL_ALG_HPGD,           /* "hpgd": HPGD with the unbiased estimator, same step budget (4.1a) */
-  CBRL_ALG_ZERO_ORDER,    /* SPEC 4.2 */
-  CBRL_ALG_AMD,           /* SPEC 4.3 */
+  CBRL_ALG_ZERO_ORDER,    /* "zero-order": two-point differences of the exact f (zero_order.h) */
+  CBRL_ALG_AMD,           /* "amd": adaptive model design (amd.h) */
   CBRL_ALG_EXACT,         /* the exact hypergradient of the sampled context */
-  CBRL_ALG_HPGD_RTQ,      /* "hpgd-rtq": HPGD with RT-Q over soft Q-learning (SPEC 4.4) */
+  CBRL_ALG_HPGD_RTQ,      /* "hpgd-rtq": HPGD with RT-Q over soft Q-learning (rtq.h) */
   CBRL_ALG_COUNT_
 } cbrl_algorithm;
 
@@ -31,10 +33,6 @@ CBRL_API const char *cbrl_algorithm_name(cbrl_algorithm a);
 /* Parses an algorithm name; returns CBRL_EINVAL for an unknown one. */
 CBRL_API int cbrl_algorithm_parse(const char *name, cbrl_algorithm *out);
 
-/* Who answers the HPGD leaders: the exact soft best response, or soft Q-learning trained from
-   Q = 0 for follower_iterations iterations of a generative model at every response. */
-typedef enum cbrl_follower_kind { CBRL_FOLLOWER_EXACT = 0, CBRL_FOLLOWER_SOFT_Q = 1 } cbrl_follower_kind;
-
 typedef struct cbrl_leader_opts {
   cbrl_algorithm algorithm;
   cbrl_optimizer optimizer;
@@ -43,13 +41,13 @@ typedef struct cbrl_leader_opts {
   double adam_beta1, adam_beta2, adam_eps;
   uint64_t seed;         /* with stream, names the run's random numbers */
   uint64_t stream;
-  cbrl_hpgd_opts hpgd;   /* batch size N, streams, episode time limit */
-  cbrl_continuous *continuous; /* HPGD simulates with it (not owned), or NULL: the tabular model */
+  cbrl_hpgd_opts hpgd;   /* batch size N, streams, episode time limit; the algorithm sets the kind */
+  cbrl_simulator *simulator; /* HPGD and RT-Q learn from it (not owned), or NULL: the model's kernel */
   double zero_order_c;   /* u = c / t */
   int amd_updates;       /* K */
   double init_std;       /* x_0 ~ N(0, init_std^2) unless x_0 is given */
-  cbrl_follower_kind follower; /* for hpgd and hpgd-batch */
-  int64_t follower_iterations;
+  cbrl_follower *follower; /* answers hpgd and hpgd-batch (not owned), or NULL: the exact soft best
+                              response, warm-started per context */
   cbrl_rtq_opts rtq;     /* for hpgd-rtq */
 } cbrl_leader_opts;
 
@@ -84,13 +82,15 @@ CBRL_API int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const 
 CBRL_API void cbrl_leader_free(cbrl_leader *L);
 
 /* Runs one outer iteration: sample a context, estimate the hypergradient, clip, step. With
-   with_metrics, also computes the exact F at x_t. */
+   with_metrics, also computes the exact F at x_t, reusing the sampled context's best response
+   where the default follower (or the exact and zero-order algorithms) just computed it. */
 CBRL_API int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out);
 
 /* Returns the current leader parameters (dim). */
 CBRL_API const double *cbrl_leader_x(const cbrl_leader *L);
 
-/* Returns the leader's exact-evaluation workspace (its follower holds the last best responses). */
+/* Returns the leader's exact workspace: its one MDP and soft solver per context, which the
+   default follower answers from (so it holds the last best responses). */
 CBRL_API cbrl_exact *cbrl_leader_exact(cbrl_leader *L);
 
 #endif /* CBRL_LEADER_H */

@@ -23,8 +23,6 @@ typedef struct cbrl_mdp {
   double *r;               /* n_states x n_actions: follower reward */
   double *rbar;            /* n_states x n_actions: leader reward */
   double *mu;              /* n_states: initial distribution */
-  double *sim_prob;        /* n_transitions, or NULL: the simulator's kernel where it differs from
-                              prob (Four-Rooms' paper-code option); estimators sample from it */
   unsigned long version;   /* bumped by cbrl_mdp_evaluate; bump it after editing prob by hand */
   void *scratch;           /* cbrl_problem.scratch_size bytes (NULL if 0), owned by m: the scratch
                               its problem's evaluate, vjp and reward_jacobian work in, so that no
@@ -68,14 +66,12 @@ typedef struct cbrl_problem_ops {
                          double *jac_r, double *jac_rbar, void *scratch);
 } cbrl_problem_ops;
 
-/* Which mechanism quantities depend on x, so estimators can skip what is zero; and whether
-   the simulator has a kernel of its own (cbrl_mdp.sim_prob). */
+/* Which mechanism quantities depend on x, so estimators can skip what is zero. */
 #define CBRL_DEPENDS_R 0x1u
 #define CBRL_DEPENDS_RBAR 0x2u
 #define CBRL_DEPENDS_P 0x4u
 #define CBRL_DEPENDS_MU 0x8u
 #define CBRL_DEPENDS_ALL 0xFu
-#define CBRL_SIM_KERNEL 0x10u
 
 /* A CB-RL problem: read-only once built. */
 struct cbrl_problem {
@@ -89,7 +85,7 @@ struct cbrl_problem {
   double leader_gamma;    /* leader discount */
   double lambda;          /* follower entropy temperature */
   double *context_weight; /* n_contexts, sums to 1 */
-  unsigned flags;         /* CBRL_DEPENDS_* and CBRL_SIM_KERNEL; cbrl_problem_create sets DEPENDS_ALL */
+  unsigned flags;         /* CBRL_DEPENDS_*; cbrl_problem_create sets DEPENDS_ALL */
   char name[32];
   size_t scratch_size;    /* bytes of scratch the ops need per call, the same for every context;
                              0 (cbrl_problem_create's default) when they need none */

@@ -1,5 +1,6 @@
-/* Simulation: trajectories of a follower's policy in an MDP (SPEC 4.1), with episodes that
-   terminate (a terminal state) kept apart from episodes that are truncated (a time cut). */
+/* Simulation: trajectories of a follower's policy (docs/MODEL.md, HPGD), from the model's own
+   kernel or from a simulator, with episodes that terminate (a terminal state) kept apart from
+   episodes that are truncated (a time cut). */
 #ifndef CBRL_SIMULATE_H
 #define CBRL_SIMULATE_H
 
@@ -41,26 +42,9 @@ typedef struct cbrl_batch {
   int64_t capacity;
   int64_t n_episodes; /* episodes started */
   int64_t n_finished; /* episodes that terminated or hit the time limit */
-  double *state, *next_state; /* capacity, or NULL: continuous states of a cbrl_sim_continuous batch */
+  double *state, *next_state; /* capacity, or NULL: the simulator's own states (cbrl_sim_state.y) of
+                                 a batch from a simulator off the model's states */
 } cbrl_batch;
-
-/* A simulator whose state is continuous, behind a tabular model of the same problem (the tax
-   economy's assets, SPEC 6.2). The follower acts through its tabular policy at the grid state
-   of the continuous one; steps carry grid states (entry -1) and the continuous rewards, and the
-   estimators take grad log p of each transition from `score`. Such simulators have no terminal
-   states. The tabular model's grad r and grad rbar must not depend on where in its grid state
-   the continuous state lies (true of the tax economy), since the estimators use them. */
-typedef struct cbrl_continuous {
-  void *impl;
-  /* Prepares simulation at x, with m the tabular MDP of the context at x. */
-  int (*prepare)(void *impl, int context, const double *x, const cbrl_mdp *m);
-  double (*initial)(const void *impl, cbrl_rng *rng);                /* draws s_0 */
-  int32_t (*grid)(const void *impl, double s);                       /* grid state of s */
-  void (*rewards)(const void *impl, double s, int32_t a, double *r, double *rbar);
-  double (*next)(const void *impl, double s, int32_t a, cbrl_rng *rng); /* draws s' */
-  /* Adds w * grad_x log p(s_next | s, a) to grad (dim). */
-  void (*score)(const void *impl, double s, int32_t a, double s_next, double w, double *grad);
-} cbrl_continuous;
 
 /* Allocates room for `capacity` steps. */
 CBRL_API int cbrl_batch_init(cbrl_batch *b, int64_t capacity);
@@ -68,14 +52,15 @@ CBRL_API int cbrl_batch_init(cbrl_batch *b, int64_t capacity);
 /* Releases a batch. */
 CBRL_API void cbrl_batch_close(cbrl_batch *b);
 
+/* ---- Sampling from the model's own kernel (the fast path) ------------------------- */
+
 /* Samples s_0 from m->mu. */
 CBRL_API int32_t cbrl_sim_initial(const cbrl_mdp *m, cbrl_rng *rng);
 
 /* Samples an action of the policy in state s. */
 CBRL_API int32_t cbrl_sim_action(const cbrl_policy *pi, int32_t s, cbrl_rng *rng);
 
-/* Samples s' ~ P(.|s,a) (the simulator's kernel when m has one); writes the entry taken.
-   Returns -1 for a terminal s. */
+/* Samples s' ~ P(.|s,a) of m; writes the entry taken. Returns -1 for a terminal s. */
 CBRL_API int32_t cbrl_sim_next(const cbrl_mdp *m, int32_t s, int32_t a, cbrl_rng *rng, int64_t *entry);
 
 /* Simulation modes. COUPLED draws exactly three uniforms per step (action, next state, restart)
@@ -83,15 +68,84 @@ CBRL_API int32_t cbrl_sim_next(const cbrl_mdp *m, int32_t s, int32_t a, cbrl_rng
    their trajectories meet they go on together. Common random numbers need this. */
 #define CBRL_SIM_COUPLED 0x1u
 
-/* Simulates n_streams independent streams of steps_per_stream steps each into b (which it
+/* Simulates n_streams independent streams of steps_per_stream steps each of m into b (which it
    clears); episodes restart as they end and are truncated after max_steps steps (0: never). */
 CBRL_API int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams,
                             int64_t steps_per_stream, int max_steps, unsigned flags, cbrl_rng *rng,
                             cbrl_batch *b);
 
-/* As cbrl_sim_batch, in a continuous simulator already prepared at the policy's x: fills
-   b->state and b->next_state besides the steps. CBRL_SIM_COUPLED is not supported. */
-CBRL_API int cbrl_sim_continuous_batch(const cbrl_continuous *c, const cbrl_policy *pi, int n_streams,
-                                       int64_t steps_per_stream, int max_steps, cbrl_rng *rng, cbrl_batch *b);
+/* ---- Simulators: trajectories from somewhere other than the model's kernel -------- */
+
+/* Where a simulated episode is: the model state the follower acts in and, for a simulator
+   with states of its own (the tax economy's continuous assets), that state. */
+typedef struct cbrl_sim_state {
+  int32_t s; /* model state (the grid state of y); -1 after a terminal state */
+  double y;  /* the simulator's own state; 0 for simulators on the model's states */
+} cbrl_sim_state;
+
+typedef struct cbrl_simulator cbrl_simulator;
+
+/* What a simulator implements. Every use follows a prepare at the context and x at hand; the
+   follower acts through its tabular policy at s. Steps without a model transition entry take
+   grad log p from score, so the estimators learn from any simulator through the same
+   cotangent; a later source of outside trajectories (a follower that acts by itself) fits by
+   filling a cbrl_batch with such steps. */
+typedef struct cbrl_simulator_ops {
+  /* Prepares simulation of `context` at x, with m the model's MDP of that context at x. */
+  int (*prepare)(cbrl_simulator *sim, int context, const double *x, const cbrl_mdp *m);
+  /* Draws s_0. */
+  cbrl_sim_state (*initial)(const cbrl_simulator *sim, cbrl_rng *rng);
+  /* Draws the state after action a at `at` (s = -1 after a terminal state); writes the model's
+     transition entry taken, or -1 where the step has none. */
+  cbrl_sim_state (*next)(const cbrl_simulator *sim, cbrl_sim_state at, int32_t a, cbrl_rng *rng,
+                         int64_t *entry);
+  /* Writes the follower's and the leader's reward of action a at `at`. The model's grad r and
+     grad rbar at s must stand for them (true of the tax economy), since the estimators use those. */
+  void (*rewards)(const cbrl_simulator *sim, cbrl_sim_state at, int32_t a, double *r, double *rbar);
+  /* Adds w grad_x log p(to | from, a) to grad (dim), for steps without an entry; NULL when
+     every step has one. */
+  void (*score)(const cbrl_simulator *sim, cbrl_sim_state from, int32_t a, cbrl_sim_state to, double w,
+                double *grad);
+  /* Optional, for simulators on the model's own states, entries, rewards and initial law that
+     differ only in their transition probabilities: returns those (aligned with the prepared
+     MDP's entries), so that tabular code (coupled batches, generative-model followers) can
+     sample them at full speed. NULL otherwise. */
+  const double *(*kernel)(const cbrl_simulator *sim);
+  /* Frees impl; may be NULL. */
+  void (*destroy)(cbrl_simulator *sim);
+} cbrl_simulator_ops;
+
+struct cbrl_simulator {
+  const cbrl_simulator_ops *ops;
+  void *impl;
+  const cbrl_problem *problem;
+  const cbrl_mdp *mdp; /* the model's MDP of the last prepare */
+  char name[32];
+};
+
+/* Wraps an implementation as a simulator of p; on failure impl stays the caller's to free. */
+CBRL_API int cbrl_simulator_create(cbrl_simulator **out, const cbrl_problem *p, const cbrl_simulator_ops *ops,
+                                   void *impl, const char *name);
+
+/* Creates a simulator on p's own states whose transition probabilities are prob[context]
+   (n_transitions of that context, aligned with its entries; copied) instead of the model's. */
+CBRL_API int cbrl_simulator_tabular_create(cbrl_simulator **out, const cbrl_problem *p,
+                                           const double *const *prob);
+
+/* Frees a simulator and its implementation; NULL is allowed. */
+CBRL_API void cbrl_simulator_free(cbrl_simulator *sim);
+
+/* Prepares sim for `context` at x, with m the model's MDP of that context at x. */
+CBRL_API int cbrl_simulator_prepare(cbrl_simulator *sim, int context, const double *x, const cbrl_mdp *m);
+
+/* Writes the tabular MDP a sample-based learner faces in a prepared simulator (sim NULL: m):
+   the prepared model with the simulator's kernel where it has one, else the model itself. */
+CBRL_API void cbrl_simulator_tabular(const cbrl_simulator *sim, const cbrl_mdp *m, cbrl_mdp *out);
+
+/* As cbrl_sim_batch, in a prepared simulator: a simulator off the model's states also fills
+   b->state and b->next_state, and supports CBRL_SIM_COUPLED only if it has a kernel. */
+CBRL_API int cbrl_simulator_batch(const cbrl_simulator *sim, const cbrl_policy *pi, int n_streams,
+                                  int64_t steps_per_stream, int max_steps, unsigned flags, cbrl_rng *rng,
+                                  cbrl_batch *b);
 
 #endif /* CBRL_SIMULATE_H */

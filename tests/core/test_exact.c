@@ -99,6 +99,32 @@ static void evaluate_is_the_weighted_sum_of_contexts(void **state) {
   cbrl_problem_free(p);
 }
 
+/* set_x, respond and value in steps give bit for bit what cbrl_exact_context gives from the same
+   warm start, and value refuses to run without a best response at the current x. */
+static void the_steps_are_the_context_call(void **state) {
+  cbrl_problem *p = make(&cases[2], 1);
+  cbrl_exact *a, *b;
+  assert_ok(cbrl_exact_create(&a, p));
+  assert_ok(cbrl_exact_create(&b, p));
+  double x[3] = {0.1, 0.2, -0.3}, fa, fb, ga[3], gb[3];
+  for (int t = 0; t < 3; t++) {
+    x[0] += 0.05;
+    assert_ok(cbrl_exact_context(a, 1, x, &fa, ga));
+    assert_ok(cbrl_exact_set_x(b, 1, x));
+    assert_int_equal(cbrl_exact_value(b, 1, &fb, gb), CBRL_EINVAL);
+    assert_ok(cbrl_exact_respond(b, 1));
+    x[1] += 1.0; /* value uses the x of set_x, not the caller's array */
+    assert_ok(cbrl_exact_value(b, 1, &fb, gb));
+    x[1] -= 1.0;
+    assert_memory_equal(&fa, &fb, sizeof fa);
+    assert_memory_equal(ga, gb, sizeof ga);
+  }
+  assert_int_equal(cbrl_exact_respond(b, 0), CBRL_EINVAL); /* context 0 has no x yet */
+  cbrl_exact_free(a);
+  cbrl_exact_free(b);
+  cbrl_problem_free(p);
+}
+
 static void accessors_expose_consistent_tables(void **state) {
   case_spec c = cases[0]; /* no terminal states */
   cbrl_problem *p = make(&c, 3);
@@ -198,6 +224,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(gradient_matches_finite_differences_on_random_problems),
       cmocka_unit_test(evaluate_is_the_weighted_sum_of_contexts),
+      cmocka_unit_test(the_steps_are_the_context_call),
       cmocka_unit_test(accessors_expose_consistent_tables),
       cmocka_unit_test(reset_forgets_warm_starts),
       cmocka_unit_test(numerical_range_is_finite_or_reported),

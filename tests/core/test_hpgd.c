@@ -10,6 +10,13 @@
 #include "cbrl/rtq.h"
 #include "cbrl/simulate.h"
 
+/* One unbiased sample, in sim or the model's kernel. */
+static int sample(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, cbrl_simulator *sim,
+                  const cbrl_policy *pol, cbrl_rng *rng, double *g, cbrl_estimate_info *info) {
+  cbrl_hpgd_opts o = {.kind = CBRL_HPGD_UNBIASED, .samples = 1};
+  return cbrl_hpgd_estimate(h, context, x, m, sim, pol, &o, rng, g, info);
+}
+
 /* Mean and standard error of B unbiased samples for one context. */
 static void unbiased_mean(const cbrl_problem *p, cbrl_exact *e, int context, const double *x, int B,
                           double *mean, double *se) {
@@ -24,7 +31,7 @@ static void unbiased_mean(const cbrl_problem *p, cbrl_exact *e, int context, con
   memset(mean, 0, sizeof(double) * d);
   for (int b = 0; b < B; b++) {
     cbrl_estimate_info info;
-    assert_ok(cbrl_hpgd_sample(h, context, x, m, &pol, &rng, g, &info));
+    assert_ok(sample(h, context, x, m, NULL, &pol, &rng, g, &info));
     assert_true(info.env_steps >= 1);
     for (int j = 0; j < d; j++) mean[j] += g[j], s2[j] += g[j] * g[j];
   }
@@ -111,13 +118,13 @@ static void batch_estimator_approaches_exact_on_four_rooms(void **state) {
   int64_t N = 1000000;
   cbrl_hpgd *h;
   assert_ok(cbrl_hpgd_create(&h, p, N));
-  cbrl_hpgd_opts ho = {N, 5, 200, 0};
+  cbrl_hpgd_opts ho = {.kind = CBRL_HPGD_BATCH, .steps = N, .streams = 5, .max_steps = 200};
   /* G2, where the gradient is large: cosine above 0.98 and relative error below 0.25. */
   assert_ok(cbrl_exact_context(e, 1, x, NULL, g));
   const cbrl_soft_solver *w = cbrl_exact_follower(e, 1);
   cbrl_policy pol = {104, 4, w->pi, w->log_pi};
   cbrl_estimate_info info;
-  assert_ok(cbrl_hpgd_batch(h, 1, x, cbrl_exact_mdp(e, 1), &pol, &ho, &rng, gb, &info));
+  assert_ok(cbrl_hpgd_estimate(h, 1, x, cbrl_exact_mdp(e, 1), NULL, &pol, &ho, &rng, gb, &info));
   double c = cosine(g, gb, 105, &rel);
   print_message("batch estimate, N = 1e6, goal G2: cosine %.4f, relative error %.3f\n", c, rel);
   assert_true(c > 0.98);
@@ -125,8 +132,8 @@ static void batch_estimator_approaches_exact_on_four_rooms(void **state) {
   assert_int_equal(info.env_steps, N);
   assert_true(info.finished > 1000);
   /* More steps, less error: N = 1e4 is much further off. */
-  cbrl_hpgd_opts small = {10000, 5, 200, 0};
-  assert_ok(cbrl_hpgd_batch(h, 1, x, cbrl_exact_mdp(e, 1), &pol, &small, &rng, gb, &info));
+  cbrl_hpgd_opts small = {.kind = CBRL_HPGD_BATCH, .steps = 10000, .streams = 5, .max_steps = 200};
+  assert_ok(cbrl_hpgd_estimate(h, 1, x, cbrl_exact_mdp(e, 1), NULL, &pol, &small, &rng, gb, &info));
   double rel_small;
   cosine(g, gb, 105, &rel_small);
   assert_true(rel_small > rel);
@@ -146,16 +153,16 @@ static void batch_estimator_is_consistent_on_a_random_problem(void **state) {
   cbrl_policy pol = test_exact_policy(e, 0);
   cbrl_hpgd *h;
   assert_ok(cbrl_hpgd_create(&h, p, 200000));
-  cbrl_hpgd_opts ho = {200000, 5, 50, 0};
+  cbrl_hpgd_opts ho = {.kind = CBRL_HPGD_BATCH, .steps = 200000, .streams = 5, .max_steps = 50};
   cbrl_rng rng;
   cbrl_rng_seed(&rng, 9, 0);
   cbrl_estimate_info info;
-  assert_ok(cbrl_hpgd_batch(h, 0, x, m, &pol, &ho, &rng, gb, &info));
+  assert_ok(cbrl_hpgd_estimate(h, 0, x, m, NULL, &pol, &ho, &rng, gb, &info));
   cosine(g, gb, 4, &rel);
   print_message("batch estimate on a random problem: relative error %.3f\n", rel);
   assert_true(rel < 0.1);
   ho.steps = 300000;
-  assert_int_equal(cbrl_hpgd_batch(h, 0, x, m, &pol, &ho, &rng, gb, &info), CBRL_ERANGE);
+  assert_int_equal(cbrl_hpgd_estimate(h, 0, x, m, NULL, &pol, &ho, &rng, gb, &info), CBRL_ERANGE);
   cbrl_hpgd_free(h);
   cbrl_exact_free(e);
   cbrl_problem_free(p);
@@ -172,8 +179,8 @@ typedef struct embedded {
   double *grad_log_p; /* n_transitions x dim */
 } embedded;
 
-static int emb_prepare(void *impl, int context, const double *x, const cbrl_mdp *m) {
-  embedded *e = impl;
+static int emb_prepare(cbrl_simulator *sim, int context, const double *x, const cbrl_mdp *m) {
+  embedded *e = sim->impl;
   e->context = context;
   e->m = m;
   int d = e->p->dim;
@@ -190,26 +197,33 @@ static int emb_prepare(void *impl, int context, const double *x, const cbrl_mdp 
   free(w);
   return 0;
 }
-static double emb_initial(const void *impl, cbrl_rng *rng) {
-  return cbrl_sim_initial(((const embedded *)impl)->m, rng);
+static cbrl_sim_state emb_initial(const cbrl_simulator *sim, cbrl_rng *rng) {
+  int32_t s = cbrl_sim_initial(((const embedded *)sim->impl)->m, rng);
+  return (cbrl_sim_state){s, s};
 }
-static int32_t emb_grid(const void *impl, double y) { return (int32_t)y; }
-static void emb_rewards(const void *impl, double y, int32_t a, double *r, double *rbar) {
-  const cbrl_mdp *m = ((const embedded *)impl)->m;
-  *r = m->r[(size_t)y * m->n_actions + a];
-  *rbar = m->rbar[(size_t)y * m->n_actions + a];
+static void emb_rewards(const cbrl_simulator *sim, cbrl_sim_state at, int32_t a, double *r, double *rbar) {
+  const cbrl_mdp *m = ((const embedded *)sim->impl)->m;
+  *r = m->r[(size_t)at.y * m->n_actions + a];
+  *rbar = m->rbar[(size_t)at.y * m->n_actions + a];
 }
-static double emb_next(const void *impl, double y, int32_t a, cbrl_rng *rng) {
-  return cbrl_sim_next(((const embedded *)impl)->m, (int32_t)y, a, rng, NULL);
+static cbrl_sim_state emb_next(const cbrl_simulator *sim, cbrl_sim_state at, int32_t a, cbrl_rng *rng,
+                               int64_t *entry) {
+  int32_t s = cbrl_sim_next(((const embedded *)sim->impl)->m, (int32_t)at.y, a, rng, NULL);
+  *entry = -1; /* as a continuous simulator: no entry, the score instead */
+  return (cbrl_sim_state){s, s};
 }
-static void emb_score(const void *impl, double y, int32_t a, double y_next, double w, double *grad) {
-  const embedded *e = impl;
+static void emb_score(const cbrl_simulator *sim, cbrl_sim_state from, int32_t a, cbrl_sim_state to, double w,
+                      double *grad) {
+  const embedded *e = sim->impl;
   const cbrl_mdp *m = e->m;
-  size_t sa = (size_t)y * m->n_actions + a;
+  assert_int_equal(from.s, (int32_t)from.y); /* both estimators pass the model states along */
+  assert_int_equal(to.s, (int32_t)to.y);
+  size_t sa = (size_t)from.y * m->n_actions + a;
   for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++)
-    if (m->next[k] == (int32_t)y_next)
+    if (m->next[k] == (int32_t)to.y)
       for (int j = 0; j < e->p->dim; j++) grad[j] += w * e->grad_log_p[k * e->p->dim + j];
 }
+static const cbrl_simulator_ops embedded_ops = {emb_prepare, emb_initial, emb_next, emb_rewards, emb_score, NULL, NULL};
 
 static void estimators_through_a_continuous_simulator_match_exact(void **state) {
   cbrl_random_opts o;
@@ -225,15 +239,15 @@ static void estimators_through_a_continuous_simulator_match_exact(void **state) 
   const cbrl_mdp *m = cbrl_exact_mdp(e, 0);
   cbrl_policy pol = test_exact_policy(e, 0);
   embedded emb = {p, 0, NULL, NULL};
-  cbrl_continuous c = {&emb, emb_prepare, emb_initial, emb_grid, emb_rewards, emb_next, emb_score};
+  cbrl_simulator *c;
+  assert_ok(cbrl_simulator_create(&c, p, &embedded_ops, &emb, "embedded"));
   cbrl_hpgd *h;
   assert_ok(cbrl_hpgd_create(&h, p, 200000));
-  assert_ok(cbrl_hpgd_set_continuous(h, &c));
   cbrl_rng rng;
   cbrl_rng_seed(&rng, 78, 0);
   int B = test_quick() ? 20000 : 200000;
   for (int b = 0; b < B; b++) {
-    assert_ok(cbrl_hpgd_sample(h, 0, x, m, &pol, &rng, one, NULL));
+    assert_ok(sample(h, 0, x, m, NULL, &pol, &rng, one, NULL));
     for (int j = 0; j < 4; j++) mean[j] += one[j], s2[j] += one[j] * one[j];
   }
   for (int j = 0; j < 4; j++) {
@@ -243,11 +257,12 @@ static void estimators_through_a_continuous_simulator_match_exact(void **state) 
       fail_msg("unbiased, coordinate %d: mean %.6f exact %.6f se %.6f", j, mean[j], g[j], se);
   }
   /* The batch estimator through the same simulator: close to exact given many steps. */
-  cbrl_hpgd_opts ho = {200000, 5, 50, 0};
+  cbrl_hpgd_opts ho = {.kind = CBRL_HPGD_BATCH, .steps = 200000, .streams = 5, .max_steps = 50};
   double gb[4], rel;
-  assert_ok(cbrl_hpgd_batch(h, 0, x, m, &pol, &ho, &rng, gb, NULL));
+  assert_ok(cbrl_hpgd_estimate(h, 0, x, m, NULL, &pol, &ho, &rng, gb, NULL));
   assert_true(cosine(gb, g, 4, &rel) > 0.99);
   cbrl_hpgd_free(h);
+  cbrl_simulator_free(c);
   free(emb.grad_log_p);
   cbrl_exact_free(e);
   cbrl_problem_free(p);
@@ -271,12 +286,13 @@ static void sample_mean_is_the_mean_of_samples_from_the_same_stream(void **state
   cbrl_estimate_info info;
   int64_t steps = 0, n = 0, budget = 3000;
   while (steps < budget) {
-    assert_ok(cbrl_hpgd_sample(h, 0, x, m, &pol, &a, g, &info));
+    assert_ok(sample(h, 0, x, m, NULL, &pol, &a, g, &info));
     for (int j = 0; j < 4; j++) sum[j] += g[j];
     steps += info.env_steps;
     n++;
   }
-  assert_ok(cbrl_hpgd_sample_mean(h, 0, x, m, &pol, budget, &b, mean, &info));
+  cbrl_hpgd_opts mo = {.kind = CBRL_HPGD_UNBIASED, .steps = budget};
+  assert_ok(cbrl_hpgd_estimate(h, 0, x, m, NULL, &pol, &mo, &b, mean, &info));
   assert_int_equal(info.env_steps, steps);
   assert_int_equal(info.episodes, n);
   assert_true(n > 10);
@@ -286,7 +302,8 @@ static void sample_mean_is_the_mean_of_samples_from_the_same_stream(void **state
       fail_msg("coordinate %d: one-vjp mean %.12g, mean of samples %.12g", j, mean[j], want);
   }
   assert_int_equal(cbrl_rng_next(&a), cbrl_rng_next(&b)); /* the same draws were consumed */
-  assert_int_equal(cbrl_hpgd_sample_mean(h, 0, x, m, &pol, 0, &b, mean, &info), CBRL_EINVAL);
+  mo.steps = 0; /* neither a budget nor a sample count */
+  assert_int_equal(cbrl_hpgd_estimate(h, 0, x, m, NULL, &pol, &mo, &b, mean, &info), CBRL_EINVAL);
   cbrl_hpgd_free(h);
   cbrl_exact_free(e);
   cbrl_problem_free(p);

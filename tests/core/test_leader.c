@@ -1,5 +1,6 @@
-/* Tests for src/leader.c: zero-order matches the exact gradient in expectation, and short runs of
-   every algorithm raise F. AMD's own tests are in test_amd.c. */
+/* Tests for src/leader.c: short runs of every algorithm raise F, and the leader takes the
+   caller's follower and simulator. AMD's own tests are in test_amd.c, zero-order's in
+   test_zero_order.c. */
 #include "test_util.h"
 
 #include <string.h>
@@ -12,44 +13,6 @@ static cbrl_problem *four_rooms(double beta, double lambda) {
   cbrl_problem *p;
   assert_ok(cbrl_four_rooms_create(&p, &o));
   return p;
-}
-
-static void zero_order_matches_exact_in_expectation(void **state) {
-  /* E[(F(x + uZ) - F(x)) Z / u] -> grad F as u -> 0; average many directions at small u. */
-  cbrl_random_opts o;
-  cbrl_random_opts_default(&o);
-  o.n_states = 8;
-  o.dim = 3;
-  o.n_contexts = 1;
-  o.coef_nonzeros = 0;
-  cbrl_problem *p;
-  assert_ok(cbrl_random_problem_create(&p, &o));
-  cbrl_exact *e;
-  assert_ok(cbrl_exact_create(&e, p));
-  double x[3] = {0.1, 0.2, -0.1}, g[3], F0, Fu, mean[3] = {0}, s2[3] = {0};
-  assert_ok(cbrl_exact_evaluate(e, x, &F0, NULL, g));
-  cbrl_rng rng;
-  cbrl_rng_seed(&rng, 3, 0);
-  int B = test_quick() ? 5000 : 40000;
-  double u = 1e-4;
-  for (int b = 0; b < B; b++) {
-    double z[3], y[3];
-    for (int j = 0; j < 3; j++) z[j] = cbrl_rng_normal(&rng), y[j] = x[j] + u * z[j];
-    assert_ok(cbrl_exact_evaluate(e, y, &Fu, NULL, NULL));
-    for (int j = 0; j < 3; j++) {
-      double gj = (Fu - F0) * z[j] / u;
-      mean[j] += gj;
-      s2[j] += gj * gj;
-    }
-  }
-  for (int j = 0; j < 3; j++) {
-    mean[j] /= B;
-    double se = sqrt((s2[j] / B - mean[j] * mean[j]) / B);
-    /* The O(u) bias is far below the statistical error at u = 1e-4. */
-    assert_close(mean[j], g[j], 0, 4.0 * se);
-  }
-  cbrl_exact_free(e);
-  cbrl_problem_free(p);
 }
 
 /* Runs `iters` iterations and returns (F at the start, mean F over the last 10). */
@@ -122,6 +85,40 @@ static void same_seed_same_run_and_adam_works(void **state) {
   cbrl_problem_free(p);
 }
 
+/* A caller's follower (online soft Q-learning, reachable only this way) answers HPGD, the leader
+   passes it the simulator, and a follower of another problem is refused. */
+static void the_leader_takes_a_follower_and_a_simulator(void **state) {
+  cbrl_problem *p = four_rooms(1.0, 0.005), *q = four_rooms(2.0, 0.005);
+  cbrl_follower *f, *other;
+  assert_ok(cbrl_follower_online_create(&f, p, 3000, 200));
+  assert_ok(cbrl_follower_exact_create(&other, q));
+  cbrl_simulator *sim;
+  assert_ok(cbrl_four_rooms_paper_sim_create(&sim, p));
+  cbrl_leader_opts o;
+  cbrl_leader_opts_default(&o);
+  o.hpgd.steps = 2000;
+  o.hpgd.streams = 2;
+  o.follower = f;
+  o.simulator = sim;
+  cbrl_leader *L;
+  assert_ok(cbrl_leader_create(&L, p, &o, NULL));
+  for (int t = 1; t <= 3; t++) {
+    cbrl_leader_metrics m;
+    assert_ok(cbrl_leader_step(L, 1, &m));
+    assert_int_equal(m.follower_samples, 3000);
+    assert_int_equal(m.env_steps, 2000);
+    assert_true(isfinite(m.F));
+  }
+  cbrl_leader_free(L);
+  o.follower = other;
+  assert_int_equal(cbrl_leader_create(&L, p, &o, NULL), CBRL_EINVAL);
+  cbrl_follower_free(other);
+  cbrl_follower_free(f); /* the leader never owned it */
+  cbrl_simulator_free(sim);
+  cbrl_problem_free(q);
+  cbrl_problem_free(p);
+}
+
 static void defaults_are_the_papers_settings(void **state) {
   cbrl_leader_opts o;
   cbrl_leader_opts_default(&o);
@@ -134,6 +131,24 @@ static void defaults_are_the_papers_settings(void **state) {
   assert_int_equal(h.steps, 10000);
   assert_int_equal(h.streams, 5);
   assert_int_equal(h.max_steps, 200);
+  /* With the default exact follower the metrics reuse its solve: the sampled context's value is
+     the one the leader's workspace holds for the follower's response at x_t. */
+  {
+    cbrl_problem *q = four_rooms(1.0, 0.005);
+    cbrl_leader_opts oh = o;
+    oh.hpgd.steps = 1000;
+    oh.hpgd.streams = 1;
+    cbrl_leader *H;
+    assert_ok(cbrl_leader_create(&H, q, &oh, NULL));
+    cbrl_leader_metrics mh;
+    assert_ok(cbrl_leader_step(H, 1, &mh));
+    double again;
+    assert_ok(cbrl_exact_value(cbrl_leader_exact(H), mh.context, &again, NULL));
+    assert_close(again, mh.f_context, 1e-12, 0);
+    assert_true(mh.follower_iterations > 0);
+    cbrl_leader_free(H);
+    cbrl_problem_free(q);
+  }
   /* The leader's exact workspace holds the F it reports. */
   cbrl_problem *p = four_rooms(1.0, 0.005);
   cbrl_leader *L;
@@ -163,7 +178,7 @@ static void algorithm_names_round_trip(void **state) {
 
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(zero_order_matches_exact_in_expectation),
+      cmocka_unit_test(the_leader_takes_a_follower_and_a_simulator),
       cmocka_unit_test(short_runs_raise_the_objective),
       cmocka_unit_test(same_seed_same_run_and_adam_works),
       cmocka_unit_test(defaults_are_the_papers_settings),

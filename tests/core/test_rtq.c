@@ -1,6 +1,6 @@
-/* Tests for src/rtq.c: sample accounting is exact, the RT-Q estimator telescopes to the level-K
-   estimator, and common random numbers shrink the level difference's variance at least tenfold.
-   Soft Q-learning itself (src/soft_q.c) is tested in test_soft_q.c. */
+/* Tests for src/rtq.c: RT-Q's sample accounting is exact, the RT-Q estimator telescopes to the
+   level-K estimator, and common random numbers shrink the level difference's variance at least
+   tenfold. Soft Q-learning itself is tested in test_soft_q.c. */
 #include "test_util.h"
 
 #include <string.h>
@@ -41,7 +41,7 @@ static void rtq_counts_its_samples_exactly(void **state) {
   double g[3];
   for (int i = 0; i < 20; i++) {
     cbrl_rtq_info info;
-    assert_ok(cbrl_rtq_estimate(w, 0, x, &m, &rng, -1, 0, g, &info));
+    assert_ok(cbrl_rtq_estimate(w, 0, x, &m, NULL, &rng, -1, 0, g, &info));
     assert_true(info.level >= 1 && info.level <= 5);
     assert_int_equal(info.follower_samples, ((int64_t)1 << info.level) * 24);
     assert_int_equal(info.env_steps, 3 * 400);
@@ -91,10 +91,10 @@ static void rtq_telescopes_to_the_level_K_estimator(void **state) {
   double g[3], s1[2][3] = {{0}}, s2[2][3] = {{0}}, samples = 0;
   for (int b = 0; b < B; b++) {
     cbrl_rtq_info info;
-    assert_ok(cbrl_rtq_estimate(w, 0, x, &m, &rng, -1, 0, g, &info));
+    assert_ok(cbrl_rtq_estimate(w, 0, x, &m, NULL, &rng, -1, 0, g, &info));
     samples += (double)info.follower_samples;
     for (int j = 0; j < 3; j++) s1[0][j] += g[j], s2[0][j] += g[j] * g[j];
-    assert_ok(cbrl_rtq_plain(w, 0, x, &m, &rng, 4, g, &info));
+    assert_ok(cbrl_rtq_plain(w, 0, x, &m, NULL, &rng, 4, g, &info));
     for (int j = 0; j < 3; j++) s1[1][j] += g[j], s2[1][j] += g[j] * g[j];
   }
   for (int j = 0; j < 3; j++) {
@@ -129,10 +129,10 @@ static void common_random_numbers_shrink_the_difference_variance(void **state) {
     double s1[3] = {0}, s2[3] = {0}, a[3], b[3];
     for (int i = 0; i < B; i++) {
       cbrl_rng copy = rng;
-      assert_ok(cbrl_rtq_plain(w, 0, x, &m, &copy, 11, a, NULL));
+      assert_ok(cbrl_rtq_plain(w, 0, x, &m, NULL, &copy, 11, a, NULL));
       if (mode == 1) copy = rng, cbrl_rng_next(&copy), cbrl_rng_next(&copy), cbrl_rng_next(&copy);
       else copy = rng;
-      assert_ok(cbrl_rtq_plain(w, 0, x, &m, &copy, 10, b, NULL));
+      assert_ok(cbrl_rtq_plain(w, 0, x, &m, NULL, &copy, 10, b, NULL));
       cbrl_rng_next(&rng), cbrl_rng_next(&rng), cbrl_rng_next(&rng), cbrl_rng_next(&rng);
       for (int j = 0; j < 3; j++) s1[j] += a[j] - b[j], s2[j] += (a[j] - b[j]) * (a[j] - b[j]);
     }

@@ -1,5 +1,5 @@
-/* Tests for src/simulate.c and src/follower.c: sampling frequencies, episode bookkeeping, the
-   paper-code kernel, and the exact follower. */
+/* Tests for src/simulate.c: sampling frequencies, episode bookkeeping, and simulators (the
+   paper-code kernel, the generic step loop against the tabular one). */
 #include "test_util.h"
 
 #include <string.h>
@@ -8,33 +8,38 @@
 #include "cbrl/simulate.h"
 
 static void next_state_frequencies_match_the_kernel(void **state) {
-  for (int sim = 0; sim < 2; sim++) {
-    cbrl_four_rooms_opts o;
-    cbrl_four_rooms_opts_default(&o);
-    o.simulator = sim ? CBRL_SIM_PAPER_CODE : CBRL_SIM_CONSISTENT;
+  for (int paper = 0; paper < 2; paper++) {
     cbrl_problem *p;
-    assert_ok(cbrl_four_rooms_create(&p, &o));
-    assert_int_equal((p->flags & CBRL_SIM_KERNEL) != 0, sim);
-    cbrl_mdp m;
-    assert_ok(cbrl_mdp_init(&m, p, 0));
+    assert_ok(cbrl_four_rooms_create(&p, NULL));
+    cbrl_mdp model, m;
+    assert_ok(cbrl_mdp_init(&model, p, 0));
     double x[105] = {0};
-    assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
+    assert_ok(cbrl_mdp_evaluate(&model, p, 0, x));
+    cbrl_simulator *sim = NULL;
+    if (paper) {
+      assert_ok(cbrl_four_rooms_paper_sim_create(&sim, p));
+      assert_ok(cbrl_simulator_prepare(sim, 0, x, &model));
+      assert_non_null(sim->ops->kernel);
+    }
+    cbrl_simulator_tabular(sim, &model, &m); /* the kernel a learner samples */
     cbrl_rng rng;
     cbrl_rng_seed(&rng, 1, 0);
     int s = cbrl_four_rooms_cell(2, 2), right = cbrl_four_rooms_cell(2, 3), up = cbrl_four_rooms_cell(1, 2);
     int n = 200000, hits_right = 0, hits_up = 0;
     for (int i = 0; i < n; i++) {
       int64_t entry;
-      int32_t t = cbrl_sim_next(&m, s, 1, &rng, &entry);
+      int32_t t = sim ? sim->ops->next(sim, (cbrl_sim_state){s, 0.0}, 1, &rng, &entry).s
+                      : cbrl_sim_next(&m, s, 1, &rng, &entry);
       assert_int_equal(m.next[entry], t);
       hits_right += t == right;
       hits_up += t == up;
     }
     /* SPEC 6.1: consistent 0.56 / 0.1467; paper code 0.67 / 0.11. Hold 5 standard errors. */
-    double p_right = sim ? 0.67 : 0.56, p_up = sim ? 0.11 : 4 * 0.33 / 9;
+    double p_right = paper ? 0.67 : 0.56, p_up = paper ? 0.11 : 4 * 0.33 / 9;
     assert_close(hits_right / (double)n, p_right, 0, 5 * sqrt(p_right * (1 - p_right) / n));
     assert_close(hits_up / (double)n, p_up, 0, 5 * sqrt(p_up * (1 - p_up) / n));
-    cbrl_mdp_close(&m);
+    cbrl_simulator_free(sim);
+    cbrl_mdp_close(&model);
     cbrl_problem_free(p);
   }
 }
@@ -118,30 +123,73 @@ static void batches_mark_terminated_truncated_and_cut_episodes(void **state) {
   cbrl_problem_free(p);
 }
 
-static void exact_follower_matches_the_soft_solver(void **state) {
-  cbrl_four_rooms_opts o;
-  cbrl_four_rooms_opts_default(&o);
+/* A simulator without a kernel goes through the generic step loop; one that wraps the model's
+   own kernel must give, from the same stream, exactly the steps of the tabular path. */
+typedef struct same_model {
+  const cbrl_mdp *m;
+} same_model;
+static int sm_prepare(cbrl_simulator *sim, int context, const double *x, const cbrl_mdp *m) {
+  ((same_model *)sim->impl)->m = m;
+  return 0;
+}
+static cbrl_sim_state sm_initial(const cbrl_simulator *sim, cbrl_rng *rng) {
+  return (cbrl_sim_state){cbrl_sim_initial(((const same_model *)sim->impl)->m, rng), 0.0};
+}
+static cbrl_sim_state sm_next(const cbrl_simulator *sim, cbrl_sim_state at, int32_t a, cbrl_rng *rng, int64_t *entry) {
+  int32_t next = cbrl_sim_next(((const same_model *)sim->impl)->m, at.s, a, rng, entry);
+  return (cbrl_sim_state){next, next + 0.5};
+}
+static void sm_rewards(const cbrl_simulator *sim, cbrl_sim_state at, int32_t a, double *r, double *rbar) {
+  const cbrl_mdp *m = ((const same_model *)sim->impl)->m;
+  *r = m->r[at.s * m->n_actions + a];
+  *rbar = m->rbar[at.s * m->n_actions + a];
+}
+static void sm_score(const cbrl_simulator *sim, cbrl_sim_state from, int32_t a, cbrl_sim_state to, double w,
+                     double *grad) {}
+static const cbrl_simulator_ops same_model_ops = {sm_prepare, sm_initial, sm_next, sm_rewards, sm_score, NULL, NULL};
+
+static void the_generic_step_loop_matches_the_tabular_one(void **state) {
+  cbrl_random_opts o;
+  cbrl_random_opts_default(&o);
+  o.n_states = 12;
+  o.terminal_fraction = 0.2;
+  o.seed = 4;
   cbrl_problem *p;
-  assert_ok(cbrl_four_rooms_create(&p, &o));
-  cbrl_follower *f;
-  assert_ok(cbrl_follower_exact_create(&f, p));
+  assert_ok(cbrl_random_problem_create(&p, &o));
   cbrl_exact *e;
   assert_ok(cbrl_exact_create(&e, p));
-  double x[105];
-  for (int i = 0; i < 105; i++) x[i] = 0.1 * sin(i);
-  for (int k = 0; k < 2; k++) {
-    cbrl_policy pol;
-    assert_ok(cbrl_exact_context(e, k, x, NULL, NULL));
-    assert_ok(cbrl_follower_respond(f, k, x, cbrl_exact_mdp(e, k), NULL, &pol));
-    assert_true(f->stats.converged);
-    assert_int_equal(f->stats.samples, 0);
-    const cbrl_soft_solver *w = cbrl_exact_follower(e, k);
-    for (int i = 0; i < 416; i++) assert_close(pol.pi[i], w->pi[i], 1e-9, 1e-12);
-    assert_ptr_equal(cbrl_follower_exact_solver(f, k)->pi, pol.pi);
+  double x[3] = {0.1, 0.2, -0.3};
+  assert_ok(cbrl_exact_context(e, 0, x, NULL, NULL));
+  const cbrl_mdp *m = cbrl_exact_mdp(e, 0);
+  cbrl_policy pol = test_exact_policy(e, 0);
+  same_model impl;
+  cbrl_simulator *sim;
+  assert_ok(cbrl_simulator_create(&sim, p, &same_model_ops, &impl, "same"));
+  assert_ok(cbrl_simulator_prepare(sim, 0, x, m));
+  cbrl_batch a, b;
+  assert_ok(cbrl_batch_init(&a, 900));
+  assert_ok(cbrl_batch_init(&b, 900));
+  cbrl_rng r1, r2;
+  cbrl_rng_seed(&r1, 9, 0);
+  r2 = r1;
+  assert_ok(cbrl_sim_batch(m, &pol, 3, 300, 7, 0, &r1, &a));
+  assert_ok(cbrl_simulator_batch(sim, &pol, 3, 300, 7, 0, &r2, &b));
+  assert_int_equal(a.n_steps, b.n_steps);
+  assert_int_equal(a.n_episodes, b.n_episodes);
+  assert_int_equal(a.n_finished, b.n_finished);
+  for (int64_t i = 0; i < a.n_steps; i++) {
+    assert_int_equal(a.steps[i].s, b.steps[i].s);
+    assert_int_equal(a.steps[i].next, b.steps[i].next);
+    assert_int_equal(a.steps[i].entry, b.steps[i].entry);
+    assert_int_equal(a.steps[i].flags, b.steps[i].flags);
+    assert_close(b.state[i], b.steps[i].t ? b.steps[i].s + 0.5 : 0.0, 0, 0);
   }
-  assert_null(cbrl_follower_exact_solver(f, 2));
-  assert_int_equal(cbrl_follower_respond(f, 5, x, cbrl_exact_mdp(e, 0), NULL, NULL), CBRL_EINVAL);
-  cbrl_follower_free(f);
+  /* Only a simulator with a kernel can be coupled. */
+  assert_int_equal(cbrl_simulator_batch(sim, &pol, 3, 300, 7, CBRL_SIM_COUPLED, &r2, &b), CBRL_ENOTSUP);
+  assert_int_equal(cbrl_simulator_create(&sim, p, &(cbrl_simulator_ops){0}, &impl, "bad"), CBRL_EINVAL);
+  cbrl_simulator_free(sim);
+  cbrl_batch_close(&a);
+  cbrl_batch_close(&b);
   cbrl_exact_free(e);
   cbrl_problem_free(p);
 }
@@ -151,7 +199,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(next_state_frequencies_match_the_kernel),
       cmocka_unit_test(initial_states_and_actions_follow_their_distributions),
       cmocka_unit_test(batches_mark_terminated_truncated_and_cut_episodes),
-      cmocka_unit_test(exact_follower_matches_the_soft_solver),
+      cmocka_unit_test(the_generic_step_loop_matches_the_tabular_one),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }

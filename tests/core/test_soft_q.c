@@ -60,7 +60,7 @@ static void followers_count_their_samples_exactly(void **state) {
   cbrl_rng rng;
   cbrl_rng_seed(&rng, 1, 0);
   cbrl_policy pol;
-  assert_ok(cbrl_follower_respond(f, 0, x, &m, &rng, &pol));
+  assert_ok(cbrl_follower_respond(f, 0, x, &m, NULL, &rng, &pol));
   assert_int_equal(f->stats.samples, 37 * 8 * 3);
   {
     cbrl_rng same;
@@ -82,9 +82,9 @@ static void followers_count_their_samples_exactly(void **state) {
   }
   cbrl_follower_free(f);
   assert_ok(cbrl_follower_online_create(&f, p, 500, 20));
-  assert_ok(cbrl_follower_respond(f, 0, x, &m, &rng, &pol));
+  assert_ok(cbrl_follower_respond(f, 0, x, &m, NULL, &rng, &pol));
   assert_int_equal(f->stats.samples, 500);
-  assert_int_equal(cbrl_follower_respond(f, 0, x, &m, NULL, &pol), CBRL_EINVAL);
+  assert_int_equal(cbrl_follower_respond(f, 0, x, &m, NULL, NULL, &pol), CBRL_EINVAL);
   cbrl_follower_free(f);
   cbrl_mdp_close(&m);
   cbrl_problem_free(p);

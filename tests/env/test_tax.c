@@ -73,6 +73,20 @@ static void transition_scores_match_finite_differences(void **state) {
   cbrl_problem_free(p);
 }
 
+/* The bin of assets s on the 50-bin grid of width 4; the last bin holds s = 100. */
+static int bin_of(double s) {
+  int i = (int)floor((s + 100.0) / 4.0);
+  return i < 0 ? 0 : i > 49 ? 49 : i;
+}
+
+/* One draw of the simulator's next state from assets s under action a. */
+static cbrl_sim_state next_of(const cbrl_simulator *c, double s, int a, cbrl_rng *rng) {
+  int64_t entry;
+  cbrl_sim_state to = c->ops->next(c, (cbrl_sim_state){bin_of(s), s}, a, rng, &entry);
+  assert_int_equal(entry, -1);
+  return to;
+}
+
 /* The continuous simulator from a bin centre lands in each bin with the tabular model's
    probability, also where the mean is clipped at -100; its score has mean zero (the truncation's normaliser included: the mean sits
    3 sd from the edge); and E[bin(s') score] is the derivative of the model's expected next bin
@@ -83,13 +97,13 @@ static void continuous_simulator_agrees_with_the_bin_model(void **state) {
   assert_ok(cbrl_mdp_init(&m, p, 0));
   double x[4] = {-0.7, 0.2, -1.1, 0.4};
   assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
-  cbrl_continuous *c;
+  cbrl_simulator *c;
   assert_ok(cbrl_tax_continuous_create(&c, p));
-  assert_ok(c->prepare(c->impl, 0, x, &m));
+  assert_ok(cbrl_simulator_prepare(c, 0, x, &m));
   int i = 48, a = 9 * CBRL_TAX_TOTALS; /* assets 94, full hours, no spending: mean about 96.7 */
   double s = -100.0 + (i + 0.5) * 4.0;
-  assert_int_equal(c->grid(c->impl, s), i);
-  assert_int_equal(c->grid(c->impl, 100.0), 49);
+  assert_int_equal(bin_of(s), i);
+  assert_int_equal(bin_of(100.0), 49);
   size_t sa = (size_t)i * CBRL_TAX_ACTIONS + a;
   int64_t lo = m.row[sa], hi = m.row[sa + 1];
   enum { N = 200000 };
@@ -97,11 +111,13 @@ static void continuous_simulator_agrees_with_the_bin_model(void **state) {
   cbrl_rng rng;
   cbrl_rng_seed(&rng, 11, 0);
   for (int n = 0; n < N; n++) {
-    double y = c->next(c->impl, s, a, &rng), g[4] = {0};
+    cbrl_sim_state to = next_of(c, s, a, &rng);
+    double y = to.y, g[4] = {0};
     assert_true(y >= -100.0 && y <= 100.0);
-    int j = c->grid(c->impl, y);
+    int j = to.s;
+    assert_int_equal(j, bin_of(y)); /* the simulator's grid: the bin of y, the last one holding 100 */
     count[j] += 1.0;
-    c->score(c->impl, s, a, y, 1.0, g);
+    c->ops->score(c, (cbrl_sim_state){i, s}, a, to, 1.0, g);
     assert_true(g[1] == 0.0 && g[2] == 0.0 && g[3] == 0.0);
     score_sum += g[0], score_sq += g[0] * g[0];
     id_sum += (j - i) * g[0], id_sq += (j - i) * g[0] * (j - i) * g[0]; /* E[score] = 0: centring only cuts variance */
@@ -113,7 +129,7 @@ static void continuous_simulator_agrees_with_the_bin_model(void **state) {
   /* A row whose mean is clipped at -100 with no hours worked (assets -98, spending 15). */
   int i2 = 0, a2 = 12;
   double s2 = -100.0 + (i2 + 0.5) * 4.0, count2[50] = {0};
-  for (int n = 0; n < N; n++) count2[c->grid(c->impl, c->next(c->impl, s2, a2, &rng))] += 1.0;
+  for (int n = 0; n < N; n++) count2[next_of(c, s2, a2, &rng).s] += 1.0;
   size_t sa2 = (size_t)i2 * CBRL_TAX_ACTIONS + a2;
   for (int64_t k = m.row[sa2]; k < m.row[sa2 + 1]; k++) {
     double pk = m.prob[k], se = sqrt(pk * (1.0 - pk) / N);
@@ -132,7 +148,7 @@ static void continuous_simulator_agrees_with_the_bin_model(void **state) {
   print_message("d E[next bin] / d w_I: score identity %.4f +- %.4f, finite differences %.4f\n", id, id_se, fd);
   assert_true(fabs(fd) > 10.0 * id_se); /* the check has power: the derivative is not ~0 */
   assert_close(id, fd, 0, 4.0 * id_se);
-  cbrl_tax_continuous_free(c);
+  cbrl_simulator_free(c);
   cbrl_mdp_close(&m);
   cbrl_problem_free(p);
 }
@@ -230,7 +246,8 @@ static void unbiased_hpgd_matches_exact_within_4_standard_errors(void **state) {
   int B = test_quick() ? 5000 : 40000;
   for (int b = 0; b < B; b++) {
     double gs[4];
-    assert_ok(cbrl_hpgd_sample(h, 1, x, m, &pol, &rng, gs, NULL));
+    cbrl_hpgd_opts one = {.kind = CBRL_HPGD_UNBIASED, .samples = 1};
+    assert_ok(cbrl_hpgd_estimate(h, 1, x, m, NULL, &pol, &one, &rng, gs, NULL));
     for (int j = 0; j < 4; j++) s1[j] += gs[j], s2[j] += gs[j] * gs[j];
   }
   for (int j = 0; j < 4; j++) {

@@ -48,30 +48,28 @@ static void simulators_are_offered_per_environment(void **state) {
   assert_true(cbrl_env_offers(file, consistent) && !cbrl_env_offers(file, paper));
   assert_false(cbrl_simulator_supports(continuous, CBRL_ALG_HPGD_RTQ));
   assert_true(cbrl_simulator_supports(continuous, CBRL_ALG_HPGD_BATCH));
-  /* Paper-code is a kernel the Four-Rooms problem carries; continuous an object of its own. */
+  /* Every simulator but "consistent" is an object of the environment's, made from the problem. */
   cbrl_env_params p;
   cbrl_env_params_default(&p);
-  cbrl_problem *a, *b;
+  cbrl_problem *a;
   char err[256];
   assert_int_equal(cbrl_env_create(fr, &p, &a, err, sizeof err), 0);
-  p.simulator = paper;
-  assert_int_equal(cbrl_env_create(fr, &p, &b, err, sizeof err), 0);
-  assert_false(a->flags & CBRL_SIM_KERNEL);
-  assert_true(b->flags & CBRL_SIM_KERNEL);
-  cbrl_env_sim sim;
-  assert_int_equal(cbrl_env_sim_open(fr, paper, b, &sim), 0);
-  assert_null(sim.continuous);
-  cbrl_env_sim_close(&sim);
-  assert_int_equal(cbrl_env_sim_open(fr, continuous, b, &sim), CBRL_EINVAL);
+  cbrl_simulator *sim = (cbrl_simulator *)1;
+  assert_int_equal(cbrl_env_simulator_create(fr, consistent, a, &sim), 0);
+  assert_null(sim);
+  assert_int_equal(cbrl_env_simulator_create(fr, paper, a, &sim), 0);
+  assert_non_null(sim);
+  cbrl_simulator_free(sim);
+  assert_int_equal(cbrl_env_simulator_create(fr, continuous, a, &sim), CBRL_EINVAL);
+  assert_null(sim);
   cbrl_problem_free(a);
-  cbrl_problem_free(b);
   p.simulator = continuous;
   assert_int_not_equal(cbrl_env_create(fr, &p, &a, err, sizeof err), 0);
   p.tax_bins = 20;
   assert_int_equal(cbrl_env_create(tax, &p, &a, err, sizeof err), 0);
-  assert_int_equal(cbrl_env_sim_open(tax, continuous, a, &sim), 0);
-  assert_non_null(sim.continuous);
-  cbrl_env_sim_close(&sim);
+  assert_int_equal(cbrl_env_simulator_create(tax, continuous, a, &sim), 0);
+  assert_non_null(sim);
+  cbrl_simulator_free(sim);
   cbrl_problem_free(a);
 }
 

@@ -4,16 +4,11 @@
 
 #include "cbrl/export.h"
 #include "cbrl/model.h"
+#include "cbrl/simulate.h"
 
 #define CBRL_FOUR_ROOMS_SIZE 13
 #define CBRL_FOUR_ROOMS_CELLS 104
 #define CBRL_FOUR_ROOMS_DIM 105
-
-/* Which kernel simulated trajectories use (SPEC 6.1). */
-typedef enum cbrl_four_rooms_simulator {
-  CBRL_SIM_CONSISTENT = 0, /* the model's kernel: intended move 0.56, each other 0.1467 */
-  CBRL_SIM_PAPER_CODE = 1  /* the paper's code: action replaced by a uniform one w.p. 4f/3 (0.67 / 0.11) */
-} cbrl_four_rooms_simulator;
 
 typedef struct cbrl_four_rooms_opts {
   double beta;      /* upper-level regularisation: cost of the incentive budget */
@@ -21,15 +16,19 @@ typedef struct cbrl_four_rooms_opts {
   double fail_prob; /* slip parameter; 0.33 in the paper */
   double gamma;     /* follower discount (0.99) */
   double leader_gamma;
-  cbrl_four_rooms_simulator simulator;
 } cbrl_four_rooms_opts;
 
-/* Fills o with the paper's defaults: beta 1, lambda 0.003, fail_prob 0.33, discounts 0.99, and
-   the consistent simulator. */
+/* Fills o with the paper's defaults: beta 1, lambda 0.003, fail_prob 0.33, discounts 0.99. */
 CBRL_API void cbrl_four_rooms_opts_default(cbrl_four_rooms_opts *o);
 
 /* Creates the Four-Rooms problem: 104 states, 4 actions, d = 105, two goal contexts. */
 CBRL_API int cbrl_four_rooms_create(cbrl_problem **out, const cbrl_four_rooms_opts *o);
+
+/* Creates the paper code's simulator of a Four-Rooms problem p (docs/ENVIRONMENTS.md,
+   Four-Rooms): the action is replaced by a uniform one w.p. 4f/3, so the intended move has
+   probability 0.67 and each other 0.11, where the model (and the consistent default, a NULL
+   simulator) has 0.56 / 0.1467. Free it with cbrl_simulator_free. */
+CBRL_API int cbrl_four_rooms_paper_sim_create(cbrl_simulator **out, const cbrl_problem *p);
 
 /* Returns the free-cell index of (row, col), or -1 for a wall or a point off the map. */
 CBRL_API int cbrl_four_rooms_cell(int row, int col);

@@ -40,13 +40,11 @@ CBRL_API void cbrl_tax_x_for_rate(double rate, double *x);
 /* Decodes a reduced action into hours h and total spending C. */
 CBRL_API void cbrl_tax_action(int action, double *hours, double *spending);
 
-/* Creates the continuous-assets simulator of the tax economy p (SPEC 6.2), for
-   cbrl_hpgd_set_continuous or cbrl_leader_opts.continuous: households act through their grid
-   policy at the bin holding their assets; the estimators get grad log p analytically. */
-CBRL_API int cbrl_tax_continuous_create(cbrl_continuous **out, const cbrl_problem *p);
-
-/* Frees a simulator made by cbrl_tax_continuous_create; NULL is allowed. */
-CBRL_API void cbrl_tax_continuous_free(cbrl_continuous *c);
+/* Creates the continuous-assets simulator of the tax economy p (docs/ENVIRONMENTS.md, Tax
+   design), for cbrl_hpgd_estimate or cbrl_leader_opts.simulator: households act through their
+   grid policy at the bin holding their assets; the estimators get grad log p analytically.
+   Free it with cbrl_simulator_free. */
+CBRL_API int cbrl_tax_continuous_create(cbrl_simulator **out, const cbrl_problem *p);
 
 /* What a tax policy x does to the economy, from the households' exact best responses. */
 typedef struct cbrl_tax_report {

@@ -11,6 +11,9 @@
 #include "cbrl/run/env_registry.h"
 
 #define CBRL_AXIS_MAX 64
+/* The followers a config names. */
+#define CBRL_RUN_FOLLOWER_EXACT 0
+#define CBRL_RUN_FOLLOWER_SOFT_Q 1
 #define CBRL_SEEDS_MAX 1000
 
 typedef struct cbrl_config {
@@ -41,7 +44,7 @@ typedef struct cbrl_config {
   long final_window;
   double init_std;
   long states, actions, dim, contexts, branch, problem_seed; /* env random */
-  int follower;             /* cbrl_follower_kind for the HPGD estimators */
+  int follower;             /* CBRL_RUN_FOLLOWER_* for hpgd and hpgd-batch */
   long follower_iterations; /* soft-q */
   long rtq_levels;          /* hpgd-rtq */
   long rtq_inner_samples;   /* hpgd-rtq: 0, batch estimates inside; N, means of N unbiased samples */

@@ -86,15 +86,10 @@ CBRL_API void cbrl_env_default_x(const cbrl_env *e, const cbrl_problem *p, doubl
 /* The core objects a run's simulator needs beside its problem. Every mapping from a simulator
    name to the core's mechanism lives in run/env_registry.c, so a new core simulator interface
    plugs in there. */
-typedef struct cbrl_env_sim {
-  cbrl_continuous *continuous; /* the continuous simulator, or NULL for the model's kernel */
-} cbrl_env_sim;
-
-/* Builds what simulator id needs for problem p (nothing for the tabular kernels). */
-CBRL_API int cbrl_env_sim_open(const cbrl_env *e, int simulator, const cbrl_problem *p, cbrl_env_sim *s);
-
-/* Frees what cbrl_env_sim_open built. */
-CBRL_API void cbrl_env_sim_close(cbrl_env_sim *s);
+/* Creates simulator id of the environment for problem p; *out is NULL for "consistent", the
+   model's own kernel (the estimators' fast path). Free it with cbrl_simulator_free. */
+CBRL_API int cbrl_env_simulator_create(const cbrl_env *e, int simulator, const cbrl_problem *p,
+                                       cbrl_simulator **out);
 
 /* ---- reports: named values beside F at each stored iterate ----------------------------- */
 
