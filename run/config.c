@@ -29,6 +29,8 @@ void cbrl_config_default(cbrl_config *c) {
   c->iterations = 10000;
   c->optimizer = CBRL_SGD;
   c->max_grad_norm = 1.0;
+  c->clip = CBRL_CLIP_AVERAGE;
+  c->clip_growth = 1000.0;
   c->hpgd_steps = 10000;
   c->hpgd_streams = 5;
   c->hpgd_max_steps = 200;
@@ -44,7 +46,7 @@ void cbrl_config_default(cbrl_config *c) {
 }
 
 typedef enum { F_STRING, F_ENUM_ENV, F_ALG, F_DOUBLE_AXIS, F_SIM_AXIS, F_SEEDS, F_LONG, F_DOUBLE, F_OPTIMIZER,
-               F_FOLLOWER } field_kind;
+               F_FOLLOWER, F_CLIP } field_kind;
 
 typedef struct field {
   const char *name;
@@ -69,6 +71,8 @@ static const field fields[] = {
     {"iterations", F_LONG, OFF(iterations), 0, 1, 1e9, 0},
     {"optimizer", F_OPTIMIZER, OFF(optimizer), 0, 0, 0, 0},
     {"max_grad_norm", F_DOUBLE, OFF(max_grad_norm), 0, 0, 1e12, 0},
+    {"clip", F_CLIP, OFF(clip), 0, 0, 0, 0},
+    {"clip_growth", F_DOUBLE, OFF(clip_growth), 0, 0, 1e12, 1},
     {"hpgd_steps", F_LONG, OFF(hpgd_steps), 0, 1, 1e9, 0},
     {"hpgd_streams", F_LONG, OFF(hpgd_streams), 0, 1, 1e6, 0},
     {"hpgd_max_steps", F_LONG, OFF(hpgd_max_steps), 0, 0, 1e9, 0},
@@ -219,6 +223,12 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       if (s && !strcmp(s, "exact")) c->follower = CBRL_RUN_FOLLOWER_EXACT;
       else if (s && !strcmp(s, "soft-q")) c->follower = CBRL_RUN_FOLLOWER_SOFT_Q;
       else return cbrl_yaml_fail(y, n, f->name, "expected exact or soft-q");
+      return 0;
+    }
+    case F_CLIP: {
+      const char *s = cbrl_yaml_scalar(n);
+      if (!s || cbrl_clip_mode_parse(s, &c->clip))
+        return cbrl_yaml_fail(y, n, f->name, "expected average, per-context or growing");
       return 0;
     }
     case F_OPTIMIZER: {
@@ -389,7 +399,11 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   PUT("hpgd_steps: %ld\nhpgd_streams: %ld\nhpgd_max_steps: %ld\namd_updates: %ld\n", c->hpgd_steps, c->hpgd_streams,
       c->hpgd_max_steps, c->amd_updates);
   PUT("metrics_every: %ld\nfinal_window: %ld\ninit_std: %.17g\n", c->metrics_every, c->final_window, c->init_std);
-  /* New fields appear only when they differ from the defaults, so older stores still resume. */
+  /* New fields appear only when they differ from the defaults, so older stores still resume. The
+     clip mode is the exception: stores written before it existed clipped per context, so that is
+     the mode left out, and such a store resumes only under a config that says per-context. */
+  if (c->clip != CBRL_CLIP_PER_CONTEXT) PUT("clip: %s\n", cbrl_clip_mode_name(c->clip));
+  if (c->clip == CBRL_CLIP_GROWING) PUT("clip_growth: %.17g\n", c->clip_growth);
   if (c->follower != CBRL_RUN_FOLLOWER_EXACT || c->follower_iterations != 1024)
     PUT("follower: %s\nfollower_iterations: %ld\n", c->follower ? "soft-q" : "exact", c->follower_iterations);
   if (c->rtq_levels != 6) PUT("rtq_levels: %ld\n", c->rtq_levels);

@@ -60,6 +60,8 @@ static void leader_opts(const cbrl_config *c, const cbrl_run_spec *r, cbrl_leade
   o->optimizer = c->optimizer;
   o->learning_rate = r->learning_rate;
   o->max_grad_norm = c->max_grad_norm;
+  o->clip = c->clip;
+  o->clip_growth = c->clip_growth;
   o->seed = (uint64_t)r->seed;
   o->stream = run_stream(r);
   o->hpgd.steps = c->hpgd_steps;

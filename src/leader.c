@@ -7,8 +7,22 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
+#include "clip.h"
 #include "cbrl/exact.h"
 #include "cbrl/zero_order.h"
+
+static const char *const clip_names[CBRL_CLIP_COUNT_] = {"average", "per-context", "growing"};
+
+const char *cbrl_clip_mode_name(cbrl_clip_mode m) { return m >= 0 && m < CBRL_CLIP_COUNT_ ? clip_names[m] : "unknown"; }
+
+int cbrl_clip_mode_parse(const char *name, cbrl_clip_mode *out) {
+  for (int m = 0; m < CBRL_CLIP_COUNT_; m++)
+    if (name && !strcmp(name, clip_names[m])) {
+      *out = (cbrl_clip_mode)m;
+      return 0;
+    }
+  return CBRL_EINVAL;
+}
 
 static const char *const algorithm_names[CBRL_ALG_COUNT_] = {"hpgd-batch", "hpgd", "zero-order",
                                                              "amd", "exact", "hpgd-rtq"};
@@ -32,6 +46,8 @@ void cbrl_leader_opts_default(cbrl_leader_opts *o) {
   o->optimizer = CBRL_SGD;
   o->learning_rate = 0.1;
   o->max_grad_norm = 1.0;
+  o->clip = CBRL_CLIP_AVERAGE;
+  o->clip_growth = 1000.0;
   o->adam_beta1 = 0.9;
   o->adam_beta2 = 0.999;
   o->adam_eps = 1e-8;
@@ -48,6 +64,7 @@ struct cbrl_leader {
   cbrl_rng rng;
   int64_t t;
   double *x, *g, *adam_m, *adam_v; /* dim */
+  cbrl__clip clip;
   cbrl_follower *follower;     /* the caller's, or own_follower */
   cbrl_follower *own_follower; /* the default exact follower */
   cbrl_hpgd *hpgd;
@@ -70,6 +87,7 @@ void cbrl_leader_free(cbrl_leader *L) {
   free(L->g);
   free(L->adam_m);
   free(L->adam_v);
+  cbrl__clip_close(&L->clip);
   free(L);
 }
 
@@ -96,6 +114,7 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
     goto fail;
   }
   for (size_t j = 0; j < d; j++) L->x[j] = x0 ? x0[j] : o->init_std * cbrl_rng_normal(&L->rng);
+  if ((err = cbrl__clip_init(&L->clip, o, p->n_contexts, p->dim, p->context_weight))) goto fail;
   if ((err = cbrl_exact_create(&L->exact, p))) goto fail;
   switch (o->algorithm) {
     case CBRL_ALG_HPGD_BATCH:
@@ -249,15 +268,17 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
     }
     met.F = F;
   }
-  /* Clip to global norm, then SGD or Adam (ascent). */
-  double scale = o->max_grad_norm > 0.0 && norm > o->max_grad_norm ? o->max_grad_norm / norm : 1.0;
+  /* Clip to global norm (the sampled estimate or the context average), then SGD or Adam (ascent). */
+  const double *dir;
+  double scale;
+  met.clipped = cbrl__clip_direction(&L->clip, k, t, L->g, &dir, &scale);
   if (o->optimizer == CBRL_SGD) {
-    for (int j = 0; j < d; j++) L->x[j] += o->learning_rate * scale * L->g[j];
+    for (int j = 0; j < d; j++) L->x[j] += o->learning_rate * scale * dir[j];
   } else {
     double b1 = o->adam_beta1, b2 = o->adam_beta2;
     double c1 = 1.0 - pow(b1, (double)t), c2 = 1.0 - pow(b2, (double)t);
     for (int j = 0; j < d; j++) {
-      double g = scale * L->g[j];
+      double g = scale * dir[j];
       L->adam_m[j] = b1 * L->adam_m[j] + (1.0 - b1) * g;
       L->adam_v[j] = b2 * L->adam_v[j] + (1.0 - b2) * g * g;
       L->x[j] += o->learning_rate * (L->adam_m[j] / c1) / (sqrt(L->adam_v[j] / c2) + o->adam_eps);

@@ -33,11 +33,31 @@ CBRL_API const char *cbrl_algorithm_name(cbrl_algorithm a);
 /* Parses an algorithm name; returns CBRL_EINVAL for an unknown one. */
 CBRL_API int cbrl_algorithm_parse(const char *name, cbrl_algorithm *out);
 
+/* How the leader clips (docs/MODEL.md 4). Clipping each sampled context's estimate (the paper's)
+   settles where the mean of the clipped per-context gradients vanishes, which is not where
+   grad F does once per-context gradients exceed the clip; the other two modes keep the clip's
+   protection against large estimates without moving the fixed point. */
+typedef enum cbrl_clip_mode {
+  CBRL_CLIP_AVERAGE = 0,     /* "average": clip the weighted average of every context's latest
+                                estimate (the default) */
+  CBRL_CLIP_PER_CONTEXT = 1, /* "per-context": clip the sampled context's estimate (the paper's) */
+  CBRL_CLIP_GROWING = 2,     /* "growing": per-context, at max_grad_norm (1 + t / clip_growth) */
+  CBRL_CLIP_COUNT_
+} cbrl_clip_mode;
+
+/* Returns the name of a clip mode ("average", "per-context", "growing"). */
+CBRL_API const char *cbrl_clip_mode_name(cbrl_clip_mode m);
+
+/* Parses a clip mode's name; returns CBRL_EINVAL for an unknown one. */
+CBRL_API int cbrl_clip_mode_parse(const char *name, cbrl_clip_mode *out);
+
 typedef struct cbrl_leader_opts {
   cbrl_algorithm algorithm;
   cbrl_optimizer optimizer;
   double learning_rate;
-  double max_grad_norm;  /* rescale g to this global norm at most; <= 0 disables (paper: 1) */
+  double max_grad_norm;  /* rescale the step to this global norm at most; <= 0 disables (paper: 1) */
+  cbrl_clip_mode clip;   /* what is clipped (average by default; the paper clipped per context) */
+  double clip_growth;    /* growing: iterations over which the clip grows by max_grad_norm (1000) */
   double adam_beta1, adam_beta2, adam_eps;
   uint64_t seed;         /* with stream, names the run's random numbers */
   uint64_t stream;
@@ -51,8 +71,9 @@ typedef struct cbrl_leader_opts {
   cbrl_rtq_opts rtq;     /* for hpgd-rtq */
 } cbrl_leader_opts;
 
-/* Fills o with the paper's settings: HPGD (batch), SGD, lr 0.1, clip 1, N = 10,000 (5 x 2,000, cut at
-   200), c = 0.1, K = 100, init std 0.01, seed 0. */
+/* Fills o with the paper's settings but for the clip mode: HPGD (batch), SGD, lr 0.1, clip 1 of the
+   context average (the paper clipped per context), N = 10,000 (5 x 2,000, cut at 200), c = 0.1,
+   K = 100, init std 0.01, seed 0. */
 CBRL_API void cbrl_leader_opts_default(cbrl_leader_opts *o);
 
 /* What one outer iteration did. Exact values are those of the iterate x_t the gradient was
@@ -69,6 +90,7 @@ typedef struct cbrl_leader_metrics {
   double follower_residual;
   int64_t follower_samples; /* generative-model or environment samples the follower used */
   int level;                /* hpgd-rtq: the level drawn */
+  int clipped;              /* 1 if the clip shortened this iteration's step */
 } cbrl_leader_metrics;
 
 typedef struct cbrl_leader cbrl_leader;

@@ -38,6 +38,8 @@ typedef struct cbrl_config {
   long iterations;
   cbrl_optimizer optimizer;
   double max_grad_norm;
+  cbrl_clip_mode clip;       /* what is clipped: average (default), per-context (the paper's), growing */
+  double clip_growth;        /* growing: the clip is max_grad_norm (1 + t / clip_growth) */
   long hpgd_steps, hpgd_streams, hpgd_max_steps;
   long amd_updates;
   long metrics_every;
