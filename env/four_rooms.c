@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cbrl/env/four_rooms.h"
+#include "cbrl/soft_solver.h"
 #include "cbrl/errors.h"
 
 static const char *const four_rooms_map[CBRL_FOUR_ROOMS_SIZE] = {
@@ -51,13 +52,8 @@ int cbrl_four_rooms_start(void) { return cbrl_four_rooms_cell(4, 1); }
 
 int cbrl_four_rooms_target(void) { return cbrl_four_rooms_cell(8, 4); }
 
-static void softmax(const double *x, int n, double *out) {
-  double m = x[0];
-  for (int i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
-  double sum = 0.0;
-  for (int i = 0; i < n; i++) sum += (out[i] = exp(x[i] - m));
-  for (int i = 0; i < n; i++) out[i] /= sum;
-}
+/* softmax(x), with the core's one softmax at temperature 1 (dividing by 1.0 is exact). */
+static void softmax(const double *x, int n, double *out) { cbrl_softmax_row(x, n, 1.0, out); }
 
 void cbrl_four_rooms_penalties(const double *x, double *penalty) {
   double sigma[CBRL_FOUR_ROOMS_DIM];
