@@ -53,27 +53,42 @@ static void exact_destroy(cbrl_follower *f) {
 
 static const cbrl_follower_ops exact_ops = {exact_respond, exact_destroy};
 
+int cbrl_follower_create(cbrl_follower **out, const cbrl_problem *p, const cbrl_follower_ops *ops, void *impl,
+                         const char *name) {
+  if (!out || !p || !ops || !ops->respond) return CBRL_EINVAL;
+  cbrl_follower *f = calloc(1, sizeof *f);
+  if (!f) return CBRL_ENOMEM;
+  f->ops = ops;
+  f->impl = impl;
+  f->problem = p;
+  snprintf(f->name, sizeof f->name, "%s", name ? name : "");
+  *out = f;
+  return 0;
+}
+
+/* An exact follower's shell: its impl, with the solvers or the shared workspace still to set. */
+static int exact_shell(cbrl_follower **out, const cbrl_problem *p, exact_follower **impl) {
+  exact_follower *ef = calloc(1, sizeof *ef);
+  if (!ef) return CBRL_ENOMEM;
+  int err = cbrl_follower_create(out, p, &exact_ops, ef, "exact");
+  if (err) free(ef);
+  else ef->n_contexts = p->n_contexts, *impl = ef;
+  return err;
+}
+
 int cbrl_follower_exact_create(cbrl_follower **out, const cbrl_problem *p) {
   if (!out || !p) return CBRL_EINVAL;
-  cbrl_follower *f = calloc(1, sizeof *f);
-  exact_follower *ef = calloc(1, sizeof *ef);
-  if (!f || !ef) {
-    free(f);
-    free(ef);
-    return CBRL_ENOMEM;
-  }
-  f->ops = &exact_ops;
-  f->impl = ef;
-  f->problem = p;
-  snprintf(f->name, sizeof f->name, "exact");
-  ef->n_contexts = p->n_contexts;
+  cbrl_follower *f;
+  exact_follower *ef;
+  int err = exact_shell(&f, p, &ef);
+  if (err) return err;
   ef->solver = calloc((size_t)p->n_contexts, sizeof *ef->solver);
   if (!ef->solver) {
     cbrl_follower_free(f);
     return CBRL_ENOMEM;
   }
   for (int k = 0; k < p->n_contexts; k++) {
-    int err = cbrl_soft_solver_init(&ef->solver[k], p->n_states, p->n_actions);
+    err = cbrl_soft_solver_init(&ef->solver[k], p->n_states, p->n_actions);
     if (err) {
       cbrl_follower_free(f);
       return err;
@@ -85,19 +100,11 @@ int cbrl_follower_exact_create(cbrl_follower **out, const cbrl_problem *p) {
 
 int cbrl_follower_exact_shared_create(cbrl_follower **out, const cbrl_problem *p, cbrl_exact *e) {
   if (!out || !p || !e) return CBRL_EINVAL;
-  cbrl_follower *f = calloc(1, sizeof *f);
-  exact_follower *ef = calloc(1, sizeof *ef);
-  if (!f || !ef) {
-    free(f);
-    free(ef);
-    return CBRL_ENOMEM;
-  }
-  ef->n_contexts = p->n_contexts;
+  cbrl_follower *f;
+  exact_follower *ef;
+  int err = exact_shell(&f, p, &ef);
+  if (err) return err;
   ef->shared = e;
-  f->ops = &exact_ops;
-  f->impl = ef;
-  f->problem = p;
-  snprintf(f->name, sizeof f->name, "exact");
   *out = f;
   return 0;
 }

@@ -83,18 +83,6 @@ static void soft_q_destroy(cbrl_follower *f) {
 
 static const cbrl_follower_ops soft_q_ops = {soft_q_respond, soft_q_destroy};
 
-static int make_follower(cbrl_follower **out, const cbrl_problem *p, const cbrl_follower_ops *ops, void *impl,
-                         const char *name) {
-  cbrl_follower *f = calloc(1, sizeof *f);
-  if (!f) return CBRL_ENOMEM;
-  f->ops = ops;
-  f->impl = impl;
-  f->problem = p;
-  snprintf(f->name, sizeof f->name, "%s", name);
-  *out = f;
-  return 0;
-}
-
 int cbrl_follower_soft_q_create(cbrl_follower **out, const cbrl_problem *p, int64_t iterations,
                                 cbrl_schedule schedule) {
   if (!out || !p || iterations < 0 ||
@@ -109,7 +97,7 @@ int cbrl_follower_soft_q_create(cbrl_follower **out, const cbrl_problem *p, int6
   sf->v = calloc(S, sizeof(double));
   sf->pi = calloc(SA, sizeof(double));
   sf->log_pi = calloc(SA, sizeof(double));
-  int err = (!sf->q || !sf->v || !sf->pi || !sf->log_pi) ? CBRL_ENOMEM : make_follower(out, p, &soft_q_ops, sf, "soft-q");
+  int err = (!sf->q || !sf->v || !sf->pi || !sf->log_pi) ? CBRL_ENOMEM : cbrl_follower_create(out, p, &soft_q_ops, sf, "soft-q");
   if (err) {
     cbrl_follower f = {.impl = sf};
     soft_q_destroy(&f);
@@ -193,7 +181,7 @@ int cbrl_follower_online_create(cbrl_follower **out, const cbrl_problem *p, int6
   of->pi = calloc(SA, sizeof(double));
   of->log_pi = calloc(SA, sizeof(double));
   int err = (!of->q || !of->visits || !of->pi || !of->log_pi) ? CBRL_ENOMEM
-                                                             : make_follower(out, p, &online_ops, of, "online-q");
+                                                             : cbrl_follower_create(out, p, &online_ops, of, "online-q");
   if (err) {
     cbrl_follower f = {.impl = of};
     online_destroy(&f);

@@ -32,6 +32,36 @@
 /* True when a quick run is asked for (the sanitizer build sets CBRL_TEST_QUICK). */
 static inline int test_quick(void) { return getenv("CBRL_TEST_QUICK") != NULL; }
 
+/* A small random problem (8 states, 3 actions, d = 3, one context, a quarter terminal) with
+   follower discount gamma, leader discount 0.7 and temperature 0.5. */
+static inline cbrl_problem *test_small_problem(double gamma) {
+  cbrl_random_opts o;
+  cbrl_random_opts_default(&o);
+  o.n_states = 8;
+  o.n_actions = 3;
+  o.dim = 3;
+  o.n_contexts = 1;
+  o.gamma = gamma;
+  o.leader_gamma = 0.7;
+  o.lambda = 0.5;
+  o.seed = 5;
+  o.terminal_fraction = 0.25;
+  cbrl_problem *p = NULL;
+  assert_ok(cbrl_random_problem_create(&p, &o));
+  return p;
+}
+
+/* Four-Rooms with the paper's settings but beta and lambda. */
+static inline cbrl_problem *test_four_rooms(double beta, double lambda) {
+  cbrl_four_rooms_opts o;
+  cbrl_four_rooms_opts_default(&o);
+  o.beta = beta;
+  o.lambda = lambda;
+  cbrl_problem *p = NULL;
+  assert_ok(cbrl_four_rooms_create(&p, &o));
+  return p;
+}
+
 /* The exact follower's policy for context k of e, after a cbrl_exact_context call. */
 static inline cbrl_policy test_exact_policy(const cbrl_exact *e, int k) {
   const cbrl_soft_solver *w = cbrl_exact_follower(e, k);

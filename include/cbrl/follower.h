@@ -42,6 +42,11 @@ struct cbrl_follower {
   char name[32];
 };
 
+/* Wraps ops and impl as a follower of p, named `name`: the way to write a follower of one's own.
+   ops must outlive it; impl is the implementation's, freed by ops->destroy (which may be NULL). */
+CBRL_API int cbrl_follower_create(cbrl_follower **out, const cbrl_problem *p, const cbrl_follower_ops *ops,
+                                  void *impl, const char *name);
+
 /* Creates the exact soft follower: soft policy iteration to tolerance, warm-started per context. */
 CBRL_API int cbrl_follower_exact_create(cbrl_follower **out, const cbrl_problem *p);
 

@@ -4,16 +4,6 @@
 
 #include <string.h>
 
-static cbrl_problem *four_rooms(double beta, double lambda) {
-  cbrl_four_rooms_opts o;
-  cbrl_four_rooms_opts_default(&o);
-  o.beta = beta;
-  o.lambda = lambda;
-  cbrl_problem *p;
-  assert_ok(cbrl_four_rooms_create(&p, &o));
-  return p;
-}
-
 static double rel_error(const double *a, const double *b, int n) {
   double dd = 0, aa = 0;
   for (int j = 0; j < n; j++) dd += (a[j] - b[j]) * (a[j] - b[j]), aa += a[j] * a[j];
@@ -21,7 +11,7 @@ static double rel_error(const double *a, const double *b, int n) {
 }
 
 static void amd_gradient_equals_exact_once_converged(void **state) {
-  cbrl_problem *p = four_rooms(3.0, 0.005);
+  cbrl_problem *p = test_four_rooms(3.0, 0.005);
   cbrl_exact *e;
   assert_ok(cbrl_exact_create(&e, p));
   cbrl_amd *a;

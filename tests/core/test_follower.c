@@ -8,23 +8,6 @@
 #include "cbrl/follower.h"
 #include "cbrl/simulate.h"
 
-static cbrl_problem *small(double gamma) {
-  cbrl_random_opts o;
-  cbrl_random_opts_default(&o);
-  o.n_states = 8;
-  o.n_actions = 3;
-  o.dim = 3;
-  o.n_contexts = 1;
-  o.gamma = gamma;
-  o.leader_gamma = 0.7;
-  o.lambda = 0.5;
-  o.seed = 5;
-  o.terminal_fraction = 0.25;
-  cbrl_problem *p;
-  assert_ok(cbrl_random_problem_create(&p, &o));
-  return p;
-}
-
 static void exact_follower_matches_the_soft_solver(void **state) {
   cbrl_four_rooms_opts o;
   cbrl_four_rooms_opts_default(&o);
@@ -56,7 +39,7 @@ static void exact_follower_matches_the_soft_solver(void **state) {
 /* The shared exact follower solves in the exact workspace: its policy is the workspace's, the
    value then needs no second solve, and given another MDP it evaluates the workspace's at x. */
 static void the_shared_exact_follower_answers_from_the_workspace(void **state) {
-  cbrl_problem *p = small(0.8);
+  cbrl_problem *p = test_small_problem(0.8);
   cbrl_exact *e, *ref;
   assert_ok(cbrl_exact_create(&e, p));
   assert_ok(cbrl_exact_create(&ref, p));

@@ -5,19 +5,9 @@
 
 #include <string.h>
 
-static cbrl_problem *four_rooms(double beta, double lambda) {
-  cbrl_four_rooms_opts o;
-  cbrl_four_rooms_opts_default(&o);
-  o.beta = beta;
-  o.lambda = lambda;
-  cbrl_problem *p;
-  assert_ok(cbrl_four_rooms_create(&p, &o));
-  return p;
-}
-
 /* Runs `iters` iterations and returns (F at the start, mean F over the last 10). */
 static void short_run(cbrl_algorithm alg, double lr, int iters, double *F_first, double *F_last) {
-  cbrl_problem *p = four_rooms(3.0, 0.003);
+  cbrl_problem *p = test_four_rooms(3.0, 0.003);
   cbrl_leader_opts o;
   cbrl_leader_opts_default(&o);
   o.algorithm = alg;
@@ -56,7 +46,7 @@ static void short_runs_raise_the_objective(void **state) {
 }
 
 static void same_seed_same_run_and_adam_works(void **state) {
-  cbrl_problem *p = four_rooms(1.0, 0.005);
+  cbrl_problem *p = test_four_rooms(1.0, 0.005);
   cbrl_leader_opts o;
   cbrl_leader_opts_default(&o);
   o.hpgd.steps = 2000;
@@ -88,7 +78,7 @@ static void same_seed_same_run_and_adam_works(void **state) {
 /* A caller's follower (online soft Q-learning, reachable only this way) answers HPGD, the leader
    passes it the simulator, and a follower of another problem is refused. */
 static void the_leader_takes_a_follower_and_a_simulator(void **state) {
-  cbrl_problem *p = four_rooms(1.0, 0.005), *q = four_rooms(2.0, 0.005);
+  cbrl_problem *p = test_four_rooms(1.0, 0.005), *q = test_four_rooms(2.0, 0.005);
   cbrl_follower *f, *other;
   assert_ok(cbrl_follower_online_create(&f, p, 3000, 200));
   assert_ok(cbrl_follower_exact_create(&other, q));
@@ -134,7 +124,7 @@ static void defaults_are_the_papers_settings(void **state) {
   /* With the default exact follower the metrics reuse its solve: the sampled context's value is
      the one the leader's workspace holds for the follower's response at x_t. */
   {
-    cbrl_problem *q = four_rooms(1.0, 0.005);
+    cbrl_problem *q = test_four_rooms(1.0, 0.005);
     cbrl_leader_opts oh = o;
     oh.hpgd.steps = 1000;
     oh.hpgd.streams = 1;
@@ -150,7 +140,7 @@ static void defaults_are_the_papers_settings(void **state) {
     cbrl_problem_free(q);
   }
   /* The leader's exact workspace holds the F it reports. */
-  cbrl_problem *p = four_rooms(1.0, 0.005);
+  cbrl_problem *p = test_four_rooms(1.0, 0.005);
   cbrl_leader *L;
   o.algorithm = CBRL_ALG_EXACT;
   assert_ok(cbrl_leader_create(&L, p, &o, NULL));

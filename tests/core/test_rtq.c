@@ -5,25 +5,8 @@
 
 #include <string.h>
 
-static cbrl_problem *small(double gamma) {
-  cbrl_random_opts o;
-  cbrl_random_opts_default(&o);
-  o.n_states = 8;
-  o.n_actions = 3;
-  o.dim = 3;
-  o.n_contexts = 1;
-  o.gamma = gamma;
-  o.leader_gamma = 0.7;
-  o.lambda = 0.5;
-  o.seed = 5;
-  o.terminal_fraction = 0.25;
-  cbrl_problem *p;
-  assert_ok(cbrl_random_problem_create(&p, &o));
-  return p;
-}
-
 static void rtq_counts_its_samples_exactly(void **state) {
-  cbrl_problem *p = small(0.8);
+  cbrl_problem *p = test_small_problem(0.8);
   cbrl_mdp m;
   assert_ok(cbrl_mdp_init(&m, p, 0));
   double x[3] = {0};
@@ -60,7 +43,7 @@ typedef struct rtq_fixture {
 } rtq_fixture;
 
 static void rtq_setup(rtq_fixture *f, double gamma, int levels) {
-  f->p = small(gamma);
+  f->p = test_small_problem(gamma);
   f->x[0] = 0.1, f->x[1] = -0.2, f->x[2] = 0.3;
   assert_ok(cbrl_mdp_init(&f->m, f->p, 0));
   assert_ok(cbrl_mdp_evaluate(&f->m, f->p, 0, f->x));

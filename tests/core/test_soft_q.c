@@ -5,25 +5,8 @@
 
 #include <string.h>
 
-static cbrl_problem *small(double gamma) {
-  cbrl_random_opts o;
-  cbrl_random_opts_default(&o);
-  o.n_states = 8;
-  o.n_actions = 3;
-  o.dim = 3;
-  o.n_contexts = 1;
-  o.gamma = gamma;
-  o.leader_gamma = 0.7;
-  o.lambda = 0.5;
-  o.seed = 5;
-  o.terminal_fraction = 0.25;
-  cbrl_problem *p;
-  assert_ok(cbrl_random_problem_create(&p, &o));
-  return p;
-}
-
 static void soft_q_learning_converges_to_the_exact_soft_q(void **state) {
-  cbrl_problem *p = small(0.8);
+  cbrl_problem *p = test_small_problem(0.8);
   cbrl_exact *e;
   assert_ok(cbrl_exact_create(&e, p));
   double x[3] = {0.1, -0.2, 0.3};
@@ -50,7 +33,7 @@ static void soft_q_learning_converges_to_the_exact_soft_q(void **state) {
 }
 
 static void followers_count_their_samples_exactly(void **state) {
-  cbrl_problem *p = small(0.8);
+  cbrl_problem *p = test_small_problem(0.8);
   cbrl_mdp m;
   assert_ok(cbrl_mdp_init(&m, p, 0));
   double x[3] = {0};
