@@ -100,7 +100,7 @@ static void time_steps(cbrl_problem *p, const cbrl_leader_opts *o, const double 
   cbrl_leader_free(L);
 }
 
-/* Leader iteration on Four-Rooms (lambda 0.003, beta 3), the SPEC 7.1 setting. */
+/* Leader iteration on Four-Rooms (lambda 0.003, beta 3), the the paper's Table 1 protocol setting. */
 static void time_leader(cbrl_algorithm alg, int iters, double *plain_ms, double *metrics_ms) {
   cbrl_four_rooms_opts fo;
   cbrl_four_rooms_opts_default(&fo);
@@ -116,7 +116,7 @@ static void time_leader(cbrl_algorithm alg, int iters, double *plain_ms, double 
   cbrl_problem_free(p);
 }
 
-/* Leader iteration on the tax economy (lambda 0.2, 200 bins), the SPEC 7.2 setting: SGD at
+/* Leader iteration on the tax economy (lambda 0.2, 200 bins), the the paper's tax protocol setting: SGD at
    lr 0.01 with clip 1, zero-order c = 50, HPGD batches of 50 households x 200 steps. */
 static void time_tax_leader(cbrl_algorithm alg, int iters, double *plain_ms, double *metrics_ms) {
   cbrl_problem *p;

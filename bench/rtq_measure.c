@@ -1,4 +1,4 @@
-/* Measures RT-Q against the plain level-K estimator (SPEC 4.4): bias with its standard error,
+/* Measures RT-Q against the plain level-K estimator (docs/MODEL.md 4.4): bias with its standard error,
    variance, and follower samples per estimate, for K = 4 .. 10, on Four-Rooms (lambda 0.003,
    beta 3, goal G2) and on a random problem. Prints Markdown.
    Usage: rtq_measure [--estimates B] */

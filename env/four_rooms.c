@@ -1,4 +1,4 @@
-/* Four-Rooms reward shaping, SPEC 6.1. The leader's 105 parameters become cell penalties
+/* Four-Rooms reward shaping, docs/ENVIRONMENTS.md 1. The leader's 105 parameters become cell penalties
    through a softmax; only r and rbar depend on x, so the vjp reduces every cotangent to one
    coefficient per softmax entry and costs O(S*A + d). */
 #include <math.h>
@@ -15,7 +15,7 @@ static const char *const four_rooms_map[CBRL_FOUR_ROOMS_SIZE] = {
     "x     x     x", "xx xxxx     x", "x     xxx xxx", "x     x     x", "x     x     x",
     "x           x", "x     x     x", "xxxxxxxxxxxxx"};
 
-/* Actions up, right, down, left (SPEC 6.1). */
+/* Actions up, right, down, left (docs/ENVIRONMENTS.md 1). */
 static const int move_row[4] = {-1, 0, 1, 0};
 static const int move_col[4] = {0, 1, 0, -1};
 
@@ -67,7 +67,7 @@ typedef struct four_rooms {
 } four_rooms;
 
 /* Distinct next cells of (s, a) and their probabilities under the slip kernel:
-   intended direction 1 - 4f/3, each other 4f/9 (SPEC 6.1). Returns their count. */
+   intended direction 1 - 4f/3, each other 4f/9 (docs/ENVIRONMENTS.md 1). Returns their count. */
 static int kernel_row_of(const four_rooms *fr, int s, int a, int paper_code, int32_t *cells,
                          double *probs) {
   int n = 0;

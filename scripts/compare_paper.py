@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cell-by-cell comparison of a Four-Rooms reproduction with the paper's Table 1 (SPEC 7.1).
+"""Cell-by-cell comparison of a Four-Rooms reproduction with the paper's Table 1 (the paper's Table 1 protocol).
 
 Usage: python3 scripts/compare_paper.py [--min-seeds N] DIR [DIR...]
 

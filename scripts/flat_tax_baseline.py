@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Flat-tax baseline for the tax-design economy (SPEC 6.2): exact welfare on a grid of
+"""Flat-tax baseline for the tax-design economy (docs/ENVIRONMENTS.md 2): exact welfare on a grid of
 untargeted policies, to show what a learned, good-by-good tax actually gains.
 
 Usage: python3 scripts/flat_tax_baseline.py [--cbrl PATH] [--bins N] [LAMBDA ...]

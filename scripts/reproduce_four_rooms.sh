@@ -1,5 +1,5 @@
 #!/bin/sh
-# Reproduces SPEC 7.1 (the paper's Four-Rooms table); docs/results/four_rooms.md reports it.
+# Reproduces the paper's Table 1 protocol (the paper's Four-Rooms table); docs/results/four_rooms.md reports it.
 # Every step uses --resume, so rerunning after an interruption completes what is missing.
 #
 #   OUT=/path/to/runs THREADS=2 sh scripts/reproduce_four_rooms.sh [hpgd|select|final|amd|table]

@@ -13,7 +13,7 @@ from compare_paper import mean_se
 
 
 def rate(w):
-    """tau = 2 sigmoid(w), SPEC 6.2."""
+    """tau = 2 sigmoid(w), docs/ENVIRONMENTS.md 2."""
     return 2.0 / (1.0 + math.exp(-w))
 
 

@@ -34,7 +34,7 @@ static void next_state_frequencies_match_the_kernel(void **state) {
       hits_right += t == right;
       hits_up += t == up;
     }
-    /* SPEC 6.1: consistent 0.56 / 0.1467; paper code 0.67 / 0.11. Hold 5 standard errors. */
+    /* docs/ENVIRONMENTS.md 1: consistent 0.56 / 0.1467; paper code 0.67 / 0.11. Hold 5 standard errors. */
     double p_right = paper ? 0.67 : 0.56, p_up = paper ? 0.11 : 4 * 0.33 / 9;
     assert_close(hits_right / (double)n, p_right, 0, 5 * sqrt(p_right * (1 - p_right) / n));
     assert_close(hits_up / (double)n, p_up, 0, 5 * sqrt(p_up * (1 - p_up) / n));

@@ -1,4 +1,4 @@
-/* Tests for src/four_rooms.c against the facts of SPEC 6.1 and an independent small model
+/* Tests for env/four_rooms.c against the facts of docs/ENVIRONMENTS.md 1 and an independent small model
    built here from the map. */
 #include "test_util.h"
 

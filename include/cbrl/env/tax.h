@@ -24,7 +24,7 @@ typedef struct cbrl_tax_opts {
   double cut_sigmas;          /* transitions kept within this many noise_std of the mean (8) */
 } cbrl_tax_opts;
 
-/* Fills o with SPEC 6.2: two equally weighted types alpha = (0.6, 0.3, 0.1) and (0.1, 0.7, 0.2),
+/* Fills o with docs/ENVIRONMENTS.md 2: two equally weighted types alpha = (0.6, 0.3, 0.1) and (0.1, 0.7, 0.2),
    lambda 0.2, discounts 0.9, and the default grid of 200 bins (docs/results/tax_design.md). */
 CBRL_API void cbrl_tax_opts_default(cbrl_tax_opts *o);
 
