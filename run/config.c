@@ -159,7 +159,7 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
         const char *s = cbrl_yaml_scalar(items[i]);
         if (cbrl_algorithm_parse(s, &c->algorithm[i]))
           return cbrl_yaml_fail(y, items[i], f->name,
-                                "unknown algorithm '%.40s' (hpgd-batch, hpgd, zero-order, amd, exact)", s);
+                                "unknown algorithm '%.40s' (hpgd-batch, hpgd, zero-order, amd, exact, hpgd-rtq)", s);
         for (int j = 0; j < i; j++)
           if (c->algorithm[j] == c->algorithm[i]) return cbrl_yaml_fail(y, items[i], f->name, "'%s' is listed twice", s);
       }
