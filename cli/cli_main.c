@@ -44,9 +44,10 @@ static const command *find_command(const char *name) {
 }
 
 static int unknown_command(const char *name) {
-  const char *names[N_COMMANDS];
+  const char *names[N_COMMANDS + 1];
   for (int i = 0; i < N_COMMANDS; i++) names[i] = commands[i].name;
-  const char *near = cbrl_suggest(name, names, N_COMMANDS);
+  names[N_COMMANDS] = "help";
+  const char *near = cbrl_suggest(name, names, N_COMMANDS + 1);
   if (near) return cli_usage_error(NULL, "unknown command '%s' (did you mean '%s'?)", name, near);
   return cli_usage_error(NULL, "unknown command '%s' (try 'cbrl --help')", name);
 }

@@ -252,15 +252,6 @@ static void help_and_version(void **state) {
   assert_non_null(strstr(err, "Usage"));
 }
 
-static void demo_runs_and_reports_progress(void **state) {
-  if (test_quick()) skip();
-  assert_int_equal(run("demo --iterations 50"), 0);
-  assert_non_null(strstr(out, "Four-Rooms"));
-  assert_non_null(strstr(out, "F started at"));
-  assert_int_equal(run("demo extra"), 2);
-  assert_int_equal(run("demo --iterations 0"), 2);
-}
-
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(four_rooms_json_matches_the_library_bit_for_bit),
@@ -269,7 +260,6 @@ int main(int argc, char **argv) {
       cmocka_unit_test(bad_input_gets_one_line_and_status_2),
       cmocka_unit_test(help_and_version),
       cmocka_unit_test(stochastic_estimators_report_standard_errors),
-      cmocka_unit_test(demo_runs_and_reports_progress),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }
