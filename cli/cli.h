@@ -19,7 +19,44 @@ int cli_parse_int(const char *cmd, const char *flag, const char *text, long lo, 
 /* Parses "v1,v2,..." into a newly allocated array; *n gets its length. */
 int cli_parse_list(const char *cmd, const char *flag, const char *text, double **out, int *n);
 
-/* Prints a JSON array of doubles with %.17g. */
+/* ---- the argument parser every command uses (cli_args.c) ---- */
+
+/* One long option: --name, with a value ("--name V" or "--name=V") when has_value; an
+   optional one-letter short form without a value (-h). */
+typedef struct cli_opt {
+  const char *name;
+  int has_value;
+  int id; /* returned by cli_args_next; positive */
+  char short_name;
+} cli_opt;
+
+#define CLI_ARGS_END 0
+#define CLI_ARGS_POSITIONAL (-1)
+#define CLI_ARGS_ERROR (-2)
+
+typedef struct cli_args {
+  const char *cmd;
+  int argc, i, no_more;
+  char **argv;
+  const cli_opt *opts; /* ends with a zero entry */
+  const char *value;   /* the option's value, or the positional argument */
+  const char *flag;    /* the option's name, for messages */
+} cli_args;
+
+/* Starts parsing argv[1..argc-1] of command cmd against opts. */
+void cli_args_init(cli_args *a, const char *cmd, int argc, char **argv, const cli_opt *opts);
+/* The next option's id (its value in a->value), CLI_ARGS_POSITIONAL (the argument in a->value),
+   CLI_ARGS_END, or CLI_ARGS_ERROR after printing "cbrl CMD: what is wrong" (an unknown flag
+   names the closest known one). */
+int cli_args_next(cli_args *a);
+/* Prints "cbrl CMD: --FLAG: unknown WHAT 'VALUE' (did you mean 'NAME'? LIST)"; returns
+   CLI_EXIT_USAGE. */
+int cli_unknown_value(const char *cmd, const char *flag, const char *what, const char *value,
+                      const char *const *names, int n_names, const char *list);
+
+/* Prints a JSON number: the shortest decimal that reads back exactly; null if not finite. */
+void cli_json_number(FILE *f, double v);
+/* Prints a JSON array of doubles, each the shortest decimal that reads back exactly. */
 void cli_json_array(FILE *f, const double *v, int n);
 
 /* ---- cbrl run's progress and signals (cli_progress.c) ---- */

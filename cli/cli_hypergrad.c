@@ -1,6 +1,5 @@
 /* cbrl hypergrad: the exact objective and hypergradient at one x. Its flags and JSON output
    are a contract other tools depend on (issue: core library). */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +39,12 @@ static const char hypergrad_usage[] =
     "  --samples N      estimates to average (hpgd 10000, hpgd-batch 20, zero-order 1000)\n"
     "  --seed S         random seed of the estimator (and, with --env random, of the problem)\n"
     "  --steps N        hpgd-batch: environment steps per estimate (10000, as 5 streams)\n"
-    "  --simulator S    tax-design, hpgd or hpgd-batch: tabular (default; next bins from the model)\n"
-    "                   or continuous (assets in [-100, 100], truncated-normal noise, the\n"
-    "                   household acting on the bin that holds its assets)\n"
+    "  --simulator S    hpgd or hpgd-batch: where trajectories come from, the names configs use\n"
+    "                   (docs/CONFIG.md): consistent (default; the model's own kernel),\n"
+    "                   paper-code (four-rooms: the paper's code's kernel, intended move 0.67)\n"
+    "                   or continuous (tax-design: assets in [-100, 100], truncated-normal\n"
+    "                   noise, the household acting on the bin that holds its assets);\n"
+    "                   'tabular' is still accepted for consistent until the next release\n"
     "  --zo-u U         zero-order smoothing radius u (default 0.001)\n"
     "  --amd-updates K  amd: synchronous table updates from initialisation (default 2000)\n"
     "  --estimator rtq  RT-Q (docs/MODEL.md): the follower learns by soft Q-learning from a\n"
@@ -51,7 +53,9 @@ static const char hypergrad_usage[] =
     "  --follower F     hpgd, hpgd-batch: exact (default) or soft-q, a follower trained by\n"
     "                   soft Q-learning for --follower-iterations M (default 1024) per estimate\n"
     "                   from Q = 0; the JSON then adds \"follower_samples\" per estimate\n"
-    "  --json           print {\"F\", \"grad\", \"F_per_context\", \"dim\"} as one JSON object\n"
+    "  --json           print {\"F\", \"grad\", \"F_per_context\", \"dim\", \"inputs\"} as one JSON\n"
+    "                   object; \"inputs\" echoes every parameter used (lambda, beta, x, ...);\n"
+    "                   numbers are the shortest decimals that read back exactly\n"
     "  -h, --help       show this help\n"
     "\n"
     "Examples:\n"
@@ -67,24 +71,24 @@ enum {
   OPT_PROBLEM = 256, OPT_ENV, OPT_X, OPT_X_SEED, OPT_LAMBDA, OPT_BETA, OPT_STATES, OPT_ACTIONS,
   OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL, OPT_ESTIMATOR, OPT_SAMPLES,
   OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS, OPT_BINS,
-  OPT_SIMULATOR
+  OPT_SIMULATOR, OPT_HELP
 };
 
-static const struct option hypergrad_options[] = {
-    {"problem", required_argument, 0, OPT_PROBLEM}, {"env", required_argument, 0, OPT_ENV},
-    {"x", required_argument, 0, OPT_X},             {"x-seed", required_argument, 0, OPT_X_SEED},
-    {"lambda", required_argument, 0, OPT_LAMBDA},   {"beta", required_argument, 0, OPT_BETA},
-    {"states", required_argument, 0, OPT_STATES},   {"actions", required_argument, 0, OPT_ACTIONS},
-    {"dim", required_argument, 0, OPT_DIM},         {"contexts", required_argument, 0, OPT_CONTEXTS},
-    {"branch", required_argument, 0, OPT_BRANCH},   {"seed", required_argument, 0, OPT_SEED},
-    {"json", no_argument, 0, OPT_JSON},             {"tol", required_argument, 0, OPT_TOL},
-    {"estimator", required_argument, 0, OPT_ESTIMATOR}, {"samples", required_argument, 0, OPT_SAMPLES},
-    {"steps", required_argument, 0, OPT_STEPS},     {"zo-u", required_argument, 0, OPT_ZO_U},
-    {"amd-updates", required_argument, 0, OPT_AMD_UPDATES}, {"levels", required_argument, 0, OPT_LEVELS},
-    {"follower", required_argument, 0, OPT_FOLLOWER},        {"bins", required_argument, 0, OPT_BINS},
-    {"follower-iterations", required_argument, 0, OPT_FOLLOWER_ITERATIONS},
-    {"simulator", required_argument, 0, OPT_SIMULATOR},
-    {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
+static const cli_opt hypergrad_options[] = {
+    {"problem", 1, OPT_PROBLEM, 0},     {"env", 1, OPT_ENV, 0},
+    {"x", 1, OPT_X, 0},                 {"x-seed", 1, OPT_X_SEED, 0},
+    {"lambda", 1, OPT_LAMBDA, 0},       {"beta", 1, OPT_BETA, 0},
+    {"states", 1, OPT_STATES, 0},       {"actions", 1, OPT_ACTIONS, 0},
+    {"dim", 1, OPT_DIM, 0},             {"contexts", 1, OPT_CONTEXTS, 0},
+    {"branch", 1, OPT_BRANCH, 0},       {"seed", 1, OPT_SEED, 0},
+    {"json", 0, OPT_JSON, 0},           {"tol", 1, OPT_TOL, 0},
+    {"estimator", 1, OPT_ESTIMATOR, 0}, {"samples", 1, OPT_SAMPLES, 0},
+    {"steps", 1, OPT_STEPS, 0},         {"zo-u", 1, OPT_ZO_U, 0},
+    {"amd-updates", 1, OPT_AMD_UPDATES, 0}, {"levels", 1, OPT_LEVELS, 0},
+    {"follower", 1, OPT_FOLLOWER, 0},   {"bins", 1, OPT_BINS, 0},
+    {"follower-iterations", 1, OPT_FOLLOWER_ITERATIONS, 0},
+    {"simulator", 1, OPT_SIMULATOR, 0},
+    {"help", 0, OPT_HELP, 'h'},         {0, 0, 0, 0}};
 
 typedef struct args {
   const char *problem, *env, *x_text;
@@ -96,7 +100,7 @@ typedef struct args {
   long samples, steps, amd_updates, levels, follower_iterations;
   double zo_u;
   int soft_q, have_levels, have_follower_iterations, have_bins;
-  int continuous; /* --simulator continuous */
+  int simulator; /* a simulator id (cbrl_simulator_id); 0, consistent: the model's own kernel */
   long bins;
 } args;
 
@@ -112,10 +116,11 @@ static int parse_args(int argc, char **argv, args *a) {
   a->follower_iterations = 1024;
   a->samples = -1;
   const char *estimator = "exact";
-  opterr = 0;
-  optind = 1;
+  cli_args av;
+  cli_args_init(&av, cmd, argc, argv, hypergrad_options);
   int c;
-  while ((c = getopt_long(argc, argv, ":h", hypergrad_options, NULL)) != -1) {
+  while ((c = cli_args_next(&av)) != CLI_ARGS_END) {
+    const char *optarg = av.value;
     switch (c) {
       case OPT_PROBLEM: a->problem = optarg; break;
       case OPT_ENV: a->env = optarg; break;
@@ -176,10 +181,16 @@ static int parse_args(int argc, char **argv, args *a) {
         if (cli_parse_int(cmd, "--bins", optarg, 2, 100000, &a->bins)) return 2;
         a->have_bins = 1;
         break;
-      case OPT_SIMULATOR:
-        if (!strcmp(optarg, "continuous")) a->continuous = 1;
-        else if (strcmp(optarg, "tabular")) return cli_usage_error(cmd, "--simulator: unknown simulator '%s' (tabular, continuous)", optarg);
+      case OPT_SIMULATOR: {
+        /* The registry's names, as in configs; "tabular" is the old name of "consistent",
+           accepted until the next release. */
+        const char *names[CBRL_SIMULATORS_MAX + 1];
+        int n = 0;
+        while (n < CBRL_SIMULATORS_MAX && cbrl_simulator_id(cbrl_simulator_name(n)) == n) names[n] = cbrl_simulator_name(n), n++;
+        a->simulator = !strcmp(optarg, "tabular") ? cbrl_simulator_id("consistent") : cbrl_simulator_id(optarg);
+        if (a->simulator < 0) return cli_unknown_value(cmd, "simulator", "simulator", optarg, names, n, cbrl_simulator_names());
         break;
+      }
       case OPT_LEVELS:
         if (cli_parse_int(cmd, "--levels", optarg, 1, 30, &a->levels)) return 2;
         a->have_levels = 1;
@@ -196,31 +207,47 @@ static int parse_args(int argc, char **argv, args *a) {
         if (cli_parse_double(cmd, "--zo-u", optarg, &a->zo_u)) return 2;
         if (!(a->zo_u > 0.0)) return cli_usage_error(cmd, "--zo-u: must be positive, got %s", optarg);
         break;
-      case 'h': fputs(hypergrad_usage, stdout); return -1;
-      case ':': return cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
-      default: return cli_usage_error(cmd, "unknown option '%s' (try 'cbrl hypergrad --help')", argv[optind - 1]);
+      case OPT_HELP: fputs(hypergrad_usage, stdout); return -1;
+      case CLI_ARGS_POSITIONAL: return cli_usage_error(cmd, "unexpected argument '%s'", optarg);
+      default: return CLI_EXIT_USAGE;
     }
   }
-  if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
   if (!!a->problem + !!a->env != 1) return cli_usage_error(cmd, "give exactly one of --problem FILE or --env NAME");
   int is_fr = a->env && !strcmp(a->env, "four-rooms"), is_random = a->env && !strcmp(a->env, "random");
   int is_tax = a->env && !strcmp(a->env, "tax-design");
-  if (a->env && !is_fr && !is_random && !is_tax)
-    return cli_usage_error(cmd, "--env: unknown environment '%s' (four-rooms, random, tax-design)", a->env);
+  if (a->env && !is_fr && !is_random && !is_tax) {
+    static const char *const envs[3] = {"four-rooms", "random", "tax-design"};
+    return cli_unknown_value(cmd, "env", "environment", a->env, envs, 3, "four-rooms, random, tax-design");
+  }
   if (a->have_bins && !is_tax) return cli_usage_error(cmd, "--bins applies to --env tax-design only");
-  if (a->continuous && (!is_tax || (a->estimator != CBRL_ALG_HPGD_BATCH && a->estimator != CBRL_ALG_HPGD)))
-    return cli_usage_error(cmd, "--simulator continuous applies to --env tax-design --estimator hpgd or hpgd-batch only");
   if (a->have_x_seed && !is_fr) return cli_usage_error(cmd, "--x-seed applies to --env four-rooms only");
   if (a->have_x_seed && a->x_text) return cli_usage_error(cmd, "give --x or --x-seed, not both");
   if (a->have_beta && !is_fr) return cli_usage_error(cmd, "--beta applies to --env four-rooms only");
   if (!strcmp(estimator, "rtq")) estimator = "hpgd-rtq";
   if (strcmp(estimator, "exact") != 0) {
-    if (cbrl_algorithm_parse(estimator, &a->estimator))
-      return cli_usage_error(cmd, "--estimator: unknown estimator '%s' (exact, hpgd, hpgd-batch, zero-order, amd, rtq)", estimator);
+    if (cbrl_algorithm_parse(estimator, &a->estimator)) {
+      static const char *const names[] = {"exact", "hpgd", "hpgd-batch", "zero-order", "amd", "rtq", "hpgd-rtq"};
+      return cli_unknown_value(cmd, "estimator", "estimator", estimator, names, 7,
+                               "exact, hpgd, hpgd-batch, zero-order, amd, rtq");
+    }
     a->stochastic = a->estimator != CBRL_ALG_AMD;
     if (a->estimator == CBRL_ALG_EXACT) a->stochastic = 0;
   } else {
     a->estimator = CBRL_ALG_EXACT;
+  }
+  if (a->simulator) {
+    /* Which environments offer it comes from the registry, as for a config's simulator field. */
+    const cbrl_env *env = cbrl_env_find(a->problem ? "file" : a->env);
+    const char *sim = cbrl_simulator_name(a->simulator);
+    char offers[128] = "";
+    for (int i = 0; i < cbrl_env_count(); i++)
+      if (cbrl_env_offers(cbrl_env_at(i), a->simulator) && strcmp(cbrl_env_name(cbrl_env_at(i)), "file"))
+        snprintf(offers + strlen(offers), sizeof offers - strlen(offers), "%s%s", offers[0] ? ", " : "",
+                 cbrl_env_name(cbrl_env_at(i)));
+    if (!cbrl_env_offers(env, a->simulator))
+      return cli_usage_error(cmd, "--simulator: %s applies to --env %s only", sim, offers);
+    if (a->estimator != CBRL_ALG_HPGD_BATCH && a->estimator != CBRL_ALG_HPGD)
+      return cli_usage_error(cmd, "--simulator: %s applies to --estimator hpgd or hpgd-batch only", sim);
   }
   if (a->samples > 0 && !a->stochastic) return cli_usage_error(cmd, "--samples applies to stochastic estimators only");
   int hpgd = a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH;
@@ -320,8 +347,8 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
   cbrl_hpgd_opts_default(&ho);
   ho.steps = a->steps;
   if (a->estimator == CBRL_ALG_HPGD) ho.kind = CBRL_HPGD_UNBIASED, ho.steps = 0, ho.samples = 1;
-  if (a->continuous &&
-      (err = cbrl_env_simulator_create(cbrl_env_find(a->env), cbrl_simulator_id("continuous"), p, &cont)))
+  if (a->simulator &&
+      (err = cbrl_env_simulator_create(cbrl_env_find(a->problem ? "file" : a->env), a->simulator, p, &cont)))
     goto done;
   if (a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH) {
     if ((err = cbrl_hpgd_create(&h, p, a->steps))) goto done;
@@ -390,11 +417,68 @@ done:
   return err;
 }
 
-static void print_summary(const cbrl_problem *p, const cbrl_exact *e, double F, const double *f_ctx,
+/* A JSON string, escaped. */
+static void json_string(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') printf("\\%c", *s);
+    else if ((unsigned char)*s < 0x20) printf("\\u%04x", (unsigned char)*s);
+    else putchar(*s);
+  }
+  putchar('"');
+}
+
+/* The "inputs" object: every parameter this call used, defaults included, so that the output
+   alone says what was computed. */
+static void print_inputs(const args *a, const cbrl_problem *p, const double *x) {
+  cbrl_soft_opts so;
+  cbrl_soft_opts_default(&so);
+  cbrl_env_params prm;
+  cbrl_env_params_default(&prm);
+  printf("{\"env\": ");
+  json_string(a->problem ? "file" : a->env);
+  if (a->problem) printf(", \"problem\": "), json_string(a->problem);
+  printf(", \"lambda\": ");
+  cli_json_number(stdout, p->lambda);
+  printf(", \"gamma\": ");
+  cli_json_number(stdout, p->gamma);
+  printf(", \"leader_gamma\": ");
+  cli_json_number(stdout, p->leader_gamma);
+  const cbrl_env *env = cbrl_env_find(a->problem ? "file" : a->env);
+  if (cbrl_env_takes(env, "beta")) printf(", \"beta\": "), cli_json_number(stdout, a->beta);
+  if (cbrl_env_takes(env, "tax_bins")) printf(", \"bins\": %ld", a->have_bins ? a->bins : prm.tax_bins);
+  if (cbrl_env_takes(env, "states"))
+    printf(", \"states\": %ld, \"actions\": %ld, \"dim\": %ld, \"contexts\": %ld, \"branch\": %ld, \"problem_seed\": %ld",
+           a->states, a->actions, a->dim, a->contexts, a->branch, a->seed);
+  if (!a->x_text && a->env && !strcmp(a->env, "four-rooms")) printf(", \"x_seed\": %ld", a->x_seed);
+  printf(", \"x\": ");
+  cli_json_array(stdout, x, p->dim);
+  printf(", \"tol\": ");
+  cli_json_number(stdout, a->tol > 0.0 ? a->tol : so.tol);
+  printf(", \"estimator\": ");
+  json_string(a->estimator == CBRL_ALG_EXACT ? "exact" : cbrl_algorithm_name(a->estimator));
+  if (a->stochastic) printf(", \"samples\": %ld, \"seed\": %ld", a->samples, a->seed);
+  int hpgd = a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH;
+  if (a->estimator == CBRL_ALG_HPGD_BATCH || a->estimator == CBRL_ALG_HPGD_RTQ) printf(", \"steps\": %ld", a->steps);
+  if (hpgd) {
+    printf(", \"simulator\": ");
+    json_string(cbrl_simulator_name(a->simulator));
+    printf(", \"follower\": \"%s\"", a->soft_q ? "soft-q" : "exact");
+    if (a->soft_q) printf(", \"follower_iterations\": %ld", a->follower_iterations);
+  }
+  if (a->estimator == CBRL_ALG_ZERO_ORDER) printf(", \"zo_u\": "), cli_json_number(stdout, a->zo_u);
+  if (a->estimator == CBRL_ALG_AMD) printf(", \"amd_updates\": %ld", a->amd_updates);
+  if (a->estimator == CBRL_ALG_HPGD_RTQ) printf(", \"levels\": %ld", a->levels);
+  putchar('}');
+}
+
+static void print_summary(const args *a, const cbrl_problem *p, const cbrl_exact *e, double F, const double *f_ctx,
                           const double *grad) {
   printf("problem       %s: %d states, %d actions, d = %d, %d context%s\n", p->name, p->n_states,
          p->n_actions, p->dim, p->n_contexts, p->n_contexts == 1 ? "" : "s");
-  printf("follower      lambda = %g, gamma = %g; leader gamma = %g\n", p->lambda, p->gamma, p->leader_gamma);
+  printf("follower      lambda = %g, gamma = %g; leader gamma = %g", p->lambda, p->gamma, p->leader_gamma);
+  if (cbrl_env_takes(cbrl_env_find(a->problem ? "file" : a->env), "beta")) printf("; beta = %g", a->beta);
+  printf("\n");
   printf("F(x)          %.10g\n", F);
   for (int k = 0; k < p->n_contexts && k < 20; k++)
     printf("  context %-3d weight %-8.4g f = %.10g\n", k, p->context_weight[k], f_ctx[k]);
@@ -456,20 +540,24 @@ int cli_hypergrad(int argc, char **argv) {
     goto done;
   }
   if (a.json) {
-    printf("{\"F\": %.17g, \"grad\": ", F);
+    printf("{\"F\": ");
+    cli_json_number(stdout, F);
+    printf(", \"grad\": ");
     cli_json_array(stdout, grad, p->dim);
     if (a.stochastic) {
       printf(", \"stderr\": ");
       cli_json_array(stdout, se, p->dim);
       printf(", \"samples\": %ld, \"env_steps\": %lld", a.samples, (long long)env_steps);
       if (a.soft_q || a.estimator == CBRL_ALG_HPGD_RTQ)
-        printf(", \"follower_samples\": %.17g", (double)follower_samples / (double)a.samples);
+        printf(", \"follower_samples\": "), cli_json_number(stdout, (double)follower_samples / (double)a.samples);
     }
     printf(", \"F_per_context\": ");
     cli_json_array(stdout, f_ctx, p->n_contexts);
-    printf(", \"dim\": %d}\n", p->dim);
+    printf(", \"dim\": %d, \"inputs\": ", p->dim);
+    print_inputs(&a, p, x);
+    printf("}\n");
   } else {
-    print_summary(p, e, F, f_ctx, grad);
+    print_summary(&a, p, e, F, f_ctx, grad);
     if (a.stochastic) {
       double m = 0.0;
       for (int j = 0; j < p->dim; j++) m = se[j] > m ? se[j] : m;

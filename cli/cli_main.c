@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cbrl/run/suggest.h"
 #include "cbrl/version.h"
 #include "cli.h"
 
@@ -24,7 +25,32 @@ static const char usage[] =
     "  -h, --help     show this help and exit\n"
     "  -V, --version  show the version and exit\n"
     "\n"
-    "Run 'cbrl COMMAND --help' for the options of a command.\n";
+    "Run 'cbrl COMMAND --help' or 'cbrl help COMMAND' for the options of a command. Every\n"
+    "command takes its options anywhere, as '--flag value' or '--flag=value'.\n";
+
+typedef struct command {
+  const char *name;
+  int (*main)(int argc, char **argv);
+} command;
+
+static const command commands[] = {{"hypergrad", cli_hypergrad}, {"run", cli_run},   {"table", cli_table},
+                                   {"export", cli_export},       {"plot", cli_plot}, {"demo", cli_demo}};
+#define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static const command *find_command(const char *name) {
+  for (int i = 0; i < N_COMMANDS; i++)
+    if (!strcmp(commands[i].name, name)) return &commands[i];
+  return NULL;
+}
+
+static int unknown_command(const char *name) {
+  const char *names[N_COMMANDS + 1];
+  for (int i = 0; i < N_COMMANDS; i++) names[i] = commands[i].name;
+  names[N_COMMANDS] = "help";
+  const char *near = cbrl_suggest(name, names, N_COMMANDS + 1);
+  if (near) return cli_usage_error(NULL, "unknown command '%s' (did you mean '%s'?)", name, near);
+  return cli_usage_error(NULL, "unknown command '%s' (try 'cbrl --help')", name);
+}
 
 int main(int argc, char **argv) {
   /* The header this tool was built with must match the library it runs with. */
@@ -38,6 +64,13 @@ int main(int argc, char **argv) {
     return CLI_EXIT_USAGE;
   }
   const char *cmd = argv[1];
+  if (!strcmp(cmd, "help") && argc > 2) {
+    /* cbrl help COMMAND: that command's help. */
+    const command *c = find_command(argv[2]);
+    if (!c) return unknown_command(argv[2]);
+    char *help_argv[3] = {argv[2], "--help", NULL};
+    return c->main(2, help_argv);
+  }
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     fputs(usage, stdout);
     return 0;
@@ -46,11 +79,7 @@ int main(int argc, char **argv) {
     printf("cbrl %s\n", cbrl_version_string());
     return 0;
   }
-  if (!strcmp(cmd, "hypergrad")) return cli_hypergrad(argc - 1, argv + 1);
-  if (!strcmp(cmd, "demo")) return cli_demo(argc - 1, argv + 1);
-  if (!strcmp(cmd, "run")) return cli_run(argc - 1, argv + 1);
-  if (!strcmp(cmd, "export")) return cli_export(argc - 1, argv + 1);
-  if (!strcmp(cmd, "table")) return cli_table(argc - 1, argv + 1);
-  if (!strcmp(cmd, "plot")) return cli_plot(argc - 1, argv + 1);
-  return cli_usage_error(NULL, "unknown command '%s' (try 'cbrl --help')", cmd);
+  const command *c = find_command(cmd);
+  if (!c) return unknown_command(cmd);
+  return c->main(argc - 1, argv + 1);
 }

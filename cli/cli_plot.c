@@ -39,34 +39,39 @@ int cli_plot(int argc, char **argv) {
   char dirs[4096] = "";
   int formats = CBRL_PLOT_PNG | CBRL_PLOT_SVG;
   long smooth = 1;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+  enum { O_HELP = 1, O_FORMAT, O_OUT, O_ONLY, O_SMOOTH };
+  static const cli_opt opts[] = {{"help", 0, O_HELP, 'h'}, {"format", 1, O_FORMAT, 0}, {"out", 1, O_OUT, 0},
+                                 {"only", 1, O_ONLY, 0},   {"smooth", 1, O_SMOOTH, 0}, {0, 0, 0, 0}};
+  cli_args a;
+  cli_args_init(&a, cmd, argc, argv, opts);
+  for (int id; (id = cli_args_next(&a)) != CLI_ARGS_END;) {
+    if (id == CLI_ARGS_ERROR) {
+      return CLI_EXIT_USAGE;
+    } else if (id == O_HELP) {
       fputs(plot_usage, stdout);
       return 0;
-    } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-      const char *f = argv[++i];
+    } else if (id == O_FORMAT) {
+      const char *f = a.value;
       if (!strcmp(f, "png")) formats = CBRL_PLOT_PNG;
       else if (!strcmp(f, "svg")) formats = CBRL_PLOT_SVG;
       else if (!strcmp(f, "both")) formats = CBRL_PLOT_PNG | CBRL_PLOT_SVG;
       else return cli_usage_error(cmd, "--format: expected png, svg or both, got '%s'", f);
-    } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
-      out = argv[++i];
-    } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
-      only = argv[++i];
+    } else if (id == O_OUT) {
+      out = a.value;
+    } else if (id == O_ONLY) {
+      only = a.value;
       if (!only[0]) return cli_usage_error(cmd, "--only: give at least one algorithm");
-    } else if (!strcmp(argv[i], "--smooth") && i + 1 < argc) {
-      if (cli_parse_int(cmd, "--smooth", argv[++i], 1, 100000, &smooth)) return CLI_EXIT_USAGE;
-    } else if (argv[i][0] == '-') {
-      return cli_usage_error(cmd, "unknown option '%s' (try 'cbrl plot --help')", argv[i]);
+    } else if (id == O_SMOOTH) {
+      if (cli_parse_int(cmd, "--smooth", a.value, 1, 100000, &smooth)) return CLI_EXIT_USAGE;
     } else {
       char store[1100];
       struct stat st;
-      snprintf(store, sizeof store, "%s/results.sqlite", argv[i]);
+      snprintf(store, sizeof store, "%s/results.sqlite", a.value);
       if (stat(store, &st) != 0) return cli_usage_error(cmd, "%s: no results store", store);
-      if (!dir) dir = argv[i];
-      if (strlen(dirs) + strlen(argv[i]) + 2 >= sizeof dirs) return cli_usage_error(cmd, "too many directories");
+      if (!dir) dir = a.value;
+      if (strlen(dirs) + strlen(a.value) + 2 >= sizeof dirs) return cli_usage_error(cmd, "too many directories");
       if (dirs[0]) strcat(dirs, "\n");
-      strcat(dirs, argv[i]);
+      strcat(dirs, a.value);
     }
   }
   if (!dir) return cli_usage_error(cmd, "give a sweep directory (try 'cbrl plot --help')");

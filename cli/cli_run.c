@@ -1,6 +1,5 @@
 /* cbrl run, cbrl export, cbrl table: sweeps into a SQLite store, and what comes out of it. */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -14,6 +13,7 @@
 #include "cli.h"
 #include "cbrl/run/config.h"
 #include "cbrl/run/env_registry.h"
+#include "cbrl/run/number.h"
 #include "cbrl/run/select.h"
 #include "cbrl/run/sweep.h"
 #include "cbrl/run/store.h"
@@ -74,37 +74,37 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
   int resume = 0, quiet = 0, plot = 0;
   cbrl_config c;
   cbrl_config_default(&c);
-  static const struct option opts[] = {{"out", required_argument, 0, 'o'},  {"set", required_argument, 0, 's'},
-                                       {"threads", required_argument, 0, 't'}, {"resume", no_argument, 0, 'r'},
-                                       {"quiet", no_argument, 0, 'q'},      {"help", no_argument, 0, 'h'},
-                                       {"plot", no_argument, 0, 'p'},
-                                       {0, 0, 0, 0}};
+  enum { O_OUT = 1, O_SET, O_THREADS, O_RESUME, O_QUIET, O_HELP, O_PLOT };
+  static const cli_opt opts[] = {{"out", 1, O_OUT, 0},       {"set", 1, O_SET, 0},   {"threads", 1, O_THREADS, 0},
+                                 {"resume", 0, O_RESUME, 0}, {"quiet", 0, O_QUIET, 0}, {"help", 0, O_HELP, 'h'},
+                                 {"plot", 0, O_PLOT, 0},     {0, 0, 0, 0}};
   /* Overrides apply after the file, so collect them first. */
   const char *sets[256];
   int n_sets = 0, ch;
-  opterr = 0;
-  optind = 1;
-  while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+  cli_args args;
+  cli_args_init(&args, cmd, argc, argv, opts);
+  while ((ch = cli_args_next(&args)) != CLI_ARGS_END) {
     switch (ch) {
-      case 'o': out = optarg; break;
-      case 's':
+      case O_OUT: out = args.value; break;
+      case O_SET:
         if (n_sets == 256) return cli_usage_error(cmd, "too many --set options");
-        sets[n_sets++] = optarg;
+        sets[n_sets++] = args.value;
         break;
-      case 't':
-        if (cli_parse_int(cmd, "--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_USAGE;
+      case O_THREADS:
+        if (cli_parse_int(cmd, "--threads", args.value, 1, 1024, &threads)) return CLI_EXIT_USAGE;
         break;
-      case 'r': resume = 1; break;
-      case 'q': quiet = 1; break;
-      case 'p': plot = 1; break;
-      case 'h': fputs(run_usage, stdout); return 0;
-      case ':': return cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
-      default: return cli_usage_error(cmd, "unknown option '%s' (try 'cbrl run --help')", argv[optind - 1]);
+      case O_RESUME: resume = 1; break;
+      case O_QUIET: quiet = 1; break;
+      case O_PLOT: plot = 1; break;
+      case O_HELP: fputs(run_usage, stdout); return 0;
+      case CLI_ARGS_POSITIONAL:
+        if (config_path) return cli_usage_error(cmd, "unexpected argument '%s'", args.value);
+        config_path = args.value;
+        break;
+      default: return CLI_EXIT_USAGE;
     }
   }
-  if (optind >= argc) return cli_usage_error(cmd, "give a config file (try 'cbrl run --help')");
-  config_path = argv[optind];
-  if (optind + 1 < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+  if (!config_path) return cli_usage_error(cmd, "give a config file (try 'cbrl run --help')");
   if (!out) return cli_usage_error(cmd, "--out DIR is required");
   char err[1024];
   if (cbrl_config_load(&c, config_path, err, sizeof err)) {
@@ -187,42 +187,64 @@ static int open_store(const char *cmd, const char *dir, sqlite3 **db) {
   return 0;
 }
 
+static int export_csv(const char *dir, const char *csv);
+
 int cli_export(int argc, char **argv) {
-  const char *cmd = "export";
-  if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-    puts("Usage: cbrl export DIR --csv FILE\n"
-         "       cbrl export DIR --tensorboard LOGDIR\n\n"
-         "--csv writes every stored metric row of the sweep in DIR as tidy CSV (one row per run and\n"
-         "iteration, with the run's parameters as columns), for pandas or R. --tensorboard writes\n"
-         "one TensorBoard run per sweep run (scalars F, f_sampled_context, grad_norm), for\n"
-         "TensorBoard or W&B.\n\n"
-         "Examples:\n  cbrl export runs/fr003 --csv fr003.csv\n  cbrl export runs/fr003 --tensorboard tb/fr003");
-    return 0;
+  const char *cmd = "export", *dir = NULL, *csv = NULL, *tb = NULL;
+  enum { O_HELP = 1, O_CSV, O_TB };
+  static const cli_opt opts[] = {{"help", 0, O_HELP, 'h'}, {"csv", 1, O_CSV, 0}, {"tensorboard", 1, O_TB, 0},
+                                 {0, 0, 0, 0}};
+  cli_args args;
+  cli_args_init(&args, cmd, argc, argv, opts);
+  for (int id; (id = cli_args_next(&args)) != CLI_ARGS_END;) {
+    if (id == CLI_ARGS_ERROR) return CLI_EXIT_USAGE;
+    if (id == O_HELP) {
+      puts("Usage: cbrl export DIR [--csv FILE] [--tensorboard LOGDIR]\n\n"
+           "--csv writes every stored metric row of the sweep in DIR as tidy CSV (one row per run and\n"
+           "iteration, with the run's parameters as columns), for pandas or R. --tensorboard writes\n"
+           "one TensorBoard run per sweep run (scalars F, f_sampled_context, grad_norm), for\n"
+           "TensorBoard or W&B. Give either or both.\n\n"
+           "Examples:\n  cbrl export runs/fr003 --csv fr003.csv\n  cbrl export runs/fr003 --tensorboard tb/fr003");
+      return 0;
+    }
+    if (id == O_CSV) csv = args.value;
+    else if (id == O_TB) tb = args.value;
+    else if (dir) return cli_usage_error(cmd, "unexpected argument '%s' (one DIR)", args.value);
+    else dir = args.value;
   }
-  if (argc == 4 && !strcmp(argv[2], "--tensorboard")) {
+  if (!dir) return cli_usage_error(cmd, "give a sweep directory (try 'cbrl export --help')");
+  if (!csv && !tb) return cli_usage_error(cmd, "give --csv FILE, --tensorboard LOGDIR or both");
+  if (csv) {
+    int rc = export_csv(dir, csv);
+    if (rc) return rc;
+  }
+  if (tb) {
     char path[1100], err[1024];
     struct stat st;
-    snprintf(path, sizeof path, "%s/results.sqlite", argv[1]);
+    snprintf(path, sizeof path, "%s/results.sqlite", dir);
     if (stat(path, &st) != 0) return cli_usage_error(cmd, "%s: no results store", path);
-    int n = cbrl_tb_export(argv[1], argv[3], err, sizeof err);
+    int n = cbrl_tb_export(dir, tb, err, sizeof err);
     if (n < 0) {
       fprintf(stderr, "cbrl export: %s\n", err);
       return CLI_EXIT_FAILURE;
     }
-    fprintf(stderr, "cbrl export: %d runs written to %s\n", n, argv[3]);
-    return 0;
+    fprintf(stderr, "cbrl export: %d runs written to %s\n", n, tb);
   }
-  if (argc != 4 || strcmp(argv[2], "--csv"))
-    return cli_usage_error(cmd, "usage: cbrl export DIR --csv FILE | --tensorboard LOGDIR");
+  return 0;
+}
+
+/* Writes the CSV through FILE.tmp, renamed into place when complete. */
+static int export_csv(const char *dir, const char *csv) {
+  const char *cmd = "export";
   sqlite3 *db;
-  int rc = open_store(cmd, argv[1], &db);
+  int rc = open_store(cmd, dir, &db);
   if (rc) return rc;
   char tmp[1100];
-  snprintf(tmp, sizeof tmp, "%s.tmp", argv[3]);
+  snprintf(tmp, sizeof tmp, "%s.tmp", csv);
   FILE *f = fopen(tmp, "w");
   if (!f) {
     sqlite3_close(db);
-    return cli_usage_error(cmd, "%s: cannot write: %s", argv[3], strerror(errno));
+    return cli_usage_error(cmd, "%s: cannot write: %s", csv, strerror(errno));
   }
   /* The environment's report values as columns, read by name from the store's extra metrics. */
   sqlite3_stmt *st;
@@ -247,7 +269,7 @@ int cli_export(int argc, char **argv) {
   if (qn < sizeof q)
     qn += (size_t)snprintf(q + qn, sizeof q - qn, " FROM metrics m JOIN runs r ON r.id = m.run_id ORDER BY r.id, m.iteration");
   if (bad || qn >= sizeof q || sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) {
-    fprintf(stderr, "cbrl export: %s: %s\n", argv[1], bad ? "cannot read its environment metrics" : sqlite3_errmsg(db));
+    fprintf(stderr, "cbrl export: %s: %s\n", dir, bad ? "cannot read its environment metrics" : sqlite3_errmsg(db));
     fclose(f);
     remove(tmp);
     sqlite3_close(db);
@@ -263,7 +285,12 @@ int cli_export(int argc, char **argv) {
       switch (sqlite3_column_type(st, i)) {
         case SQLITE_NULL: break;
         case SQLITE_INTEGER: fprintf(f, "%lld", (long long)sqlite3_column_int64(st, i)); break;
-        case SQLITE_FLOAT: fprintf(f, "%.17g", sqlite3_column_double(st, i)); break;
+        case SQLITE_FLOAT: {
+          char num[CBRL_NUMBER_MAX];
+          cbrl_format_double(num, sizeof num, sqlite3_column_double(st, i));
+          fputs(num, f);
+          break;
+        }
         default: fprintf(f, "%s", sqlite3_column_text(st, i));
       }
     }
@@ -272,11 +299,11 @@ int cli_export(int argc, char **argv) {
   }
   sqlite3_finalize(st);
   sqlite3_close(db);
-  if (fclose(f) != 0 || rename(tmp, argv[3]) != 0) {
+  if (fclose(f) != 0 || rename(tmp, csv) != 0) {
     remove(tmp);
-    return cli_usage_error(cmd, "%s: cannot write: %s", argv[3], strerror(errno));
+    return cli_usage_error(cmd, "%s: cannot write: %s", csv, strerror(errno));
   }
-  fprintf(stderr, "cbrl export: %ld rows written to %s\n", rows, argv[3]);
+  fprintf(stderr, "cbrl export: %ld rows written to %s\n", rows, csv);
   return 0;
 }
 
@@ -349,32 +376,43 @@ static int load_rows(const char *cmd, const char *dir, row **rows, int *n, int *
 
 int cli_table(int argc, char **argv) {
   const char *cmd = "table";
-  if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-    puts("Usage: cbrl table [--min-seeds N] DIR [DIR...]\n\n"
-         "Prints the results table (docs/CONFIG.md) of the sweep in DIR as Markdown and writes DIR/table.md: a row\n"
-         "per (lambda, beta), a column per algorithm, each cell the mean +- standard error over\n"
-         "seeds of the run's mean over the final window, at the learning rate (and c) whose mean\n"
-         "is best. Two tables: the exact F averaged over contexts, and the value of the context\n"
-         "sampled at each iteration (what the paper reported). With several DIRs, their runs are\n"
-         "pooled and the table is written to the first. --min-seeds N considers only settings with at\n"
-         "least N finished seeds (a two-stage protocol: choose on few seeds, then run all at the\n"
-         "choice).\n\nExamples:\n  cbrl table runs/fr003\n"
-         "  cbrl table runs/hpgd_0.003 runs/amd_0.003 runs/zero_order_0.003");
-    return 0;
+  enum { O_HELP = 1, O_MIN_SEEDS };
+  static const cli_opt opts[] = {{"help", 0, O_HELP, 'h'}, {"min-seeds", 1, O_MIN_SEEDS, 0}, {0, 0, 0, 0}};
+  const char *dirs[256];
+  int n_dirs = 0, min_seeds = 1;
+  cli_args args;
+  cli_args_init(&args, cmd, argc, argv, opts);
+  for (int id; (id = cli_args_next(&args)) != CLI_ARGS_END;) {
+    if (id == CLI_ARGS_ERROR) return CLI_EXIT_USAGE;
+    if (id == O_HELP) {
+      puts("Usage: cbrl table DIR [DIR...] [--min-seeds N]\n\n"
+           "Prints the results table (docs/CONFIG.md) of the sweep in DIR as Markdown and writes DIR/table.md: a row\n"
+           "per (lambda, beta), a column per algorithm, each cell the mean +- standard error over\n"
+           "seeds of the run's mean over the final window, at the learning rate (and c) whose mean\n"
+           "is best. Two tables: the exact F averaged over contexts, and the value of the context\n"
+           "sampled at each iteration (what the paper reported). With several DIRs, their runs are\n"
+           "pooled and the table is written to the first. --min-seeds N considers only settings with at\n"
+           "least N finished seeds (a two-stage protocol: choose on few seeds, then run all at the\n"
+           "choice).\n\nExamples:\n  cbrl table runs/fr003\n"
+           "  cbrl table runs/hpgd_0.003 runs/amd_0.003 runs/zero_order_0.003 --min-seeds 5");
+      return 0;
+    }
+    if (id == O_MIN_SEEDS) {
+      long v;
+      if (cli_parse_int(cmd, "--min-seeds", args.value, 1, 100000, &v)) return CLI_EXIT_USAGE;
+      min_seeds = (int)v;
+    } else if (n_dirs == 256) {
+      return cli_usage_error(cmd, "too many directories");
+    } else {
+      dirs[n_dirs++] = args.value;
+    }
   }
-  int min_seeds = 1, first = 1;
-  if (argc > 2 && !strcmp(argv[1], "--min-seeds")) {
-    long v;
-    if (cli_parse_int(cmd, "--min-seeds", argv[2], 1, 100000, &v)) return CLI_EXIT_USAGE;
-    min_seeds = (int)v;
-    first = 3;
-  }
-  if (argc <= first) return cli_usage_error(cmd, "usage: cbrl table [--min-seeds N] DIR [DIR...]");
+  if (!n_dirs) return cli_usage_error(cmd, "give a sweep directory (try 'cbrl table --help')");
   int n = 0, cap = 1024;
   row *rows = malloc(sizeof *rows * cap);
   if (!rows) return cli_usage_error(cmd, "out of memory");
-  for (int i = first; i < argc; i++) {
-    int rc = load_rows(cmd, argv[i], &rows, &n, &cap);
+  for (int i = 0; i < n_dirs; i++) {
+    int rc = load_rows(cmd, dirs[i], &rows, &n, &cap);
     if (rc) {
       free(rows);
       return rc;
@@ -382,7 +420,7 @@ int cli_table(int argc, char **argv) {
   }
   if (n == 0) {
     free(rows);
-    return cli_usage_error(cmd, "%s: no finished runs", argv[first]);
+    return cli_usage_error(cmd, "%s: no finished runs", dirs[0]);
   }
   double *lambdas = malloc(sizeof(double) * n), *betas = malloc(sizeof(double) * n);
   int nc = 0;
@@ -395,7 +433,7 @@ int cli_table(int argc, char **argv) {
   }
   int nl = unique(lambdas, n), nb = unique(betas, n);
   char path[1100];
-  snprintf(path, sizeof path, "%s/table.md", argv[first]);
+  snprintf(path, sizeof path, "%s/table.md", dirs[0]);
   FILE *md = fopen(path, "w");
   static const char *const titles[2] = {"Exact F, averaged over contexts", "Value of the context sampled at each iteration (the paper's figure)"};
   for (int metric = 0; metric < 2; metric++) {

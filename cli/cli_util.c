@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cbrl/run/number.h"
 #include "cli.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
@@ -82,8 +83,21 @@ int cli_parse_list(const char *cmd, const char *flag, const char *text, double *
   return 0;
 }
 
+void cli_json_number(FILE *f, double v) {
+  char num[CBRL_NUMBER_MAX];
+  if (!isfinite(v)) {
+    fputs("null", f);
+    return;
+  }
+  cbrl_format_double(num, sizeof num, v);
+  fputs(num, f);
+}
+
 void cli_json_array(FILE *f, const double *v, int n) {
   fputc('[', f);
-  for (int i = 0; i < n; i++) fprintf(f, "%s%.17g", i ? ", " : "", v[i]);
+  for (int i = 0; i < n; i++) {
+    if (i) fputs(", ", f);
+    cli_json_number(f, v[i]);
+  }
   fputc(']', f);
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "cbrl/run/env_registry.h"
+#include "cbrl/run/number.h"
+#include "cbrl/run/suggest.h"
 #include "yaml_util.h"
 
 void cbrl_config_default(cbrl_config *c) {
@@ -98,6 +100,15 @@ static const field *find_field(const char *name) {
   for (int i = 0; i < N_FIELDS; i++)
     if (!strcmp(fields[i].name, name)) return &fields[i];
   return NULL;
+}
+
+/* "unknown field", with the closest field name when one is near. */
+static void unknown_field(const char *name, char *out, size_t size) {
+  const char *names[N_FIELDS];
+  for (int i = 0; i < N_FIELDS; i++) names[i] = fields[i].name;
+  const char *near = cbrl_suggest(name, names, N_FIELDS);
+  if (near) snprintf(out, size, "unknown field (did you mean '%s'?)", near);
+  else snprintf(out, size, "unknown field");
 }
 
 /* Items of a scalar-or-list node: returns the count (0 for an empty list), items in *items. */
@@ -253,7 +264,9 @@ int cbrl_config_load(cbrl_config *c, const char *path, char *err, size_t err_siz
     const char *k = cbrl_yaml_scalar(kn);
     const field *f = k ? find_field(k) : NULL;
     if (!f) {
-      rc = cbrl_yaml_fail(&y, kn, k ? k : "?", "unknown field");
+      char what[96];
+      unknown_field(k ? k : "?", what, sizeof what);
+      rc = cbrl_yaml_fail(&y, kn, k ? k : "?", "%s", what);
       goto done;
     }
     for (yaml_node_pair_t *q = root->data.mapping.pairs.start; q < pr; q++) {
@@ -281,7 +294,9 @@ int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t er
   key[eq - assignment] = 0;
   const field *f = find_field(key);
   if (!f) {
-    snprintf(err, err_size, "--set %s: unknown field", key);
+    char what[96];
+    unknown_field(key, what, sizeof what);
+    snprintf(err, err_size, "--set %s: %s", key, what);
     return CBRL_EPARSE;
   }
   /* Parse the value as a one-line YAML document through the file's own code path. */
@@ -369,6 +384,7 @@ int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
 
 int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   size_t n = 0;
+  char num[CBRL_NUMBER_MAX], num2[CBRL_NUMBER_MAX];
 #define PUT(...)                                                           \
   do {                                                                     \
     int w_ = snprintf(buf + n, n < size ? size - n : 0, __VA_ARGS__);      \
@@ -386,7 +402,10 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   for (int a = 0; a < 4; a++) {
     if (!axes[a].n) continue;
     PUT("%s: [", axes[a].name);
-    for (int i = 0; i < axes[a].n; i++) PUT("%s%.17g", i ? ", " : "", axes[a].v[i]);
+    for (int i = 0; i < axes[a].n; i++) {
+      cbrl_format_double(num, sizeof num, axes[a].v[i]);
+      PUT("%s%s", i ? ", " : "", num);
+    }
     PUT("]\n");
   }
   PUT("simulator: [");
@@ -394,16 +413,19 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   PUT("]\nseeds: [");
   for (int i = 0; i < c->n_seeds; i++) PUT("%s%ld", i ? ", " : "", c->seeds[i]);
   PUT("]\n");
-  PUT("iterations: %ld\noptimizer: %s\nmax_grad_norm: %.17g\n", c->iterations, c->optimizer == CBRL_ADAM ? "adam" : "sgd",
-      c->max_grad_norm);
+  cbrl_format_double(num, sizeof num, c->max_grad_norm);
+  cbrl_format_double(num2, sizeof num2, c->init_std);
+  PUT("iterations: %ld\noptimizer: %s\nmax_grad_norm: %s\n", c->iterations, c->optimizer == CBRL_ADAM ? "adam" : "sgd",
+      num);
   PUT("hpgd_steps: %ld\nhpgd_streams: %ld\nhpgd_max_steps: %ld\namd_updates: %ld\n", c->hpgd_steps, c->hpgd_streams,
       c->hpgd_max_steps, c->amd_updates);
-  PUT("metrics_every: %ld\nfinal_window: %ld\ninit_std: %.17g\n", c->metrics_every, c->final_window, c->init_std);
+  PUT("metrics_every: %ld\nfinal_window: %ld\ninit_std: %s\n", c->metrics_every, c->final_window, num2);
   /* New fields appear only when they differ from the defaults, so older stores still resume. The
      clip mode is the exception: stores written before it existed clipped per context, so that is
      the mode left out, and such a store resumes only under a config that says per-context. */
   if (c->clip != CBRL_CLIP_PER_CONTEXT) PUT("clip: %s\n", cbrl_clip_mode_name(c->clip));
-  if (c->clip == CBRL_CLIP_GROWING) PUT("clip_growth: %.17g\n", c->clip_growth);
+  cbrl_format_double(num, sizeof num, c->clip_growth);
+  if (c->clip == CBRL_CLIP_GROWING) PUT("clip_growth: %s\n", num);
   if (c->follower != CBRL_RUN_FOLLOWER_EXACT || c->follower_iterations != 1024)
     PUT("follower: %s\nfollower_iterations: %ld\n", c->follower ? "soft-q" : "exact", c->follower_iterations);
   if (c->rtq_levels != 6) PUT("rtq_levels: %ld\n", c->rtq_levels);

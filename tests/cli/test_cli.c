@@ -71,7 +71,7 @@ static void four_rooms_json_matches_the_library_bit_for_bit(void **state) {
   cbrl_rng_seed(&rng, 4, 0);
   for (int j = 0; j < 105; j++) x[j] = 0.01 * cbrl_rng_normal(&rng);
   assert_ok(cbrl_exact_evaluate(e, x, &F, f, g));
-  /* %.17g round-trips doubles exactly. */
+  /* The JSON numbers are the shortest decimals that read back exactly. */
   assert_true(json_number(out, "F") == F);
   for (int j = 0; j < 105; j++) assert_true(grad[j] == g[j]);
   assert_true(fctx[0] == f[0] && fctx[1] == f[1]);
@@ -146,6 +146,47 @@ static void stochastic_estimators_report_standard_errors(void **state) {
   assert_int_equal(json_array(out, "stderr", g, 3), 3);
 }
 
+/* The JSON echoes every parameter the computation used, defaults included, as the shortest
+   decimals that read back exactly. */
+static void json_echoes_its_inputs(void **state) {
+  assert_int_equal(run("hypergrad --env four-rooms --beta 3 --x-seed 2 --json"), 0);
+  const char *in = strstr(out, "\"inputs\": {");
+  assert_non_null(in);
+  static const char *const want[] = {"\"env\": \"four-rooms\"", "\"lambda\": 0.003,", "\"beta\": 3,",
+                                     "\"gamma\": 0.99,", "\"x_seed\": 2,", "\"tol\": 1e-11,",
+                                     "\"estimator\": \"exact\""};
+  for (int i = 0; i < 7; i++)
+    if (!strstr(in, want[i])) fail_msg("inputs lack %s: %.300s", want[i], in);
+  assert_null(strstr(out, "0.0030000000000000001"));
+  /* The x it used is the one --x-seed draws. */
+  double x[105];
+  assert_int_equal(json_array(in, "x", x, 105), 105);
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 2, 0);
+  for (int j = 0; j < 105; j++) assert_true(x[j] == 0.01 * cbrl_rng_normal(&rng));
+  /* A problem file: its path, and the lambda actually used (the override). */
+  assert_int_equal(run("hypergrad --problem " CBRL_SOURCE_DIR "/examples/chain.yaml --lambda=2 --x 0.1,0,0.2 --json"), 0);
+  in = strstr(out, "\"inputs\": {");
+  assert_non_null(in);
+  assert_non_null(strstr(in, "\"problem\": \"" CBRL_SOURCE_DIR "/examples/chain.yaml\""));
+  assert_non_null(strstr(in, "\"lambda\": 2,"));
+  assert_non_null(strstr(in, "\"x\": [0.1, 0, 0.2]"));
+  assert_null(strstr(in, "\"beta\"")); /* a problem file has no beta */
+  /* Stochastic estimators add theirs. */
+  assert_int_equal(run("hypergrad --env four-rooms --beta 2 --estimator hpgd-batch --samples 2 --steps 500 --seed 7 "
+                       "--simulator paper-code --json"),
+                   0);
+  in = strstr(out, "\"inputs\": {");
+  static const char *const want2[] = {"\"beta\": 2,", "\"estimator\": \"hpgd-batch\"", "\"samples\": 2,",
+                                      "\"seed\": 7,", "\"steps\": 500,", "\"simulator\": \"paper-code\"",
+                                      "\"follower\": \"exact\""};
+  for (int i = 0; i < 7; i++)
+    if (!in || !strstr(in, want2[i])) fail_msg("inputs lack %s: %.300s", want2[i], in ? in : out);
+  /* And the text summary names beta too. */
+  assert_int_equal(run("hypergrad --env four-rooms --beta 3"), 0);
+  assert_non_null(strstr(out, "lambda = 0.003, gamma = 0.99; leader gamma = 0.99; beta = 3\n"));
+}
+
 typedef struct bad_cli {
   const char *args;
   const char *message;
@@ -211,23 +252,14 @@ static void help_and_version(void **state) {
   assert_non_null(strstr(err, "Usage"));
 }
 
-static void demo_runs_and_reports_progress(void **state) {
-  if (test_quick()) skip();
-  assert_int_equal(run("demo --iterations 50"), 0);
-  assert_non_null(strstr(out, "Four-Rooms"));
-  assert_non_null(strstr(out, "F started at"));
-  assert_int_equal(run("demo extra"), 2);
-  assert_int_equal(run("demo --iterations 0"), 2);
-}
-
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(four_rooms_json_matches_the_library_bit_for_bit),
       cmocka_unit_test(problem_file_and_random_env_work),
+      cmocka_unit_test(json_echoes_its_inputs),
       cmocka_unit_test(bad_input_gets_one_line_and_status_2),
       cmocka_unit_test(help_and_version),
       cmocka_unit_test(stochastic_estimators_report_standard_errors),
-      cmocka_unit_test(demo_runs_and_reports_progress),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }

@@ -41,6 +41,10 @@ static const bad_config bad[] = {
     {NULL, "iterations=-5", "--set iterations: iterations: -5 is out of range"},
     {NULL, "colour=red", "--set colour: unknown field"},
     {NULL, "learning_rate", "--set learning_rate: expected key=value"},
+    /* A near miss names the field meant (run/suggest.c). */
+    {"lamda: 0.003\n", NULL, ":1: lamda: unknown field (did you mean 'lambda'?)"},
+    {NULL, "learning-rate=0.5", "--set learning-rate: unknown field (did you mean 'learning_rate'?)"},
+    {NULL, "iteration=5", "--set iteration: unknown field (did you mean 'iterations'?)"},
     {NULL, "learning_rate=[0.1, x]", "learning_rate: expected a number, got 'x'"},
 };
 
@@ -65,6 +69,30 @@ static void config_errors_stop_before_anything_is_written(void **state) {
   assert_int_equal(run("run"), 2);
   assert_int_equal(run("table /nonexistent"), 2);
   assert_non_null(strstr(err_text, "no results store"));
+}
+
+/* The canonical config writes each number as the shortest decimal that reads back exactly:
+   0.003, not 0.0030000000000000001; and reading it back gives the same config. */
+static void canonical_numbers_are_shortest_and_round_trip(void **state) {
+  cbrl_config c, back;
+  char err[512] = "", buf[8192], again[8192];
+  cbrl_config_default(&c);
+  assert_int_equal(cbrl_config_set(&c, "lambda=[0.001, 0.003, 0.005]", err, sizeof err), 0);
+  assert_int_equal(cbrl_config_set(&c, "learning_rate=[0.5, 0.1, 0.05, 0.01]", err, sizeof err), 0);
+  assert_int_equal(cbrl_config_set(&c, "init_std=0.01", err, sizeof err), 0);
+  assert_int_equal(cbrl_config_set(&c, "zero_order_c=0.30000000000000004", err, sizeof err), 0);
+  assert_true(cbrl_config_canonical(&c, buf, sizeof buf) > 0);
+  if (!strstr(buf, "lambda: [0.001, 0.003, 0.005]\n")) fail_msg("canonical: %s", buf);
+  assert_non_null(strstr(buf, "learning_rate: [0.5, 0.1, 0.05, 0.01]\n"));
+  assert_non_null(strstr(buf, "init_std: 0.01\n"));
+  assert_non_null(strstr(buf, "max_grad_norm: 1\n"));
+  assert_non_null(strstr(buf, "zero_order_c: [0.30000000000000004]\n")); /* 17 digits where needed */
+  const char *path = write_config("canonical.yaml", buf);
+  cbrl_config_default(&back);
+  assert_int_equal(cbrl_config_load(&back, path, err, sizeof err), 0);
+  assert_true(cbrl_config_canonical(&back, again, sizeof again) > 0);
+  assert_string_equal(buf, again);
+  assert_true(back.lambda[1] == 0.003 && back.zero_order_c[0] == 0.1 + 0.2);
 }
 
 /* Simulators are names; which an environment offers, and what each supports, come from the
@@ -111,6 +139,7 @@ static void simulators_are_names_the_environment_offers(void **state) {
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(config_errors_stop_before_anything_is_written),
+      cmocka_unit_test(canonical_numbers_are_shortest_and_round_trip),
       cmocka_unit_test(simulators_are_names_the_environment_offers),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
