@@ -65,7 +65,7 @@ HYPERGRADS = {
     "hg-four-rooms": ["--env", "four-rooms", "--beta", "3"],
     "hg-random": ["--env", "random", "--states", "40", "--actions", "3", "--dim", "5", "--contexts", "2",
                   "--branch", "4", "--seed", "3"],
-    "hg-file": ["--problem", CHAIN, "--x", "0.1,0,0.2"],
+    "hg-file": ["--problem", "examples/chain.yaml", "--x", "0.1,0,0.2"],  # relative: the JSON echoes it
     "hg-tax": ["--env", "tax-design", "--bins", "40"],
     "hg-hpgd-batch": ["--env", "four-rooms", "--estimator", "hpgd-batch", "--samples", "5", "--seed", "1"],
     "hg-hpgd": ["--env", "four-rooms", "--estimator", "hpgd", "--samples", "300", "--seed", "1"],
@@ -91,7 +91,7 @@ def main():
             p = subprocess.run(cmd, capture_output=True, text=True)
             print(name, store_md5(out) if p.returncode == 0 else f"exit {p.returncode}: {p.stderr.strip()}")
         for name, args in HYPERGRADS.items():
-            p = subprocess.run([CBRL, "hypergrad", *args, "--json"], capture_output=True, text=True)
+            p = subprocess.run([CBRL, "hypergrad", *args, "--json"], capture_output=True, text=True, cwd=ROOT)
             print(name, hashlib.md5(p.stdout.encode()).hexdigest() if p.returncode == 0
                   else f"exit {p.returncode}: {p.stderr.strip()}")
 
