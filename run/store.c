@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cbrl/errors.h"
 
@@ -28,8 +29,12 @@ static const char schema[] =
     " run_id INTEGER NOT NULL, iteration INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,"
     " PRIMARY KEY(run_id, iteration, name)) WITHOUT ROWID;";
 
-/* Metrics columns added after the first stores were written (NULL for their old rows). */
-static const char *const added[4] = {"follower_samples", "level", "env_steps_total", "follower_samples_total"};
+/* Metrics columns added after the first stores were written (NULL for their old rows), with
+   their types: x is the iterate x_t as dim little-endian doubles, kept on thinned rows only. */
+#define N_ADDED 6
+static const char *const added[N_ADDED] = {"follower_samples", "level", "env_steps_total", "follower_samples_total",
+                                           "wall_time", "x"};
+static const char *const added_type[N_ADDED] = {"INTEGER", "INTEGER", "INTEGER", "INTEGER", "REAL", "BLOB"};
 
 /* Schema 1's environment columns of metrics: the tax-design report of that time, under the
    names its report still uses, so the migrated rows read as new ones. */
@@ -52,11 +57,11 @@ static int metrics_columns(sqlite3 *db, const char *const *names, int n, unsigne
    extra_metrics (in one transaction, so a failed move leaves the store as it was). */
 static int migrate(sqlite3 *db) {
   unsigned have;
-  if (metrics_columns(db, added, 4, &have)) return -1;
-  for (int i = 0; i < 4; i++) {
+  if (metrics_columns(db, added, N_ADDED, &have)) return -1;
+  for (int i = 0; i < N_ADDED; i++) {
     if (have & (1u << i)) continue;
     char sql[128];
-    snprintf(sql, sizeof sql, "ALTER TABLE metrics ADD COLUMN %s INTEGER", added[i]);
+    snprintf(sql, sizeof sql, "ALTER TABLE metrics ADD COLUMN %s %s", added[i], added_type[i]);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) return -1;
   }
   if (metrics_columns(db, legacy_extras, 8, &have)) return -1;
@@ -177,11 +182,14 @@ static void bind_real_or_null(sqlite3_stmt *st, int i, double v) {
 int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r,
                      const cbrl_run_result *res, char *err, size_t err_size) {
   char run_config[512], *x_json = NULL;
+  /* The temperature the run used: the config's, else the problem's own (NULL only for a run
+     whose problem could not be built). */
+  double lambda = isnan(r->lambda) ? res->lambda : r->lambda;
   snprintf(run_config, sizeof run_config,
            "{\"algorithm\": \"%s\", \"env\": \"%s\", \"simulator\": \"%s\", \"lambda\": %.17g, \"beta\": %.17g, "
            "\"learning_rate\": %.17g, \"zero_order_c\": %.17g, \"seed\": %ld}",
            cbrl_algorithm_name(r->algorithm), c->env, cbrl_simulator_name(r->simulator),
-           isnan(r->lambda) ? -1.0 : r->lambda, r->beta, r->learning_rate,
+           isnan(lambda) ? -1.0 : lambda, r->beta, r->learning_rate,
            isnan(r->zero_order_c) ? 0.0 : r->zero_order_c, r->seed);
   if (res->x) {
     size_t cap = (size_t)res->dim * 26 + 4, n = 0;
@@ -206,7 +214,7 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   sqlite3_bind_text(st, 2, cbrl_algorithm_name(r->algorithm), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, c->env, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 4, cbrl_simulator_name(r->simulator), -1, SQLITE_STATIC);
-  bind_real_or_null(st, 5, r->lambda);
+  bind_real_or_null(st, 5, lambda);
   bind_real_or_null(st, 6, r->beta);
   sqlite3_bind_double(st, 7, r->learning_rate);
   bind_real_or_null(st, 8, r->zero_order_c);
@@ -234,7 +242,8 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   if (sqlite3_prepare_v2(s->db,
                          "INSERT OR REPLACE INTO metrics(run_id, iteration, context, F, f_context, grad_norm, env_steps,"
                          " follower_iterations, follower_products, follower_samples, level, env_steps_total,"
-                         " follower_samples_total) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+                         " follower_samples_total, wall_time, x) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,"
+                         "?14,?15)",
                          -1, &st, NULL) != SQLITE_OK)
     goto fail;
   for (int64_t i = 0; i < res->n_rows; i++) {
@@ -253,6 +262,12 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
     sqlite3_bind_int(st, 11, m->level);
     sqlite3_bind_int64(st, 12, m->env_steps_total);
     sqlite3_bind_int64(st, 13, m->follower_samples_total);
+    bind_real_or_null(st, 14, m->wall_time);
+    if (m->x_index >= 0 && m->x_index < res->n_x && res->row_x)
+      sqlite3_bind_blob(st, 15, res->row_x + m->x_index * res->dim, (int)(sizeof(double) * (size_t)res->dim),
+                        SQLITE_STATIC);
+    else
+      sqlite3_bind_null(st, 15);
     if (sqlite3_step(st) != SQLITE_DONE) goto fail;
   }
   sqlite3_finalize(st);
@@ -292,5 +307,113 @@ fail:
   if (st) sqlite3_finalize(st);
   sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
   free(x_json);
+  return rc;
+}
+
+/* x as stored per row: dim doubles, little-endian (every platform cbrl builds on). */
+static int x_from_blob(const void *blob, int bytes, double **x, int *dim) {
+  if (bytes <= 0 || bytes % (int)sizeof(double)) return CBRL_EPARSE;
+  *dim = bytes / (int)sizeof(double);
+  if (!(*x = malloc((size_t)bytes))) return CBRL_ENOMEM;
+  memcpy(*x, blob, (size_t)bytes);
+  return 0;
+}
+
+/* The runs table's final x, a JSON array of numbers. */
+static int x_from_json(const char *text, double **x, int *dim) {
+  int n = 0, cap = 16;
+  double *v = malloc(sizeof *v * (size_t)cap);
+  if (!v) return CBRL_ENOMEM;
+  const char *p = text ? strchr(text, '[') : NULL;
+  if (!p) goto bad;
+  p++;
+  for (;;) {
+    while (*p == ' ') p++;
+    if (*p == ']' && n == 0) break;
+    char *end;
+    double d = strtod(p, &end);
+    if (end == p) goto bad;
+    if (n == cap) {
+      double *v2 = realloc(v, sizeof *v * (size_t)(cap *= 2));
+      if (!v2) {
+        free(v);
+        return CBRL_ENOMEM;
+      }
+      v = v2;
+    }
+    v[n++] = d;
+    p = end;
+    while (*p == ' ') p++;
+    if (*p == ']') break;
+    if (*p++ != ',') goto bad;
+  }
+  if (!n) goto bad;
+  *x = v;
+  *dim = n;
+  return 0;
+bad:
+  free(v);
+  return CBRL_EPARSE;
+}
+
+int cbrl_store_read_x(const char *dir, int run_id, double **x, int *dim, int64_t *iteration, char *err,
+                      size_t err_size) {
+  char path[1100];
+  struct stat sb;
+  *x = NULL;
+  *dim = 0;
+  if (iteration) *iteration = 0;
+  if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(path, sizeof path, "%s/results.sqlite", dir);
+  else snprintf(path, sizeof path, "%s", dir);
+  if (stat(path, &sb) != 0) {
+    snprintf(err, err_size, "%s: no results store", path);
+    return CBRL_EIO;
+  }
+  sqlite3 *db;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    snprintf(err, err_size, "%s: %s", path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return CBRL_EIO;
+  }
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_stmt *st = NULL;
+  int rc = CBRL_EINVAL, have_x_column = 0;
+  unsigned have;
+  if (!metrics_columns(db, added + 5, 1, &have)) have_x_column = have & 1u;
+  if (sqlite3_prepare_v2(db, "SELECT status, x FROM runs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) {
+    snprintf(err, err_size, "%s: not a cbrl results store: %s", path, sqlite3_errmsg(db));
+    rc = CBRL_EIO;
+    goto done;
+  }
+  sqlite3_bind_int(st, 1, run_id);
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    snprintf(err, err_size, "%s: no run %d", path, run_id);
+    goto done;
+  }
+  if (strcmp((const char *)sqlite3_column_text(st, 0), "done")) {
+    snprintf(err, err_size, "%s: run %d is %s, not done", path, run_id, (const char *)sqlite3_column_text(st, 0));
+    goto done;
+  }
+  char *final_x = sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : strdup((const char *)sqlite3_column_text(st, 1));
+  sqlite3_finalize(st);
+  st = NULL;
+  if (have_x_column &&
+      sqlite3_prepare_v2(db, "SELECT iteration, x FROM metrics WHERE run_id = ?1 AND x IS NOT NULL"
+                             " ORDER BY iteration DESC LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_int(st, 1, run_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      rc = x_from_blob(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), x, dim);
+      if (!rc && iteration) *iteration = sqlite3_column_int64(st, 0);
+      if (rc) snprintf(err, err_size, "%s: run %d: its stored x cannot be read", path, run_id);
+      free(final_x);
+      goto done;
+    }
+  }
+  rc = x_from_json(final_x, x, dim);
+  if (rc) snprintf(err, err_size, "%s: run %d has no stored x", path, run_id);
+  free(final_x);
+done:
+  if (st) sqlite3_finalize(st);
+  sqlite3_close(db);
   return rc;
 }

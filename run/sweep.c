@@ -22,6 +22,9 @@ static double now(clockid_t clock) {
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
+/* Unix time, for the rows' wall_time (TensorBoard's event times). */
+static double wall_clock(void) { return now(CLOCK_REALTIME); }
+
 /* FNV-1a of the run's parameters: its random stream. */
 static uint64_t run_stream(const cbrl_run_spec *r) {
   char key[256];
@@ -32,7 +35,20 @@ static uint64_t run_stream(const cbrl_run_spec *r) {
   return h;
 }
 
-static int push_row(cbrl_run_result *res, const cbrl_metric_row *m) {
+/* Appends a metric row; with x, also keeps x (res->dim values) as the row's iterate. */
+static int push_row(cbrl_run_result *res, cbrl_metric_row *m, const double *x) {
+  m->x_index = -1;
+  if (x) {
+    if (res->n_x == res->cap_x) {
+      int64_t cap = res->cap_x ? 2 * res->cap_x : 64;
+      double *row_x = realloc(res->row_x, sizeof *row_x * (size_t)cap * (size_t)res->dim);
+      if (!row_x) return CBRL_ENOMEM;
+      res->row_x = row_x;
+      res->cap_x = cap;
+    }
+    memcpy(res->row_x + res->n_x * res->dim, x, sizeof *x * (size_t)res->dim);
+    m->x_index = res->n_x++;
+  }
   if (res->n_rows == res->cap_rows) {
     int64_t cap = res->cap_rows ? 2 * res->cap_rows : 1024;
     cbrl_metric_row *rows = realloc(res->rows, sizeof *rows * (size_t)cap);
@@ -47,6 +63,7 @@ static int push_row(cbrl_run_result *res, const cbrl_metric_row *m) {
 void cbrl_run_result_free(cbrl_run_result *res) {
   free(res->x);
   free(res->rows);
+  free(res->row_x);
   memset(res, 0, sizeof *res);
 }
 
@@ -78,7 +95,7 @@ static void leader_opts(const cbrl_config *c, const cbrl_run_spec *r, cbrl_leade
 static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res, const volatile int *stop,
                      const volatile int *halt) {
   memset(res, 0, sizeof *res);
-  res->final_F = res->window_F = res->window_f_sampled = NAN;
+  res->final_F = res->window_F = res->window_f_sampled = res->lambda = NAN;
   double wall0 = now(CLOCK_MONOTONIC), cpu0 = now(CLOCK_THREAD_CPUTIME_ID);
   const cbrl_env *env = cbrl_env_find(c->env);
   cbrl_problem *p = NULL;
@@ -92,6 +109,8 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
     res->failed = 1;
     goto done;
   }
+  res->lambda = p->lambda; /* the run's, or the problem's own when the config sets none */
+  res->dim = p->dim;
   cbrl_leader_opts o;
   leader_opts(c, r, &o);
   const char *const *report_names;
@@ -124,8 +143,9 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
       snprintf(res->error, sizeof res->error, "interrupted at iteration %ld", t);
       break;
     }
-    int with = t == 1 || t % c->metrics_every == 0 || t >= window_start;
-    if (report) memcpy(x_t, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
+    int thin = t == 1 || t % c->metrics_every == 0 || t == T;
+    int with = thin || t >= window_start;
+    if (report || thin) memcpy(x_t, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
     cbrl_leader_metrics m;
     err = cbrl_leader_step(L, with, &m);
     if (!err && with && !(isfinite(m.F) && isfinite(m.f_context))) err = CBRL_ENONFINITE;
@@ -140,13 +160,13 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
     if (with) {
       cbrl_metric_row row = {m.iteration, m.context, m.F, m.f_context, m.grad_norm, m.env_steps,
                              m.follower_iterations, m.follower_products, m.follower_samples, m.level,
-                             res->env_steps, follower_total, {0}};
+                             res->env_steps, follower_total, {0}, wall_clock(), -1};
       for (int j = 0; j < CBRL_ENV_REPORT_MAX; j++) row.extra[j] = NAN;
       double values[CBRL_ENV_REPORT_MAX];
       /* A report that cannot be computed leaves its values unstored, as before. */
       if (report && cbrl_env_report_compute(report, x_t, values) == 0)
         memcpy(row.extra, values, sizeof(double) * (size_t)n_report);
-      if ((err = push_row(res, &row))) {
+      if ((err = push_row(res, &row, thin ? x_t : NULL))) {
         res->failed = 1;
         snprintf(res->error, sizeof res->error, "out of memory");
         break;
@@ -159,7 +179,6 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
     res->window_F = sum_F / (double)c->final_window;
     res->window_f_sampled = sum_f / (double)c->final_window;
   }
-  res->dim = p->dim;
   res->x = malloc(sizeof(double) * (size_t)p->dim);
   if (res->x) memcpy(res->x, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
 done:
