@@ -289,12 +289,19 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* Sorts v and keeps each value once; NANs (a store that has no such value) count as one value,
+   last. */
 static int unique(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  int k = 0;
+  int k = 0, nan = 0;
   for (int i = 0; i < n; i++)
-    if (!k || v[i] != v[k - 1]) v[k++] = v[i];
-  return k;
+    if (isnan(v[i])) nan = 1;
+    else v[k++] = v[i];
+  qsort(v, (size_t)k, sizeof *v, cmp_double);
+  int m = 0;
+  for (int i = 0; i < k; i++)
+    if (!m || v[i] != v[m - 1]) v[m++] = v[i];
+  if (nan) v[m++] = NAN;
+  return m;
 }
 
 /* One cell: the best (lr, c) by mean over seeds of `metric` (cbrl_best_setting_find, as the
@@ -312,15 +319,16 @@ static int best_cell(const row *rows, int n, const char *column, double lambda, 
   return found;
 }
 
-/* Appends the finished runs of one store to rows. */
-static int load_rows(const char *cmd, const char *dir, row **rows, int *n, int *cap) {
+/* Appends the finished runs of one store to rows; sets *with_beta if an environment of its
+   runs takes beta (the table shows a beta column only then). */
+static int load_rows(const char *cmd, const char *dir, row **rows, int *n, int *cap, int *with_beta) {
   sqlite3 *db;
   int rc = open_store(cmd, dir, &db);
   if (rc) return rc;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db,
-                         "SELECT algorithm, simulator, lambda, beta, learning_rate, zero_order_c, window_F, window_f_sampled"
-                         " FROM runs WHERE status = 'done' ORDER BY id",
+                         "SELECT algorithm, simulator, lambda, beta, learning_rate, zero_order_c, window_F, window_f_sampled,"
+                         " env FROM runs WHERE status = 'done' ORDER BY id",
                          -1, &st, NULL) != SQLITE_OK) {
     fprintf(stderr, "cbrl %s: %s: %s\n", cmd, dir, sqlite3_errmsg(db));
     sqlite3_close(db);
@@ -341,6 +349,8 @@ static int load_rows(const char *cmd, const char *dir, row **rows, int *n, int *
     r->zero_order_c = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5);
     r->value[0] = sqlite3_column_double(st, 6);
     r->value[1] = sqlite3_column_double(st, 7);
+    const cbrl_env *e = cbrl_env_find((const char *)sqlite3_column_text(st, 8));
+    if (e && cbrl_env_takes(e, "beta")) *with_beta = 1;
   }
   sqlite3_finalize(st);
   sqlite3_close(db);
@@ -370,11 +380,11 @@ int cli_table(int argc, char **argv) {
     first = 3;
   }
   if (argc <= first) return cli_usage_error(cmd, "usage: cbrl table [--min-seeds N] DIR [DIR...]");
-  int n = 0, cap = 1024;
+  int n = 0, cap = 1024, with_beta = 0;
   row *rows = malloc(sizeof *rows * cap);
   if (!rows) return cli_usage_error(cmd, "out of memory");
   for (int i = first; i < argc; i++) {
-    int rc = load_rows(cmd, argv[i], &rows, &n, &cap);
+    int rc = load_rows(cmd, argv[i], &rows, &n, &cap, &with_beta);
     if (rc) {
       free(rows);
       return rc;
@@ -394,6 +404,10 @@ int cli_table(int argc, char **argv) {
     if (k == nc) snprintf(columns[nc++], 48, "%s", rows[i].column);
   }
   int nl = unique(lambdas, n), nb = unique(betas, n);
+  if (!with_beta) { /* runs outside Four-Rooms have no beta: one row per lambda */
+    nb = 1, betas[0] = NAN;
+    for (int i = 0; i < n; i++) rows[i].beta = NAN;
+  }
   char path[1100];
   snprintf(path, sizeof path, "%s/table.md", argv[first]);
   FILE *md = fopen(path, "w");
@@ -402,15 +416,16 @@ int cli_table(int argc, char **argv) {
     for (int pass = 0; pass < 2; pass++) {
       FILE *f = pass ? md : stdout;
       if (!f) continue;
-      fprintf(f, "%s## %s: mean of the final window, mean ± s.e. over seeds\n\n| lambda | beta |", metric ? "\n" : "",
-              titles[metric]);
+      fprintf(f, "%s## %s: mean of the final window, mean ± s.e. over seeds\n\n| lambda |%s", metric ? "\n" : "",
+              titles[metric], with_beta ? " beta |" : "");
       for (int k = 0; k < nc; k++) fprintf(f, " %s |", columns[k]);
-      fprintf(f, "\n|---|---|");
+      fprintf(f, "\n|---|%s", with_beta ? "---|" : "");
       for (int k = 0; k < nc; k++) fprintf(f, "---|");
       fputc('\n', f);
       for (int l = 0; l < nl; l++)
         for (int b = 0; b < nb; b++) {
-          fprintf(f, "| %g | %g |", lambdas[l], betas[b]);
+          if (with_beta) fprintf(f, "| %g | %g |", lambdas[l], betas[b]);
+          else fprintf(f, "| %g |", lambdas[l]);
           for (int k = 0; k < nc; k++) {
             char cell[128];
             best_cell(rows, n, columns[k], lambdas[l], betas[b], metric, min_seeds, cell, sizeof cell);

@@ -214,12 +214,46 @@ static void x_is_kept_per_stored_iteration_and_read_back(void **state) {
   sqlite3_close(db);
 }
 
+/* A sweep that sets no lambda stores the problem's temperature, so `cbrl table` has one row
+   for it (before: lambda NULL, one identical "nan" row per run), and outside Four-Rooms no
+   beta column. */
+static void a_table_has_one_row_per_lambda_and_only_the_sweeps_axes(void **state) {
+  const char *cfg = write_config("rnd.yaml", "env: random\nstates: 12\nactions: 3\ndim: 4\ncontexts: 2\nbranch: 3\n"
+                                             "algorithm: exact\nseeds: 3\niterations: 6\nfinal_window: 2\n");
+  sqlite3_close(run_and_open(cfg, "rnd"));
+  char args[256];
+  snprintf(args, sizeof args, "table %s/rnd", dir);
+  char path[256];
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/rnd/table.md", dir);
+  char *md = slurp(path);
+  assert_non_null(md);
+  assert_null(strstr(md, "nan"));
+  assert_null(strstr(md, "beta"));
+  assert_non_null(strstr(md, "| lambda | exact |\n|---|---|\n| 1 | "));
+  const char *second = strstr(md, "| 1 | ");
+  assert_non_null(second);
+  assert_null(strstr(strstr(second + 1, "| 1 | ") + 1, "| 1 | ")); /* one row in each of the two tables */
+  free(md);
+  /* Four-Rooms keeps its beta column. */
+  cfg = write_config("frt.yaml", "env: four-rooms\nalgorithm: exact\nbeta: [1, 2]\niterations: 3\nfinal_window: 1\n");
+  sqlite3_close(run_and_open(cfg, "frt"));
+  snprintf(args, sizeof args, "table %s/frt", dir);
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/frt/table.md", dir);
+  md = slurp(path);
+  assert_non_null(strstr(md, "| lambda | beta | exact |\n|---|---|---|\n| 0.003 | 1 | "));
+  assert_non_null(strstr(md, "| 0.003 | 2 | "));
+  free(md);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(full_disk_and_read_only_filesystem_give_clear_errors),
       cmocka_unit_test(tax_runs_record_the_economy),
       cmocka_unit_test(a_store_of_the_old_schema_is_read_and_migrated),
       cmocka_unit_test(x_is_kept_per_stored_iteration_and_read_back),
+      cmocka_unit_test(a_table_has_one_row_per_lambda_and_only_the_sweeps_axes),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);

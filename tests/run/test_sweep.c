@@ -234,6 +234,88 @@ typedef struct seen {
   char first_log[256];
 } seen;
 
+
+/* Runs `cbrl hypergrad ARGS --json` and returns its F (NAN if it failed). */
+static double hypergrad_F(const char *args) {
+  static char cmd[20000];
+  snprintf(cmd, sizeof cmd, "'%s' hypergrad %s --json 2>/dev/null", CBRL_CLI, args);
+  FILE *f = popen(cmd, "r");
+  if (!f) return NAN;
+  static char out[65536];
+  size_t n = fread(out, 1, sizeof out - 1, f);
+  out[n] = 0;
+  int status = pclose(f);
+  double F = NAN;
+  const char *p = strstr(out, "\"F\": ");
+  if (status != 0 || !p || sscanf(p, "\"F\": %lf", &F) != 1) return NAN;
+  return F;
+}
+
+typedef struct env_case {
+  const char *name;
+  const char *config;    /* beside algorithm, iterations and the metrics schedule */
+  const char *hypergrad; /* the same problem's options for cbrl hypergrad */
+  int n_runs;
+} env_case;
+
+/* For every environment, the F stored for a run (at its last row that keeps x) equals
+   `cbrl hypergrad` at the stored x, the stored lambda and the environment's options. Before
+   the fix, env file ignored a lambda grid: both runs below held the file's own 0.5. The runs
+   with no lambda store the problem's own temperature, not NULL. */
+static void a_stored_F_is_hypergrad_at_the_stored_parameters(void **state) {
+  static const env_case cases[] = {
+      {"file", "env: file\nproblem: " CBRL_SOURCE_DIR "/examples/chain.yaml\nlambda: [0.1, 2]\n",
+       "--problem " CBRL_SOURCE_DIR "/examples/chain.yaml", 2},
+      {"file_own", "env: file\nproblem: " CBRL_SOURCE_DIR "/examples/chain.yaml\n",
+       "--problem " CBRL_SOURCE_DIR "/examples/chain.yaml", 1},
+      {"four_rooms", "env: four-rooms\nlambda: [0.02]\nbeta: [0.5, 3]\n", "--env four-rooms", 2},
+      {"random", "env: random\nstates: 12\nactions: 3\ndim: 4\ncontexts: 2\nbranch: 3\nproblem_seed: 7\n"
+                 "lambda: [0.3, 1.5]\n", "--env random --states 12 --actions 3 --dim 4 --contexts 2 --branch 3 --seed 7",
+       2},
+      {"random_own", "env: random\nstates: 12\nactions: 3\ndim: 4\ncontexts: 2\nbranch: 3\nproblem_seed: 7\n",
+       "--env random --states 12 --actions 3 --dim 4 --contexts 2 --branch 3 --seed 7", 1},
+      {"tax", "env: tax-design\ntax_bins: 12\nlambda: [0.15, 0.4]\n", "--env tax-design --bins 12", 2},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    const env_case *e = &cases[k];
+    char text[1024], name[64];
+    snprintf(text, sizeof text, "%salgorithm: exact\nlearning_rate: 0.5\niterations: 3\nfinal_window: 1\n"
+             "metrics_every: 1\n", e->config);
+    snprintf(name, sizeof name, "%s.yaml", e->name);
+    sqlite3 *db = run_and_open(write_config(name, text), e->name);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT r.id, r.lambda, r.beta, m.F, m.x FROM runs r JOIN metrics m"
+                                            " ON m.run_id = r.id AND m.iteration = 3 ORDER BY r.id", -1, &st, NULL),
+                     SQLITE_OK);
+    int runs = 0;
+    double lambdas[2] = {0, 0};
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      assert_int_equal(sqlite3_column_type(st, 1), SQLITE_FLOAT); /* the temperature used, never NULL */
+      double lambda = sqlite3_column_double(st, 1), beta = sqlite3_column_double(st, 2);
+      double F = sqlite3_column_double(st, 3);
+      int bytes = sqlite3_column_bytes(st, 4);
+      assert_true(bytes > 0);
+      const double *x = sqlite3_column_blob(st, 4);
+      static char args[16384];
+      int n = snprintf(args, sizeof args, "%s --lambda %.17g --x ", e->hypergrad, lambda);
+      if (strstr(e->hypergrad, "four-rooms")) n = snprintf(args, sizeof args, "%s --lambda %.17g --beta %.17g --x ",
+                                                           e->hypergrad, lambda, beta);
+      for (int j = 0; j < bytes / 8; j++) n += snprintf(args + n, sizeof args - n, "%s%.17g", j ? "," : "", x[j]);
+      double G = hypergrad_F(args);
+      if (!(fabs(F - G) <= 1e-9 * fmax(1.0, fabs(G))))
+        fail_msg("%s, run %d: stored F %.17g, hypergrad at the stored x and lambda %.17g gives %.17g", e->name,
+                 sqlite3_column_int(st, 0), F, lambda, G);
+      if (runs < 2) lambdas[runs] = lambda;
+      runs++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_int_equal(runs, e->n_runs);
+    if (!strcmp(e->name, "file_own")) assert_close(lambdas[0], 0.5, 0, 0);  /* the file's */
+    if (!strcmp(e->name, "random_own")) assert_close(lambdas[0], 1.0, 0, 0); /* the generator's */
+  }
+}
+
 static void on_log(void *user, const char *line) {
   seen *s = user;
   if (!s->logs++) snprintf(s->first_log, sizeof s->first_log, "%s", line);
@@ -298,6 +380,7 @@ static void the_library_reports_through_callbacks_and_stops_on_the_flag(void **s
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(results_do_not_depend_on_the_thread_count),
+      cmocka_unit_test(a_stored_F_is_hypergrad_at_the_stored_parameters),
       cmocka_unit_test(killed_or_stopped_then_resumed_equals_uninterrupted),
       cmocka_unit_test(twenty_kill_points),
       cmocka_unit_test(rtq_runs_record_levels_and_follower_samples),
