@@ -232,6 +232,18 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
   return 0;
 }
 
+/* A relative problem path in a config file names a file beside the config, wherever the
+   command runs from (a --set path stays relative to the working directory). */
+static int beside(cbrl_config *c, const char *config_path, cbrl_yaml *y, yaml_node_t *n) {
+  const char *slash = strrchr(config_path, '/');
+  if (c->problem[0] == '/' || !slash) return 0;
+  char joined[sizeof c->problem];
+  int len = snprintf(joined, sizeof joined, "%.*s/%s", (int)(slash - config_path), config_path, c->problem);
+  if (len < 0 || (size_t)len >= sizeof joined) return cbrl_yaml_fail(y, n, "problem", "too long");
+  memcpy(c->problem, joined, (size_t)len + 1);
+  return 0;
+}
+
 int cbrl_config_load(cbrl_config *c, const char *path, char *err, size_t err_size) {
   cbrl_yaml y;
   int rc = cbrl_yaml_load(&y, path, err, err_size);
@@ -254,6 +266,7 @@ int cbrl_config_load(cbrl_config *c, const char *path, char *err, size_t err_siz
       }
     }
     if ((rc = apply(c, &y, f, yaml_document_get_node(&y.doc, pr->value)))) goto done;
+    if (f->kind == F_STRING && !strcmp(f->name, "problem") && (rc = beside(c, path, &y, kn))) goto done;
   }
 done:
   cbrl_yaml_close(&y);

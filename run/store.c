@@ -135,21 +135,76 @@ void cbrl_store_close(cbrl_store *s) {
   s->db = NULL;
 }
 
+/* The fields whose lines differ between two canonical configs ("key: value" per line), as
+   "a (stored X, now Y), b (...)" into out. */
+static void config_diff(const char *stored, const char *now, char *out, size_t size) {
+  size_t n = 0;
+  out[0] = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    const char *a = pass ? now : stored, *b = pass ? stored : now;
+    for (const char *line = a; *line;) {
+      const char *end = strchr(line, '\n'), *colon = strchr(line, ':');
+      if (!end) end = line + strlen(line);
+      if (colon && colon < end) {
+        size_t klen = (size_t)(colon - line);
+        /* The same key in b, and its line. */
+        const char *other = NULL;
+        for (const char *l = b; *l;) {
+          const char *e = strchr(l, '\n');
+          if (!e) e = l + strlen(l);
+          if ((size_t)(e - l) > klen && !strncmp(l, line, klen) && l[klen] == ':') other = l;
+          if (other) break;
+          l = *e ? e + 1 : e;
+        }
+        const char *oend = other ? strchr(other, '\n') : NULL;
+        if (other && !oend) oend = other + strlen(other);
+        int same = other && oend - other == end - line && !strncmp(other, line, (size_t)(end - line));
+        if (!same && !(pass && other)) { /* each changed key once, from the stored side */
+          const char *sv = pass ? NULL : colon + 2, *nv = pass ? colon + 2 : (other ? other + klen + 2 : NULL);
+          const char *se = pass ? NULL : end, *ne = pass ? end : oend;
+          if (n < size)
+            n += (size_t)snprintf(out + n, size - n, "%s%.*s (stored %.*s, now %.*s)", n ? ", " : "", (int)klen, line,
+                                  sv ? (int)(se - sv) : 7, sv ? sv : "not set", nv ? (int)(ne - nv) : 7,
+                                  nv ? nv : "not set");
+        }
+      }
+      line = *end ? end + 1 : end;
+    }
+  }
+  if (n >= size && size > 4) strcpy(out + size - 4, "...");
+}
+
+int cbrl_store_read_config(cbrl_store *s, char **canonical) {
+  sqlite3_stmt *st;
+  *canonical = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT value FROM sweep WHERE key='config'", -1, &st, NULL) != SQLITE_OK)
+    return CBRL_EIO;
+  int rc = 0;
+  if (sqlite3_step(st) == SQLITE_ROW && !(*canonical = strdup((const char *)sqlite3_column_text(st, 0))))
+    rc = CBRL_ENOMEM;
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int cbrl_store_config(cbrl_store *s, const char *canonical, int resume, char *err, size_t err_size) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(s->db, "SELECT value FROM sweep WHERE key='config'", -1, &st, NULL) != SQLITE_OK)
-    return db_fail(s, err, err_size, "reading the sweep config");
-  int have = sqlite3_step(st) == SQLITE_ROW;
-  int same = have && !strcmp((const char *)sqlite3_column_text(st, 0), canonical);
-  sqlite3_finalize(st);
+  char *stored = NULL;
+  if (cbrl_store_read_config(s, &stored)) return db_fail(s, err, err_size, "reading the sweep config");
+  int have = stored != NULL;
+  int same = have && !strcmp(stored, canonical);
   if (have && !resume) {
+    free(stored);
     snprintf(err, err_size, "%s already holds a sweep: add --resume to complete it, or choose another --out", s->path);
     return CBRL_EINVAL;
   }
   if (have && !same) {
-    snprintf(err, err_size, "%s: --resume refused: the config differs from the stored sweep's (see config.yaml beside it)", s->path);
+    char diff[768];
+    config_diff(stored, canonical, diff, sizeof diff);
+    free(stored);
+    snprintf(err, err_size, "%s: --resume refused: the config differs from the stored sweep's in %s", s->path, diff);
     return CBRL_EINVAL;
   }
+  free(stored);
   if (have) return 0;
   if (sqlite3_prepare_v2(s->db, "INSERT INTO sweep(key, value) VALUES('config', ?1), ('version', ?2)", -1, &st,
                          NULL) != SQLITE_OK)
@@ -159,6 +214,46 @@ int cbrl_store_config(cbrl_store *s, const char *canonical, int resume, char *er
   int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s, err, err_size, "writing the sweep config");
   sqlite3_finalize(st);
   return rc;
+}
+
+int cbrl_store_renumber(cbrl_store *s, const int *new_id, int n_old, const char *canonical, char *err,
+                        size_t err_size) {
+  static const char *const moves[3][2] = {
+      {"UPDATE runs SET id = ?2 WHERE id = ?1", "UPDATE runs SET id = -id - 1 WHERE id < 0"},
+      {"UPDATE metrics SET run_id = ?2 WHERE run_id = ?1", "UPDATE metrics SET run_id = -run_id - 1 WHERE run_id < 0"},
+      {"UPDATE extra_metrics SET run_id = ?2 WHERE run_id = ?1",
+       "UPDATE extra_metrics SET run_id = -run_id - 1 WHERE run_id < 0"}};
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    return db_fail(s, err, err_size, "starting a transaction");
+  /* Through negative ids, so that no two runs ever hold one id. */
+  for (int t = 0; t < 3; t++) {
+    if (sqlite3_prepare_v2(s->db, moves[t][0], -1, &st, NULL) != SQLITE_OK) goto fail;
+    for (int i = n_old - 1; i >= 0; i--) {
+      sqlite3_reset(st);
+      sqlite3_bind_int(st, 1, i);
+      sqlite3_bind_int(st, 2, -new_id[i] - 1);
+      if (sqlite3_step(st) != SQLITE_DONE) goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_exec(s->db, moves[t][1], NULL, NULL, NULL) != SQLITE_OK) goto fail;
+  }
+  if (sqlite3_prepare_v2(s->db, "UPDATE sweep SET value = ?1 WHERE key = 'config'", -1, &st, NULL) != SQLITE_OK)
+    goto fail;
+  sqlite3_bind_text(st, 1, canonical, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) != SQLITE_DONE) goto fail;
+  sqlite3_finalize(st);
+  st = NULL;
+  if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+  return 0;
+fail:
+  if (st) sqlite3_finalize(st);
+  {
+    int rc = db_fail(s, err, err_size, "renumbering the runs");
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+  }
 }
 
 int cbrl_store_finished(cbrl_store *s, unsigned char *done, int n) {

@@ -231,6 +231,85 @@ static void say(const cbrl__sweep *w, const char *fmt, ...) {
   w->o->on_log(w->o->user, line);
 }
 
+/* The canonical config without its seeds line, for comparing two configs but for their seeds. */
+static char *without_seeds(const char *canonical, char **seeds) {
+  char *t = strdup(canonical);
+  if (!t) return NULL;
+  char *line = strstr(t, "\nseeds: [");
+  *seeds = NULL;
+  if (line) {
+    char *end = strchr(line + 1, '\n');
+    size_t len = end ? (size_t)(end - line - 9) : strlen(line + 9);
+    *seeds = strndup(line + 9, len && line[9 + len - 1] == ']' ? len - 1 : len);
+    memmove(line, end ? end : line + strlen(line), strlen(end ? end : line + strlen(line)) + 1);
+  }
+  return t;
+}
+
+static int same_value(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
+
+/* A resume whose config differs from the stored one only by more seeds: the stored runs move
+   to their positions in the larger grid (a run's results depend on its parameters, not on its
+   id), so the store becomes the one a sweep of the larger grid would have written. */
+static int add_seeds(cbrl__sweep *w, char *err, size_t err_size) {
+  char *stored = NULL, *a = NULL, *b = NULL, *sa = NULL, *sb = NULL;
+  cbrl_config *old = NULL;
+  cbrl_run_spec *old_runs = NULL;
+  int *map = NULL, n_old = 0, rc = 0;
+  if (!w->o->resume || cbrl_store_read_config(&w->store, &stored) || !stored || !strcmp(stored, w->o->config_text))
+    goto done;
+  a = without_seeds(stored, &sa);
+  b = without_seeds(w->o->config_text, &sb);
+  if (!a || !b || !sa || !sb || strcmp(a, b)) goto done; /* other fields differ: cbrl_store_config says which */
+  old = malloc(sizeof *old);
+  if (!old) goto done;
+  *old = *w->c;
+  old->n_seeds = 0;
+  for (char *p = sa; *p && old->n_seeds < CBRL_SEEDS_MAX;) {
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p) break;
+    old->seeds[old->n_seeds++] = v;
+    p = end;
+    while (*p == ',' || *p == ' ') p++;
+  }
+  if ((rc = cbrl_config_runs(old, &old_runs, &n_old))) goto done;
+  if (!(map = malloc(sizeof *map * (size_t)(n_old + 1)))) {
+    rc = CBRL_ENOMEM;
+    goto done;
+  }
+  for (int i = 0; i < n_old; i++) {
+    const cbrl_run_spec *o = &old_runs[i];
+    map[i] = -1;
+    for (int j = 0; j < w->n_runs && map[i] < 0; j++) {
+      const cbrl_run_spec *q = &w->runs[j];
+      if (q->algorithm == o->algorithm && q->simulator == o->simulator && same_value(q->lambda, o->lambda) &&
+          q->beta == o->beta && q->learning_rate == o->learning_rate && same_value(q->zero_order_c, o->zero_order_c) &&
+          q->seed == o->seed)
+        map[i] = j;
+    }
+    if (map[i] < 0) {
+      snprintf(err, err_size, "%s: --resume refused: seeds: the stored [%s] are not all in [%s] (seeds may be added,"
+               " not removed)", w->store.path, sa, sb);
+      rc = CBRL_EINVAL;
+      goto done;
+    }
+  }
+  rc = cbrl_store_renumber(&w->store, map, n_old, w->o->config_text, err, err_size);
+  if (!rc) say(w, "seeds: now [%s], stored [%s]: the %d stored runs keep their results under their new ids", sb, sa,
+               n_old);
+done:
+  free(stored);
+  free(a);
+  free(b);
+  free(sa);
+  free(sb);
+  free(old);
+  free(old_runs);
+  free(map);
+  return rc;
+}
+
 int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts *o, char *err, size_t err_size) {
   memset(w, 0, sizeof *w);
   w->c = c;
@@ -249,6 +328,7 @@ int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts
   if ((rc = make_dir(o->out_dir, err, err_size))) return rc;
   snprintf(path, sizeof path, "%s/results.sqlite", o->out_dir);
   if ((rc = cbrl_store_open(&w->store, path, 1, err, err_size))) return rc;
+  if ((rc = add_seeds(w, err, err_size))) return rc;
   if ((rc = cbrl_store_config(&w->store, o->config_text, o->resume, err, err_size))) return rc;
   /* config.yaml is a copy for people; the store holds the config that counts. */
   snprintf(path, sizeof path, "%s/config.yaml", o->out_dir);

@@ -316,6 +316,40 @@ static void a_stored_F_is_hypergrad_at_the_stored_parameters(void **state) {
   }
 }
 
+/* Seeds added to a finished sweep run in place: the stored runs move to their positions in the
+   larger grid, and the store equals a sweep of the larger grid from scratch. A resume that
+   changes other fields is refused with their names; removing seeds is refused. */
+static void seeds_are_added_in_place_and_a_refusal_names_the_fields(void **state) {
+  static const char text[] = "env: file\nproblem: " CBRL_SOURCE_DIR "/examples/chain.yaml\nalgorithm: [exact, zero-order]\n"
+                             "learning_rate: [0.5, 0.1]\niterations: 6\nfinal_window: 2\nmetrics_every: 2\n";
+  const char *cfg = write_config("seeds.yaml", text);
+  char args[1024], p1[128], p2[128];
+  snprintf(args, sizeof args, "run %s --out %s/grow --quiet --set seeds=2", cfg, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(args, sizeof args, "run %s --out %s/grow --resume --set seeds=[0,1,2]", cfg, dir);
+  assert_int_equal(run(args), 0);
+  assert_non_null(strstr(err_text, "seeds: now [0, 1, 2], stored [0, 1]: the 8 stored runs keep their results"));
+  assert_non_null(strstr(err_text, "12 runs in the grid, 8 already finished, 4 to go"));
+  snprintf(args, sizeof args, "run %s --out %s/fresh --quiet --set seeds=3", cfg, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(p1, sizeof p1, "%s/grow", dir);
+  snprintf(p2, sizeof p2, "%s/fresh", dir);
+  char *a = dump(p1), *b = dump(p2);
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_string_equal(a, b);
+  free(a);
+  free(b);
+  snprintf(args, sizeof args, "run %s --out %s/grow --resume --quiet --set seeds=[0,2]", cfg, dir);
+  assert_int_equal(run(args), 2);
+  assert_non_null(strstr(err_text, "seeds: the stored [0, 1, 2] are not all in [0, 2]"));
+  snprintf(args, sizeof args, "run %s --out %s/grow --resume --quiet --set seeds=3 --set iterations=8", cfg, dir);
+  assert_int_equal(run(args), 2);
+  assert_non_null(strstr(err_text, "--resume refused: the config differs from the stored sweep's in iterations (stored 6,"
+                                   " now 8)"));
+  assert_null(strstr(err_text, "seeds"));
+}
+
 static void on_log(void *user, const char *line) {
   seen *s = user;
   if (!s->logs++) snprintf(s->first_log, sizeof s->first_log, "%s", line);
@@ -381,6 +415,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(results_do_not_depend_on_the_thread_count),
       cmocka_unit_test(a_stored_F_is_hypergrad_at_the_stored_parameters),
+      cmocka_unit_test(seeds_are_added_in_place_and_a_refusal_names_the_fields),
       cmocka_unit_test(killed_or_stopped_then_resumed_equals_uninterrupted),
       cmocka_unit_test(twenty_kill_points),
       cmocka_unit_test(rtq_runs_record_levels_and_follower_samples),

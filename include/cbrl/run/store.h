@@ -58,8 +58,15 @@ CBRL_API int cbrl_store_open(cbrl_store *s, const char *path, int create, char *
 
 /* Closes the store (a closed or never opened one is allowed). */
 CBRL_API void cbrl_store_close(cbrl_store *s);
-/* Records the sweep's canonical config, or checks that it equals the stored one. */
+/* Records the sweep's canonical config, or checks that it equals the stored one; a refusal
+   names every field that differs, with its stored and its new value. */
 CBRL_API int cbrl_store_config(cbrl_store *s, const char *canonical, int resume, char *err, size_t err_size);
+/* Reads the stored canonical config into *canonical (malloc'd; NULL if the store has none). */
+CBRL_API int cbrl_store_read_config(cbrl_store *s, char **canonical);
+/* Moves every run i < n_old (with its metrics) to id new_id[i] and stores canonical as the
+   sweep's config, in one transaction: how a grid that gained seeds keeps ids = positions. */
+CBRL_API int cbrl_store_renumber(cbrl_store *s, const int *new_id, int n_old, const char *canonical, char *err,
+                                 size_t err_size);
 /* Marks done[i] = 1 for every finished (done or failed) run index < n. */
 CBRL_API int cbrl_store_finished(cbrl_store *s, unsigned char *done, int n);
 /* Writes one run, its metrics and its environment metrics in a single transaction. */
