@@ -134,6 +134,9 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
         perr = CBRL_ENOTSUP;
         snprintf(err, sizeof err, "algorithm: amd cannot handle this problem (its P or mu depends on x)");
       }
+    double *x0 = perr ? NULL : malloc(sizeof(double) * (size_t)p->dim);
+    if (x0 && cbrl_config_init_x(&c, p, x0, err, sizeof err) < 0) perr = CBRL_EINVAL;
+    free(x0);
     cbrl_problem_free(p);
   }
   free(runs);
@@ -237,7 +240,7 @@ int cli_export(int argc, char **argv) {
   size_t qn = (size_t)snprintf(q, sizeof q, "%s",
       "SELECT r.id, r.algorithm, r.env, r.simulator, r.lambda, r.beta, r.learning_rate, r.zero_order_c, r.seed,"
       " m.iteration, m.context, m.F, m.f_context, m.grad_norm, m.env_steps, m.follower_iterations,"
-      " m.follower_products, m.follower_samples, m.level, m.env_steps_total, m.follower_samples_total");
+      " m.follower_products, m.follower_samples, m.level, m.env_steps_total, m.follower_samples_total, m.wall_time, m.x");
   int bad = n_names && cbrl_store_extras_source(db, extras, sizeof extras);
   for (int i = 0; i < n_names && !bad && qn < sizeof q; i++)
     qn += (size_t)snprintf(q + qn, sizeof q - qn,
@@ -253,12 +256,35 @@ int cli_export(int argc, char **argv) {
     sqlite3_close(db);
     return CLI_EXIT_USAGE;
   }
-  int cols = sqlite3_column_count(st);
-  for (int i = 0; i < cols; i++) fprintf(f, "%s%s", i ? "," : "", sqlite3_column_name(st, i));
+  /* x_t, where the row keeps it, as columns x0 .. x{d-1} (empty on the other rows). */
+  int cols = sqlite3_column_count(st), x_col = -1, x_dim = 0;
+  sqlite3_stmt *dq;
+  for (int i = 0; i < cols; i++)
+    if (!strcmp(sqlite3_column_name(st, i), "x")) x_col = i;
+  if (sqlite3_prepare_v2(db, "SELECT max(length(x)) / 8 FROM metrics", -1, &dq, NULL) == SQLITE_OK) {
+    if (sqlite3_step(dq) == SQLITE_ROW) x_dim = sqlite3_column_int(dq, 0);
+    sqlite3_finalize(dq);
+  }
+  for (int i = 0; i < cols; i++) {
+    if (i == x_col) {
+      for (int j = 0; j < x_dim; j++) fprintf(f, "%sx%d", i || j ? "," : "", j);
+      continue;
+    }
+    fprintf(f, "%s%s", i ? "," : "", sqlite3_column_name(st, i));
+  }
   fputc('\n', f);
   long rows = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     for (int i = 0; i < cols; i++) {
+      if (i == x_col) {
+        const double *x = sqlite3_column_type(st, i) == SQLITE_BLOB ? sqlite3_column_blob(st, i) : NULL;
+        int d = x ? sqlite3_column_bytes(st, i) / 8 : 0;
+        for (int j = 0; j < x_dim; j++) {
+          if (i || j) fputc(',', f);
+          if (j < d) fprintf(f, "%.17g", x[j]);
+        }
+        continue;
+      }
       if (i) fputc(',', f);
       switch (sqlite3_column_type(st, i)) {
         case SQLITE_NULL: break;

@@ -123,9 +123,15 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
     err = cbrl_follower_soft_q_create(&follower, p, c->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR);
   o.simulator = simulator;
   o.follower = follower;
-  /* The environment's own start, if it has one; otherwise the leader's N(0, init_std^2). */
-  if (!err) cbrl_env_default_x(env, p, x0);
-  if (!err) err = cbrl_leader_create(&L, p, &o, cbrl_env_has_default_x(env) ? x0 : NULL);
+  /* The config's init_x if set, else the environment's own start if it has one, else the
+     leader's N(0, init_std^2). */
+  int given = 0;
+  if (!err && (given = cbrl_config_init_x(c, p, x0, res->error, sizeof res->error)) < 0) {
+    res->failed = 1;
+    goto done;
+  }
+  if (!err && !given) cbrl_env_default_x(env, p, x0);
+  if (!err) err = cbrl_leader_create(&L, p, &o, given || cbrl_env_has_default_x(env) ? x0 : NULL);
   /* The report at each stored iterate comes from a workspace of its own, so that reporting
      never moves the leader's warm starts. */
   if (!err) err = cbrl_env_report_open(env, p, &report);

@@ -208,7 +208,21 @@ static void x_is_kept_per_stored_iteration_and_read_back(void **state) {
   assert_true(strcmp((const char *)sqlite3_column_text(st, 0), "") != 0);
   sqlite3_finalize(st);
   assert_true(x[0] != 0.0);
+  /* The CSV carries the kept x as columns x0..x2, and each row's wall time. */
+  char args[512];
+  snprintf(args, sizeof args, "export %s/x --csv %s/x.csv", dir, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/x.csv", dir);
+  char *csv = slurp(path);
+  assert_non_null(csv);
+  assert_non_null(strstr(csv, ",follower_samples_total,wall_time,x0,x1,x2\n"));
+  char last[128];
+  snprintf(last, sizeof last, ",%.17g,%.17g,%.17g\n", x[0], x[1], x[2]);
+  assert_non_null(strstr(csv, last));
+  assert_non_null(strstr(csv, ",,,\n")); /* a final-window row that keeps no x */
+  free(csv);
   free(x);
+  snprintf(path, sizeof path, "%s/x", dir);
   assert_int_equal(cbrl_store_read_x(path, 7, &x, &dim, &t, err, sizeof err), CBRL_EINVAL);
   assert_non_null(strstr(err, "no run 7"));
   sqlite3_close(db);

@@ -350,6 +350,49 @@ static void seeds_are_added_in_place_and_a_refusal_names_the_fields(void **state
   assert_null(strstr(err_text, "seeds"));
 }
 
+/* init_x starts every run's leader at a given x: a list, or DIR:RUN, a stored run's x at its
+   last stored iteration (cbrl_store_read_x); a list of the wrong length stops cbrl run. */
+static void init_x_starts_the_leader_at_a_list_or_a_stored_x(void **state) {
+  static const char base[] = "env: file\nproblem: " CBRL_SOURCE_DIR "/examples/chain.yaml\nalgorithm: exact\n"
+                             "learning_rate: 0.5\niterations: 5\nfinal_window: 1\nmetrics_every: 1\n";
+  char text[1024], args[1024], path[256], err[512];
+  snprintf(text, sizeof text, "%sinit_x: [0.25, -0.5, 1]\n", base);
+  sqlite3 *db = run_and_open(write_config("ix1.yaml", text), "ix1");
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT x FROM metrics WHERE run_id = 0 AND iteration = 1", -1, &st, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  const double *x = sqlite3_column_blob(st, 0);
+  assert_int_equal(sqlite3_column_bytes(st, 0), 24);
+  assert_true(x[0] == 0.25 && x[1] == -0.5 && x[2] == 1.0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  /* From the store, relative to the config's folder: ix1 lies beside ix2.yaml. */
+  snprintf(text, sizeof text, "%sinit_x: ix1:0\n", base);
+  db = run_and_open(write_config("ix2.yaml", text), "ix2");
+  double *want;
+  int dim;
+  int64_t t;
+  snprintf(path, sizeof path, "%s/ix1", dir);
+  assert_int_equal(cbrl_store_read_x(path, 0, &want, &dim, &t, err, sizeof err), 0);
+  assert_int_equal(t, 5);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT x FROM metrics WHERE run_id = 0 AND iteration = 1", -1, &st, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_memory_equal(sqlite3_column_blob(st, 0), want, sizeof(double) * 3);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  free(want);
+  snprintf(text, sizeof text, "%sinit_x: [1, 2]\n", base);
+  snprintf(args, sizeof args, "run %s --out %s/ix3 --quiet", write_config("ix3.yaml", text), dir);
+  assert_int_equal(run(args), 2);
+  assert_non_null(strstr(err_text, "init_x: 2 values, but the problem's x has 3"));
+  snprintf(args, sizeof args, "run %s --out %s/ix4 --quiet --set init_x=%s/ix1:9", write_config("ix4.yaml", base), dir, dir);
+  assert_int_equal(run(args), 2);
+  assert_non_null(strstr(err_text, "init_x: "));
+  assert_non_null(strstr(err_text, "no run 9"));
+}
+
 static void on_log(void *user, const char *line) {
   seen *s = user;
   if (!s->logs++) snprintf(s->first_log, sizeof s->first_log, "%s", line);
@@ -416,6 +459,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(results_do_not_depend_on_the_thread_count),
       cmocka_unit_test(a_stored_F_is_hypergrad_at_the_stored_parameters),
       cmocka_unit_test(seeds_are_added_in_place_and_a_refusal_names_the_fields),
+      cmocka_unit_test(init_x_starts_the_leader_at_a_list_or_a_stored_x),
       cmocka_unit_test(killed_or_stopped_then_resumed_equals_uninterrupted),
       cmocka_unit_test(twenty_kill_points),
       cmocka_unit_test(rtq_runs_record_levels_and_follower_samples),
