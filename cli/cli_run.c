@@ -237,10 +237,15 @@ int cli_export(int argc, char **argv) {
     if (e) n_names = cbrl_env_report_names(e, &names);
     sqlite3_finalize(st);
   }
-  size_t qn = (size_t)snprintf(q, sizeof q, "%s",
+  /* Stores older than per-row wall times and x give empty columns (read-only opens do not
+     migrate). */
+  int have_x = sqlite3_prepare_v2(db, "SELECT wall_time, x FROM metrics LIMIT 0", -1, &st, NULL) == SQLITE_OK;
+  sqlite3_finalize(st);
+  size_t qn = (size_t)snprintf(q, sizeof q, "%s%s",
       "SELECT r.id, r.algorithm, r.env, r.simulator, r.lambda, r.beta, r.learning_rate, r.zero_order_c, r.seed,"
       " m.iteration, m.context, m.F, m.f_context, m.grad_norm, m.env_steps, m.follower_iterations,"
-      " m.follower_products, m.follower_samples, m.level, m.env_steps_total, m.follower_samples_total, m.wall_time, m.x");
+      " m.follower_products, m.follower_samples, m.level, m.env_steps_total, m.follower_samples_total, ",
+      have_x ? "m.wall_time, m.x" : "NULL AS wall_time, NULL AS x");
   int bad = n_names && cbrl_store_extras_source(db, extras, sizeof extras);
   for (int i = 0; i < n_names && !bad && qn < sizeof q; i++)
     qn += (size_t)snprintf(q + qn, sizeof q - qn,
@@ -261,7 +266,7 @@ int cli_export(int argc, char **argv) {
   sqlite3_stmt *dq;
   for (int i = 0; i < cols; i++)
     if (!strcmp(sqlite3_column_name(st, i), "x")) x_col = i;
-  if (sqlite3_prepare_v2(db, "SELECT max(length(x)) / 8 FROM metrics", -1, &dq, NULL) == SQLITE_OK) {
+  if (have_x && sqlite3_prepare_v2(db, "SELECT max(length(x)) / 8 FROM metrics", -1, &dq, NULL) == SQLITE_OK) {
     if (sqlite3_step(dq) == SQLITE_ROW) x_dim = sqlite3_column_int(dq, 0);
     sqlite3_finalize(dq);
   }
