@@ -150,7 +150,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
   cli_progress progress;
   cli_progress_init(&progress, c.iterations);
   cbrl_sweep_opts so = {out, (int)threads, resume, plot, canonical, cli_catch_signals(),
-                        quiet ? NULL : cli_progress_draw, quiet ? NULL : cli_progress_log, &progress};
+                        quiet ? NULL : cli_progress_draw, quiet ? NULL : cli_progress_log, &progress, 0};
   cbrl_sweep_progress outcome;
 #ifdef CBRL_WITH_MPI
   int rc = size > 1 ? cbrl_sweep_run_mpi(&c, &so, rank, size, &outcome, err, sizeof err)

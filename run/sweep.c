@@ -92,8 +92,10 @@ static void leader_opts(const cbrl_config *c, const cbrl_run_spec *r, cbrl_leade
   o->rtq.hpgd.max_steps = (int)c->hpgd_max_steps;
 }
 
+static void tick(cbrl__sweep *w, int index, int64_t t, double seconds);
+
 static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res, const volatile int *stop,
-                     const volatile int *halt) {
+                     const volatile int *halt, cbrl__sweep *w) {
   memset(res, 0, sizeof *res);
   res->final_F = res->window_F = res->window_f_sampled = res->lambda = NAN;
   double wall0 = now(CLOCK_MONOTONIC), cpu0 = now(CLOCK_THREAD_CPUTIME_ID);
@@ -161,6 +163,7 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
       break;
     }
     res->iterations = t;
+    if (w) tick(w, r->index, t, now(CLOCK_MONOTONIC) - wall0);
     res->env_steps += m.env_steps;
     follower_total += m.follower_samples;
     if (with) {
@@ -201,7 +204,7 @@ done:
 }
 
 int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res, const volatile int *stop) {
-  return run_until(c, r, res, stop, NULL);
+  return run_until(c, r, res, stop, NULL, NULL);
 }
 
 static int make_dir(const char *path, char *err, size_t err_size) {
@@ -350,11 +353,22 @@ int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts
     free(done);
     return rc ? rc : CBRL_ENOMEM;
   }
+  w->run_iterations = calloc((size_t)w->n_runs + 1, sizeof *w->run_iterations);
+  w->run_seconds = calloc((size_t)w->n_runs + 1, sizeof *w->run_seconds);
+  w->run_state = calloc((size_t)w->n_runs + 1, 1);
+  if (!w->run_iterations || !w->run_seconds || !w->run_state) {
+    snprintf(err, err_size, "out of memory");
+    free(done);
+    return CBRL_ENOMEM;
+  }
   for (int i = 0; i < w->n_runs; i++) {
-    if (done[i]) w->progress.n_done++;
+    if (done[i]) w->progress.n_done++, w->run_state[i] = 3;
     else w->todo[w->n_todo++] = i;
   }
   free(done);
+  omp_init_lock(&w->report_lock);
+  w->lock_ready = 1;
+  w->workers = 1;
   say(w, "%d runs in the grid, %d already finished, %d to go", w->n_runs, w->progress.n_done, w->n_todo);
   w->t0 = now(CLOCK_MONOTONIC);
   return 0;
@@ -362,8 +376,75 @@ int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts
 
 int cbrl__sweep_halted(const cbrl__sweep *w) { return w->write_error || stopped(w->o->stop, &w->halt); }
 
-int cbrl__sweep_run_one(const cbrl__sweep *w, int index, cbrl_run_result *res) {
-  return run_until(w->c, &w->runs[index], res, w->o->stop, &w->halt);
+int cbrl__sweep_run_one(cbrl__sweep *w, int index, cbrl_run_result *res) {
+  w->run_state[index] = 1;
+  return run_until(w->c, &w->runs[index], res, w->o->stop, &w->halt, w);
+}
+
+/* ---- progress ------------------------------------------------------------------------- */
+
+static int run_class(const cbrl_run_spec *r) { return (int)r->algorithm * CBRL_SIMULATORS_MAX + r->simulator; }
+
+/* Fills the live fields of w->progress: the counter, the rate, and the ETA and fraction from
+   the per-iteration cost measured for each class (finished runs and runs in flight). */
+static void measure(cbrl__sweep *w) {
+  enum { N = CBRL_ALG_COUNT_ * CBRL_SIMULATORS_MAX };
+  double seconds[N], iterations[N], t = now(CLOCK_MONOTONIC);
+  memcpy(seconds, w->class_seconds, sizeof seconds);
+  memcpy(iterations, w->class_iterations, sizeof iterations);
+  int running = 0;
+  for (int i = 0; i < w->n_runs; i++) {
+    if (w->run_state[i] != 1) continue;
+    int64_t it = __atomic_load_n(&w->run_iterations[i], __ATOMIC_RELAXED);
+    double sec;
+    __atomic_load(&w->run_seconds[i], &sec, __ATOMIC_RELAXED);
+    seconds[run_class(&w->runs[i])] += sec;
+    iterations[run_class(&w->runs[i])] += (double)it;
+    running++;
+  }
+  double known = 0, known_n = 0;
+  for (int k = 0; k < N; k++)
+    if (iterations[k] > 0) known += seconds[k] / iterations[k], known_n++;
+  double fallback = known_n ? known / known_n : 0.0, left = 0.0, spent = 0.0;
+  long T = w->c->iterations;
+  int unfinished = 0;
+  for (int i = 0; i < w->n_runs; i++) {
+    int k = run_class(&w->runs[i]);
+    double cost = iterations[k] > 0 ? seconds[k] / iterations[k] : fallback;
+    int64_t it = w->run_state[i] >= 2 ? T : w->run_state[i] == 1 ? w->run_iterations[i] : 0;
+    if (it > T) it = T;
+    spent += cost * (double)it;
+    left += cost * (double)(T - it);
+    unfinished += w->run_state[i] < 2;
+  }
+  cbrl_sweep_progress *p = &w->progress;
+  int64_t live = __atomic_load_n(&w->live_iterations, __ATOMIC_RELAXED);
+  p->iterations = live;
+  p->elapsed = t - w->t0;
+  p->rate = p->elapsed > 1e-9 ? (double)live / p->elapsed : 0.0;
+  int lanes = unfinished < w->workers ? unfinished : w->workers;
+  p->eta = known_n ? (unfinished ? left / (lanes > 0 ? lanes : 1) : 0.0) : -1.0;
+  p->fraction = spent + left > 0 ? spent / (spent + left) : (double)p->n_done / (w->n_runs ? w->n_runs : 1);
+  p->n_running = running;
+}
+
+/* A worker between two iterations: counts, and reports when progress_ms has passed and no
+   other report is being made (the worker never waits for the callback). */
+static void tick(cbrl__sweep *w, int index, int64_t t, double seconds) {
+  /* GCC's builtins rather than omp atomic, whose writes it reports as unused parameters. */
+  __atomic_add_fetch(&w->live_iterations, 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&w->run_iterations[index], t, __ATOMIC_RELAXED);
+  __atomic_store(&w->run_seconds[index], &seconds, __ATOMIC_RELAXED);
+  const cbrl_sweep_opts *o = w->o;
+  if (!o->on_progress || o->progress_ms < 0 || !w->lock_ready) return;
+  double last, t_now = now(CLOCK_MONOTONIC);
+  __atomic_load(&w->last_report, &last, __ATOMIC_RELAXED);
+  if (t_now - last < (o->progress_ms ? o->progress_ms : 200) * 1e-3 || !omp_test_lock(&w->report_lock)) return;
+  __atomic_store(&w->last_report, &t_now, __ATOMIC_RELAXED);
+  measure(w);
+  cbrl_sweep_progress p = w->progress;
+  o->on_progress(o->user, &p);
+  omp_unset_lock(&w->report_lock);
 }
 
 void cbrl__sweep_record(cbrl__sweep *w, int index, const cbrl_run_result *res) {
@@ -373,14 +454,25 @@ void cbrl__sweep_record(cbrl__sweep *w, int index, const cbrl_run_result *res) {
     w->halt = 1;
     snprintf(w->err, w->err_size, "%s (the runs stored before are intact: fix this and rerun with --resume)", werr);
   }
+  if (w->lock_ready) omp_set_lock(&w->report_lock);
   cbrl_sweep_progress *p = &w->progress;
   p->n_done += !res->interrupted;
   p->n_failed += res->failed && !res->interrupted;
   p->n_interrupted += res->interrupted;
-  p->iterations += res->iterations;
+  if (!w->run_iterations[index]) /* an MPI worker's run: no ticks reached this process */
+    __atomic_add_fetch(&w->live_iterations, res->iterations, __ATOMIC_RELAXED);
+  /* The run's cost per iteration now counts for its class; an interrupted run reruns. */
+  if (res->iterations > 0) {
+    w->class_seconds[run_class(&w->runs[index])] += res->wall_seconds;
+    w->class_iterations[run_class(&w->runs[index])] += (double)res->iterations;
+  }
+  w->run_state[index] = res->interrupted ? 0 : 2;
   if (!res->failed && res->window_F > p->best_F) p->best_F = res->window_F;
-  p->elapsed = now(CLOCK_MONOTONIC) - w->t0;
+  measure(w);
+  double t_now = now(CLOCK_MONOTONIC);
+  __atomic_store(&w->last_report, &t_now, __ATOMIC_RELAXED);
   if (w->o->on_progress) w->o->on_progress(w->o->user, p);
+  if (w->lock_ready) omp_unset_lock(&w->report_lock);
 }
 
 int cbrl__sweep_close(cbrl__sweep *w, cbrl_sweep_progress *out) {
@@ -401,7 +493,16 @@ int cbrl__sweep_close(cbrl__sweep *w, cbrl_sweep_progress *out) {
       if (!rc) say(w, "%d figures written to %s", figures, plots);
     }
   }
+  if (w->run_state) measure(w);
   if (out) *out = w->progress;
+  if (w->lock_ready) omp_destroy_lock(&w->report_lock);
+  w->lock_ready = 0;
+  free(w->run_iterations);
+  free(w->run_seconds);
+  free(w->run_state);
+  w->run_iterations = NULL;
+  w->run_seconds = NULL;
+  w->run_state = NULL;
   free(w->todo);
   free(w->runs);
   w->todo = NULL;
@@ -419,6 +520,7 @@ int cbrl_sweep_run(const cbrl_config *c, const cbrl_sweep_opts *o, cbrl_sweep_pr
     return rc;
   }
   int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
+  w.workers = threads;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int k = 0; k < w.n_todo; k++) {
     if (cbrl__sweep_halted(&w)) continue;

@@ -16,11 +16,12 @@ static void results_do_not_depend_on_the_thread_count(void **state) {
   assert_non_null(strstr(err_text, "cbrl run: 12 runs in the grid, 0 already finished, 12 to go\n"));
   const char *last = strstr(err_text, "cbrl run: 12/12 runs done (0 failed), ");
   assert_non_null(last);
-  double rate, eta, best;
-  assert_int_equal(sscanf(last, "cbrl run: 12/12 runs done (0 failed), %lf iterations/s, ETA %lf s, best F %lf", &rate,
-                          &eta, &best),
-                   3);
-  assert_true(rate > 0 && eta == 0 && best > -1 && best < 2);
+  double rate, best;
+  int h, m, sec;
+  assert_int_equal(sscanf(last, "cbrl run: 12/12 runs done (0 failed), %lf iterations/s, elapsed %*d:%*d:%*d, ETA %d:%d:%d,"
+                          " best F %lf", &rate, &h, &m, &sec, &best),
+                   5);
+  assert_true(rate > 0 && h == 0 && m == 0 && sec == 0 && best > -1 && best < 2);
   assert_non_null(strstr(err_text, "figures written to"));
   char p1[128], p2[128];
   snprintf(p1, sizeof p1, "%s/t1", dir);
@@ -230,7 +231,8 @@ static void tax_runs_in_the_continuous_simulator(void **state) {
    stderr, and a stop flag set before the start stores nothing and reports the sweep stopped;
    a resume with the flag down completes it. */
 typedef struct seen {
-  int logs, progress, last_done;
+  int logs, progress, last_done, during_runs;
+  double last_eta;
   char first_log[256];
 } seen;
 
@@ -393,6 +395,29 @@ static void init_x_starts_the_leader_at_a_list_or_a_stored_x(void **state) {
   assert_non_null(strstr(err_text, "no run 9"));
 }
 
+/* Without a terminal, a plain progress line every interval while a run is in flight (the
+   interval shortened from 5 s through CBRL_PROGRESS_SECONDS), with the rate, h:mm:ss times and
+   an ETA; before, a line came only when a run finished. */
+static void a_plain_progress_line_every_interval_without_a_terminal(void **state) {
+  const char *cfg = write_config("long.yaml", "env: four-rooms\nalgorithm: exact\niterations: 4000\nfinal_window: 10\n"
+                                              "metrics_every: 200\n");
+  char args[512];
+  snprintf(args, sizeof args, "run %s --out %s/long", cfg, dir);
+  setenv("CBRL_PROGRESS_SECONDS", "0.25", 1);
+  int status = run(args);
+  unsetenv("CBRL_PROGRESS_SECONDS");
+  assert_int_equal(status, 0);
+  const char *line = strstr(err_text, "cbrl run: 0/1 runs done (0 failed), ");
+  if (!line) fail_msg("no progress line while the run was in flight:\n%s", err_text);
+  double rate;
+  int eh, em, es, h, m, sec;
+  assert_int_equal(sscanf(line, "cbrl run: 0/1 runs done (0 failed), %lf iterations/s, elapsed %d:%d:%d, ETA %d:%d:%d,"
+                          " best F -", &rate, &eh, &em, &es, &h, &m, &sec), 7);
+  assert_true(rate > 0 && em < 60 && es < 60 && m < 60 && sec < 60);
+  assert_non_null(strstr(err_text, "cbrl run: 1/1 runs done (0 failed), "));
+  assert_null(strchr(err_text, '\r')); /* no bar without a terminal */
+}
+
 static void on_log(void *user, const char *line) {
   seen *s = user;
   if (!s->logs++) snprintf(s->first_log, sizeof s->first_log, "%s", line);
@@ -402,6 +427,8 @@ static void on_progress(void *user, const cbrl_sweep_progress *p) {
   seen *s = user;
   s->progress++;
   s->last_done = p->n_done;
+  if (p->n_running > 0 && p->n_done < p->n_runs && p->iterations > 0) s->during_runs++;
+  s->last_eta = p->eta;
 }
 
 static void the_library_reports_through_callbacks_and_stops_on_the_flag(void **state) {
@@ -416,7 +443,7 @@ static void the_library_reports_through_callbacks_and_stops_on_the_flag(void **s
   snprintf(out, sizeof out, "%s/lib", dir);
   volatile int stop = 1;
   seen s = {0};
-  cbrl_sweep_opts o = {out, 2, 0, 0, canonical, &stop, on_progress, on_log, &s};
+  cbrl_sweep_opts o = {out, 2, 0, 0, canonical, &stop, on_progress, on_log, &s, 0};
   cbrl_sweep_progress outcome;
   /* Everything the library might write to stderr goes to a file that must stay empty. */
   snprintf(stderr_path, sizeof stderr_path, "%s/lib_stderr.txt", dir);
@@ -439,17 +466,22 @@ static void the_library_reports_through_callbacks_and_stops_on_the_flag(void **s
   struct stat st;
   assert_int_equal(stat(stderr_path, &st), 0);
   assert_int_equal(st.st_size, 0);
-  /* The flag down: the same sweep resumes to completion, one progress call per run. */
+  /* The flag down: the same sweep resumes to completion, with a progress call per run and,
+     every millisecond at most, between iterations of the runs in flight. */
   stop = 0;
   o.resume = 1;
+  o.progress_ms = 1;
   memset(&s, 0, sizeof s);
   assert_int_equal(cbrl_sweep_run(&c, &o, &outcome, err, sizeof err), 0);
   assert_false(outcome.stopped);
   assert_int_equal(outcome.n_done, 3);
   assert_int_equal(outcome.n_failed, 0);
   assert_true(outcome.best_F > -1 && outcome.best_F < 2);
-  assert_int_equal(s.progress, 3);
+  assert_true(s.progress > 3);
+  assert_true(s.during_runs > 0);
   assert_int_equal(s.last_done, 3);
+  assert_true(s.last_eta == 0.0);
+  assert_int_equal(outcome.iterations, 3 * 20);
   assert_int_equal(count_runs(out), 3);
   check_store_consistent(out, 9); /* t = 1, 5, 10, 15 and 16 .. 20 */
 }
@@ -460,6 +492,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(a_stored_F_is_hypergrad_at_the_stored_parameters),
       cmocka_unit_test(seeds_are_added_in_place_and_a_refusal_names_the_fields),
       cmocka_unit_test(init_x_starts_the_leader_at_a_list_or_a_stored_x),
+      cmocka_unit_test(a_plain_progress_line_every_interval_without_a_terminal),
       cmocka_unit_test(killed_or_stopped_then_resumed_equals_uninterrupted),
       cmocka_unit_test(twenty_kill_points),
       cmocka_unit_test(rtq_runs_record_levels_and_follower_samples),
