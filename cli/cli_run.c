@@ -25,7 +25,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size);
 
 static const char run_usage[] =
     "Usage: cbrl run CONFIG.yaml --out DIR [--set key=value]... [--threads N] [--resume] [--quiet]\n"
-    "                [--plot]\n"
+    "                [--plot] [--tensorboard LOGDIR]\n"
     "\n"
     "Runs every point of the config's grid (a list in a grid field makes an axis: algorithm,\n"
     "lambda, beta, learning_rate, zero_order_c, simulator; seeds) and stores each run, with its\n"
@@ -35,11 +35,14 @@ static const char run_usage[] =
     "  --out DIR        output directory (created); DIR/results.sqlite and DIR/config.yaml\n"
     "  --set key=value  override a field; the value is YAML: --set learning_rate=[0.5,0.1]\n"
     "  --threads N      runs in parallel (default: all cores); results do not depend on N\n"
-    "  --resume         complete the sweep already in DIR; refused if the config changed\n"
+    "  --resume         complete the sweep already in DIR; refused, naming the fields, if the\n"
+    "                   config changed other than by more seeds (added in place)\n"
     "  --quiet          no progress on stderr (otherwise a bar on a terminal, else a line\n"
-    "                   'cbrl run: D/N runs done (F failed), R iterations/s, ETA S s, best F B'\n"
-    "                   every 5 seconds)\n"
+    "                   'cbrl run: D/N runs done (F failed), R iterations/s, elapsed H:MM:SS,\n"
+    "                   ETA H:MM:SS, best F B' every 5 seconds)\n"
     "  --plot           draw the figures (as 'cbrl plot DIR') when the sweep ends\n"
+    "  --tensorboard LOGDIR  each run logs its events to LOGDIR as it goes (as 'cbrl export\n"
+    "                   DIR --tensorboard LOGDIR' would write them)\n"
     "\n"
     "Under mpirun (an MPI build, 'make mpi') rank 0 owns the store and the other ranks run\n"
     "the runs, each with --threads threads; the results are those of a single process.\n"
@@ -69,7 +72,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
 #else
   int rank = 0, size = 1;
 #endif
-  const char *cmd = "run", *out = NULL, *config_path = NULL;
+  const char *cmd = "run", *out = NULL, *config_path = NULL, *tensorboard = NULL;
   long threads = 0;
   int resume = 0, quiet = 0, plot = 0;
   cbrl_config c;
@@ -78,6 +81,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
                                        {"threads", required_argument, 0, 't'}, {"resume", no_argument, 0, 'r'},
                                        {"quiet", no_argument, 0, 'q'},      {"help", no_argument, 0, 'h'},
                                        {"plot", no_argument, 0, 'p'},
+                                       {"tensorboard", required_argument, 0, 'b'},
                                        {0, 0, 0, 0}};
   /* Overrides apply after the file, so collect them first. */
   const char *sets[256];
@@ -97,6 +101,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
       case 'r': resume = 1; break;
       case 'q': quiet = 1; break;
       case 'p': plot = 1; break;
+      case 'b': tensorboard = optarg; break;
       case 'h': fputs(run_usage, stdout); return 0;
       case ':': return cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
       default: return cli_usage_error(cmd, "unknown option '%s' (try 'cbrl run --help')", argv[optind - 1]);
@@ -150,7 +155,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
   cli_progress progress;
   cli_progress_init(&progress, c.iterations);
   cbrl_sweep_opts so = {out, (int)threads, resume, plot, canonical, cli_catch_signals(),
-                        quiet ? NULL : cli_progress_draw, quiet ? NULL : cli_progress_log, &progress, 0};
+                        quiet ? NULL : cli_progress_draw, quiet ? NULL : cli_progress_log, &progress, 0, tensorboard};
   cbrl_sweep_progress outcome;
 #ifdef CBRL_WITH_MPI
   int rc = size > 1 ? cbrl_sweep_run_mpi(&c, &so, rank, size, &outcome, err, sizeof err)

@@ -15,6 +15,7 @@
 
 #include "cbrl/errors.h"
 #include "cbrl/run/plot.h"
+#include "cbrl/run/tensorboard.h"
 
 static double now(clockid_t clock) {
   struct timespec ts;
@@ -113,6 +114,14 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   }
   res->lambda = p->lambda; /* the run's, or the problem's own when the config sets none */
   res->dim = p->dim;
+  /* Live TensorBoard events, under the name and with the hparams an export gives the run. */
+  cbrl_tb_writer tb = {0};
+  char tb_err[1200] = "";
+  if (w && w->o->tensorboard) {
+    cbrl_tb_run tr = {r->index, c->env, cbrl_algorithm_name(r->algorithm), cbrl_simulator_name(r->simulator),
+                      p->lambda, r->beta, r->learning_rate, r->zero_order_c, r->seed, cbrl_env_takes(env, "beta")};
+    if (cbrl_tb_run_open(&tb, w->o->tensorboard, &tr, wall_clock(), tb_err, sizeof tb_err)) tb.failed = 1;
+  }
   cbrl_leader_opts o;
   leader_opts(c, r, &o);
   const char *const *report_names;
@@ -180,6 +189,7 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
         snprintf(res->error, sizeof res->error, "out of memory");
         break;
       }
+      if (tb.f) cbrl_tb_run_row(&tb, row.wall_time, t, m.F, m.f_context, m.grad_norm);
       res->final_F = m.F;
       if (t >= window_start) sum_F += m.F, sum_f += m.f_context;
     }
@@ -190,6 +200,13 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   }
   res->x = malloc(sizeof(double) * (size_t)p->dim);
   if (res->x) memcpy(res->x, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
+  if (tb.f || tb.failed) {
+    if ((tb.f && cbrl_tb_run_close(&tb, wall_clock(), !res->failed && !res->interrupted, tb_err, sizeof tb_err)) ||
+        tb.failed) {
+#pragma omp critical(cbrl_tb_error)
+      if (!w->tb_errors++) snprintf(w->tb_error, sizeof w->tb_error, "%s", tb_err);
+    }
+  }
 done:
   cbrl_env_report_close(report);
   cbrl_leader_free(L);
@@ -337,6 +354,7 @@ int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts
   if ((rc = make_dir(o->out_dir, err, err_size))) return rc;
   snprintf(path, sizeof path, "%s/results.sqlite", o->out_dir);
   if ((rc = cbrl_store_open(&w->store, path, 1, err, err_size))) return rc;
+  if (o->tensorboard && (rc = cbrl_tb_prepare(o->tensorboard, err, err_size))) return rc;
   if ((rc = add_seeds(w, err, err_size))) return rc;
   if ((rc = cbrl_store_config(&w->store, o->config_text, o->resume, err, err_size))) return rc;
   /* config.yaml is a copy for people; the store holds the config that counts. */
@@ -494,6 +512,8 @@ int cbrl__sweep_close(cbrl__sweep *w, cbrl_sweep_progress *out) {
     }
   }
   if (w->run_state) measure(w);
+  if (w->tb_errors) say(w, "TensorBoard: the events of %d runs could not be written (%s)", w->tb_errors, w->tb_error);
+  else if (o && o->tensorboard && w->run_state) say(w, "TensorBoard events in %s", o->tensorboard);
   if (out) *out = w->progress;
   if (w->lock_ready) omp_destroy_lock(&w->report_lock);
   w->lock_ready = 0;

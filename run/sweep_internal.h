@@ -31,6 +31,8 @@ typedef struct cbrl__sweep {
   int workers;
   omp_lock_t report_lock; /* serialises the callbacks between record and the workers' ticks */
   int lock_ready;
+  int tb_errors; /* runs whose TensorBoard events could not be written */
+  char tb_error[1200];
   cbrl_store store;
   char *err;
   size_t err_size;

@@ -443,7 +443,7 @@ static void the_library_reports_through_callbacks_and_stops_on_the_flag(void **s
   snprintf(out, sizeof out, "%s/lib", dir);
   volatile int stop = 1;
   seen s = {0};
-  cbrl_sweep_opts o = {out, 2, 0, 0, canonical, &stop, on_progress, on_log, &s, 0};
+  cbrl_sweep_opts o = {out, 2, 0, 0, canonical, &stop, on_progress, on_log, &s, 0, NULL};
   cbrl_sweep_progress outcome;
   /* Everything the library might write to stderr goes to a file that must stay empty. */
   snprintf(stderr_path, sizeof stderr_path, "%s/lib_stderr.txt", dir);

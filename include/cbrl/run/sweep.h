@@ -52,6 +52,9 @@ typedef struct cbrl_sweep_opts {
   void (*on_log)(void *user, const char *line); /* one line, no newline */
   void *user;
   int progress_ms; /* on_progress during runs at most this often; 0: every 200 ms, < 0: only per run */
+  /* Threaded sweeps: a TensorBoard log directory each run writes its events to as it goes
+     (the files `cbrl export --tensorboard` writes; a rerun replaces its run's); NULL: none. */
+  const char *tensorboard;
 } cbrl_sweep_opts;
 
 /* Runs every unfinished run of the grid, committing each as it ends. Once *o->stop becomes
