@@ -201,9 +201,10 @@ int cli_export(int argc, char **argv) {
     puts("Usage: cbrl export DIR --csv FILE\n"
          "       cbrl export DIR --tensorboard LOGDIR\n\n"
          "--csv writes every stored metric row of the sweep in DIR as tidy CSV (one row per run and\n"
-         "iteration, with the run's parameters as columns), for pandas or R. --tensorboard writes\n"
-         "one TensorBoard run per sweep run (scalars F, f_sampled_context, grad_norm), for\n"
-         "TensorBoard or W&B.\n\n"
+         "iteration, with the run's parameters, the row's wall time and its x as columns), for\n"
+         "pandas or R. --tensorboard writes one TensorBoard run per sweep run (scalars F,\n"
+         "f_sampled_context, grad_norm at their wall times, and the run's hparams), for TensorBoard\n"
+         "or W&B; LOGDIR and its parents are created, and exporting again replaces the files.\n\n"
          "Examples:\n  cbrl export runs/fr003 --csv fr003.csv\n  cbrl export runs/fr003 --tensorboard tb/fr003");
     return 0;
   }
