@@ -107,6 +107,8 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   cbrl_follower *follower = NULL;
   cbrl_env_report *report = NULL;
   double *x0 = NULL, *x_t = NULL;
+  cbrl_tb_writer tb = {0};
+  char tb_err[1200] = "";
   int err = cbrl_config_problem(c, r, &p, res->error, sizeof res->error);
   if (err) {
     res->failed = 1;
@@ -115,8 +117,6 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   res->lambda = p->lambda; /* the run's, or the problem's own when the config sets none */
   res->dim = p->dim;
   /* Live TensorBoard events, under the name and with the hparams an export gives the run. */
-  cbrl_tb_writer tb = {0};
-  char tb_err[1200] = "";
   if (w && w->o->tensorboard) {
     cbrl_tb_run tr = {r->index, c->env, cbrl_algorithm_name(r->algorithm), cbrl_simulator_name(r->simulator),
                       p->lambda, r->beta, r->learning_rate, r->zero_order_c, r->seed, cbrl_env_takes(env, "beta")};
@@ -200,6 +200,7 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   }
   res->x = malloc(sizeof(double) * (size_t)p->dim);
   if (res->x) memcpy(res->x, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
+done:
   if (tb.f || tb.failed) {
     if ((tb.f && cbrl_tb_run_close(&tb, wall_clock(), !res->failed && !res->interrupted, tb_err, sizeof tb_err)) ||
         tb.failed) {
@@ -207,7 +208,6 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
       if (!w->tb_errors++) snprintf(w->tb_error, sizeof w->tb_error, "%s", tb_err);
     }
   }
-done:
   cbrl_env_report_close(report);
   cbrl_leader_free(L);
   cbrl_follower_free(follower);
