@@ -418,6 +418,44 @@ static void a_plain_progress_line_every_interval_without_a_terminal(void **state
   assert_null(strchr(err_text, '\r')); /* no bar without a terminal */
 }
 
+typedef struct eta_probe {
+  long half;            /* report once the third run is past this many iterations */
+  double eta, at;       /* the ETA reported then, and when */
+  int taken;
+} eta_probe;
+
+static void on_eta(void *user, const cbrl_sweep_progress *p) {
+  eta_probe *e = user;
+  if (!e->taken && p->n_done == 2 && p->n_running == 1 && p->iterations >= 2 * 2 * e->half + e->half) {
+    e->eta = p->eta;
+    e->at = p->elapsed;
+    e->taken = 1;
+  }
+}
+
+/* The ETA weights each run's remaining iterations by its own algorithm's measured cost: with
+   two cheap exact runs done and an expensive HPGD run half way, it predicts the time left
+   within a factor 1.6 (an ETA from the sweep's mean rate, as before, gives less than half). */
+static void the_eta_weights_runs_by_their_measured_cost(void **state) {
+  cbrl_config c;
+  char err[512] = "", canonical[8192], out[128];
+  cbrl_config_default(&c);
+  static const char *const sets[] = {"algorithm=[exact, hpgd-batch]", "iterations=400", "final_window=10",
+                                     "metrics_every=100", "hpgd_steps=20000", "seeds=2"};
+  for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) assert_int_equal(cbrl_config_set(&c, sets[i], err, sizeof err), 0);
+  assert_true(cbrl_config_canonical(&c, canonical, sizeof canonical) > 0);
+  snprintf(out, sizeof out, "%s/eta", dir);
+  eta_probe e = {200, 0, 0, 0};
+  cbrl_sweep_opts o = {out, 1, 0, 0, canonical, NULL, on_eta, NULL, &e, 1, NULL};
+  cbrl_sweep_progress outcome;
+  assert_int_equal(cbrl_sweep_run(&c, &o, &outcome, err, sizeof err), 0);
+  assert_true(e.taken);
+  double actual = outcome.elapsed - e.at;
+  if (!(e.eta > actual / 1.6 && e.eta < actual * 1.6))
+    fail_msg("ETA %.3f s, but %.3f s were left", e.eta, actual);
+  print_message("ETA %.3f s, %.3f s left; the mean rate would say %.3f s\n", e.eta, actual, 600.0 * e.at / 1000.0);
+}
+
 static void on_log(void *user, const char *line) {
   seen *s = user;
   if (!s->logs++) snprintf(s->first_log, sizeof s->first_log, "%s", line);
@@ -493,6 +531,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(seeds_are_added_in_place_and_a_refusal_names_the_fields),
       cmocka_unit_test(init_x_starts_the_leader_at_a_list_or_a_stored_x),
       cmocka_unit_test(a_plain_progress_line_every_interval_without_a_terminal),
+      cmocka_unit_test(the_eta_weights_runs_by_their_measured_cost),
       cmocka_unit_test(killed_or_stopped_then_resumed_equals_uninterrupted),
       cmocka_unit_test(twenty_kill_points),
       cmocka_unit_test(rtq_runs_record_levels_and_follower_samples),
