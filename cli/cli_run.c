@@ -149,7 +149,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
     fprintf(stderr, "cbrl run: %s: %s\n", config_path, err);
     return CLI_EXIT_USAGE;
   }
-  char canonical[16384];
+  char canonical[65536]; /* an init_x list of CBRL_INIT_X_MAX values fits */
   if (cbrl_config_canonical(&c, canonical, sizeof canonical) < 0) return cli_usage_error(cmd, "config too large");
   /* SIGINT and SIGTERM: start nothing new, store runs in flight as interrupted, stop. */
   cli_progress progress;

@@ -136,7 +136,7 @@ static int check_range(cbrl_yaml *y, yaml_node_t *n, const field *f, double v) {
 /* Parses one field's node into the config. */
 static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
   char *base = (char *)c;
-  yaml_node_t *items[CBRL_SEEDS_MAX];
+  yaml_node_t *items[CBRL_SEEDS_MAX > CBRL_INIT_X_MAX ? CBRL_SEEDS_MAX : CBRL_INIT_X_MAX];
   int err;
   switch (f->kind) {
     case F_INIT_X: {
