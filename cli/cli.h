@@ -67,12 +67,15 @@ const volatile int *cli_catch_signals(void);
 int cli_caught_signal(void);
 
 typedef struct cli_progress {
-  long iterations_per_run; /* for the ETA */
+  long iterations_per_run;
   int tty;
-  double last; /* when the progress was last drawn */
+  double interval; /* seconds between two drawings: 0.2 on a terminal, else 5 (CBRL_PROGRESS_SECONDS) */
+  double last;     /* when the progress was last drawn */
+  int drawn;       /* a bar is on the terminal's last line */
 } cli_progress;
 
-/* Starts drawing progress on stderr: a bar on a terminal, else a line every 5 seconds. */
+/* Starts drawing progress on stderr: a bar on a terminal, else a line every 5 seconds (the
+   environment variable CBRL_PROGRESS_SECONDS sets another interval, for tests). */
 void cli_progress_init(cli_progress *p, long iterations_per_run);
 /* cbrl_sweep_opts.on_progress: draws p (a cli_progress) when it is due. */
 void cli_progress_draw(void *p, const cbrl_sweep_progress *s);

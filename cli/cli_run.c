@@ -25,7 +25,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size);
 
 static const char run_usage[] =
     "Usage: cbrl run CONFIG.yaml --out DIR [--set key=value]... [--threads N] [--resume] [--quiet]\n"
-    "                [--plot]\n"
+    "                [--plot] [--tensorboard LOGDIR]\n"
     "\n"
     "Runs every point of the config's grid (a list in a grid field makes an axis: algorithm,\n"
     "lambda, beta, learning_rate, zero_order_c, simulator; seeds) and stores each run, with its\n"
@@ -35,11 +35,14 @@ static const char run_usage[] =
     "  --out DIR        output directory (created); DIR/results.sqlite and DIR/config.yaml\n"
     "  --set key=value  override a field; the value is YAML: --set learning_rate=[0.5,0.1]\n"
     "  --threads N      runs in parallel (default: all cores); results do not depend on N\n"
-    "  --resume         complete the sweep already in DIR; refused if the config changed\n"
+    "  --resume         complete the sweep already in DIR; refused, naming the fields, if the\n"
+    "                   config changed other than by more seeds (added in place)\n"
     "  --quiet          no progress on stderr (otherwise a bar on a terminal, else a line\n"
-    "                   'cbrl run: D/N runs done (F failed), R iterations/s, ETA S s, best F B'\n"
-    "                   every 5 seconds)\n"
+    "                   'cbrl run: D/N runs done (F failed), R iterations/s, elapsed H:MM:SS,\n"
+    "                   ETA H:MM:SS, best F B' every 5 seconds)\n"
     "  --plot           draw the figures (as 'cbrl plot DIR') when the sweep ends\n"
+    "  --tensorboard LOGDIR  each run logs its events to LOGDIR as it goes (as 'cbrl export\n"
+    "                   DIR --tensorboard LOGDIR' would write them)\n"
     "\n"
     "Under mpirun (an MPI build, 'make mpi') rank 0 owns the store and the other ranks run\n"
     "the runs, each with --threads threads; the results are those of a single process.\n"
@@ -69,15 +72,16 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
 #else
   int rank = 0, size = 1;
 #endif
-  const char *cmd = "run", *out = NULL, *config_path = NULL;
+  const char *cmd = "run", *out = NULL, *config_path = NULL, *tensorboard = NULL;
   long threads = 0;
   int resume = 0, quiet = 0, plot = 0;
   cbrl_config c;
   cbrl_config_default(&c);
-  enum { O_OUT = 1, O_SET, O_THREADS, O_RESUME, O_QUIET, O_HELP, O_PLOT };
+  enum { O_OUT = 1, O_SET, O_THREADS, O_RESUME, O_QUIET, O_HELP, O_PLOT, O_TENSORBOARD };
   static const cli_opt opts[] = {{"out", 1, O_OUT, 0},       {"set", 1, O_SET, 0},   {"threads", 1, O_THREADS, 0},
                                  {"resume", 0, O_RESUME, 0}, {"quiet", 0, O_QUIET, 0}, {"help", 0, O_HELP, 'h'},
-                                 {"plot", 0, O_PLOT, 0},     {0, 0, 0, 0}};
+                                 {"plot", 0, O_PLOT, 0},     {"tensorboard", 1, O_TENSORBOARD, 0},
+                                 {0, 0, 0, 0}};
   /* Overrides apply after the file, so collect them first. */
   const char *sets[256];
   int n_sets = 0, ch;
@@ -96,6 +100,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
       case O_RESUME: resume = 1; break;
       case O_QUIET: quiet = 1; break;
       case O_PLOT: plot = 1; break;
+      case O_TENSORBOARD: tensorboard = args.value; break;
       case O_HELP: fputs(run_usage, stdout); return 0;
       case CLI_ARGS_POSITIONAL:
         if (config_path) return cli_usage_error(cmd, "unexpected argument '%s'", args.value);
@@ -134,6 +139,9 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
         perr = CBRL_ENOTSUP;
         snprintf(err, sizeof err, "algorithm: amd cannot handle this problem (its P or mu depends on x)");
       }
+    double *x0 = perr ? NULL : malloc(sizeof(double) * (size_t)p->dim);
+    if (x0 && cbrl_config_init_x(&c, p, x0, err, sizeof err) < 0) perr = CBRL_EINVAL;
+    free(x0);
     cbrl_problem_free(p);
   }
   free(runs);
@@ -141,13 +149,13 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
     fprintf(stderr, "cbrl run: %s: %s\n", config_path, err);
     return CLI_EXIT_USAGE;
   }
-  char canonical[16384];
+  char canonical[65536]; /* an init_x list of CBRL_INIT_X_MAX values fits */
   if (cbrl_config_canonical(&c, canonical, sizeof canonical) < 0) return cli_usage_error(cmd, "config too large");
   /* SIGINT and SIGTERM: start nothing new, store runs in flight as interrupted, stop. */
   cli_progress progress;
   cli_progress_init(&progress, c.iterations);
   cbrl_sweep_opts so = {out, (int)threads, resume, plot, canonical, cli_catch_signals(),
-                        quiet ? NULL : cli_progress_draw, quiet ? NULL : cli_progress_log, &progress};
+                        quiet ? NULL : cli_progress_draw, quiet ? NULL : cli_progress_log, &progress, 0, tensorboard};
   cbrl_sweep_progress outcome;
 #ifdef CBRL_WITH_MPI
   int rc = size > 1 ? cbrl_sweep_run_mpi(&c, &so, rank, size, &outcome, err, sizeof err)
@@ -201,9 +209,11 @@ int cli_export(int argc, char **argv) {
     if (id == O_HELP) {
       puts("Usage: cbrl export DIR [--csv FILE] [--tensorboard LOGDIR]\n\n"
            "--csv writes every stored metric row of the sweep in DIR as tidy CSV (one row per run and\n"
-           "iteration, with the run's parameters as columns), for pandas or R. --tensorboard writes\n"
-           "one TensorBoard run per sweep run (scalars F, f_sampled_context, grad_norm), for\n"
-           "TensorBoard or W&B. Give either or both.\n\n"
+           "iteration, with the run's parameters, the row's wall time and its x as columns), for\n"
+           "pandas or R. --tensorboard writes one TensorBoard run per sweep run (scalars F,\n"
+           "f_sampled_context, grad_norm at their wall times, and the run's hparams), for TensorBoard\n"
+           "or W&B; LOGDIR and its parents are created, and exporting again replaces the files.\n"
+           "Give either or both.\n\n"
            "Examples:\n  cbrl export runs/fr003 --csv fr003.csv\n  cbrl export runs/fr003 --tensorboard tb/fr003");
       return 0;
     }
@@ -256,10 +266,15 @@ static int export_csv(const char *dir, const char *csv) {
     if (e) n_names = cbrl_env_report_names(e, &names);
     sqlite3_finalize(st);
   }
-  size_t qn = (size_t)snprintf(q, sizeof q, "%s",
+  /* Stores older than per-row wall times and x give empty columns (read-only opens do not
+     migrate). */
+  int have_x = sqlite3_prepare_v2(db, "SELECT wall_time, x FROM metrics LIMIT 0", -1, &st, NULL) == SQLITE_OK;
+  sqlite3_finalize(st);
+  size_t qn = (size_t)snprintf(q, sizeof q, "%s%s",
       "SELECT r.id, r.algorithm, r.env, r.simulator, r.lambda, r.beta, r.learning_rate, r.zero_order_c, r.seed,"
       " m.iteration, m.context, m.F, m.f_context, m.grad_norm, m.env_steps, m.follower_iterations,"
-      " m.follower_products, m.follower_samples, m.level, m.env_steps_total, m.follower_samples_total");
+      " m.follower_products, m.follower_samples, m.level, m.env_steps_total, m.follower_samples_total, ",
+      have_x ? "m.wall_time, m.x" : "NULL AS wall_time, NULL AS x");
   int bad = n_names && cbrl_store_extras_source(db, extras, sizeof extras);
   for (int i = 0; i < n_names && !bad && qn < sizeof q; i++)
     qn += (size_t)snprintf(q + qn, sizeof q - qn,
@@ -275,12 +290,35 @@ static int export_csv(const char *dir, const char *csv) {
     sqlite3_close(db);
     return CLI_EXIT_USAGE;
   }
-  int cols = sqlite3_column_count(st);
-  for (int i = 0; i < cols; i++) fprintf(f, "%s%s", i ? "," : "", sqlite3_column_name(st, i));
+  /* x_t, where the row keeps it, as columns x0 .. x{d-1} (empty on the other rows). */
+  int cols = sqlite3_column_count(st), x_col = -1, x_dim = 0;
+  sqlite3_stmt *dq;
+  for (int i = 0; i < cols; i++)
+    if (!strcmp(sqlite3_column_name(st, i), "x")) x_col = i;
+  if (have_x && sqlite3_prepare_v2(db, "SELECT max(length(x)) / 8 FROM metrics", -1, &dq, NULL) == SQLITE_OK) {
+    if (sqlite3_step(dq) == SQLITE_ROW) x_dim = sqlite3_column_int(dq, 0);
+    sqlite3_finalize(dq);
+  }
+  for (int i = 0; i < cols; i++) {
+    if (i == x_col) {
+      for (int j = 0; j < x_dim; j++) fprintf(f, "%sx%d", i || j ? "," : "", j);
+      continue;
+    }
+    fprintf(f, "%s%s", i ? "," : "", sqlite3_column_name(st, i));
+  }
   fputc('\n', f);
   long rows = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     for (int i = 0; i < cols; i++) {
+      if (i == x_col) {
+        const double *x = sqlite3_column_type(st, i) == SQLITE_BLOB ? sqlite3_column_blob(st, i) : NULL;
+        int d = x ? sqlite3_column_bytes(st, i) / 8 : 0;
+        for (int j = 0; j < x_dim; j++) {
+          if (i || j) fputc(',', f);
+          if (j < d) fprintf(f, "%.17g", x[j]);
+        }
+        continue;
+      }
       if (i) fputc(',', f);
       switch (sqlite3_column_type(st, i)) {
         case SQLITE_NULL: break;
@@ -316,12 +354,19 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* Sorts v and keeps each value once; NANs (a store that has no such value) count as one value,
+   last. */
 static int unique(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  int k = 0;
+  int k = 0, nan = 0;
   for (int i = 0; i < n; i++)
-    if (!k || v[i] != v[k - 1]) v[k++] = v[i];
-  return k;
+    if (isnan(v[i])) nan = 1;
+    else v[k++] = v[i];
+  qsort(v, (size_t)k, sizeof *v, cmp_double);
+  int m = 0;
+  for (int i = 0; i < k; i++)
+    if (!m || v[i] != v[m - 1]) v[m++] = v[i];
+  if (nan) v[m++] = NAN;
+  return m;
 }
 
 /* One cell: the best (lr, c) by mean over seeds of `metric` (cbrl_best_setting_find, as the
@@ -339,15 +384,16 @@ static int best_cell(const row *rows, int n, const char *column, double lambda, 
   return found;
 }
 
-/* Appends the finished runs of one store to rows. */
-static int load_rows(const char *cmd, const char *dir, row **rows, int *n, int *cap) {
+/* Appends the finished runs of one store to rows; sets *with_beta if an environment of its
+   runs takes beta (the table shows a beta column only then). */
+static int load_rows(const char *cmd, const char *dir, row **rows, int *n, int *cap, int *with_beta) {
   sqlite3 *db;
   int rc = open_store(cmd, dir, &db);
   if (rc) return rc;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db,
-                         "SELECT algorithm, simulator, lambda, beta, learning_rate, zero_order_c, window_F, window_f_sampled"
-                         " FROM runs WHERE status = 'done' ORDER BY id",
+                         "SELECT algorithm, simulator, lambda, beta, learning_rate, zero_order_c, window_F, window_f_sampled,"
+                         " env FROM runs WHERE status = 'done' ORDER BY id",
                          -1, &st, NULL) != SQLITE_OK) {
     fprintf(stderr, "cbrl %s: %s: %s\n", cmd, dir, sqlite3_errmsg(db));
     sqlite3_close(db);
@@ -368,6 +414,8 @@ static int load_rows(const char *cmd, const char *dir, row **rows, int *n, int *
     r->zero_order_c = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5);
     r->value[0] = sqlite3_column_double(st, 6);
     r->value[1] = sqlite3_column_double(st, 7);
+    const cbrl_env *e = cbrl_env_find((const char *)sqlite3_column_text(st, 8));
+    if (e && cbrl_env_takes(e, "beta")) *with_beta = 1;
   }
   sqlite3_finalize(st);
   sqlite3_close(db);
@@ -408,11 +456,11 @@ int cli_table(int argc, char **argv) {
     }
   }
   if (!n_dirs) return cli_usage_error(cmd, "give a sweep directory (try 'cbrl table --help')");
-  int n = 0, cap = 1024;
+  int n = 0, cap = 1024, with_beta = 0;
   row *rows = malloc(sizeof *rows * cap);
   if (!rows) return cli_usage_error(cmd, "out of memory");
   for (int i = 0; i < n_dirs; i++) {
-    int rc = load_rows(cmd, dirs[i], &rows, &n, &cap);
+    int rc = load_rows(cmd, dirs[i], &rows, &n, &cap, &with_beta);
     if (rc) {
       free(rows);
       return rc;
@@ -432,6 +480,10 @@ int cli_table(int argc, char **argv) {
     if (k == nc) snprintf(columns[nc++], 48, "%s", rows[i].column);
   }
   int nl = unique(lambdas, n), nb = unique(betas, n);
+  if (!with_beta) { /* runs outside Four-Rooms have no beta: one row per lambda */
+    nb = 1, betas[0] = NAN;
+    for (int i = 0; i < n; i++) rows[i].beta = NAN;
+  }
   char path[1100];
   snprintf(path, sizeof path, "%s/table.md", dirs[0]);
   FILE *md = fopen(path, "w");
@@ -440,15 +492,16 @@ int cli_table(int argc, char **argv) {
     for (int pass = 0; pass < 2; pass++) {
       FILE *f = pass ? md : stdout;
       if (!f) continue;
-      fprintf(f, "%s## %s: mean of the final window, mean ± s.e. over seeds\n\n| lambda | beta |", metric ? "\n" : "",
-              titles[metric]);
+      fprintf(f, "%s## %s: mean of the final window, mean ± s.e. over seeds\n\n| lambda |%s", metric ? "\n" : "",
+              titles[metric], with_beta ? " beta |" : "");
       for (int k = 0; k < nc; k++) fprintf(f, " %s |", columns[k]);
-      fprintf(f, "\n|---|---|");
+      fprintf(f, "\n|---|%s", with_beta ? "---|" : "");
       for (int k = 0; k < nc; k++) fprintf(f, "---|");
       fputc('\n', f);
       for (int l = 0; l < nl; l++)
         for (int b = 0; b < nb; b++) {
-          fprintf(f, "| %g | %g |", lambdas[l], betas[b]);
+          if (with_beta) fprintf(f, "| %g | %g |", lambdas[l], betas[b]);
+          else fprintf(f, "| %g |", lambdas[l]);
           for (int k = 0; k < nc; k++) {
             char cell[128];
             best_cell(rows, n, columns[k], lambdas[l], betas[b], metric, min_seeds, cell, sizeof cell);

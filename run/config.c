@@ -10,6 +10,7 @@
 
 #include "cbrl/run/env_registry.h"
 #include "cbrl/run/number.h"
+#include "cbrl/run/store.h"
 #include "cbrl/run/suggest.h"
 #include "yaml_util.h"
 
@@ -47,7 +48,7 @@ void cbrl_config_default(cbrl_config *c) {
   c->tax_bins = 200;
 }
 
-typedef enum { F_STRING, F_ENUM_ENV, F_ALG, F_DOUBLE_AXIS, F_SIM_AXIS, F_SEEDS, F_LONG, F_DOUBLE, F_OPTIMIZER,
+typedef enum { F_INIT_X, F_STRING, F_ENUM_ENV, F_ALG, F_DOUBLE_AXIS, F_SIM_AXIS, F_SEEDS, F_LONG, F_DOUBLE, F_OPTIMIZER,
                F_FOLLOWER, F_CLIP } field_kind;
 
 typedef struct field {
@@ -93,6 +94,7 @@ static const field fields[] = {
     {"rtq_levels", F_LONG, OFF(rtq_levels), 0, 1, 30, 0},
     {"rtq_inner_samples", F_LONG, OFF(rtq_inner_samples), 0, 0, 1e7, 0},
     {"tax_bins", F_LONG, OFF(tax_bins), 0, 2, 100000, 0},
+    {"init_x", F_INIT_X, OFF(init_x), OFF(n_init_x), 0, 0, 0},
 };
 #define N_FIELDS (int)(sizeof fields / sizeof fields[0])
 
@@ -149,9 +151,33 @@ static int check_range(cbrl_yaml *y, yaml_node_t *n, const field *f, double v) {
 /* Parses one field's node into the config. */
 static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
   char *base = (char *)c;
-  yaml_node_t *items[CBRL_SEEDS_MAX];
+  yaml_node_t *items[CBRL_SEEDS_MAX > CBRL_INIT_X_MAX ? CBRL_SEEDS_MAX : CBRL_INIT_X_MAX];
   int err;
   switch (f->kind) {
+    case F_INIT_X: {
+      /* A list of numbers, or DIR:RUN naming a stored run's x. */
+      const char *sv = cbrl_yaml_scalar(n);
+      const char *colon = sv ? strrchr(sv, ':') : NULL;
+      c->n_init_x = 0;
+      c->init_x_dir[0] = 0;
+      if (colon) {
+        char *end;
+        long id = strtol(colon + 1, &end, 10);
+        if (colon == sv || !colon[1] || *end || id < 0 || id > 2147483647L)
+          return cbrl_yaml_fail(y, n, f->name, "expected a list of numbers or DIR:RUN, got '%.80s'", sv);
+        if ((size_t)(colon - sv) >= sizeof c->init_x_dir) return cbrl_yaml_fail(y, n, f->name, "too long");
+        memcpy(c->init_x_dir, sv, (size_t)(colon - sv));
+        c->init_x_dir[colon - sv] = 0;
+        c->init_x_run = (int)id;
+        return 0;
+      }
+      int k = items_of(y, n, items, CBRL_INIT_X_MAX, f->name);
+      if (k < 0) return CBRL_EPARSE;
+      for (int i = 0; i < k; i++)
+        if ((err = cbrl_yaml_double(y, items[i], f->name, &c->init_x[i]))) return err;
+      c->n_init_x = k;
+      return 0;
+    }
     case F_STRING:
     case F_ENUM_ENV: {
       const char *s = cbrl_yaml_scalar(n);
@@ -253,6 +279,18 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
   return 0;
 }
 
+/* A relative path in a config file (problem, init_x's DIR) names a file beside the config,
+   wherever the command runs from (a --set path stays relative to the working directory). */
+static int beside(char *path, size_t size, const char *config_path, cbrl_yaml *y, yaml_node_t *n) {
+  const char *slash = strrchr(config_path, '/');
+  if (path[0] == '/' || !path[0] || !slash) return 0;
+  char joined[1024];
+  int len = snprintf(joined, sizeof joined, "%.*s/%s", (int)(slash - config_path), config_path, path);
+  if (len < 0 || (size_t)len >= size) return cbrl_yaml_fail(y, n, cbrl_yaml_scalar(n) ? "path" : "?", "too long");
+  memcpy(path, joined, (size_t)len + 1);
+  return 0;
+}
+
 int cbrl_config_load(cbrl_config *c, const char *path, char *err, size_t err_size) {
   cbrl_yaml y;
   int rc = cbrl_yaml_load(&y, path, err, err_size);
@@ -277,6 +315,10 @@ int cbrl_config_load(cbrl_config *c, const char *path, char *err, size_t err_siz
       }
     }
     if ((rc = apply(c, &y, f, yaml_document_get_node(&y.doc, pr->value)))) goto done;
+    if (f->kind == F_STRING && (rc = beside(c->problem, sizeof c->problem, path, &y, kn))) goto done;
+    if (f->kind == F_INIT_X && c->init_x_dir[0] &&
+        (rc = beside(c->init_x_dir, sizeof c->init_x_dir, path, &y, kn)))
+      goto done;
   }
 done:
   cbrl_yaml_close(&y);
@@ -432,6 +474,12 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   if (c->rtq_inner_samples) PUT("rtq_inner_samples: %ld\n", c->rtq_inner_samples);
   const cbrl_env *e = cbrl_env_find(c->env);
   if (e && cbrl_env_takes(e, "tax_bins")) PUT("tax_bins: %ld\n", c->tax_bins);
+  if (c->init_x_dir[0]) PUT("init_x: %s:%d\n", c->init_x_dir, c->init_x_run);
+  if (c->n_init_x) {
+    PUT("init_x: [");
+    for (int i = 0; i < c->n_init_x; i++) PUT("%s%.17g", i ? ", " : "", c->init_x[i]);
+    PUT("]\n");
+  }
   if (e && cbrl_env_takes(e, "states"))
     PUT("states: %ld\nactions: %ld\ndim: %ld\ncontexts: %ld\nbranch: %ld\nproblem_seed: %ld\n", c->states, c->actions,
         c->dim, c->contexts, c->branch, c->problem_seed);
@@ -484,6 +532,35 @@ void cbrl_config_env_params(const cbrl_config *c, const cbrl_run_spec *r, cbrl_e
   p->tax_bins = c->tax_bins;
   p->states = c->states, p->actions = c->actions, p->dim = c->dim;
   p->contexts = c->contexts, p->branch = c->branch, p->problem_seed = c->problem_seed;
+}
+
+int cbrl_config_init_x(const cbrl_config *c, const cbrl_problem *p, double *x, char *err, size_t err_size) {
+  if (c->n_init_x) {
+    if (c->n_init_x != p->dim) {
+      snprintf(err, err_size, "init_x: %d values, but the problem's x has %d", c->n_init_x, p->dim);
+      return CBRL_EINVAL;
+    }
+    memcpy(x, c->init_x, sizeof(double) * (size_t)p->dim);
+    return 1;
+  }
+  if (!c->init_x_dir[0]) return 0;
+  double *v;
+  int dim;
+  char why[600];
+  int rc = cbrl_store_read_x(c->init_x_dir, c->init_x_run, &v, &dim, NULL, why, sizeof why);
+  if (rc) {
+    snprintf(err, err_size, "init_x: %s", why);
+    return rc;
+  }
+  if (dim != p->dim) {
+    snprintf(err, err_size, "init_x: run %d of %s has %d values, but the problem's x has %d", c->init_x_run,
+             c->init_x_dir, dim, p->dim);
+    free(v);
+    return CBRL_EINVAL;
+  }
+  memcpy(x, v, sizeof(double) * (size_t)dim);
+  free(v);
+  return 1;
 }
 
 int cbrl_config_problem(const cbrl_config *c, const cbrl_run_spec *r, cbrl_problem **out, char *err,

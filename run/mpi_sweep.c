@@ -25,25 +25,34 @@ int cbrl_mpi_init(int *argc, char ***argv, int *rank, int *size) {
 
 void cbrl_mpi_finalize(void) { MPI_Finalize(); }
 
-/* A result as one message: header, x, metric rows. All ranks run the same binary. */
+/* A result as one message: header, x, metric rows, the rows' x. All ranks run the same binary. */
 typedef struct wire {
-  int32_t index, failed, interrupted, dim;
-  int64_t iterations, env_steps, n_rows;
-  double final_F, window_F, window_f_sampled, wall_seconds, cpu_seconds;
+  int32_t index, failed, interrupted, dim, row_dim;
+  int64_t iterations, env_steps, n_rows, n_x;
+  double final_F, window_F, window_f_sampled, wall_seconds, cpu_seconds, lambda;
   char error[256];
 } wire;
 
+static size_t wire_size(const wire *h) {
+  return sizeof *h + sizeof(double) * (size_t)h->dim + sizeof(cbrl_metric_row) * (size_t)h->n_rows +
+         sizeof(double) * (size_t)h->n_x * (size_t)h->row_dim;
+}
+
 static char *pack(int index, const cbrl_run_result *r, size_t *len) {
-  size_t n = sizeof(wire) + sizeof(double) * (size_t)r->dim + sizeof(cbrl_metric_row) * (size_t)r->n_rows;
-  char *buf = malloc(n);
+  wire h = {index, r->failed, r->interrupted, r->x ? r->dim : 0, r->row_x ? r->dim : 0, r->iterations,
+            r->env_steps, r->n_rows, r->row_x ? r->n_x : 0, r->final_F, r->window_F, r->window_f_sampled,
+            r->wall_seconds, r->cpu_seconds, r->lambda, {0}};
+  char *buf = malloc(wire_size(&h));
   if (!buf) return NULL;
-  wire h = {index, r->failed, r->interrupted, r->x ? r->dim : 0, r->iterations, r->env_steps, r->n_rows,
-            r->final_F, r->window_F, r->window_f_sampled, r->wall_seconds, r->cpu_seconds, {0}};
   memcpy(h.error, r->error, sizeof h.error);
   memcpy(buf, &h, sizeof h);
-  if (h.dim) memcpy(buf + sizeof h, r->x, sizeof(double) * (size_t)h.dim);
-  memcpy(buf + sizeof h + sizeof(double) * (size_t)h.dim, r->rows, sizeof(cbrl_metric_row) * (size_t)r->n_rows);
-  *len = sizeof h + sizeof(double) * (size_t)h.dim + sizeof(cbrl_metric_row) * (size_t)r->n_rows;
+  size_t n = sizeof h;
+  if (h.dim) memcpy(buf + n, r->x, sizeof(double) * (size_t)h.dim);
+  n += sizeof(double) * (size_t)h.dim;
+  memcpy(buf + n, r->rows, sizeof(cbrl_metric_row) * (size_t)r->n_rows);
+  n += sizeof(cbrl_metric_row) * (size_t)r->n_rows;
+  if (h.n_x) memcpy(buf + n, r->row_x, sizeof(double) * (size_t)h.n_x * (size_t)h.row_dim);
+  *len = wire_size(&h);
   return buf;
 }
 
@@ -51,7 +60,7 @@ static int unpack(const char *buf, size_t len, cbrl_run_result *r) {
   wire h;
   if (len < sizeof h) return -1;
   memcpy(&h, buf, sizeof h);
-  if (len != sizeof h + sizeof(double) * (size_t)h.dim + sizeof(cbrl_metric_row) * (size_t)h.n_rows) return -1;
+  if (len != wire_size(&h)) return -1;
   memset(r, 0, sizeof *r);
   r->failed = h.failed;
   r->interrupted = h.interrupted;
@@ -63,13 +72,20 @@ static int unpack(const char *buf, size_t len, cbrl_run_result *r) {
   r->window_f_sampled = h.window_f_sampled;
   r->wall_seconds = h.wall_seconds;
   r->cpu_seconds = h.cpu_seconds;
-  r->dim = h.dim;
+  r->lambda = h.lambda;
+  r->dim = h.dim ? h.dim : h.row_dim;
   r->x = h.dim ? malloc(sizeof(double) * (size_t)h.dim) : NULL;
   r->rows = malloc(sizeof(cbrl_metric_row) * (size_t)(h.n_rows ? h.n_rows : 1));
-  if ((h.dim && !r->x) || !r->rows) return -1;
-  if (h.dim) memcpy(r->x, buf + sizeof h, sizeof(double) * (size_t)h.dim);
-  memcpy(r->rows, buf + sizeof h + sizeof(double) * (size_t)h.dim, sizeof(cbrl_metric_row) * (size_t)h.n_rows);
+  r->row_x = h.n_x ? malloc(sizeof(double) * (size_t)h.n_x * (size_t)h.row_dim) : NULL;
+  if ((h.dim && !r->x) || !r->rows || (h.n_x && !r->row_x)) return -1;
+  size_t n = sizeof h;
+  if (h.dim) memcpy(r->x, buf + n, sizeof(double) * (size_t)h.dim);
+  n += sizeof(double) * (size_t)h.dim;
+  memcpy(r->rows, buf + n, sizeof(cbrl_metric_row) * (size_t)h.n_rows);
+  n += sizeof(cbrl_metric_row) * (size_t)h.n_rows;
+  if (h.n_x) memcpy(r->row_x, buf + n, sizeof(double) * (size_t)h.n_x * (size_t)h.row_dim);
   r->n_rows = r->cap_rows = h.n_rows;
+  r->n_x = r->cap_x = h.n_x;
   return h.index;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cbrl/errors.h"
 
@@ -28,8 +29,12 @@ static const char schema[] =
     " run_id INTEGER NOT NULL, iteration INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,"
     " PRIMARY KEY(run_id, iteration, name)) WITHOUT ROWID;";
 
-/* Metrics columns added after the first stores were written (NULL for their old rows). */
-static const char *const added[4] = {"follower_samples", "level", "env_steps_total", "follower_samples_total"};
+/* Metrics columns added after the first stores were written (NULL for their old rows), with
+   their types: x is the iterate x_t as dim little-endian doubles, kept on thinned rows only. */
+#define N_ADDED 6
+static const char *const added[N_ADDED] = {"follower_samples", "level", "env_steps_total", "follower_samples_total",
+                                           "wall_time", "x"};
+static const char *const added_type[N_ADDED] = {"INTEGER", "INTEGER", "INTEGER", "INTEGER", "REAL", "BLOB"};
 
 /* Schema 1's environment columns of metrics: the tax-design report of that time, under the
    names its report still uses, so the migrated rows read as new ones. */
@@ -52,11 +57,11 @@ static int metrics_columns(sqlite3 *db, const char *const *names, int n, unsigne
    extra_metrics (in one transaction, so a failed move leaves the store as it was). */
 static int migrate(sqlite3 *db) {
   unsigned have;
-  if (metrics_columns(db, added, 4, &have)) return -1;
-  for (int i = 0; i < 4; i++) {
+  if (metrics_columns(db, added, N_ADDED, &have)) return -1;
+  for (int i = 0; i < N_ADDED; i++) {
     if (have & (1u << i)) continue;
     char sql[128];
-    snprintf(sql, sizeof sql, "ALTER TABLE metrics ADD COLUMN %s INTEGER", added[i]);
+    snprintf(sql, sizeof sql, "ALTER TABLE metrics ADD COLUMN %s %s", added[i], added_type[i]);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) return -1;
   }
   if (metrics_columns(db, legacy_extras, 8, &have)) return -1;
@@ -130,21 +135,76 @@ void cbrl_store_close(cbrl_store *s) {
   s->db = NULL;
 }
 
+/* The fields whose lines differ between two canonical configs ("key: value" per line), as
+   "a (stored X, now Y), b (...)" into out. */
+static void config_diff(const char *stored, const char *now, char *out, size_t size) {
+  size_t n = 0;
+  out[0] = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    const char *a = pass ? now : stored, *b = pass ? stored : now;
+    for (const char *line = a; *line;) {
+      const char *end = strchr(line, '\n'), *colon = strchr(line, ':');
+      if (!end) end = line + strlen(line);
+      if (colon && colon < end) {
+        size_t klen = (size_t)(colon - line);
+        /* The same key in b, and its line. */
+        const char *other = NULL;
+        for (const char *l = b; *l;) {
+          const char *e = strchr(l, '\n');
+          if (!e) e = l + strlen(l);
+          if ((size_t)(e - l) > klen && !strncmp(l, line, klen) && l[klen] == ':') other = l;
+          if (other) break;
+          l = *e ? e + 1 : e;
+        }
+        const char *oend = other ? strchr(other, '\n') : NULL;
+        if (other && !oend) oend = other + strlen(other);
+        int same = other && oend - other == end - line && !strncmp(other, line, (size_t)(end - line));
+        if (!same && !(pass && other)) { /* each changed key once, from the stored side */
+          const char *sv = pass ? NULL : colon + 2, *nv = pass ? colon + 2 : (other ? other + klen + 2 : NULL);
+          const char *se = pass ? NULL : end, *ne = pass ? end : oend;
+          if (n < size)
+            n += (size_t)snprintf(out + n, size - n, "%s%.*s (stored %.*s, now %.*s)", n ? ", " : "", (int)klen, line,
+                                  sv ? (int)(se - sv) : 7, sv ? sv : "not set", nv ? (int)(ne - nv) : 7,
+                                  nv ? nv : "not set");
+        }
+      }
+      line = *end ? end + 1 : end;
+    }
+  }
+  if (n >= size && size > 4) strcpy(out + size - 4, "...");
+}
+
+int cbrl_store_read_config(cbrl_store *s, char **canonical) {
+  sqlite3_stmt *st;
+  *canonical = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT value FROM sweep WHERE key='config'", -1, &st, NULL) != SQLITE_OK)
+    return CBRL_EIO;
+  int rc = 0;
+  if (sqlite3_step(st) == SQLITE_ROW && !(*canonical = strdup((const char *)sqlite3_column_text(st, 0))))
+    rc = CBRL_ENOMEM;
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int cbrl_store_config(cbrl_store *s, const char *canonical, int resume, char *err, size_t err_size) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(s->db, "SELECT value FROM sweep WHERE key='config'", -1, &st, NULL) != SQLITE_OK)
-    return db_fail(s, err, err_size, "reading the sweep config");
-  int have = sqlite3_step(st) == SQLITE_ROW;
-  int same = have && !strcmp((const char *)sqlite3_column_text(st, 0), canonical);
-  sqlite3_finalize(st);
+  char *stored = NULL;
+  if (cbrl_store_read_config(s, &stored)) return db_fail(s, err, err_size, "reading the sweep config");
+  int have = stored != NULL;
+  int same = have && !strcmp(stored, canonical);
   if (have && !resume) {
+    free(stored);
     snprintf(err, err_size, "%s already holds a sweep: add --resume to complete it, or choose another --out", s->path);
     return CBRL_EINVAL;
   }
   if (have && !same) {
-    snprintf(err, err_size, "%s: --resume refused: the config differs from the stored sweep's (see config.yaml beside it)", s->path);
+    char diff[768];
+    config_diff(stored, canonical, diff, sizeof diff);
+    free(stored);
+    snprintf(err, err_size, "%s: --resume refused: the config differs from the stored sweep's in %s", s->path, diff);
     return CBRL_EINVAL;
   }
+  free(stored);
   if (have) return 0;
   if (sqlite3_prepare_v2(s->db, "INSERT INTO sweep(key, value) VALUES('config', ?1), ('version', ?2)", -1, &st,
                          NULL) != SQLITE_OK)
@@ -154,6 +214,46 @@ int cbrl_store_config(cbrl_store *s, const char *canonical, int resume, char *er
   int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s, err, err_size, "writing the sweep config");
   sqlite3_finalize(st);
   return rc;
+}
+
+int cbrl_store_renumber(cbrl_store *s, const int *new_id, int n_old, const char *canonical, char *err,
+                        size_t err_size) {
+  static const char *const moves[3][2] = {
+      {"UPDATE runs SET id = ?2 WHERE id = ?1", "UPDATE runs SET id = -id - 1 WHERE id < 0"},
+      {"UPDATE metrics SET run_id = ?2 WHERE run_id = ?1", "UPDATE metrics SET run_id = -run_id - 1 WHERE run_id < 0"},
+      {"UPDATE extra_metrics SET run_id = ?2 WHERE run_id = ?1",
+       "UPDATE extra_metrics SET run_id = -run_id - 1 WHERE run_id < 0"}};
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    return db_fail(s, err, err_size, "starting a transaction");
+  /* Through negative ids, so that no two runs ever hold one id. */
+  for (int t = 0; t < 3; t++) {
+    if (sqlite3_prepare_v2(s->db, moves[t][0], -1, &st, NULL) != SQLITE_OK) goto fail;
+    for (int i = n_old - 1; i >= 0; i--) {
+      sqlite3_reset(st);
+      sqlite3_bind_int(st, 1, i);
+      sqlite3_bind_int(st, 2, -new_id[i] - 1);
+      if (sqlite3_step(st) != SQLITE_DONE) goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_exec(s->db, moves[t][1], NULL, NULL, NULL) != SQLITE_OK) goto fail;
+  }
+  if (sqlite3_prepare_v2(s->db, "UPDATE sweep SET value = ?1 WHERE key = 'config'", -1, &st, NULL) != SQLITE_OK)
+    goto fail;
+  sqlite3_bind_text(st, 1, canonical, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) != SQLITE_DONE) goto fail;
+  sqlite3_finalize(st);
+  st = NULL;
+  if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+  return 0;
+fail:
+  if (st) sqlite3_finalize(st);
+  {
+    int rc = db_fail(s, err, err_size, "renumbering the runs");
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+  }
 }
 
 int cbrl_store_finished(cbrl_store *s, unsigned char *done, int n) {
@@ -177,11 +277,14 @@ static void bind_real_or_null(sqlite3_stmt *st, int i, double v) {
 int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r,
                      const cbrl_run_result *res, char *err, size_t err_size) {
   char run_config[512], *x_json = NULL;
+  /* The temperature the run used: the config's, else the problem's own (NULL only for a run
+     whose problem could not be built). */
+  double lambda = isnan(r->lambda) ? res->lambda : r->lambda;
   snprintf(run_config, sizeof run_config,
            "{\"algorithm\": \"%s\", \"env\": \"%s\", \"simulator\": \"%s\", \"lambda\": %.17g, \"beta\": %.17g, "
            "\"learning_rate\": %.17g, \"zero_order_c\": %.17g, \"seed\": %ld}",
            cbrl_algorithm_name(r->algorithm), c->env, cbrl_simulator_name(r->simulator),
-           isnan(r->lambda) ? -1.0 : r->lambda, r->beta, r->learning_rate,
+           isnan(lambda) ? -1.0 : lambda, r->beta, r->learning_rate,
            isnan(r->zero_order_c) ? 0.0 : r->zero_order_c, r->seed);
   if (res->x) {
     size_t cap = (size_t)res->dim * 26 + 4, n = 0;
@@ -206,7 +309,7 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   sqlite3_bind_text(st, 2, cbrl_algorithm_name(r->algorithm), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, c->env, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 4, cbrl_simulator_name(r->simulator), -1, SQLITE_STATIC);
-  bind_real_or_null(st, 5, r->lambda);
+  bind_real_or_null(st, 5, lambda);
   bind_real_or_null(st, 6, r->beta);
   sqlite3_bind_double(st, 7, r->learning_rate);
   bind_real_or_null(st, 8, r->zero_order_c);
@@ -234,7 +337,8 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   if (sqlite3_prepare_v2(s->db,
                          "INSERT OR REPLACE INTO metrics(run_id, iteration, context, F, f_context, grad_norm, env_steps,"
                          " follower_iterations, follower_products, follower_samples, level, env_steps_total,"
-                         " follower_samples_total) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+                         " follower_samples_total, wall_time, x) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,"
+                         "?14,?15)",
                          -1, &st, NULL) != SQLITE_OK)
     goto fail;
   for (int64_t i = 0; i < res->n_rows; i++) {
@@ -253,6 +357,12 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
     sqlite3_bind_int(st, 11, m->level);
     sqlite3_bind_int64(st, 12, m->env_steps_total);
     sqlite3_bind_int64(st, 13, m->follower_samples_total);
+    bind_real_or_null(st, 14, m->wall_time);
+    if (m->x_index >= 0 && m->x_index < res->n_x && res->row_x)
+      sqlite3_bind_blob(st, 15, res->row_x + m->x_index * res->dim, (int)(sizeof(double) * (size_t)res->dim),
+                        SQLITE_STATIC);
+    else
+      sqlite3_bind_null(st, 15);
     if (sqlite3_step(st) != SQLITE_DONE) goto fail;
   }
   sqlite3_finalize(st);
@@ -292,5 +402,113 @@ fail:
   if (st) sqlite3_finalize(st);
   sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
   free(x_json);
+  return rc;
+}
+
+/* x as stored per row: dim doubles, little-endian (every platform cbrl builds on). */
+static int x_from_blob(const void *blob, int bytes, double **x, int *dim) {
+  if (bytes <= 0 || bytes % (int)sizeof(double)) return CBRL_EPARSE;
+  *dim = bytes / (int)sizeof(double);
+  if (!(*x = malloc((size_t)bytes))) return CBRL_ENOMEM;
+  memcpy(*x, blob, (size_t)bytes);
+  return 0;
+}
+
+/* The runs table's final x, a JSON array of numbers. */
+static int x_from_json(const char *text, double **x, int *dim) {
+  int n = 0, cap = 16;
+  double *v = malloc(sizeof *v * (size_t)cap);
+  if (!v) return CBRL_ENOMEM;
+  const char *p = text ? strchr(text, '[') : NULL;
+  if (!p) goto bad;
+  p++;
+  for (;;) {
+    while (*p == ' ') p++;
+    if (*p == ']' && n == 0) break;
+    char *end;
+    double d = strtod(p, &end);
+    if (end == p) goto bad;
+    if (n == cap) {
+      double *v2 = realloc(v, sizeof *v * (size_t)(cap *= 2));
+      if (!v2) {
+        free(v);
+        return CBRL_ENOMEM;
+      }
+      v = v2;
+    }
+    v[n++] = d;
+    p = end;
+    while (*p == ' ') p++;
+    if (*p == ']') break;
+    if (*p++ != ',') goto bad;
+  }
+  if (!n) goto bad;
+  *x = v;
+  *dim = n;
+  return 0;
+bad:
+  free(v);
+  return CBRL_EPARSE;
+}
+
+int cbrl_store_read_x(const char *dir, int run_id, double **x, int *dim, int64_t *iteration, char *err,
+                      size_t err_size) {
+  char path[1100];
+  struct stat sb;
+  *x = NULL;
+  *dim = 0;
+  if (iteration) *iteration = 0;
+  if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(path, sizeof path, "%s/results.sqlite", dir);
+  else snprintf(path, sizeof path, "%s", dir);
+  if (stat(path, &sb) != 0) {
+    snprintf(err, err_size, "%s: no results store", path);
+    return CBRL_EIO;
+  }
+  sqlite3 *db;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    snprintf(err, err_size, "%s: %s", path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return CBRL_EIO;
+  }
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_stmt *st = NULL;
+  int rc = CBRL_EINVAL, have_x_column = 0;
+  unsigned have;
+  if (!metrics_columns(db, added + 5, 1, &have)) have_x_column = have & 1u;
+  if (sqlite3_prepare_v2(db, "SELECT status, x FROM runs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) {
+    snprintf(err, err_size, "%s: not a cbrl results store: %s", path, sqlite3_errmsg(db));
+    rc = CBRL_EIO;
+    goto done;
+  }
+  sqlite3_bind_int(st, 1, run_id);
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    snprintf(err, err_size, "%s: no run %d", path, run_id);
+    goto done;
+  }
+  if (strcmp((const char *)sqlite3_column_text(st, 0), "done")) {
+    snprintf(err, err_size, "%s: run %d is %s, not done", path, run_id, (const char *)sqlite3_column_text(st, 0));
+    goto done;
+  }
+  char *final_x = sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : strdup((const char *)sqlite3_column_text(st, 1));
+  sqlite3_finalize(st);
+  st = NULL;
+  if (have_x_column &&
+      sqlite3_prepare_v2(db, "SELECT iteration, x FROM metrics WHERE run_id = ?1 AND x IS NOT NULL"
+                             " ORDER BY iteration DESC LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_int(st, 1, run_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      rc = x_from_blob(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), x, dim);
+      if (!rc && iteration) *iteration = sqlite3_column_int64(st, 0);
+      if (rc) snprintf(err, err_size, "%s: run %d: its stored x cannot be read", path, run_id);
+      free(final_x);
+      goto done;
+    }
+  }
+  rc = x_from_json(final_x, x, dim);
+  if (rc) snprintf(err, err_size, "%s: run %d has no stored x", path, run_id);
+  free(final_x);
+done:
+  if (st) sqlite3_finalize(st);
+  sqlite3_close(db);
   return rc;
 }

@@ -3,6 +3,8 @@
 #ifndef CBRL_RUN_SWEEP_INTERNAL_H
 #define CBRL_RUN_SWEEP_INTERNAL_H
 
+#include <omp.h>
+
 #include "cbrl/run/sweep.h"
 
 /* The bookkeeping of a sweep: its store, what is left to run, progress. */
@@ -16,6 +18,21 @@ typedef struct cbrl__sweep {
   volatile int halt; /* a write error: start nothing new, end runs in flight */
   double t0;
   cbrl_sweep_progress progress;
+  /* Live progress: per run of the grid, iterations done and wall seconds so far in this
+     attempt, and its state (0 waiting, 1 in flight, 2 finished now, 3 finished before);
+     per (algorithm, simulator) class, the measured seconds and iterations of finished runs. */
+  int64_t *run_iterations;
+  double *run_seconds;
+  unsigned char *run_state;
+  double class_seconds[CBRL_ALG_COUNT_ * CBRL_SIMULATORS_MAX];
+  double class_iterations[CBRL_ALG_COUNT_ * CBRL_SIMULATORS_MAX];
+  int64_t live_iterations; /* added to atomically by the workers */
+  double last_report;      /* when on_progress was last called */
+  int workers;
+  omp_lock_t report_lock; /* serialises the callbacks between record and the workers' ticks */
+  int lock_ready;
+  int tb_errors; /* runs whose TensorBoard events could not be written */
+  char tb_error[1200];
   cbrl_store store;
   char *err;
   size_t err_size;
@@ -29,7 +46,7 @@ int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts
 int cbrl__sweep_halted(const cbrl__sweep *w);
 
 /* Runs grid point index as a sweep's worker does: stops on the caller's flag or a write error. */
-int cbrl__sweep_run_one(const cbrl__sweep *w, int index, cbrl_run_result *res);
+int cbrl__sweep_run_one(cbrl__sweep *w, int index, cbrl_run_result *res);
 
 /* Stores one finished (or interrupted) run and reports progress; callers serialise calls. */
 void cbrl__sweep_record(cbrl__sweep *w, int index, const cbrl_run_result *res);

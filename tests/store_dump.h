@@ -18,7 +18,9 @@ static inline char *dump(const char *out_dir) {
   const char *queries[3] = {
       "SELECT id, algorithm, simulator, lambda, beta, learning_rate, zero_order_c, seed, config, status, error,"
       " iterations, env_steps, final_F, window_F, window_f_sampled, x FROM runs ORDER BY id",
-      "SELECT * FROM metrics ORDER BY run_id, iteration",
+      "SELECT run_id, iteration, context, F, f_context, grad_norm, env_steps, follower_iterations,"
+      " follower_products, follower_samples, level, env_steps_total, follower_samples_total, hex(x)"
+      " FROM metrics ORDER BY run_id, iteration", /* wall_time is a timing */
       "SELECT * FROM extra_metrics ORDER BY run_id, iteration, name"};
   for (int q = 0; q < 3; q++) {
     sqlite3_stmt *st;

@@ -36,6 +36,9 @@ static const bad_config bad[] = {
     {"", NULL, "empty file"},
     {"a: &x 1\nb: *x\n", NULL, "YAML aliases are not allowed"},
     {"follower: clever\n", NULL, ":1: follower: expected exact or soft-q"},
+    {"init_x: runs/q:first\n", NULL, ":1: init_x: expected a list of numbers or DIR:RUN, got 'runs/q:first'"},
+    {"init_x: [0.1, x]\n", NULL, ":1: init_x: expected a number, got 'x'"},
+    {"init_x: [0.1, 0.2]\n", NULL, "init_x: 2 values, but the problem's x has 105"},
     {"rtq_levels: 31\n", NULL, ":1: rtq_levels: 31 is out of range"},
     {"follower_iterations: 0\n", NULL, ":1: follower_iterations: 0 is out of range"},
     {NULL, "iterations=-5", "--set iterations: iterations: -5 is out of range"},
@@ -136,11 +139,35 @@ static void simulators_are_names_the_environment_offers(void **state) {
   free(runs);
 }
 
+/* A relative problem path in a config file is relative to the config's folder, wherever cbrl
+   runs from; a --set problem= path is relative to the working directory. */
+static void problem_paths_resolve_beside_the_config(void **state) {
+  char sub[128], cmd[1024], args[512];
+  snprintf(sub, sizeof sub, "%s/cfgdir", dir);
+  mkdir(sub, 0777);
+  snprintf(cmd, sizeof cmd, "cp %s/examples/chain.yaml %s/", CBRL_SOURCE_DIR, sub);
+  assert_int_equal(system(cmd), 0);
+  write_config("cfgdir/c.yaml", "env: file\nproblem: chain.yaml\nalgorithm: exact\niterations: 2\nfinal_window: 1\n");
+  /* From the source tree: chain.yaml is not in the working directory, only beside the config. */
+  snprintf(args, sizeof args, "run %s/c.yaml --out %s/o1 --quiet", sub, dir);
+  assert_int_equal(run(args), 0);
+  cbrl_config c;
+  char err[512], path[256];
+  cbrl_config_default(&c);
+  snprintf(path, sizeof path, "%s/c.yaml", sub);
+  assert_int_equal(cbrl_config_load(&c, path, err, sizeof err), 0);
+  snprintf(path, sizeof path, "%s/chain.yaml", sub);
+  assert_string_equal(c.problem, path);
+  assert_int_equal(cbrl_config_set(&c, "problem=examples/chain.yaml", err, sizeof err), 0);
+  assert_string_equal(c.problem, "examples/chain.yaml");
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(config_errors_stop_before_anything_is_written),
       cmocka_unit_test(canonical_numbers_are_shortest_and_round_trip),
       cmocka_unit_test(simulators_are_names_the_environment_offers),
+      cmocka_unit_test(problem_paths_resolve_beside_the_config),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);

@@ -3,6 +3,7 @@
    is read and migrated. */
 #include "run/run_util.h"
 
+#include "cbrl/errors.h"
 #include "cbrl/run/store.h"
 
 static void full_disk_and_read_only_filesystem_give_clear_errors(void **state) {
@@ -172,11 +173,101 @@ static void a_store_of_the_old_schema_is_read_and_migrated(void **state) {
   free(after);
 }
 
+/* x is kept per thinned row (t = 1, every metrics_every-th, the last), and cbrl_store_read_x
+   returns the last row's: the iterate whose F that row holds. */
+static void x_is_kept_per_stored_iteration_and_read_back(void **state) {
+  const char *cfg = write_config("x.yaml", "env: file\nproblem: " CBRL_SOURCE_DIR "/examples/chain.yaml\n"
+                                           "algorithm: exact\nlearning_rate: 0.5\niterations: 12\nfinal_window: 4\n"
+                                           "metrics_every: 5\n");
+  sqlite3 *db = run_and_open(cfg, "x");
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT iteration, length(x), wall_time FROM metrics WHERE run_id = 0"
+                                          " ORDER BY iteration", -1, &st, NULL), SQLITE_OK);
+  char kept[128] = "";
+  size_t n = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+      assert_int_equal(sqlite3_column_int(st, 1), 3 * 8);
+      n += (size_t)snprintf(kept + n, sizeof kept - n, "%d,", sqlite3_column_int(st, 0));
+    }
+    assert_true(sqlite3_column_double(st, 2) > 1.7e9); /* a Unix time */
+  }
+  sqlite3_finalize(st);
+  assert_string_equal(kept, "1,5,10,12,");
+  double *x;
+  int dim;
+  int64_t t;
+  char err[512], path[256];
+  snprintf(path, sizeof path, "%s/x", dir);
+  assert_int_equal(cbrl_store_read_x(path, 0, &x, &dim, &t, err, sizeof err), 0);
+  assert_int_equal(dim, 3);
+  assert_int_equal(t, 12);
+  /* The same x the row's F belongs to: one step before the final x of the runs table. */
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT x FROM runs WHERE id = 0", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_true(strcmp((const char *)sqlite3_column_text(st, 0), "") != 0);
+  sqlite3_finalize(st);
+  assert_true(x[0] != 0.0);
+  /* The CSV carries the kept x as columns x0..x2, and each row's wall time. */
+  char args[512];
+  snprintf(args, sizeof args, "export %s/x --csv %s/x.csv", dir, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/x.csv", dir);
+  char *csv = slurp(path);
+  assert_non_null(csv);
+  assert_non_null(strstr(csv, ",follower_samples_total,wall_time,x0,x1,x2\n"));
+  char last[128];
+  snprintf(last, sizeof last, ",%.17g,%.17g,%.17g\n", x[0], x[1], x[2]);
+  assert_non_null(strstr(csv, last));
+  assert_non_null(strstr(csv, ",,,\n")); /* a final-window row that keeps no x */
+  free(csv);
+  free(x);
+  snprintf(path, sizeof path, "%s/x", dir);
+  assert_int_equal(cbrl_store_read_x(path, 7, &x, &dim, &t, err, sizeof err), CBRL_EINVAL);
+  assert_non_null(strstr(err, "no run 7"));
+  sqlite3_close(db);
+}
+
+/* A sweep that sets no lambda stores the problem's temperature, so `cbrl table` has one row
+   for it (before: lambda NULL, one identical "nan" row per run), and outside Four-Rooms no
+   beta column. */
+static void a_table_has_one_row_per_lambda_and_only_the_sweeps_axes(void **state) {
+  const char *cfg = write_config("rnd.yaml", "env: random\nstates: 12\nactions: 3\ndim: 4\ncontexts: 2\nbranch: 3\n"
+                                             "algorithm: exact\nseeds: 3\niterations: 6\nfinal_window: 2\n");
+  sqlite3_close(run_and_open(cfg, "rnd"));
+  char args[256];
+  snprintf(args, sizeof args, "table %s/rnd", dir);
+  char path[256];
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/rnd/table.md", dir);
+  char *md = slurp(path);
+  assert_non_null(md);
+  assert_null(strstr(md, "nan"));
+  assert_null(strstr(md, "beta"));
+  assert_non_null(strstr(md, "| lambda | exact |\n|---|---|\n| 1 | "));
+  const char *second = strstr(md, "| 1 | ");
+  assert_non_null(second);
+  assert_null(strstr(strstr(second + 1, "| 1 | ") + 1, "| 1 | ")); /* one row in each of the two tables */
+  free(md);
+  /* Four-Rooms keeps its beta column. */
+  cfg = write_config("frt.yaml", "env: four-rooms\nalgorithm: exact\nbeta: [1, 2]\niterations: 3\nfinal_window: 1\n");
+  sqlite3_close(run_and_open(cfg, "frt"));
+  snprintf(args, sizeof args, "table %s/frt", dir);
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/frt/table.md", dir);
+  md = slurp(path);
+  assert_non_null(strstr(md, "| lambda | beta | exact |\n|---|---|---|\n| 0.003 | 1 | "));
+  assert_non_null(strstr(md, "| 0.003 | 2 | "));
+  free(md);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(full_disk_and_read_only_filesystem_give_clear_errors),
       cmocka_unit_test(tax_runs_record_the_economy),
       cmocka_unit_test(a_store_of_the_old_schema_is_read_and_migrated),
+      cmocka_unit_test(x_is_kept_per_stored_iteration_and_read_back),
+      cmocka_unit_test(a_table_has_one_row_per_lambda_and_only_the_sweeps_axes),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);

@@ -16,11 +16,12 @@ static void results_do_not_depend_on_the_thread_count(void **state) {
   assert_non_null(strstr(err_text, "cbrl run: 12 runs in the grid, 0 already finished, 12 to go\n"));
   const char *last = strstr(err_text, "cbrl run: 12/12 runs done (0 failed), ");
   assert_non_null(last);
-  double rate, eta, best;
-  assert_int_equal(sscanf(last, "cbrl run: 12/12 runs done (0 failed), %lf iterations/s, ETA %lf s, best F %lf", &rate,
-                          &eta, &best),
-                   3);
-  assert_true(rate > 0 && eta == 0 && best > -1 && best < 2);
+  double rate, best;
+  int h, m, sec;
+  assert_int_equal(sscanf(last, "cbrl run: 12/12 runs done (0 failed), %lf iterations/s, elapsed %*d:%*d:%*d, ETA %d:%d:%d,"
+                          " best F %lf", &rate, &h, &m, &sec, &best),
+                   5);
+  assert_true(rate > 0 && h == 0 && m == 0 && sec == 0 && best > -1 && best < 2);
   assert_non_null(strstr(err_text, "figures written to"));
   char p1[128], p2[128];
   snprintf(p1, sizeof p1, "%s/t1", dir);
@@ -230,9 +231,230 @@ static void tax_runs_in_the_continuous_simulator(void **state) {
    stderr, and a stop flag set before the start stores nothing and reports the sweep stopped;
    a resume with the flag down completes it. */
 typedef struct seen {
-  int logs, progress, last_done;
+  int logs, progress, last_done, during_runs;
+  double last_eta;
   char first_log[256];
 } seen;
+
+
+/* Runs `cbrl hypergrad ARGS --json` and returns its F (NAN if it failed). */
+static double hypergrad_F(const char *args) {
+  static char cmd[20000];
+  snprintf(cmd, sizeof cmd, "'%s' hypergrad %s --json 2>/dev/null", CBRL_CLI, args);
+  FILE *f = popen(cmd, "r");
+  if (!f) return NAN;
+  static char out[65536];
+  size_t n = fread(out, 1, sizeof out - 1, f);
+  out[n] = 0;
+  int status = pclose(f);
+  double F = NAN;
+  const char *p = strstr(out, "\"F\": ");
+  if (status != 0 || !p || sscanf(p, "\"F\": %lf", &F) != 1) return NAN;
+  return F;
+}
+
+typedef struct env_case {
+  const char *name;
+  const char *config;    /* beside algorithm, iterations and the metrics schedule */
+  const char *hypergrad; /* the same problem's options for cbrl hypergrad */
+  int n_runs;
+} env_case;
+
+/* For every environment, the F stored for a run (at its last row that keeps x) equals
+   `cbrl hypergrad` at the stored x, the stored lambda and the environment's options. Before
+   the fix, env file ignored a lambda grid: both runs below held the file's own 0.5. The runs
+   with no lambda store the problem's own temperature, not NULL. */
+static void a_stored_F_is_hypergrad_at_the_stored_parameters(void **state) {
+  static const env_case cases[] = {
+      {"file", "env: file\nproblem: " CBRL_SOURCE_DIR "/examples/chain.yaml\nlambda: [0.1, 2]\n",
+       "--problem " CBRL_SOURCE_DIR "/examples/chain.yaml", 2},
+      {"file_own", "env: file\nproblem: " CBRL_SOURCE_DIR "/examples/chain.yaml\n",
+       "--problem " CBRL_SOURCE_DIR "/examples/chain.yaml", 1},
+      {"four_rooms", "env: four-rooms\nlambda: [0.02]\nbeta: [0.5, 3]\n", "--env four-rooms", 2},
+      {"random", "env: random\nstates: 12\nactions: 3\ndim: 4\ncontexts: 2\nbranch: 3\nproblem_seed: 7\n"
+                 "lambda: [0.3, 1.5]\n", "--env random --states 12 --actions 3 --dim 4 --contexts 2 --branch 3 --seed 7",
+       2},
+      {"random_own", "env: random\nstates: 12\nactions: 3\ndim: 4\ncontexts: 2\nbranch: 3\nproblem_seed: 7\n",
+       "--env random --states 12 --actions 3 --dim 4 --contexts 2 --branch 3 --seed 7", 1},
+      {"tax", "env: tax-design\ntax_bins: 12\nlambda: [0.15, 0.4]\n", "--env tax-design --bins 12", 2},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    const env_case *e = &cases[k];
+    char text[1024], name[64];
+    snprintf(text, sizeof text, "%salgorithm: exact\nlearning_rate: 0.5\niterations: 3\nfinal_window: 1\n"
+             "metrics_every: 1\n", e->config);
+    snprintf(name, sizeof name, "%s.yaml", e->name);
+    sqlite3 *db = run_and_open(write_config(name, text), e->name);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT r.id, r.lambda, r.beta, m.F, m.x FROM runs r JOIN metrics m"
+                                            " ON m.run_id = r.id AND m.iteration = 3 ORDER BY r.id", -1, &st, NULL),
+                     SQLITE_OK);
+    int runs = 0;
+    double lambdas[2] = {0, 0};
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      assert_int_equal(sqlite3_column_type(st, 1), SQLITE_FLOAT); /* the temperature used, never NULL */
+      double lambda = sqlite3_column_double(st, 1), beta = sqlite3_column_double(st, 2);
+      double F = sqlite3_column_double(st, 3);
+      int bytes = sqlite3_column_bytes(st, 4);
+      assert_true(bytes > 0);
+      const double *x = sqlite3_column_blob(st, 4);
+      static char args[16384];
+      int n = snprintf(args, sizeof args, "%s --lambda %.17g --x ", e->hypergrad, lambda);
+      if (strstr(e->hypergrad, "four-rooms")) n = snprintf(args, sizeof args, "%s --lambda %.17g --beta %.17g --x ",
+                                                           e->hypergrad, lambda, beta);
+      for (int j = 0; j < bytes / 8; j++) n += snprintf(args + n, sizeof args - n, "%s%.17g", j ? "," : "", x[j]);
+      double G = hypergrad_F(args);
+      if (!(fabs(F - G) <= 1e-9 * fmax(1.0, fabs(G))))
+        fail_msg("%s, run %d: stored F %.17g, hypergrad at the stored x and lambda %.17g gives %.17g", e->name,
+                 sqlite3_column_int(st, 0), F, lambda, G);
+      if (runs < 2) lambdas[runs] = lambda;
+      runs++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_int_equal(runs, e->n_runs);
+    if (!strcmp(e->name, "file_own")) assert_close(lambdas[0], 0.5, 0, 0);  /* the file's */
+    if (!strcmp(e->name, "random_own")) assert_close(lambdas[0], 1.0, 0, 0); /* the generator's */
+  }
+}
+
+/* Seeds added to a finished sweep run in place: the stored runs move to their positions in the
+   larger grid, and the store equals a sweep of the larger grid from scratch. A resume that
+   changes other fields is refused with their names; removing seeds is refused. */
+static void seeds_are_added_in_place_and_a_refusal_names_the_fields(void **state) {
+  static const char text[] = "env: file\nproblem: " CBRL_SOURCE_DIR "/examples/chain.yaml\nalgorithm: [exact, zero-order]\n"
+                             "learning_rate: [0.5, 0.1]\niterations: 6\nfinal_window: 2\nmetrics_every: 2\n";
+  const char *cfg = write_config("seeds.yaml", text);
+  char args[1024], p1[128], p2[128];
+  snprintf(args, sizeof args, "run %s --out %s/grow --quiet --set seeds=2", cfg, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(args, sizeof args, "run %s --out %s/grow --resume --set seeds=[0,1,2]", cfg, dir);
+  assert_int_equal(run(args), 0);
+  assert_non_null(strstr(err_text, "seeds: now [0, 1, 2], stored [0, 1]: the 8 stored runs keep their results"));
+  assert_non_null(strstr(err_text, "12 runs in the grid, 8 already finished, 4 to go"));
+  snprintf(args, sizeof args, "run %s --out %s/fresh --quiet --set seeds=3", cfg, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(p1, sizeof p1, "%s/grow", dir);
+  snprintf(p2, sizeof p2, "%s/fresh", dir);
+  char *a = dump(p1), *b = dump(p2);
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_string_equal(a, b);
+  free(a);
+  free(b);
+  snprintf(args, sizeof args, "run %s --out %s/grow --resume --quiet --set seeds=[0,2]", cfg, dir);
+  assert_int_equal(run(args), 2);
+  assert_non_null(strstr(err_text, "seeds: the stored [0, 1, 2] are not all in [0, 2]"));
+  snprintf(args, sizeof args, "run %s --out %s/grow --resume --quiet --set seeds=3 --set iterations=8", cfg, dir);
+  assert_int_equal(run(args), 2);
+  assert_non_null(strstr(err_text, "--resume refused: the config differs from the stored sweep's in iterations (stored 6,"
+                                   " now 8)"));
+  assert_null(strstr(err_text, "seeds"));
+}
+
+/* init_x starts every run's leader at a given x: a list, or DIR:RUN, a stored run's x at its
+   last stored iteration (cbrl_store_read_x); a list of the wrong length stops cbrl run. */
+static void init_x_starts_the_leader_at_a_list_or_a_stored_x(void **state) {
+  static const char base[] = "env: file\nproblem: " CBRL_SOURCE_DIR "/examples/chain.yaml\nalgorithm: exact\n"
+                             "learning_rate: 0.5\niterations: 5\nfinal_window: 1\nmetrics_every: 1\n";
+  char text[1024], args[1024], path[256], err[512];
+  snprintf(text, sizeof text, "%sinit_x: [0.25, -0.5, 1]\n", base);
+  sqlite3 *db = run_and_open(write_config("ix1.yaml", text), "ix1");
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT x FROM metrics WHERE run_id = 0 AND iteration = 1", -1, &st, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  const double *x = sqlite3_column_blob(st, 0);
+  assert_int_equal(sqlite3_column_bytes(st, 0), 24);
+  assert_true(x[0] == 0.25 && x[1] == -0.5 && x[2] == 1.0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  /* From the store, relative to the config's folder: ix1 lies beside ix2.yaml. */
+  snprintf(text, sizeof text, "%sinit_x: ix1:0\n", base);
+  db = run_and_open(write_config("ix2.yaml", text), "ix2");
+  double *want;
+  int dim;
+  int64_t t;
+  snprintf(path, sizeof path, "%s/ix1", dir);
+  assert_int_equal(cbrl_store_read_x(path, 0, &want, &dim, &t, err, sizeof err), 0);
+  assert_int_equal(t, 5);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT x FROM metrics WHERE run_id = 0 AND iteration = 1", -1, &st, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_memory_equal(sqlite3_column_blob(st, 0), want, sizeof(double) * 3);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  free(want);
+  snprintf(text, sizeof text, "%sinit_x: [1, 2]\n", base);
+  snprintf(args, sizeof args, "run %s --out %s/ix3 --quiet", write_config("ix3.yaml", text), dir);
+  assert_int_equal(run(args), 2);
+  assert_non_null(strstr(err_text, "init_x: 2 values, but the problem's x has 3"));
+  snprintf(args, sizeof args, "run %s --out %s/ix4 --quiet --set init_x=%s/ix1:9", write_config("ix4.yaml", base), dir, dir);
+  assert_int_equal(run(args), 2);
+  assert_non_null(strstr(err_text, "init_x: "));
+  assert_non_null(strstr(err_text, "no run 9"));
+}
+
+/* Without a terminal, a plain progress line every interval while a run is in flight (the
+   interval shortened from 5 s through CBRL_PROGRESS_SECONDS), with the rate, h:mm:ss times and
+   an ETA; before, a line came only when a run finished. */
+static void a_plain_progress_line_every_interval_without_a_terminal(void **state) {
+  const char *cfg = write_config("long.yaml", "env: four-rooms\nalgorithm: exact\niterations: 4000\nfinal_window: 10\n"
+                                              "metrics_every: 200\n");
+  char args[512];
+  snprintf(args, sizeof args, "run %s --out %s/long", cfg, dir);
+  setenv("CBRL_PROGRESS_SECONDS", "0.25", 1);
+  int status = run(args);
+  unsetenv("CBRL_PROGRESS_SECONDS");
+  assert_int_equal(status, 0);
+  const char *line = strstr(err_text, "cbrl run: 0/1 runs done (0 failed), ");
+  if (!line) fail_msg("no progress line while the run was in flight:\n%s", err_text);
+  double rate;
+  int eh, em, es, h, m, sec;
+  assert_int_equal(sscanf(line, "cbrl run: 0/1 runs done (0 failed), %lf iterations/s, elapsed %d:%d:%d, ETA %d:%d:%d,"
+                          " best F -", &rate, &eh, &em, &es, &h, &m, &sec), 7);
+  assert_true(rate > 0 && em < 60 && es < 60 && m < 60 && sec < 60);
+  assert_non_null(strstr(err_text, "cbrl run: 1/1 runs done (0 failed), "));
+  assert_null(strchr(err_text, '\r')); /* no bar without a terminal */
+}
+
+typedef struct eta_probe {
+  long half;            /* report once the third run is past this many iterations */
+  double eta, at;       /* the ETA reported then, and when */
+  int taken;
+} eta_probe;
+
+static void on_eta(void *user, const cbrl_sweep_progress *p) {
+  eta_probe *e = user;
+  if (!e->taken && p->n_done == 2 && p->n_running == 1 && p->iterations >= 2 * 2 * e->half + e->half) {
+    e->eta = p->eta;
+    e->at = p->elapsed;
+    e->taken = 1;
+  }
+}
+
+/* The ETA weights each run's remaining iterations by its own algorithm's measured cost: with
+   two cheap exact runs done and an expensive HPGD run half way, it predicts the time left
+   within a factor 1.6 (an ETA from the sweep's mean rate, as before, gives less than half). */
+static void the_eta_weights_runs_by_their_measured_cost(void **state) {
+  cbrl_config c;
+  char err[512] = "", canonical[8192], out[128];
+  cbrl_config_default(&c);
+  static const char *const sets[] = {"algorithm=[exact, hpgd-batch]", "iterations=400", "final_window=10",
+                                     "metrics_every=100", "hpgd_steps=20000", "seeds=2"};
+  for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) assert_int_equal(cbrl_config_set(&c, sets[i], err, sizeof err), 0);
+  assert_true(cbrl_config_canonical(&c, canonical, sizeof canonical) > 0);
+  snprintf(out, sizeof out, "%s/eta", dir);
+  eta_probe e = {200, 0, 0, 0};
+  cbrl_sweep_opts o = {out, 1, 0, 0, canonical, NULL, on_eta, NULL, &e, 1, NULL};
+  cbrl_sweep_progress outcome;
+  assert_int_equal(cbrl_sweep_run(&c, &o, &outcome, err, sizeof err), 0);
+  assert_true(e.taken);
+  double actual = outcome.elapsed - e.at;
+  if (!(e.eta > actual / 1.6 && e.eta < actual * 1.6))
+    fail_msg("ETA %.3f s, but %.3f s were left", e.eta, actual);
+  print_message("ETA %.3f s, %.3f s left; the mean rate would say %.3f s\n", e.eta, actual, 600.0 * e.at / 1000.0);
+}
 
 static void on_log(void *user, const char *line) {
   seen *s = user;
@@ -243,6 +465,8 @@ static void on_progress(void *user, const cbrl_sweep_progress *p) {
   seen *s = user;
   s->progress++;
   s->last_done = p->n_done;
+  if (p->n_running > 0 && p->n_done < p->n_runs && p->iterations > 0) s->during_runs++;
+  s->last_eta = p->eta;
 }
 
 static void the_library_reports_through_callbacks_and_stops_on_the_flag(void **state) {
@@ -257,7 +481,7 @@ static void the_library_reports_through_callbacks_and_stops_on_the_flag(void **s
   snprintf(out, sizeof out, "%s/lib", dir);
   volatile int stop = 1;
   seen s = {0};
-  cbrl_sweep_opts o = {out, 2, 0, 0, canonical, &stop, on_progress, on_log, &s};
+  cbrl_sweep_opts o = {out, 2, 0, 0, canonical, &stop, on_progress, on_log, &s, 0, NULL};
   cbrl_sweep_progress outcome;
   /* Everything the library might write to stderr goes to a file that must stay empty. */
   snprintf(stderr_path, sizeof stderr_path, "%s/lib_stderr.txt", dir);
@@ -280,17 +504,22 @@ static void the_library_reports_through_callbacks_and_stops_on_the_flag(void **s
   struct stat st;
   assert_int_equal(stat(stderr_path, &st), 0);
   assert_int_equal(st.st_size, 0);
-  /* The flag down: the same sweep resumes to completion, one progress call per run. */
+  /* The flag down: the same sweep resumes to completion, with a progress call per run and,
+     every millisecond at most, between iterations of the runs in flight. */
   stop = 0;
   o.resume = 1;
+  o.progress_ms = 1;
   memset(&s, 0, sizeof s);
   assert_int_equal(cbrl_sweep_run(&c, &o, &outcome, err, sizeof err), 0);
   assert_false(outcome.stopped);
   assert_int_equal(outcome.n_done, 3);
   assert_int_equal(outcome.n_failed, 0);
   assert_true(outcome.best_F > -1 && outcome.best_F < 2);
-  assert_int_equal(s.progress, 3);
+  assert_true(s.progress > 3);
+  assert_true(s.during_runs > 0);
   assert_int_equal(s.last_done, 3);
+  assert_true(s.last_eta == 0.0);
+  assert_int_equal(outcome.iterations, 3 * 20);
   assert_int_equal(count_runs(out), 3);
   check_store_consistent(out, 9); /* t = 1, 5, 10, 15 and 16 .. 20 */
 }
@@ -298,6 +527,11 @@ static void the_library_reports_through_callbacks_and_stops_on_the_flag(void **s
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(results_do_not_depend_on_the_thread_count),
+      cmocka_unit_test(a_stored_F_is_hypergrad_at_the_stored_parameters),
+      cmocka_unit_test(seeds_are_added_in_place_and_a_refusal_names_the_fields),
+      cmocka_unit_test(init_x_starts_the_leader_at_a_list_or_a_stored_x),
+      cmocka_unit_test(a_plain_progress_line_every_interval_without_a_terminal),
+      cmocka_unit_test(the_eta_weights_runs_by_their_measured_cost),
       cmocka_unit_test(killed_or_stopped_then_resumed_equals_uninterrupted),
       cmocka_unit_test(twenty_kill_points),
       cmocka_unit_test(rtq_runs_record_levels_and_follower_samples),

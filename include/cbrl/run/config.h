@@ -15,6 +15,7 @@
 #define CBRL_RUN_FOLLOWER_EXACT 0
 #define CBRL_RUN_FOLLOWER_SOFT_Q 1
 #define CBRL_SEEDS_MAX 1000
+#define CBRL_INIT_X_MAX 1024 /* values of an init_x list; a longer x comes from a store */
 
 typedef struct cbrl_config {
   char env[32];       /* a name in the environment registry (cbrl_env_find) */
@@ -51,6 +52,13 @@ typedef struct cbrl_config {
   long rtq_levels;          /* hpgd-rtq */
   long rtq_inner_samples;   /* hpgd-rtq: 0, batch estimates inside; N, means of N unbiased samples */
   long tax_bins;            /* env tax-design: asset grid */
+  /* Where every run's leader starts (instead of the environment's start or N(0, init_std^2)):
+     n_init_x values, or the x of run init_x_run in the store of init_x_dir (cbrl_store_read_x);
+     neither set: n_init_x 0 and init_x_dir empty. */
+  int n_init_x;
+  double init_x[CBRL_INIT_X_MAX];
+  char init_x_dir[512];
+  int init_x_run;
 } cbrl_config;
 
 /* One run of the grid. */
@@ -85,6 +93,11 @@ CBRL_API int cbrl_config_runs(const cbrl_config *c, cbrl_run_spec **runs, int *n
 
 /* The environment options of one run, from the config's fields and the run's axes. */
 CBRL_API void cbrl_config_env_params(const cbrl_config *c, const cbrl_run_spec *r, cbrl_env_params *p);
+
+/* Writes the config's init_x for problem p into x (p->dim values) and returns 1, or returns 0
+   when the config sets none; a negative cbrl error, with "init_x: what" in err, for a store
+   that cannot be read or an x of the wrong length. */
+CBRL_API int cbrl_config_init_x(const cbrl_config *c, const cbrl_problem *p, double *x, char *err, size_t err_size);
 
 /* Builds the problem of one run through the environment registry, with the run's lambda. */
 CBRL_API int cbrl_config_problem(const cbrl_config *c, const cbrl_run_spec *r, cbrl_problem **out, char *err,

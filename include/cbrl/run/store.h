@@ -26,6 +26,8 @@ typedef struct cbrl_metric_row {
   int64_t env_steps_total, follower_samples_total; /* cumulative over every iteration so far */
   /* The environment's report values, in cbrl_env_report_names' order; NAN: not stored. */
   double extra[CBRL_ENV_REPORT_MAX];
+  double wall_time; /* Unix time (seconds) when the row was measured */
+  int64_t x_index;  /* the row's x_t is res->row_x[x_index * dim ...]; -1: not kept */
 } cbrl_metric_row;
 
 typedef struct cbrl_run_result {
@@ -35,10 +37,15 @@ typedef struct cbrl_run_result {
   int64_t iterations, env_steps;
   double final_F, window_F, window_f_sampled;
   double wall_seconds, cpu_seconds;
-  double *x;              /* dim */
+  double lambda;          /* the follower temperature the run used (the problem's unless set) */
+  double *x;              /* dim: the leader's x after the last iteration */
   int dim;
   cbrl_metric_row *rows;
   int64_t n_rows, cap_rows;
+  /* x_t of the rows that keep it (t = 1, every metrics_every-th and the last; not every row
+     of the final window, which would multiply the store by the window): n_x x dim. */
+  double *row_x;
+  int64_t n_x, cap_x;
 } cbrl_run_result;
 
 typedef struct cbrl_store {
@@ -51,13 +58,28 @@ CBRL_API int cbrl_store_open(cbrl_store *s, const char *path, int create, char *
 
 /* Closes the store (a closed or never opened one is allowed). */
 CBRL_API void cbrl_store_close(cbrl_store *s);
-/* Records the sweep's canonical config, or checks that it equals the stored one. */
+/* Records the sweep's canonical config, or checks that it equals the stored one; a refusal
+   names every field that differs, with its stored and its new value. */
 CBRL_API int cbrl_store_config(cbrl_store *s, const char *canonical, int resume, char *err, size_t err_size);
+/* Reads the stored canonical config into *canonical (malloc'd; NULL if the store has none). */
+CBRL_API int cbrl_store_read_config(cbrl_store *s, char **canonical);
+/* Moves every run i < n_old (with its metrics) to id new_id[i] and stores canonical as the
+   sweep's config, in one transaction: how a grid that gained seeds keeps ids = positions. */
+CBRL_API int cbrl_store_renumber(cbrl_store *s, const int *new_id, int n_old, const char *canonical, char *err,
+                                 size_t err_size);
 /* Marks done[i] = 1 for every finished (done or failed) run index < n. */
 CBRL_API int cbrl_store_finished(cbrl_store *s, unsigned char *done, int n);
 /* Writes one run, its metrics and its environment metrics in a single transaction. */
 CBRL_API int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r,
                      const cbrl_run_result *res, char *err, size_t err_size);
+
+/* Reads the leader's x of run run_id at its last stored iteration from the store in dir (a
+   sweep's output directory, or a results.sqlite file): the x_t whose F that metrics row holds,
+   or, for stores written before x was kept per row, the run's final x. Allocates *x (dim
+   values; the caller frees it); *iteration (may be NULL) gets the row's t, 0 for a final x.
+   Errors name the store and the run. */
+CBRL_API int cbrl_store_read_x(const char *dir, int run_id, double **x, int *dim, int64_t *iteration, char *err,
+                               size_t err_size);
 
 /* Writes into buf an SQL table expression of the store's environment metrics as rows
    (run_id, iteration, name, value), for "SELECT ... FROM <it>": the extra_metrics table, the

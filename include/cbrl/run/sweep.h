@@ -19,16 +19,25 @@ CBRL_API int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run
 /* Frees what cbrl_run_one allocated in res. */
 CBRL_API void cbrl_run_result_free(cbrl_run_result *res);
 
-/* Where a sweep stands: passed to on_progress after every stored run, and returned at the end. */
+/* Where a sweep stands: passed to on_progress after every stored run and, while runs are in
+   flight, at most every progress_ms from a worker between two iterations (threaded sweeps; an
+   MPI sweep reports at each stored run); returned at the end. */
 typedef struct cbrl_sweep_progress {
   int n_runs;           /* in the grid */
   int n_done;           /* finished (done or failed), including those of earlier attempts */
   int n_failed;         /* failed in this attempt */
   int n_interrupted;    /* stopped by the stop flag and stored as interrupted */
   int stopped;          /* the stop flag ended the sweep: the rest resume with --resume */
-  int64_t iterations;   /* run in this attempt */
+  int64_t iterations;   /* run in this attempt, counted as they happen (runs in flight too) */
   double elapsed;       /* seconds since the sweep opened */
   double best_F;        /* best final-window F so far (-inf: none) */
+  double rate;          /* iterations per second over this attempt */
+  /* Seconds left: each unfinished run's remaining iterations at the wall seconds per iteration
+     measured so far for its algorithm and simulator (the mean over measured classes for one not
+     yet seen), over the workers; -1 until something is measured. */
+  double eta;
+  double fraction;      /* of the sweep's work done, by the same costs (runs done / runs before) */
+  int n_running;        /* runs in flight */
 } cbrl_sweep_progress;
 
 typedef struct cbrl_sweep_opts {
@@ -42,6 +51,10 @@ typedef struct cbrl_sweep_opts {
   void (*on_progress)(void *user, const cbrl_sweep_progress *p);
   void (*on_log)(void *user, const char *line); /* one line, no newline */
   void *user;
+  int progress_ms; /* on_progress during runs at most this often; 0: every 200 ms, < 0: only per run */
+  /* Threaded sweeps: a TensorBoard log directory each run writes its events to as it goes
+     (the files `cbrl export --tensorboard` writes; a rerun replaces its run's); NULL: none. */
+  const char *tensorboard;
 } cbrl_sweep_opts;
 
 /* Runs every unfinished run of the grid, committing each as it ends. Once *o->stop becomes
