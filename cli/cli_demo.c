@@ -127,7 +127,8 @@ static int demo_sweep(const char *out, const char *name, const char *algorithm, 
   if (iterations < 100) c.metrics_every = 1;
   if (cbrl_config_validate(&c, err, sizeof err)) return cli_usage_error("demo", "%s", err);
   if (cbrl_config_canonical(&c, canonical, sizeof canonical) < 0) return cli_usage_error("demo", "config too large");
-  cbrl_sweep_opts so = {dir, (int)threads, 0, 0, canonical, stop, on_progress, NULL, (void *)name};
+  cbrl_sweep_opts so = {.out_dir = dir, .threads = (int)threads, .config_text = canonical, .stop = stop,
+                        .on_progress = on_progress, .user = (void *)name};
   cbrl_sweep_progress outcome;
   if (cbrl_sweep_run(&c, &so, &outcome, err, sizeof err)) {
     fprintf(stderr, "cbrl demo: %s\n", err);
