@@ -29,7 +29,7 @@ void cbrl_mpi_finalize(void) { MPI_Finalize(); }
 typedef struct wire {
   int32_t index, failed, interrupted, dim, row_dim;
   int64_t iterations, env_steps, n_rows, n_x;
-  double final_F, window_F, window_f_sampled, wall_seconds, cpu_seconds, lambda;
+  double final_F, window_F, window_f_sampled, wall_seconds, cpu_seconds, lambda, clip_active;
   char error[256];
 } wire;
 
@@ -41,7 +41,7 @@ static size_t wire_size(const wire *h) {
 static char *pack(int index, const cbrl_run_result *r, size_t *len) {
   wire h = {index, r->failed, r->interrupted, r->x ? r->dim : 0, r->row_x ? r->dim : 0, r->iterations,
             r->env_steps, r->n_rows, r->row_x ? r->n_x : 0, r->final_F, r->window_F, r->window_f_sampled,
-            r->wall_seconds, r->cpu_seconds, r->lambda, {0}};
+            r->wall_seconds, r->cpu_seconds, r->lambda, r->clip_active, {0}};
   char *buf = malloc(wire_size(&h));
   if (!buf) return NULL;
   memcpy(h.error, r->error, sizeof h.error);
@@ -73,6 +73,7 @@ static int unpack(const char *buf, size_t len, cbrl_run_result *r) {
   r->wall_seconds = h.wall_seconds;
   r->cpu_seconds = h.cpu_seconds;
   r->lambda = h.lambda;
+  r->clip_active = h.clip_active;
   r->dim = h.dim ? h.dim : h.row_dim;
   r->x = h.dim ? malloc(sizeof(double) * (size_t)h.dim) : NULL;
   r->rows = malloc(sizeof(cbrl_metric_row) * (size_t)(h.n_rows ? h.n_rows : 1));

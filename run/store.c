@@ -19,7 +19,8 @@ static const char schema[] =
     " id INTEGER PRIMARY KEY, algorithm TEXT NOT NULL, env TEXT NOT NULL, simulator TEXT NOT NULL,"
     " lambda REAL, beta REAL, learning_rate REAL, zero_order_c REAL, seed INTEGER NOT NULL,"
     " config TEXT NOT NULL, status TEXT NOT NULL, error TEXT, iterations INTEGER, env_steps INTEGER,"
-    " final_F REAL, window_F REAL, window_f_sampled REAL, wall_seconds REAL, cpu_seconds REAL, x TEXT);"
+    " final_F REAL, window_F REAL, window_f_sampled REAL, wall_seconds REAL, cpu_seconds REAL, x TEXT,"
+    " clip_active REAL);"
     "CREATE TABLE IF NOT EXISTS metrics("
     " run_id INTEGER NOT NULL, iteration INTEGER NOT NULL, context INTEGER, F REAL, f_context REAL,"
     " grad_norm REAL, env_steps INTEGER, follower_iterations INTEGER, follower_products INTEGER,"
@@ -57,6 +58,12 @@ static int metrics_columns(sqlite3 *db, const char *const *names, int n, unsigne
    extra_metrics (in one transaction, so a failed move leaves the store as it was). */
 static int migrate(sqlite3 *db) {
   unsigned have;
+  /* runs.clip_active came after schema 2 (NULL for older runs). */
+  sqlite3_stmt *probe;
+  if (sqlite3_prepare_v2(db, "SELECT clip_active FROM runs LIMIT 0", -1, &probe, NULL) == SQLITE_OK)
+    sqlite3_finalize(probe);
+  else if (sqlite3_exec(db, "ALTER TABLE runs ADD COLUMN clip_active REAL", NULL, NULL, NULL) != SQLITE_OK)
+    return -1;
   if (metrics_columns(db, added, N_ADDED, &have)) return -1;
   for (int i = 0; i < N_ADDED; i++) {
     if (have & (1u << i)) continue;
@@ -303,7 +310,7 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   static const char insert_run[] =
       "INSERT OR REPLACE INTO runs(id, algorithm, env, simulator, lambda, beta, learning_rate, zero_order_c, seed,"
       " config, status, error, iterations, env_steps, final_F, window_F, window_f_sampled, wall_seconds,"
-      " cpu_seconds, x) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)";
+      " cpu_seconds, x, clip_active) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)";
   if (sqlite3_prepare_v2(s->db, insert_run, -1, &st, NULL) != SQLITE_OK) goto fail;
   sqlite3_bind_int(st, 1, r->index);
   sqlite3_bind_text(st, 2, cbrl_algorithm_name(r->algorithm), -1, SQLITE_STATIC);
@@ -325,6 +332,7 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   sqlite3_bind_double(st, 18, res->wall_seconds);
   sqlite3_bind_double(st, 19, res->cpu_seconds);
   if (x_json) sqlite3_bind_text(st, 20, x_json, -1, SQLITE_STATIC);
+  bind_real_or_null(st, 21, res->clip_active);
   if (sqlite3_step(st) != SQLITE_DONE) goto fail;
   sqlite3_finalize(st);
   st = NULL;

@@ -100,7 +100,7 @@ static void tick(cbrl__sweep *w, int index, int64_t t, double seconds);
 static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res, const volatile int *stop,
                      const volatile int *halt, cbrl__sweep *w) {
   memset(res, 0, sizeof *res);
-  res->final_F = res->window_F = res->window_f_sampled = res->lambda = NAN;
+  res->final_F = res->window_F = res->window_f_sampled = res->lambda = res->clip_active = NAN;
   double wall0 = now(CLOCK_MONOTONIC), cpu0 = now(CLOCK_THREAD_CPUTIME_ID);
   const cbrl_env *env = cbrl_env_find(c->env);
   cbrl_problem *p = NULL;
@@ -155,7 +155,7 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   }
   long T = c->iterations, window_start = T - c->final_window + 1;
   double sum_F = 0.0, sum_f = 0.0;
-  int64_t follower_total = 0;
+  int64_t follower_total = 0, clipped = 0;
   for (long t = 1; t <= T; t++) {
     if (stopped(stop, halt)) {
       res->interrupted = 1;
@@ -176,6 +176,7 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
     res->iterations = t;
     if (w) tick(w, r->index, t, now(CLOCK_MONOTONIC) - wall0);
     res->env_steps += m.env_steps;
+    if (t >= window_start) clipped += m.clipped;
     follower_total += m.follower_samples;
     if (with) {
       cbrl_metric_row row = {m.iteration, m.context, m.F, m.f_context, m.grad_norm, m.env_steps,
@@ -199,6 +200,7 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   if (!res->failed && !res->interrupted) {
     res->window_F = sum_F / (double)c->final_window;
     res->window_f_sampled = sum_f / (double)c->final_window;
+    res->clip_active = (double)clipped / (double)c->final_window;
   }
   res->x = malloc(sizeof(double) * (size_t)p->dim);
   if (res->x) memcpy(res->x, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
@@ -488,6 +490,15 @@ void cbrl__sweep_record(cbrl__sweep *w, int index, const cbrl_run_result *res) {
   }
   w->run_state[index] = res->interrupted ? 0 : 2;
   if (!res->failed && res->window_F > p->best_F) p->best_F = res->window_F;
+  /* docs/MODEL.md 4: a clip that binds through the final window may hold the leader at a clipped
+     fixed point instead of the optimum. A quarter, not "most": on tests/core/test_clip.c's problem
+     the per-context clip binds on 41 % of the iterations at the clipped fixed point. */
+  if (!res->failed && !res->interrupted && res->clip_active >= 0.25) {
+    const cbrl_run_spec *r = &w->runs[index];
+    say(w, "run %d (%s, lr %g, seed %ld): the clip was active on %.0f %% of the final window's iterations; "
+        "the leader may have stopped at a clipped fixed point (docs/MODEL.md 4; try clip: average)", r->index,
+        cbrl_algorithm_name(r->algorithm), r->learning_rate, (long)r->seed, 100.0 * res->clip_active);
+  }
   measure(w);
   double t_now = now(CLOCK_MONOTONIC);
   __atomic_store(&w->last_report, &t_now, __ATOMIC_RELAXED);

@@ -524,6 +524,52 @@ static void the_library_reports_through_callbacks_and_stops_on_the_flag(void **s
   check_store_consistent(out, 9); /* t = 1, 5, 10, 15 and 16 .. 20 */
 }
 
+/* tests/core/clip_problem.h's four-type subsidy problem as a problem file: with the paper's
+   per-context clip the leader stops at the clipped fixed point, the runner says so and stores
+   how often the clip bound; with clip: average it does neither (docs/MODEL.md 4). */
+static void a_binding_clip_is_stored_and_warned_about(void **state) {
+  static const double b[4] = {0.5, 1.1, 1.25, 1.35}, u[4] = {0.8, 2.6, 1.4, 0.6}, q[4] = {0.35, 0.4, 0.05, 0.2};
+  char problem[2048];
+  int n = snprintf(problem, sizeof problem,
+                   "format: cbrl-tabular-1\nstates: 2\nactions: 2\ndim: 1\ngamma: 0.9\nlambda: 0.2\n"
+                   "terminal: [1]\ncontexts:\n");
+  for (int i = 0; i < 4; i++)
+    n += snprintf(problem + n, sizeof problem - (size_t)n,
+                  "  - weight: %g\n    initial: [{s: 0}]\n"
+                  "    transitions: [{s: 0, a: 0, next: 1}, {s: 0, a: 1, next: 1}]\n"
+                  "    reward: [{s: 0, a: 1, value: %g, coef: [1.0]}]\n"
+                  "    leader_reward: [{s: 0, a: 1, value: %g, coef: [-1.0]}]\n",
+                  q[i], -b[i], u[i]);
+  write_config("clip.yaml", problem);
+  static const char *const modes[2] = {"per-context", "average"};
+  for (int k = 0; k < 2; k++) {
+    char cfg[512], args[512], path[256];
+    snprintf(cfg, sizeof cfg,
+             "env: file\nproblem: clip.yaml\nalgorithm: exact\nlearning_rate: 0.01\niterations: 3000\n"
+             "final_window: 1000\nmetrics_every: 100\ninit_x: [0]\nclip: %s\n", modes[k]);
+    snprintf(args, sizeof args, "run %s --out %s/clip_%d", write_config("clip_run.yaml", cfg), dir, k);
+    assert_int_equal(run(args), 0);
+    int warned = strstr(err_text, "the clip was active") != NULL;
+    snprintf(path, sizeof path, "%s/clip_%d/results.sqlite", dir, k);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT clip_active FROM runs", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    double active = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    print_message("clip %s: active on %.1f %% of the final window, warned %d\n", modes[k], 100 * active, warned);
+    if (k == 0) {
+      assert_true(active >= 0.25);
+      assert_true(warned);
+    } else {
+      assert_true(active < 0.05);
+      assert_false(warned);
+    }
+  }
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(results_do_not_depend_on_the_thread_count),
@@ -537,6 +583,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(rtq_runs_record_levels_and_follower_samples),
       cmocka_unit_test(tax_runs_in_the_continuous_simulator),
       cmocka_unit_test(the_library_reports_through_callbacks_and_stops_on_the_flag),
+      cmocka_unit_test_setup_teardown(a_binding_clip_is_stored_and_warned_about, make_dir, remove_dir),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);

@@ -38,6 +38,7 @@ typedef struct cbrl_run_result {
   double final_F, window_F, window_f_sampled;
   double wall_seconds, cpu_seconds;
   double lambda;          /* the follower temperature the run used (the problem's unless set) */
+  double clip_active;     /* share of the final window's iterations whose step the clip shortened */
   double *x;              /* dim: the leader's x after the last iteration */
   int dim;
   cbrl_metric_row *rows;
