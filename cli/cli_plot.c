@@ -82,6 +82,6 @@ int cli_plot(int argc, char **argv) {
     fprintf(stderr, "cbrl plot: %s\n", err);
     return CLI_EXIT_FAILURE;
   }
-  fprintf(stderr, "cbrl plot: %d figures written to %s\n", n, out_dir);
+  fprintf(stderr, "cbrl plot: %d figure%s written to %s\n", n, n == 1 ? "" : "s", out_dir);
   return 0;
 }
