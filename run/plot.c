@@ -97,8 +97,28 @@ int cbrl__plot_writable(const char *path, char *err, size_t err_size) {
   return 0;
 }
 
+/* PLplot reports recoverable trouble through plabort, which prints to stderr unless a handler
+   is set: keep the message for the figure's error instead (the library prints nothing). Its
+   fatal errors (plexit) cannot be turned back; cbrl__plot_writable checks the one a figure
+   meets, an unwritable file, beforehand. */
+static char plot_trouble[256];
+
+static void keep_abort(PLCHAR_VECTOR message) {
+  if (!plot_trouble[0]) snprintf(plot_trouble, sizeof plot_trouble, "%s", message);
+}
+
+int cbrl__plot_end(const char *path, char *err, size_t err_size) {
+  plend();
+  if (!plot_trouble[0]) return 0;
+  snprintf(err, err_size, "%s: PLplot: %s", path, plot_trouble);
+  plot_trouble[0] = '\0';
+  return CBRL_EIO;
+}
+
 /* A white page with black axes and a palette of distinct line colours (cmap0 2..9). */
 void cbrl__plot_begin(const char *device, const char *path, int width, int height, int panels) {
+  plot_trouble[0] = '\0';
+  plsabort(keep_abort);
   plsdev(device);
   plsfnam(path);
   plscolbg(255, 255, 255);
@@ -360,9 +380,9 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
   pllegend(&lw, &lh, PL_LEGEND_BACKGROUND, PL_POSITION_INSIDE | PL_POSITION_LEFT | PL_POSITION_TOP,
            0.0, 0.0, 0.06, 0, 1, 1, 0, 0, used, opt, 0.8, 0.8, 2.0, 0.0, colors, text, NULL, NULL, NULL, NULL, colors,
            styles, widths, NULL, NULL, NULL, NULL);
-  plend();
+  rc = cbrl__plot_end(path, err, err_size);
   for (int i = 0; i < used; i++) free(sr[i].x), free(sr[i].mean), free(sr[i].se);
-  return 1;
+  return rc ? rc : 1;
 }
 
 /* A stored x: a JSON array of numbers; returns its length, or -1 (x is malloc'd). */

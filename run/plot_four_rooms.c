@@ -188,6 +188,6 @@ int cbrl__four_rooms_map(const cbrl__map_figure *f) {
       plmtex("t", 1.2, 0.5, 0.5, "|p| x100");
     }
   }
-  plend();
-  return rc ? rc : 1;
+  int end = cbrl__plot_end(f->path, f->err, f->err_size);
+  return rc ? rc : end ? end : 1;
 }
