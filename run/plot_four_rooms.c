@@ -168,9 +168,8 @@ int cbrl__four_rooms_map(const cbrl__map_figure *f) {
     char info[96];
     snprintf(info, sizeof info, "seed %ld, final-window F %.3f", run->seed, run->window_F);
     plmtex("b", 1.6, 0.0, 0.0, info);
-    if (p == 0)
-      plmtex("b", 3.2, 0.0, 0.0,
-             panels > 1 ? "paths: blue to G1, green to G2; one colour scale for all panels" : "paths: blue to G1, green to G2");
+    if (p == 0) plmtex("b", 3.2, 0.0, 0.0, "paths: blue to G1, green to G2");
+    if (p == 0 && panels > 1) plmtex("b", 4.8, 0.0, 0.0, "one colour scale for all panels");
     plschr(0, 1.1);
     cbrl_exact_free(e);
     cbrl_problem_free(prob);
