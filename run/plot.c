@@ -115,6 +115,10 @@ int cbrl__plot_end(const char *path, char *err, size_t err_size) {
   return CBRL_EIO;
 }
 
+/* The line colours, one per algorithm (cmap0 2..9; their translucent bands 10..17). */
+static const int line_palette[8][3] = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {255, 127, 14},
+                                       {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
+
 /* A white page with black axes and a palette of distinct line colours (cmap0 2..9). */
 void cbrl__plot_begin(const char *device, const char *path, int width, int height, int panels) {
   plot_trouble[0] = '\0';
@@ -126,10 +130,8 @@ void cbrl__plot_begin(const char *device, const char *path, int width, int heigh
   plssub(panels, 1);
   plscmap0n(32); /* lines 2..9, their translucent bands 10..17, walls 15 is overwritten per map */
   plinit();
-  static const int palette[8][3] = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {255, 127, 14},
-                                    {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
   plscol0(1, 0, 0, 0);
-  for (int i = 0; i < 8; i++) plscol0(2 + i, palette[i][0], palette[i][1], palette[i][2]);
+  for (int i = 0; i < 8; i++) plscol0(2 + i, line_palette[i][0], line_palette[i][1], line_palette[i][2]);
   plschr(0, 1.1);
 }
 
@@ -182,9 +184,6 @@ static void plain_label(PLINT axis, PLFLT value, char *label, PLINT length, PLPo
     snprintf(label, length, "%.4g", value);
   }
 }
-
-static const int line_palette[8][3] = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {255, 127, 14},
-                                       {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
 
 typedef struct series {
   double *x, *mean, *se;
