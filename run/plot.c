@@ -308,8 +308,8 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
   if (cs->flag_above > 0 && ymax[0] > cs->flag_above) ymin[0] = fmin(ymin[0], 0.0);
   /* The legend sits in its own strip below the box, one row per line: the axes keep the
      data's range and the page grows instead. */
-  const int width = 1000, legend_px = 16 + 30 * used, height = 560 + legend_px;
-  const double left = 130.0 / width, right = 0.94, bottom = (legend_px + 95.0) / height, top = 1.0 - 50.0 / height;
+  const int width = 1000, legend_px = 16 + 41 * used, height = 570 + legend_px;
+  const double left = 130.0 / width, right = 0.94, bottom = (legend_px + 95.0) / height, top = 1.0 - 60.0 / height;
   cbrl__plot_begin(device, path, width, height, 1);
   plslabelfunc(plain_label, NULL);
   pladv(0);
