@@ -314,6 +314,56 @@ static void file_names_carry_only_the_sweeps_axes(void **state) {
   assert_true(dir_has(path, "curves"));
 }
 
+/* --smooth K averages over the last K iterations, not the last K stored points: a spike in F at
+   iteration 10, where points are 5 iterations apart, moves the smoothed mean at iterations 10
+   and 15 only at K = 10, where a window of 10 stored points kept it up to iteration 35. Read
+   from the SVG: the mean line is the 2-wide unfilled path in the first line colour (cairo
+   drops collinear vertices, so the test reads where the line leaves and rejoins 0). */
+static void smoothing_is_over_iterations(void **state) {
+  const char *cfg = write_config("smooth.yaml", small);
+  char args[600], path[256];
+  snprintf(args, sizeof args,
+           "run %s --out %s/sm --quiet --set seeds=1 --set algorithm=hpgd-batch --set learning_rate=0.5", cfg, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/sm/results.sqlite", dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "UPDATE metrics SET F = 0; UPDATE metrics SET F = 1 WHERE iteration = 10", NULL, NULL, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_changes(db), 1);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT min(iteration), max(iteration) FROM metrics", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  double first = sqlite3_column_double(st, 0), last = sqlite3_column_double(st, 1);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  snprintf(args, sizeof args, "plot %s/sm --format svg --smooth 10", dir);
+  assert_int_equal(run(args), 0);
+  snprintf(path, sizeof path, "%s/sm/plots/curves_lambda0.005_beta2.svg", dir);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  static char svg[1 << 20];
+  size_t len = fread(svg, 1, sizeof svg - 1, f);
+  svg[len] = 0;
+  fclose(f);
+  const char *line = strstr(svg, "fill:none;stroke-width:2;stroke-linecap:butt;stroke-linejoin:bevel;"
+                                 "stroke:rgb(12.156863%,46.666667%,70.588235%)");
+  assert_non_null(line);
+  const char *d = strstr(line, "d=\"M ");
+  assert_non_null(d);
+  d += 3; /* at the M */
+  double xs[256], ys[256];
+  int n = 0, used;
+  while (n < 256 && sscanf(d, " %*[ML] %lf %lf%n", &xs[n], &ys[n], &used) == 2) n++, d += used;
+  assert_true(n >= 4);
+  /* Vertices off the final value (0), in iterations: x maps the first and last stored ones. */
+  double top = -1;
+  for (int i = 0; i < n; i++)
+    if (fabs(ys[i] - ys[n - 1]) > 0.5) top = first + (xs[i] - xs[0]) / (xs[n - 1] - xs[0]) * (last - first);
+  print_message("the smoothed spike ends at iteration %.2f\n", top);
+  assert_true(fabs(top - 15.0) < 0.5);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(plots_are_written_and_the_map_marks_the_right_cells),
@@ -321,6 +371,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(the_penalty_map_draws_a_cell_where_it_is),
       cmocka_unit_test(svg_only_keeps_the_penalty_dump),
       cmocka_unit_test(file_names_carry_only_the_sweeps_axes),
+      cmocka_unit_test(smoothing_is_over_iterations),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, getenv("CBRL_TEST_KEEP") ? NULL : remove_dir);
