@@ -12,27 +12,35 @@ static const char plot_usage[] =
     "                 [--only ALG[,ALG...]]\n"
     "\n"
     "Draws the figures of the sweep in DIR (PLplot, cairo drivers), white background; the\n"
-    "runs of several DIRs are pooled (figures go to the first's plots/ unless --out):\n"
+    "runs of several DIRs are pooled (figures go to the first's plots/ unless --out). One\n"
+    "figure per lambda (and beta, on Four-Rooms); a file name carries only the axes the sweep\n"
+    "has: _lambdaL where lambda is stored, _betaB where the environment takes beta:\n"
     "  curves_lambdaL_betaB.*       exact F against outer iteration, mean and standard-error\n"
     "                               band over seeds, per algorithm at its chosen learning rate\n"
     "  samples_lambdaL_betaB.*      exact F against cumulative follower samples (soft-q\n"
     "                               followers and RT-Q)\n"
-    "  tax_rates_lambdaL_betaB.*    tax design: income tax and the three VAT rates\n"
-    "  households_lambdaL_betaB.*   tax design: the households' objective J, its spread across\n"
-    "                               types, and the expected tax revenue\n"
+    "  tax_rates_lambdaL.*          tax design: income tax and the three VAT rates (a rate\n"
+    "                               above 1, more than the whole base, is marked)\n"
+    "  households_lambdaL.*         tax design: the households' objective J and the expected\n"
+    "                               tax revenue; J's spread across types on its own axis below\n"
     "  penalty_map_lambdaL_betaB.*  Four-Rooms: the learned penalty per cell, walls, start S,\n"
     "                               goals G1 and G2, the +1 target, and the follower's most\n"
     "                               likely path to each goal; one panel per algorithm (its\n"
-    "                               median seed); penalty_maps.txt dumps every panel as text\n"
+    "                               median seed), all on one colour scale; penalty_maps.txt\n"
+    "                               dumps every panel as text\n"
+    "Colours follow the algorithm; line styles the quantity. Titles name the environment, or\n"
+    "the problem file's name for env: file.\n"
     "\n"
     "Options:\n"
     "  --format F   png, svg or both (default both)\n"
     "  --out DIR    where to write (default DIR/plots)\n"
-    "  --smooth K   moving average over K stored points (default 1: none)\n"
+    "  --smooth K   moving average over the last K outer iterations (default 1: none); the\n"
+    "               stored points are every metrics_every iterations, then every iteration\n"
+    "               of the final window, so K = 50 averages 5 points early and 50 at the end\n"
     "  --only LIST  draw only these algorithms (comma-separated, for example exact,zero-order)\n"
     "\n"
     "Example:\n"
-    "  cbrl plot runs/fr003 --format png --smooth 5\n";
+    "  cbrl plot runs/fr003 --format png --smooth 50\n";
 
 int cli_plot(int argc, char **argv) {
   const char *cmd = "plot", *dir = NULL, *out = NULL, *only = NULL;
@@ -87,6 +95,6 @@ int cli_plot(int argc, char **argv) {
     fprintf(stderr, "cbrl plot: %s\n", err);
     return CLI_EXIT_FAILURE;
   }
-  fprintf(stderr, "cbrl plot: %d figures written to %s\n", n, out_dir);
+  fprintf(stderr, "cbrl plot: %d figure%s written to %s\n", n, n == 1 ? "" : "s", out_dir);
   return 0;
 }

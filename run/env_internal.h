@@ -15,6 +15,9 @@ typedef struct cbrl__env_curves {
   int n_y;
   const char *y[CBRL_ENV_REPORT_MAX];      /* report names */
   const char *ylabel[CBRL_ENV_REPORT_MAX]; /* legend labels */
+  unsigned lower;     /* bit i: y[i] goes on a second axis below (its scale differs) */
+  const char *axis2;  /* that axis' label */
+  double flag_above;  /* a dashed line there, legend entries ending above it marked (0: none) */
 } cbrl__env_curves;
 
 /* One panel of a policy map: a chosen run's final x. */
@@ -30,7 +33,7 @@ typedef struct cbrl__map_panel {
 /* One policy-map figure of (lambda, beta): the panels, where to draw, the text dump. */
 typedef struct cbrl__map_figure {
   const cbrl_env *env;
-  double lambda, beta; /* lambda NAN: the problem's own */
+  double lambda, beta; /* NAN: not an axis of the sweep (left out of titles) */
   int n_panels;
   const cbrl__map_panel *panels;
   const char *device, *path; /* PLplot device and output file */

@@ -98,9 +98,9 @@ static void tax_report_close(void *state) { cbrl_exact_free(state); }
 
 static const cbrl__env_curves tax_curves[] = {
     {"tax_rates", "rate", "tax rates", 4, {"income_tax", "vat1", "vat2", "vat3"},
-     {"income", "VAT 1", "VAT 2", "VAT 3"}},
+     {"income", "VAT 1", "VAT 2", "VAT 3"}, .flag_above = 1.0},
     {"households", "value", "households and revenue", 3, {"household_value", "household_spread", "revenue"},
-     {"J (mean)", "J spread", "revenue"}},
+     {"J (mean)", "J spread", "revenue"}, .lower = 0x2, .axis2 = "J spread"},
 };
 
 static const char *const four_rooms_fields[] = {"beta", NULL};

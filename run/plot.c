@@ -30,6 +30,8 @@ typedef struct sweep {
   prun *runs;
   int n;
   char env[32];
+  int has_beta;   /* the environment takes beta: figures are per (lambda, beta), else per lambda */
+  char title[96]; /* in figure titles: the environment's, or a problem file's name */
 } sweep;
 
 static int same(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
@@ -95,8 +97,32 @@ int cbrl__plot_writable(const char *path, char *err, size_t err_size) {
   return 0;
 }
 
+/* PLplot reports recoverable trouble through plabort, which prints to stderr unless a handler
+   is set: keep the message for the figure's error instead (the library prints nothing). Its
+   fatal errors (plexit) cannot be turned back; cbrl__plot_writable checks the one a figure
+   meets, an unwritable file, beforehand. */
+static char plot_trouble[256];
+
+static void keep_abort(PLCHAR_VECTOR message) {
+  if (!plot_trouble[0]) snprintf(plot_trouble, sizeof plot_trouble, "%s", message);
+}
+
+int cbrl__plot_end(const char *path, char *err, size_t err_size) {
+  plend();
+  if (!plot_trouble[0]) return 0;
+  snprintf(err, err_size, "%s: PLplot: %s", path, plot_trouble);
+  plot_trouble[0] = '\0';
+  return CBRL_EIO;
+}
+
+/* The line colours, one per algorithm (cmap0 2..9; their translucent bands 10..17). */
+static const int line_palette[8][3] = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {255, 127, 14},
+                                       {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
+
 /* A white page with black axes and a palette of distinct line colours (cmap0 2..9). */
 void cbrl__plot_begin(const char *device, const char *path, int width, int height, int panels) {
+  plot_trouble[0] = '\0';
+  plsabort(keep_abort);
   plsdev(device);
   plsfnam(path);
   plscolbg(255, 255, 255);
@@ -104,10 +130,8 @@ void cbrl__plot_begin(const char *device, const char *path, int width, int heigh
   plssub(panels, 1);
   plscmap0n(32); /* lines 2..9, their translucent bands 10..17, walls 15 is overwritten per map */
   plinit();
-  static const int palette[8][3] = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {255, 127, 14},
-                                    {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
   plscol0(1, 0, 0, 0);
-  for (int i = 0; i < 8; i++) plscol0(2 + i, palette[i][0], palette[i][1], palette[i][2]);
+  for (int i = 0; i < 8; i++) plscol0(2 + i, line_palette[i][0], line_palette[i][1], line_palette[i][2]);
   plschr(0, 1.1);
 }
 
@@ -121,192 +145,243 @@ typedef struct curve_spec {
   int n_y;
   const char *axis, *what; /* y axis label; title text */
   int extra;               /* y are the environment's report values (extra_metrics) */
+  unsigned lower;          /* bit i: y[i] on a second axis below, labelled axis2 */
+  const char *axis2;
+  double flag_above;       /* 0: none */
 } curve_spec;
 
-
-/* The legend's estimated share of the plot box: about 7 % of the height per entry, and the
-   longest label's width at the legend's text size. */
-static void legend_extent(int n, char names[][112], double *w, double *h) {
-  size_t longest = 0;
-  for (int i = 0; i < n; i++) longest = strlen(names[i]) > longest ? strlen(names[i]) : longest;
-  *w = fmin(0.95, 0.11 + 0.0105 * (double)longest);
-  *h = fmin(0.95, 0.05 + 0.068 * n);
+void cbrl__plot_axes_title(double lambda, double beta, const char *sep, char *out, size_t size) {
+  int n = 0;
+  out[0] = '\0';
+  if (!isnan(lambda)) n = snprintf(out, size, "#gl = %g", lambda);
+  if (!isnan(beta) && n >= 0 && (size_t)n < size) snprintf(out + n, size - n, "%s#gb = %g", n ? sep : "", beta);
 }
 
-/* Picks the corner whose legend box covers the fewest curve points; if every corner covers
-   some, raises the top of the y range so the legend sits above the data. */
-static PLINT legend_corner(int n, const int *npts, double **xs, double **mean, char names[][112], double xmin,
-                           double xmax, double *lo, double *hi) {
-  static const PLINT corners[4] = {PL_POSITION_LEFT | PL_POSITION_TOP, PL_POSITION_RIGHT | PL_POSITION_TOP,
-                                   PL_POSITION_LEFT | PL_POSITION_BOTTOM, PL_POSITION_RIGHT | PL_POSITION_BOTTOM};
-  double w, h;
-  legend_extent(n, names, &w, &h);
-  int best = 0;
-  long best_hits = -1;
-  for (int c = 0; c < 4; c++) {
-    long hits = 0;
-    for (int u = 0; u < n; u++)
-      for (int i = 0; i < npts[u]; i++) {
-        double fx = (xs[u][i] - xmin) / (xmax - xmin), fy = (mean[u][i] - *lo) / (*hi - *lo);
-        int in_x = (c % 2 == 0) ? fx < w : fx > 1.0 - w;
-        int in_y = (c < 2) ? fy > 1.0 - h : fy < h;
-        hits += in_x && in_y;
-      }
-    if (best_hits < 0 || hits < best_hits) best = c, best_hits = hits;
-  }
-  if (best_hits > 0) {
-    best = 0;
-    *hi = *lo + (*hi - *lo) / fmax(0.1, 1.0 - h - 0.03);
-  }
-  return corners[best];
+/* A figure's file: OUT/PREFIX[_lambdaL][_betaB].EXT, with only the axes the sweep has. */
+static void figure_path(char *path, size_t size, const char *out_dir, const char *prefix, double lambda, double beta,
+                        const char *ext) {
+  char l[40] = "", b[40] = "";
+  if (!isnan(lambda)) snprintf(l, sizeof l, "_lambda%g", lambda);
+  if (!isnan(beta)) snprintf(b, sizeof b, "_beta%g", beta);
+  snprintf(path, size, "%s/%s%s%s.%s", out_dir, prefix, l, b, ext);
 }
+
+/* Tick labels in plain numbers: 2,000 and 10,000 rather than a shared "x10^4"; values of a
+   million and more as 2.5e8. */
+static void plain_label(PLINT axis, PLFLT value, char *label, PLINT length, PLPointer data) {
+  (void)axis, (void)data;
+  double a = fabs(value);
+  if (a < 1e-12) {
+    snprintf(label, length, "0");
+  } else if (a >= 1e6) {
+    int e = (int)floor(log10(a));
+    snprintf(label, length, "%ge%d", value / pow(10.0, e), e);
+  } else if (a >= 1000 && fabs(value - round(value)) < 1e-9) {
+    long v = lround(a), th = v / 1000;
+    if (th >= 1000) snprintf(label, length, "%s%ld,%03ld,%03ld", value < 0 ? "-" : "", th / 1000, th % 1000, v % 1000);
+    else snprintf(label, length, "%s%ld,%03ld", value < 0 ? "-" : "", th, v % 1000);
+  } else {
+    snprintf(label, length, "%.4g", value);
+  }
+}
+
+typedef struct series {
+  double *x, *mean, *se;
+  int n, color, style, lower;
+  char name[112];
+} series;
 
 static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, double beta, const curve_spec *cs,
                   const cbrl_plot_opts *o, const char *device, const char *ext, char *err, size_t err_size) {
   int *ids = malloc(sizeof(int) * s->n);
-  double *xs[16] = {0}, *mean[16] = {0}, *se[16] = {0};
-  int npts[16] = {0}, used = 0;
-  char names[16][112];
-  double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
-  for (int cy = 0; cy < nc * cs->n_y && used < 8; cy++) {
-    int c = cy / cs->n_y, yi = cy % cs->n_y;
+  if (!ids) return CBRL_ENOMEM;
+  series sr[16];
+  int used = 0, n_colors = 0;
+  double xmin = INFINITY, xmax = -INFINITY, ymin[2] = {INFINITY, INFINITY}, ymax[2] = {-INFINITY, -INFINITY};
+  for (int c = 0; c < nc && n_colors < 8; c++) {
     int k = best_setting(s, columns[c], lambda, beta, ids);
     if (!k) continue;
-    /* All runs of a setting store the same iterations: read them run by run. */
-    double *sum = NULL, *sum2 = NULL, *it = NULL;
-    int n = 0;
-    char q[4096];
-    for (int r = 0; r < k; r++) {
-      sqlite3_stmt *st;
-      if (cs->extra)
-        snprintf(q, sizeof q,
-                 "SELECT m.%s, e.value FROM metrics m JOIN %s e ON e.run_id = m.run_id AND e.iteration = m.iteration"
-                 " WHERE m.run_id = ?1 AND e.name = '%s' ORDER BY m.iteration",
-                 cs->x, s->runs[ids[r]].extras, cs->y[yi]);
+    int drawn = 0;
+    for (int yi = 0; yi < cs->n_y && used < 16; yi++) {
+      /* All runs of a setting store the same iterations: read them run by run. */
+      double *sum = NULL, *sum2 = NULL, *it = NULL, *xv = NULL;
+      int n = 0;
+      char q[4096];
+      for (int r = 0; r < k; r++) {
+        sqlite3_stmt *st;
+        if (cs->extra)
+          snprintf(q, sizeof q,
+                   "SELECT m.iteration, m.%s, e.value FROM metrics m JOIN %s e ON e.run_id = m.run_id"
+                   " AND e.iteration = m.iteration WHERE m.run_id = ?1 AND e.name = '%s' ORDER BY m.iteration",
+                   cs->x, s->runs[ids[r]].extras, cs->y[yi]);
+        else
+          snprintf(q, sizeof q,
+                   "SELECT iteration, %s, %s FROM metrics WHERE run_id = ?1 AND %s IS NOT NULL ORDER BY iteration",
+                   cs->x, cs->y[yi], cs->y[yi]);
+        if (sqlite3_prepare_v2(s->runs[ids[r]].db, q, -1, &st, NULL) != SQLITE_OK) break;
+        sqlite3_bind_int(st, 1, s->runs[ids[r]].id);
+        int i = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+          if (r == 0) {
+            double *a = realloc(sum, sizeof(double) * (i + 1)), *b = realloc(sum2, sizeof(double) * (i + 1)),
+                   *t = realloc(it, sizeof(double) * (i + 1)), *v = realloc(xv, sizeof(double) * (i + 1));
+            if (a) sum = a;
+            if (b) sum2 = b;
+            if (t) it = t;
+            if (v) xv = v;
+            if (!a || !b || !t || !v) break;
+            sum[i] = sum2[i] = xv[i] = 0.0;
+            it[i] = sqlite3_column_double(st, 0);
+            n = i + 1;
+          }
+          if (i < n) {
+            double f = sqlite3_column_double(st, 2);
+            xv[i] += sqlite3_column_double(st, 1) / k; /* x averaged over seeds */
+            sum[i] += f;
+            sum2[i] += f * f;
+          }
+          i++;
+        }
+        sqlite3_finalize(st);
+      }
+      series *u = &sr[used];
+      if (!n || !(u->mean = malloc(sizeof(double) * n)) || !(u->se = malloc(sizeof(double) * n))) {
+        if (n) free(u->mean);
+        free(sum), free(sum2), free(it), free(xv);
+        continue;
+      }
+      u->x = xv;
+      u->lower = cs->lower >> yi & 1;
+      for (int i = 0; i < n; i++) {
+        /* Moving average over the stored points of the last `smooth` iterations (stored points
+           are thinned unevenly: every metrics_every, then every iteration of the final window). */
+        double m = 0.0, v = 0.0;
+        int w = 0;
+        for (int j = i; j >= 0 && it[j] > it[i] - o->smooth; j--) {
+          double mj = sum[j] / k;
+          m += mj;
+          v += k > 1 ? fmax(sum2[j] - k * mj * mj, 0.0) / (k - 1) / k : 0.0;
+          w++;
+        }
+        u->mean[i] = m / w;
+        u->se[i] = sqrt(v / w);
+        xmin = fmin(xmin, xv[i]), xmax = fmax(xmax, xv[i]);
+        ymin[u->lower] = fmin(ymin[u->lower], u->mean[i] - u->se[i]);
+        ymax[u->lower] = fmax(ymax[u->lower], u->mean[i] + u->se[i]);
+      }
+      u->n = n;
+      /* Colours by algorithm, line styles by quantity. */
+      u->color = n_colors;
+      u->style = 1 + yi % 8;
+      const prun *r = &s->runs[ids[0]];
+      const char *sep = cs->ylabel[yi][0] ? ": " : "";
+      char flag[24] = "";
+      if (cs->flag_above > 0 && u->mean[n - 1] > cs->flag_above) snprintf(flag, sizeof flag, " [ends > %g]", cs->flag_above);
+      if (isnan(r->sum.zero_order_c))
+        snprintf(u->name, sizeof u->name, "%s%s%s%s (lr %g, %d seed%s)", columns[c], sep, cs->ylabel[yi], flag,
+                 r->sum.learning_rate, k, k == 1 ? "" : "s");
       else
-        snprintf(q, sizeof q, "SELECT %s, %s FROM metrics WHERE run_id = ?1 AND %s IS NOT NULL ORDER BY iteration",
-                 cs->x, cs->y[yi], cs->y[yi]);
-      if (sqlite3_prepare_v2(s->runs[ids[r]].db, q, -1, &st, NULL) != SQLITE_OK) break;
-      sqlite3_bind_int(st, 1, s->runs[ids[r]].id);
-      int i = 0;
-      while (sqlite3_step(st) == SQLITE_ROW) {
-        if (r == 0) {
-          double *a = realloc(sum, sizeof(double) * (i + 1)), *b = realloc(sum2, sizeof(double) * (i + 1)),
-                 *t = realloc(it, sizeof(double) * (i + 1));
-          if (!a || !b || !t) break;
-          sum = a, sum2 = b, it = t;
-          sum[i] = sum2[i] = it[i] = 0.0;
-          n = i + 1;
-        }
-        if (i < n) {
-          double f = sqlite3_column_double(st, 1);
-          it[i] += sqlite3_column_double(st, 0) / k; /* x averaged over seeds */
-          sum[i] += f;
-          sum2[i] += f * f;
-        }
-        i++;
-      }
-      sqlite3_finalize(st);
+        snprintf(u->name, sizeof u->name, "%s%s%s%s (lr %g, c %g, %d seed%s)", columns[c], sep, cs->ylabel[yi], flag,
+                 r->sum.learning_rate, r->sum.zero_order_c, k, k == 1 ? "" : "s");
+      used++;
+      drawn = 1;
+      free(sum), free(sum2), free(it);
     }
-    if (!n) continue;
-    xs[used] = it;
-    mean[used] = malloc(sizeof(double) * n);
-    se[used] = malloc(sizeof(double) * n);
-    for (int i = 0; i < n; i++) {
-      /* Moving average over `smooth` stored points of the mean and of the variance. */
-      double m = 0.0, v = 0.0;
-      int w = 0;
-      for (int j = i - o->smooth + 1; j <= i; j++) {
-        if (j < 0) continue;
-        double mj = sum[j] / k;
-        m += mj;
-        v += k > 1 ? fmax(sum2[j] - k * mj * mj, 0.0) / (k - 1) / k : 0.0;
-        w++;
-      }
-      mean[used][i] = m / w;
-      se[used][i] = sqrt(v / w);
-      xmin = fmin(xmin, it[i]), xmax = fmax(xmax, it[i]);
-      ymin = fmin(ymin, mean[used][i] - se[used][i]), ymax = fmax(ymax, mean[used][i] + se[used][i]);
-    }
-    npts[used] = n;
-    const prun *r = &s->runs[ids[0]];
-    const char *sep = cs->ylabel[yi][0] ? ": " : "";
-    if (isnan(r->sum.zero_order_c))
-      snprintf(names[used], sizeof names[used], "%s%s%s (lr %g, %d seed%s)", columns[c], sep, cs->ylabel[yi],
-               r->sum.learning_rate, k, k == 1 ? "" : "s");
-    else
-      snprintf(names[used], sizeof names[used], "%s%s%s (lr %g, c %g, %d seed%s)", columns[c], sep, cs->ylabel[yi],
-               r->sum.learning_rate, r->sum.zero_order_c, k, k == 1 ? "" : "s");
-    used++;
-    free(sum);
-    free(sum2);
+    n_colors += drawn;
   }
   free(ids);
   if (!used) return 0;
   char path[1200];
   if (!(xmax > xmin)) {
-    for (int i = 0; i < used; i++) free(xs[i]), free(mean[i]), free(se[i]);
+    for (int i = 0; i < used; i++) free(sr[i].x), free(sr[i].mean), free(sr[i].se);
     return 0; /* nothing varies along x (for example no follower samples) */
   }
-  snprintf(path, sizeof path, "%s/%s_lambda%g_beta%g.%s", o->out_dir, cs->prefix, lambda, beta, ext);
+  double shown_beta = s->has_beta ? beta : NAN;
+  figure_path(path, sizeof path, o->out_dir, cs->prefix, lambda, shown_beta, ext);
   int rc = cbrl__plot_writable(path, err, err_size);
   if (rc) {
-    for (int i = 0; i < used; i++) free(xs[i]), free(mean[i]), free(se[i]);
+    for (int i = 0; i < used; i++) free(sr[i].x), free(sr[i].mean), free(sr[i].se);
     return rc;
   }
-  double pad = 0.05 * (ymax - ymin + 1e-9), lo = ymin - pad, hi = ymax + pad;
-  PLINT corner = legend_corner(used, npts, xs, mean, names, xmin, xmax, &lo, &hi);
-  cbrl__plot_begin(device, path, 1000, 650, 1);
+  if (xmin > 0 && xmin < 0.1 * xmax) xmin = 0; /* iterations and samples count from 0 */
+  int two = isfinite(ymin[1]);
+  if (cs->flag_above > 0 && ymax[0] > cs->flag_above) ymin[0] = fmin(ymin[0], 0.0);
+  /* The legend sits in its own strip below the box, one row per line: the axes keep the
+     data's range and the page grows instead. */
+  const int width = 1000, legend_px = 16 + 41 * used, height = 570 + legend_px;
+  const double left = 130.0 / width, right = 0.94, bottom = (legend_px + 95.0) / height, top = 1.0 - 60.0 / height;
+  cbrl__plot_begin(device, path, width, height, 1);
+  plslabelfunc(plain_label, NULL);
   pladv(0);
-  plvpor(0.1, 0.95, 0.12, 0.9);
-  plwind(xmin, xmax, lo, hi);
-  plcol0(1);
-  plbox("bcnst", 0, 0, "bcnstv", 0, 0);
-  char title[160];
-  const cbrl_env *env = cbrl_env_find(s->env);
-  if (env && cbrl_env_takes(env, "beta"))
-    snprintf(title, sizeof title, "%s, #gl = %g, #gb = %g: %s, mean #(2233) s.e.", env->title, lambda, beta, cs->what);
-  else
-    snprintf(title, sizeof title, "%s, #gl = %g: %s, mean #(2233) s.e.", s->env, lambda, cs->what);
-  pllab(cs->xlabel, cs->axis, title);
-  PLINT opt[8], colors[8], styles[8];
-  PLFLT widths[8];
-  const char *text[8];
-  int shown = 0;
-  for (int u = 0; u < used; u++) {
-    int n = npts[u];
-    double *px = malloc(sizeof(double) * 2 * n), *py = malloc(sizeof(double) * 2 * n);
-    for (int i = 0; i < n; i++) {
-      px[i] = xs[u][i], py[i] = mean[u][i] + se[u][i];
-      px[2 * n - 1 - i] = xs[u][i], py[2 * n - 1 - i] = mean[u][i] - se[u][i];
+  char title[200], axes[96];
+  cbrl__plot_axes_title(lambda, shown_beta, ", ", axes, sizeof axes);
+  snprintf(title, sizeof title, "%s%s%s: %s, mean #(2233) s.e.", s->title, axes[0] ? ", " : "", axes, cs->what);
+  for (int panel = 0; panel < 1 + two; panel++) {
+    double pad = 0.05 * (ymax[panel] - ymin[panel] + 1e-9), lo = ymin[panel] - pad, hi = ymax[panel] + pad;
+    double split = bottom + 0.34 * (top - bottom);
+    double vlo = two && !panel ? split + 0.05 : bottom, vhi = two && panel ? split : top;
+    plvpor(left, right, vlo, vhi);
+    plwind(xmin, xmax, lo, hi);
+    plcol0(1);
+    int last = !two || panel == 1;
+    plbox(last ? "bcnsto" : "bcsto", 0, 0, "bcnstvo", 0, 0);
+    pllab(last ? cs->xlabel : "", panel ? cs->axis2 : cs->axis, panel ? "" : title);
+    if (cs->flag_above > 0 && hi > cs->flag_above) {
+      /* A rate above this is not a rate any more: mark the line. */
+      double fx[2] = {xmin, xmax}, fy[2] = {cs->flag_above, cs->flag_above};
+      plcol0(1);
+      pllsty(2);
+      plline(2, fx, fy);
+      pllsty(1);
+      plschr(0, 0.8);
+      plptex(xmin + 0.01 * (xmax - xmin), cs->flag_above + 0.01 * (hi - lo), 1, 0, 0, "rate 1: the whole base");
+      plschr(0, 1.1);
     }
-    int color = 2 + u;
-    static const int palette[8][3] = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {255, 127, 14},
-                                      {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
-    plscol0a(10 + u, palette[u][0], palette[u][1], palette[u][2], 0.25);
-    plcol0(10 + u);
-    plfill(2 * n, px, py);
-    plcol0(color);
-    plwidth(2.0);
-    plline(n, xs[u], mean[u]);
-    plwidth(1.0);
-    free(px);
-    free(py);
-    text[shown] = names[u];
-    opt[shown] = PL_LEGEND_LINE;
-    colors[shown] = color;
-    styles[shown] = 1;
-    widths[shown] = 2.0;
-    shown++;
+    for (int i = 0; i < used; i++) {
+      series *u = &sr[i];
+      if (u->lower != panel) continue;
+      int n = u->n;
+      double *px = malloc(sizeof(double) * 2 * n), *py = malloc(sizeof(double) * 2 * n);
+      if (px && py) {
+        for (int j = 0; j < n; j++) {
+          px[j] = u->x[j], py[j] = u->mean[j] + u->se[j];
+          px[2 * n - 1 - j] = u->x[j], py[2 * n - 1 - j] = u->mean[j] - u->se[j];
+        }
+        const int *rgb = line_palette[u->color];
+        plscol0a(10 + u->color, rgb[0], rgb[1], rgb[2], 0.2);
+        plcol0(10 + u->color);
+        plfill(2 * n, px, py);
+      }
+      free(px);
+      free(py);
+      plcol0(2 + u->color);
+      pllsty(u->style);
+      plwidth(2.0);
+      plline(n, u->x, u->mean);
+      plwidth(1.0);
+      pllsty(1);
+    }
+  }
+  PLINT opt[16], colors[16], styles[16];
+  PLFLT widths[16];
+  const char *text[16];
+  for (int i = 0; i < used; i++) {
+    text[i] = sr[i].name;
+    opt[i] = PL_LEGEND_LINE;
+    colors[i] = 2 + sr[i].color;
+    styles[i] = sr[i].style;
+    widths[i] = 2.0;
   }
   PLFLT lw, lh;
+  plvpor(left, right, 8.0 / height, (legend_px + 8.0) / height); /* the legend's own strip */
+  plwind(0, 1, 0, 1);
   plcol0(1);
-  pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_INSIDE | corner,
-           0.02, 0.02, 0.08, 0, 1, 1, 0, 0, shown, opt, 0.8, 0.9, 2.0, 0.0, colors, text, NULL, NULL, NULL, NULL, colors,
+  pllegend(&lw, &lh, PL_LEGEND_BACKGROUND, PL_POSITION_INSIDE | PL_POSITION_LEFT | PL_POSITION_TOP,
+           0.0, 0.0, 0.06, 0, 1, 1, 0, 0, used, opt, 0.8, 0.8, 2.0, 0.0, colors, text, NULL, NULL, NULL, NULL, colors,
            styles, widths, NULL, NULL, NULL, NULL);
-  plend();
-  for (int i = 0; i < used; i++) free(xs[i]), free(mean[i]), free(se[i]);
-  return 1;
+  rc = cbrl__plot_end(path, err, err_size);
+  for (int i = 0; i < used; i++) free(sr[i].x), free(sr[i].mean), free(sr[i].se);
+  return rc ? rc : 1;
 }
 
 /* A stored x: a JSON array of numbers; returns its length, or -1 (x is malloc'd). */
@@ -369,10 +444,10 @@ static int policy_map(const sweep *s, const cbrl_env *env, char (*columns)[48], 
   }
   int rc = 0;
   char path[1200];
-  snprintf(path, sizeof path, "%s/%s_lambda%g_beta%g.%s", o->out_dir, env->map_prefix, lambda, beta, ext);
+  figure_path(path, sizeof path, o->out_dir, env->map_prefix, lambda, s->has_beta ? beta : NAN, ext);
   if (n) rc = cbrl__plot_writable(path, err, err_size);
   if (n && !rc) {
-    cbrl__map_figure f = {env, lambda, beta, n, panel, device, path, dump, err, err_size};
+    cbrl__map_figure f = {env, lambda, s->has_beta ? beta : NAN, n, panel, device, path, dump, err, err_size};
     rc = env->map(&f);
   }
   for (int p = 0; p < n; p++) free(xs[p]);
@@ -388,6 +463,33 @@ static int column_selected(const char *only, const char *column) {
     t += len + (t[len] == ',');
   }
   return 0;
+}
+
+/* The name figures give a sweep: its environment's title, or for a problem file the file's
+   name without folder and extension (read from the stored config's `problem:`). */
+static void sweep_title(sqlite3 *db, const cbrl_env *env, const char *env_name, char *out, size_t size) {
+  snprintf(out, size, "%s", env ? env->title : env_name);
+  if (strcmp(env_name, "file")) return;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM sweep WHERE key = 'config'", -1, &st, NULL) != SQLITE_OK) return;
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+    const char *cfg = (const char *)sqlite3_column_text(st, 0);
+    for (const char *line = cfg; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+      if (strncmp(line, "problem:", 8)) continue;
+      const char *v = line + 8;
+      while (*v == ' ' || *v == '"' || *v == '\'') v++;
+      size_t len = strcspn(v, "\"'\n #");
+      const char *base = v;
+      for (size_t i = 0; i < len; i++)
+        if (v[i] == '/') base = v + i + 1;
+      len -= (size_t)(base - v);
+      const char *dot = memchr(base, '.', len);
+      if (dot && dot > base) len = (size_t)(dot - base);
+      if (len) snprintf(out, size, "%.*s", (int)len, base);
+      break;
+    }
+  }
+  sqlite3_finalize(st);
 }
 
 int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t err_size) {
@@ -440,6 +542,8 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t e
   FILE *dump = NULL;
   const cbrl_env *env = s.n ? cbrl_env_find(s.env) : NULL;
   if (rc) goto done;
+  s.has_beta = env && cbrl_env_takes(env, "beta");
+  sweep_title(dbs[0], env, s.env, s.title, sizeof s.title);
   columns = calloc((size_t)s.n, sizeof *columns);
   lambdas = malloc(sizeof(double) * s.n), betas = malloc(sizeof(double) * s.n);
   if (!columns || !lambdas || !betas) {
@@ -458,7 +562,8 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t e
     while (k < nb && !same(betas[k], s.runs[i].sum.beta)) k++;
     if (k == nb) betas[nb++] = s.runs[i].sum.beta;
   }
-  if (env && env->map && env->map_dump) {
+  /* The maps' text dump goes with the first format drawn, whichever it is. */
+  if (env && env->map && env->map_dump && o->formats & (CBRL_PLOT_PNG | CBRL_PLOT_SVG)) {
     snprintf(path, sizeof path, "%s/%s", o->out_dir, env->map_dump);
     if (!(dump = fopen(path, "w"))) {
       snprintf(err, err_size, "%s: cannot write: %s", path, strerror(errno));
@@ -466,11 +571,12 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t e
       goto done;
     }
   }
+  int first_format = o->formats & CBRL_PLOT_PNG ? 0 : 1;
   static const char *const devices[2] = {"pngcairo", "svgcairo"}, *const exts[2] = {"png", "svg"};
   static const curve_spec f_by_iteration = {"curves", "iteration", "outer iteration", {"F"}, {""}, 1, "F(x)",
-                                            "exact F", 0};
+                                            "exact F", 0, 0, NULL, 0};
   static const curve_spec f_by_samples = {"samples", "follower_samples_total", "cumulative follower samples", {"F"},
-                                          {""}, 1, "F(x)", "exact F by follower samples", 0};
+                                          {""}, 1, "F(x)", "exact F by follower samples", 0, 0, NULL, 0};
   for (int f = 0; f < 2 && !rc; f++) {
     if (!(o->formats & (1 << f))) continue;
     for (int l = 0; l < nl && !rc; l++)
@@ -482,7 +588,8 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t e
         /* The environment's report curves: the same figure, its values read by name. */
         for (int e = 0; env && e < env->n_curves && n_specs < 6; e++) {
           const cbrl__env_curves *ec = &env->curves[e];
-          curve_spec cs = {ec->prefix, "iteration", "outer iteration", {0}, {0}, ec->n_y, ec->axis, ec->what, 1};
+          curve_spec cs = {ec->prefix, "iteration", "outer iteration", {0}, {0}, ec->n_y, ec->axis, ec->what, 1,
+                           ec->lower, ec->axis2, ec->flag_above};
           memcpy(cs.y, ec->y, sizeof cs.y);
           memcpy(cs.ylabel, ec->ylabel, sizeof cs.ylabel);
           specs[n_specs++] = cs;
@@ -493,7 +600,7 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t e
           else figures += w;
         }
         if (!rc && env && env->map) {
-          int w = policy_map(&s, env, columns, nc, lambdas[l], betas[b], o, devices[f], exts[f], f == 0 ? dump : NULL,
+          int w = policy_map(&s, env, columns, nc, lambdas[l], betas[b], o, devices[f], exts[f], f == first_format ? dump : NULL,
                              err, err_size);
           if (w < 0) rc = w;
           else figures += w;

@@ -45,26 +45,35 @@ static void arrow(double x0, double y0, double x1, double y1) {
 int cbrl__four_rooms_map(const cbrl__map_figure *f) {
   const int panels = f->n_panels;
   int rc = 0;
-  cbrl__plot_begin(f->device, f->path, 560 * panels, 640, panels);
+  /* One colour scale for every panel: the largest penalty of any of them. */
+  double pmax = 0.0;
+  for (int p = 0; p < panels; p++) {
+    const cbrl__map_panel *run = &f->panels[p];
+    if (run->dim != CBRL_FOUR_ROOMS_DIM) {
+      snprintf(f->err, f->err_size, "run %d: x has %d values, not Four-Rooms' %d", run->run_id, run->dim,
+               CBRL_FOUR_ROOMS_DIM);
+      return CBRL_EINVAL;
+    }
+    double pen[CBRL_FOUR_ROOMS_CELLS];
+    cbrl_four_rooms_penalties(run->x, pen);
+    for (int i = 0; i < CBRL_FOUR_ROOMS_CELLS; i++) pmax = fmax(pmax, -pen[i]);
+  }
+  if (!(pmax > 0)) pmax = 1.0;
+  char axes[96];
+  cbrl__plot_axes_title(f->lambda, f->beta, ", ", axes, sizeof axes);
+  cbrl__plot_begin(f->device, f->path, 560 * panels, 660, panels);
   /* cmap1: white (no penalty) to dark red (the largest penalty). */
   PLFLT pos[2] = {0, 1}, r[2] = {1, 0.55}, g[2] = {1, 0}, b[2] = {1, 0};
   plscmap1l(1, 2, pos, r, g, b, NULL);
   for (int p = 0; p < panels && !rc; p++) {
     const cbrl__map_panel *run = &f->panels[p];
-    double pen[CBRL_FOUR_ROOMS_CELLS], pmax = 0.0;
-    if (run->dim != CBRL_FOUR_ROOMS_DIM) {
-      snprintf(f->err, f->err_size, "run %d: x has %d values, not Four-Rooms' %d", run->run_id, run->dim,
-               CBRL_FOUR_ROOMS_DIM);
-      rc = CBRL_EINVAL;
-      break;
-    }
+    double pen[CBRL_FOUR_ROOMS_CELLS];
     const double *x = run->x;
     cbrl_four_rooms_penalties(x, pen);
-    for (int i = 0; i < CBRL_FOUR_ROOMS_CELLS; i++) pmax = fmax(pmax, -pen[i]);
     /* Best responses at the final x, for the paths, from the problem the registry builds. */
     cbrl_env_params params;
     cbrl_env_params_default(&params);
-    params.beta = f->beta;
+    if (!isnan(f->beta)) params.beta = f->beta;
     cbrl_problem *prob = NULL;
     cbrl_exact *e = NULL;
     if ((rc = cbrl_env_create(f->env, &params, &prob, f->err, f->err_size))) break;
@@ -86,9 +95,14 @@ int cbrl__four_rooms_map(const cbrl__map_figure *f) {
       }
     }
     pladv(p + 1);
-    plvpor(0.06, 0.78, 0.2, 0.9);
+    plvpor(0.06, 0.78, 0.2, 0.86);
     plwind(0, 13, 0, 13);
-    plimage((PLFLT_MATRIX)colp, 13, 13, 0, 13, 0, 13, 0, pmax > 0 ? pmax : 1, 0, 13, 0, 13);
+    /* Cell (row, col) is the unit square [col, col + 1] x [12 - row, 13 - row], as the walls
+       below. Without a transform plimagefr makes cells (xmax - xmin) / (nx - 1) wide with the
+       first one's corner at xmin (PLplot 5.15), so 13 unit cells need 0..12 (0..13 drew them
+       13/12 wide, the door's penalty half on the wall); it colours v at (v - valuemin) /
+       (valuemax - valuemin), here the common scale 0..pmax (plimage used each panel's max). */
+    plimagefr((PLFLT_MATRIX)colp, 13, 13, 0, 12, 0, 12, 0, pmax, 0, pmax, NULL, NULL);
     plcol0(1);
     for (int row = 0; row < 13; row++)
       for (int cx = 0; cx < 13; cx++) {
@@ -146,11 +160,16 @@ int cbrl__four_rooms_map(const cbrl__map_figure *f) {
     plcol0(1);
     plschr(0, strlen(run->column) > 18 ? 0.75 : 0.9);
     plmtex("t", 1.2, 0.5, 0.5, run->column);
+    plschr(0, 0.95);
+    char title[160];
+    snprintf(title, sizeof title, "%s%s%s", f->env->title, axes[0] ? ", " : "", axes);
+    plmtex("t", 2.8, 0.5, 0.5, title);
     plschr(0, 0.9);
     char info[96];
     snprintf(info, sizeof info, "seed %ld, final-window F %.3f", run->seed, run->window_F);
     plmtex("b", 1.6, 0.0, 0.0, info);
     if (p == 0) plmtex("b", 3.2, 0.0, 0.0, "paths: blue to G1, green to G2");
+    if (p == 0 && panels > 1) plmtex("b", 4.8, 0.0, 0.0, "one colour scale for all panels");
     plschr(0, 1.1);
     cbrl_exact_free(e);
     cbrl_problem_free(prob);
@@ -158,16 +177,16 @@ int cbrl__four_rooms_map(const cbrl__map_figure *f) {
       /* Colour bar: a strip of cmap1 beside the last panel, in units of 0.01 so that the
          labels need no exponent. */
       PLFLT strip[2][64], *stripp[2] = {strip[0], strip[1]};
-      double top = 100.0 * (pmax > 0 ? pmax : 1);
-      for (int i = 0; i < 64; i++) strip[0][i] = strip[1][i] = top * i / 63.0;
-      plvpor(0.82, 0.85, 0.2, 0.9);
+      double top = 100.0 * pmax;
+      for (int i = 0; i < 64; i++) strip[0][i] = strip[1][i] = top * (i + 0.5) / 64.0;
+      plvpor(0.82, 0.85, 0.2, 0.86);
       plwind(0, 1, 0, top);
-      plimage((PLFLT_MATRIX)stripp, 2, 64, 0, 1, 0, top, 0, top, 0, 1, 0, top);
+      plimagefr((PLFLT_MATRIX)stripp, 2, 64, 0, 0.5, 0, top * 63.0 / 64.0, 0, top, 0, top, NULL, NULL);
       plcol0(1);
       plbox("bc", 0, 0, "bcmstv", 0, 0);
       plmtex("t", 1.2, 0.5, 0.5, "|p| x100");
     }
   }
-  plend();
-  return rc ? rc : 1;
+  int end = cbrl__plot_end(f->path, f->err, f->err_size);
+  return rc ? rc : end ? end : 1;
 }

@@ -521,7 +521,7 @@ int cbrl__sweep_close(cbrl__sweep *w, cbrl_sweep_progress *out) {
       cbrl_plot_opts po = {o->out_dir, plots, CBRL_PLOT_PNG | CBRL_PLOT_SVG, 1, NULL};
       int figures = 0;
       rc = cbrl_plot_sweep(&po, &figures, w->err, w->err_size);
-      if (!rc) say(w, "%d figures written to %s", figures, plots);
+      if (!rc) say(w, "%d figure%s written to %s", figures, figures == 1 ? "" : "s", plots);
     }
   }
   if (w->run_state) measure(w);

@@ -80,9 +80,9 @@ static void tax_runs_record_the_economy(void **state) {
   assert_int_equal(run(args), 0);
   assert_non_null(strstr(err_text, "3 figures written"));
   long size;
-  snprintf(path, sizeof path, "%s/tax/plots/tax_rates_lambda0.2_beta1.png", dir);
+  snprintf(path, sizeof path, "%s/tax/plots/tax_rates_lambda0.2.png", dir);
   assert_true(file_starts_with(path, "\x89PNG", 4, &size) && size > 5000);
-  snprintf(path, sizeof path, "%s/tax/plots/households_lambda0.2_beta1.png", dir);
+  snprintf(path, sizeof path, "%s/tax/plots/households_lambda0.2.png", dir);
   assert_true(file_starts_with(path, "\x89PNG", 4, &size) && size > 5000);
 }
 
