@@ -6,6 +6,7 @@
 
 #include "cbrl/cbrl.h"
 #include "cbrl/run/env_registry.h"
+#include "cbrl/run/store.h"
 #include "cli.h"
 
 static const char hypergrad_usage[] =
@@ -26,6 +27,8 @@ static const char hypergrad_usage[] =
     "                   every rate 0.3, lambda 0.2\n"
     "  --bins N         tax-design: asset grid resolution (default 200)\n"
     "  --x LIST         leader parameters, comma-separated, exactly d of them\n"
+    "  --x-from DIR:RUN the x of run RUN of the sweep stored in DIR, at its last stored iteration\n"
+    "                   (give the same problem and lambda the run used)\n"
     "  --x-seed N       Four-Rooms only: draw x ~ N(0, 0.01^2) from seed N (default 0)\n"
     "  --lambda L       follower temperature (overrides the file; Four-Rooms default 0.003)\n"
     "  --beta B         Four-Rooms upper-level regularisation (default 1)\n"
@@ -71,7 +74,7 @@ enum {
   OPT_PROBLEM = 256, OPT_ENV, OPT_X, OPT_X_SEED, OPT_LAMBDA, OPT_BETA, OPT_STATES, OPT_ACTIONS,
   OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL, OPT_ESTIMATOR, OPT_SAMPLES,
   OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS, OPT_BINS,
-  OPT_SIMULATOR, OPT_HELP
+  OPT_SIMULATOR, OPT_X_FROM, OPT_HELP
 };
 
 static const cli_opt hypergrad_options[] = {
@@ -87,11 +90,11 @@ static const cli_opt hypergrad_options[] = {
     {"amd-updates", 1, OPT_AMD_UPDATES, 0}, {"levels", 1, OPT_LEVELS, 0},
     {"follower", 1, OPT_FOLLOWER, 0},   {"bins", 1, OPT_BINS, 0},
     {"follower-iterations", 1, OPT_FOLLOWER_ITERATIONS, 0},
-    {"simulator", 1, OPT_SIMULATOR, 0},
+    {"simulator", 1, OPT_SIMULATOR, 0}, {"x-from", 1, OPT_X_FROM, 0},
     {"help", 0, OPT_HELP, 'h'},         {0, 0, 0, 0}};
 
 typedef struct args {
-  const char *problem, *env, *x_text;
+  const char *problem, *env, *x_text, *x_from;
   long x_seed, states, actions, dim, contexts, branch, seed;
   int have_x_seed, have_lambda, have_beta, have_random[6], json;
   double lambda, beta, tol;
@@ -125,6 +128,7 @@ static int parse_args(int argc, char **argv, args *a) {
       case OPT_PROBLEM: a->problem = optarg; break;
       case OPT_ENV: a->env = optarg; break;
       case OPT_X: a->x_text = optarg; break;
+      case OPT_X_FROM: a->x_from = optarg; break;
       case OPT_X_SEED:
         if (cli_parse_int(cmd, "--x-seed", optarg, 0, 2147483647L, &a->x_seed)) return 2;
         a->have_x_seed = 1;
@@ -221,7 +225,8 @@ static int parse_args(int argc, char **argv, args *a) {
   }
   if (a->have_bins && !is_tax) return cli_usage_error(cmd, "--bins applies to --env tax-design only");
   if (a->have_x_seed && !is_fr) return cli_usage_error(cmd, "--x-seed applies to --env four-rooms only");
-  if (a->have_x_seed && a->x_text) return cli_usage_error(cmd, "give --x or --x-seed, not both");
+  if ((a->x_text != NULL) + (a->x_from != NULL) + a->have_x_seed > 1)
+    return cli_usage_error(cmd, "give one of --x, --x-from and --x-seed");
   if (a->have_beta && !is_fr) return cli_usage_error(cmd, "--beta applies to --env four-rooms only");
   if (!strcmp(estimator, "rtq")) estimator = "hpgd-rtq";
   if (strcmp(estimator, "exact") != 0) {
@@ -289,8 +294,33 @@ static int build_problem(const args *a, cbrl_problem **p) {
   return 0;
 }
 
-/* x from --x, --x-seed, or the problem's default. */
+/* x from --x-from DIR:RUN: the x_t of a stored run's last stored iteration. */
+static int stored_x(const char *spec, const cbrl_problem *p, double *x) {
+  const char *cmd = "hypergrad", *colon = strrchr(spec, ':');
+  char dir[1024], *end;
+  long run = colon ? strtol(colon + 1, &end, 10) : -1;
+  if (!colon || colon == spec || !colon[1] || *end || run < 0 || (size_t)(colon - spec) >= sizeof dir)
+    return cli_usage_error(cmd, "--x-from: expected DIR:RUN (a sweep's output directory and a run id), got '%s'", spec);
+  snprintf(dir, sizeof dir, "%.*s", (int)(colon - spec), spec);
+  double *v = NULL;
+  int n = 0;
+  int64_t t = 0;
+  char err[1200];
+  int rc = cbrl_store_read_x(dir, (int)run, &v, &n, &t, err, sizeof err);
+  if (rc) return rc == CBRL_ENOMEM ? (fprintf(stderr, "cbrl hypergrad: %s\n", err), CLI_EXIT_FAILURE)
+                                   : cli_usage_error(cmd, "--x-from: %s", err);
+  if (n != p->dim) {
+    free(v);
+    return cli_usage_error(cmd, "--x-from: run %ld of %s has %d parameters, the problem has %d", run, dir, n, p->dim);
+  }
+  memcpy(x, v, sizeof(double) * (size_t)n);
+  free(v);
+  return 0;
+}
+
+/* x from --x, --x-from, --x-seed, or the problem's default. */
 static int initial_x(const args *a, const cbrl_problem *p, double *x) {
+  if (a->x_from) return stored_x(a->x_from, p, x);
   if (a->x_text) {
     double *v;
     int n;
@@ -450,7 +480,8 @@ static void print_inputs(const args *a, const cbrl_problem *p, const double *x) 
   if (cbrl_env_takes(env, "states"))
     printf(", \"states\": %ld, \"actions\": %ld, \"dim\": %ld, \"contexts\": %ld, \"branch\": %ld, \"problem_seed\": %ld",
            a->states, a->actions, a->dim, a->contexts, a->branch, a->seed);
-  if (!a->x_text && a->env && !strcmp(a->env, "four-rooms")) printf(", \"x_seed\": %ld", a->x_seed);
+  if (a->x_from) printf(", \"x_from\": "), json_string(a->x_from);
+  else if (!a->x_text && a->env && !strcmp(a->env, "four-rooms")) printf(", \"x_seed\": %ld", a->x_seed);
   printf(", \"x\": ");
   cli_json_array(stdout, x, p->dim);
   printf(", \"tol\": ");

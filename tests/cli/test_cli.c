@@ -252,6 +252,46 @@ static void help_and_version(void **state) {
   assert_non_null(strstr(err, "Usage"));
 }
 
+/* --x-from DIR:RUN evaluates a stored run's last stored x: F equals the F the run stored there
+   (to the solver's tolerance: the run's solves were warm, this one is cold); bad specs exit 2. */
+static void x_from_reuses_a_stored_x(void **state) {
+  char dir[] = "/tmp/cbrl_xfrom_XXXXXX", args[1024], cfg[600];
+  assert_non_null(mkdtemp(dir));
+  snprintf(cfg, sizeof cfg, "%s/c.yaml", dir);
+  FILE *f = fopen(cfg, "w");
+  fputs("env: four-rooms\nbeta: 2\nalgorithm: exact\nlearning_rate: 0.5\niterations: 30\nfinal_window: 1\n", f);
+  fclose(f);
+  snprintf(args, sizeof args, "run %s --out %s/s --quiet", cfg, dir);
+  assert_int_equal(run(args), 0);
+  /* The stored F of the last row, the iterate --x-from reads: the CSV's last line. */
+  snprintf(args, sizeof args, "export %s/s --csv %s/s.csv", dir, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(cfg, sizeof cfg, "%s/s.csv", dir);
+  slurp(cfg, out, sizeof out);
+  int col = 0;
+  for (const char *h = out; *h && *h != '\n' && strncmp(h, "F,", 2); h++) col += *h == ',';
+  const char *last = out + strlen(out) - 1;
+  while (last > out && last[-1] != '\n') last--;
+  for (int k = 0; k < col; k++) last = strchr(last, ',') + 1;
+  double F_stored = strtod(last, NULL);
+  snprintf(args, sizeof args, "hypergrad --env four-rooms --beta 2 --x-from %s/s:0 --json", dir);
+  assert_int_equal(run(args), 0);
+  double F = strtod(strstr(out, "\"F\": ") + 5, NULL);
+  assert_non_null(strstr(out, "\"x_from\": "));
+  assert_close(F, F_stored, 1e-9, 0);
+  snprintf(args, sizeof args, "hypergrad --env four-rooms --x-from %s/s:7", dir);
+  assert_int_equal(run(args), 2);
+  assert_non_null(strstr(err, "no run 7"));
+  assert_int_equal(run("hypergrad --env four-rooms --x-from nowhere"), 2);
+  assert_int_equal(run("hypergrad --env four-rooms --x-from a:1 --x-seed 3"), 2);
+  snprintf(args, sizeof args, "hypergrad --env random --states 10 --actions 3 --dim 4 --contexts 1 --branch 2 "
+           "--seed 1 --x-from %s/s:0", dir);
+  assert_int_equal(run(args), 2);
+  assert_non_null(strstr(err, "parameters"));
+  snprintf(args, sizeof args, "rm -rf %s", dir);
+  assert_int_equal(system(args), 0);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(four_rooms_json_matches_the_library_bit_for_bit),
@@ -260,6 +300,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(bad_input_gets_one_line_and_status_2),
       cmocka_unit_test(help_and_version),
       cmocka_unit_test(stochastic_estimators_report_standard_errors),
+      cmocka_unit_test(x_from_reuses_a_stored_x),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }
