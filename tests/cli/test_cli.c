@@ -201,7 +201,7 @@ static const bad_cli bad[] = {
     {"hypergrad --env four-rooms --lambda nan", "--lambda: 'nan' is not a finite number"},
     {"hypergrad --env four-rooms --lambda", "--lambda needs a value"},
     {"hypergrad --env four-rooms --x-seed -3", "--x-seed: -3 is out of range"},
-    {"hypergrad --env four-rooms --x 1 --x-seed 2", "give --x or --x-seed, not both"},
+    {"hypergrad --env four-rooms --x 1 --x-seed 2", "give one of --x, --x-from and --x-seed"},
     {"hypergrad --env mars", "--env: unknown environment 'mars'"},
     {"hypergrad", "give exactly one of --problem FILE or --env NAME"},
     {"hypergrad --env four-rooms --problem x.yaml", "give exactly one of --problem FILE or --env NAME"},
