@@ -395,15 +395,8 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     goto done;
   }
   for (long b = 0; b < a->samples; b++) {
-    double u = cbrl_rng_uniform(&rng), f0;
-    int k = p->n_contexts - 1;
-    for (int c = 0; c < p->n_contexts; c++) {
-      if (u < p->context_weight[c]) {
-        k = c;
-        break;
-      }
-      u -= p->context_weight[c];
-    }
+    double f0;
+    int k = cbrl_problem_draw_context(p, &rng); /* the leader's own draw */
     err = cbrl_exact_context(e, k, x, &f0, NULL);
     if (err && err != CBRL_ENOCONV) goto done;
     const cbrl_soft_solver *w = cbrl_exact_follower(e, k);

@@ -167,17 +167,6 @@ const double *cbrl_leader_x(const cbrl_leader *L) { return L->x; }
 
 cbrl_exact *cbrl_leader_exact(cbrl_leader *L) { return L->exact; }
 
-static int sample_context(cbrl_leader *L) {
-  const cbrl_problem *p = L->problem;
-  if (p->n_contexts == 1) return 0;
-  double u = cbrl_rng_uniform(&L->rng);
-  for (int k = 0; k < p->n_contexts; k++) {
-    if (u < p->context_weight[k]) return k;
-    u -= p->context_weight[k];
-  }
-  return p->n_contexts - 1;
-}
-
 /* Keeps an exact-evaluation status: non-convergence is reported by the solver statistics, not
    fatal to the run; anything else is. */
 static int tolerable(int err) { return err == 0 || err == CBRL_ENOCONV; }
@@ -188,7 +177,7 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
   const cbrl_leader_opts *o = &L->opts;
   int d = p->dim, err = 0;
   int64_t t = ++L->t;
-  int k = sample_context(L);
+  int k = cbrl_problem_draw_context(L->problem, &L->rng);
   cbrl_leader_metrics met = {0};
   met.iteration = t;
   met.context = k;

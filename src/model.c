@@ -157,3 +157,13 @@ int cbrl_mdp_reward_jacobian(const cbrl_mdp *m, const cbrl_problem *p, int conte
   if (!p->ops->reward_jacobian) return CBRL_ENOTSUP;
   return p->ops->reward_jacobian(p, context, x, m, jac_r, jac_rbar, m->scratch);
 }
+
+int cbrl_problem_draw_context(const cbrl_problem *p, cbrl_rng *rng) {
+  if (p->n_contexts == 1) return 0;
+  double u = cbrl_rng_uniform(rng);
+  for (int k = 0; k < p->n_contexts; k++) {
+    if (u < p->context_weight[k]) return k;
+    u -= p->context_weight[k];
+  }
+  return p->n_contexts - 1; /* rounding left u above the weights' sum */
+}

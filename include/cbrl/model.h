@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "cbrl/export.h"
+#include "cbrl/rng.h"
 
 /* ---- The follower MDP of one context at one x ---------------------------- */
 
@@ -97,6 +98,10 @@ CBRL_API int cbrl_problem_create(cbrl_problem **out, const cbrl_problem_ops *ops
 
 /* Frees a problem and its implementation; NULL is allowed. */
 CBRL_API void cbrl_problem_free(cbrl_problem *p);
+
+/* Draws a context with probability context_weight (one uniform from rng; none when there is
+   only one context): the draw every leader iteration and every sampled estimate makes. */
+CBRL_API int cbrl_problem_draw_context(const cbrl_problem *p, cbrl_rng *rng);
 
 /* Checks that sizes, discounts, temperature and context weights are valid. */
 CBRL_API int cbrl_problem_validate(const cbrl_problem *p);
