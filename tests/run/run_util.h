@@ -14,7 +14,7 @@
 
 #include "store_dump.h"
 
-static char dir[64] __attribute__((unused)), err_text[4096] __attribute__((unused));
+static char dir[64] __attribute__((unused)), err_text[1 << 16] __attribute__((unused));
 
 static inline int make_dir(void **state) {
   strcpy(dir, "/tmp/cbrl_runner_XXXXXX");
