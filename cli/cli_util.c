@@ -21,7 +21,7 @@ static int parse_number(const char *text, double *out) {
   errno = 0;
   double v = strtod(text, &end);
   while (*end == ' ') end++;
-  if (end == text || *end || errno == ERANGE || !isfinite(v)) return -1;
+  if (end == text || *end || (errno == ERANGE && fabs(v) > 1.0) || !isfinite(v)) return -1; /* underflow is fine */
   *out = v;
   return 0;
 }

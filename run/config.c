@@ -287,36 +287,18 @@ int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t er
   /* Parse the value as a one-line YAML document through the file's own code path. */
   char file[80];
   snprintf(file, sizeof file, "--set %s", key);
-  yaml_parser_t parser;
-  yaml_document_t doc;
-  if (!yaml_parser_initialize(&parser)) return CBRL_ENOMEM;
   const char *value = eq + 1;
-  yaml_parser_set_input_string(&parser, (const unsigned char *)value, strlen(value));
-  int ok = yaml_parser_load(&parser, &doc);
-  yaml_parser_delete(&parser);
-  if (!ok) {
-    snprintf(err, err_size, "--set %s: cannot parse '%s'", key, value);
-    return CBRL_EPARSE;
-  }
   cbrl_yaml y;
-  memset(&y, 0, sizeof y);
-  y.file = file;
-  y.doc = doc;
-  y.loaded = 1;
-  y.err = err;
-  y.err_size = err_size;
-  yaml_node_t *n = yaml_document_get_root_node(&doc);
-  int rc;
-  if (!n) {
+  int rc = cbrl_yaml_load_buffer(&y, file, value, strlen(value), err, err_size);
+  if (rc == CBRL_EPARSE && strstr(err, "YAML syntax error"))
+    snprintf(err, err_size, "--set %s: cannot parse '%s'", key, value);
+  else if (rc == CBRL_EPARSE && strstr(err, "empty file"))
     snprintf(err, err_size, "--set %s: empty value", key);
-    rc = CBRL_EPARSE;
-  } else {
-    rc = apply(c, &y, f, n);
-    /* Messages from the file path name a line; a --set has none worth naming. */
-    char *line = strstr(err, ":1: ");
-    if (rc && line) memmove(line + 1, line + 3, strlen(line + 3) + 1);
-  }
+  if (!rc) rc = apply(c, &y, f, cbrl_yaml_root(&y));
   cbrl_yaml_close(&y);
+  /* Messages from the file path name a line; a one-line --set has none worth naming. */
+  char *line = rc ? strstr(err, ":1: ") : NULL;
+  if (line) memmove(line + 1, line + 3, strlen(line + 3) + 1);
   return rc;
 }
 
