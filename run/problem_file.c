@@ -81,6 +81,16 @@ static int read_number(loader *l, const yaml_node_t *entry, const char *key, con
   return cbrl_yaml_double(&l->y, n, path, out);
 }
 
+/* A discount in [0, 1) at which the solver cannot reach a usable accuracy (cbrl_discount_max). */
+static int check_discount(loader *l, const yaml_node_t *n, const char *field, double g) {
+  double gmax = cbrl_discount_max((int)l->n_states);
+  if (g <= gmax) return 0;
+  return cbrl_yaml_fail(&l->y, n, field,
+                        "1 - %.3g is too close to 1: in double precision a solve over %ld states is not "
+                        "accurate to %g there (at most 1 - %.3g)",
+                        1.0 - g, l->n_states, CBRL_USABLE_TOL, 1.0 - gmax);
+}
+
 enum list_kind { LIST_INITIAL, LIST_TRANSITIONS, LIST_REWARD, LIST_LEADER_REWARD };
 
 static int read_list(loader *l, int context, const yaml_node_t *ctx_node, const char *key,
@@ -158,11 +168,13 @@ static int load(loader *l) {
   double gamma, leader_gamma, lambda;
   if (!(n = required(l, root, "gamma", "")) || (err = cbrl_yaml_double(y, n, "gamma", &gamma))) return CBRL_EPARSE;
   if (!(gamma >= 0.0 && gamma < 1.0)) return cbrl_yaml_fail(y, n, "gamma", "must lie in [0, 1), got %g", gamma);
+  if ((err = check_discount(l, n, "gamma", gamma))) return err;
   leader_gamma = gamma;
   if ((n = cbrl_yaml_get(y, root, "leader_gamma"))) {
     if ((err = cbrl_yaml_double(y, n, "leader_gamma", &leader_gamma))) return err;
     if (!(leader_gamma >= 0.0 && leader_gamma < 1.0))
       return cbrl_yaml_fail(y, n, "leader_gamma", "must lie in [0, 1), got %g", leader_gamma);
+    if ((err = check_discount(l, n, "leader_gamma", leader_gamma))) return err;
   }
   if (!(n = required(l, root, "lambda", "")) || (err = cbrl_yaml_double(y, n, "lambda", &lambda))) return CBRL_EPARSE;
   if (!(lambda > 0.0)) return cbrl_yaml_fail(y, n, "lambda", "must be positive, got %g", lambda);

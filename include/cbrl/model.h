@@ -98,8 +98,23 @@ CBRL_API int cbrl_problem_create(cbrl_problem **out, const cbrl_problem_ops *ops
 /* Frees a problem and its implementation; NULL is allowed. */
 CBRL_API void cbrl_problem_free(cbrl_problem *p);
 
-/* Checks that sizes, discounts, temperature and context weights are valid. */
+/* Checks that sizes, discounts, temperature and context weights are valid: a discount must
+   lie in [0, cbrl_discount_max(n_states)], a usable tolerance being reachable at it. */
 CBRL_API int cbrl_problem_validate(const cbrl_problem *p);
+
+/* The coarsest relative accuracy (of max|Q| or max|V|) a follower solve or policy evaluation
+   may end at; a discount at which double precision cannot reach it is refused. */
+#define CBRL_USABLE_TOL 1e-6
+
+/* The relative accuracy double precision allows a solve or evaluation at discount gamma over
+   n_states states: 16 eps sqrt(n_states) / (1 - gamma) (rounding of a linear solve's residual,
+   amplified by 1 / (1 - gamma)); +Inf for gamma >= 1. */
+CBRL_API double cbrl_discount_floor(double gamma, int n_states);
+
+/* The largest discount at which a solve over n_states states is accurate to CBRL_USABLE_TOL:
+   1 - max(16 eps sqrt(n_states) / CBRL_USABLE_TOL, sqrt(eps / CBRL_USABLE_TOL)), the second
+   for the measured error of about eps / (1 - gamma)^2; 1 - 1.49e-5 up to 1.7e7 states. */
+CBRL_API double cbrl_discount_max(int n_states);
 
 /* ---- MDP storage ---------------------------------------------------------- */
 
