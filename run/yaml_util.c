@@ -71,7 +71,8 @@ static int check_events(cbrl_yaml *y, const unsigned char *buf, size_t len) {
       break;
     }
     yaml_event_type_t t = ev.type;
-    int line = (int)ev.start_mark.line + 1;
+    /* A document start begins where the previous document ended; its "---" is at its end mark. */
+    int line = (int)(t == YAML_DOCUMENT_START_EVENT ? ev.end_mark : ev.start_mark).line + 1;
     yaml_event_delete(&ev);
     if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
       if (++depth > MAX_DEPTH) {
