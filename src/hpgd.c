@@ -13,13 +13,12 @@ void cbrl_hpgd_free(cbrl_hpgd *h) {
   double **d[] = {&h->w_r, &h->w_rbar, &h->w_log_p, &h->w_log_mu, &h->g_score, &h->ret_bar, &h->ret_soft,
                   &h->beta, &h->n_s, &h->n_sa, &h->vbar, &h->qbar, &h->vstar, &h->c_n,
                   &h->c_bar, &h->c_soft, &h->weight_sa, &h->weight_s, &h->extra_s,
-                  &h->pow_leader, &h->pow_follower, &h->path_prefix, &h->path_y, &h->path_y_next};
+                  &h->pow_leader, &h->pow_follower, &h->entry_count, &h->g_path};
   for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) free(*d[i]);
   free(h->usable);
   free(h->complete);
   free(h->episode);
-  free(h->path_entry);
-  free(h->path_s);
+  free(h->touched);
   free(h);
 }
 
@@ -63,7 +62,11 @@ int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_s
   h->extra_s = calloc(S, sizeof(double));
   h->pow_leader = malloc((N + 2) * sizeof(double));
   h->pow_follower = malloc((N + 2) * sizeof(double));
-  if (!h->w_r || !h->w_rbar || !h->w_log_p || !h->w_log_mu || !h->g_score || !h->ret_bar || !h->ret_soft ||
+  h->entry_count = calloc(NNZ, sizeof(double));
+  h->touched = malloc(NNZ * sizeof(int64_t));
+  h->g_path = calloc((size_t)p->dim, sizeof(double));
+  if (!h->entry_count || !h->touched || !h->g_path ||
+      !h->w_r || !h->w_rbar || !h->w_log_p || !h->w_log_mu || !h->g_score || !h->ret_bar || !h->ret_soft ||
       !h->beta || !h->usable || !h->complete || !h->episode || !h->n_s || !h->n_sa || !h->vbar || !h->qbar ||
       !h->vstar || !h->c_n || !h->c_bar || !h->c_soft || !h->weight_sa || !h->weight_s ||
       !h->extra_s || !h->pow_leader || !h->pow_follower ||
@@ -100,24 +103,6 @@ int cbrl_hpgd_estimate(cbrl_hpgd *h, int context, const double *x, const cbrl_md
                                     : cbrl__hpgd_unbiased(h, context, x, m, sim, pi, o, rng, grad, info);
 }
 
-int cbrl__hpgd_reserve(cbrl_hpgd *h, int64_t n) {
-  if (n <= h->path_capacity) return 0;
-  int64_t cap = h->path_capacity ? h->path_capacity : 256;
-  while (cap < n) cap *= 2;
-  int64_t *e = realloc(h->path_entry, sizeof(int64_t) * (size_t)cap);
-  if (e) h->path_entry = e;
-  double *pr = realloc(h->path_prefix, sizeof(double) * (size_t)cap);
-  if (pr) h->path_prefix = pr;
-  double *y = realloc(h->path_y, sizeof(double) * (size_t)cap);
-  if (y) h->path_y = y;
-  double *yn = realloc(h->path_y_next, sizeof(double) * (size_t)cap);
-  if (yn) h->path_y_next = yn;
-  int32_t *st = realloc(h->path_s, sizeof(int32_t) * 2 * (size_t)cap);
-  if (st) h->path_s = st;
-  if (!e || !pr || !y || !yn || !st) return CBRL_ENOMEM;
-  h->path_capacity = cap;
-  return 0;
-}
 
 int cbrl__hpgd_flush(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, double *grad) {
   const cbrl_problem *p = h->problem;
