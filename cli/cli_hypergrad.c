@@ -51,6 +51,8 @@ static const char hypergrad_usage[] =
     "  --follower F     hpgd, hpgd-batch: exact (default) or soft-q, a follower trained by\n"
     "                   soft Q-learning for --follower-iterations M (default 1024) per estimate\n"
     "                   from Q = 0; the JSON then adds \"follower_samples\" per estimate\n"
+    "  --max-memory M   refuse sizes whose estimated memory exceeds M (512M, 4G; default\n"
+    "                   half the physical memory)\n"
     "  --json           print {\"F\", \"grad\", \"F_per_context\", \"dim\"} as one JSON object\n"
     "  -h, --help       show this help\n"
     "\n"
@@ -67,7 +69,7 @@ enum {
   OPT_PROBLEM = 256, OPT_ENV, OPT_X, OPT_X_SEED, OPT_LAMBDA, OPT_BETA, OPT_STATES, OPT_ACTIONS,
   OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL, OPT_ESTIMATOR, OPT_SAMPLES,
   OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS, OPT_BINS,
-  OPT_SIMULATOR
+  OPT_SIMULATOR, OPT_MAX_MEMORY
 };
 
 static const struct option hypergrad_options[] = {
@@ -83,7 +85,7 @@ static const struct option hypergrad_options[] = {
     {"amd-updates", required_argument, 0, OPT_AMD_UPDATES}, {"levels", required_argument, 0, OPT_LEVELS},
     {"follower", required_argument, 0, OPT_FOLLOWER},        {"bins", required_argument, 0, OPT_BINS},
     {"follower-iterations", required_argument, 0, OPT_FOLLOWER_ITERATIONS},
-    {"simulator", required_argument, 0, OPT_SIMULATOR},
+    {"simulator", required_argument, 0, OPT_SIMULATOR},  {"max-memory", required_argument, 0, OPT_MAX_MEMORY},
     {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
 
 typedef struct args {
@@ -196,6 +198,12 @@ static int parse_args(int argc, char **argv, args *a) {
         if (cli_parse_double(cmd, "--zo-u", optarg, &a->zo_u)) return 2;
         if (!(a->zo_u > 0.0)) return cli_usage_error(cmd, "--zo-u: must be positive, got %s", optarg);
         break;
+      case OPT_MAX_MEMORY: { /* issue 13 class 4 */
+        double bytes;
+        if (cbrl_memory_parse(optarg, &bytes)) return cli_usage_error(cmd, "--max-memory: '%s' is not a size such as 512M or 4G", optarg);
+        cbrl_memory_limit_set(bytes);
+        break;
+      }
       case 'h': fputs(hypergrad_usage, stdout); return -1;
       case ':': return cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
       default: return cli_usage_error(cmd, "unknown option '%s' (try 'cbrl hypergrad --help')", argv[optind - 1]);
@@ -253,6 +261,9 @@ static int build_problem(const args *a, cbrl_problem **p) {
   if (!a->problem && cbrl_env_takes(env, "states") && a->states * a->actions > 200000000L)
     return cli_usage_error("hypergrad", "--states x --actions must not exceed 2e8");
   char msg[512];
+  cbrl_problem_shape sh = {a->states, a->actions, a->dim, a->contexts, (double)a->states * a->actions * (a->branch < a->states ? a->branch : a->states)};
+  if (!a->problem && cbrl_env_takes(env, "states") && cbrl_memory_check(cbrl_problem_memory_estimate(&sh), "--states x --actions x --contexts", msg, sizeof msg))
+    return cli_usage_error("hypergrad", "%s", msg);
   int err = cbrl_env_create(env, &prm, p, msg, sizeof msg);
   if (err) {
     fprintf(stderr, "cbrl hypergrad: %s\n", msg);
@@ -427,6 +438,13 @@ int cli_hypergrad(int argc, char **argv) {
     goto done;
   }
   if ((rc = initial_x(&a, p, x))) goto done;
+  cbrl_problem_shape sh;
+  char msg[512];
+  cbrl_problem_shape_of(p, &sh);
+  if ((a.estimator == CBRL_ALG_HPGD || a.estimator == CBRL_ALG_HPGD_BATCH) && cbrl_memory_check(cbrl_hpgd_memory_estimate(&sh, a.steps), "--steps", msg, sizeof msg)) {
+    rc = cli_usage_error("hypergrad", "%s", msg);
+    goto done;
+  }
   int err = cbrl_exact_create(&e, p);
   if (err) {
     fprintf(stderr, "cbrl hypergrad: %s\n", cbrl_strerror(err));

@@ -40,6 +40,8 @@ static const char run_usage[] =
     "                   'cbrl run: D/N runs done (F failed), R iterations/s, ETA S s, best F B'\n"
     "                   every 5 seconds)\n"
     "  --plot           draw the figures (as 'cbrl plot DIR') when the sweep ends\n"
+    "  --max-memory M   refuse a sweep whose estimated memory exceeds M (512M, 4G; default\n"
+    "                   half the physical memory)\n"
     "\n"
     "Under mpirun (an MPI build, 'make mpi') rank 0 owns the store and the other ranks run\n"
     "the runs, each with --threads threads; the results are those of a single process.\n"
@@ -77,7 +79,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
   static const struct option opts[] = {{"out", required_argument, 0, 'o'},  {"set", required_argument, 0, 's'},
                                        {"threads", required_argument, 0, 't'}, {"resume", no_argument, 0, 'r'},
                                        {"quiet", no_argument, 0, 'q'},      {"help", no_argument, 0, 'h'},
-                                       {"plot", no_argument, 0, 'p'},
+                                       {"plot", no_argument, 0, 'p'},       {"max-memory", required_argument, 0, 'm'},
                                        {0, 0, 0, 0}};
   /* Overrides apply after the file, so collect them first. */
   const char *sets[256];
@@ -97,6 +99,12 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
       case 'r': resume = 1; break;
       case 'q': quiet = 1; break;
       case 'p': plot = 1; break;
+      case 'm': { /* issue 13 class 4 */
+        double bytes;
+        if (cbrl_memory_parse(optarg, &bytes)) return cli_usage_error(cmd, "--max-memory: '%s' is not a size such as 512M or 4G", optarg);
+        cbrl_memory_limit_set(bytes);
+        break;
+      }
       case 'h': fputs(run_usage, stdout); return 0;
       case ':': return cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
       default: return cli_usage_error(cmd, "unknown option '%s' (try 'cbrl run --help')", argv[optind - 1]);
@@ -129,6 +137,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
   if (!perr) {
     perr = cbrl_problem_validate(p);
     if (perr) snprintf(err, sizeof err, "the problem is invalid: %s", cbrl_strerror(perr));
+    if (!perr) perr = cbrl_memory_check(cbrl_config_memory_estimate(&c, p, (int)threads), "--threads x one run", err, sizeof err);
     for (int a = 0; !perr && a < c.n_algorithm; a++)
       if (c.algorithm[a] == CBRL_ALG_AMD && ((p->flags & (CBRL_DEPENDS_P | CBRL_DEPENDS_MU)) || !p->ops->reward_jacobian)) {
         perr = CBRL_ENOTSUP;

@@ -7,9 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "cbrl/hpgd.h"
 
 #include "cbrl/run/env_registry.h"
 #include "yaml_util.h"
+
+/* Only the HPGD algorithms simulate trajectories, so only they multiply by the simulator axis. */
+static int simulates(cbrl_algorithm a) { return a == CBRL_ALG_HPGD || a == CBRL_ALG_HPGD_BATCH; }
 
 void cbrl_config_default(cbrl_config *c) {
   memset(c, 0, sizeof *c);
@@ -344,9 +350,33 @@ int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
                     cbrl_algorithm_name(c->algorithm[a]));
   }
   if (c->hpgd_steps < c->hpgd_streams) return fail(err, err_size, "hpgd_steps: must be at least hpgd_streams");
+  if (cbrl_memory_check(cbrl_config_memory_estimate(c, NULL, 1), "states x actions x contexts, hpgd_steps: one run", err, err_size)) return CBRL_EPARSE;
   if (c->final_window > c->iterations)
     return fail(err, err_size, "final_window: %ld exceeds iterations (%ld)", c->final_window, c->iterations);
   return 0;
+}
+
+double cbrl_config_memory_estimate(const cbrl_config *c, const cbrl_problem *p, int threads) {
+  cbrl_problem_shape sh = {0};
+  const cbrl_env *e = cbrl_env_find(c->env);
+  if (p) cbrl_problem_shape_of(p, &sh);
+  else if (e && cbrl_env_takes(e, "states")) {
+    double branch = c->branch < c->states ? (double)c->branch : (double)c->states;
+    sh = (cbrl_problem_shape){(double)c->states, (double)c->actions, (double)c->dim, (double)c->contexts,
+                              (double)c->states * (double)c->actions * branch};
+  }
+  if (!(sh.n_states > 0)) return 0.0;
+  double run = cbrl_problem_memory_estimate(&sh);
+  for (int a = 0; a < c->n_algorithm; a++)
+    if (simulates(c->algorithm[a]) || c->algorithm[a] == CBRL_ALG_HPGD_RTQ) {
+      run += cbrl_hpgd_memory_estimate(&sh, c->hpgd_steps);
+      break;
+    }
+  if (threads <= 0) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = cores > 0 ? (int)cores : 1;
+  }
+  return run * threads;
 }
 
 int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
@@ -399,8 +429,6 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   return n < size ? (int)n : -1;
 }
 
-/* Only the HPGD algorithms simulate trajectories, so only they multiply by the simulator axis. */
-static int simulates(cbrl_algorithm a) { return a == CBRL_ALG_HPGD || a == CBRL_ALG_HPGD_BATCH; }
 
 int cbrl_config_runs(const cbrl_config *c, cbrl_run_spec **runs, int *n_runs) {
   long total = 0;

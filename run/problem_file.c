@@ -184,6 +184,28 @@ static int load(loader *l) {
   int n_contexts = cbrl_yaml_length(contexts);
   if (n_contexts == 0) return cbrl_yaml_fail(y, contexts, "contexts", "must list at least one context");
 
+  /* The shape whole before anything of its size is allocated: every context a mapping, and
+     the memory the problem will take within the limit. */
+  double most_transitions = 0.0;
+  for (int k = 0; k < n_contexts; k++) {
+    yaml_node_t *c = cbrl_yaml_item(y, contexts, k);
+    char cf[64];
+    snprintf(cf, sizeof cf, "contexts[%d]", k);
+    if ((err = cbrl_yaml_expect(y, c, YAML_MAPPING_NODE, cf))) return err;
+    yaml_node_t *t = cbrl_yaml_get(y, c, "transitions");
+    if (t && t->type == YAML_SEQUENCE_NODE && cbrl_yaml_length(t) > most_transitions)
+      most_transitions = cbrl_yaml_length(t);
+  }
+  cbrl_problem_shape shape = {(double)l->n_states, (double)l->n_actions, (double)l->dim, n_contexts, most_transitions};
+  double need = cbrl_problem_memory_estimate(&shape), limit = cbrl_memory_limit();
+  if (need > limit) {
+    char a[32], b[32];
+    return cbrl_yaml_fail(y, contexts, "contexts",
+                          "%ld states x %ld actions x %d contexts need about %s, above the memory limit of %s "
+                          "(--max-memory)",
+                          l->n_states, l->n_actions, n_contexts, cbrl_memory_format(need, a, sizeof a),
+                          cbrl_memory_format(limit, b, sizeof b));
+  }
   l->coef = calloc((size_t)l->dim, sizeof(double));
   if (!l->coef) return CBRL_ENOMEM;
   if ((err = cbrl_affine_create(&l->p, (int)l->n_states, (int)l->n_actions, (int)l->dim, n_contexts)))

@@ -22,10 +22,23 @@ void cbrl_hpgd_free(cbrl_hpgd *h) {
   free(h);
 }
 
+/* Per batch step: the step, three returns, two flags, an episode index, two powers and the
+   simulator's own state at both ends; per state-action five tables, per state eleven, per
+   transition the cotangent, its count and the touched list. */
+double cbrl_hpgd_memory_estimate(const cbrl_problem_shape *sh, int64_t max_batch_steps) {
+  if (!sh) return 0.0;
+  double sa = sh->n_states * sh->n_actions, nnz = sh->n_transitions > 1 ? sh->n_transitions : 1;
+  double per_step = (double)sizeof(cbrl_step) + 3 * 8 + 2 + 8 + 2 * 8 + 2 * 8;
+  return per_step * (double)max_batch_steps + 40.0 * sa + 88.0 * sh->n_states + 24.0 * nnz + 16.0 * sh->dim;
+}
+
 int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_steps) {
   if (!out || !p || max_batch_steps <= 0) return CBRL_EINVAL;
   int err = cbrl_problem_validate(p);
   if (err) return err;
+  cbrl_problem_shape shape;
+  cbrl_problem_shape_of(p, &shape);
+  if (cbrl_hpgd_memory_estimate(&shape, max_batch_steps) > cbrl_memory_limit()) return CBRL_ETOOBIG;
   cbrl_hpgd *h = calloc(1, sizeof *h);
   if (!h) return CBRL_ENOMEM;
   h->problem = p;
