@@ -6,7 +6,7 @@ BUILD_SAN  ?= build-sanitize
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES   := cmake make gcc pkg-config libyaml-dev libcmocka-dev libsqlite3-dev libplplot-dev plplot-driver-cairo help2man libgomp1
 
-.PHONY: all deps build demo test test-sanitize valgrind mpi bench install fuzz clean
+.PHONY: all deps build demo test test-sanitize oom valgrind mpi bench install fuzz clean
 
 all: build
 
@@ -36,6 +36,14 @@ test-sanitize: deps
 	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DCBRL_SANITIZE=ON -DCBRL_BUILD_BENCH=OFF >/dev/null
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp CBRL_TEST_QUICK=1 ctest --output-on-failure -j $(JOBS)
+
+# Out-of-memory injection under ASan and LSan: every allocation of hypergrad on each environment
+# and of a small leader sweep fails in turn (tests/core/test_oom.c); each must give CBRL_ENOMEM
+# and leak nothing.
+oom: deps
+	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DCBRL_SANITIZE=ON -DCBRL_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(BUILD_SAN) -j $(JOBS) --target test_oom
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ./$(BUILD_SAN)/tests/test_oom
 
 # Every test program under valgrind memcheck (quick mode), following the cbrl processes the
 # tests start; fails on any definite or indirect leak or memory error. Takes several minutes.

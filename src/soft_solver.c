@@ -187,7 +187,8 @@ int cbrl_soft_solver_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
       w->priv.rhs[s] = b;
     }
     err = linear_solve(w, m, gamma, 0, w->priv.rhs, w->priv.v_eval, linear_tol(w->opts.tol, gamma, scale));
-    if (err == CBRL_ENONFINITE) break;
+    /* An inexact Newton step (ENOCONV) is corrected by the next; no memory for P_pi is not. */
+    if (err == CBRL_ENONFINITE || err == CBRL_ENOMEM) break;
     cbrl_mdp_backup(m, gamma, m->r, w->priv.v_eval, w->q);
   }
   if (err == CBRL_ENONFINITE) {
