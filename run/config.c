@@ -281,6 +281,7 @@ int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t er
   char key[64];
   if (!eq || eq == assignment || (size_t)(eq - assignment) >= sizeof key) {
     snprintf(err, err_size, "--set %s: expected key=value", assignment);
+    cbrl_yaml_one_line(err);
     return CBRL_EPARSE;
   }
   memcpy(key, assignment, (size_t)(eq - assignment));
@@ -288,6 +289,7 @@ int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t er
   const field *f = find_field(key);
   if (!f) {
     snprintf(err, err_size, "--set %s: unknown field", key);
+    cbrl_yaml_one_line(err);
     return CBRL_EPARSE;
   }
   /* Parse the value as a one-line YAML document through the file's own code path. */
@@ -305,6 +307,7 @@ int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t er
   /* Messages from the file path name a line; a one-line --set has none worth naming. */
   char *line = rc ? strstr(err, ":1: ") : NULL;
   if (line) memmove(line + 1, line + 3, strlen(line + 3) + 1);
+  if (rc) cbrl_yaml_one_line(err); /* the value may hold a newline */
   return rc;
 }
 

@@ -24,7 +24,14 @@ static int failf(cbrl_yaml *y, int line, const char *field, const char *fmt, va_
   else
     n = snprintf(y->err, y->err_size, "%s: ", y->file);
   if (n >= 0 && (size_t)n < y->err_size) vsnprintf(y->err + n, y->err_size - (size_t)n, fmt, ap);
+  cbrl_yaml_one_line(y->err);
   return CBRL_EPARSE;
+}
+
+void cbrl_yaml_one_line(char *s) {
+  /* Messages quote scalars, which YAML lets hold newlines and other control characters. */
+  for (; s && *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = ' ';
 }
 
 int cbrl_yaml_fail(cbrl_yaml *y, const yaml_node_t *n, const char *field, const char *fmt, ...) {

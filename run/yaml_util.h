@@ -30,6 +30,9 @@ void cbrl_yaml_close(cbrl_yaml *y);
 int cbrl_yaml_fail(cbrl_yaml *y, const yaml_node_t *n, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Replaces control characters (newlines inside quoted values) by spaces: a message is one line. */
+void cbrl_yaml_one_line(char *s);
+
 yaml_node_t *cbrl_yaml_root(cbrl_yaml *y);
 int cbrl_yaml_line(const yaml_node_t *n);
 /* Value of key in a mapping, or NULL. */
