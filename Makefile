@@ -6,7 +6,7 @@ BUILD_SAN  ?= build-sanitize
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES   := cmake make gcc pkg-config libyaml-dev libcmocka-dev libsqlite3-dev libplplot-dev plplot-driver-cairo libpng-dev help2man libgomp1
 
-.PHONY: all deps build demo test test-sanitize valgrind mpi bench install fuzz clean
+.PHONY: all deps build demo test test-sanitize oom valgrind mpi bench install fuzz clean
 
 all: build
 
@@ -39,6 +39,14 @@ test-sanitize: deps
 	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DCBRL_SANITIZE=ON -DCBRL_BUILD_BENCH=OFF >/dev/null
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp CBRL_TEST_QUICK=1 ctest --output-on-failure -j $(JOBS)
+
+# Out-of-memory injection under ASan and LSan: every allocation of hypergrad on each environment
+# and of a small leader sweep fails in turn (tests/core/test_oom.c); each must give CBRL_ENOMEM
+# and leak nothing.
+oom: deps
+	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DCBRL_SANITIZE=ON -DCBRL_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(BUILD_SAN) -j $(JOBS) --target test_oom
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ./$(BUILD_SAN)/tests/test_oom
 
 # Every test program under valgrind memcheck (quick mode), following the cbrl processes the
 # tests start; fails on any definite or indirect leak or memory error. Takes several minutes.
@@ -74,11 +82,14 @@ fuzz: deps
 	done; if [ -n "$$missing" ]; then apt-get install -y -qq $$missing >/dev/null; fi
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DCBRL_SANITIZE=ON -DCBRL_FUZZ=ON \
 	  -DCBRL_BUILD_TESTS=OFF -DCBRL_BUILD_BENCH=OFF >/dev/null
-	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_tabular fuzz_config
-	mkdir -p $(BUILD_FUZZ)/corpus_tabular $(BUILD_FUZZ)/corpus_config
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_tabular fuzz_config fuzz_set fuzz_argv
+	mkdir -p $(BUILD_FUZZ)/corpus_tabular $(BUILD_FUZZ)/corpus_config $(BUILD_FUZZ)/corpus_set $(BUILD_FUZZ)/corpus_argv
 	cp examples/*.yaml tests/bad_inputs/p_*.yaml $(BUILD_FUZZ)/corpus_tabular/
 	cp configs/paper/*.yaml tests/bad_inputs/c_*.yaml $(BUILD_FUZZ)/corpus_config/
-	@for t in tabular config; do \
+	printf '\005[0.1, 0.01]' > $(BUILD_FUZZ)/corpus_set/lr; printf '\0041\n---\n2' > $(BUILD_FUZZ)/corpus_set/two_docs
+	printf '\000--env\000random\000--states\0003\000--actions\0002\000--dim\0001\000--contexts\0001\000--branch\0001\000--seed\0001' \
+	  > $(BUILD_FUZZ)/corpus_argv/random; printf '\000--env\000four-rooms\000--lambda\0001e-320' > $(BUILD_FUZZ)/corpus_argv/fr
+	@for t in tabular config set argv; do \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ./$(BUILD_FUZZ)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=8192 -print_final_stats=1 $(BUILD_FUZZ)/corpus_$$t > $(BUILD_FUZZ)/fuzz_$$t.log 2>&1; rc=$$?; \
 	  echo "fuzz_$$t: $$(grep -E 'number_of_executed_units|peak_rss' $(BUILD_FUZZ)/fuzz_$$t.log | tr -s ' ' | tr '\n' ' ')"; \

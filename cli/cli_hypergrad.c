@@ -56,6 +56,8 @@ static const char hypergrad_usage[] =
     "  --follower F     hpgd, hpgd-batch: exact (default) or soft-q, a follower trained by\n"
     "                   soft Q-learning for --follower-iterations M (default 1024) per estimate\n"
     "                   from Q = 0; the JSON then adds \"follower_samples\" per estimate\n"
+    "  --max-memory M   refuse sizes whose estimated memory exceeds M (512M, 4G; default\n"
+    "                   half the physical memory)\n"
     "  --json           print {\"F\", \"grad\", \"F_per_context\", \"dim\", \"inputs\"} as one JSON\n"
     "                   object; \"inputs\" echoes every parameter used (lambda, beta, x, ...);\n"
     "                   numbers are the shortest decimals that read back exactly\n"
@@ -74,7 +76,7 @@ enum {
   OPT_PROBLEM = 256, OPT_ENV, OPT_X, OPT_X_SEED, OPT_LAMBDA, OPT_BETA, OPT_STATES, OPT_ACTIONS,
   OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL, OPT_ESTIMATOR, OPT_SAMPLES,
   OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS, OPT_BINS,
-  OPT_SIMULATOR, OPT_X_FROM, OPT_HELP
+  OPT_SIMULATOR, OPT_X_FROM, OPT_MAX_MEMORY, OPT_HELP
 };
 
 static const cli_opt hypergrad_options[] = {
@@ -91,6 +93,7 @@ static const cli_opt hypergrad_options[] = {
     {"follower", 1, OPT_FOLLOWER, 0},   {"bins", 1, OPT_BINS, 0},
     {"follower-iterations", 1, OPT_FOLLOWER_ITERATIONS, 0},
     {"simulator", 1, OPT_SIMULATOR, 0}, {"x-from", 1, OPT_X_FROM, 0},
+    {"max-memory", 1, OPT_MAX_MEMORY, 0},
     {"help", 0, OPT_HELP, 'h'},         {0, 0, 0, 0}};
 
 typedef struct args {
@@ -211,6 +214,13 @@ static int parse_args(int argc, char **argv, args *a) {
         if (cli_parse_double(cmd, "--zo-u", optarg, &a->zo_u)) return 2;
         if (!(a->zo_u > 0.0)) return cli_usage_error(cmd, "--zo-u: must be positive, got %s", optarg);
         break;
+      case OPT_MAX_MEMORY: { /* issue 13 class 4 */
+        double bytes;
+        if (cbrl_memory_parse(optarg, &bytes))
+          return cli_usage_error(cmd, "--max-memory: '%s' is not a size such as 512M or 4G", optarg);
+        cbrl_memory_limit_set(bytes);
+        break;
+      }
       case OPT_HELP: fputs(hypergrad_usage, stdout); return -1;
       case CLI_ARGS_POSITIONAL: return cli_usage_error(cmd, "unexpected argument '%s'", optarg);
       default: return CLI_EXIT_USAGE;
@@ -285,6 +295,9 @@ static int build_problem(const args *a, cbrl_problem **p) {
   if (!a->problem && cbrl_env_takes(env, "states") && a->states * a->actions > 200000000L)
     return cli_usage_error("hypergrad", "--states x --actions must not exceed 2e8");
   char msg[512];
+  cbrl_problem_shape sh = {a->states, a->actions, a->dim, a->contexts, (double)a->states * a->actions * (a->branch < a->states ? a->branch : a->states)};
+  if (!a->problem && cbrl_env_takes(env, "states") && cbrl_memory_check(cbrl_problem_memory_estimate(&sh), "--states x --actions x --contexts", msg, sizeof msg))
+    return cli_usage_error("hypergrad", "%s", msg);
   int err = cbrl_env_create(env, &prm, p, msg, sizeof msg);
   if (err) {
     fprintf(stderr, "cbrl hypergrad: %s\n", msg);
@@ -535,6 +548,13 @@ int cli_hypergrad(int argc, char **argv) {
     goto done;
   }
   if ((rc = initial_x(&a, p, x))) goto done;
+  cbrl_problem_shape sh;
+  char msg[512];
+  cbrl_problem_shape_of(p, &sh);
+  if ((a.estimator == CBRL_ALG_HPGD || a.estimator == CBRL_ALG_HPGD_BATCH) && cbrl_memory_check(cbrl_hpgd_memory_estimate(&sh, a.steps), "--steps", msg, sizeof msg)) {
+    rc = cli_usage_error("hypergrad", "%s", msg);
+    goto done;
+  }
   int err = cbrl_exact_create(&e, p);
   if (err) {
     fprintf(stderr, "cbrl hypergrad: %s\n", cbrl_strerror(err));

@@ -43,6 +43,8 @@ static const char run_usage[] =
     "  --plot           draw the figures (as 'cbrl plot DIR') when the sweep ends\n"
     "  --tensorboard LOGDIR  each run logs its events to LOGDIR as it goes (as 'cbrl export\n"
     "                   DIR --tensorboard LOGDIR' would write them)\n"
+    "  --max-memory M   refuse a sweep whose estimated memory exceeds M (512M, 4G; default\n"
+    "                   half the physical memory)\n"
     "\n"
     "Under mpirun (an MPI build, 'make mpi') rank 0 owns the store and the other ranks run\n"
     "the runs, each with --threads threads; the results are those of a single process.\n"
@@ -77,11 +79,11 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
   int resume = 0, quiet = 0, plot = 0;
   cbrl_config c;
   cbrl_config_default(&c);
-  enum { O_OUT = 1, O_SET, O_THREADS, O_RESUME, O_QUIET, O_HELP, O_PLOT, O_TENSORBOARD };
+  enum { O_OUT = 1, O_SET, O_THREADS, O_RESUME, O_QUIET, O_HELP, O_PLOT, O_TENSORBOARD, O_MAX_MEMORY };
   static const cli_opt opts[] = {{"out", 1, O_OUT, 0},       {"set", 1, O_SET, 0},   {"threads", 1, O_THREADS, 0},
                                  {"resume", 0, O_RESUME, 0}, {"quiet", 0, O_QUIET, 0}, {"help", 0, O_HELP, 'h'},
                                  {"plot", 0, O_PLOT, 0},     {"tensorboard", 1, O_TENSORBOARD, 0},
-                                 {0, 0, 0, 0}};
+                                 {"max-memory", 1, O_MAX_MEMORY, 0}, {0, 0, 0, 0}};
   /* Overrides apply after the file, so collect them first. */
   const char *sets[256];
   int n_sets = 0, ch;
@@ -101,6 +103,13 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
       case O_QUIET: quiet = 1; break;
       case O_PLOT: plot = 1; break;
       case O_TENSORBOARD: tensorboard = args.value; break;
+      case O_MAX_MEMORY: { /* issue 13 class 4 */
+        double bytes;
+        if (cbrl_memory_parse(args.value, &bytes))
+          return cli_usage_error(cmd, "--max-memory: '%s' is not a size such as 512M or 4G", args.value);
+        cbrl_memory_limit_set(bytes);
+        break;
+      }
       case O_HELP: fputs(run_usage, stdout); return 0;
       case CLI_ARGS_POSITIONAL:
         if (config_path) return cli_usage_error(cmd, "unexpected argument '%s'", args.value);
@@ -134,6 +143,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
   if (!perr) {
     perr = cbrl_problem_validate(p);
     if (perr) snprintf(err, sizeof err, "the problem is invalid: %s", cbrl_strerror(perr));
+    if (!perr) perr = cbrl_memory_check(cbrl_config_memory_estimate(&c, p, (int)threads), "--threads x one run", err, sizeof err);
     for (int a = 0; !perr && a < c.n_algorithm; a++)
       if (c.algorithm[a] == CBRL_ALG_AMD && ((p->flags & (CBRL_DEPENDS_P | CBRL_DEPENDS_MU)) || !p->ops->reward_jacobian)) {
         perr = CBRL_ENOTSUP;

@@ -10,10 +10,12 @@
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "cbrl%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  char msg[2048]; /* one line, whatever the arguments it quotes hold (issue 13, found by fuzz_argv) */
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  for (char *c = msg; *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = ' ';
+  fprintf(stderr, "cbrl%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "", msg);
   return CLI_EXIT_USAGE;
 }
 
@@ -22,7 +24,7 @@ static int parse_number(const char *text, double *out) {
   errno = 0;
   double v = strtod(text, &end);
   while (*end == ' ') end++;
-  if (end == text || *end || errno == ERANGE || !isfinite(v)) return -1;
+  if (end == text || *end || (errno == ERANGE && fabs(v) > 1.0) || !isfinite(v)) return -1; /* underflow is fine */
   *out = v;
   return 0;
 }

@@ -27,6 +27,12 @@ void cbrl_random_opts_default(cbrl_random_opts *o) {
   o->lambda = 1.0;
 }
 
+void cbrl_random_problem_shape(const cbrl_random_opts *o, cbrl_problem_shape *shape) {
+  double sa = (double)o->n_states * o->n_actions;
+  double branch = o->branch < o->n_states ? o->branch : o->n_states;
+  *shape = (cbrl_problem_shape){o->n_states, o->n_actions, o->dim, o->n_contexts, sa * branch};
+}
+
 /* Draws a coefficient vector with `nnz` random non-zeros (all dense when nnz >= dim). */
 static const double *draw_coef(cbrl_rng *rng, int dim, int nnz, double scale, double *coef) {
   memset(coef, 0, sizeof(double) * (size_t)dim);
@@ -73,6 +79,9 @@ int cbrl_random_problem_create(cbrl_problem **out, const cbrl_random_opts *o) {
   int nnz = o->coef_nonzeros < 0 ? (o->dim < 2 ? o->dim : 2) : o->coef_nonzeros;
   if (nnz == 0) nnz = o->dim;
   cbrl_problem *p;
+  cbrl_problem_shape shape;
+  cbrl_random_problem_shape(o, &shape);
+  if (cbrl_problem_memory_estimate(&shape) > cbrl_memory_limit()) return CBRL_ETOOBIG;
   int err = cbrl_affine_create(&p, o->n_states, o->n_actions, o->dim, o->n_contexts);
   if (err) return err;
   double *coef = malloc(sizeof(double) * (size_t)o->dim);

@@ -7,12 +7,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "cbrl/hpgd.h"
 
 #include "cbrl/run/env_registry.h"
 #include "cbrl/run/number.h"
 #include "cbrl/run/store.h"
 #include "cbrl/run/suggest.h"
 #include "yaml_util.h"
+
+/* Only the HPGD algorithms simulate trajectories, so only they multiply by the simulator axis. */
+static int simulates(cbrl_algorithm a) { return a == CBRL_ALG_HPGD || a == CBRL_ALG_HPGD_BATCH; }
 
 void cbrl_config_default(cbrl_config *c) {
   memset(c, 0, sizeof *c);
@@ -330,6 +336,7 @@ int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t er
   char key[64];
   if (!eq || eq == assignment || (size_t)(eq - assignment) >= sizeof key) {
     snprintf(err, err_size, "--set %s: expected key=value", assignment);
+    cbrl_yaml_one_line(err);
     return CBRL_EPARSE;
   }
   memcpy(key, assignment, (size_t)(eq - assignment));
@@ -339,41 +346,25 @@ int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t er
     char what[96];
     unknown_field(key, what, sizeof what);
     snprintf(err, err_size, "--set %s: %s", key, what);
+    cbrl_yaml_one_line(err);
     return CBRL_EPARSE;
   }
   /* Parse the value as a one-line YAML document through the file's own code path. */
   char file[80];
   snprintf(file, sizeof file, "--set %s", key);
-  yaml_parser_t parser;
-  yaml_document_t doc;
-  if (!yaml_parser_initialize(&parser)) return CBRL_ENOMEM;
   const char *value = eq + 1;
-  yaml_parser_set_input_string(&parser, (const unsigned char *)value, strlen(value));
-  int ok = yaml_parser_load(&parser, &doc);
-  yaml_parser_delete(&parser);
-  if (!ok) {
-    snprintf(err, err_size, "--set %s: cannot parse '%s'", key, value);
-    return CBRL_EPARSE;
-  }
   cbrl_yaml y;
-  memset(&y, 0, sizeof y);
-  y.file = file;
-  y.doc = doc;
-  y.loaded = 1;
-  y.err = err;
-  y.err_size = err_size;
-  yaml_node_t *n = yaml_document_get_root_node(&doc);
-  int rc;
-  if (!n) {
+  int rc = cbrl_yaml_load_buffer(&y, file, value, strlen(value), err, err_size);
+  if (rc == CBRL_EPARSE && strstr(err, "YAML syntax error"))
+    snprintf(err, err_size, "--set %s: cannot parse '%s'", key, value);
+  else if (rc == CBRL_EPARSE && strstr(err, "empty file"))
     snprintf(err, err_size, "--set %s: empty value", key);
-    rc = CBRL_EPARSE;
-  } else {
-    rc = apply(c, &y, f, n);
-    /* Messages from the file path name a line; a --set has none worth naming. */
-    char *line = strstr(err, ":1: ");
-    if (rc && line) memmove(line + 1, line + 3, strlen(line + 3) + 1);
-  }
+  if (!rc) rc = apply(c, &y, f, cbrl_yaml_root(&y));
   cbrl_yaml_close(&y);
+  /* Messages from the file path name a line; a one-line --set has none worth naming. */
+  char *line = rc ? strstr(err, ":1: ") : NULL;
+  if (line) memmove(line + 1, line + 3, strlen(line + 3) + 1);
+  if (rc) cbrl_yaml_one_line(err); /* the value may hold a newline */
   return rc;
 }
 
@@ -419,9 +410,33 @@ int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
                     cbrl_algorithm_name(c->algorithm[a]));
   }
   if (c->hpgd_steps < c->hpgd_streams) return fail(err, err_size, "hpgd_steps: must be at least hpgd_streams");
+  if (cbrl_memory_check(cbrl_config_memory_estimate(c, NULL, 1), "states x actions x contexts, hpgd_steps: one run", err, err_size)) return CBRL_EPARSE;
   if (c->final_window > c->iterations)
     return fail(err, err_size, "final_window: %ld exceeds iterations (%ld)", c->final_window, c->iterations);
   return 0;
+}
+
+double cbrl_config_memory_estimate(const cbrl_config *c, const cbrl_problem *p, int threads) {
+  cbrl_problem_shape sh = {0};
+  const cbrl_env *e = cbrl_env_find(c->env);
+  if (p) cbrl_problem_shape_of(p, &sh);
+  else if (e && cbrl_env_takes(e, "states")) {
+    double branch = c->branch < c->states ? (double)c->branch : (double)c->states;
+    sh = (cbrl_problem_shape){(double)c->states, (double)c->actions, (double)c->dim, (double)c->contexts,
+                              (double)c->states * (double)c->actions * branch};
+  }
+  if (!(sh.n_states > 0)) return 0.0;
+  double run = cbrl_problem_memory_estimate(&sh);
+  for (int a = 0; a < c->n_algorithm; a++)
+    if (simulates(c->algorithm[a]) || c->algorithm[a] == CBRL_ALG_HPGD_RTQ) {
+      run += cbrl_hpgd_memory_estimate(&sh, c->hpgd_steps);
+      break;
+    }
+  if (threads <= 0) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = cores > 0 ? (int)cores : 1;
+  }
+  return run * threads;
 }
 
 int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
@@ -487,8 +502,6 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   return n < size ? (int)n : -1;
 }
 
-/* Only the HPGD algorithms simulate trajectories, so only they multiply by the simulator axis. */
-static int simulates(cbrl_algorithm a) { return a == CBRL_ALG_HPGD || a == CBRL_ALG_HPGD_BATCH; }
 
 int cbrl_config_runs(const cbrl_config *c, cbrl_run_spec **runs, int *n_runs) {
   long total = 0;

@@ -81,6 +81,16 @@ static int read_number(loader *l, const yaml_node_t *entry, const char *key, con
   return cbrl_yaml_double(&l->y, n, path, out);
 }
 
+/* A discount in [0, 1) at which the solver cannot reach a usable accuracy (cbrl_discount_max). */
+static int check_discount(loader *l, const yaml_node_t *n, const char *field, double g) {
+  double gmax = cbrl_discount_max((int)l->n_states);
+  if (g <= gmax) return 0;
+  return cbrl_yaml_fail(&l->y, n, field,
+                        "1 - %.3g is too close to 1: in double precision a solve over %ld states is not "
+                        "accurate to %g there (at most 1 - %.3g)",
+                        1.0 - g, l->n_states, CBRL_USABLE_TOL, 1.0 - gmax);
+}
+
 enum list_kind { LIST_INITIAL, LIST_TRANSITIONS, LIST_REWARD, LIST_LEADER_REWARD };
 
 static int read_list(loader *l, int context, const yaml_node_t *ctx_node, const char *key,
@@ -158,11 +168,13 @@ static int load(loader *l) {
   double gamma, leader_gamma, lambda;
   if (!(n = required(l, root, "gamma", "")) || (err = cbrl_yaml_double(y, n, "gamma", &gamma))) return CBRL_EPARSE;
   if (!(gamma >= 0.0 && gamma < 1.0)) return cbrl_yaml_fail(y, n, "gamma", "must lie in [0, 1), got %g", gamma);
+  if ((err = check_discount(l, n, "gamma", gamma))) return err;
   leader_gamma = gamma;
   if ((n = cbrl_yaml_get(y, root, "leader_gamma"))) {
     if ((err = cbrl_yaml_double(y, n, "leader_gamma", &leader_gamma))) return err;
     if (!(leader_gamma >= 0.0 && leader_gamma < 1.0))
       return cbrl_yaml_fail(y, n, "leader_gamma", "must lie in [0, 1), got %g", leader_gamma);
+    if ((err = check_discount(l, n, "leader_gamma", leader_gamma))) return err;
   }
   if (!(n = required(l, root, "lambda", "")) || (err = cbrl_yaml_double(y, n, "lambda", &lambda))) return CBRL_EPARSE;
   if (!(lambda > 0.0)) return cbrl_yaml_fail(y, n, "lambda", "must be positive, got %g", lambda);
@@ -172,6 +184,28 @@ static int load(loader *l) {
   int n_contexts = cbrl_yaml_length(contexts);
   if (n_contexts == 0) return cbrl_yaml_fail(y, contexts, "contexts", "must list at least one context");
 
+  /* The shape whole before anything of its size is allocated: every context a mapping, and
+     the memory the problem will take within the limit. */
+  double most_transitions = 0.0;
+  for (int k = 0; k < n_contexts; k++) {
+    yaml_node_t *c = cbrl_yaml_item(y, contexts, k);
+    char cf[64];
+    snprintf(cf, sizeof cf, "contexts[%d]", k);
+    if ((err = cbrl_yaml_expect(y, c, YAML_MAPPING_NODE, cf))) return err;
+    yaml_node_t *t = cbrl_yaml_get(y, c, "transitions");
+    if (t && t->type == YAML_SEQUENCE_NODE && cbrl_yaml_length(t) > most_transitions)
+      most_transitions = cbrl_yaml_length(t);
+  }
+  cbrl_problem_shape shape = {(double)l->n_states, (double)l->n_actions, (double)l->dim, n_contexts, most_transitions};
+  double need = cbrl_problem_memory_estimate(&shape), limit = cbrl_memory_limit();
+  if (need > limit) {
+    char a[32], b[32];
+    return cbrl_yaml_fail(y, contexts, "contexts",
+                          "%ld states x %ld actions x %d contexts need about %s, above the memory limit of %s "
+                          "(--max-memory)",
+                          l->n_states, l->n_actions, n_contexts, cbrl_memory_format(need, a, sizeof a),
+                          cbrl_memory_format(limit, b, sizeof b));
+  }
   l->coef = calloc((size_t)l->dim, sizeof(double));
   if (!l->coef) return CBRL_ENOMEM;
   if ((err = cbrl_affine_create(&l->p, (int)l->n_states, (int)l->n_actions, (int)l->dim, n_contexts)))

@@ -24,7 +24,14 @@ static int failf(cbrl_yaml *y, int line, const char *field, const char *fmt, va_
   else
     n = snprintf(y->err, y->err_size, "%s: ", y->file);
   if (n >= 0 && (size_t)n < y->err_size) vsnprintf(y->err + n, y->err_size - (size_t)n, fmt, ap);
+  cbrl_yaml_one_line(y->err);
   return CBRL_EPARSE;
+}
+
+void cbrl_yaml_one_line(char *s) {
+  /* Messages quote scalars, which YAML lets hold newlines and other control characters. */
+  for (; s && *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = ' ';
 }
 
 int cbrl_yaml_fail(cbrl_yaml *y, const yaml_node_t *n, const char *field, const char *fmt, ...) {
@@ -43,24 +50,36 @@ static int fail_at(cbrl_yaml *y, int line, const char *fmt, ...) {
   return r;
 }
 
+/* "file: out of memory", returning CBRL_ENOMEM (a failed computation, not bad input). */
+static int oom(cbrl_yaml *y) {
+  fail_at(y, 0, "out of memory");
+  return CBRL_ENOMEM;
+}
+
 int cbrl_yaml_line(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
 
 /* libyaml's event parser keeps an explicit stack, but its composer recurses per level, so
-   depth is checked on the event stream before composing. */
-static int check_depth(cbrl_yaml *y, FILE *f) {
+   depth is checked on the event stream before composing. The same pass refuses a second
+   document: libyaml's loader would return the first and silently drop the rest. */
+static int check_events(cbrl_yaml *y, const unsigned char *buf, size_t len) {
   yaml_parser_t parser;
   yaml_event_t ev;
-  if (!yaml_parser_initialize(&parser)) return fail_at(y, 0, "out of memory");
-  yaml_parser_set_input_file(&parser, f);
-  int depth = 0, err = 0;
+  if (!yaml_parser_initialize(&parser)) return oom(y);
+  yaml_parser_set_input_string(&parser, buf, len);
+  int depth = 0, err = 0, documents = 0;
   for (;;) {
     if (!yaml_parser_parse(&parser, &ev)) {
-      err = fail_at(y, (int)parser.problem_mark.line + 1, "YAML syntax error: %s",
-                    parser.problem ? parser.problem : "unknown");
+      if (parser.error == YAML_MEMORY_ERROR) {
+        err = oom(y);
+      } else {
+        err = fail_at(y, (int)parser.problem_mark.line + 1, "YAML syntax error: %s",
+                      parser.problem ? parser.problem : "unknown");
+      }
       break;
     }
     yaml_event_type_t t = ev.type;
-    int line = (int)ev.start_mark.line + 1;
+    /* A document start begins where the previous document ended; its "---" is at its end mark. */
+    int line = (int)(t == YAML_DOCUMENT_START_EVENT ? ev.end_mark : ev.start_mark).line + 1;
     yaml_event_delete(&ev);
     if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
       if (++depth > MAX_DEPTH) {
@@ -72,6 +91,11 @@ static int check_depth(cbrl_yaml *y, FILE *f) {
     } else if (t == YAML_ALIAS_EVENT) {
       err = fail_at(y, line, "YAML aliases are not allowed");
       break;
+    } else if (t == YAML_DOCUMENT_START_EVENT) {
+      if (++documents > 1) {
+        err = fail_at(y, line, "a second YAML document ('---'): give exactly one");
+        break;
+      }
     } else if (t == YAML_STREAM_END_EVENT) {
       break;
     }
@@ -80,44 +104,108 @@ static int check_depth(cbrl_yaml *y, FILE *f) {
   return err;
 }
 
-int cbrl_yaml_load(cbrl_yaml *y, const char *path, char *err, size_t err_size) {
+/* Reads a whole stream once (a pipe or FIFO can be read only once, and its size is not known
+   in advance), refusing more than CBRL_YAML_MAX_BYTES. */
+static int read_all(cbrl_yaml *y, FILE *f, unsigned char **out, size_t *out_len) {
+  const size_t max = CBRL_YAML_MAX_BYTES;
+  size_t cap = 0, len = 0;
+  unsigned char *buf = NULL;
+  for (;;) {
+    if (len == cap) {
+      if (cap > max) break; /* one byte past the limit was read: too large */
+      size_t ncap = cap ? 2 * cap : 65536;
+      if (ncap > max + 1) ncap = max + 1;
+      unsigned char *nb = realloc(buf, ncap);
+      if (!nb) {
+        free(buf);
+        return oom(y);
+      }
+      buf = nb, cap = ncap;
+    }
+    size_t got = fread(buf + len, 1, cap - len, f);
+    len += got;
+    if (got == 0) {
+      if (ferror(f)) {
+        int e = errno;
+        free(buf);
+        return fail_at(y, 0, "cannot read: %s", strerror(e));
+      }
+      break;
+    }
+  }
+  if (len > max) {
+    free(buf);
+    return fail_at(y, 0, "larger than the limit of %zu MiB for a YAML file", max >> 20);
+  }
+  *out = buf;
+  *out_len = len;
+  return 0;
+}
+
+int cbrl_yaml_load_buffer(cbrl_yaml *y, const char *name, const void *data, size_t len, char *err,
+                          size_t err_size) {
   memset(y, 0, sizeof *y);
-  y->file = path;
+  y->file = name;
   y->err = err;
   y->err_size = err_size;
   if (err && err_size) err[0] = 0;
-  struct stat st;
-  if (stat(path, &st) != 0) return fail_at(y, 0, "cannot open: %s", strerror(errno));
-  if (S_ISDIR(st.st_mode)) return fail_at(y, 0, "is a directory, not a file");
-  FILE *f = fopen(path, "rb");
-  if (!f) return fail_at(y, 0, "cannot open: %s", strerror(errno));
-  int rc = check_depth(y, f);
-  if (rc) {
-    fclose(f);
-    return rc;
-  }
-  rewind(f);
+  const unsigned char *buf = data ? data : (const void *)""; /* libyaml asserts a non-NULL input */
+  int rc = check_events(y, buf, len);
+  if (rc) return rc;
   yaml_parser_t parser;
   if (!yaml_parser_initialize(&parser)) {
-    fclose(f);
-    return fail_at(y, 0, "out of memory");
+    return oom(y);
   }
-  yaml_parser_set_input_file(&parser, f);
+  yaml_parser_set_input_string(&parser, buf, len);
   if (!yaml_parser_load(&parser, &y->doc)) {
-    rc = fail_at(y, (int)parser.problem_mark.line + 1, "YAML syntax error: %s",
-                 parser.problem ? parser.problem : "unknown");
+    if (parser.error == YAML_MEMORY_ERROR) {
+      rc = oom(y);
+    } else {
+      rc = fail_at(y, (int)parser.problem_mark.line + 1, "YAML syntax error: %s",
+                   parser.problem ? parser.problem : "unknown");
+    }
     yaml_parser_delete(&parser);
-    fclose(f);
     return rc;
   }
   yaml_parser_delete(&parser);
-  fclose(f);
   y->loaded = 1;
   if (!yaml_document_get_root_node(&y->doc)) {
     cbrl_yaml_close(y); /* a failed load leaves nothing to close */
     return fail_at(y, 0, "empty file");
   }
   return 0;
+}
+
+int cbrl_yaml_load(cbrl_yaml *y, const char *path, char *err, size_t err_size) {
+  memset(y, 0, sizeof *y);
+  y->file = path;
+  y->err = err;
+  y->err_size = err_size;
+  if (err && err_size) err[0] = 0;
+  /* Opened first and then examined, so a pipe (`<(cat f)`) is read exactly once. */
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    if (errno == ENOMEM) return oom(y);
+    return fail_at(y, 0, "cannot open: %s", strerror(errno));
+  }
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0) {
+    int e = errno;
+    fclose(f);
+    return fail_at(y, 0, "cannot open: %s", strerror(e));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    fclose(f);
+    return fail_at(y, 0, "is a directory, not a file");
+  }
+  unsigned char *buf = NULL;
+  size_t len = 0;
+  int rc = read_all(y, f, &buf, &len);
+  fclose(f);
+  if (rc) return rc;
+  rc = cbrl_yaml_load_buffer(y, path, buf, len, err, err_size);
+  free(buf);
+  return rc;
 }
 
 void cbrl_yaml_close(cbrl_yaml *y) {
@@ -182,7 +270,9 @@ int cbrl_yaml_double(cbrl_yaml *y, const yaml_node_t *n, const char *field, doub
   errno = 0;
   double v = strtod(s, &end);
   if (end == s || *end || !*s) return cbrl_yaml_fail(y, n, field, "expected a number, got '%.40s'", s);
-  if (!isfinite(v) || errno == ERANGE)
+  /* strtod sets ERANGE on underflow too, returning a subnormal or zero that is the nearest
+     representable value; only overflow (HUGE_VAL) and NaN or Inf literals are refused. */
+  if (!isfinite(v) || (errno == ERANGE && fabs(v) > 1.0))
     return cbrl_yaml_fail(y, n, field, "'%.40s' is not a finite number", s);
   *out = v;
   return 0;

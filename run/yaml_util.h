@@ -14,14 +14,24 @@ typedef struct cbrl_yaml {
   size_t err_size;
 } cbrl_yaml;
 
-/* Loads a whole file; refuses directories, empty documents, aliases and nesting deeper than 64.
-   On failure nothing needs closing. */
+/* The largest YAML input read, in bytes. */
+#define CBRL_YAML_MAX_BYTES (256 << 20)
+
+/* Loads a whole file, read once (pipes work); refuses directories, empty documents, streams of
+   more than one document, aliases and nesting deeper than 64. On failure nothing needs closing.
+   Returns 0, CBRL_EPARSE (err says where and why) or CBRL_ENOMEM. */
 int cbrl_yaml_load(cbrl_yaml *y, const char *path, char *err, size_t err_size);
+/* The same from a buffer of len bytes; name is used in messages in place of the file. */
+int cbrl_yaml_load_buffer(cbrl_yaml *y, const char *name, const void *data, size_t len, char *err,
+                          size_t err_size);
 void cbrl_yaml_close(cbrl_yaml *y);
 
 /* Writes "file:line: field: message" and returns CBRL_EPARSE. */
 int cbrl_yaml_fail(cbrl_yaml *y, const yaml_node_t *n, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Replaces control characters (newlines inside quoted values) by spaces: a message is one line. */
+void cbrl_yaml_one_line(char *s);
 
 yaml_node_t *cbrl_yaml_root(cbrl_yaml *y);
 int cbrl_yaml_line(const yaml_node_t *n);

@@ -13,20 +13,32 @@ void cbrl_hpgd_free(cbrl_hpgd *h) {
   double **d[] = {&h->w_r, &h->w_rbar, &h->w_log_p, &h->w_log_mu, &h->g_score, &h->ret_bar, &h->ret_soft,
                   &h->beta, &h->n_s, &h->n_sa, &h->vbar, &h->qbar, &h->vstar, &h->c_n,
                   &h->c_bar, &h->c_soft, &h->weight_sa, &h->weight_s, &h->extra_s,
-                  &h->pow_leader, &h->pow_follower, &h->path_prefix, &h->path_y, &h->path_y_next};
+                  &h->pow_leader, &h->pow_follower, &h->entry_count, &h->g_path};
   for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) free(*d[i]);
   free(h->usable);
   free(h->complete);
   free(h->episode);
-  free(h->path_entry);
-  free(h->path_s);
+  free(h->touched);
   free(h);
+}
+
+/* Per batch step: the step, three returns, two flags, an episode index, two powers and the
+   simulator's own state at both ends; per state-action five tables, per state eleven, per
+   transition the cotangent, its count and the touched list. */
+double cbrl_hpgd_memory_estimate(const cbrl_problem_shape *sh, int64_t max_batch_steps) {
+  if (!sh) return 0.0;
+  double sa = sh->n_states * sh->n_actions, nnz = sh->n_transitions > 1 ? sh->n_transitions : 1;
+  double per_step = (double)sizeof(cbrl_step) + 3 * 8 + 2 + 8 + 2 * 8 + 2 * 8;
+  return per_step * (double)max_batch_steps + 40.0 * sa + 88.0 * sh->n_states + 24.0 * nnz + 16.0 * sh->dim;
 }
 
 int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_steps) {
   if (!out || !p || max_batch_steps <= 0) return CBRL_EINVAL;
   int err = cbrl_problem_validate(p);
   if (err) return err;
+  cbrl_problem_shape shape;
+  cbrl_problem_shape_of(p, &shape);
+  if (cbrl_hpgd_memory_estimate(&shape, max_batch_steps) > cbrl_memory_limit()) return CBRL_ETOOBIG;
   cbrl_hpgd *h = calloc(1, sizeof *h);
   if (!h) return CBRL_ENOMEM;
   h->problem = p;
@@ -63,7 +75,11 @@ int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_s
   h->extra_s = calloc(S, sizeof(double));
   h->pow_leader = malloc((N + 2) * sizeof(double));
   h->pow_follower = malloc((N + 2) * sizeof(double));
-  if (!h->w_r || !h->w_rbar || !h->w_log_p || !h->w_log_mu || !h->g_score || !h->ret_bar || !h->ret_soft ||
+  h->entry_count = calloc(NNZ, sizeof(double));
+  h->touched = malloc(NNZ * sizeof(int64_t));
+  h->g_path = calloc((size_t)p->dim, sizeof(double));
+  if (!h->entry_count || !h->touched || !h->g_path ||
+      !h->w_r || !h->w_rbar || !h->w_log_p || !h->w_log_mu || !h->g_score || !h->ret_bar || !h->ret_soft ||
       !h->beta || !h->usable || !h->complete || !h->episode || !h->n_s || !h->n_sa || !h->vbar || !h->qbar ||
       !h->vstar || !h->c_n || !h->c_bar || !h->c_soft || !h->weight_sa || !h->weight_s ||
       !h->extra_s || !h->pow_leader || !h->pow_follower ||
@@ -100,24 +116,6 @@ int cbrl_hpgd_estimate(cbrl_hpgd *h, int context, const double *x, const cbrl_md
                                     : cbrl__hpgd_unbiased(h, context, x, m, sim, pi, o, rng, grad, info);
 }
 
-int cbrl__hpgd_reserve(cbrl_hpgd *h, int64_t n) {
-  if (n <= h->path_capacity) return 0;
-  int64_t cap = h->path_capacity ? h->path_capacity : 256;
-  while (cap < n) cap *= 2;
-  int64_t *e = realloc(h->path_entry, sizeof(int64_t) * (size_t)cap);
-  if (e) h->path_entry = e;
-  double *pr = realloc(h->path_prefix, sizeof(double) * (size_t)cap);
-  if (pr) h->path_prefix = pr;
-  double *y = realloc(h->path_y, sizeof(double) * (size_t)cap);
-  if (y) h->path_y = y;
-  double *yn = realloc(h->path_y_next, sizeof(double) * (size_t)cap);
-  if (yn) h->path_y_next = yn;
-  int32_t *st = realloc(h->path_s, sizeof(int32_t) * 2 * (size_t)cap);
-  if (st) h->path_s = st;
-  if (!e || !pr || !y || !yn || !st) return CBRL_ENOMEM;
-  h->path_capacity = cap;
-  return 0;
-}
 
 int cbrl__hpgd_flush(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, double *grad) {
   const cbrl_problem *p = h->problem;

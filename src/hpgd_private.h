@@ -25,19 +25,17 @@ struct cbrl_hpgd {
   double *extra_s;                   /* n_states: bootstrap coefficients for terminated visits */
   double *pow_leader, *pow_follower; /* max_batch_steps + 2 */
   int64_t max_batch_steps;
-  /* Unbiased estimator, one continuation: the entries taken (-1 - a for a step of action a
-     without an entry), the simulator's own states, and soft-reward prefix sums. */
-  int64_t *path_entry;
-  double *path_prefix, *path_y, *path_y_next;
-  int32_t *path_s; /* 2 per step: the model states from and to */
-  int64_t path_capacity;
+  /* Unbiased estimator, one continuation: how often each entry was taken, the entries taken
+     (distinct, so at most max_transitions), and the sum of the scores of steps without one. */
+  double *entry_count; /* max_transitions, zero between continuations */
+  int64_t *touched;    /* max_transitions */
+  int64_t n_touched;
+  double *g_path; /* dim, zero between continuations */
 };
 
 /* grad = vjp of the workspace's cotangent; then zeroes the cotangent. */
 int cbrl__hpgd_flush(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, double *grad);
 
-/* Growable scratch for one continuation of the unbiased estimator. */
-int cbrl__hpgd_reserve(cbrl_hpgd *h, int64_t n);
 
 /* The two estimates of cbrl_hpgd_estimate, sim already prepared (hpgd_batch.c, hpgd_unbiased.c). */
 int cbrl__hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,

@@ -81,12 +81,15 @@ static double leader_return(const cbrl_simulator *c, const cbrl_mdp *m, const cb
 
 /* Adds coef * G_hat(s, a) to the cotangent, from one continuation with horizon ~ Geometric(1-gam):
    coef on r at every step, and on the entry taken after step k coef times the soft rewards of
-   the steps after it. */
+   the steps after it. That weight is coef (soft_total - soft_prefix_k), linear in the total that
+   is known only at the end, so the prefix part is added at once and the total part at the end
+   from a count per entry (and, for steps without an entry, from the sum of their scores): the
+   memory is bounded by the entries, whatever the horizon (a stored path grew with it). */
 static int vector_return(cbrl_hpgd *h, const cbrl_simulator *c, const cbrl_mdp *m, const cbrl_policy *pi,
                          place at, int32_t a, double coef, cbrl_rng *rng, int64_t *steps) {
   const cbrl_problem *p = h->problem;
-  int with_p = (p->flags & CBRL_DEPENDS_P) != 0;
-  int64_t horizon = geometric(rng, p->gamma), n = 0;
+  int with_p = (p->flags & CBRL_DEPENDS_P) != 0, scored = 0;
+  int64_t horizon = geometric(rng, p->gamma);
   double soft = 0.0;
   for (int64_t k = 0;; k++) {
     size_t sa = (size_t)at.s * m->n_actions + a;
@@ -102,25 +105,29 @@ static int vector_return(cbrl_hpgd *h, const cbrl_simulator *c, const cbrl_mdp *
     place next = advance(c, m, at, a, rng, &entry);
     if (next.s < 0) break;
     if (with_p) {
-      int err = cbrl__hpgd_reserve(h, n + 1);
-      if (err) return err;
-      h->path_entry[n] = entry >= 0 ? entry : -1 - (int64_t)a;
-      h->path_prefix[n] = soft;
-      h->path_y[n] = at.y, h->path_y_next[n] = next.y;
-      h->path_s[2 * n] = at.s, h->path_s[2 * n + 1] = next.s;
-      n++;
+      if (entry >= 0) {
+        h->w_log_p[entry] -= coef * soft;
+        if (h->entry_count[entry]++ == 0.0) h->touched[h->n_touched++] = entry;
+      } else {
+        c->ops->score(c, at, a, next, -coef * soft, h->g_score);
+        c->ops->score(c, at, a, next, 1.0, h->g_path);
+        scored = 1;
+      }
     }
     at = next;
     a = cbrl_sim_action(pi, at.s, rng);
   }
-  for (int64_t i = 0; i < n; i++) {
-    double w = coef * (soft - h->path_prefix[i]);
-    int64_t k = h->path_entry[i];
-    if (k >= 0) h->w_log_p[k] += w;
-    else
-      c->ops->score(c, (place){h->path_s[2 * i], h->path_y[i]}, (int32_t)(-1 - k),
-                    (place){h->path_s[2 * i + 1], h->path_y_next[i]}, w, h->g_score);
+  for (int64_t i = 0; i < h->n_touched; i++) {
+    int64_t e = h->touched[i];
+    h->w_log_p[e] += coef * soft * h->entry_count[e];
+    h->entry_count[e] = 0.0;
   }
+  h->n_touched = 0;
+  if (scored)
+    for (int j = 0; j < p->dim; j++) {
+      h->g_score[j] += coef * soft * h->g_path[j];
+      h->g_path[j] = 0.0;
+    }
   return 0;
 }
 

@@ -1,8 +1,11 @@
 #include "cbrl/model.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cbrl/errors.h"
 
@@ -39,11 +42,27 @@ void cbrl_problem_free(cbrl_problem *p) {
   free(p);
 }
 
+double cbrl_discount_floor(double gamma, int n_states) {
+  if (!(gamma < 1.0)) return INFINITY;
+  return 16.0 * DBL_EPSILON * sqrt((double)(n_states > 1 ? n_states : 1)) / (1.0 - gamma);
+}
+
+/* Two limits: the floor above, and the error measured beyond it, about eps / (1 - gamma)^2
+   relative (values of size 1 / (1 - gamma) lose eps / (1 - gamma) to rounding in the soft
+   maximum, amplified by 1 / (1 - gamma); on a two-state cycle 1 - gamma = 1e-7 gave F 2 % off
+   and 1e-8 a factor 16 off, with the floor at 5e-8 and 5e-7). */
+double cbrl_discount_max(int n_states) {
+  double by_floor = 16.0 * DBL_EPSILON * sqrt((double)(n_states > 1 ? n_states : 1)) / CBRL_USABLE_TOL;
+  double by_error = sqrt(DBL_EPSILON / CBRL_USABLE_TOL);
+  return 1.0 - (by_floor > by_error ? by_floor : by_error);
+}
+
 int cbrl_problem_validate(const cbrl_problem *p) {
   if (!p || !p->ops || p->n_states <= 0 || p->n_actions <= 0 || p->dim <= 0 || p->n_contexts <= 0)
     return CBRL_EINVAL;
-  if (!(p->gamma >= 0.0 && p->gamma < 1.0)) return CBRL_ERANGE;
-  if (!(p->leader_gamma >= 0.0 && p->leader_gamma < 1.0)) return CBRL_ERANGE;
+  double gmax = cbrl_discount_max(p->n_states);
+  if (!(p->gamma >= 0.0 && p->gamma <= gmax)) return CBRL_ERANGE;
+  if (!(p->leader_gamma >= 0.0 && p->leader_gamma <= gmax)) return CBRL_ERANGE;
   if (!(p->lambda > 0.0 && isfinite(p->lambda))) return CBRL_ERANGE;
   double sum = 0.0;
   for (int k = 0; k < p->n_contexts; k++) {
@@ -166,4 +185,82 @@ int cbrl_problem_draw_context(const cbrl_problem *p, cbrl_rng *rng) {
     u -= p->context_weight[k];
   }
   return p->n_contexts - 1; /* rounding left u above the weights' sum */
+}
+
+/* ---- memory bounds ---- */
+
+static double memory_limit_set_;
+
+double cbrl_memory_limit_default(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return 4.0 * 1024 * 1024 * 1024;
+  return CBRL_MEMORY_FRACTION * (double)pages * (double)page;
+}
+
+double cbrl_memory_limit(void) { return memory_limit_set_ > 0.0 ? memory_limit_set_ : cbrl_memory_limit_default(); }
+
+void cbrl_memory_limit_set(double bytes) { memory_limit_set_ = bytes > 0.0 ? bytes : 0.0; }
+
+const char *cbrl_memory_format(double bytes, char *buf, size_t size) {
+  static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  int u = 0;
+  while (bytes >= 1024.0 && u < 6) bytes /= 1024.0, u++;
+  snprintf(buf, size, u ? "%.3g %s" : "%.0f %s", bytes, unit[u]);
+  return buf;
+}
+
+int cbrl_memory_parse(const char *text, double *bytes) {
+  if (!text || !bytes) return CBRL_EINVAL;
+  char *end;
+  double v = strtod(text, &end);
+  if (end == text || !isfinite(v) || !(v > 0.0)) return CBRL_EPARSE;
+  double mult = 1.0;
+  switch (*end) {
+    case 'k': case 'K': mult = 1024.0, end++; break;
+    case 'm': case 'M': mult = 1024.0 * 1024, end++; break;
+    case 'g': case 'G': mult = 1024.0 * 1024 * 1024, end++; break;
+    case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024, end++; break;
+    default: break;
+  }
+  if (mult > 1.0 && (end[0] == 'i' || end[0] == 'I') && (end[1] == 'B' || end[1] == 'b')) end += 2;
+  else if (mult > 1.0 && (*end == 'B' || *end == 'b')) end++;
+  else if (mult == 1.0 && (*end == 'B' || *end == 'b')) end++;
+  if (*end || !isfinite(v * mult) || v * mult < 1.0) return CBRL_EPARSE;
+  *bytes = v * mult;
+  return 0;
+}
+
+/* Per context: the affine builder's tables (8 + 1 + 1 bytes per state-action, 8 + 16 after
+   finalize, 32 per stored transition and 8 per coefficient, taken as one per transition), the
+   MDP (16 per state-action, 12 per transition plus its CSR), the soft solver (40 per
+   state-action; 31 Krylov vectors and the Markov matrix per state) and the exact workspace
+   (16 per state-action, 8 per transition, 40 per state). Rounded up to 160 bytes per
+   state-action, 72 per transition and 420 per state: an upper estimate. */
+double cbrl_problem_memory_estimate(const cbrl_problem_shape *sh) {
+  if (!sh) return 0.0;
+  double sa = sh->n_states * sh->n_actions;
+  double nnz = sh->n_transitions > sa ? sh->n_transitions : sa;
+  double per_context = 160.0 * sa + 72.0 * nnz + 420.0 * sh->n_states;
+  return sh->n_contexts * per_context + 8.0 * sh->dim * (4.0 + sh->n_contexts) + 8.0 * sh->n_states;
+}
+
+void cbrl_problem_shape_of(const cbrl_problem *p, cbrl_problem_shape *sh) {
+  memset(sh, 0, sizeof *sh);
+  if (!p) return;
+  sh->n_states = p->n_states, sh->n_actions = p->n_actions, sh->dim = p->dim, sh->n_contexts = p->n_contexts;
+  for (int k = 0; k < p->n_contexts && p->ops && p->ops->n_transitions; k++) {
+    double nnz = (double)p->ops->n_transitions(p, k);
+    if (nnz > sh->n_transitions) sh->n_transitions = nnz;
+  }
+}
+
+int cbrl_memory_check(double need, const char *what, char *err, size_t size) {
+  double limit = cbrl_memory_limit();
+  if (need <= limit) return 0;
+  if (err && size) {
+    char a[32], b[32];
+    snprintf(err, size, "%s: need about %s, above the memory limit of %s (--max-memory)", what,
+             cbrl_memory_format(need, a, sizeof a), cbrl_memory_format(limit, b, sizeof b));
+  }
+  return CBRL_ETOOBIG;
 }

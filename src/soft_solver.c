@@ -119,13 +119,18 @@ static double linear_tol(double tol, double gamma, double scale) {
   return 0.5 * tol * (1.0 - gamma) * (scale > 1.0 ? scale : 1.0);
 }
 
-/* The requested tolerance, clamped to what double precision can reach: a linear solve's
+/* The requested accuracy (relative to max|Q|), clamped to what double precision can reach: a
    residual cannot go below rounding of about 16 eps ||x||_2 <= 16 eps sqrt(n) ||x||_inf, and
-   the error is up to 1 / (1 - gamma) times that, relative to max|Q|. */
+   the error is up to 1 / (1 - gamma) times that (cbrl_discount_floor). */
 static double tol_floor(double tol, double gamma, int n_states) {
-  double reachable = 16.0 * DBL_EPSILON * sqrt((double)n_states) / (1.0 - gamma);
+  double reachable = cbrl_discount_floor(gamma, n_states);
   return tol > reachable ? tol : reachable;
 }
+
+/* Near gamma = 1 that floor rises above any usable accuracy and the residual test would pass
+   at once with a wrong answer (1 - gamma = 1e-15 gave an F 97 % off): such a discount is not
+   solved but reported as CBRL_ENOCONV. */
+static int unusable_discount(double gamma, int n_states) { return gamma > cbrl_discount_max(n_states); }
 
 static double max_abs(const double *v, size_t n) {
   double m = 0.0;
@@ -140,6 +145,7 @@ int cbrl_soft_solver_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
   int S = w->n_states, A = w->n_actions;
   size_t sa_n = (size_t)S * A;
   memset(&w->stats, 0, sizeof w->stats);
+  if (unusable_discount(gamma, S)) return CBRL_ENOCONV;
   if (!w->priv.warm) {
     memcpy(w->q, m->r, sa_n * sizeof(double));
     memset(w->priv.v_eval, 0, (size_t)S * sizeof(double));
@@ -181,7 +187,8 @@ int cbrl_soft_solver_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
       w->priv.rhs[s] = b;
     }
     err = linear_solve(w, m, gamma, 0, w->priv.rhs, w->priv.v_eval, linear_tol(w->opts.tol, gamma, scale));
-    if (err == CBRL_ENONFINITE) break;
+    /* An inexact Newton step (ENOCONV) is corrected by the next; no memory for P_pi is not. */
+    if (err == CBRL_ENONFINITE || err == CBRL_ENOMEM) break;
     cbrl_mdp_backup(m, gamma, m->r, w->priv.v_eval, w->q);
   }
   if (err == CBRL_ENONFINITE) {
@@ -198,6 +205,7 @@ int cbrl_soft_solver_evaluate(cbrl_soft_solver *w, const cbrl_mdp *m, double gam
   if (!w || !m || !reward || !v || !(gamma >= 0.0 && gamma < 1.0)) return CBRL_EINVAL;
   int S = w->n_states, A = w->n_actions;
   memset(&w->stats, 0, sizeof w->stats);
+  if (unusable_discount(gamma, S)) return CBRL_ENOCONV;
   for (int s = 0; s < S; s++) {
     double b = 0.0;
     for (int a = 0; a < A; a++) b += w->pi[(size_t)s * A + a] * reward[(size_t)s * A + a];
@@ -236,6 +244,7 @@ int cbrl_soft_solver_occupancy(cbrl_soft_solver *w, const cbrl_mdp *m, double ga
   if (!w || !m || !d || !(gamma >= 0.0 && gamma < 1.0)) return CBRL_EINVAL;
   if (!start) start = m->mu;
   memset(&w->stats, 0, sizeof w->stats);
+  if (unusable_discount(gamma, w->n_states)) return CBRL_ENOCONV;
   double scale = max_abs(start, (size_t)w->n_states) / (1.0 - gamma);
   /* d solves (I - gamma P_pi)^T d = start. */
   int err = linear_solve(w, m, gamma, 1, start, d, linear_tol(w->opts.tol, gamma, scale));

@@ -43,7 +43,12 @@ CBRL_API void cbrl_hpgd_opts_default(cbrl_hpgd_opts *o);
 /* Workspace of the HPGD estimators for one problem; reused across calls. */
 typedef struct cbrl_hpgd cbrl_hpgd;
 
-/* Creates a workspace able to hold batches of up to max_batch_steps steps. */
+/* Bytes an HPGD workspace for batches of max_batch_steps steps takes (its own tables, not the
+   problem's; the unbiased estimator needs no more, whatever its horizons). */
+CBRL_API double cbrl_hpgd_memory_estimate(const cbrl_problem_shape *shape, int64_t max_batch_steps);
+
+/* Creates a workspace able to hold batches of up to max_batch_steps steps; CBRL_ETOOBIG when
+   cbrl_hpgd_memory_estimate exceeds cbrl_memory_limit(). */
 CBRL_API int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_steps);
 
 /* Frees a workspace; NULL is allowed. */

@@ -103,8 +103,64 @@ CBRL_API void cbrl_problem_free(cbrl_problem *p);
    only one context): the draw every leader iteration and every sampled estimate makes. */
 CBRL_API int cbrl_problem_draw_context(const cbrl_problem *p, cbrl_rng *rng);
 
-/* Checks that sizes, discounts, temperature and context weights are valid. */
+/* Checks that sizes, discounts, temperature and context weights are valid: a discount must
+   lie in [0, cbrl_discount_max(n_states)], a usable tolerance being reachable at it. */
 CBRL_API int cbrl_problem_validate(const cbrl_problem *p);
+
+/* The coarsest relative accuracy (of max|Q| or max|V|) a follower solve or policy evaluation
+   may end at; a discount at which double precision cannot reach it is refused. */
+#define CBRL_USABLE_TOL 1e-6
+
+/* The relative accuracy double precision allows a solve or evaluation at discount gamma over
+   n_states states: 16 eps sqrt(n_states) / (1 - gamma) (rounding of a linear solve's residual,
+   amplified by 1 / (1 - gamma)); +Inf for gamma >= 1. */
+CBRL_API double cbrl_discount_floor(double gamma, int n_states);
+
+/* The largest discount at which a solve over n_states states is accurate to CBRL_USABLE_TOL:
+   1 - max(16 eps sqrt(n_states) / CBRL_USABLE_TOL, sqrt(eps / CBRL_USABLE_TOL)), the second
+   for the measured error of about eps / (1 - gamma)^2; 1 - 1.49e-5 up to 1.7e7 states. */
+CBRL_API double cbrl_discount_max(int n_states);
+
+/* ---- Memory bounds ------------------------------------------------------------
+   Sizes are estimated and compared with a limit before anything large is allocated, so that a
+   problem too big for the machine fails with CBRL_ETOOBIG and a message naming both numbers
+   instead of being killed by the kernel. Estimates are in bytes, as doubles (no overflow). */
+
+/* The share of physical memory the default limit allows. */
+#define CBRL_MEMORY_FRACTION 0.5
+
+/* The default limit: CBRL_MEMORY_FRACTION of physical memory (sysconf), or 4 GiB if unknown. */
+CBRL_API double cbrl_memory_limit_default(void);
+
+/* The limit the library checks against: the value last given to cbrl_memory_limit_set, else
+   the default. Process-wide, like an allocator hook; set it before creating objects. */
+CBRL_API double cbrl_memory_limit(void);
+
+/* Sets the limit in bytes (0 or less: back to the default). */
+CBRL_API void cbrl_memory_limit_set(double bytes);
+
+/* Writes bytes as "1.5 GiB" (or MiB, KiB, B) into buf. */
+CBRL_API const char *cbrl_memory_format(double bytes, char *buf, size_t size);
+
+/* Parses "1000", "512M", "2G", "1.5GiB", "64k" (powers of 1024) into bytes; 0 or CBRL_EPARSE. */
+CBRL_API int cbrl_memory_parse(const char *text, double *bytes);
+
+/* 0 if need bytes fit in cbrl_memory_limit(), else CBRL_ETOOBIG and "WHAT: need about X, above
+   the memory limit of Y (--max-memory)" in err. */
+CBRL_API int cbrl_memory_check(double need, const char *what, char *err, size_t size);
+
+/* The shape of a problem, enough to estimate its memory before it is built. */
+typedef struct cbrl_problem_shape {
+  double n_states, n_actions, dim, n_contexts;
+  double n_transitions; /* stored transitions per context (at least n_states x n_actions) */
+} cbrl_problem_shape;
+
+/* Bytes a tabular problem of this shape takes with what every command builds on it: its
+   storage, one MDP, soft solver and exact workspace per context (docs/RELIABILITY.md). */
+CBRL_API double cbrl_problem_memory_estimate(const cbrl_problem_shape *shape);
+
+/* The shape of a built problem (its largest context's transitions). */
+CBRL_API void cbrl_problem_shape_of(const cbrl_problem *p, cbrl_problem_shape *shape);
 
 /* ---- MDP storage ---------------------------------------------------------- */
 

@@ -1,7 +1,11 @@
 /* Tests for src/model.c: problems, validation, MDP storage and its scratch, and a user-defined problem. */
 #include "test_util.h"
 
+#include <math.h>
 #include <string.h>
+
+#include "cbrl/env/random_problem.h"
+#include "cbrl/hpgd.h"
 
 /* A two-state problem written through the public ops, with switchable faults. */
 typedef struct toy {
@@ -152,9 +156,73 @@ static void user_problem_gradient_matches_finite_differences(void **state) {
   cbrl_problem_free(p);
 }
 
+/* Issue 13 class 4: sizes parse and print, the limit defaults to a share of physical memory and
+   can be set, and objects too large for it are refused before they are allocated. */
+static void memory_limits_are_checked_before_allocating(void **state) {
+  double b;
+  const char *good[] = {"1000", "512M", "2G", "1.5GiB", "64k", "3TB", "7b"};
+  const double want[] = {1000, 512.0 * 1048576, 2.0 * 1073741824, 1.5 * 1073741824, 65536,
+                         3.0 * 1099511627776.0, 7};
+  for (int i = 0; i < 7; i++) {
+    if (cbrl_memory_parse(good[i], &b)) fail_msg("'%s' refused", good[i]);
+    if (b != want[i]) fail_msg("'%s' = %g, expected %g", good[i], b, want[i]);
+  }
+  const char *bad[] = {"", "0", "-1G", "12q", "1e999", "nan", "5GG", "G", "0.1"};
+  for (int i = 0; i < 9; i++)
+    if (cbrl_memory_parse(bad[i], &b) != CBRL_EPARSE) fail_msg("'%s' accepted", bad[i]);
+  char buf[32];
+  assert_string_equal(cbrl_memory_format(1536.0 * 1048576, buf, sizeof buf), "1.5 GiB");
+  assert_string_equal(cbrl_memory_format(100, buf, sizeof buf), "100 B");
+  double dflt = cbrl_memory_limit_default();
+  assert_true(dflt > 1e8);
+  assert_true(cbrl_memory_limit() == dflt);
+  cbrl_memory_limit_set(1e6);
+  assert_true(cbrl_memory_limit() == 1e6);
+  char err[256];
+  assert_int_equal(cbrl_memory_check(2e6, "--thing", err, sizeof err), CBRL_ETOOBIG);
+  assert_string_equal(err, "--thing: need about 1.91 MiB, above the memory limit of 977 KiB (--max-memory)");
+  assert_int_equal(cbrl_memory_check(5e5, "--thing", err, sizeof err), 0);
+  /* A random problem whose estimate exceeds the limit is refused at once, one within it is built. */
+  cbrl_random_opts o;
+  cbrl_random_opts_default(&o);
+  o.n_states = 2000, o.n_actions = 10, o.n_contexts = 4, o.branch = 5;
+  cbrl_problem_shape sh;
+  cbrl_random_problem_shape(&o, &sh);
+  double need = cbrl_problem_memory_estimate(&sh);
+  assert_true(need > 1e6);
+  cbrl_problem *p = NULL;
+  assert_int_equal(cbrl_random_problem_create(&p, &o), CBRL_ETOOBIG);
+  assert_null(p);
+  cbrl_memory_limit_set(need);
+  assert_ok(cbrl_random_problem_create(&p, &o));
+  /* An HPGD workspace of too many batch steps is refused, a smaller one is made. */
+  cbrl_problem_shape_of(p, &sh);
+  assert_true(sh.n_transitions > 0 && sh.n_transitions <= 2000.0 * 10 * 5);
+  cbrl_memory_limit_set(cbrl_hpgd_memory_estimate(&sh, 1000) + 1.0);
+  cbrl_hpgd *h = NULL;
+  assert_int_equal(cbrl_hpgd_create(&h, p, 100000), CBRL_ETOOBIG);
+  assert_null(h);
+  assert_ok(cbrl_hpgd_create(&h, p, 1000));
+  cbrl_hpgd_free(h);
+  cbrl_problem_free(p);
+  /* Estimates grow with every dimension, and huge shapes do not overflow. */
+  cbrl_problem_shape a = {100, 4, 8, 2, 2000}, big = {5e7, 1e5, 1e6, 1e5, 5e12};
+  double ea = cbrl_problem_memory_estimate(&a);
+  for (int k = 0; k < 5; k++) {
+    cbrl_problem_shape g = a;
+    double *f = &g.n_states;
+    f[k] *= 10;
+    if (!(cbrl_problem_memory_estimate(&g) > ea)) fail_msg("field %d does not count", k);
+  }
+  assert_true(isfinite(cbrl_problem_memory_estimate(&big)) && cbrl_problem_memory_estimate(&big) > 1e20);
+  cbrl_memory_limit_set(0);
+  assert_true(cbrl_memory_limit() == dflt);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(create_rejects_bad_sizes),
+      cmocka_unit_test(memory_limits_are_checked_before_allocating),
       cmocka_unit_test(validate_checks_discounts_temperature_weights),
       cmocka_unit_test(mdp_init_evaluate_close_on_a_user_problem),
       cmocka_unit_test(ops_work_in_the_mdps_scratch),

@@ -49,6 +49,16 @@ static const bad_config bad[] = {
     {NULL, "learning-rate=0.5", "--set learning-rate: unknown field (did you mean 'learning_rate'?)"},
     {NULL, "iteration=5", "--set iteration: unknown field (did you mean 'iterations'?)"},
     {NULL, "learning_rate=[0.1, x]", "learning_rate: expected a number, got 'x'"},
+    /* Issue 13 class 1: more than one YAML document, in a config or a --set value. */
+    {"env: random\n---\nenv: four-rooms\n", NULL, ":2: a second YAML document"},
+    {"iterations: 10\n---\n", NULL, ":2: a second YAML document"},
+    {"---\niterations: 10\n...\n---\niterations: 20\n", NULL, ":4: a second YAML document"},
+    {NULL, "learning_rate=0.1\n---\n0.2", "--set learning_rate:2: a second YAML document"},
+    {NULL, "seeds=--- 1\n--- 2", "--set seeds:2: a second YAML document"},
+    {NULL, "algorithm=amd\n---\n", "--set algorithm:2: a second YAML document"},
+    /* Class 2: overflow is refused, underflow is not (see below). */
+    {"learning_rate: 1e999\n", NULL, ":1: learning_rate: '1e999' is not a finite number"},
+    {NULL, "init_std=-1e400", "--set init_std: init_std: '-1e400' is not a finite number"},
 };
 
 static void config_errors_stop_before_anything_is_written(void **state) {
@@ -96,6 +106,55 @@ static void canonical_numbers_are_shortest_and_round_trip(void **state) {
   assert_true(cbrl_config_canonical(&back, again, sizeof again) > 0);
   assert_string_equal(buf, again);
   assert_true(back.lambda[1] == 0.003 && back.zero_order_c[0] == 0.1 + 0.2);
+/* Issue 13 class 2: subnormal literals are numbers, in files and in --set. */
+static void subnormal_values_are_numbers(void **state) {
+  cbrl_config c;
+  char err[512];
+  const char *values[] = {"1e-320", "4.9e-324", "1e-400", "2.2250738585072014e-308"};
+  const double want[] = {1e-320, 4.9e-324, 0.0, 2.2250738585072014e-308};
+  for (int i = 0; i < 4; i++) {
+    char set[64], text[64];
+    cbrl_config_default(&c);
+    snprintf(set, sizeof set, "init_std=%s", values[i]);
+    if (cbrl_config_set(&c, set, err, sizeof err)) fail_msg("%s: %s", set, err);
+    if (c.init_std != want[i]) fail_msg("%s: got %g", set, c.init_std);
+    snprintf(text, sizeof text, "max_grad_norm: %s\n", values[i]);
+    const char *cfg = write_config("sub.yaml", text);
+    cbrl_config_default(&c);
+    if (cbrl_config_load(&c, cfg, err, sizeof err)) fail_msg("%s: %s", text, err);
+    if (c.max_grad_norm != want[i]) fail_msg("%s: got %g", text, c.max_grad_norm);
+  }
+  /* The smallest positive learning rate is in (0, 1e6]. */
+  cbrl_config_default(&c);
+  assert_int_equal(cbrl_config_set(&c, "learning_rate=[1e-320, 0.1]", err, sizeof err), 0);
+  assert_true(c.learning_rate[0] == 1e-320 && c.n_learning_rate == 2);
+}
+
+/* Class 5: a config from a pipe is read once and parsed; --set values with one document pass. */
+static void config_from_a_pipe_and_one_document_values(void **state) {
+  char fifo[160], cmd[400], err[512];
+  snprintf(fifo, sizeof fifo, "%s/cfg_fifo", dir);
+  unlink(fifo);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  snprintf(cmd, sizeof cmd, "printf 'env: random\\niterations: 77\\n' > '%s' &", fifo);
+  assert_int_equal(system(cmd), 0);
+  cbrl_config c;
+  cbrl_config_default(&c);
+  if (cbrl_config_load(&c, fifo, err, sizeof err)) fail_msg("fifo: %s", err);
+  assert_int_equal(c.iterations, 77);
+  assert_string_equal(c.env, "random");
+  snprintf(cmd, sizeof cmd, "printf 'iterations: 5\\n---\\niterations: 6\\n' > '%s' &", fifo);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(cbrl_config_load(&c, fifo, err, sizeof err), CBRL_EPARSE);
+  if (!strstr(err, "cfg_fifo:2: a second YAML document")) fail_msg("'%s'", err);
+  unlink(fifo);
+  /* An explicit single document is still one. */
+  assert_int_equal(cbrl_config_set(&c, "iterations=--- 12", err, sizeof err), 0);
+  assert_int_equal(c.iterations, 12);
+  assert_int_equal(cbrl_config_set(&c, "iterations=--- 13\n...", err, sizeof err), 0);
+  assert_int_equal(c.iterations, 13);
+  assert_int_equal(cbrl_config_set(&c, "iterations=", err, sizeof err), CBRL_EPARSE);
+  assert_non_null(strstr(err, "--set iterations: empty value"));
 }
 
 /* Simulators are names; which an environment offers, and what each supports, come from the
@@ -166,6 +225,8 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(config_errors_stop_before_anything_is_written),
       cmocka_unit_test(canonical_numbers_are_shortest_and_round_trip),
+      cmocka_unit_test(subnormal_values_are_numbers),
+      cmocka_unit_test(config_from_a_pipe_and_one_document_values),
       cmocka_unit_test(simulators_are_names_the_environment_offers),
       cmocka_unit_test(problem_paths_resolve_beside_the_config),
   };

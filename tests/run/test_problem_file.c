@@ -2,11 +2,13 @@
    built through the C API, and every malformed file gets "file:line: field: message". */
 #include "test_util.h"
 
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cbrl/run/problem_file.h"
+#include "cbrl/soft_solver.h"
 
 static char dir[64];
 
@@ -114,6 +116,24 @@ static const bad_case bad_cases[] = {
      "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n",
      ":2: YAML aliases are not allowed"},
     {"tab_indent", "format: cbrl-tabular-1\n\tstates: 3\n", "YAML syntax error"},
+    /* Issue 13 class 1: a stream of more than one document is refused, not cut to the first. */
+    {"two_documents", HEAD CTX "---\n" HEAD CTX, ":18: a second YAML document"},
+    {"second_document_empty", HEAD CTX "---\n", ":18: a second YAML document"},
+    {"second_document_after_end_marker", HEAD CTX "...\n---\nstates: 4\n", ":19: a second YAML document"},
+    {"three_documents", "---\na: 1\n---\nb: 2\n---\nc: 3\n", ":3: a second YAML document"},
+    {"second_document_broken", HEAD CTX "---\n[unclosed\n", ":18: a second YAML document"},
+    /* Class 2: overflow is still refused. */
+    {"lambda_overflow_negative", "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.9\nlambda: -1e400\n",
+     ":6: lambda: '-1e400' is not a finite number"},
+    {"weight_overflow", HEAD "contexts:\n  - weight: 2e308\n", ":8: contexts[0].weight: '2e308' is not a finite number"},
+    /* Class 3: a discount too close to 1 for a usable solve. */
+    {"gamma_1_minus_1e-15", "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.999999999999999\n",
+     ":5: gamma: 1 - 9.99e-16 is too close to 1"},
+    {"gamma_1_minus_1e-10", "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.9999999999\n",
+     ":5: gamma: 1 - 1e-10 is too close to 1"},
+    {"gamma_1_minus_1e-5", "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.99999\n",
+     ":5: gamma: 1 - 1e-05 is too close to 1"},
+    {"leader_gamma_1_minus_1e-9", HEAD "leader_gamma: 0.999999999\n" CTX, ":7: leader_gamma: 1 - 1e-09 is too close to 1"},
 };
 
 static void malformed_files_are_rejected_with_their_place(void **state) {
@@ -152,6 +172,106 @@ static void deep_nesting_non_utf8_directories_and_missing_files(void **state) {
   assert_string_equal(err, "/nonexistent/problem.yaml: cannot open: No such file or directory");
   assert_int_equal(cbrl_tabular_load(&p, "/nonexistent", NULL, 0), CBRL_EPARSE);
   assert_null(p);
+}
+
+/* Issue 13 class 2: subnormal and underflowing literals are representable numbers (strtod's
+   ERANGE on underflow is not overflow). */
+static void subnormal_numbers_are_accepted(void **state) {
+  const char *values[] = {"1e-320", "4.9e-324", "1e-400", "-1e-310", "2.2250738585072014e-308"};
+  const double expect[] = {1e-320, 4.9e-324, 0.0, -1e-310, 2.2250738585072014e-308};
+  char err[512], text[1024];
+  for (int i = 0; i < 5; i++) {
+    snprintf(text, sizeof text, HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n" TRANS
+             "    reward: [{s: 0, a: 0, value: %s}]\n    leader_reward: [{s: 1, a: 1, value: 1, coef: [%s, 0]}]\n",
+             values[i], values[i]);
+    const char *path = write_file("subnormal", text, strlen(text));
+    cbrl_problem *p = NULL;
+    int rc = cbrl_tabular_load(&p, path, err, sizeof err);
+    if (rc) fail_msg("%s: refused: %s", values[i], err);
+    cbrl_mdp m;
+    assert_ok(cbrl_mdp_init(&m, p, 0));
+    double x[2] = {1.0, 0.0};
+    assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
+    if (m.r[0] != expect[i]) fail_msg("%s: r = %g, expected %g", values[i], m.r[0], expect[i]);
+    cbrl_mdp_close(&m);
+    cbrl_problem_free(p);
+  }
+}
+
+/* Class 3: discounts up to cbrl_discount_max load, solve and give the closed form; beyond it
+   the loader refuses and the solver answers CBRL_ENOCONV. A two-state cycle with reward 1 in
+   state 0 only and one action: V(0) = 1 / (1 - gamma^2). */
+static void discounts_near_one_are_solved_or_refused(void **state) {
+  const double gammas[] = {0.9, 0.999, 0.9999, 0.99998};
+  char err[512], text[1024];
+  for (int i = 0; i < 4; i++) {
+    snprintf(text, sizeof text,
+             "format: cbrl-tabular-1\nstates: 2\nactions: 1\ndim: 1\ngamma: %.17g\nlambda: 0.5\ncontexts:\n"
+             "  - weight: 1\n    initial: [{s: 0}]\n    transitions: [{s: 0, a: 0, next: 1}, {s: 1, a: 0, next: 0}]\n"
+             "    reward: [{s: 0, a: 0, value: 1}]\n",
+             gammas[i]);
+    const char *path = write_file("discount", text, strlen(text));
+    cbrl_problem *p = NULL;
+    if (cbrl_tabular_load(&p, path, err, sizeof err)) fail_msg("gamma %.17g: %s", gammas[i], err);
+    assert_ok(cbrl_problem_validate(p));
+    cbrl_mdp m;
+    cbrl_soft_solver w;
+    double x[1] = {0.0};
+    assert_ok(cbrl_mdp_init(&m, p, 0));
+    assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
+    assert_ok(cbrl_soft_solver_init(&w, 2, 1));
+    assert_ok(cbrl_soft_solver_solve(&w, &m, p->gamma, p->lambda));
+    double g = gammas[i], want = 1.0 / (1.0 - g * g);
+    if (fabs(w.v[0] - want) > 1e-6 * want) fail_msg("gamma %.17g: V(0) = %.17g, expected %.17g", g, w.v[0], want);
+    /* The same MDP at a discount beyond the limit is not solved. */
+    const double beyond[] = {1.0 - 1e-15, 1.0 - 1e-8, 1.0 - 1e-5};
+    for (int j = 0; j < 3; j++) {
+      if (cbrl_soft_solver_solve(&w, &m, beyond[j], p->lambda) != CBRL_ENOCONV)
+        fail_msg("gamma 1 - %g was solved", 1.0 - beyond[j]);
+      double v[2];
+      if (cbrl_soft_solver_evaluate(&w, &m, beyond[j], m.r, v) != CBRL_ENOCONV)
+        fail_msg("gamma 1 - %g was evaluated", 1.0 - beyond[j]);
+      p->gamma = beyond[j];
+      assert_int_equal(cbrl_problem_validate(p), CBRL_ERANGE);
+      p->gamma = g;
+      p->leader_gamma = beyond[j];
+      assert_int_equal(cbrl_problem_validate(p), CBRL_ERANGE);
+      p->leader_gamma = g;
+    }
+    cbrl_soft_solver_close(&w);
+    cbrl_mdp_close(&m);
+    cbrl_problem_free(p);
+  }
+  assert_true(cbrl_discount_max(4) > 0.99998 && cbrl_discount_max(4) < 0.99999);
+  assert_true(cbrl_discount_max(100000000) < cbrl_discount_max(4));
+}
+
+/* Class 5: a pipe is read once and parsed like the file. */
+static void problem_from_a_pipe_equals_the_file(void **state) {
+  char err[512], fifo[128], cmd[512];
+  snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+  unlink(fifo);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  snprintf(cmd, sizeof cmd, "cat '%s/examples/chain.yaml' > '%s' &", CBRL_SOURCE_DIR, fifo);
+  assert_int_equal(system(cmd), 0);
+  cbrl_problem *piped = NULL, *file = NULL;
+  if (cbrl_tabular_load(&piped, fifo, err, sizeof err)) fail_msg("fifo: %s", err);
+  assert_ok(cbrl_tabular_load(&file, CBRL_SOURCE_DIR "/examples/chain.yaml", err, sizeof err));
+  assert_int_equal(piped->n_states, file->n_states);
+  assert_int_equal(piped->n_contexts, file->n_contexts);
+  assert_true(piped->gamma == file->gamma && piped->leader_gamma == file->leader_gamma);
+  cbrl_problem_free(piped);
+  cbrl_problem_free(file);
+  /* A pipe with nothing in it is empty, and a pipe with a bad problem gives its line. */
+  snprintf(cmd, sizeof cmd, "printf 'format: cbrl-tabular-1\nstates: x\n' > '%s' &", fifo);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(cbrl_tabular_load(&piped, fifo, err, sizeof err), CBRL_EPARSE);
+  if (!strstr(err, "fifo:2: states: expected an integer")) fail_msg("'%s'", err);
+  snprintf(cmd, sizeof cmd, ": > '%s' &", fifo);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(cbrl_tabular_load(&piped, fifo, err, sizeof err), CBRL_EPARSE);
+  if (!strstr(err, "fifo: empty file")) fail_msg("'%s'", err);
+  unlink(fifo);
 }
 
 /* The shipped example, built again through the affine API, gives the same F and gradient. */
@@ -219,6 +339,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(malformed_files_are_rejected_with_their_place),
       cmocka_unit_test(deep_nesting_non_utf8_directories_and_missing_files),
       cmocka_unit_test(example_file_equals_the_problem_built_in_c),
+      cmocka_unit_test(subnormal_numbers_are_accepted),
+      cmocka_unit_test(discounts_near_one_are_solved_or_refused),
+      cmocka_unit_test(problem_from_a_pipe_equals_the_file),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);

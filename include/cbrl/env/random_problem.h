@@ -24,7 +24,12 @@ typedef struct cbrl_random_opts {
 /* Fills o with defaults: 10 states, 3 actions, d 3, 2 contexts, branch 3, seed 0, discounts 0.9, lambda 1. */
 CBRL_API void cbrl_random_opts_default(cbrl_random_opts *o);
 
-/* Creates a random affine CB-RL problem; the same options always give the same problem. */
+/* The shape of the problem these options make (branch transitions per state-action). */
+CBRL_API void cbrl_random_problem_shape(const cbrl_random_opts *o, cbrl_problem_shape *shape);
+
+/* Creates a random affine CB-RL problem; the same options always give the same problem.
+   CBRL_ETOOBIG, before allocating, when its cbrl_problem_memory_estimate exceeds
+   cbrl_memory_limit(). */
 CBRL_API int cbrl_random_problem_create(cbrl_problem **out, const cbrl_random_opts *o);
 
 #endif /* CBRL_ENV_RANDOM_PROBLEM_H */

@@ -85,6 +85,12 @@ CBRL_API int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, 
 /* Checks cross-field rules after loading and overrides. */
 CBRL_API int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size);
 
+/* Bytes a sweep of this config takes with `threads` runs in parallel (0: one per online core):
+   per run the problem with its exact solves (cbrl_problem_memory_estimate, from p's shape, or
+   from the random-problem fields when p is NULL and the environment takes them; 0 otherwise)
+   and, for the HPGD algorithms, a workspace of hpgd_steps (cbrl_hpgd_memory_estimate). */
+CBRL_API double cbrl_config_memory_estimate(const cbrl_config *c, const cbrl_problem *p, int threads);
+
 /* Writes the fully resolved config as canonical YAML; returns its length (or -1 if too long). */
 CBRL_API int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size);
 
