@@ -106,6 +106,8 @@ static void canonical_numbers_are_shortest_and_round_trip(void **state) {
   assert_true(cbrl_config_canonical(&back, again, sizeof again) > 0);
   assert_string_equal(buf, again);
   assert_true(back.lambda[1] == 0.003 && back.zero_order_c[0] == 0.1 + 0.2);
+}
+
 /* Issue 13 class 2: subnormal literals are numbers, in files and in --set. */
 static void subnormal_values_are_numbers(void **state) {
   cbrl_config c;
