@@ -14,6 +14,7 @@
 #include "cbrl/run/config.h"
 #include "cbrl/run/env_registry.h"
 #include "cbrl/run/number.h"
+#include "cbrl/run/outfile.h"
 #include "cbrl/run/select.h"
 #include "cbrl/run/sweep.h"
 #include "cbrl/run/store.h"
@@ -120,6 +121,9 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
   }
   if (!config_path) return cli_usage_error(cmd, "give a config file (try 'cbrl run --help')");
   if (!out) return cli_usage_error(cmd, "--out DIR is required");
+  /* Issue 13 class 6: every path whole, before anything is read or written. */
+  if (cli_check_path(cmd, "--out", out) || (tensorboard && cli_check_path(cmd, "--tensorboard", tensorboard)))
+    return CLI_EXIT_USAGE;
   char err[1024];
   if (cbrl_config_load(&c, config_path, err, sizeof err)) {
     fprintf(stderr, "cbrl run: %s\n", err);
@@ -234,6 +238,9 @@ int cli_export(int argc, char **argv) {
   }
   if (!dir) return cli_usage_error(cmd, "give a sweep directory (try 'cbrl export --help')");
   if (!csv && !tb) return cli_usage_error(cmd, "give --csv FILE, --tensorboard LOGDIR or both");
+  if (cli_check_path(cmd, "DIR", dir) || (csv && cli_check_path(cmd, "--csv", csv)) ||
+      (tb && cli_check_path(cmd, "--tensorboard", tb)))
+    return CLI_EXIT_USAGE;
   if (csv) {
     int rc = export_csv(dir, csv);
     if (rc) return rc;
@@ -462,6 +469,7 @@ int cli_table(int argc, char **argv) {
     } else if (n_dirs == 256) {
       return cli_usage_error(cmd, "too many directories");
     } else {
+      if (cli_check_path(cmd, "DIR", args.value)) return CLI_EXIT_USAGE;
       dirs[n_dirs++] = args.value;
     }
   }

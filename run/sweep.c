@@ -16,6 +16,7 @@
 #include "cbrl/errors.h"
 #include "cbrl/run/plot.h"
 #include "cbrl/run/tensorboard.h"
+#include "cbrl/run/outfile.h"
 
 static double now(clockid_t clock) {
   struct timespec ts;
@@ -230,6 +231,10 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
 
 static int make_dir(const char *path, char *err, size_t err_size) {
   char buf[1024];
+  /* Issue 13 class 6: a path is checked whole before the first mkdir, so an empty one names
+     itself and a long one is refused rather than cut into other directories. */
+  int rc = cbrl_path_check("out_dir", path, err, err_size);
+  if (rc) return rc;
   snprintf(buf, sizeof buf, "%s", path);
   for (char *p = buf + 1; *p; p++) {
     if (*p != '/') continue;
@@ -363,11 +368,8 @@ int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts
   if ((rc = cbrl_store_config(&w->store, o->config_text, o->resume, err, err_size))) return rc;
   /* config.yaml is a copy for people; the store holds the config that counts. */
   snprintf(path, sizeof path, "%s/config.yaml", o->out_dir);
-  FILE *f = fopen(path, "w");
-  if (f) {
-    fputs(o->config_text, f);
-    fclose(f);
-  }
+  /* Whole or not at all (issue 13 class 10): a full disk must not leave it empty. */
+  if ((rc = cbrl_outfile_write(path, o->config_text, strlen(o->config_text), err, err_size))) return rc;
   done = malloc((size_t)w->n_runs + 1);
   w->todo = malloc(sizeof(int) * ((size_t)w->n_runs + 1));
   if (!done || !w->todo || (rc = cbrl_store_finished(&w->store, done, w->n_runs))) {
