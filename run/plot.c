@@ -56,7 +56,8 @@ static int load(sqlite3 *db, const char *extras, sweep *s) {
                          -1, &st, NULL) != SQLITE_OK)
     return CBRL_EIO;
   if (!s->runs) s->runs = malloc(sizeof *s->runs * cap);
-  while (s->runs && sqlite3_step(st) == SQLITE_ROW) {
+  int step = SQLITE_DONE;
+  while (s->runs && (step = sqlite3_step(st)) == SQLITE_ROW) {
     if (s->n == cap) {
       prun *r2 = realloc(s->runs, sizeof *r2 * (cap *= 2));
       if (!r2) break;
@@ -80,6 +81,7 @@ static int load(sqlite3 *db, const char *extras, sweep *s) {
     snprintf(s->env, sizeof s->env, "%s", sqlite3_column_text(st, 10));
   }
   sqlite3_finalize(st);
+  if (s->runs && step != SQLITE_DONE) return CBRL_EIO; /* damage the check did not see: no partial figures */
   return s->runs ? 0 : CBRL_ENOMEM;
 }
 
@@ -543,12 +545,7 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t e
   snprintf(dirs, sizeof dirs, "%s", o->dir);
   for (char *d = strtok(dirs, "\n"); d && n_dbs < 64; d = strtok(NULL, "\n")) {
     snprintf(path, sizeof path, "%s/results.sqlite", d);
-    if (sqlite3_open_v2(path, &dbs[n_dbs], SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-      snprintf(err, err_size, "%s: %s", path, sqlite3_errmsg(dbs[n_dbs]));
-      sqlite3_close(dbs[n_dbs]);
-      rc = CBRL_EIO;
-      break;
-    }
+    if ((rc = cbrl_store_open_read(path, &dbs[n_dbs], err, err_size))) break;
     sqlite3 *db = dbs[n_dbs++];
     if (!(extras[n_dbs - 1] = malloc(2048))) {
       rc = CBRL_ENOMEM;

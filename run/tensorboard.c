@@ -1,4 +1,5 @@
 #include "cbrl/run/tensorboard.h"
+#include "cbrl/run/store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -300,12 +301,9 @@ int cbrl_tb_export(const char *dir, const char *logdir, char *err, size_t err_si
   char path[1200];
   snprintf(path, sizeof path, "%s/results.sqlite", dir);
   sqlite3 *db;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    snprintf(err, err_size, "%s: %s", path, sqlite3_errmsg(db));
-    sqlite3_close(db);
-    return CBRL_EIO;
-  }
-  int rc = cbrl_tb_prepare(logdir, err, err_size);
+  int rc = cbrl_store_open_read(path, &db, err, err_size);
+  if (rc) return rc;
+  rc = cbrl_tb_prepare(logdir, err, err_size);
   if (rc) {
     sqlite3_close(db);
     return rc;
