@@ -480,6 +480,23 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
     free(x_json);
     return db_fail(s, err, err_size, "starting a transaction");
   }
+  /* Nothing finished is ever rewritten (issue 13 class 8): a run stored done or failed stays
+     as it is, whoever writes next. */
+  if (sqlite3_prepare_v2(s->db, "SELECT status FROM runs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) goto fail;
+  sqlite3_bind_int(st, 1, r->index);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const char *old = (const char *)sqlite3_column_text(st, 0);
+    if (old && (!strcmp(old, "done") || !strcmp(old, "failed"))) {
+      snprintf(err, err_size, "%s: run %d is already stored as %s: refusing to rewrite a finished run as %s", s->path,
+               r->index, old, res->interrupted ? "interrupted" : res->failed ? "failed" : "done");
+      sqlite3_finalize(st);
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+      free(x_json);
+      return CBRL_EINVAL;
+    }
+  }
+  sqlite3_finalize(st);
+  st = NULL;
   static const char insert_run[] =
       "INSERT OR REPLACE INTO runs(id, algorithm, env, simulator, lambda, beta, learning_rate, zero_order_c, seed,"
       " config, status, error, iterations, env_steps, final_F, window_F, window_f_sampled, wall_seconds,"

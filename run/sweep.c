@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "cbrl/errors.h"
@@ -347,6 +350,7 @@ done:
 
 int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts *o, char *err, size_t err_size) {
   memset(w, 0, sizeof *w);
+  w->lock_fd = -1;
   w->c = c;
   w->o = o;
   w->err = err;
@@ -361,6 +365,24 @@ int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts
   char path[1200];
   unsigned char *done = NULL;
   if ((rc = make_dir(o->out_dir, err, err_size))) return rc;
+  /* One writer per store (issue 13 class 8): a second sweep on DIR stops here, before it
+     opens the store, rather than rewriting runs the first is storing. The lock is the
+     kernel's (flock), so a killed sweep leaves none behind. */
+  snprintf(path, sizeof path, "%s/.cbrl.lock", o->out_dir);
+  if ((w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+    snprintf(err, err_size, "%s: cannot create the lock file: %s", path, strerror(errno));
+    return CBRL_EIO;
+  }
+  if (flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    close(w->lock_fd);
+    w->lock_fd = -1;
+    if (e == EWOULDBLOCK)
+      snprintf(err, err_size, "%s: another cbrl run is writing this store (it holds %s): wait for it to finish,"
+               " then --resume, or choose another --out", o->out_dir, path);
+    else snprintf(err, err_size, "%s: cannot lock: %s", path, strerror(e));
+    return CBRL_EIO;
+  }
   snprintf(path, sizeof path, "%s/results.sqlite", o->out_dir);
   if ((rc = cbrl_store_open(&w->store, path, 1, err, err_size))) return rc;
   if (o->tensorboard && (rc = cbrl_tb_prepare(o->tensorboard, err, err_size))) return rc;
@@ -543,6 +565,8 @@ int cbrl__sweep_close(cbrl__sweep *w, cbrl_sweep_progress *out) {
   w->todo = NULL;
   w->runs = NULL;
   cbrl_store_close(&w->store);
+  if (w->lock_fd >= 0) close(w->lock_fd); /* releases the flock */
+  w->lock_fd = -1;
   return rc;
 }
 
