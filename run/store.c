@@ -396,6 +396,55 @@ int cbrl_store_config(cbrl_store *s, const char *canonical, int resume, char *er
   return rc;
 }
 
+/* FNV-1a, 64 bits, over the file's bytes: a change of the problem, not an adversary, is what
+   it must see. */
+static int file_hash(const char *path, char *out, size_t size) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  uint64_t h = 1469598103934665603ull;
+  unsigned char buf[65536];
+  size_t n, total = 0;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+    for (size_t i = 0; i < n; i++) h = (h ^ buf[i]) * 1099511628211ull;
+    total += n;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) return -1;
+  snprintf(out, size, "fnv1a64:%016llx (%zu bytes)", (unsigned long long)h, total);
+  return 0;
+}
+
+int cbrl_store_problem(cbrl_store *s, const char *problem_path, int record, char *err, size_t err_size) {
+  char now[96];
+  if (!problem_path || !problem_path[0]) return 0;
+  if (file_hash(problem_path, now, sizeof now)) {
+    snprintf(err, err_size, "%s: cannot read the problem file: %s", problem_path, strerror(errno));
+    return CBRL_EINVAL;
+  }
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "SELECT value FROM sweep WHERE key = 'problem_hash'", -1, &st, NULL) != SQLITE_OK)
+    return db_fail(s, err, err_size, "reading the problem's hash");
+  char stored[96] = "";
+  int have = sqlite3_step(st) == SQLITE_ROW;
+  if (have) snprintf(stored, sizeof stored, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  if (have && strcmp(stored, now)) {
+    snprintf(err, err_size, "%s: --resume refused: the problem file %s changed since the sweep began (stored %s, now"
+             " %s); one store holds one problem: restore the file or choose another --out", s->path, problem_path,
+             stored, now);
+    return CBRL_EINVAL;
+  }
+  if (have || !record) return 0;
+  /* A new sweep, or one stored before the hash was kept: from now on the problem is fixed. */
+  if (sqlite3_prepare_v2(s->db, "INSERT INTO sweep(key, value) VALUES('problem_hash', ?1)", -1, &st, NULL) != SQLITE_OK)
+    return db_fail(s, err, err_size, "writing the problem's hash");
+  sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s, err, err_size, "writing the problem's hash");
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int cbrl_store_renumber(cbrl_store *s, const int *new_id, int n_old, const char *canonical, char *err,
                         size_t err_size) {
   static const char *const moves[3][2] = {

@@ -386,8 +386,12 @@ int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts
   snprintf(path, sizeof path, "%s/results.sqlite", o->out_dir);
   if ((rc = cbrl_store_open(&w->store, path, 1, err, err_size))) return rc;
   if (o->tensorboard && (rc = cbrl_tb_prepare(o->tensorboard, err, err_size))) return rc;
+  /* Before anything moves: a resume on another problem changes nothing in the store. */
+  if (o->resume && (rc = cbrl_store_problem(&w->store, c->problem, 0, err, err_size))) return rc;
   if ((rc = add_seeds(w, err, err_size))) return rc;
   if ((rc = cbrl_store_config(&w->store, o->config_text, o->resume, err, err_size))) return rc;
+  /* Issue 13 class 9: the config names the problem file; its bytes are what the runs solved. */
+  if ((rc = cbrl_store_problem(&w->store, c->problem, 1, err, err_size))) return rc;
   /* config.yaml is a copy for people; the store holds the config that counts. */
   snprintf(path, sizeof path, "%s/config.yaml", o->out_dir);
   /* Whole or not at all (issue 13 class 10): a full disk must not leave it empty. */

@@ -80,6 +80,11 @@ CBRL_API void cbrl_store_close(cbrl_store *s);
 /* Records the sweep's canonical config, or checks that it equals the stored one; a refusal
    names every field that differs, with its stored and its new value. */
 CBRL_API int cbrl_store_config(cbrl_store *s, const char *canonical, int resume, char *err, size_t err_size);
+/* Records the content hash of the sweep's problem file (64-bit FNV-1a of its bytes, with its
+   size) in the sweep table, or checks it against the stored one: a changed file is refused
+   (CBRL_EINVAL), naming the file and both hashes; with record 0 it only checks. A path that
+   is empty does nothing. */
+CBRL_API int cbrl_store_problem(cbrl_store *s, const char *problem_path, int record, char *err, size_t err_size);
 /* Reads the stored canonical config into *canonical (malloc'd; NULL if the store has none). */
 CBRL_API int cbrl_store_read_config(cbrl_store *s, char **canonical);
 /* Moves every run i < n_old (with its metrics) to id new_id[i] and stores canonical as the
