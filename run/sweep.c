@@ -553,7 +553,15 @@ int cbrl__sweep_close(cbrl__sweep *w, cbrl_sweep_progress *out) {
     }
   }
   if (w->run_state) measure(w);
-  if (w->tb_errors) say(w, "TensorBoard: the events of %d runs could not be written (%s)", w->tb_errors, w->tb_error);
+  if (w->tb_errors) {
+    /* Issue 13 class 10: an output that could not be written is a failure (exit 1), not a
+       log line; the runs themselves are stored. */
+    if (!rc)
+      snprintf(w->err, w->err_size, "TensorBoard: the events of %d run%s could not be written (%s); the runs are"
+               " stored, and 'cbrl export DIR --tensorboard LOGDIR' writes them again", w->tb_errors,
+               w->tb_errors == 1 ? "" : "s", w->tb_error);
+    if (!rc) rc = CBRL_EIO;
+  }
   else if (o && o->tensorboard && w->run_state) say(w, "TensorBoard events in %s", o->tensorboard);
   if (out) *out = w->progress;
   if (w->lock_ready) omp_destroy_lock(&w->report_lock);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cbrl/errors.h"
 #include "cbrl/run/env_registry.h"
@@ -288,10 +289,16 @@ int cbrl_tb_run_row(cbrl_tb_writer *w, double wall_time, int64_t step, double F,
 int cbrl_tb_run_close(cbrl_tb_writer *w, double wall_time, int success, char *err, size_t err_size) {
   if (!w->f) return 0;
   if (!w->failed && cbrl_tb_hparams_end(w->f, wall_time, success)) w->failed = 1;
-  if (fclose(w->f) != 0) w->failed = 1;
+  /* A full disk shows at the flush or the fsync as often as at a write (issue 13 class 10). */
+  if (!w->failed && (fflush(w->f) != 0 || fsync(fileno(w->f)) != 0)) w->failed = 1;
+  int e = errno;
+  if (fclose(w->f) != 0 && !w->failed) w->failed = 1, e = errno;
   w->f = NULL;
   if (w->failed) {
-    snprintf(err, err_size, "%s: write failed", w->path);
+    /* The file is written live (TensorBoard shows a run as it goes), so a failed one is removed
+       rather than left partial; the run itself is in the store. */
+    remove(w->path);
+    snprintf(err, err_size, "%s: write failed%s%s (the file is removed)", w->path, e ? ": " : "", e ? strerror(e) : "");
     return CBRL_EIO;
   }
   return 0;
