@@ -625,7 +625,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(tax_runs_in_the_continuous_simulator),
       cmocka_unit_test(the_library_reports_through_callbacks_and_stops_on_the_flag),
       cmocka_unit_test_setup_teardown(a_binding_clip_is_stored_and_warned_about, make_dir, remove_dir),
-      cmocka_unit_test(a_resume_on_an_edited_problem_file_is_refused),
+      cmocka_unit_test_setup_teardown(a_resume_on_an_edited_problem_file_is_refused, make_dir, remove_dir),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
