@@ -1,5 +1,6 @@
 #include "cbrl/run/tensorboard.h"
 #include "cbrl/run/store.h"
+#include "cbrl/run/outfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -227,6 +228,9 @@ static int make_dirs(const char *path) {
 }
 
 int cbrl_tb_prepare(const char *logdir, char *err, size_t err_size) {
+  /* Whole or refused (issue 13 class 6): make_dirs would read past an empty path. */
+  int rc = cbrl_path_check("tensorboard", logdir, err, err_size);
+  if (rc) return rc;
   if (make_dirs(logdir)) {
     snprintf(err, err_size, "%s: cannot create: %s", logdir, strerror(errno));
     return CBRL_EIO;

@@ -11,6 +11,7 @@
 
 #include "cbrl/errors.h"
 #include "cbrl/run/outfile.h"
+#include "cbrl/run/tensorboard.h"
 
 static void paths_are_checked_whole(void **state) {
   (void)state;
@@ -28,6 +29,11 @@ static void paths_are_checked_whole(void **state) {
   assert_int_equal(cbrl_path_check("DIR", "a\tb", err, sizeof err), CBRL_EINVAL);
   assert_non_null(strstr(err, "control character (byte 2)"));
   assert_int_equal(cbrl_path_check("DIR", "runs/fr003", err, sizeof err), 0);
+  /* The library's own directory makers check too (an empty path was read past). */
+  assert_int_equal(cbrl_tb_prepare("", err, sizeof err), CBRL_EINVAL);
+  assert_string_equal(err, "tensorboard: the path is empty");
+  assert_int_equal(cbrl_tb_prepare(longp, err, sizeof err), CBRL_EINVAL);
+  assert_non_null(strstr(err, "longer than the limit of 900"));
 }
 
 static char *slurp_file(const char *path) {
