@@ -13,6 +13,10 @@
 /* Prints "cbrl CMD: message" on stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Checks a path argument whole (empty, longer than CBRL_PATH_MAX, control characters): prints
+   the located error and returns CLI_EXIT_USAGE, else 0. */
+int cli_check_path(const char *cmd, const char *what, const char *path);
+
 /* Parsers that print their own one-line error and return nonzero on bad input. */
 int cli_parse_double(const char *cmd, const char *flag, const char *text, double *out);
 int cli_parse_int(const char *cmd, const char *flag, const char *text, long lo, long hi, long *out);

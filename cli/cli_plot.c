@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cbrl/run/plot.h"
@@ -66,6 +68,7 @@ int cli_plot(int argc, char **argv) {
       else return cli_usage_error(cmd, "--format: expected png, svg or both, got '%s'", f);
     } else if (id == O_OUT) {
       out = a.value;
+      if (cli_check_path(cmd, "--out", out)) return CLI_EXIT_USAGE;
     } else if (id == O_ONLY) {
       only = a.value;
       if (!only[0]) return cli_usage_error(cmd, "--only: give at least one algorithm");
@@ -74,6 +77,7 @@ int cli_plot(int argc, char **argv) {
     } else {
       char store[1100];
       struct stat st;
+      if (cli_check_path(cmd, "DIR", a.value)) return CLI_EXIT_USAGE;
       snprintf(store, sizeof store, "%s/results.sqlite", a.value);
       if (stat(store, &st) != 0) return cli_usage_error(cmd, "%s: no results store", store);
       if (!dir) dir = a.value;
@@ -86,8 +90,23 @@ int cli_plot(int argc, char **argv) {
   char out_dir[1100];
   snprintf(out_dir, sizeof out_dir, "%s", out ? out : dir);
   if (!out) strncat(out_dir, "/plots", sizeof out_dir - strlen(out_dir) - 1);
+  /* Issue 13 class 6: --out must be a directory cbrl can write (PLplot would otherwise meet
+     the trouble itself); a regular file or an unwritable directory is refused here. */
+  struct stat ost;
+  if (stat(out_dir, &ost) == 0 && !S_ISDIR(ost.st_mode))
+    return cli_usage_error(cmd, "%s%s: exists and is not a directory", out ? "--out: " : "", out_dir);
   if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
-    return cli_usage_error(cmd, "%s: cannot create: %s", out_dir, strerror(errno));
+    return cli_usage_error(cmd, "%s%s: cannot create: %s", out ? "--out: " : "", out_dir, strerror(errno));
+  char probe[1200];
+  snprintf(probe, sizeof probe, "%s/.cbrl-write-test-XXXXXX", out_dir);
+  int pfd = mkstemp(probe);
+  if (pfd < 0) {
+    int e = errno;
+    if (!out) rmdir(out_dir); /* only if empty: what it made */
+    return cli_usage_error(cmd, "%s%s: cannot write there: %s", out ? "--out: " : "", out_dir, strerror(e));
+  }
+  close(pfd);
+  unlink(probe);
   char err[1024];
   cbrl_plot_opts o = {dirs, out_dir, formats, (int)smooth, only};
   int n = 0;

@@ -14,6 +14,7 @@
 #include "cbrl/run/config.h"
 #include "cbrl/run/env_registry.h"
 #include "cbrl/run/number.h"
+#include "cbrl/run/outfile.h"
 #include "cbrl/run/select.h"
 #include "cbrl/run/sweep.h"
 #include "cbrl/run/store.h"
@@ -120,6 +121,9 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
   }
   if (!config_path) return cli_usage_error(cmd, "give a config file (try 'cbrl run --help')");
   if (!out) return cli_usage_error(cmd, "--out DIR is required");
+  /* Issue 13 class 6: every path whole, before anything is read or written. */
+  if (cli_check_path(cmd, "--out", out) || (tensorboard && cli_check_path(cmd, "--tensorboard", tensorboard)))
+    return CLI_EXIT_USAGE;
   char err[1024];
   if (cbrl_config_load(&c, config_path, err, sizeof err)) {
     fprintf(stderr, "cbrl run: %s\n", err);
@@ -193,16 +197,31 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
 /* ---- export ------------------------------------------------------------------------- */
 
 static int open_store(const char *cmd, const char *dir, sqlite3 **db) {
-  char path[1100];
-  struct stat st;
+  char path[1100], err[1400];
   snprintf(path, sizeof path, "%s/results.sqlite", dir);
-  if (stat(path, &st) != 0) return cli_usage_error(cmd, "%s: no results store (run 'cbrl run ... --out %s' first)", path, dir);
-  if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    fprintf(stderr, "cbrl %s: %s: %s\n", cmd, path, sqlite3_errmsg(*db));
-    sqlite3_close(*db);
-    return CLI_EXIT_USAGE;
+  /* Read-only, checked whole first (issue 13 class 7): a missing store or a file that is no
+     store is bad input (2); a damaged, locked or unreadable one a failure (1). */
+  int rc = cbrl_store_open_read(path, db, err, sizeof err);
+  if (rc == CBRL_EINVAL) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+      return cli_usage_error(cmd, "%s: no results store (run 'cbrl run ... --out %s' first)", path, dir);
+    return cli_usage_error(cmd, "%s", err);
+  }
+  if (rc) {
+    fprintf(stderr, "cbrl %s: %s\n", cmd, err);
+    return CLI_EXIT_FAILURE;
   }
   return 0;
+}
+
+/* A query's step ended with something other than its last row: what is wrong, exit 1. */
+static int read_failed(const char *cmd, const char *dir, sqlite3 *db) {
+  char path[1100], err[1400];
+  snprintf(path, sizeof path, "%s/results.sqlite", dir);
+  cbrl_store_explain(db, path, "reading the store", err, sizeof err);
+  fprintf(stderr, "cbrl %s: %s\n", cmd, err);
+  return CLI_EXIT_FAILURE;
 }
 
 static int export_csv(const char *dir, const char *csv);
@@ -234,6 +253,16 @@ int cli_export(int argc, char **argv) {
   }
   if (!dir) return cli_usage_error(cmd, "give a sweep directory (try 'cbrl export --help')");
   if (!csv && !tb) return cli_usage_error(cmd, "give --csv FILE, --tensorboard LOGDIR or both");
+  if (cli_check_path(cmd, "DIR", dir) || (csv && cli_check_path(cmd, "--csv", csv)) ||
+      (tb && cli_check_path(cmd, "--tensorboard", tb)))
+    return CLI_EXIT_USAGE;
+  {
+    char store[1100], err[1400];
+    snprintf(store, sizeof store, "%s/results.sqlite", dir);
+    if ((csv && cbrl_store_guard_output(store, csv, err, sizeof err)) ||
+        (tb && cbrl_store_guard_output(store, tb, err, sizeof err)))
+      return cli_usage_error(cmd, "%s", err);
+  }
   if (csv) {
     int rc = export_csv(dir, csv);
     if (rc) return rc;
@@ -259,13 +288,13 @@ static int export_csv(const char *dir, const char *csv) {
   sqlite3 *db;
   int rc = open_store(cmd, dir, &db);
   if (rc) return rc;
-  char tmp[1100];
-  snprintf(tmp, sizeof tmp, "%s.tmp", csv);
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
+  cbrl_outfile out;
+  char oerr[1400];
+  if (cbrl_outfile_open(&out, csv, "w", oerr, sizeof oerr)) {
     sqlite3_close(db);
-    return cli_usage_error(cmd, "%s: cannot write: %s", csv, strerror(errno));
+    return cli_usage_error(cmd, "--csv: %s", oerr);
   }
+  FILE *f = out.f;
   /* The environment's report values as columns, read by name from the store's extra metrics. */
   sqlite3_stmt *st;
   char extras[2048], q[32768];
@@ -295,10 +324,9 @@ static int export_csv(const char *dir, const char *csv) {
     qn += (size_t)snprintf(q + qn, sizeof q - qn, " FROM metrics m JOIN runs r ON r.id = m.run_id ORDER BY r.id, m.iteration");
   if (bad || qn >= sizeof q || sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) {
     fprintf(stderr, "cbrl export: %s: %s\n", dir, bad ? "cannot read its environment metrics" : sqlite3_errmsg(db));
-    fclose(f);
-    remove(tmp);
+    cbrl_outfile_abort(&out);
     sqlite3_close(db);
-    return CLI_EXIT_USAGE;
+    return CLI_EXIT_FAILURE;
   }
   /* x_t, where the row keeps it, as columns x0 .. x{d-1} (empty on the other rows). */
   int cols = sqlite3_column_count(st), x_col = -1, x_dim = 0;
@@ -318,7 +346,8 @@ static int export_csv(const char *dir, const char *csv) {
   }
   fputc('\n', f);
   long rows = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     for (int i = 0; i < cols; i++) {
       if (i == x_col) {
         const double *x = sqlite3_column_type(st, i) == SQLITE_BLOB ? sqlite3_column_blob(st, i) : NULL;
@@ -345,11 +374,18 @@ static int export_csv(const char *dir, const char *csv) {
     fputc('\n', f);
     rows++;
   }
+  if (step != SQLITE_DONE) { /* damage the check did not see: nothing partial is left */
+    rc = read_failed(cmd, dir, db);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    cbrl_outfile_abort(&out);
+    return rc;
+  }
   sqlite3_finalize(st);
   sqlite3_close(db);
-  if (fclose(f) != 0 || rename(tmp, csv) != 0) {
-    remove(tmp);
-    return cli_usage_error(cmd, "%s: cannot write: %s", csv, strerror(errno));
+  if (cbrl_outfile_commit(&out, oerr, sizeof oerr)) {
+    fprintf(stderr, "cbrl export: %s\n", oerr);
+    return CLI_EXIT_FAILURE;
   }
   fprintf(stderr, "cbrl export: %ld rows written to %s\n", rows, csv);
   return 0;
@@ -405,14 +441,20 @@ static int load_rows(const char *cmd, const char *dir, row **rows, int *n, int *
                          "SELECT algorithm, simulator, lambda, beta, learning_rate, zero_order_c, window_F, window_f_sampled,"
                          " env FROM runs WHERE status = 'done' ORDER BY id",
                          -1, &st, NULL) != SQLITE_OK) {
-    fprintf(stderr, "cbrl %s: %s: %s\n", cmd, dir, sqlite3_errmsg(db));
+    rc = read_failed(cmd, dir, db);
     sqlite3_close(db);
-    return CLI_EXIT_USAGE;
+    return rc;
   }
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     if (*n == *cap) {
       row *r2 = realloc(*rows, sizeof **rows * (size_t)(*cap *= 2));
-      if (!r2) break;
+      if (!r2) {
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        fprintf(stderr, "cbrl %s: out of memory\n", cmd);
+        return CLI_EXIT_FAILURE;
+      }
       *rows = r2;
     }
     row *r = &(*rows)[(*n)++];
@@ -426,6 +468,12 @@ static int load_rows(const char *cmd, const char *dir, row **rows, int *n, int *
     r->value[1] = sqlite3_column_double(st, 7);
     const cbrl_env *e = cbrl_env_find((const char *)sqlite3_column_text(st, 8));
     if (e && cbrl_env_takes(e, "beta")) *with_beta = 1;
+  }
+  if (step != SQLITE_DONE) {
+    rc = read_failed(cmd, dir, db);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
   }
   sqlite3_finalize(st);
   sqlite3_close(db);
@@ -462,6 +510,7 @@ int cli_table(int argc, char **argv) {
     } else if (n_dirs == 256) {
       return cli_usage_error(cmd, "too many directories");
     } else {
+      if (cli_check_path(cmd, "DIR", args.value)) return CLI_EXIT_USAGE;
       dirs[n_dirs++] = args.value;
     }
   }
@@ -496,7 +545,12 @@ int cli_table(int argc, char **argv) {
   }
   char path[1100];
   snprintf(path, sizeof path, "%s/table.md", dirs[0]);
-  FILE *md = fopen(path, "w");
+  /* table.md appears whole or not at all (issue 13 class 10); stdout gets the table either way. */
+  cbrl_outfile md_file;
+  char md_err[1400];
+  int md_rc = 0, md_skip = access(dirs[0], W_OK) != 0; /* a read-only store is still read */
+  if (!md_skip) md_rc = cbrl_outfile_open(&md_file, path, "w", md_err, sizeof md_err);
+  FILE *md = md_rc || md_skip ? NULL : md_file.f;
   static const char *const titles[2] = {"Exact F, averaged over contexts", "Value of the context sampled at each iteration (the paper's figure)"};
   for (int metric = 0; metric < 2; metric++) {
     for (int pass = 0; pass < 2; pass++) {
@@ -521,10 +575,19 @@ int cli_table(int argc, char **argv) {
         }
     }
   }
-  if (md) fclose(md);
+  if (md) md_rc = cbrl_outfile_commit(&md_file, md_err, sizeof md_err);
   free(lambdas);
   free(betas);
   free(columns);
   free(rows);
+  if (md_skip) fprintf(stderr, "cbrl table: %s is not writable: table.md not written\n", dirs[0]);
+  if (md_rc) {
+    fprintf(stderr, "cbrl table: %s\n", md_err);
+    return CLI_EXIT_FAILURE;
+  }
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "cbrl table: cannot write to standard output: %s\n", strerror(errno));
+    return CLI_EXIT_FAILURE;
+  }
   return 0;
 }

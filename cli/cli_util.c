@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cbrl/run/number.h"
+#include "cbrl/run/outfile.h"
 #include "cli.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
@@ -17,6 +18,12 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
     if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = ' ';
   fprintf(stderr, "cbrl%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "", msg);
   return CLI_EXIT_USAGE;
+}
+
+int cli_check_path(const char *cmd, const char *what, const char *path) {
+  char err[256];
+  if (!cbrl_path_check(what, path, err, sizeof err)) return 0;
+  return cli_usage_error(cmd, "%s", err);
 }
 
 static int parse_number(const char *text, double *out) {

@@ -230,6 +230,12 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       for (int i = 0; i < k; i++) {
         if ((err = cbrl_yaml_double(y, items[i], f->name, &v[i]))) return err;
         if ((err = check_range(y, items[i], f, v[i]))) return err;
+        /* Issue 13 class 11: 0.1 and 0.10 are one grid point; run twice, the table would count
+           the second as an extra seed. */
+        for (int j = 0; j < i; j++)
+          if (v[j] == v[i])
+            return cbrl_yaml_fail(y, items[i], f->name, "'%.40s' is listed twice (entry %d is '%.40s', the same value %g)",
+                                  cbrl_yaml_scalar(items[i]), j + 1, cbrl_yaml_scalar(items[j]), v[i]);
       }
       *(int *)(base + f->count_offset) = k;
       return 0;

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cbrl/cbrl.h"
+#include "cbrl/run/outfile.h"
 #include "cbrl/run/select.h"
 #include "cbrl/run/store.h"
 #include "env_internal.h"
@@ -54,7 +56,8 @@ static int load(sqlite3 *db, const char *extras, sweep *s) {
                          -1, &st, NULL) != SQLITE_OK)
     return CBRL_EIO;
   if (!s->runs) s->runs = malloc(sizeof *s->runs * cap);
-  while (s->runs && sqlite3_step(st) == SQLITE_ROW) {
+  int step = SQLITE_DONE;
+  while (s->runs && (step = sqlite3_step(st)) == SQLITE_ROW) {
     if (s->n == cap) {
       prun *r2 = realloc(s->runs, sizeof *r2 * (cap *= 2));
       if (!r2) break;
@@ -78,6 +81,7 @@ static int load(sqlite3 *db, const char *extras, sweep *s) {
     snprintf(s->env, sizeof s->env, "%s", sqlite3_column_text(st, 10));
   }
   sqlite3_finalize(st);
+  if (s->runs && step != SQLITE_DONE) return CBRL_EIO; /* damage the check did not see: no partial figures */
   return s->runs ? 0 : CBRL_ENOMEM;
 }
 
@@ -87,13 +91,15 @@ static int best_setting(const sweep *s, const char *column, double lambda, doubl
 }
 
 int cbrl__plot_writable(const char *path, char *err, size_t err_size) {
-  /* PLplot reports an unopenable file by exiting the process: find out before it does. */
-  FILE *f = fopen(path, "w");
-  if (!f) {
+  /* PLplot reports an unopenable file by exiting the process: find out before it does, with a
+     probe beside the figure rather than the figure itself (which must appear only whole). */
+  char tmp[1300];
+  int rc = cbrl_file_temp(path, tmp, sizeof tmp, err, err_size);
+  if (rc) {
     snprintf(err, err_size, "%s: cannot write the figure: %s", path, strerror(errno));
-    return CBRL_EIO;
+    return rc;
   }
-  fclose(f);
+  unlink(tmp);
   return 0;
 }
 
@@ -103,16 +109,44 @@ int cbrl__plot_writable(const char *path, char *err, size_t err_size) {
    meets, an unwritable file, beforehand. */
 static char plot_trouble[256];
 
+/* The figure is drawn into this temporary file beside its path and renamed into place by
+   cbrl__plot_end only once complete (issue 13 class 10). */
+static char plot_tmp[1300];
+
 static void keep_abort(PLCHAR_VECTOR message) {
   if (!plot_trouble[0]) snprintf(plot_trouble, sizeof plot_trouble, "%s", message);
 }
 
+/* Whether the file cairo wrote is whole: a PNG ends with its IEND chunk, an SVG with </svg>. A
+   full disk cuts either short, and cairo does not say so through PLplot. */
+static int figure_complete(const char *tmp) {
+  FILE *f = fopen(tmp, "rb");
+  if (!f) return 0;
+  unsigned char tail[64];
+  size_t n = 0;
+  if (fseek(f, -(long)sizeof tail, SEEK_END) != 0) rewind(f);
+  n = fread(tail, 1, sizeof tail, f);
+  fclose(f);
+  static const unsigned char iend[8] = {'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+  if (n >= 8 && !memcmp(tail + n - 8, iend, 8)) return 1;
+  while (n && (tail[n - 1] == '\n' || tail[n - 1] == ' ' || tail[n - 1] == '\r')) n--;
+  return n >= 6 && !memcmp(tail + n - 6, "</svg>", 6);
+}
+
 int cbrl__plot_end(const char *path, char *err, size_t err_size) {
   plend();
-  if (!plot_trouble[0]) return 0;
-  snprintf(err, err_size, "%s: PLplot: %s", path, plot_trouble);
-  plot_trouble[0] = '\0';
-  return CBRL_EIO;
+  if (!plot_trouble[0] && plot_tmp[0] && !figure_complete(plot_tmp))
+    snprintf(plot_trouble, sizeof plot_trouble, "the figure was cut short (is the disk full?)");
+  if (plot_trouble[0]) {
+    snprintf(err, err_size, "%s: PLplot: %s", path, plot_trouble);
+    plot_trouble[0] = '\0';
+    if (plot_tmp[0]) unlink(plot_tmp);
+    plot_tmp[0] = '\0';
+    return CBRL_EIO;
+  }
+  int rc = cbrl_file_commit(plot_tmp, path, err, err_size);
+  plot_tmp[0] = '\0';
+  return rc;
 }
 
 /* The line colours, one per algorithm (cmap0 2..9; their translucent bands 10..17). */
@@ -124,7 +158,14 @@ void cbrl__plot_begin(const char *device, const char *path, int width, int heigh
   plot_trouble[0] = '\0';
   plsabort(keep_abort);
   plsdev(device);
-  plsfnam(path);
+  char why[256];
+  if (cbrl_file_temp(path, plot_tmp, sizeof plot_tmp, why, sizeof why)) {
+    snprintf(plot_trouble, sizeof plot_trouble, "cannot write the figure: %s", strerror(errno));
+    plot_tmp[0] = '\0';
+    plsfnam("/dev/null");
+  } else {
+    plsfnam(plot_tmp);
+  }
   plscolbg(255, 255, 255);
   plspage(0, 0, width, height, 0, 0);
   plssub(panels, 1);
@@ -504,12 +545,7 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t e
   snprintf(dirs, sizeof dirs, "%s", o->dir);
   for (char *d = strtok(dirs, "\n"); d && n_dbs < 64; d = strtok(NULL, "\n")) {
     snprintf(path, sizeof path, "%s/results.sqlite", d);
-    if (sqlite3_open_v2(path, &dbs[n_dbs], SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-      snprintf(err, err_size, "%s: %s", path, sqlite3_errmsg(dbs[n_dbs]));
-      sqlite3_close(dbs[n_dbs]);
-      rc = CBRL_EIO;
-      break;
-    }
+    if ((rc = cbrl_store_open_read(path, &dbs[n_dbs], err, err_size))) break;
     sqlite3 *db = dbs[n_dbs++];
     if (!(extras[n_dbs - 1] = malloc(2048))) {
       rc = CBRL_ENOMEM;
@@ -540,6 +576,7 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t e
   char(*columns)[48] = NULL;
   double *lambdas = NULL, *betas = NULL;
   FILE *dump = NULL;
+  cbrl_outfile dump_file = {0};
   const cbrl_env *env = s.n ? cbrl_env_find(s.env) : NULL;
   if (rc) goto done;
   s.has_beta = env && cbrl_env_takes(env, "beta");
@@ -565,11 +602,8 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t e
   /* The maps' text dump goes with the first format drawn, whichever it is. */
   if (env && env->map && env->map_dump && o->formats & (CBRL_PLOT_PNG | CBRL_PLOT_SVG)) {
     snprintf(path, sizeof path, "%s/%s", o->out_dir, env->map_dump);
-    if (!(dump = fopen(path, "w"))) {
-      snprintf(err, err_size, "%s: cannot write: %s", path, strerror(errno));
-      rc = CBRL_EIO;
-      goto done;
-    }
+    if ((rc = cbrl_outfile_open(&dump_file, path, "w", err, err_size))) goto done;
+    dump = dump_file.f;
   }
   int first_format = o->formats & CBRL_PLOT_PNG ? 0 : 1;
   static const char *const devices[2] = {"pngcairo", "svgcairo"}, *const exts[2] = {"png", "svg"};
@@ -609,10 +643,8 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t e
   }
   if (!rc && n_figures) *n_figures = figures;
 done:
-  if (dump && fclose(dump) != 0 && !rc) {
-    snprintf(err, err_size, "%s/%s: cannot write: %s", o->out_dir, env->map_dump, strerror(errno));
-    rc = CBRL_EIO;
-  }
+  if (dump && !rc) rc = cbrl_outfile_commit(&dump_file, err, err_size);
+  else cbrl_outfile_abort(&dump_file);
   for (int i = 0; i < s.n; i++) free(s.runs[i].x_json);
   free(s.runs);
   free(columns);

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cbrl/errors.h"
 
@@ -107,6 +109,171 @@ int cbrl_store_extras_source(sqlite3 *db, char *buf, size_t size) {
   return n < size ? 0 : CBRL_ERANGE;
 }
 
+/* What is really wrong, from SQLite's primary result code (issue 13 class 7): a store that is
+   read-only, locked or on a full disk is not "not a store". */
+static const char *store_trouble(int code) {
+  switch (code & 0xff) {
+    case SQLITE_READONLY: return "the store is read-only (its file or directory cannot be written)";
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return "the store is locked by another process";
+    case SQLITE_FULL: return "the disk is full";
+    case SQLITE_NOTADB: return "not a cbrl results store (not an SQLite database)";
+    case SQLITE_CORRUPT: return "the store is damaged";
+    case SQLITE_CANTOPEN: return "cannot open the store";
+    case SQLITE_PERM:
+    case SQLITE_AUTH: return "permission denied";
+    case SQLITE_IOERR: return "an input/output error";
+    case SQLITE_NOMEM: return "out of memory";
+    default: return NULL;
+  }
+}
+
+int cbrl_store_explain(sqlite3 *db, const char *path, const char *doing, char *err, size_t err_size) {
+  int code = db ? sqlite3_extended_errcode(db) : SQLITE_CANTOPEN;
+  const char *what = store_trouble(code);
+  /* SQLite reports a full disk met through its WAL index as a plain I/O error: the system's
+     errno says which. */
+  int sys = db ? sqlite3_system_errno(db) : 0;
+  if (sys == ENOSPC || sys == EDQUOT) what = "the disk is full";
+  else if (sys == EROFS) what = "the store is on a read-only file system";
+  else if (sys == EACCES && (code & 0xff) != SQLITE_OK) what = "permission denied";
+  if (what) snprintf(err, err_size, "%s: %s%s%s (%s)", path, doing ? doing : "", doing ? ": " : "", what,
+                     db ? sqlite3_errmsg(db) : "cannot open");
+  else snprintf(err, err_size, "%s: %s%s%s", path, doing ? doing : "", doing ? ": " : "", db ? sqlite3_errmsg(db) : "?");
+  return (code & 0xff) == SQLITE_NOMEM ? CBRL_ENOMEM : CBRL_EIO;
+}
+
+static int cbrl_store_check_pages(sqlite3 *db, const char *path, char *err, size_t err_size);
+
+int cbrl_store_check(sqlite3 *db, const char *path, char *err, size_t err_size) {
+  int rc = cbrl_store_check_pages(db, path, err, err_size);
+  if (rc) return rc;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT id, status FROM runs LIMIT 0", -1, &st, NULL) != SQLITE_OK) {
+    int code = sqlite3_extended_errcode(db) & 0xff;
+    if (code == SQLITE_ERROR) {
+      snprintf(err, err_size, "%s: not a cbrl results store (an SQLite database without cbrl's runs table)", path);
+      return CBRL_EINVAL;
+    }
+    return cbrl_store_explain(db, path, "reading the store", err, err_size);
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+static int cbrl_store_check_pages(sqlite3 *db, const char *path, char *err, size_t err_size) {
+  sqlite3_stmt *st;
+  /* quick_check reads every page and checks its structure (not index contents): a damaged
+     store fails before any of it is read, so no command prints part of it with exit 0. */
+  if (sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK)
+    return cbrl_store_explain(db, path, "checking the store", err, err_size);
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    sqlite3_finalize(st);
+    return cbrl_store_explain(db, path, "checking the store", err, err_size);
+  }
+  const char *v = (const char *)sqlite3_column_text(st, 0);
+  if (!v || strcmp(v, "ok")) {
+    snprintf(err, err_size, "%s: the store is damaged (integrity check: %.200s)", path, v ? v : "?");
+    for (char *c = err; *c; c++) /* one line: SQLite's report spans several */
+      if (*c == '\n') *c = ' ';
+    sqlite3_finalize(st);
+    return CBRL_EIO;
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+/* path as an SQLite URI filename: %, ? and # escaped. */
+static int uri_of(const char *path, const char *query, char *out, size_t size) {
+  size_t n = (size_t)snprintf(out, size, "file:");
+  for (const char *c = path; *c && n + 4 < size; c++) {
+    if (*c == '%' || *c == '?' || *c == '#') n += (size_t)snprintf(out + n, size - n, "%%%02X", (unsigned char)*c);
+    else out[n++] = *c;
+  }
+  if (n + strlen(query) + 1 >= size) return -1;
+  snprintf(out + n, size - n, "%s", query);
+  return 0;
+}
+
+int cbrl_store_open_read(const char *path, sqlite3 **db, char *err, size_t err_size) {
+  struct stat sb;
+  *db = NULL;
+  if (stat(path, &sb) != 0) {
+    snprintf(err, err_size, "%s: no results store: %s", path, strerror(errno));
+    return CBRL_EINVAL;
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    snprintf(err, err_size, "%s: not a cbrl results store (not a regular file)", path);
+    return CBRL_EINVAL;
+  }
+  /* A store in a directory cbrl cannot write (a read-only mount, a shared archive) is opened
+     immutable: SQLite then needs no -wal or -shm file beside it. A sweep checkpoints its WAL
+     when it closes, so a finished store holds everything in its main file. */
+  char dir[1200], uri[2600];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash) slash == dir ? (void)(dir[1] = 0) : (void)(*slash = 0);
+  else snprintf(dir, sizeof dir, ".");
+  int immutable = access(dir, W_OK) != 0 || access(path, W_OK) != 0;
+  if (uri_of(path, immutable ? "?mode=ro&immutable=1" : "?mode=ro", uri, sizeof uri)) {
+    snprintf(err, err_size, "%.200s...: the path is too long", path);
+    return CBRL_EINVAL;
+  }
+  if (sqlite3_open_v2(uri, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+    int rc = cbrl_store_explain(*db, path, "cannot open the results store", err, err_size);
+    sqlite3_close(*db);
+    *db = NULL;
+    return rc;
+  }
+  sqlite3_busy_timeout(*db, 10000);
+  int rc = cbrl_store_check(*db, path, err, err_size);
+  if (rc) {
+    sqlite3_close(*db);
+    *db = NULL;
+  }
+  return rc;
+}
+
+/* Whether path names one of the store's files: the same file (through a hard or a symbolic
+   link), or the store's -wal, -shm or -journal name in its directory even where that file does
+   not exist yet. */
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static void dir_and_base(const char *path, char *dir, size_t size, const char **base) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    snprintf(dir, size, ".");
+    *base = path;
+  } else {
+    snprintf(dir, size, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    *base = slash + 1;
+  }
+}
+
+int cbrl_store_guard_output(const char *store, const char *out, char *err, size_t err_size) {
+  static const char *const suffix[4] = {"", "-wal", "-shm", "-journal"};
+  char sdir[1200], odir[1200], file[1300];
+  const char *sbase, *obase;
+  dir_and_base(store, sdir, sizeof sdir, &sbase);
+  dir_and_base(out, odir, sizeof odir, &obase);
+  int same_dir = same_file(sdir, odir);
+  for (int i = 0; i < 4; i++) {
+    snprintf(file, sizeof file, "%s%s", store, suffix[i]);
+    char name[1300];
+    snprintf(name, sizeof name, "%s%s", sbase, suffix[i]);
+    if (same_file(file, out) || (same_dir && !strcmp(obase, name))) {
+      snprintf(err, err_size, "%s: is the results store%s %s (or a link to it): refusing to write over it", out,
+               suffix[i][0] ? "'s file" : "", file);
+      return CBRL_EINVAL;
+    }
+  }
+  return 0;
+}
+
 static int db_fail(cbrl_store *s, char *err, size_t n, const char *what) {
   snprintf(err, n, "%s: %s: %s", s->path, what, s->db ? sqlite3_errmsg(s->db) : "cannot open");
   return CBRL_EIO;
@@ -117,17 +284,23 @@ int cbrl_store_open(cbrl_store *s, const char *path, int create, char *err, size
   snprintf(s->path, sizeof s->path, "%s", path);
   int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
   if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-    int rc = db_fail(s, err, err_size, "cannot open the results store");
+    int rc = cbrl_store_explain(s->db, path, "cannot open the results store", err, err_size);
     cbrl_store_close(s);
     return rc;
   }
   sqlite3_busy_timeout(s->db, 10000);
-  char *msg = NULL;
-  if (sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-    snprintf(err, err_size, "%s: not a cbrl results store: %s", path, msg ? msg : "?");
-    sqlite3_free(msg);
+  /* A damaged store is refused before anything is added to it (issue 13 class 7): --resume
+     on it fails with exit 1 instead of completing a sweep whose earlier runs are lost. */
+  struct stat sb;
+  int rc = stat(path, &sb) == 0 && sb.st_size > 0 ? cbrl_store_check_pages(s->db, path, err, err_size) : 0;
+  if (rc) {
     cbrl_store_close(s);
-    return CBRL_EIO;
+    return rc;
+  }
+  if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+    rc = cbrl_store_explain(s->db, path, "preparing the results store", err, err_size);
+    cbrl_store_close(s);
+    return rc;
   }
   if (migrate(s->db)) {
     int rc = db_fail(s, err, err_size, "cannot bring the store to the current schema");
@@ -223,6 +396,55 @@ int cbrl_store_config(cbrl_store *s, const char *canonical, int resume, char *er
   return rc;
 }
 
+/* FNV-1a, 64 bits, over the file's bytes: a change of the problem, not an adversary, is what
+   it must see. */
+static int file_hash(const char *path, char *out, size_t size) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  uint64_t h = 1469598103934665603ull;
+  unsigned char buf[65536];
+  size_t n, total = 0;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+    for (size_t i = 0; i < n; i++) h = (h ^ buf[i]) * 1099511628211ull;
+    total += n;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) return -1;
+  snprintf(out, size, "fnv1a64:%016llx (%zu bytes)", (unsigned long long)h, total);
+  return 0;
+}
+
+int cbrl_store_problem(cbrl_store *s, const char *problem_path, int record, char *err, size_t err_size) {
+  char now[96];
+  if (!problem_path || !problem_path[0]) return 0;
+  if (file_hash(problem_path, now, sizeof now)) {
+    snprintf(err, err_size, "%s: cannot read the problem file: %s", problem_path, strerror(errno));
+    return CBRL_EINVAL;
+  }
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "SELECT value FROM sweep WHERE key = 'problem_hash'", -1, &st, NULL) != SQLITE_OK)
+    return db_fail(s, err, err_size, "reading the problem's hash");
+  char stored[96] = "";
+  int have = sqlite3_step(st) == SQLITE_ROW;
+  if (have) snprintf(stored, sizeof stored, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  if (have && strcmp(stored, now)) {
+    snprintf(err, err_size, "%s: --resume refused: the problem file %s changed since the sweep began (stored %s, now"
+             " %s); one store holds one problem: restore the file or choose another --out", s->path, problem_path,
+             stored, now);
+    return CBRL_EINVAL;
+  }
+  if (have || !record) return 0;
+  /* A new sweep, or one stored before the hash was kept: from now on the problem is fixed. */
+  if (sqlite3_prepare_v2(s->db, "INSERT INTO sweep(key, value) VALUES('problem_hash', ?1)", -1, &st, NULL) != SQLITE_OK)
+    return db_fail(s, err, err_size, "writing the problem's hash");
+  sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s, err, err_size, "writing the problem's hash");
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int cbrl_store_renumber(cbrl_store *s, const int *new_id, int n_old, const char *canonical, char *err,
                         size_t err_size) {
   static const char *const moves[3][2] = {
@@ -307,6 +529,23 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
     free(x_json);
     return db_fail(s, err, err_size, "starting a transaction");
   }
+  /* Nothing finished is ever rewritten (issue 13 class 8): a run stored done or failed stays
+     as it is, whoever writes next. */
+  if (sqlite3_prepare_v2(s->db, "SELECT status FROM runs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) goto fail;
+  sqlite3_bind_int(st, 1, r->index);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const char *old = (const char *)sqlite3_column_text(st, 0);
+    if (old && (!strcmp(old, "done") || !strcmp(old, "failed"))) {
+      snprintf(err, err_size, "%s: run %d is already stored as %s: refusing to rewrite a finished run as %s", s->path,
+               r->index, old, res->interrupted ? "interrupted" : res->failed ? "failed" : "done");
+      sqlite3_finalize(st);
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+      free(x_json);
+      return CBRL_EINVAL;
+    }
+  }
+  sqlite3_finalize(st);
+  st = NULL;
   static const char insert_run[] =
       "INSERT OR REPLACE INTO runs(id, algorithm, env, simulator, lambda, beta, learning_rate, zero_order_c, seed,"
       " config, status, error, iterations, env_steps, final_F, window_F, window_f_sampled, wall_seconds,"
@@ -473,12 +712,8 @@ int cbrl_store_read_x(const char *dir, int run_id, double **x, int *dim, int64_t
     return CBRL_EIO;
   }
   sqlite3 *db;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    snprintf(err, err_size, "%s: %s", path, sqlite3_errmsg(db));
-    sqlite3_close(db);
-    return CBRL_EIO;
-  }
-  sqlite3_busy_timeout(db, 10000);
+  int orc = cbrl_store_open_read(path, &db, err, err_size);
+  if (orc) return CBRL_EIO;
   sqlite3_stmt *st = NULL;
   int rc = CBRL_EINVAL, have_x_column = 0;
   unsigned have;

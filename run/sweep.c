@@ -10,12 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "cbrl/errors.h"
 #include "cbrl/run/plot.h"
 #include "cbrl/run/tensorboard.h"
+#include "cbrl/run/outfile.h"
 
 static double now(clockid_t clock) {
   struct timespec ts;
@@ -230,6 +234,10 @@ int cbrl_run_one(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *
 
 static int make_dir(const char *path, char *err, size_t err_size) {
   char buf[1024];
+  /* Issue 13 class 6: a path is checked whole before the first mkdir, so an empty one names
+     itself and a long one is refused rather than cut into other directories. */
+  int rc = cbrl_path_check("out_dir", path, err, err_size);
+  if (rc) return rc;
   snprintf(buf, sizeof buf, "%s", path);
   for (char *p = buf + 1; *p; p++) {
     if (*p != '/') continue;
@@ -342,6 +350,7 @@ done:
 
 int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts *o, char *err, size_t err_size) {
   memset(w, 0, sizeof *w);
+  w->lock_fd = -1;
   w->c = c;
   w->o = o;
   w->err = err;
@@ -356,18 +365,37 @@ int cbrl__sweep_open(cbrl__sweep *w, const cbrl_config *c, const cbrl_sweep_opts
   char path[1200];
   unsigned char *done = NULL;
   if ((rc = make_dir(o->out_dir, err, err_size))) return rc;
+  /* One writer per store (issue 13 class 8): a second sweep on DIR stops here, before it
+     opens the store, rather than rewriting runs the first is storing. The lock is the
+     kernel's (flock), so a killed sweep leaves none behind. */
+  snprintf(path, sizeof path, "%s/.cbrl.lock", o->out_dir);
+  if ((w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+    snprintf(err, err_size, "%s: cannot create the lock file: %s", path, strerror(errno));
+    return CBRL_EIO;
+  }
+  if (flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    close(w->lock_fd);
+    w->lock_fd = -1;
+    if (e == EWOULDBLOCK)
+      snprintf(err, err_size, "%s: another cbrl run is writing this store (it holds %s): wait for it to finish,"
+               " then --resume, or choose another --out", o->out_dir, path);
+    else snprintf(err, err_size, "%s: cannot lock: %s", path, strerror(e));
+    return CBRL_EIO;
+  }
   snprintf(path, sizeof path, "%s/results.sqlite", o->out_dir);
   if ((rc = cbrl_store_open(&w->store, path, 1, err, err_size))) return rc;
   if (o->tensorboard && (rc = cbrl_tb_prepare(o->tensorboard, err, err_size))) return rc;
+  /* Before anything moves: a resume on another problem changes nothing in the store. */
+  if (o->resume && (rc = cbrl_store_problem(&w->store, c->problem, 0, err, err_size))) return rc;
   if ((rc = add_seeds(w, err, err_size))) return rc;
   if ((rc = cbrl_store_config(&w->store, o->config_text, o->resume, err, err_size))) return rc;
+  /* Issue 13 class 9: the config names the problem file; its bytes are what the runs solved. */
+  if ((rc = cbrl_store_problem(&w->store, c->problem, 1, err, err_size))) return rc;
   /* config.yaml is a copy for people; the store holds the config that counts. */
   snprintf(path, sizeof path, "%s/config.yaml", o->out_dir);
-  FILE *f = fopen(path, "w");
-  if (f) {
-    fputs(o->config_text, f);
-    fclose(f);
-  }
+  /* Whole or not at all (issue 13 class 10): a full disk must not leave it empty. */
+  if ((rc = cbrl_outfile_write(path, o->config_text, strlen(o->config_text), err, err_size))) return rc;
   done = malloc((size_t)w->n_runs + 1);
   w->todo = malloc(sizeof(int) * ((size_t)w->n_runs + 1));
   if (!done || !w->todo || (rc = cbrl_store_finished(&w->store, done, w->n_runs))) {
@@ -525,7 +553,15 @@ int cbrl__sweep_close(cbrl__sweep *w, cbrl_sweep_progress *out) {
     }
   }
   if (w->run_state) measure(w);
-  if (w->tb_errors) say(w, "TensorBoard: the events of %d runs could not be written (%s)", w->tb_errors, w->tb_error);
+  if (w->tb_errors) {
+    /* Issue 13 class 10: an output that could not be written is a failure (exit 1), not a
+       log line; the runs themselves are stored. */
+    if (!rc)
+      snprintf(w->err, w->err_size, "TensorBoard: the events of %d run%s could not be written (%s); the runs are"
+               " stored, and 'cbrl export DIR --tensorboard LOGDIR' writes them again", w->tb_errors,
+               w->tb_errors == 1 ? "" : "s", w->tb_error);
+    if (!rc) rc = CBRL_EIO;
+  }
   else if (o && o->tensorboard && w->run_state) say(w, "TensorBoard events in %s", o->tensorboard);
   if (out) *out = w->progress;
   if (w->lock_ready) omp_destroy_lock(&w->report_lock);
@@ -541,6 +577,8 @@ int cbrl__sweep_close(cbrl__sweep *w, cbrl_sweep_progress *out) {
   w->todo = NULL;
   w->runs = NULL;
   cbrl_store_close(&w->store);
+  if (w->lock_fd >= 0) close(w->lock_fd); /* releases the flock */
+  w->lock_fd = -1;
   return rc;
 }
 

@@ -34,6 +34,7 @@ typedef struct cbrl__sweep {
   int tb_errors; /* runs whose TensorBoard events could not be written */
   char tb_error[1200];
   cbrl_store store;
+  int lock_fd; /* DIR/.cbrl.lock, flock'ed for the sweep: one writer per store; -1: none */
   char *err;
   size_t err_size;
 } cbrl__sweep;

@@ -1,4 +1,6 @@
 #include "cbrl/run/tensorboard.h"
+#include "cbrl/run/store.h"
+#include "cbrl/run/outfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -7,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cbrl/errors.h"
 #include "cbrl/run/env_registry.h"
@@ -225,6 +228,9 @@ static int make_dirs(const char *path) {
 }
 
 int cbrl_tb_prepare(const char *logdir, char *err, size_t err_size) {
+  /* Whole or refused (issue 13 class 6): make_dirs would read past an empty path. */
+  int rc = cbrl_path_check("tensorboard", logdir, err, err_size);
+  if (rc) return rc;
   if (make_dirs(logdir)) {
     snprintf(err, err_size, "%s: cannot create: %s", logdir, strerror(errno));
     return CBRL_EIO;
@@ -287,10 +293,16 @@ int cbrl_tb_run_row(cbrl_tb_writer *w, double wall_time, int64_t step, double F,
 int cbrl_tb_run_close(cbrl_tb_writer *w, double wall_time, int success, char *err, size_t err_size) {
   if (!w->f) return 0;
   if (!w->failed && cbrl_tb_hparams_end(w->f, wall_time, success)) w->failed = 1;
-  if (fclose(w->f) != 0) w->failed = 1;
+  /* A full disk shows at the flush or the fsync as often as at a write (issue 13 class 10). */
+  if (!w->failed && (fflush(w->f) != 0 || fsync(fileno(w->f)) != 0)) w->failed = 1;
+  int e = errno;
+  if (fclose(w->f) != 0 && !w->failed) w->failed = 1, e = errno;
   w->f = NULL;
   if (w->failed) {
-    snprintf(err, err_size, "%s: write failed", w->path);
+    /* The file is written live (TensorBoard shows a run as it goes), so a failed one is removed
+       rather than left partial; the run itself is in the store. */
+    remove(w->path);
+    snprintf(err, err_size, "%s: write failed%s%s (the file is removed)", w->path, e ? ": " : "", e ? strerror(e) : "");
     return CBRL_EIO;
   }
   return 0;
@@ -300,12 +312,9 @@ int cbrl_tb_export(const char *dir, const char *logdir, char *err, size_t err_si
   char path[1200];
   snprintf(path, sizeof path, "%s/results.sqlite", dir);
   sqlite3 *db;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    snprintf(err, err_size, "%s: %s", path, sqlite3_errmsg(db));
-    sqlite3_close(db);
-    return CBRL_EIO;
-  }
-  int rc = cbrl_tb_prepare(logdir, err, err_size);
+  int rc = cbrl_store_open_read(path, &db, err, err_size);
+  if (rc) return rc;
+  rc = cbrl_tb_prepare(logdir, err, err_size);
   if (rc) {
     sqlite3_close(db);
     return rc;

@@ -223,6 +223,31 @@ static void problem_paths_resolve_beside_the_config(void **state) {
   assert_string_equal(c.problem, "examples/chain.yaml");
 }
 
+/* Issue 13 class 11: equal values written two ways are one grid point, refused on every axis. */
+static void duplicate_grid_values_are_refused(void **state) {
+  (void)state;
+  static const char *const sets[][2] = {
+      {"learning_rate=[0.1, 0.10]", "'0.10' is listed twice"},
+      {"lambda=[0.001, 0.003, 1e-3]", "'1e-3' is listed twice (entry 1"},
+      {"beta=[2, 2.0e0]", "'2.0e0' is listed twice"},
+      {"zero_order_c=[0.5, 5e-1]", "'5e-1' is listed twice"},
+      {"seeds=[0, 1, 0]", "seed 0 is listed twice"},
+      {"algorithm=[hpgd, hpgd]", "'hpgd' is listed twice"},
+  };
+  for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
+    cbrl_config c;
+    char err[512] = "";
+    cbrl_config_default(&c);
+    if (cbrl_config_set(&c, sets[i][0], err, sizeof err) == 0) fail_msg("%s accepted", sets[i][0]);
+    if (!strstr(err, sets[i][1])) fail_msg("%s: '%s' lacks '%s'", sets[i][0], err, sets[i][1]);
+  }
+  cbrl_config c;
+  char err[512];
+  cbrl_config_default(&c);
+  assert_int_equal(cbrl_config_set(&c, "learning_rate=[0.1, 0.1000001]", err, sizeof err), 0);
+  assert_int_equal(c.n_learning_rate, 2);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(config_errors_stop_before_anything_is_written),
@@ -231,6 +256,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(config_from_a_pipe_and_one_document_values),
       cmocka_unit_test(simulators_are_names_the_environment_offers),
       cmocka_unit_test(problem_paths_resolve_beside_the_config),
+      cmocka_unit_test(duplicate_grid_values_are_refused),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);

@@ -6,6 +6,12 @@
 #include "cbrl/errors.h"
 #include "cbrl/run/store.h"
 
+#include <fcntl.h>
+#include <math.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 static void full_disk_and_read_only_filesystem_give_clear_errors(void **state) {
   char mnt[128], cmd[512], args[512];
   snprintf(mnt, sizeof mnt, "%s/small", dir);
@@ -261,6 +267,207 @@ static void a_table_has_one_row_per_lambda_and_only_the_sweeps_axes(void **state
   free(md);
 }
 
+/* ---- issue 13 classes 7, 8, 9: the store diagnosed, protected, one writer, one problem ---- */
+
+static const char tiny[] = "env: random\nstates: 30\nactions: 3\niterations: 10\nfinal_window: 5\nseeds: 6\n";
+
+static int file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+/* A sweep of tiny into DIR/name; returns the store's path. */
+static const char *tiny_sweep(const char *name) {
+  static char store[256];
+  char args[512];
+  const char *cfg = write_config("tiny.yaml", tiny);
+  snprintf(args, sizeof args, "run %s --out %s/%s --quiet", cfg, dir, name);
+  assert_int_equal(run(args), 0);
+  snprintf(store, sizeof store, "%s/%s/results.sqlite", dir, name);
+  return store;
+}
+
+static void a_damaged_store_fails_every_reader_with_exit_1(void **state) {
+  (void)state;
+  const char *store = tiny_sweep("dmg");
+  /* Garbage over the middle of the file: pages of runs or metrics. */
+  FILE *f = fopen(store, "r+b");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  fseek(f, size / 2, SEEK_SET);
+  for (int i = 0; i < 4096; i++) fputc(0xa5, f);
+  fclose(f);
+  char args[700], out[300];
+  static const char *const cmds[] = {"table %s/dmg", "export %s/dmg --csv %s/dmg.csv", "plot %s/dmg --out %s/dmgp",
+                                     "export %s/dmg --tensorboard %s/dmgtb", "run %s/tiny.yaml --out %s/dmg --resume --quiet"};
+  for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+    snprintf(args, sizeof args, cmds[i], dir, dir);
+    if (strstr(args, "tiny.yaml")) snprintf(args, sizeof args, "run %s/tiny.yaml --out %s/dmg --resume --quiet", dir, dir);
+    int status = run(args);
+    if (status != 1) fail_msg("%s: status %d (%s)", args, status, err_text);
+    if (!strstr(err_text, "the store is damaged")) fail_msg("%s: '%s'", args, err_text);
+    char *nl = strchr(err_text, '\n');
+    if (!nl || nl[1]) fail_msg("%s: not one line: '%s'", args, err_text);
+  }
+  snprintf(out, sizeof out, "%s/dmg.csv", dir);
+  assert_false(file_exists(out)); /* no partial CSV */
+  snprintf(out, sizeof out, "%s/dmg/table.md", dir);
+  assert_false(file_exists(out));
+  snprintf(out, sizeof out, "%s/dmgp/curves_lambda1.png", dir);
+  assert_false(file_exists(out));
+  sqlite3 *db;
+  char err[512];
+  assert_int_equal(cbrl_store_open_read(store, &db, err, sizeof err), CBRL_EIO);
+  assert_null(db);
+  cbrl_store s;
+  assert_int_equal(cbrl_store_open(&s, store, 0, err, sizeof err), CBRL_EIO);
+  assert_non_null(strstr(err, "the store is damaged"));
+}
+
+static void what_is_wrong_with_a_store_is_said(void **state) {
+  (void)state;
+  char path[256], err[512];
+  sqlite3 *db;
+  /* Not an SQLite file at all. */
+  snprintf(path, sizeof path, "%s/text", dir);
+  mkdir(path, 0777);
+  snprintf(path, sizeof path, "%s/text/results.sqlite", dir);
+  FILE *f = fopen(path, "w");
+  fputs("this is not a database, but it is long enough to have a header of a hundred bytes, and more: .......\n", f);
+  fclose(f);
+  assert_int_equal(cbrl_store_open_read(path, &db, err, sizeof err), CBRL_EIO);
+  assert_non_null(strstr(err, "not a cbrl results store (not an SQLite database)"));
+  /* An SQLite database that is not cbrl's. */
+  snprintf(path, sizeof path, "%s/other.sqlite", dir);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(a)", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(cbrl_store_open_read(path, &db, err, sizeof err), CBRL_EINVAL);
+  assert_non_null(strstr(err, "without cbrl's runs table"));
+  /* Missing. */
+  snprintf(path, sizeof path, "%s/nothing/results.sqlite", dir);
+  assert_int_equal(cbrl_store_open_read(path, &db, err, sizeof err), CBRL_EINVAL);
+  assert_non_null(strstr(err, "no results store"));
+  char args[512];
+  snprintf(args, sizeof args, "table %s/text", dir);
+  assert_int_equal(run(args), 1);
+  assert_non_null(strstr(err_text, "not an SQLite database"));
+  assert_null(strstr(err_text, "\n\n"));
+}
+
+static void a_store_on_a_read_only_mount_is_read(void **state) {
+  (void)state;
+  const char *store = tiny_sweep("rosrc");
+  char mnt[128], cmd[700], args[512];
+  snprintf(mnt, sizeof mnt, "%s/ro", dir);
+  mkdir(mnt, 0777);
+  snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=1m tmpfs %s 2>/dev/null", mnt);
+  if (system(cmd) != 0) skip(); /* needs the right to mount */
+  snprintf(cmd, sizeof cmd, "mkdir %s/s && cp %s %s/s/ && mount -o remount,ro %s", mnt, store, mnt, mnt);
+  assert_int_equal(system(cmd), 0);
+  snprintf(args, sizeof args, "table %s/s", mnt);
+  int t = run(args);
+  snprintf(args, sizeof args, "export %s/s --csv %s/ro.csv", mnt, dir);
+  int e = run(args);
+  snprintf(args, sizeof args, "plot %s/s --out %s/rop --format svg", mnt, dir);
+  int p = run(args);
+  snprintf(cmd, sizeof cmd, "umount %s", mnt);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(t, 0);
+  assert_int_equal(e, 0);
+  assert_int_equal(p, 0);
+  snprintf(args, sizeof args, "%s/ro.csv", dir);
+  assert_true(file_exists(args));
+}
+
+static void output_over_the_store_is_refused(void **state) {
+  (void)state;
+  const char *store = tiny_sweep("guard");
+  char *before, args[700], sym[300];
+  char sdir[256];
+  snprintf(sdir, sizeof sdir, "%s/guard", dir);
+  before = dump(sdir);
+  assert_non_null(before);
+  snprintf(sym, sizeof sym, "%s/sym.csv", dir);
+  assert_int_equal(symlink(store, sym), 0);
+  char hard[300];
+  snprintf(hard, sizeof hard, "%s/hard.csv", dir);
+  assert_int_equal(link(store, hard), 0);
+  const char *outs[] = {store, sym, hard, NULL, NULL};
+  char wal[300], dotted[300];
+  snprintf(wal, sizeof wal, "%s-wal", store);
+  snprintf(dotted, sizeof dotted, "%s/guard/../guard/./results.sqlite-shm", dir);
+  outs[3] = wal, outs[4] = dotted;
+  for (int i = 0; i < 5; i++) {
+    snprintf(args, sizeof args, "export %s --csv %s", sdir, outs[i]);
+    if (run(args) != 2) fail_msg("%s: %s", args, err_text);
+    if (!strstr(err_text, "refusing to write over it")) fail_msg("%s: '%s'", args, err_text);
+  }
+  char *after = dump(sdir);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+  char err[512];
+  assert_int_equal(cbrl_store_guard_output(store, "elsewhere.csv", err, sizeof err), 0);
+}
+
+/* Issue 13 class 8: a second writer is refused while the first holds the lock; a finished run
+   is never rewritten, whoever writes. */
+static void one_writer_and_nothing_finished_rewritten(void **state) {
+  (void)state;
+  const char *store = tiny_sweep("lock");
+  char lock[300], args[700];
+  snprintf(lock, sizeof lock, "%s/lock/.cbrl.lock", dir);
+  int fd = open(lock, O_RDWR);
+  assert_true(fd >= 0);
+  assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0); /* as the first sweep would */
+  char sdir[256];
+  snprintf(sdir, sizeof sdir, "%s/lock", dir);
+  char *before = dump(sdir);
+  snprintf(args, sizeof args, "run %s/tiny.yaml --out %s --resume --quiet --set seeds=8", dir, sdir);
+  assert_int_equal(run(args), 1);
+  assert_non_null(strstr(err_text, "another cbrl run is writing this store"));
+  snprintf(args, sizeof args, "run %s/tiny.yaml --out %s --quiet", dir, sdir); /* without --resume too */
+  assert_int_equal(run(args), 1);
+  assert_non_null(strstr(err_text, "another cbrl run is writing this store"));
+  char *after = dump(sdir);
+  assert_string_equal(before, after);
+  free(after);
+  close(fd);
+  /* Released: the resume proceeds. */
+  snprintf(args, sizeof args, "run %s/tiny.yaml --out %s --resume --quiet --set seeds=8", dir, sdir);
+  assert_int_equal(run(args), 0);
+  free(before);
+  /* The store refuses to turn a done run into an interrupted one (or to write it again). */
+  cbrl_config c;
+  char err[512];
+  cbrl_config_default(&c);
+  assert_int_equal(cbrl_config_set(&c, "env=random", err, sizeof err), 0);
+  cbrl_run_spec *runs;
+  int n;
+  assert_int_equal(cbrl_config_runs(&c, &runs, &n), 0);
+  cbrl_store s;
+  assert_int_equal(cbrl_store_open(&s, store, 0, err, sizeof err), 0);
+  for (int kind = 0; kind < 3; kind++) {
+    cbrl_run_result res;
+    memset(&res, 0, sizeof res);
+    res.interrupted = kind == 0, res.failed = kind == 1;
+    res.lambda = NAN, res.final_F = res.window_F = res.window_f_sampled = res.clip_active = NAN;
+    assert_int_equal(cbrl_store_write(&s, &c, &runs[0], &res, err, sizeof err), CBRL_EINVAL);
+    assert_non_null(strstr(err, "run 0 is already stored as done: refusing to rewrite a finished run"));
+  }
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(s.db, "SELECT status, (SELECT count(*) FROM metrics WHERE run_id = 0) FROM runs"
+                                            " WHERE id = 0", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), "done");
+  assert_true(sqlite3_column_int(st, 1) > 0);
+  sqlite3_finalize(st);
+  cbrl_store_close(&s);
+  free(runs);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(full_disk_and_read_only_filesystem_give_clear_errors),
@@ -268,6 +475,11 @@ int main(int argc, char **argv) {
       cmocka_unit_test(a_store_of_the_old_schema_is_read_and_migrated),
       cmocka_unit_test(x_is_kept_per_stored_iteration_and_read_back),
       cmocka_unit_test(a_table_has_one_row_per_lambda_and_only_the_sweeps_axes),
+      cmocka_unit_test(a_damaged_store_fails_every_reader_with_exit_1),
+      cmocka_unit_test(what_is_wrong_with_a_store_is_said),
+      cmocka_unit_test(a_store_on_a_read_only_mount_is_read),
+      cmocka_unit_test(output_over_the_store_is_refused),
+      cmocka_unit_test(one_writer_and_nothing_finished_rewritten),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);

@@ -570,6 +570,47 @@ static void a_binding_clip_is_stored_and_warned_about(void **state) {
   }
 }
 
+/* Issue 13 class 9: the problem file's bytes are part of the sweep; a resume on an edited file
+   is refused naming it, and changes nothing; the same bytes (even touched) resume. */
+static void a_resume_on_an_edited_problem_file_is_refused(void **state) {
+  (void)state;
+  char path[256], args[800], cmd[700];
+  snprintf(path, sizeof path, "%s/chain.yaml", dir);
+  snprintf(cmd, sizeof cmd, "cp %s/examples/chain.yaml %s", CBRL_SOURCE_DIR, path);
+  assert_int_equal(system(cmd), 0);
+  const char *cfg = write_config("chain_sweep.yaml", "env: file\nproblem: chain.yaml\niterations: 10\nfinal_window: 5\nseeds: 2\n");
+  snprintf(args, sizeof args, "run %s --out %s/chain --quiet", cfg, dir);
+  assert_int_equal(run(args), 0);
+  snprintf(cmd, sizeof cmd, "touch %s", path); /* same bytes: fine */
+  assert_int_equal(system(cmd), 0);
+  snprintf(args, sizeof args, "run %s --out %s/chain --quiet --resume --set seeds=3", cfg, dir);
+  assert_int_equal(run(args), 0);
+  static const char *const edits[] = {"s/^lambda:.*/lambda: 0.7/", "$a # a comment is a change of bytes too",
+                                      "s/^gamma:.*/gamma: 0.5/"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(cmd, sizeof cmd, "cp %s/examples/chain.yaml %s && sed -i '%s' %s", CBRL_SOURCE_DIR, path, edits[i], path);
+    assert_int_equal(system(cmd), 0);
+    snprintf(args, sizeof args, "run %s --out %s/chain --quiet --resume --set seeds=4", cfg, dir);
+    assert_int_equal(run(args), 2);
+    if (!strstr(err_text, "--resume refused: the problem file") || !strstr(err_text, "chain.yaml changed since the sweep began"))
+      fail_msg("edit %d: '%s'", i, err_text);
+    char *nl = strchr(err_text, '\n');
+    assert_true(nl && !nl[1]);
+  }
+  /* Nothing moved: the store still has 3 seeds' runs, none added by the refused resumes. */
+  char store[256];
+  snprintf(store, sizeof store, "%s/chain/results.sqlite", dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open_v2(store, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2(db, "SELECT count(*), (SELECT value FROM sweep WHERE key = 'problem_hash') FROM runs", -1, &st, NULL);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 3);
+  assert_non_null(strstr((const char *)sqlite3_column_text(st, 1), "fnv1a64:"));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(results_do_not_depend_on_the_thread_count),
@@ -584,6 +625,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(tax_runs_in_the_continuous_simulator),
       cmocka_unit_test(the_library_reports_through_callbacks_and_stops_on_the_flag),
       cmocka_unit_test_setup_teardown(a_binding_clip_is_stored_and_warned_about, make_dir, remove_dir),
+      cmocka_unit_test_setup_teardown(a_resume_on_an_edited_problem_file_is_refused, make_dir, remove_dir),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);

@@ -57,11 +57,34 @@ typedef struct cbrl_store {
 /* Opens (creating when allowed) the store, migrating an older schema; errors name the path. */
 CBRL_API int cbrl_store_open(cbrl_store *s, const char *path, int create, char *err, size_t err_size);
 
+/* Opens an existing store for reading only (immutable where its directory cannot be written,
+   so no -wal or -shm file is needed) and checks it whole (cbrl_store_check): CBRL_EINVAL for
+   a missing file or one that is not a store, CBRL_EIO for a damaged, locked or unreadable one;
+   errors name the path and say which. */
+CBRL_API int cbrl_store_open_read(const char *path, sqlite3 **db, char *err, size_t err_size);
+
+/* Runs SQLite's quick_check over every page and checks that the runs table is there; a damaged
+   store gives CBRL_EIO with "path: the store is damaged (...)". */
+CBRL_API int cbrl_store_check(sqlite3 *db, const char *path, char *err, size_t err_size);
+
+/* Puts what SQLite's last error on db really means (read-only, locked, disk full, damaged,
+   not a database) into err as "path: doing: what (SQLite's message)"; returns CBRL_EIO. */
+CBRL_API int cbrl_store_explain(sqlite3 *db, const char *path, const char *doing, char *err, size_t err_size);
+
+/* Refuses (CBRL_EINVAL) an output path that is the store at store_path or its -wal, -shm or
+   -journal file, by name or through a hard or symbolic link. */
+CBRL_API int cbrl_store_guard_output(const char *store_path, const char *out, char *err, size_t err_size);
+
 /* Closes the store (a closed or never opened one is allowed). */
 CBRL_API void cbrl_store_close(cbrl_store *s);
 /* Records the sweep's canonical config, or checks that it equals the stored one; a refusal
    names every field that differs, with its stored and its new value. */
 CBRL_API int cbrl_store_config(cbrl_store *s, const char *canonical, int resume, char *err, size_t err_size);
+/* Records the content hash of the sweep's problem file (64-bit FNV-1a of its bytes, with its
+   size) in the sweep table, or checks it against the stored one: a changed file is refused
+   (CBRL_EINVAL), naming the file and both hashes; with record 0 it only checks. A path that
+   is empty does nothing. */
+CBRL_API int cbrl_store_problem(cbrl_store *s, const char *problem_path, int record, char *err, size_t err_size);
 /* Reads the stored canonical config into *canonical (malloc'd; NULL if the store has none). */
 CBRL_API int cbrl_store_read_config(cbrl_store *s, char **canonical);
 /* Moves every run i < n_old (with its metrics) to id new_id[i] and stores canonical as the
