@@ -435,7 +435,7 @@ static void on_eta(void *user, const cbrl_sweep_progress *p) {
 
 /* The ETA weights each run's remaining iterations by its own algorithm's measured cost: with
    two cheap exact runs done and an expensive HPGD run half way, it predicts the time left
-   within a factor 1.6 (an ETA from the sweep's mean rate, as before, gives less than half). */
+   better than an ETA from the sweep's mean rate, as before, which gives less than half. */
 static void the_eta_weights_runs_by_their_measured_cost(void **state) {
   cbrl_config c;
   char err[512] = "", canonical[8192], out[128];
@@ -450,10 +450,12 @@ static void the_eta_weights_runs_by_their_measured_cost(void **state) {
   cbrl_sweep_progress outcome;
   assert_int_equal(cbrl_sweep_run(&c, &o, &outcome, err, sizeof err), 0);
   assert_true(e.taken);
-  double actual = outcome.elapsed - e.at;
-  if (!(e.eta > actual / 1.6 && e.eta < actual * 1.6))
-    fail_msg("ETA %.3f s, but %.3f s were left", e.eta, actual);
-  print_message("ETA %.3f s, %.3f s left; the mean rate would say %.3f s\n", e.eta, actual, 600.0 * e.at / 1000.0);
+  double actual = outcome.elapsed - e.at, naive = 600.0 * e.at / 1000.0;
+  print_message("ETA %.3f s, %.3f s left; the mean rate would say %.3f s\n", e.eta, actual, naive);
+  /* Compared with the mean-rate ETA in the same run, so a machine busy with other work slows
+     both alike and the comparison still holds. */
+  if (!(fabs(log(e.eta / actual)) < fabs(log(naive / actual))))
+    fail_msg("ETA %.3f s is no closer to the %.3f s left than the mean rate's %.3f s", e.eta, actual, naive);
 }
 
 static void on_log(void *user, const char *line) {
