@@ -126,6 +126,7 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   }
   cbrl_leader_opts o;
   leader_opts(c, r, &o);
+  o.cancel = stop; /* a signal stops a long iteration too, not only between iterations */
   const char *const *report_names;
   int n_report = cbrl_env_report_names(env, &report_names);
   x0 = malloc(sizeof(double) * (size_t)p->dim);
@@ -168,6 +169,11 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
     cbrl_leader_metrics m;
     err = cbrl_leader_step(L, with, &m);
     if (!err && with && !(isfinite(m.F) && isfinite(m.f_context))) err = CBRL_ENONFINITE;
+    if (err == CBRL_ECANCELED) {
+      res->interrupted = 1;
+      snprintf(res->error, sizeof res->error, "interrupted at iteration %ld", t);
+      break;
+    }
     if (err) {
       res->failed = 1;
       snprintf(res->error, sizeof res->error, "iteration %ld: %s", t, cbrl_strerror(err));
