@@ -421,6 +421,7 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     cbrl_rtq_opts_default(&ro);
     ro.levels = (int)a->levels;
     ro.hpgd.steps = a->steps;
+    ro.cancel = cancel;
     if ((err = cbrl_rtq_create(&rtq, p, &ro))) goto done;
   } else if ((err = cbrl_zero_order_create(&zo, p))) {
     goto done;

@@ -138,7 +138,8 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
       if ((err = cbrl_hpgd_create(&L->hpgd, p, o->hpgd.steps))) goto fail;
       break;
     case CBRL_ALG_HPGD_RTQ:
-      if ((err = cbrl_rtq_create(&L->rtq, p, &o->rtq))) goto fail;
+      L->opts.rtq.cancel = o->cancel;
+      if ((err = cbrl_rtq_create(&L->rtq, p, &L->opts.rtq))) goto fail;
       break;
     case CBRL_ALG_ZERO_ORDER:
       if (!(o->zero_order_c > 0.0)) {
