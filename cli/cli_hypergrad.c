@@ -416,6 +416,7 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     if (a->soft_q &&
         (err = cbrl_follower_soft_q_create(&follower, p, a->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR)))
       goto done;
+    if (follower) follower->cancel = cancel;
   } else if (a->estimator == CBRL_ALG_HPGD_RTQ) {
     cbrl_rtq_opts ro;
     cbrl_rtq_opts_default(&ro);

@@ -129,6 +129,7 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
         goto fail;
       }
       L->follower = o->follower;
+      if (L->follower && o->cancel) L->follower->cancel = o->cancel;
       if (!L->follower) {
         /* Answers from the leader's exact workspace: one solver per context, whose solve the
            metrics then reuse. */
