@@ -39,7 +39,9 @@ static const char hypergrad_usage[] =
     "  --estimator E    exact (default), hpgd (unbiased), hpgd-batch (docs/MODEL.md),\n"
     "                   zero-order or amd; stochastic ones average --samples\n"
     "                   estimates, each for a context drawn from the weights, and add\n"
-    "                   \"stderr\" (standard error of the mean) to the JSON\n"
+    "                   \"stderr\" (standard error of the mean) to the JSON: null with one\n"
+    "                   sample, and for a coordinate whose estimates were all equal\n"
+    "                   (\"stderr_undefined\" says why)\n"
     "  --samples N      estimates to average (hpgd 10000, hpgd-batch 20, zero-order 1000)\n"
     "  --seed S         random seed of the estimator (and, with --env random, of the problem)\n"
     "  --steps N        hpgd-batch: environment steps per estimate (10000, as 5 streams)\n"
@@ -71,7 +73,8 @@ static const char hypergrad_usage[] =
     "  cbrl hypergrad --env four-rooms --estimator hpgd-batch --samples 50 --seed 1 --json\n"
     "  cbrl hypergrad --env tax-design --estimator hpgd-batch --simulator continuous --samples 20\n"
     "\n"
-    "Exit status: 0 on success, 2 on bad input, 1 if the computation failed.\n";
+    "Exit status: 0 on success, 2 on bad input, 1 if the computation failed (a non-finite F,\n"
+    "gradient or standard error included), 128 + the signal if SIGINT or SIGTERM stopped it.\n";
 
 enum {
   OPT_PROBLEM = 256, OPT_ENV, OPT_X, OPT_X_SEED, OPT_LAMBDA, OPT_BETA, OPT_STATES, OPT_ACTIONS,
