@@ -210,6 +210,7 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   }
   res->x = malloc(sizeof(double) * (size_t)p->dim);
   if (res->x) memcpy(res->x, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
+  else if (!res->failed) res->failed = 1, snprintf(res->error, sizeof res->error, "out of memory"); /* never done without x */
 done:
   if (tb.f || tb.failed) {
     if ((tb.f && cbrl_tb_run_close(&tb, wall_clock(), !res->failed && !res->interrupted, tb_err, sizeof tb_err)) ||
