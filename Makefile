@@ -47,6 +47,8 @@ oom: deps
 	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DCBRL_SANITIZE=ON -DCBRL_BUILD_BENCH=OFF >/dev/null
 	cmake --build $(BUILD_SAN) -j $(JOBS) --target test_oom
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ./$(BUILD_SAN)/tests/test_oom
+	cmake --build $(BUILD_SAN) -j $(JOBS) --target test_oom_run
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ./$(BUILD_SAN)/tests/test_oom_run
 
 # Every test program under valgrind memcheck (quick mode), following the cbrl processes the
 # tests start; fails on any definite or indirect leak or memory error. Takes several minutes.

@@ -1,6 +1,7 @@
 /* cbrl hypergrad: the exact objective and hypergradient at one x. Its flags and JSON output
    are a contract other tools depend on (issue: core library). */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +39,9 @@ static const char hypergrad_usage[] =
     "  --estimator E    exact (default), hpgd (unbiased), hpgd-batch (docs/MODEL.md),\n"
     "                   zero-order or amd; stochastic ones average --samples\n"
     "                   estimates, each for a context drawn from the weights, and add\n"
-    "                   \"stderr\" (standard error of the mean) to the JSON\n"
+    "                   \"stderr\" (standard error of the mean) to the JSON: null with one\n"
+    "                   sample, and for a coordinate whose estimates were all equal\n"
+    "                   (\"stderr_undefined\" says why)\n"
     "  --samples N      estimates to average (hpgd 10000, hpgd-batch 20, zero-order 1000)\n"
     "  --seed S         random seed of the estimator (and, with --env random, of the problem)\n"
     "  --steps N        hpgd-batch: environment steps per estimate (10000, as 5 streams)\n"
@@ -70,7 +73,8 @@ static const char hypergrad_usage[] =
     "  cbrl hypergrad --env four-rooms --estimator hpgd-batch --samples 50 --seed 1 --json\n"
     "  cbrl hypergrad --env tax-design --estimator hpgd-batch --simulator continuous --samples 20\n"
     "\n"
-    "Exit status: 0 on success, 2 on bad input, 1 if the computation failed.\n";
+    "Exit status: 0 on success, 2 on bad input, 1 if the computation failed (a non-finite F,\n"
+    "gradient or standard error included), 128 + the signal if SIGINT or SIGTERM stopped it.\n";
 
 enum {
   OPT_PROBLEM = 256, OPT_ENV, OPT_X, OPT_X_SEED, OPT_LAMBDA, OPT_BETA, OPT_STATES, OPT_ACTIONS,
@@ -355,12 +359,28 @@ static int initial_x(const args *a, const cbrl_problem *p, double *x) {
   return 0;
 }
 
+/* The standard error of the mean of n estimates of one coordinate, from their sum, their sum of
+   squares and Welford's running mean and M2 (issue 13 class 12). The textbook form
+   (sum2 - n mean^2) / (n - 1) is kept where it is well conditioned (it loses at most 6 of 16
+   digits), so that the outputs recorded before keep their digits; where it cancels (a large mean
+   with a small spread, or all estimates equal) or sum2 overflows, Welford's M2 is used. NAN
+   (printed null) where the standard error cannot be estimated: fewer than 2 estimates, or all
+   estimates equal (no spread was observed, which does not make the estimate exact). */
+static double standard_error(double n, double sum, double sum2, double m2) {
+  if (n < 2.0 || m2 == 0.0) return NAN;
+  double mean = sum / n, num = sum2 - n * mean * mean;
+  double var = isfinite(sum2) && num > 1e-6 * sum2 ? num / (n - 1.0) : m2 / (n - 1.0);
+  return sqrt(var > 0.0 ? var / n : 0.0);
+}
+
 /* Averages --samples estimates (each for a context drawn from the weights) into grad and stderr,
-   or runs AMD to convergence per context. Returns 0 or a cbrl error. */
+   or runs AMD to convergence per context; stops with CBRL_ECANCELED once *cancel is set. Returns
+   0 or a cbrl error. */
 static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const double *x, double *grad,
-                    double *stderr_out, int64_t *env_steps, int64_t *follower_samples) {
+                    double *stderr_out, int64_t *env_steps, int64_t *follower_samples, const volatile int *cancel) {
   int d = p->dim, err = 0;
   double *g = calloc((size_t)d, sizeof(double)), *sum2 = calloc((size_t)d, sizeof(double));
+  double *wmean = calloc((size_t)d, sizeof(double)), *m2 = calloc((size_t)d, sizeof(double));
   cbrl_hpgd *h = NULL;
   cbrl_amd *amd = NULL;
   cbrl_zero_order *zo = NULL;
@@ -372,12 +392,13 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
   memset(grad, 0, sizeof(double) * d);
   *env_steps = 0;
   *follower_samples = 0;
-  if (!g || !sum2) {
+  if (!g || !sum2 || !wmean || !m2) {
     err = CBRL_ENOMEM;
     goto done;
   }
   if (a->estimator == CBRL_ALG_AMD) {
     if ((err = cbrl_amd_create(&amd, p))) goto done;
+    cbrl_amd_set_cancel(amd, cancel);
     for (int k = 0; k < p->n_contexts && !err; k++) {
       err = cbrl_exact_context(e, k, x, NULL, NULL);
       if (err && err != CBRL_ENOCONV) goto done;
@@ -398,16 +419,23 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     if (a->soft_q &&
         (err = cbrl_follower_soft_q_create(&follower, p, a->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR)))
       goto done;
+    if (follower) follower->cancel = cancel;
   } else if (a->estimator == CBRL_ALG_HPGD_RTQ) {
     cbrl_rtq_opts ro;
     cbrl_rtq_opts_default(&ro);
     ro.levels = (int)a->levels;
     ro.hpgd.steps = a->steps;
+    ro.cancel = cancel;
     if ((err = cbrl_rtq_create(&rtq, p, &ro))) goto done;
   } else if ((err = cbrl_zero_order_create(&zo, p))) {
     goto done;
   }
+  if (zo) cbrl_exact_set_cancel(cbrl_zero_order_exact(zo), cancel);
   for (long b = 0; b < a->samples; b++) {
+    if (*cancel) {
+      err = CBRL_ECANCELED;
+      goto done;
+    }
     double f0;
     int k = cbrl_problem_draw_context(p, &rng); /* the leader's own draw */
     err = cbrl_exact_context(e, k, x, &f0, NULL);
@@ -433,13 +461,17 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     }
     if (err) goto done;
     *env_steps += info.env_steps;
-    for (int j = 0; j < d; j++) grad[j] += g[j], sum2[j] += g[j] * g[j];
+    for (int j = 0; j < d; j++) {
+      grad[j] += g[j], sum2[j] += g[j] * g[j];
+      double delta = g[j] - wmean[j];
+      wmean[j] += delta / (double)(b + 1);
+      m2[j] += delta * (g[j] - wmean[j]);
+    }
   }
   for (int j = 0; j < d; j++) {
-    double n = (double)a->samples, mean = grad[j] / n;
-    double var = a->samples > 1 ? (sum2[j] - n * mean * mean) / (n - 1.0) : 0.0;
-    grad[j] = mean;
-    stderr_out[j] = sqrt(var > 0.0 ? var / n : 0.0);
+    double n = (double)a->samples;
+    stderr_out[j] = standard_error(n, grad[j], sum2[j], m2[j]);
+    grad[j] /= n;
   }
 done:
   cbrl_simulator_free(cont);
@@ -450,6 +482,8 @@ done:
   cbrl_zero_order_free(zo);
   free(g);
   free(sum2);
+  free(wmean);
+  free(m2);
   return err;
 }
 
@@ -567,22 +601,54 @@ int cli_hypergrad(int argc, char **argv) {
     o.tol = a.tol;
     cbrl_exact_set_opts(e, &o);
   }
+  /* SIGINT and SIGTERM set the flag; the solver and the estimators stop at their next check
+     (a Newton step, a Krylov restart, a sample, an AMD update) and this exits 128 + signal. */
+  const volatile int *cancel = cli_catch_signals();
+  cbrl_exact_set_cancel(e, cancel);
   err = cbrl_exact_evaluate(e, x, &F, f_ctx, a.estimator == CBRL_ALG_EXACT ? grad : NULL);
   int64_t env_steps = 0, follower_samples = 0;
   if (!err && a.estimator != CBRL_ALG_EXACT) {
     se = calloc((size_t)p->dim, sizeof(double));
-    err = se ? estimate(&a, p, e, x, grad, se, &env_steps, &follower_samples) : CBRL_ENOMEM;
+    err = se ? estimate(&a, p, e, x, grad, se, &env_steps, &follower_samples, cancel) : CBRL_ENOMEM;
     if (err == CBRL_ENOTSUP) {
       fprintf(stderr, "cbrl hypergrad: --estimator amd: this problem's P or mu depends on x, which AMD does not model\n");
       rc = CLI_EXIT_USAGE;
       goto done;
     }
   }
+  if (err == CBRL_ECANCELED || cli_caught_signal()) {
+    int sig = cli_caught_signal();
+    fprintf(stderr, "cbrl hypergrad: stopped by signal %d (%s) before the estimate was complete; nothing printed\n",
+            sig, sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal");
+    rc = 128 + sig;
+    goto done;
+  }
   if (err) {
     fprintf(stderr, "cbrl hypergrad: %s\n", cbrl_strerror(err));
     rc = CLI_EXIT_FAILURE;
     goto done;
   }
+  /* A non-finite F, gradient or standard error is a failed computation, never a printed
+     result (issue 13 class 12); a NAN standard error is "not estimable" (null), see
+     standard_error. */
+  const char *bad = NULL;
+  int bad_j = 0;
+  double bad_v = 0.0;
+  if (!isfinite(F)) bad = "F", bad_v = F;
+  for (int k = 0; !bad && k < p->n_contexts; k++)
+    if (!isfinite(f_ctx[k])) bad = "F_per_context", bad_j = k, bad_v = f_ctx[k];
+  for (int j = 0; !bad && j < p->dim; j++)
+    if (!isfinite(grad[j])) bad = "grad", bad_j = j, bad_v = grad[j];
+  for (int j = 0; !bad && se && a.stochastic && j < p->dim; j++)
+    if (isinf(se[j])) bad = "the standard error of grad", bad_j = j, bad_v = se[j];
+  if (bad) {
+    if (!strcmp(bad, "F")) fprintf(stderr, "cbrl hypergrad: F is %g, not a finite number\n", bad_v);
+    else fprintf(stderr, "cbrl hypergrad: %s[%d] is %g, not a finite number (the estimates overflow)\n", bad, bad_j, bad_v);
+    rc = CLI_EXIT_FAILURE;
+    goto done;
+  }
+  int n_undefined = 0;
+  for (int j = 0; se && a.stochastic && j < p->dim; j++) n_undefined += isnan(se[j]);
   if (a.json) {
     printf("{\"F\": ");
     cli_json_number(stdout, F);
@@ -590,7 +656,14 @@ int cli_hypergrad(int argc, char **argv) {
     cli_json_array(stdout, grad, p->dim);
     if (a.stochastic) {
       printf(", \"stderr\": ");
-      cli_json_array(stdout, se, p->dim);
+      if (a.samples < 2) {
+        printf("null, \"stderr_undefined\": \"one sample: a standard error needs at least 2\"");
+      } else {
+        cli_json_array(stdout, se, p->dim);
+        if (n_undefined)
+          printf(", \"stderr_undefined\": \"null for the %d coordinate%s whose %ld estimates were all equal: no spread "
+                 "was observed, so no standard error is estimated\"", n_undefined, n_undefined == 1 ? "" : "s", a.samples);
+      }
       printf(", \"samples\": %ld, \"env_steps\": %lld", a.samples, (long long)env_steps);
       if (a.soft_q || a.estimator == CBRL_ALG_HPGD_RTQ)
         printf(", \"follower_samples\": "), cli_json_number(stdout, (double)follower_samples / (double)a.samples);
@@ -605,8 +678,12 @@ int cli_hypergrad(int argc, char **argv) {
     if (a.stochastic) {
       double m = 0.0;
       for (int j = 0; j < p->dim; j++) m = se[j] > m ? se[j] : m;
-      printf("estimator     %s: %ld samples, %lld environment steps, largest standard error %.3g\n",
-             cbrl_algorithm_name(a.estimator), a.samples, (long long)env_steps, m);
+      printf("estimator     %s: %ld samples, %lld environment steps, ", cbrl_algorithm_name(a.estimator), a.samples,
+             (long long)env_steps);
+      if (a.samples < 2) printf("no standard error (one sample; it needs at least 2)\n");
+      else if (n_undefined == p->dim) printf("no standard error (every coordinate's estimates were all equal)\n");
+      else if (n_undefined) printf("largest standard error %.3g (none for %d coordinates whose estimates were all equal)\n", m, n_undefined);
+      else printf("largest standard error %.3g\n", m);
     } else if (a.estimator == CBRL_ALG_AMD) {
       printf("estimator     amd: %ld table updates per context\n", a.amd_updates);
     }

@@ -72,6 +72,25 @@ int cli_plot(int argc, char **argv) {
     } else if (id == O_ONLY) {
       only = a.value;
       if (!only[0]) return cli_usage_error(cmd, "--only: give at least one algorithm");
+      /* Every name must be an algorithm's (bad input, exit 2); one the sweep lacks is found
+         when the store is read. */
+      const char *names[CBRL_ALG_COUNT_];
+      char list[256] = "";
+      for (int i = 0; i < CBRL_ALG_COUNT_; i++) {
+        names[i] = cbrl_algorithm_name((cbrl_algorithm)i);
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+      }
+      for (const char *t = only; *t;) {
+        size_t len = strcspn(t, ",");
+        char name[64];
+        if (!len) return cli_usage_error(cmd, "--only: an empty name in '%s'", only);
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), t);
+        int known = 0;
+        for (int i = 0; i < CBRL_ALG_COUNT_; i++) known |= strlen(names[i]) == len && !strncmp(names[i], t, len);
+        if (!known) return cli_unknown_value(cmd, "only", "algorithm", name, names, CBRL_ALG_COUNT_, list);
+        t += len;
+        if (*t == ',' && !*++t) return cli_usage_error(cmd, "--only: an empty name in '%s'", only);
+      }
     } else if (id == O_SMOOTH) {
       if (cli_parse_int(cmd, "--smooth", a.value, 1, 100000, &smooth)) return CLI_EXIT_USAGE;
     } else {

@@ -540,6 +540,7 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t e
   char *extras[64] = {0};
   int n_dbs = 0, rc = 0;
   if (n_figures) *n_figures = 0;
+  if (err_size) err[0] = '\0';
   /* o->dir may list several stores separated by newlines; their runs are pooled. */
   char dirs[4096];
   snprintf(dirs, sizeof dirs, "%s", o->dir);
@@ -555,7 +556,11 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t e
       snprintf(err, err_size, "%s: cannot read its environment metrics", path);
       break;
     }
-    if ((rc = load(db, extras[n_dbs - 1], &s))) break;
+    if ((rc = load(db, extras[n_dbs - 1], &s))) {
+      if (rc == CBRL_EIO)
+        snprintf(err, err_size, "%s: cannot read its runs: %s (not a cbrl results store?)", path, sqlite3_errmsg(db));
+      break;
+    }
   }
   if (!rc && o->only) {
     int kept = 0;
@@ -645,6 +650,8 @@ int cbrl_plot_sweep(const cbrl_plot_opts *o, int *n_figures, char *err, size_t e
 done:
   if (dump && !rc) rc = cbrl_outfile_commit(&dump_file, err, err_size);
   else cbrl_outfile_abort(&dump_file);
+  /* Every failure says what failed (issue 13 class 14: out of memory printed an empty line). */
+  if (rc && err_size && !err[0]) snprintf(err, err_size, "%s: %s", o->dir, cbrl_strerror(rc));
   for (int i = 0; i < s.n; i++) free(s.runs[i].x_json);
   free(s.runs);
   free(columns);

@@ -141,7 +141,8 @@ static int read_list(loader *l, int context, const yaml_node_t *ctx_node, const 
         if (err == CBRL_EINVAL) return cbrl_yaml_fail(&l->y, e, ef, "s=%ld a=%ld is listed twice", s, a);
         break;
     }
-    if (err) return cbrl_yaml_fail(&l->y, e, ef, "%s", cbrl_strerror(err));
+    /* Located, but with its own code: out of memory is a failed computation, not bad input. */
+    if (err) return cbrl_yaml_fail(&l->y, e, ef, "%s", cbrl_strerror(err)), err;
   }
   return 0;
 }

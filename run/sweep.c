@@ -130,6 +130,7 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   }
   cbrl_leader_opts o;
   leader_opts(c, r, &o);
+  o.cancel = stop; /* a signal stops a long iteration too, not only between iterations */
   const char *const *report_names;
   int n_report = cbrl_env_report_names(env, &report_names);
   x0 = malloc(sizeof(double) * (size_t)p->dim);
@@ -172,6 +173,11 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
     cbrl_leader_metrics m;
     err = cbrl_leader_step(L, with, &m);
     if (!err && with && !(isfinite(m.F) && isfinite(m.f_context))) err = CBRL_ENONFINITE;
+    if (err == CBRL_ECANCELED) {
+      res->interrupted = 1;
+      snprintf(res->error, sizeof res->error, "interrupted at iteration %ld", t);
+      break;
+    }
     if (err) {
       res->failed = 1;
       snprintf(res->error, sizeof res->error, "iteration %ld: %s", t, cbrl_strerror(err));
@@ -208,6 +214,7 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   }
   res->x = malloc(sizeof(double) * (size_t)p->dim);
   if (res->x) memcpy(res->x, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
+  else if (!res->failed) res->failed = 1, snprintf(res->error, sizeof res->error, "out of memory"); /* never done without x */
 done:
   if (tb.f || tb.failed) {
     if ((tb.f && cbrl_tb_run_close(&tb, wall_clock(), !res->failed && !res->interrupted, tb_err, sizeof tb_err)) ||

@@ -28,7 +28,13 @@ struct cbrl_amd {
   double *gv_ll, *vtil;      /* n_states x dim */
   double *next_v_ll, *next_v_ul, *next_gv_ll, *next_vtil; /* ... and of the ones being written */
   cbrl_soft_solver solver;   /* initialisation only */
+  const volatile int *cancel; /* checked between updates; NULL: never */
 };
+
+void cbrl_amd_set_cancel(cbrl_amd *a, const volatile int *cancel) {
+  a->cancel = cancel;
+  a->solver.opts.cancel = cancel;
+}
 
 void cbrl_amd_free(cbrl_amd *a) {
   if (!a) return;
@@ -215,7 +221,10 @@ int cbrl_amd_step(cbrl_amd *a, int context, const double *x, const cbrl_mdp *m, 
   if (err) return err;
   if (!c->ready && (err = initialise(a, c, m))) return err;
   for (int s = 0; s < p->n_states; s++) state_values(a, c, s, a->v_ll, a->v_ul, a->gv_ll, a->vtil);
-  for (int i = 0; i < updates; i++) update(a, c, m);
+  for (int i = 0; i < updates; i++) {
+    if (a->cancel && *a->cancel) return CBRL_ECANCELED;
+    update(a, c, m);
+  }
   /* Vtil of the final tables: one more policy pass. */
   int S = p->n_states, A = p->n_actions, d = p->dim;
   double lam = p->lambda;

@@ -114,9 +114,14 @@ void cbrl_exact_set_opts(cbrl_exact *e, const cbrl_soft_opts *o) {
   for (int k = 0; k < e->problem->n_contexts; k++) e->ctx[k].follower.opts = *o;
 }
 
-/* Keeps the worst code: a non-finite value beats non-convergence. */
+void cbrl_exact_set_cancel(cbrl_exact *e, const volatile int *cancel) {
+  for (int k = 0; k < e->problem->n_contexts; k++) e->ctx[k].follower.opts.cancel = cancel;
+}
+
+/* Keeps the worst code: a non-finite value beats a cancellation, which beats non-convergence. */
 static int worse(int a, int b) {
   if (a == CBRL_ENONFINITE || b == CBRL_ENONFINITE) return CBRL_ENONFINITE;
+  if (a == CBRL_ECANCELED || b == CBRL_ECANCELED) return CBRL_ECANCELED;
   return a ? a : b;
 }
 
@@ -170,7 +175,7 @@ int cbrl_exact_value(cbrl_exact *e, int context, double *f, double *grad) {
   /* Leader value Vbar under pi*, with the leader's discount. */
   status = worse(status, cbrl_soft_solver_evaluate(w, m, gamL, m->rbar, c->vbar));
   add_stats(c, w);
-  if (status == CBRL_ENONFINITE) return status;
+  if (status == CBRL_ENONFINITE || status == CBRL_ECANCELED) return status;
   double value = 0.0;
   for (int s = 0; s < S; s++) value += m->mu[s] * c->vbar[s];
   if (f) *f = value;
@@ -179,7 +184,7 @@ int cbrl_exact_value(cbrl_exact *e, int context, double *f, double *grad) {
   memset(grad, 0, sizeof(double) * (size_t)p->dim);
   status = worse(status, cbrl_soft_solver_occupancy(w, m, gamL, m->mu, c->occupancy));
   add_stats(c, w);
-  if (status == CBRL_ENONFINITE) return status;
+  if (status == CBRL_ENONFINITE || status == CBRL_ECANCELED) return status;
   /* Abar = Qbar - Vbar; w = d pi Abar / lam, centred per state (sum_a pi Abar = 0 exactly
      only at the solver's tolerance). Store w in qbar. */
   cbrl_mdp_backup(m, gamL, m->rbar, c->vbar, c->qbar);
@@ -204,7 +209,7 @@ int cbrl_exact_value(cbrl_exact *e, int context, double *f, double *grad) {
   }
   status = worse(status, cbrl_soft_solver_occupancy(w, m, gam, c->b, c->adjoint));
   add_stats(c, w);
-  if (status == CBRL_ENONFINITE) return status;
+  if (status == CBRL_ENONFINITE || status == CBRL_ECANCELED) return status;
   /* z = w + gam pi m (in qbar); cotangents of log P: P_k (gamL u Vbar(s') + gam z V*(s')). */
   for (int s = 0; s < S; s++) {
     for (int a = 0; a < A; a++) {

@@ -116,6 +116,7 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
   for (size_t j = 0; j < d; j++) L->x[j] = x0 ? x0[j] : o->init_std * cbrl_rng_normal(&L->rng);
   if ((err = cbrl__clip_init(&L->clip, o, p->n_contexts, p->dim, p->context_weight))) goto fail;
   if ((err = cbrl_exact_create(&L->exact, p))) goto fail;
+  cbrl_exact_set_cancel(L->exact, o->cancel);
   switch (o->algorithm) {
     case CBRL_ALG_HPGD_BATCH:
     case CBRL_ALG_HPGD:
@@ -128,6 +129,7 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
         goto fail;
       }
       L->follower = o->follower;
+      if (L->follower && o->cancel) L->follower->cancel = o->cancel;
       if (!L->follower) {
         /* Answers from the leader's exact workspace: one solver per context, whose solve the
            metrics then reuse. */
@@ -137,7 +139,8 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
       if ((err = cbrl_hpgd_create(&L->hpgd, p, o->hpgd.steps))) goto fail;
       break;
     case CBRL_ALG_HPGD_RTQ:
-      if ((err = cbrl_rtq_create(&L->rtq, p, &o->rtq))) goto fail;
+      L->opts.rtq.cancel = o->cancel;
+      if ((err = cbrl_rtq_create(&L->rtq, p, &L->opts.rtq))) goto fail;
       break;
     case CBRL_ALG_ZERO_ORDER:
       if (!(o->zero_order_c > 0.0)) {
@@ -145,6 +148,7 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
         goto fail;
       }
       if ((err = cbrl_zero_order_create(&L->zero_order, p))) goto fail;
+      cbrl_exact_set_cancel(cbrl_zero_order_exact(L->zero_order), o->cancel);
       break;
     case CBRL_ALG_AMD:
       if (o->amd_updates <= 0) {
@@ -152,6 +156,7 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
         goto fail;
       }
       if ((err = cbrl_amd_create(&L->amd, p))) goto fail;
+      cbrl_amd_set_cancel(L->amd, o->cancel);
       break;
     default:
       break;
@@ -176,6 +181,7 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
   const cbrl_problem *p = L->problem;
   const cbrl_leader_opts *o = &L->opts;
   int d = p->dim, err = 0;
+  if (o->cancel && *o->cancel) return CBRL_ECANCELED;
   int64_t t = ++L->t;
   int k = cbrl_problem_draw_context(L->problem, &L->rng);
   cbrl_leader_metrics met = {0};

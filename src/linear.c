@@ -207,6 +207,7 @@ int cbrl__linear_solve(cbrl__linear *l, const cbrl__markov *op, const double *b,
   double bnorm = sqrt(dot(b, b, n));
   int used = 0;
   for (;;) {
+    if (op->cancel && *op->cancel) return CBRL_ECANCELED;
     cbrl__markov_apply(op, x, r);
     for (int i = 0; i < n; i++) r[i] = b[i] - r[i];
     double beta = sqrt(dot(r, r, n));
@@ -224,6 +225,7 @@ int cbrl__linear_solve(cbrl__linear *l, const cbrl__markov *op, const double *b,
     l->g[0] = beta;
     int j = 0;
     while (j < mk && used < max_iterations) {
+      if (op->cancel && *op->cancel) return CBRL_ECANCELED; /* one load per product */
       double *vj = l->basis + (size_t)j * n, *w = l->basis + (size_t)(j + 1) * n;
       double *h = l->hess + (size_t)j * (mk + 1);
       precondition(op, vj, l->work2, r);

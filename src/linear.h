@@ -39,6 +39,7 @@ typedef struct cbrl__markov {
   const cbrl__markov_matrix *p;
   double gamma;
   int transpose;
+  const volatile int *cancel; /* checked at each restart; NULL: never */
 } cbrl__markov;
 
 int cbrl__markov_matrix_init(cbrl__markov_matrix *mm, int n);

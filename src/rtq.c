@@ -92,18 +92,31 @@ static int inner(cbrl_rtq *w, int context, const double *x, const cbrl_mdp *m, c
   return err;
 }
 
+/* Soft Q-learning iterations k0 .. k0+n-1 in chunks of 1024, checking the cancellation flag
+   between them; iterations are sequential in the stream, so the chunks change no bit. */
+static int iterate(cbrl_rtq *w, const cbrl_mdp *m, int64_t k0, int64_t n, cbrl_rng *rng) {
+  const cbrl_problem *p = w->problem;
+  for (int64_t done = 0; done < n; done += 1024) {
+    if (w->opts.cancel && *w->opts.cancel) return CBRL_ECANCELED;
+    cbrl_soft_q_iterate(m, p->gamma, p->lambda, w->opts.schedule, k0 + done, n - done < 1024 ? n - done : 1024, rng,
+                        w->q, w->v);
+  }
+  return 0;
+}
+
 /* Trains from Q = 0 in m (the generative model: the model's, or a simulator's kernel),
    snapshotting pi_0 (1 iteration), pi_{k-1} (2^(k-1)) and pi_k (2^k). */
-static void train(cbrl_rtq *w, const cbrl_mdp *m, int k, cbrl_rng *rng) {
+static int train(cbrl_rtq *w, const cbrl_mdp *m, int k, cbrl_rng *rng) {
   const cbrl_problem *p = w->problem;
   memset(w->q, 0, sizeof(double) * (size_t)p->n_states * p->n_actions);
-  cbrl_soft_q_iterate(m, p->gamma, p->lambda, w->opts.schedule, 0, 1, rng, w->q, w->v);
+  int err = iterate(w, m, 0, 1, rng);
   snapshot(w, 0);
   int64_t done = 1, half = k >= 1 ? (int64_t)1 << (k - 1) : 1;
-  cbrl_soft_q_iterate(m, p->gamma, p->lambda, w->opts.schedule, done, half - done, rng, w->q, w->v);
+  if (!err) err = iterate(w, m, done, half - done, rng);
   snapshot(w, 1);
-  cbrl_soft_q_iterate(m, p->gamma, p->lambda, w->opts.schedule, half, ((int64_t)1 << k) - half, rng, w->q, w->v);
+  if (!err) err = iterate(w, m, half, ((int64_t)1 << k) - half, rng);
   snapshot(w, 2);
+  return err;
 }
 
 static int draw_level(cbrl_rtq *w, cbrl_rng *rng) {
@@ -135,7 +148,7 @@ int cbrl_rtq_estimate(cbrl_rtq *w, int context, const double *x, const cbrl_mdp 
   cbrl_rng_seed(&first, cbrl_rng_next(rng), 2);
   cbrl_rng_seed(&common, cbrl_rng_next(rng), 3);
   cbrl_rng_seed(&other, cbrl_rng_next(rng), 4);
-  train(w, &env, k, &learn);
+  if ((err = train(w, &env, k, &learn))) return err;
   int64_t steps = 0;
   err = inner(w, context, x, m, sim, 0, first, w->g0, &steps);
   /* Common random numbers: g(pi_k) and g(pi_{k-1}) replay the same stream. */
@@ -164,7 +177,7 @@ int cbrl_rtq_plain(cbrl_rtq *w, int context, const double *x, const cbrl_mdp *m,
   cbrl_rng_seed(&learn, cbrl_rng_next(rng), 1);
   cbrl_rng_seed(&est, cbrl_rng_next(rng), 3);
   memset(w->q, 0, sizeof(double) * (size_t)p->n_states * p->n_actions);
-  cbrl_soft_q_iterate(&env, p->gamma, p->lambda, w->opts.schedule, 0, (int64_t)1 << level, &learn, w->q, w->v);
+  if ((err = iterate(w, &env, 0, (int64_t)1 << level, &learn))) return err;
   snapshot(w, 2);
   int64_t steps = 0;
   err = inner(w, context, x, m, sim, 2, est, grad, &steps);

@@ -62,7 +62,13 @@ static int soft_q_respond(cbrl_follower *f, int context, const double *x, const 
   int S = p->n_states, A = p->n_actions;
   if (!rng) return CBRL_EINVAL;
   memset(sf->q, 0, sizeof(double) * (size_t)S * A);
-  cbrl_soft_q_iterate(m, p->gamma, p->lambda, sf->schedule, 0, sf->iterations, rng, sf->q, sf->v);
+  /* In chunks of 1024 iterations, for the cancellation flag: the stream is sequential, so the
+     chunks change no bit. */
+  for (int64_t done = 0; done < sf->iterations; done += 1024) {
+    if (f->cancel && *f->cancel) return CBRL_ECANCELED;
+    int64_t n = sf->iterations - done < 1024 ? sf->iterations - done : 1024;
+    cbrl_soft_q_iterate(m, p->gamma, p->lambda, sf->schedule, done, n, rng, sf->q, sf->v);
+  }
   policy_of(sf->q, S, A, p->lambda, sf->pi, sf->log_pi);
   f->stats.samples = sf->iterations * S * A;
   f->stats.iterations = sf->iterations;
@@ -129,6 +135,7 @@ static int online_respond(cbrl_follower *f, int context, const double *x, const 
   cbrl_policy pol = {S, A, of->pi, of->log_pi};
   int32_t s = cbrl_sim_initial(m, rng), t = 0;
   for (int64_t i = 0; i < of->steps; i++) {
+    if (!(i & 1023) && f->cancel && *f->cancel) return CBRL_ECANCELED;
     /* Act with the current soft-greedy policy of this state. */
     /* The rows of pi and log_pi are scratch until the final policy_of. */
     size_t s0 = (size_t)s * A;

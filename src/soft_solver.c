@@ -17,6 +17,7 @@ void cbrl_soft_opts_default(cbrl_soft_opts *o) {
   o->max_iterations = 100;
   o->max_linear_iterations = 20000;
   o->krylov_dim = 30;
+  o->cancel = NULL;
 }
 
 int cbrl_soft_solver_init(cbrl_soft_solver *w, int n_states, int n_actions) {
@@ -105,7 +106,7 @@ static int linear_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma, in
                         const double *b, double *x, double tol) {
   int err0 = markov_for_policy(w, m);
   if (err0) return err0;
-  cbrl__markov op = {w->priv.markov, gamma, transpose};
+  cbrl__markov op = {w->priv.markov, gamma, transpose, w->opts.cancel};
   w->stats.linear_solves++;
   int err = cbrl__linear_solve(w->priv.linear, &op, b, x, tol, w->opts.max_linear_iterations,
                                &w->stats.linear_iterations, &w->stats.residual);
@@ -152,6 +153,10 @@ int cbrl_soft_solver_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
   }
   int err = 0;
   for (;;) {
+    if (w->opts.cancel && *w->opts.cancel) {
+      err = CBRL_ECANCELED;
+      break;
+    }
     if ((err = soft_policy(w, w->q, lambda))) break;
     /* Residual of the soft Bellman operator: T(Q) = r + gamma P V_soft(Q). */
     cbrl_mdp_backup(m, gamma, m->r, w->v, w->priv.q_next);
@@ -188,7 +193,7 @@ int cbrl_soft_solver_solve(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
     }
     err = linear_solve(w, m, gamma, 0, w->priv.rhs, w->priv.v_eval, linear_tol(w->opts.tol, gamma, scale));
     /* An inexact Newton step (ENOCONV) is corrected by the next; no memory for P_pi is not. */
-    if (err == CBRL_ENONFINITE || err == CBRL_ENOMEM) break;
+    if (err == CBRL_ENONFINITE || err == CBRL_ENOMEM || err == CBRL_ECANCELED) break;
     cbrl_mdp_backup(m, gamma, m->r, w->priv.v_eval, w->q);
   }
   if (err == CBRL_ENONFINITE) {

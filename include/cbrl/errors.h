@@ -14,13 +14,14 @@
   XX(ENONFINITE, -6, "a non-finite value (NaN or Inf) was produced")      \
   XX(ERANGE, -7, "value out of range")                                    \
   XX(ENOTSUP, -8, "operation not supported by this problem")              \
-  XX(ETOOBIG, -9, "the memory needed exceeds the memory limit")
+  XX(ETOOBIG, -9, "the memory needed exceeds the memory limit")                \
+  XX(ECANCELED, -10, "canceled: the caller's cancellation flag was set")
 
 typedef enum {
 #define CBRL_ERR_ENUM_(name, code, msg) CBRL_##name = code,
   CBRL_ERRNO_MAP(CBRL_ERR_ENUM_)
 #undef CBRL_ERR_ENUM_
-  CBRL_ERR_LAST_ = -10
+  CBRL_ERR_LAST_ = -11
 } cbrl_errno;
 
 /* Returns a human-readable message for an error code (0 gives "success"). */

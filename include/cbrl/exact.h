@@ -23,6 +23,10 @@ CBRL_API void cbrl_exact_reset(cbrl_exact *e);
 /* Sets the follower solver options of every context. */
 CBRL_API void cbrl_exact_set_opts(cbrl_exact *e, const cbrl_soft_opts *o);
 
+/* Sets every context's cancellation flag (cbrl_soft_opts.cancel; NULL: never canceled): once
+   *cancel is nonzero, calls on e return CBRL_ECANCELED at the next Newton step or Krylov restart. */
+CBRL_API void cbrl_exact_set_cancel(cbrl_exact *e, const volatile int *cancel);
+
 /* Computes f(x, pi*_{x,xi}, xi) of one context and, if grad (dim) is non-NULL, its gradient:
    cbrl_exact_set_x, cbrl_exact_respond and cbrl_exact_value in one call. */
 CBRL_API int cbrl_exact_context(cbrl_exact *e, int context, const double *x, double *f, double *grad);

@@ -40,6 +40,9 @@ struct cbrl_follower {
   const cbrl_problem *problem;
   cbrl_follower_stats stats; /* of the last response */
   char name[32];
+  const volatile int *cancel; /* set by the caller (NULL: never): once *cancel is nonzero, the
+                                 soft-Q followers return CBRL_ECANCELED within 1024 iterations or
+                                 steps; the exact ones use their solver's flag */
 };
 
 /* Wraps ops and impl as a follower of p, named `name`: the way to write a follower of one's own.

@@ -69,6 +69,10 @@ typedef struct cbrl_leader_opts {
   cbrl_follower *follower; /* answers hpgd and hpgd-batch (not owned), or NULL: the exact soft best
                               response, warm-started per context */
   cbrl_rtq_opts rtq;     /* for hpgd-rtq */
+  const volatile int *cancel; /* when *cancel becomes nonzero, cbrl_leader_step returns
+                                 CBRL_ECANCELED at its next check (each iteration, Newton step,
+                                 Krylov restart or AMD update; also set on a given follower);
+                                 NULL (the default): never */
 } cbrl_leader_opts;
 
 /* Fills o with the paper's settings but for the clip mode: HPGD (batch), SGD, lr 0.1, clip 1 of the

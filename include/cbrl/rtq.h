@@ -16,6 +16,8 @@ typedef struct cbrl_rtq_opts {
                              (c = 1: p_k proportional to 2^-k) */
   cbrl_schedule schedule; /* soft Q-learning steps */
   cbrl_hpgd_opts hpgd;    /* the inner HPGD estimates: batch (coupled), or unbiased means */
+  const volatile int *cancel; /* once *cancel is nonzero, an estimate returns CBRL_ECANCELED
+                                 within 1024 soft Q-learning iterations; NULL (default): never */
 } cbrl_rtq_opts;
 
 /* Fills o: K = 6, c = 1, rescaled-linear steps, coupled batch HPGD inside with the paper's N.

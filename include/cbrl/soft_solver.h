@@ -17,6 +17,9 @@ typedef struct cbrl_soft_opts {
   int max_iterations;        /* soft policy-iteration steps */
   int max_linear_iterations; /* Krylov products per linear solve */
   int krylov_dim;            /* GMRES restart length */
+  const volatile int *cancel; /* when *cancel becomes nonzero (a signal handler may set it), a
+                                 solve or evaluation returns CBRL_ECANCELED at its next Newton
+                                 step or Krylov restart; NULL (the default): never */
 } cbrl_soft_opts;
 
 /* What the last call did; numerical trouble is reported here and by the return code. */

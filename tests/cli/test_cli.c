@@ -1,7 +1,9 @@
 /* Tests for the cbrl command line: the hypergrad contract, help, version, and bad input. */
 #include "test_util.h"
 
+#include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -292,6 +294,122 @@ static void x_from_reuses_a_stored_x(void **state) {
   assert_int_equal(system(args), 0);
 }
 
+/* Writes text to path (a problem file of a test). */
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* Counts the lines of s. */
+static int lines(const char *s) {
+  int n = 0;
+  for (; *s; s++) n += *s == '\n';
+  return n;
+}
+
+/* Issue 13 class 12: a stochastic estimate never reports a standard error it cannot estimate as
+   a number, and never prints a non-finite number as a result. */
+static void estimates_are_never_reported_without_meaning(void **state) {
+  (void)state;
+  const char *chain = "hypergrad --problem " CBRL_SOURCE_DIR "/examples/chain.yaml --x 0.1,0,0.2";
+  const char *estimators[4] = {"hpgd", "hpgd-batch", "zero-order", "rtq --levels 2"};
+  char cmd[1024];
+  for (int i = 0; i < 4; i++) {
+    /* One sample: no standard error, said so, in the JSON and in the text. */
+    snprintf(cmd, sizeof cmd, "%s --estimator %s --samples 1 --seed 2 --json", chain, estimators[i]);
+    assert_int_equal(run(cmd), 0);
+    if (!strstr(out, "\"stderr\": null, \"stderr_undefined\": \"one sample")) fail_msg("%s: %s", estimators[i], out);
+    assert_null(strstr(out, "inf"));
+    assert_null(strstr(out, "nan"));
+    snprintf(cmd, sizeof cmd, "%s --estimator %s --samples 1 --seed 2", chain, estimators[i]);
+    assert_int_equal(run(cmd), 0);
+    if (!strstr(out, "no standard error (one sample")) fail_msg("%s: %s", estimators[i], out);
+    assert_null(strstr(out, "inf"));
+    /* Two samples are enough for a number. */
+    snprintf(cmd, sizeof cmd, "%s --estimator %s --samples 2 --seed 2 --json", chain, estimators[i]);
+    assert_int_equal(run(cmd), 0);
+    assert_null(strstr(out, "stderr_undefined"));
+  }
+  /* One action: every estimate is the same, which is no evidence of exactness; the standard
+     error is null, not the 0 the textbook formula gave. */
+  const char *one_action = "/tmp/cbrl_test_one_action.yaml";
+  write_file(one_action,
+             "format: cbrl-tabular-1\nstates: 2\nactions: 1\ndim: 2\ngamma: 0.9\nleader_gamma: 0.9\nlambda: 0.5\n"
+             "terminal: [1]\ncontexts:\n  - weight: 1\n    initial:\n      - {s: 0}\n    transitions:\n"
+             "      - {s: 0, a: 0, next: 1}\n    reward:\n      - {s: 0, a: 0, value: 1.0, coef: [1.0, 0.0]}\n"
+             "    leader_reward:\n      - {s: 0, a: 0, value: 1e9, coef: [0.3, 1e5]}\n");
+  for (int i = 0; i < 3; i++) {
+    snprintf(cmd, sizeof cmd, "hypergrad --problem %s --x 0.1,0.2 --estimator %s --samples 3 --json", one_action,
+             i == 0 ? "hpgd-batch" : i == 1 ? "hpgd" : "hpgd-batch --steps 20");
+    assert_int_equal(run(cmd), 0);
+    if (!strstr(out, "\"stderr\": [null, null], \"stderr_undefined\": \"null for the 2 coordinates"))
+      fail_msg("%s: %s", cmd, out);
+  }
+  remove(one_action);
+  /* Estimates near the overflow threshold: their squares overflow; exit 1 with one line, never
+     an inf or a 0 as the standard error. */
+  const char *big = "/tmp/cbrl_test_big.yaml";
+  char text[4096];
+  FILE *f = fopen(CBRL_SOURCE_DIR "/examples/chain.yaml", "r");
+  assert_non_null(f);
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = 0;
+  char *c = strstr(text, "coef: [-0.5, 0.0, 0.0]");
+  assert_non_null(c);
+  char edited[4200];
+  snprintf(edited, sizeof edited, "%.*scoef: [-1e154, 0.0, 0.0]%s", (int)(c - text), text, c + strlen("coef: [-0.5, 0.0, 0.0]"));
+  write_file(big, edited);
+  for (int i = 0; i < 2; i++) {
+    snprintf(cmd, sizeof cmd, "hypergrad --problem %s --x 0.1,0,0.2 --estimator %s --samples 50 %s", big,
+             i ? "zero-order" : "hpgd-batch", i ? "" : "--json");
+    assert_int_equal(run(cmd), 1);
+    assert_string_equal(out, "");
+    assert_int_equal(lines(err), 1);
+    if (!strstr(err, "not a finite number")) fail_msg("%s", err);
+  }
+  remove(big);
+}
+
+/* Issue 13 class 13: SIGTERM and SIGINT stop a long estimate promptly, with 128 + signal and
+   one line. */
+static void signals_stop_a_long_estimate(void **state) {
+  (void)state;
+  const char *cases[4][2] = {{"hpgd", "--samples 100000000"}, {"zero-order", "--samples 100000000"},
+                             {"amd", "--amd-updates 100000000"}, {"hpgd-batch", "--samples 100000000"}};
+  for (int i = 0; i < 8; i++) {
+    int sig = i % 2 ? SIGINT : SIGTERM;
+    char err_path[64];
+    snprintf(err_path, sizeof err_path, "/tmp/cbrl_cli_sig_%d.err", (int)getpid());
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      freopen("/dev/null", "w", stdout);
+      freopen(err_path, "w", stderr);
+      execl(CBRL_CLI, CBRL_CLI, "hypergrad", "--env", "four-rooms", "--estimator", cases[i / 2][0],
+            strtok(strdup(cases[i / 2][1]), " "), strrchr(cases[i / 2][1], ' ') + 1, "--json", (char *)NULL);
+      _exit(127);
+    }
+    usleep(500000);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    kill(pid, sig);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double waited = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    slurp(err_path, err, sizeof err);
+    remove(err_path);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 128 + sig)
+      fail_msg("%s, signal %d: status %d, stderr %s", cases[i / 2][0], sig, status, err);
+    if (waited > 1.0) fail_msg("%s: exited %.2f s after the signal", cases[i / 2][0], waited);
+    assert_int_equal(lines(err), 1);
+    assert_non_null(strstr(err, sig == SIGINT ? "SIGINT" : "SIGTERM"));
+  }
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(four_rooms_json_matches_the_library_bit_for_bit),
@@ -301,6 +419,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(help_and_version),
       cmocka_unit_test(stochastic_estimators_report_standard_errors),
       cmocka_unit_test(x_from_reuses_a_stored_x),
+      cmocka_unit_test(estimates_are_never_reported_without_meaning),
+      cmocka_unit_test(signals_stop_a_long_estimate),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }

@@ -2,6 +2,11 @@
    random problems. Tolerance held: max_j |grad_j - fd_j| <= 1e-6 * max(||grad||_inf, 1e-6). */
 #include "test_util.h"
 
+#include <signal.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
 #include <string.h>
 
 typedef struct case_spec {
@@ -220,6 +225,84 @@ static void invalid_problem_is_refused(void **state) {
   cbrl_problem_free(p);
 }
 
+/* Issue 13 class 13: the cancellation flag. */
+static volatile int cancel_flag;
+static void on_alarm(int sig) {
+  (void)sig;
+  cancel_flag = 1;
+}
+
+static void a_set_flag_cancels_and_a_cleared_one_resumes(void **state) {
+  (void)state;
+  cbrl_problem *p = make(&cases[1], 3);
+  cbrl_exact *e, *fresh;
+  assert_ok(cbrl_exact_create(&e, p));
+  assert_ok(cbrl_exact_create(&fresh, p));
+  double x[8] = {0.1, -0.2, 0.3}, g[8], g0[8], F, F0;
+  cbrl_exact_set_cancel(e, &cancel_flag);
+  cancel_flag = 1;
+  assert_int_equal(cbrl_exact_evaluate(e, x, &F, NULL, g), CBRL_ECANCELED);
+  assert_int_equal(cbrl_exact_context(e, 0, x, &F, NULL), CBRL_ECANCELED);
+  assert_string_equal(cbrl_err_name(CBRL_ECANCELED), "CBRL_ECANCELED");
+  assert_non_null(strstr(cbrl_strerror(CBRL_ECANCELED), "cancel"));
+  /* Cleared, the same workspace gives what a fresh one gives. */
+  cancel_flag = 0;
+  assert_ok(cbrl_exact_evaluate(e, x, &F, NULL, g));
+  assert_ok(cbrl_exact_evaluate(fresh, x, &F0, NULL, g0));
+  assert_close(F, F0, 1e-9, 1e-12);
+  for (int j = 0; j < p->dim; j++) assert_close(g[j], g0[j], 1e-7, 1e-10);
+  /* set_opts keeps no flag of its own: set_cancel after it. */
+  cbrl_exact_set_cancel(e, NULL);
+  cancel_flag = 1;
+  assert_ok(cbrl_exact_evaluate(e, x, &F, NULL, g));
+  cancel_flag = 0;
+  cbrl_exact_free(e);
+  cbrl_exact_free(fresh);
+  cbrl_problem_free(p);
+}
+
+/* A solve that takes seconds is canceled from a signal handler 50 ms in, as the CLI does. */
+static void a_signal_cancels_a_long_solve_promptly(void **state) {
+  (void)state;
+  cbrl_random_opts o;
+  cbrl_random_opts_default(&o);
+  o.n_states = 300000, o.n_actions = 4, o.dim = 2, o.n_contexts = 1, o.branch = 6;
+  o.gamma = 0.999, o.leader_gamma = 0.999, o.lambda = 0.01, o.seed = 5;
+  cbrl_problem *p;
+  assert_ok(cbrl_random_problem_create(&p, &o));
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  cbrl_soft_opts so;
+  cbrl_soft_opts_default(&so);
+  so.tol = 1e-13;
+  cbrl_exact_set_opts(e, &so);
+  cbrl_exact_set_cancel(e, &cancel_flag);
+  cancel_flag = 0;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;
+  sigaction(SIGALRM, &sa, NULL);
+  /* The MDP at x first: one pass over the problem, not a solve, and not canceled. */
+  double x[2] = {0.1, 0.2};
+  assert_ok(cbrl_exact_set_x(e, 0, x));
+  struct itimerval it = {{0, 0}, {0, 50000}};
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  setitimer(ITIMER_REAL, &it, NULL);
+  int err = cbrl_exact_respond(e, 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double took = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+  if (err != CBRL_ECANCELED) fail_msg("err %s after %.3f s (the solve must outlast 50 ms)", cbrl_err_name(err), took);
+  /* 0.05 s to the signal, then at most one Newton step's assembly of P_pi (7.2 million entries
+     here, about 0.2 s alone, 0.7 s on a machine loaded 4 times over) or one Krylov product. An
+     uncanceled solve takes over 10 s of CPU. */
+  if (took > 2.0) fail_msg("canceled only after %.3f s", took);
+  cancel_flag = 0;
+  signal(SIGALRM, SIG_DFL);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(gradient_matches_finite_differences_on_random_problems),
@@ -229,6 +312,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(reset_forgets_warm_starts),
       cmocka_unit_test(numerical_range_is_finite_or_reported),
       cmocka_unit_test(invalid_problem_is_refused),
+      cmocka_unit_test(a_set_flag_cancels_and_a_cleared_one_resumes),
+      cmocka_unit_test(a_signal_cancels_a_long_solve_promptly),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }

@@ -119,11 +119,47 @@ static void sample_based_followers_learn_in_the_simulators_kernel(void **state) 
   cbrl_problem_free(p);
 }
 
+/* Issue 13 class 13: the sample-based followers stop on their cancellation flag; a flag at 0
+   changes no digit of the soft-Q answer. */
+static void sample_based_followers_stop_on_the_cancel_flag(void **state) {
+  (void)state;
+  cbrl_problem *p = test_four_rooms(1.0, 0.05);
+  cbrl_mdp model;
+  assert_ok(cbrl_mdp_init(&model, p, 0));
+  double x[105] = {0};
+  assert_ok(cbrl_mdp_evaluate(&model, p, 0, x));
+  static volatile int flag;
+  cbrl_follower *a, *b, *online;
+  assert_ok(cbrl_follower_soft_q_create(&a, p, 3000, CBRL_SCHEDULE_RESCALED_LINEAR));
+  assert_ok(cbrl_follower_soft_q_create(&b, p, 3000, CBRL_SCHEDULE_RESCALED_LINEAR));
+  assert_ok(cbrl_follower_online_create(&online, p, 100000, 200));
+  assert_null(a->cancel);
+  b->cancel = online->cancel = &flag;
+  cbrl_rng r1, r2;
+  cbrl_rng_seed(&r1, 4, 0);
+  cbrl_rng_seed(&r2, 4, 0);
+  cbrl_policy pa, pb;
+  flag = 0;
+  assert_ok(cbrl_follower_respond(a, 0, x, &model, NULL, &r1, &pa));
+  assert_ok(cbrl_follower_respond(b, 0, x, &model, NULL, &r2, &pb));
+  for (int i = 0; i < 416; i++) assert_true(pa.log_pi[i] == pb.log_pi[i]);
+  flag = 1;
+  assert_int_equal(cbrl_follower_respond(b, 0, x, &model, NULL, &r2, &pb), CBRL_ECANCELED);
+  assert_int_equal(cbrl_follower_respond(online, 0, x, &model, NULL, &r2, &pb), CBRL_ECANCELED);
+  flag = 0;
+  cbrl_follower_free(a);
+  cbrl_follower_free(b);
+  cbrl_follower_free(online);
+  cbrl_mdp_close(&model);
+  cbrl_problem_free(p);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(exact_follower_matches_the_soft_solver),
       cmocka_unit_test(the_shared_exact_follower_answers_from_the_workspace),
       cmocka_unit_test(sample_based_followers_learn_in_the_simulators_kernel),
+      cmocka_unit_test(sample_based_followers_stop_on_the_cancel_flag),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }

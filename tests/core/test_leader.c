@@ -166,6 +166,35 @@ static void algorithm_names_round_trip(void **state) {
   assert_string_equal(cbrl_algorithm_name(CBRL_ALG_COUNT_), "unknown");
 }
 
+/* Issue 13 class 13: a set cancellation flag stops every algorithm's iteration with
+   CBRL_ECANCELED; cleared, the leader steps again. */
+static void a_cancel_flag_stops_every_algorithm(void **state) {
+  (void)state;
+  cbrl_problem *p = test_four_rooms(3.0, 0.003);
+  static volatile int flag;
+  const cbrl_algorithm algs[] = {CBRL_ALG_EXACT, CBRL_ALG_HPGD, CBRL_ALG_HPGD_BATCH, CBRL_ALG_ZERO_ORDER,
+                                 CBRL_ALG_AMD, CBRL_ALG_HPGD_RTQ};
+  for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
+    cbrl_leader_opts o;
+    cbrl_leader_opts_default(&o);
+    assert_null(o.cancel);
+    o.algorithm = algs[i];
+    o.cancel = &flag;
+    cbrl_leader *L;
+    assert_ok(cbrl_leader_create(&L, p, &o, NULL));
+    cbrl_leader_metrics m;
+    flag = 0;
+    assert_ok(cbrl_leader_step(L, 1, &m));
+    flag = 1;
+    int err = cbrl_leader_step(L, 1, &m);
+    if (err != CBRL_ECANCELED) fail_msg("%s: %s", cbrl_algorithm_name(algs[i]), cbrl_err_name(err));
+    flag = 0;
+    assert_ok(cbrl_leader_step(L, 1, &m));
+    cbrl_leader_free(L);
+  }
+  cbrl_problem_free(p);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(the_leader_takes_a_follower_and_a_simulator),
@@ -173,6 +202,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(same_seed_same_run_and_adam_works),
       cmocka_unit_test(defaults_are_the_papers_settings),
       cmocka_unit_test(algorithm_names_round_trip),
+      cmocka_unit_test(a_cancel_flag_stops_every_algorithm),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }

@@ -88,7 +88,7 @@ static void markov_products_match_the_dense_matrix(void **state) {
   dense_operator(&m, pi, 0.9, M);
   for (int i = 0; i < S; i++) x[i] = sin(1.0 + i);
   for (int transpose = 0; transpose < 2; transpose++) {
-    cbrl__markov op = {&mm, 0.9, transpose};
+    cbrl__markov op = {&mm, 0.9, transpose, NULL};
     cbrl__markov_apply(&op, x, y);
     for (int i = 0; i < S; i++) {
       double want = 0.0;
@@ -117,7 +117,7 @@ static void gmres_matches_a_dense_solve(void **state) {
     for (int transpose = 0; transpose < 2; transpose++) {
       dense_operator(&m, pi, gammas[g], M);
       dense_solve(M, transpose, b, want);
-      cbrl__markov op = {&mm, gammas[g], transpose};
+      cbrl__markov op = {&mm, gammas[g], transpose, NULL};
       memset(x, 0, sizeof x);
       int64_t iterations = 0;
       double residual = -1.0;
@@ -131,7 +131,7 @@ static void gmres_matches_a_dense_solve(void **state) {
       assert_true(again <= 2);
     }
   /* Too few products: reported, not hidden. */
-  cbrl__markov op = {&mm, 0.99, 0};
+  cbrl__markov op = {&mm, 0.99, 0, NULL};
   memset(x, 0, sizeof x);
   int64_t iterations = 0;
   double residual;

@@ -34,6 +34,47 @@ static void rtq_counts_its_samples_exactly(void **state) {
   cbrl_problem_free(p);
 }
 
+/* Issue 13 class 13: a deep level (2^30 iterations) stops on the cancellation flag, and a flag
+   that stays 0 changes no digit (that the chunks change none either, scripts/fingerprint.py
+   shows on hpgd-rtq). */
+static void a_cancel_flag_stops_a_deep_level(void **state) {
+  (void)state;
+  cbrl_problem *p = test_small_problem(0.8);
+  cbrl_mdp m;
+  assert_ok(cbrl_mdp_init(&m, p, 0));
+  double x[3] = {0.1, -0.2, 0.3}, g[3], h[3];
+  assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
+  static volatile int flag;
+  cbrl_rtq_opts o;
+  cbrl_rtq_opts_default(&o);
+  assert_null(o.cancel);
+  o.levels = 30;
+  o.hpgd.steps = 400;
+  o.hpgd.streams = 2;
+  cbrl_rtq *plain, *flagged;
+  assert_ok(cbrl_rtq_create(&plain, p, &o));
+  o.cancel = &flag;
+  assert_ok(cbrl_rtq_create(&flagged, p, &o));
+  flag = 1;
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 2, 0);
+  assert_int_equal(cbrl_rtq_estimate(flagged, 0, x, &m, NULL, &rng, 30, 0, g, NULL), CBRL_ECANCELED);
+  assert_int_equal(cbrl_rtq_plain(flagged, 0, x, &m, NULL, &rng, 30, g, NULL), CBRL_ECANCELED);
+  flag = 0;
+  for (int level = 1; level <= 12; level += 11) {
+    cbrl_rng a, b;
+    cbrl_rng_seed(&a, 3, 0);
+    cbrl_rng_seed(&b, 3, 0);
+    assert_ok(cbrl_rtq_estimate(plain, 0, x, &m, NULL, &a, level, 0, g, NULL));
+    assert_ok(cbrl_rtq_estimate(flagged, 0, x, &m, NULL, &b, level, 0, h, NULL));
+    for (int j = 0; j < 3; j++) assert_true(g[j] == h[j]);
+  }
+  cbrl_rtq_free(plain);
+  cbrl_rtq_free(flagged);
+  cbrl_mdp_close(&m);
+  cbrl_problem_free(p);
+}
+
 /* An RT-Q workspace on the small problem at x = (0.1, -0.2, 0.3), with 2,000-step inner batches. */
 typedef struct rtq_fixture {
   cbrl_problem *p;
@@ -130,6 +171,7 @@ static void common_random_numbers_shrink_the_difference_variance(void **state) {
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(rtq_counts_its_samples_exactly),
+      cmocka_unit_test(a_cancel_flag_stops_a_deep_level),
       cmocka_unit_test(rtq_telescopes_to_the_level_K_estimator),
       cmocka_unit_test(common_random_numbers_shrink_the_difference_variance),
   };

@@ -201,6 +201,63 @@ static void an_unwritable_output_is_an_error(void **state) {
   assert_non_null(strstr(err_text, "cbrl plot: penalty map of run 0: the follower's best response: a non-finite value"));
 }
 
+/* Issue 13 class 14: every plot error says what failed, and a name --only does not know is bad
+   input (exit 2), not a failed computation. */
+static void plot_errors_say_what_failed(void **state) {
+  (void)state;
+  char args[700], sweep[128], path[256];
+  /* Stores that are not cbrl's: an empty file and a database of another program. */
+  for (int i = 0; i < 2; i++) {
+    snprintf(sweep, sizeof sweep, "%s/not_cbrl_%d", dir, i);
+    mkdir(sweep, 0777);
+    snprintf(path, sizeof path, "%s/results.sqlite", sweep);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    if (i) {
+      sqlite3 *db;
+      assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+      assert_int_equal(sqlite3_exec(db, "CREATE TABLE other (a)", NULL, NULL, NULL), SQLITE_OK);
+      sqlite3_close(db);
+    }
+    cbrl_plot_opts o = {sweep, sweep, CBRL_PLOT_PNG, 1, NULL};
+    char err[512] = "stale";
+    int n = -1;
+    assert_int_not_equal(cbrl_plot_sweep(&o, &n, err, sizeof err), 0);
+    /* The store's own check names it (run/store.c: "not a cbrl results store (...)"). */
+    if (!strstr(err, "results.sqlite") || !strstr(err, "not a cbrl results store")) fail_msg("%s", err);
+    snprintf(args, sizeof args, "plot %s", sweep);
+    assert_int_equal(run(args), 1);
+    if (!strstr(err_text, "cbrl plot: ") || strlen(err_text) < strlen("cbrl plot: x\n") || strchr(err_text, '\n') != strrchr(err_text, '\n'))
+      fail_msg("not one line that says what failed: '%s'", err_text);
+    assert_non_null(strstr(err_text, "not a cbrl results store"));
+  }
+  const char *cfg = write_config("only.yaml", small);
+  snprintf(args, sizeof args, "run %s --out %s/o --quiet --set seeds=1 --set algorithm=hpgd-batch", cfg, dir);
+  assert_int_equal(run(args), 0);
+  const char *bad[][2] = {{"nope", "unknown algorithm 'nope'"},
+                          {"hpgd-batch,zero-ordr", "unknown algorithm 'zero-ordr'"},
+                          {"exact,,amd", "an empty name"},
+                          {"exact,", "an empty name"},
+                          {",exact", "an empty name"},
+                          {"rtq", "unknown algorithm 'rtq'"},
+                          {"HPGD", "unknown algorithm 'HPGD'"}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    snprintf(args, sizeof args, "plot %s/o --out %s/o_only --only '%s'", dir, dir, bad[i][0]);
+    if (run(args) != 2 || !strstr(err_text, bad[i][1])) fail_msg("--only %s: %s", bad[i][0], err_text);
+    assert_true(strchr(err_text, '\n') == strrchr(err_text, '\n'));
+    struct stat st;
+    snprintf(path, sizeof path, "%s/o_only", dir);
+    assert_int_not_equal(stat(path, &st), 0); /* nothing written */
+  }
+  /* A known algorithm the sweep lacks: the store is read to find out; exit 1, named. */
+  snprintf(args, sizeof args, "plot %s/o --only amd", dir);
+  assert_int_equal(run(args), 1);
+  assert_non_null(strstr(err_text, "--only amd: no finished runs"));
+  snprintf(args, sizeof args, "plot %s/o --only hpgd-batch", dir);
+  assert_int_equal(run(args), 0);
+}
+
 /* One penalised cell, the top door (3, 6): in the PNG its red square lies on that cell of the
    grid the walls draw (13 x 13 cells between the outer walls), where it was once drawn half a
    cell up and right. Two panels with the same cell at full and at half the penalty share one
@@ -372,6 +429,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(svg_only_keeps_the_penalty_dump),
       cmocka_unit_test(file_names_carry_only_the_sweeps_axes),
       cmocka_unit_test(smoothing_is_over_iterations),
+      cmocka_unit_test(plot_errors_say_what_failed),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, getenv("CBRL_TEST_KEEP") ? NULL : remove_dir);

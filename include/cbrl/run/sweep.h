@@ -46,7 +46,8 @@ typedef struct cbrl_sweep_opts {
   int resume;
   int plot;                /* draw the figures when the sweep ends */
   const char *config_text; /* canonical config */
-  const volatile int *stop; /* the caller's stop flag, read between iterations; NULL: none */
+  const volatile int *stop; /* the caller's stop flag, read between iterations and inside one
+                               (cbrl_leader_opts.cancel); NULL: none */
   /* Callbacks, each may be NULL; calls are serialised. */
   void (*on_progress)(void *user, const cbrl_sweep_progress *p);
   void (*on_log)(void *user, const char *line); /* one line, no newline */
