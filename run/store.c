@@ -274,9 +274,11 @@ int cbrl_store_guard_output(const char *store, const char *out, char *err, size_
   return 0;
 }
 
+/* SQLite's failure as a message and a code: CBRL_ENOMEM when SQLite ran out of memory (a failed
+   computation, not a damaged store), CBRL_EIO otherwise. */
 static int db_fail(cbrl_store *s, char *err, size_t n, const char *what) {
   snprintf(err, n, "%s: %s: %s", s->path, what, s->db ? sqlite3_errmsg(s->db) : "cannot open");
-  return CBRL_EIO;
+  return s->db && sqlite3_errcode(s->db) == SQLITE_NOMEM ? CBRL_ENOMEM : CBRL_EIO;
 }
 
 int cbrl_store_open(cbrl_store *s, const char *path, int create, char *err, size_t err_size) {
@@ -518,7 +520,10 @@ int cbrl_store_write(cbrl_store *s, const cbrl_config *c, const cbrl_run_spec *r
   if (res->x) {
     size_t cap = (size_t)res->dim * 26 + 4, n = 0;
     x_json = malloc(cap);
-    if (!x_json) return CBRL_ENOMEM;
+    if (!x_json) {
+      snprintf(err, err_size, "%s: run %d: out of memory", s->path, r->index);
+      return CBRL_ENOMEM;
+    }
     n += (size_t)snprintf(x_json + n, cap - n, "[");
     for (int j = 0; j < res->dim; j++) n += (size_t)snprintf(x_json + n, cap - n, "%s%.17g", j ? "," : "", res->x[j]);
     snprintf(x_json + n, cap - n, "]");
