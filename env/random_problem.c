@@ -1,4 +1,4 @@
-/* Random CMDPs (docs/ENVIRONMENTS.md, Random problems): an affine problem whose constants and coefficients are drawn
+/* Random CMDPs (docs/ENVIRONMENTS.md 3): an affine problem whose constants and coefficients are drawn
    from one seeded stream, so a seed names a problem. */
 #include <math.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* The tax economy's continuous-assets simulator (docs/ENVIRONMENTS.md, Tax design). Assets are
+/* The tax economy's continuous-assets simulator (docs/ENVIRONMENTS.md 2). Assets are
    a real number in [-100, 100]; the household acts through its tabular policy at the bin containing its assets
    (the last bin holds s = 100), earns the rewards of its actual assets, and moves to
    s' = m + sd eps, m = clip(s + (1 - tau_I) h - C, -100, 100), eps a standard normal truncated

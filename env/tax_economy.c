@@ -1,4 +1,4 @@
-/* The tax economy (docs/ENVIRONMENTS.md, Tax design): households of one preference type choose
+/* The tax economy (docs/ENVIRONMENTS.md 2): households of one preference type choose
    hours h and spending (c_1, c_2, c_3) under an income tax and three VATs. This file holds what
    does not depend on the asset grid: the rates, the action encoding, consumption utility,
    welfare and revenue, and the clipped mean of the next assets.

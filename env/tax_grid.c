@@ -1,4 +1,4 @@
-/* The tax economy as a tabular CB-RL problem (docs/ENVIRONMENTS.md, Tax design): the problem ops
+/* The tax economy as a tabular CB-RL problem (docs/ENVIRONMENTS.md 2): the problem ops
    over a grid of asset bins. The households' rewards come from the economy (tax_economy.c).
 
    The next bin's probability is the truncated normal's mass,

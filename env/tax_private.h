@@ -1,4 +1,4 @@
-/* Internal: the tax economy shared by its four files (docs/ENVIRONMENTS.md, Tax design):
+/* Internal: the tax economy shared by its four files (docs/ENVIRONMENTS.md 2):
    tax_economy.c (utility, actions, budget, the clipped next-asset mean), tax_grid.c (the tabular
    problem: asset bins, truncated-normal masses, vjp), tax_report.c (cbrl_tax_report_compute) and
    tax_continuous.c (the continuous-assets simulator). Everything here is cbrl__tax_ prefixed; the

@@ -1,4 +1,4 @@
-/* What a tax policy does to the economy (docs/ENVIRONMENTS.md, Tax design): welfare, the
+/* What a tax policy does to the economy (docs/ENVIRONMENTS.md 2): welfare, the
    households' own values, revenue and assets, from the households' exact best responses. */
 #include <math.h>
 #include <stdlib.h>

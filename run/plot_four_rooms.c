@@ -1,4 +1,4 @@
-/* The Four-Rooms penalty map (docs/ENVIRONMENTS.md, Four-Rooms): the learned penalty per cell,
+/* The Four-Rooms penalty map (docs/ENVIRONMENTS.md 1): the learned penalty per cell,
    walls, start, goals, the leader's target, and the follower's most likely path to each goal,
    with a text dump of every panel. Four-Rooms' entry in the registry points here. */
 #include <math.h>

@@ -1,4 +1,4 @@
-/* Affine tabular problems (docs/ENVIRONMENTS.md, Random problems and Problem files). Coefficient
+/* Affine tabular problems (docs/ENVIRONMENTS.md 3 and 4). Coefficient
    vectors are stored sparsely (index, value) in one pool per context, so a term depending on few
    coordinates of x costs only those in evaluate and vjp. */
 #include "cbrl/affine.h"

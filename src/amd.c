@@ -1,4 +1,4 @@
-/* AMD (docs/MODEL.md, AMD): four tables per context updated synchronously, K times per outer
+/* AMD (docs/MODEL.md 4.3): four tables per context updated synchronously, K times per outer
    iteration. The d-vector tables are laid out with d fastest, so every update is a sequence of
    contiguous axpy loops the compiler vectorises. Qtil is discounted with the leader's gamma,
    which is what makes sum_s mu Vtil the exact gradient at the fixed point (the paper's runs have
@@ -126,7 +126,7 @@ static int evaluate_q_vector(cbrl_amd *a, const cbrl_mdp *m, double gamma, const
   return 0;
 }
 
-/* Initialisation (docs/MODEL.md, AMD): Q_LL by a full soft solve; the others under the uniform policy. */
+/* Initialisation (docs/MODEL.md 4.3): Q_LL by a full soft solve; the others under the uniform policy. */
 static int initialise(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
   const cbrl_problem *p = a->problem;
   size_t SA = (size_t)p->n_states * p->n_actions;
@@ -146,7 +146,7 @@ static int initialise(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
   return 0;
 }
 
-/* Values of state s from its rows of the tables (docs/MODEL.md, AMD, step 2): pi, V_LL, V_UL,
+/* Values of state s from its rows of the tables (docs/MODEL.md 4.3, step 2): pi, V_LL, V_UL,
    grad V_LL and Vtil, written to the given state-indexed arrays. */
 static CBRL_VECTOR_CLONES void state_values(const cbrl_amd *a, const amd_context *c, int s, double *v_ll,
                                             double *v_ul, double *gv_ll, double *vtil) {
@@ -169,7 +169,7 @@ static CBRL_VECTOR_CLONES void state_values(const cbrl_amd *a, const amd_context
   v_ul[s] = vul;
 }
 
-/* One synchronous update of all four tables (docs/MODEL.md, AMD, step 3), reading the values of the
+/* One synchronous update of all four tables (docs/MODEL.md 4.3, step 3), reading the values of the
    old tables from a->v_* and writing those of the new tables to a->next_*. A state's new
    rows depend on its own old rows and its successors' old values only, so its new values
    can be formed while its rows are still in L1: one pass over the d-vector tables per update

@@ -1,4 +1,4 @@
-/* Exact hypergradient (docs/MODEL.md, The exact hypergradient), in adjoint mode. With u(s,a) = d(s) pi(a|s) and
+/* Exact hypergradient (docs/MODEL.md 3), in adjoint mode. With u(s,a) = d(s) pi(a|s) and
    w(s,a) = u(s,a) Abar(s,a) / lam, the response term sum_{s,a} w gA equals sum_{s,a} z c,
    where z = w + gamma pi (P^T z) is the adjoint of G's fixed point and
    c = grad r + gamma grad log P V*. Writing z = w + gamma pi m, m solves the state-level

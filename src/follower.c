@@ -1,4 +1,4 @@
-/* Followers (docs/MODEL.md, Followers). The exact follower keeps one warm-started soft solver
+/* Followers (docs/MODEL.md 5). The exact follower keeps one warm-started soft solver
    per context, or answers from an exact workspace's, so that a leader holds one per context. */
 #include "cbrl/follower.h"
 

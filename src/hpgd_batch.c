@@ -1,4 +1,4 @@
-/* HPGD batch estimator (docs/MODEL.md, HPGD: the batch estimator).
+/* HPGD batch estimator (docs/MODEL.md 4.1: the batch estimator).
 
    The response term sum_t w_t gA(s_t,a_t), with gA = G - grad V estimated as per-(s,a) and
    per-state means of vector returns R^c, equals sum_t beta_t R^c_t with
@@ -124,7 +124,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
 
   /* W(s,a) = sum over steps of gamL^tau Abar(s,a) / lam / n_finished; the direct term
      gamL^tau grad rbar / n_finished; the grad P and grad mu terms of the exact gradient
-     (docs/MODEL.md, The exact hypergradient). */
+     (docs/MODEL.md 3). */
   for (int64_t j = 0; j < n; j++) {
     const cbrl_step *sj = &st[j];
     size_t sa = (size_t)sj->s * A + sj->a;

@@ -1,4 +1,4 @@
-/* HPGD unbiased estimator with geometric horizons (docs/MODEL.md, HPGD: the unbiased estimator).
+/* HPGD unbiased estimator with geometric horizons (docs/MODEL.md 4.1: the unbiased estimator).
 
    One sample draws T ~ Geometric(1 - gamL) and forms, at (s_T, a_T),
    (1/(1-gamL)) [grad rbar + Abar_hat gA_hat / lam + gamL grad log P(s_{T+1}) Vbar_hat(s_{T+1})],

@@ -1,4 +1,4 @@
-/* The leader loop (docs/MODEL.md, Leader algorithms): x <- x + alpha clip(g), one sampled context
+/* The leader loop (docs/MODEL.md 4): x <- x + alpha clip(g), one sampled context
    per iteration. */
 #include "cbrl/leader.h"
 

@@ -1,4 +1,4 @@
-/* RT-Q (docs/MODEL.md, RT-Q; after Hu et al. 2023): a randomly truncated multilevel estimator over soft
+/* RT-Q (docs/MODEL.md 4.4; after Hu et al. 2023): a randomly truncated multilevel estimator over soft
    Q-learning. E[g] = E[g(pi_0)] + sum_k p_k E[g(pi_k) - g(pi_{k-1})] / p_k = E[g(pi_K)], at an
    expected follower cost of sum_k p_k 2^k iterations, O(K) for p_k ~ 2^-k, instead of 2^K. */
 #include <math.h>

@@ -1,4 +1,4 @@
-/* Trajectory simulation (docs/MODEL.md, HPGD): from the model's kernel, or from a simulator.
+/* Trajectory simulation (docs/MODEL.md 4.1): from the model's kernel, or from a simulator.
    Sampling scans the few entries of a CSR row. */
 #include "cbrl/simulate.h"
 

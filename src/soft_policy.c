@@ -1,4 +1,4 @@
-/* The soft maximum of one row, docs/MODEL.md, Soft best response: v = lambda logsumexp(q / lambda)
+/* The soft maximum of one row, docs/MODEL.md 2: v = lambda logsumexp(q / lambda)
    and pi = softmax(q / lambda). Every sum is shifted by the row's maximum, so lambda down to 1e-4
    neither overflows nor loses the largest term. Every soft policy of the core (solver,
    followers, RT-Q, AMD) and the tax economy's split choice come from here. */

@@ -1,4 +1,4 @@
-/* Sample-based followers (docs/MODEL.md, RT-Q and Followers): soft Q-learning from a generative
+/* Sample-based followers (docs/MODEL.md 4.4 and 5): soft Q-learning from a generative
    model (one s' per (s, a) per iteration), and from the follower's own on-policy episodes. */
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Soft best response (docs/MODEL.md, Soft best response). Soft policy iteration is Newton's method on the soft Bellman
+/* Soft best response (docs/MODEL.md 2). Soft policy iteration is Newton's method on the soft Bellman
    operator (its Jacobian is gamma P_pi), so a warm start converges in one or two linear
    solves where value iteration would need O(1/(1-gamma)) sweeps. */
 #include "cbrl/soft_solver.h"

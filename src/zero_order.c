@@ -1,4 +1,4 @@
-/* The zero-order estimate (docs/MODEL.md, Zero-order baseline): g = (f(x + u Z) - f(x)) Z / u.
+/* The zero-order estimate (docs/MODEL.md 4.2): g = (f(x + u Z) - f(x)) Z / u.
    Its mean is the gradient of the Gaussian smoothing f_u(x) = E f(x + u Z) of f, up to a term
    that vanishes as u -> 0. The shifted point keeps its own warm-started exact workspace: it
    moves with x but never disturbs the warm starts of the caller's evaluation at x. */

@@ -1,4 +1,4 @@
-/* Affine tabular problems (docs/ENVIRONMENTS.md, Random problems and Problem files): r, rbar and
+/* Affine tabular problems (docs/ENVIRONMENTS.md 3 and 4): r, rbar and
    the logits of P and mu are affine in x. */
 #ifndef CBRL_AFFINE_H
 #define CBRL_AFFINE_H

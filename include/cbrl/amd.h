@@ -1,4 +1,4 @@
-/* AMD, forward-mode hypergradients from tables updated alongside the follower (docs/MODEL.md, AMD). */
+/* AMD, forward-mode hypergradients from tables updated alongside the follower (docs/MODEL.md 4.3). */
 #ifndef CBRL_AMD_H
 #define CBRL_AMD_H
 

@@ -1,4 +1,4 @@
-/* Exact leader objective F(x) and its hypergradient (docs/MODEL.md, The exact hypergradient),
+/* Exact leader objective F(x) and its hypergradient (docs/MODEL.md 3),
    computed in adjoint mode. */
 #ifndef CBRL_EXACT_H
 #define CBRL_EXACT_H

@@ -1,4 +1,4 @@
-/* Followers (docs/MODEL.md, Followers): anything that turns (x, context) into a policy. The leader's estimators
+/* Followers (docs/MODEL.md 5): anything that turns (x, context) into a policy. The leader's estimators
    see only the policy's trajectories, so any follower plugs in without touching them. */
 #ifndef CBRL_FOLLOWER_H
 #define CBRL_FOLLOWER_H
@@ -61,7 +61,7 @@ CBRL_API int cbrl_follower_exact_shared_create(cbrl_follower **out, const cbrl_p
 /* Returns the exact follower's solver of a context (NULL for other followers). */
 CBRL_API const cbrl_soft_solver *cbrl_follower_exact_solver(const cbrl_follower *f, int context);
 
-/* ---- Sample-based followers (docs/MODEL.md, RT-Q and Followers) --------------------------------------- */
+/* ---- Sample-based followers (docs/MODEL.md 4.4 and 5) --------------------------------------- */
 
 /* Step sizes of soft Q-learning. */
 typedef enum cbrl_schedule {

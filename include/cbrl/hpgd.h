@@ -1,4 +1,4 @@
-/* HPGD, the hyper policy gradient estimators (docs/MODEL.md, HPGD): they use only trajectories
+/* HPGD, the hyper policy gradient estimators (docs/MODEL.md 4.1): they use only trajectories
    of the follower's policy, the leader's own rewards and the mechanism derivatives (the vjp). */
 #ifndef CBRL_HPGD_H
 #define CBRL_HPGD_H
@@ -17,7 +17,7 @@ typedef struct cbrl_estimate_info {
   int64_t dropped;    /* steps of truncated episodes that could not be bootstrapped */
 } cbrl_estimate_info;
 
-/* Which HPGD estimate (docs/MODEL.md, HPGD). */
+/* Which HPGD estimate (docs/MODEL.md 4.1). */
 typedef enum cbrl_hpgd_kind {
   /* From N on-policy steps: tabular Monte Carlo values, truncated episodes bootstrapped from
      terminated visits of their last state. Biased for finite N, low variance; the paper's. */

@@ -1,4 +1,4 @@
-/* The leader loop (docs/MODEL.md, Leader algorithms): gradient ascent on F with clipping, one
+/* The leader loop (docs/MODEL.md 4): gradient ascent on F with clipping, one
    context per iteration, and a choice of hypergradient: HPGD (batch or unbiased), zero-order,
    AMD, or exact; HPGD asks a cbrl_follower and may learn from a cbrl_simulator. */
 #ifndef CBRL_LEADER_H

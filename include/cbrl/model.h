@@ -1,4 +1,4 @@
-/* The CB-RL model (docs/MODEL.md, The CB-RL model): a leader parameter x, contexts, and
+/* The CB-RL model (docs/MODEL.md 1): a leader parameter x, contexts, and
    per-context follower MDPs. */
 #ifndef CBRL_MODEL_H
 #define CBRL_MODEL_H

@@ -1,4 +1,4 @@
-/* RT-Q: randomly truncated multilevel HPGD over soft Q-learning (docs/MODEL.md, RT-Q). */
+/* RT-Q: randomly truncated multilevel HPGD over soft Q-learning (docs/MODEL.md 4.4). */
 #ifndef CBRL_RTQ_H
 #define CBRL_RTQ_H
 

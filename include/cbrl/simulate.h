@@ -1,4 +1,4 @@
-/* Simulation: trajectories of a follower's policy (docs/MODEL.md, HPGD), from the model's own
+/* Simulation: trajectories of a follower's policy (docs/MODEL.md 4.1), from the model's own
    kernel or from a simulator, with episodes that terminate (a terminal state) kept apart from
    episodes that are truncated (a time cut). */
 #ifndef CBRL_SIMULATE_H

@@ -1,4 +1,4 @@
-/* The follower's soft best response (docs/MODEL.md, Soft best response): soft Q*, V*, pi*,
+/* The follower's soft best response (docs/MODEL.md 2): soft Q*, V*, pi*,
    policy evaluation and occupancy. */
 #ifndef CBRL_SOFT_SOLVER_H
 #define CBRL_SOFT_SOLVER_H
@@ -100,7 +100,7 @@ CBRL_API int cbrl_soft_solver_evaluate_vector(cbrl_soft_solver *w, const cbrl_md
 CBRL_API int cbrl_soft_solver_occupancy(cbrl_soft_solver *w, const cbrl_mdp *m, double gamma,
                                         const double *start, double *d);
 
-/* ---- One row of a soft maximum (docs/MODEL.md, Soft best response) ----------- */
+/* ---- One row of a soft maximum (docs/MODEL.md 2) ----------- */
 
 /* Returns v = lambda log sum_a exp(q[a] / lambda) over q[0..n), shifted by the maximum so that a
    small lambda neither overflows nor loses the largest term. */

@@ -1,4 +1,4 @@
-/* The zero-order hypergradient estimate (docs/MODEL.md, Zero-order baseline): a two-point
+/* The zero-order hypergradient estimate (docs/MODEL.md 4.2): a two-point
    difference of the exact objective of one context along a random Gaussian direction. */
 #ifndef CBRL_ZERO_ORDER_H
 #define CBRL_ZERO_ORDER_H

@@ -1,4 +1,4 @@
-/* Tests for env/tax_economy.c, env/tax_grid.c and env/tax_report.c (docs/ENVIRONMENTS.md, Tax
+/* Tests for env/tax_economy.c, env/tax_grid.c and env/tax_report.c (docs/ENVIRONMENTS.md 2
    design): bin masses, the truncated normal's score against finite differences, the reduction over spending splits against brute force over 1,250 joint
    actions, the exact hypergradient (income tax and VAT) against finite differences, HPGD's
    unbiased estimate against it, and a short HPGD run raising welfare. */

@@ -1,4 +1,4 @@
-/* Four-Rooms reward shaping (docs/ENVIRONMENTS.md, Four-Rooms). */
+/* Four-Rooms reward shaping (docs/ENVIRONMENTS.md 1). */
 #ifndef CBRL_ENV_FOUR_ROOMS_H
 #define CBRL_ENV_FOUR_ROOMS_H
 

@@ -1,4 +1,4 @@
-/* Random affine CB-RL problems (docs/ENVIRONMENTS.md, Random problems). */
+/* Random affine CB-RL problems (docs/ENVIRONMENTS.md 3). */
 #ifndef CBRL_ENV_RANDOM_PROBLEM_H
 #define CBRL_ENV_RANDOM_PROBLEM_H
 

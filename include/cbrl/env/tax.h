@@ -1,5 +1,5 @@
 /* Tax design: households in a savings economy under an income tax and three VATs
-   (docs/ENVIRONMENTS.md, Tax design). */
+   (docs/ENVIRONMENTS.md 2). */
 #ifndef CBRL_ENV_TAX_H
 #define CBRL_ENV_TAX_H
 
@@ -40,7 +40,7 @@ CBRL_API void cbrl_tax_x_for_rate(double rate, double *x);
 /* Decodes a reduced action into hours h and total spending C. */
 CBRL_API void cbrl_tax_action(int action, double *hours, double *spending);
 
-/* Creates the continuous-assets simulator of the tax economy p (docs/ENVIRONMENTS.md, Tax
+/* Creates the continuous-assets simulator of the tax economy p (docs/ENVIRONMENTS.md 2
    design), for cbrl_hpgd_estimate or cbrl_leader_opts.simulator: households act through their
    grid policy at the bin holding their assets; the estimators get grad log p analytically.
    Free it with cbrl_simulator_free. */
