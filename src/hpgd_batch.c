@@ -169,6 +169,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
     info->finished = b->n_finished;
     info->dropped = dropped;
   }
+  h->log_p_steps = b; /* add_log_p wrote w_log_p at these steps' entries only */
   return cbrl__hpgd_flush(h, context, x, m, grad);
 }
 

@@ -119,7 +119,7 @@ int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, const dou
     for (int a = 0; a < A; a++) {
       size_t sa = (size_t)s * A + a;
       if (!isfinite(m->r[sa]) || !isfinite(m->rbar[sa])) return CBRL_ENONFINITE;
-      if (m->terminal[s]) continue;
+      if (m->terminal[s] || (p->flags & CBRL_ROWS_CHECKED)) continue;
       double psum = 0.0;
       for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) {
         if (!isfinite(m->prob[k]) || m->prob[k] < 0.0) return CBRL_ENONFINITE;
