@@ -11,7 +11,7 @@
 #include "cbrl/amd.h"
 #include "cbrl/soft_solver.h"
 #include "soft_policy.h"
-#include "vector_clones.h"
+#include "vector_clones.h" /* CBRL_NO_CLONES */
 
 typedef struct amd_context {
   int ready;
@@ -140,138 +140,55 @@ static int initialise(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
   return 0;
 }
 
-/* Rows are processed a block at a time in registers, as vectors of 8 doubles the clones split
-   into their own lane width; element-wise IEEE operations, so any width and any block gives the
-   scalar loop's results. */
+/* The table updates, once per vector width (src/amd_kernel.h); the widest this CPU runs is chosen
+   per call. None uses FMA (src/vector_clones.h), so all give the same bits. */
 typedef double amd_v8 __attribute__((vector_size(64), aligned(8), may_alias));
-#define amd_load(p) (*(const amd_v8 *)(p))
-#define amd_store(p, v) (*(amd_v8 *)(p) = (v))
+typedef double amd_v4 __attribute__((vector_size(32), aligned(8), may_alias));
+typedef double amd_v2 __attribute__((vector_size(16), aligned(8), may_alias));
 
-/* Coordinates [j0, j0 + 8 NB) of state s's grad V_LL and Vtil: sum_b pi_b times its rows, in
-   action order from 0. */
-#define AMD_VALUES(NB)                                                                           \
-  do {                                                                                           \
-    amd_v8 g_[NB], v_[NB];                                                                       \
-    for (int i_ = 0; i_ < NB; i_++) g_[i_] = v_[i_] = (amd_v8){0};                               \
-    for (int b = 0; b < A; b++) {                                                                \
-      size_t o_ = ((size_t)s * A + b) * d + j0;                                                  \
-      double w = pi[b];                                                                          \
-      for (int i_ = 0; i_ < NB; i_++) {                                                          \
-        g_[i_] += w * amd_load(c->gq_ll + o_ + 8 * i_);                                          \
-        v_[i_] += w * amd_load(c->qtil + o_ + 8 * i_);                                           \
-      }                                                                                          \
-    }                                                                                            \
-    for (int i_ = 0; i_ < NB; i_++) {                                                            \
-      amd_store(gv + j0 + 8 * i_, g_[i_]);                                                       \
-      amd_store(vt + j0 + 8 * i_, v_[i_]);                                                       \
-    }                                                                                            \
-    j0 += 8 * NB;                                                                                \
-  } while (0)
+#define AMD_VEC amd_v2
+#define AMD_W 2
+#define AMD_TARGET
+#define AMD_NAME(f) f##_v2
+#include "amd_kernel.h"
+#undef AMD_VEC
+#undef AMD_W
+#undef AMD_TARGET
+#undef AMD_NAME
 
-/* Values of state s from its rows of the tables (docs/MODEL.md, AMD, step 2): pi, V_LL, V_UL,
-   grad V_LL and Vtil, written to the given state-indexed arrays. */
-static CBRL_VECTOR_CLONES void state_values(const cbrl_amd *a, const amd_context *c, int s, double *v_ll,
-                                            double *v_ul, double *gv_ll, double *vtil) {
-  const cbrl_problem *p = a->problem;
-  int A = p->n_actions, d = p->dim;
-  double lam = p->lambda, *pi = a->pi + (size_t)s * A;
-  /* V_LL = sum pi Q_LL + lam H(pi) = lam logsumexp(Q_LL / lam). */
-  v_ll[s] = cbrl_softmax_row(c->q_ll + (size_t)s * A, A, lam, pi);
-  double vul = 0.0;
-  for (int b = 0; b < A; b++) vul += pi[b] * c->q_ul[(size_t)s * A + b];
-  v_ul[s] = vul;
-  double *restrict gv = gv_ll + (size_t)s * d, *restrict vt = vtil + (size_t)s * d;
-  int j0 = 0;
-  while (j0 + 32 <= d) AMD_VALUES(4);
-  while (j0 + 8 <= d) AMD_VALUES(1);
-  for (; j0 < d; j0++) {
-    double g = 0.0, v = 0.0;
-    for (int b = 0; b < A; b++) {
-      size_t o = ((size_t)s * A + b) * d + j0;
-      g += pi[b] * c->gq_ll[o];
-      v += pi[b] * c->qtil[o];
-    }
-    gv[j0] = g;
-    vt[j0] = v;
-  }
-}
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(CBRL_NO_CLONES)
+#define AMD_X86 1
+#define AMD_VEC amd_v4
+#define AMD_W 4
+#define AMD_TARGET __attribute__((target("avx2")))
+#define AMD_NAME(f) f##_v4
+#include "amd_kernel.h"
+#undef AMD_VEC
+#undef AMD_W
+#undef AMD_TARGET
+#undef AMD_NAME
 
-/* Coordinates [j0, j0 + 8 NB) of a state-action's new grad Q_LL and Qtil rows: grad r, and
-   grad rbar + grad A_LL A_UL / lam, plus (gamma p) times each successor's row in CSR order. */
-#define AMD_ROWS(NB)                                                                             \
-  do {                                                                                           \
-    amd_v8 g_[NB], q_[NB];                                                                       \
-    for (int i_ = 0; i_ < NB; i_++) {                                                            \
-      int j_ = j0 + 8 * i_;                                                                      \
-      q_[i_] = amd_load(jb + j_) + (amd_load(gq + j_) - amd_load(gv + j_)) * coef;               \
-      g_[i_] = amd_load(jr + j_);                                                                \
-    }                                                                                            \
-    for (int64_t k = k0; k < k1; k++) {                                                          \
-      double pk = m->prob[k], pg = gam * pk, pq = gamL * pk;                                     \
-      size_t t_ = (size_t)m->next[k] * d + j0;                                                   \
-      const double *gvt = a->gv_ll + t_, *vtt = a->vtil + t_;                                    \
-      for (int i_ = 0; i_ < NB; i_++) {                                                          \
-        g_[i_] += pg * amd_load(gvt + 8 * i_);                                                   \
-        q_[i_] += pq * amd_load(vtt + 8 * i_);                                                   \
-      }                                                                                          \
-    }                                                                                            \
-    for (int i_ = 0; i_ < NB; i_++) {                                                            \
-      amd_store(gq + j0 + 8 * i_, g_[i_]);                                                       \
-      amd_store(qt + j0 + 8 * i_, q_[i_]);                                                       \
-    }                                                                                            \
-    j0 += 8 * NB;                                                                                \
-  } while (0)
+#define AMD_VEC amd_v8
+#define AMD_W 8
+#define AMD_TARGET __attribute__((target("avx512f")))
+#define AMD_NAME(f) f##_v8
+#include "amd_kernel.h"
+#undef AMD_VEC
+#undef AMD_W
+#undef AMD_TARGET
+#undef AMD_NAME
+#endif
 
-/* One synchronous update of all four tables (docs/MODEL.md, AMD, step 3), reading the values of the
-   old tables from a->v_* and writing those of the new tables to a->next_*. A state's new
-   rows depend on its own old rows and its successors' old values only, so its new values
-   can be formed while its rows are still in L1: one pass over the d-vector tables per update
-   instead of two. A state-action's grad Q_LL and Qtil rows are accumulated over its successors
-   in registers, 32 coordinates at a time, instead of being reloaded and stored once per
-   transition; each coordinate still adds its successors in CSR order with the same operations
-   ((gamma p) v, added in turn), so the results are bitwise those of the transition-at-a-time
-   loop. */
-static CBRL_VECTOR_CLONES void update(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
-  const cbrl_problem *p = a->problem;
-  int S = p->n_states, A = p->n_actions, d = p->dim;
-  double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
-  for (int s = 0; s < S; s++) {
-    for (int b = 0; b < A; b++) {
-      size_t sa = (size_t)s * A + b;
-      double *restrict gq = c->gq_ll + sa * d, *restrict qt = c->qtil + sa * d;
-      const double *gv = a->gv_ll + (size_t)s * d, *jr = a->jac_r + sa * d, *jb = a->jac_rbar + sa * d;
-      double coef = (c->q_ul[sa] - a->v_ul[s]) / lam; /* A_UL / lam */
-      int64_t k0 = m->terminal[s] ? 0 : m->row[sa], k1 = m->terminal[s] ? 0 : m->row[sa + 1];
-      double ell = 0.0, eul = 0.0;
-      for (int64_t k = k0; k < k1; k++) {
-        double pk = m->prob[k];
-        int32_t t = m->next[k];
-        ell += pk * a->v_ll[t];
-        eul += pk * a->v_ul[t];
-      }
-      int j0 = 0;
-      while (j0 + 32 <= d) AMD_ROWS(4);
-      while (j0 + 8 <= d) AMD_ROWS(1);
-      for (; j0 < d; j0++) {
-        double g = jr[j0], q = jb[j0] + (gq[j0] - gv[j0]) * coef;
-        for (int64_t k = k0; k < k1; k++) {
-          double pk = m->prob[k];
-          size_t t = (size_t)m->next[k] * d + j0;
-          g += gam * pk * a->gv_ll[t];
-          q += gamL * pk * a->vtil[t];
-        }
-        gq[j0] = g;
-        qt[j0] = q;
-      }
-      c->q_ll[sa] = m->r[sa] + gam * ell;
-      c->q_ul[sa] = m->rbar[sa] + gamL * eul;
-    }
-    state_values(a, c, s, a->next_v_ll, a->next_v_ul, a->next_gv_ll, a->next_vtil);
-  }
-  swap(&a->v_ll, &a->next_v_ll);
-  swap(&a->v_ul, &a->next_v_ul);
-  swap(&a->gv_ll, &a->next_gv_ll);
-  swap(&a->vtil, &a->next_vtil);
+typedef void amd_values_fn(const cbrl_amd *, const amd_context *, int, double *, double *, double *, double *);
+typedef void amd_update_fn(cbrl_amd *, amd_context *, const cbrl_mdp *);
+
+static void amd_kernels(amd_values_fn **values, amd_update_fn **update) {
+  *values = state_values_v2, *update = update_v2;
+#ifdef AMD_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) *values = state_values_v8, *update = update_v8;
+  else if (__builtin_cpu_supports("avx2")) *values = state_values_v4, *update = update_v4;
+#endif
 }
 
 int cbrl_amd_step(cbrl_amd *a, int context, const double *x, const cbrl_mdp *m, int updates, double *grad) {
@@ -282,6 +199,9 @@ int cbrl_amd_step(cbrl_amd *a, int context, const double *x, const cbrl_mdp *m, 
   int err = cbrl_mdp_reward_jacobian(m, p, context, x, a->jac_r, a->jac_rbar);
   if (err) return err;
   if (!c->ready && (err = initialise(a, c, m))) return err;
+  amd_values_fn *state_values;
+  amd_update_fn *update;
+  amd_kernels(&state_values, &update);
   for (int s = 0; s < p->n_states; s++) state_values(a, c, s, a->v_ll, a->v_ul, a->gv_ll, a->vtil);
   for (int i = 0; i < updates; i++) update(a, c, m);
   /* Vtil of the final tables: one more policy pass. */

@@ -63,7 +63,9 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
   memset(h->extra_s, 0, sizeof(double) * S);
 
   /* Pass 1: discounted returns of rbar (gamL) and of the soft reward r - lam log pi (gam),
-     backwards inside each episode; terminated visits feed the bootstrap tables. */
+     backwards inside each episode; terminated visits feed the bootstrap tables. The soft
+     returns (and V*) only weight the grad log P terms: without CBRL_DEPENDS_P they are skipped,
+     which changes nothing else. */
   int64_t n_episodes = split_episodes(b, h->episode);
   for (int64_t e = 0; e < n_episodes; e++) {
     int64_t i = h->episode[e], end = h->episode[e + 1];
@@ -71,14 +73,13 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
     double gb = 0.0, gs = 0.0;
     for (int64_t j = end - 1; j >= i; j--) {
       gb = st[j].rbar + gamL * gb;
-      gs = st[j].r - lam * st[j].log_pi + gam * gs;
       h->ret_bar[j] = gb;
-      h->ret_soft[j] = gs;
       h->complete[j] = (unsigned char)complete;
+      if (with_p) h->ret_soft[j] = gs = st[j].r - lam * st[j].log_pi + gam * gs;
       if (complete) {
         h->c_n[st[j].s] += 1.0;
         h->c_bar[st[j].s] += gb;
-        h->c_soft[st[j].s] += gs;
+        if (with_p) h->c_soft[st[j].s] += gs;
       }
     }
   }
@@ -100,7 +101,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
         double db = gamL, ds = gam;
         for (int64_t j = end - 1; j >= i; j--, db *= gamL, ds *= gam) {
           h->ret_bar[j] += db * vb;
-          h->ret_soft[j] += ds * vs;
+          if (with_p) h->ret_soft[j] += ds * vs;
         }
       } else {
         dropped += end - i;
@@ -114,7 +115,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
       h->n_sa[sa] += 1.0;
       h->vbar[st[j].s] += h->ret_bar[j];
       h->qbar[sa] += h->ret_bar[j];
-      h->vstar[st[j].s] += h->ret_soft[j];
+      if (with_p) h->vstar[st[j].s] += h->ret_soft[j];
     }
   }
   for (int s = 0; s < S; s++)
@@ -169,7 +170,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
     info->finished = b->n_finished;
     info->dropped = dropped;
   }
-  h->log_p_steps = b; /* add_log_p wrote w_log_p at these steps' entries only */
+  if (with_p && b->n_steps < m->n_transitions) h->log_p_steps = b; /* add_log_p wrote w_log_p there only */
   return cbrl__hpgd_flush(h, context, x, m, grad);
 }
 
