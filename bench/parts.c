@@ -1,11 +1,13 @@
 /* Runs N leader iterations of one benchmark part and nothing else, for instruction counts that do
    not depend on the machine's load: under callgrind with --toggle-collect=cbrl_parts_measured only
    the N iterations after 3 warm-up ones are counted (scripts/instructions.sh divides by N). The parts are cbrl_bench's
-   settings. Usage: cbrl_parts PART [N] [--metrics], PART one of four-rooms:ALG (lambda 0.003,
+   settings. It prints the median time per iteration too. Usage: cbrl_parts PART [N] [--metrics], PART one of four-rooms:ALG (lambda 0.003,
    beta 3) or tax:ALG (lambda 0.2, 200 bins), ALG an algorithm name (hpgd-batch, amd, ...). */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cbrl/cbrl.h"
 #include "cbrl/leader.h"
@@ -17,9 +19,31 @@ static void check(int err, const char *what) {
   }
 }
 
-/* The counted iterations: callgrind's --toggle-collect=cbrl_parts_measured. */
-__attribute__((noinline)) void cbrl_parts_measured(cbrl_leader *L, int n, int metrics) {
-  for (int i = 0; i < n; i++) check(cbrl_leader_step(L, metrics, NULL), "step");
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The counted iterations: callgrind's --toggle-collect=cbrl_parts_measured. Each is timed too;
+   returns the median in ms. */
+__attribute__((noinline)) double cbrl_parts_measured(cbrl_leader *L, int n, int metrics) {
+  double *t = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1)), med;
+  if (!t) exit(1);
+  for (int i = 0; i < n; i++) {
+    double t0 = now();
+    check(cbrl_leader_step(L, metrics, NULL), "step");
+    t[i] = 1e3 * (now() - t0);
+  }
+  qsort(t, (size_t)n, sizeof *t, cmp);
+  med = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+  free(t);
+  return med;
 }
 
 int main(int argc, char **argv) {
@@ -65,8 +89,8 @@ int main(int argc, char **argv) {
   cbrl_leader *L;
   check(cbrl_leader_create(&L, p, &o, init), "leader");
   for (int i = 0; i < 3; i++) check(cbrl_leader_step(L, metrics, NULL), "warm-up"); /* not counted */
-  cbrl_parts_measured(L, n, metrics);
-  printf("%s: %d iterations%s done\n", argv[1], n, metrics ? " with metrics" : "");
+  double ms = cbrl_parts_measured(L, n, metrics);
+  printf("%s: %d iterations%s, median %.3f ms\n", argv[1], n, metrics ? " with metrics" : "", ms);
   cbrl_leader_free(L);
   cbrl_problem_free(p);
   return 0;
