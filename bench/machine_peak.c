@@ -30,6 +30,13 @@ static double median(double *v, int n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* Peaks are the best of the repeats: on a shared machine load only ever slows a kernel. */
+static double best(const double *v, int n) {
+  double b = v[0];
+  for (int i = 1; i < n; i++) b = v[i] > b ? v[i] : b;
+  return b;
+}
+
 static volatile double sink;
 
 /* 16 independent chains hide the 4-cycle latency on two ports. No-FMA: 8 multiply chains and 8
@@ -57,14 +64,14 @@ __attribute__((target("fma"))) static double flops_sse2(long rounds, int fused) 
   CHAINS(__m128d, _mm_set1_pd, _mm_mul_pd, _mm_add_pd, _mm_fmadd_pd, 2, fused)
 }
 
-/* GFLOP/s of one kernel: median of `reps` timings. */
+/* GFLOP/s of one kernel: best of `reps` timings. */
 static double gflops(double (*f)(long, int), long rounds, int fused, int reps) {
   double t[15];
   for (int r = 0; r < reps; r++) {
     double t0 = now(), n = f(rounds, fused);
     t[r] = n / (now() - t0) * 1e-9;
   }
-  return median(t, reps);
+  return best(t, reps);
 }
 
 /* Read bandwidth in GB/s over an n-double buffer, swept `sweeps` times, 8 AVX-512 accumulators
@@ -84,7 +91,7 @@ static double gflops(double (*f)(long, int), long rounds, int fused, int reps) {
     sink = out[0];                                                                             \
     t[r] = 8.0 * n * sweeps / dt * 1e-9;                                                       \
   }                                                                                            \
-  return median(t, reps);
+  return best(t, reps);
 
 __attribute__((target("avx512f"))) static double read_gbs512(const double *buf, size_t n, int sweeps, int reps) {
   READ_KERNEL(__m512d, _mm512_setzero_pd, _mm512_loadu_pd, _mm512_add_pd, 8)
@@ -108,7 +115,7 @@ int main(int argc, char **argv) {
   long rounds = quick ? 20000000 : 100000000;
   __builtin_cpu_init();
   int has512 = __builtin_cpu_supports("avx512f"), has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  printf("## One-core peak, double precision (median of %d)\n\n| width | no FMA (GFLOP/s) | FMA (GFLOP/s) |\n|---|---|---|\n", reps);
+  printf("## One-core peak, double precision (best of %d)\n\n| width | no FMA (GFLOP/s) | FMA (GFLOP/s) |\n|---|---|---|\n", reps);
   double peak_nofma = 0, peak_fma = 0;
   struct { const char *name; double (*f)(long, int); int ok; } k[3] = {
       {"AVX-512", flops_avx512, has512}, {"AVX2", flops_avx2, has2}, {"SSE2", flops_sse2, has2}};
@@ -148,7 +155,7 @@ int main(int argc, char **argv) {
     check(cbrl_leader_step(L, 0, NULL), "step");
     t[i] = now() - t0;
   }
-  double sec = median(t, iters);
+  double sec = median(t, iters), fastest = t[0]; /* sorted by median() */
   cbrl_mdp m;
   check(cbrl_mdp_init(&m, p, 0), "mdp");
   /* Per update (src/amd.c): 3 SA d (Qtil's own term) + 4 SA d (policy sums) + 4 nnz d (two
@@ -161,7 +168,9 @@ int main(int argc, char **argv) {
   cbrl_leader_free(L);
   cbrl_problem_free(p);
   double gf = flop / sec * 1e-9, gb = bytes / sec * 1e-9;
-  printf("\nAMD leader iteration (K = %.0f, d = %.0f): %.2f ms, %.2f GFLOP/s = %.0f %% of the no-FMA peak, "
+  printf("\nAMD leader iteration, fastest of %d: %.2f ms = %.2f GFLOP/s = %.0f %% of the no-FMA peak.\n", iters,
+         1e3 * fastest, flop / fastest * 1e-9, 100 * flop / fastest * 1e-9 / peak_nofma);
+  printf("AMD leader iteration (K = %.0f, d = %.0f), median: %.2f ms, %.2f GFLOP/s = %.0f %% of the no-FMA peak, "
          "%.0f %% of the FMA peak; %.1f GB/s of d-table rows touched (L1 hits included; the ~1.8 MB working set lives in L2) = %.0f %% of L2, %.0f %% of memory read bandwidth.\n",
          K, d, 1e3 * sec, gf, 100 * gf / peak_nofma, 100 * gf / peak_fma, gb, 100 * gb / bw_l2, 100 * gb / bw_mem);
   return 0;
