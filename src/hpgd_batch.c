@@ -140,10 +140,16 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
       add_log_p(h, sim, j, gamL * disc * h->vbar[sj->next]);
     if (with_mu && sj->t == 0) h->w_log_mu[sj->s] += inv_fin * h->vbar[sj->s];
   }
-  for (int64_t j = 0; j < n; j++) {
-    size_t sa = (size_t)st[j].s * A + st[j].a;
-    h->beta[j] = h->usable[j] ? h->weight_sa[sa] / h->n_sa[sa] - h->weight_s[st[j].s] / h->n_s[st[j].s] : 0.0;
-  }
+  /* beta_t = W(s,a)/n(s,a) - W(s)/n(s) depends on (s_t, a_t) only: formed once per visited
+     state-action (in place of W(s,a), which nothing reads after) instead of per step, with the
+     same two divisions and subtraction, so the same bits. Every step of a usable episode has
+     n(s,a) > 0; the sweeps below read beta only there. */
+  for (int s = 0; s < S; s++)
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      if (h->n_sa[sa] > 0.0) h->weight_sa[sa] = h->weight_sa[sa] / h->n_sa[sa] - h->weight_s[s] / h->n_s[s];
+    }
+  const double *beta_sa = h->weight_sa;
   /* Forward accumulation, truncated episodes first: their tails become extra weight on the
      terminated visits of s_end, which the second sweep then carries. */
   for (int sweep = 0; sweep < 2; sweep++) {
@@ -154,8 +160,9 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
       double B = 0.0;
       for (int64_t j = i; j < end; j++) {
         const cbrl_step *sj = &st[j];
-        B = gam * B + h->beta[j] + (truncated ? 0.0 : h->extra_s[sj->s]);
-        h->w_r[(size_t)sj->s * A + sj->a] += B;
+        size_t sa = (size_t)sj->s * A + sj->a;
+        B = gam * B + beta_sa[sa] + (truncated ? 0.0 : h->extra_s[sj->s]);
+        h->w_r[sa] += B;
         if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0) add_log_p(h, sim, j, B * gam * h->vstar[sj->next]);
       }
       if (truncated && any_terminated) { /* its return was bootstrapped from s_end's terminated visits */
