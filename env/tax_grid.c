@@ -136,6 +136,10 @@ static int tax_evaluate(const cbrl_problem *p, int context, const double *x, cbr
       const double *src = clipped ? clip_mass + (mean > 0.0 ? nb : 0) + m->next[lo]
                                   : mt + a * nd + (m->next[lo] - s - dmin);
       for (int64_t k = lo; k < hi; k++) z += (m->prob[k] = src[k - lo]);
+      /* The row check cbrl_mdp_evaluate skips (CBRL_ROWS_CHECKED): the masses are differences of
+         a monotone erfc, so >= 0; a finite positive z makes every entry finite and the row sum
+         1 to rounding. */
+      if (!(z > 0.0) || !isfinite(z)) return CBRL_ENONFINITE;
       for (int64_t k = lo; k < hi; k++) m->prob[k] /= z;
     }
   }
@@ -177,13 +181,18 @@ static int tax_vjp(const cbrl_problem *p, int context, const double *x, const cb
         double dm;
         cbrl__tax_next_asset_mean(cbrl__tax_center(t, s), a, tau[0], &dm, &clipped);
         if (dm == 0.0) continue; /* h = 0 or the clip is active: m does not move with tau_I */
-        int64_t lo = m->row[sa], hi = m->row[sa + 1];
+        int64_t lo = m->row[sa], hi = m->row[sa + 1], k = lo;
+        /* A row with no cotangent adds (0 - 0 mean_ratio) dm = +-0, which leaves g_tau[0] as it
+           is (it starts at +0): skip it. Most of the 2 M entries are in such rows. */
+        while (k < hi && ct->log_p[k] == 0.0) k++;
+        if (k == hi) continue;
+        /* The row's bins are a contiguous run (tax_structure): its ratios are a slice. */
+        const double *ratio = rt + a * nd + (m->next[lo] - s - dmin);
         double acc = 0.0, wsum = 0.0, mean_ratio = 0.0;
-        for (int64_t k = lo; k < hi; k++) {
-          double ratio = rt[a * nd + (m->next[k] - s - dmin)];
-          mean_ratio += m->prob[k] * ratio;
+        for (k = lo; k < hi; k++) {
+          mean_ratio += m->prob[k] * ratio[k - lo];
           if (ct->log_p[k] == 0.0) continue;
-          acc += ct->log_p[k] * ratio;
+          acc += ct->log_p[k] * ratio[k - lo];
           wsum += ct->log_p[k];
         }
         g_tau[0] += (acc - wsum * mean_ratio) * dm;
@@ -232,7 +241,7 @@ int cbrl_tax_create(cbrl_problem **out, const cbrl_tax_opts *o) {
   (*out)->gamma = o->gamma;
   (*out)->leader_gamma = o->leader_gamma;
   (*out)->lambda = o->lambda;
-  (*out)->flags = CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P;
+  (*out)->flags = CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P | CBRL_ROWS_CHECKED;
   (*out)->scratch_size = sizeof(double) * scratch_doubles(t);
   snprintf((*out)->name, sizeof (*out)->name, "tax-design");
   return 0;

@@ -11,7 +11,7 @@
 #include "cbrl/amd.h"
 #include "cbrl/soft_solver.h"
 #include "soft_policy.h"
-#include "vector_clones.h"
+#include "vector_clones.h" /* CBRL_NO_CLONES */
 
 typedef struct amd_context {
   int ready;
@@ -146,70 +146,55 @@ static int initialise(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
   return 0;
 }
 
-/* Values of state s from its rows of the tables (docs/MODEL.md 4.3, step 2): pi, V_LL, V_UL,
-   grad V_LL and Vtil, written to the given state-indexed arrays. */
-static CBRL_VECTOR_CLONES void state_values(const cbrl_amd *a, const amd_context *c, int s, double *v_ll,
-                                            double *v_ul, double *gv_ll, double *vtil) {
-  const cbrl_problem *p = a->problem;
-  int A = p->n_actions, d = p->dim;
-  double lam = p->lambda, *pi = a->pi + (size_t)s * A;
-  /* V_LL = sum pi Q_LL + lam H(pi) = lam logsumexp(Q_LL / lam). */
-  v_ll[s] = cbrl_softmax_row(c->q_ll + (size_t)s * A, A, lam, pi);
-  double vul = 0.0;
-  double *gv = gv_ll + (size_t)s * d, *vt = vtil + (size_t)s * d;
-  memset(gv, 0, sizeof(double) * d);
-  memset(vt, 0, sizeof(double) * d);
-  for (int b = 0; b < A; b++) {
-    size_t sa = (size_t)s * A + b;
-    double w = pi[b];
-    vul += w * c->q_ul[sa];
-    const double *gq = c->gq_ll + sa * d, *qt = c->qtil + sa * d;
-    for (int j = 0; j < d; j++) gv[j] += w * gq[j], vt[j] += w * qt[j];
-  }
-  v_ul[s] = vul;
-}
+/* The table updates, once per vector width (src/amd_kernel.h); the widest this CPU runs is chosen
+   per call. None uses FMA (src/vector_clones.h), so all give the same bits. */
+typedef double amd_v8 __attribute__((vector_size(64), aligned(8), may_alias));
+typedef double amd_v4 __attribute__((vector_size(32), aligned(8), may_alias));
+typedef double amd_v2 __attribute__((vector_size(16), aligned(8), may_alias));
 
-/* One synchronous update of all four tables (docs/MODEL.md 4.3, step 3), reading the values of the
-   old tables from a->v_* and writing those of the new tables to a->next_*. A state's new
-   rows depend on its own old rows and its successors' old values only, so its new values
-   can be formed while its rows are still in L1: one pass over the d-vector tables per update
-   instead of two. */
-static CBRL_VECTOR_CLONES void update(cbrl_amd *a, amd_context *c, const cbrl_mdp *m) {
-  const cbrl_problem *p = a->problem;
-  int S = p->n_states, A = p->n_actions, d = p->dim;
-  double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
-  for (int s = 0; s < S; s++) {
-    for (int b = 0; b < A; b++) {
-      size_t sa = (size_t)s * A + b;
-      double *gq = c->gq_ll + sa * d, *qt = c->qtil + sa * d;
-      const double *gv = a->gv_ll + (size_t)s * d, *jr = a->jac_r + sa * d, *jb = a->jac_rbar + sa * d;
-      double coef = (c->q_ul[sa] - a->v_ul[s]) / lam; /* A_UL / lam */
-      for (int j = 0; j < d; j++) {
-        qt[j] = jb[j] + (gq[j] - gv[j]) * coef; /* grad rbar + grad A_LL A_UL / lam */
-        gq[j] = jr[j];
-      }
-      double ell = 0.0, eul = 0.0;
-      if (!m->terminal[s])
-        for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) {
-          double pk = m->prob[k];
-          int32_t t = m->next[k];
-          const double *gvt = a->gv_ll + (size_t)t * d, *vtt = a->vtil + (size_t)t * d;
-          ell += pk * a->v_ll[t];
-          eul += pk * a->v_ul[t];
-          for (int j = 0; j < d; j++) {
-            gq[j] += gam * pk * gvt[j];
-            qt[j] += gamL * pk * vtt[j];
-          }
-        }
-      c->q_ll[sa] = m->r[sa] + gam * ell;
-      c->q_ul[sa] = m->rbar[sa] + gamL * eul;
-    }
-    state_values(a, c, s, a->next_v_ll, a->next_v_ul, a->next_gv_ll, a->next_vtil);
-  }
-  swap(&a->v_ll, &a->next_v_ll);
-  swap(&a->v_ul, &a->next_v_ul);
-  swap(&a->gv_ll, &a->next_gv_ll);
-  swap(&a->vtil, &a->next_vtil);
+#define AMD_VEC amd_v2
+#define AMD_W 2
+#define AMD_TARGET
+#define AMD_NAME(f) f##_v2
+#include "amd_kernel.h"
+#undef AMD_VEC
+#undef AMD_W
+#undef AMD_TARGET
+#undef AMD_NAME
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(CBRL_NO_CLONES)
+#define AMD_X86 1
+#define AMD_VEC amd_v4
+#define AMD_W 4
+#define AMD_TARGET __attribute__((target("avx2")))
+#define AMD_NAME(f) f##_v4
+#include "amd_kernel.h"
+#undef AMD_VEC
+#undef AMD_W
+#undef AMD_TARGET
+#undef AMD_NAME
+
+#define AMD_VEC amd_v8
+#define AMD_W 8
+#define AMD_TARGET __attribute__((target("avx512f")))
+#define AMD_NAME(f) f##_v8
+#include "amd_kernel.h"
+#undef AMD_VEC
+#undef AMD_W
+#undef AMD_TARGET
+#undef AMD_NAME
+#endif
+
+typedef void amd_values_fn(const cbrl_amd *, const amd_context *, int, double *, double *, double *, double *);
+typedef void amd_update_fn(cbrl_amd *, amd_context *, const cbrl_mdp *);
+
+static void amd_kernels(amd_values_fn **values, amd_update_fn **update) {
+  *values = state_values_v2, *update = update_v2;
+#ifdef AMD_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) *values = state_values_v8, *update = update_v8;
+  else if (__builtin_cpu_supports("avx2")) *values = state_values_v4, *update = update_v4;
+#endif
 }
 
 int cbrl_amd_step(cbrl_amd *a, int context, const double *x, const cbrl_mdp *m, int updates, double *grad) {
@@ -220,6 +205,9 @@ int cbrl_amd_step(cbrl_amd *a, int context, const double *x, const cbrl_mdp *m, 
   int err = cbrl_mdp_reward_jacobian(m, p, context, x, a->jac_r, a->jac_rbar);
   if (err) return err;
   if (!c->ready && (err = initialise(a, c, m))) return err;
+  amd_values_fn *state_values;
+  amd_update_fn *update;
+  amd_kernels(&state_values, &update);
   for (int s = 0; s < p->n_states; s++) state_values(a, c, s, a->v_ll, a->v_ul, a->gv_ll, a->vtil);
   for (int i = 0; i < updates; i++) {
     if (a->cancel && *a->cancel) return CBRL_ECANCELED;

@@ -126,7 +126,13 @@ int cbrl__hpgd_flush(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp 
   int err = cbrl_mdp_vjp(m, p, context, x, &ct, grad);
   memset(h->w_r, 0, SA * sizeof(double));
   memset(h->w_rbar, 0, SA * sizeof(double));
-  memset(h->w_log_p, 0, (size_t)(m->n_transitions ? m->n_transitions : 1) * sizeof(double));
+  if (h->log_p_steps) /* a 10,000-step batch on the tax grid's 2 M entries: no dense memset */
+    for (int64_t i = 0; i < h->log_p_steps->n_steps; i++) {
+      if (h->log_p_steps->steps[i].entry >= 0) h->w_log_p[h->log_p_steps->steps[i].entry] = 0.0;
+    }
+  else
+    memset(h->w_log_p, 0, (size_t)(m->n_transitions ? m->n_transitions : 1) * sizeof(double));
+  h->log_p_steps = NULL;
   memset(h->w_log_mu, 0, (size_t)h->n_states * sizeof(double));
   for (int j = 0; j < p->dim; j++) grad[j] += h->g_score[j];
   memset(h->g_score, 0, (size_t)p->dim * sizeof(double));

@@ -63,7 +63,9 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
   memset(h->extra_s, 0, sizeof(double) * S);
 
   /* Pass 1: discounted returns of rbar (gamL) and of the soft reward r - lam log pi (gam),
-     backwards inside each episode; terminated visits feed the bootstrap tables. */
+     backwards inside each episode; terminated visits feed the bootstrap tables. The soft
+     returns (and V*) only weight the grad log P terms: without CBRL_DEPENDS_P they are skipped,
+     which changes nothing else. */
   int64_t n_episodes = split_episodes(b, h->episode);
   for (int64_t e = 0; e < n_episodes; e++) {
     int64_t i = h->episode[e], end = h->episode[e + 1];
@@ -71,14 +73,13 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
     double gb = 0.0, gs = 0.0;
     for (int64_t j = end - 1; j >= i; j--) {
       gb = st[j].rbar + gamL * gb;
-      gs = st[j].r - lam * st[j].log_pi + gam * gs;
       h->ret_bar[j] = gb;
-      h->ret_soft[j] = gs;
       h->complete[j] = (unsigned char)complete;
+      if (with_p) h->ret_soft[j] = gs = st[j].r - lam * st[j].log_pi + gam * gs;
       if (complete) {
         h->c_n[st[j].s] += 1.0;
         h->c_bar[st[j].s] += gb;
-        h->c_soft[st[j].s] += gs;
+        if (with_p) h->c_soft[st[j].s] += gs;
       }
     }
   }
@@ -100,7 +101,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
         double db = gamL, ds = gam;
         for (int64_t j = end - 1; j >= i; j--, db *= gamL, ds *= gam) {
           h->ret_bar[j] += db * vb;
-          h->ret_soft[j] += ds * vs;
+          if (with_p) h->ret_soft[j] += ds * vs;
         }
       } else {
         dropped += end - i;
@@ -114,7 +115,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
       h->n_sa[sa] += 1.0;
       h->vbar[st[j].s] += h->ret_bar[j];
       h->qbar[sa] += h->ret_bar[j];
-      h->vstar[st[j].s] += h->ret_soft[j];
+      if (with_p) h->vstar[st[j].s] += h->ret_soft[j];
     }
   }
   for (int s = 0; s < S; s++)
@@ -139,10 +140,16 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
       add_log_p(h, sim, j, gamL * disc * h->vbar[sj->next]);
     if (with_mu && sj->t == 0) h->w_log_mu[sj->s] += inv_fin * h->vbar[sj->s];
   }
-  for (int64_t j = 0; j < n; j++) {
-    size_t sa = (size_t)st[j].s * A + st[j].a;
-    h->beta[j] = h->usable[j] ? h->weight_sa[sa] / h->n_sa[sa] - h->weight_s[st[j].s] / h->n_s[st[j].s] : 0.0;
-  }
+  /* beta_t = W(s,a)/n(s,a) - W(s)/n(s) depends on (s_t, a_t) only: formed once per visited
+     state-action (in place of W(s,a), which nothing reads after) instead of per step, with the
+     same two divisions and subtraction, so the same bits. Every step of a usable episode has
+     n(s,a) > 0; the sweeps below read beta only there. */
+  for (int s = 0; s < S; s++)
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      if (h->n_sa[sa] > 0.0) h->weight_sa[sa] = h->weight_sa[sa] / h->n_sa[sa] - h->weight_s[s] / h->n_s[s];
+    }
+  const double *beta_sa = h->weight_sa;
   /* Forward accumulation, truncated episodes first: their tails become extra weight on the
      terminated visits of s_end, which the second sweep then carries. */
   for (int sweep = 0; sweep < 2; sweep++) {
@@ -153,8 +160,9 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
       double B = 0.0;
       for (int64_t j = i; j < end; j++) {
         const cbrl_step *sj = &st[j];
-        B = gam * B + h->beta[j] + (truncated ? 0.0 : h->extra_s[sj->s]);
-        h->w_r[(size_t)sj->s * A + sj->a] += B;
+        size_t sa = (size_t)sj->s * A + sj->a;
+        B = gam * B + beta_sa[sa] + (truncated ? 0.0 : h->extra_s[sj->s]);
+        h->w_r[sa] += B;
         if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0) add_log_p(h, sim, j, B * gam * h->vstar[sj->next]);
       }
       if (truncated && any_terminated) { /* its return was bootstrapped from s_end's terminated visits */
@@ -169,6 +177,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
     info->finished = b->n_finished;
     info->dropped = dropped;
   }
+  if (with_p && b->n_steps < m->n_transitions) h->log_p_steps = b; /* add_log_p wrote w_log_p there only */
   return cbrl__hpgd_flush(h, context, x, m, grad);
 }
 

@@ -13,6 +13,7 @@ struct cbrl_hpgd {
   double *w_log_p;      /* max_transitions */
   double *w_log_mu;     /* n_states */
   double *g_score;      /* dim: grad log p terms of a continuous simulator's transitions */
+  const cbrl_batch *log_p_steps; /* when set, w_log_p is non-zero only at these steps' entries */
   /* Batch tables. */
   cbrl_batch batch;
   double *ret_bar, *ret_soft, *beta; /* per step */

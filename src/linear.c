@@ -51,7 +51,8 @@ int cbrl__markov_matrix_init(cbrl__markov_matrix *mm, int n) {
   mm->lower_end = calloc((size_t)n, sizeof(int64_t));
   mm->upper_begin = calloc((size_t)n, sizeof(int64_t));
   mm->slot = malloc(sizeof(int32_t) * (size_t)n);
-  if (!mm->row || !mm->diag || !mm->lower_end || !mm->upper_begin || !mm->slot) {
+  mm->dense = calloc((size_t)n, sizeof(double));
+  if (!mm->row || !mm->diag || !mm->lower_end || !mm->upper_begin || !mm->slot || !mm->dense) {
     cbrl__markov_matrix_close(mm);
     return CBRL_ENOMEM;
   }
@@ -67,6 +68,7 @@ void cbrl__markov_matrix_close(cbrl__markov_matrix *mm) {
   free(mm->lower_end);
   free(mm->upper_begin);
   free(mm->slot);
+  free(mm->dense);
   memset(mm, 0, sizeof *mm);
 }
 
@@ -92,6 +94,58 @@ static void partition_row(cbrl__markov_matrix *mm, int s, int64_t lo, int64_t hi
   mm->upper_begin[s] = i;
 }
 
+/* Row s of P_pi when every action's row is a run of consecutive states (s0, s0 + 1, ...) and the
+   runs, taken in action order, chain into one interval (each overlaps or touches the union of
+   the earlier ones); returns 0, writing nothing, when they do not. The general build below
+   creates a column at its first touch and adds w P into it in (action, entry) order; here the
+   columns come out in that same first-touch order (a run adds its new states below the union,
+   ascending, then those above it) and each column's sum is formed in the same order in a dense
+   scratch row, so the row is bitwise the general one, with no per-entry lookup and a
+   vectorisable inner loop (the tax grid's 150-entry rows). */
+static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, const double *pi, int s, int64_t *nnz) {
+  int A = m->n_actions;
+  const int64_t *row = m->row + (size_t)s * A;
+  const int32_t *next = m->next;
+  int32_t L = 0, H = -1;
+  for (int a = 0; a < A; a++) {
+    int64_t lo = row[a], hi = row[a + 1];
+    if (lo == hi) continue;
+    int32_t x = next[lo], y = next[hi - 1];
+    if ((int64_t)y - x != hi - lo - 1) return 0;
+    int ok = 1;
+    for (int64_t k = lo; k + 1 < hi; k++) ok &= next[k + 1] == next[k] + 1;
+    if (!ok) return 0;
+    if (H >= L && ((int64_t)y < (int64_t)L - 1 || (int64_t)x > (int64_t)H + 1)) return 0;
+    if (H < L) L = x, H = y;
+    else L = x < L ? x : L, H = y > H ? y : H;
+  }
+  int64_t base = *nnz, n = base;
+  double *dense = mm->dense;
+  L = 0, H = -1;
+  for (int a = 0; a < A; a++) {
+    int64_t lo = row[a], hi = row[a + 1];
+    if (lo == hi) continue;
+    int32_t x = next[lo], y = next[hi - 1];
+    if (H < L) {
+      for (int32_t t = x; t <= y; t++) mm->col[n++] = t;
+      L = x, H = y;
+    } else {
+      for (int32_t t = x; t < L; t++) mm->col[n++] = t;
+      for (int32_t t = H + 1; t <= y; t++) mm->col[n++] = t;
+      L = x < L ? x : L, H = y > H ? y : H;
+    }
+    double w = pi[(size_t)s * A + a], *d = dense + x;
+    const double *pr = m->prob + lo;
+    for (int64_t i = 0; i < hi - lo; i++) d[i] += w * pr[i];
+  }
+  for (int64_t k = base; k < n; k++) {
+    mm->val[k] = dense[mm->col[k]];
+    dense[mm->col[k]] = 0.0;
+  }
+  *nnz = n;
+  return 1;
+}
+
 int cbrl__markov_matrix_build(cbrl__markov_matrix *mm, const cbrl_mdp *m, const double *pi) {
   int S = m->n_states, A = m->n_actions;
   if (mm->capacity < m->n_transitions) {
@@ -109,6 +163,10 @@ int cbrl__markov_matrix_build(cbrl__markov_matrix *mm, const cbrl_mdp *m, const 
     if (m->terminal[s]) {
       mm->lower_end[s] = mm->upper_begin[s] = nnz;
       mm->diag[s] = 0.0;
+      continue;
+    }
+    if (build_row_contiguous(mm, m, pi, s, &nnz)) {
+      partition_row(mm, s, mm->row[s], nnz);
       continue;
     }
     for (int a = 0; a < A; a++) {

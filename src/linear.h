@@ -32,6 +32,7 @@ typedef struct cbrl__markov_matrix {
   int64_t *lower_end;   /* n: row s holds t < s in [row[s], lower_end[s]), */
   int64_t *upper_begin; /* n: and t > s in [upper_begin[s], row[s+1]) */
   int32_t *slot; /* n: scratch for merging duplicates */
+  double *dense; /* n: scratch of the build's contiguous-row path, all zero between builds */
 } cbrl__markov_matrix;
 
 /* The operator x -> x - gamma P_pi x (or its transpose). */

@@ -138,7 +138,7 @@ int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, const dou
     for (int a = 0; a < A; a++) {
       size_t sa = (size_t)s * A + a;
       if (!isfinite(m->r[sa]) || !isfinite(m->rbar[sa])) return CBRL_ENONFINITE;
-      if (m->terminal[s]) continue;
+      if (m->terminal[s] || (p->flags & CBRL_ROWS_CHECKED)) continue;
       double psum = 0.0;
       for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) {
         if (!isfinite(m->prob[k]) || m->prob[k] < 0.0) return CBRL_ENONFINITE;
@@ -151,17 +151,39 @@ int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, const dou
   return 0;
 }
 
+/* Two rows at a time: each row's sum is one serial chain of adds (bitwise the one-row loop's),
+   and two independent chains hide half the add latency that bounds a long row (the tax grid's
+   150-entry rows). */
 void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
                      double *q) {
   int S = m->n_states, A = m->n_actions;
-  for (int s = 0; s < S; s++)
-    for (int a = 0; a < A; a++) {
-      size_t sa = (size_t)s * A + a;
+  const double *prob = m->prob;
+  const int32_t *next = m->next;
+  for (int s = 0; s < S; s++) {
+    size_t sa = (size_t)s * A;
+    if (m->terminal[s]) {
+      for (int a = 0; a < A; a++) q[sa + a] = reward[sa + a] + gamma * 0.0;
+      continue;
+    }
+    int a = 0;
+    for (; a + 1 < A; a += 2, sa += 2) {
+      int64_t k0 = m->row[sa], k1 = m->row[sa + 1], n0 = k1 - k0, n1 = m->row[sa + 2] - k1, n = n0 < n1 ? n0 : n1;
+      double e0 = 0.0, e1 = 0.0;
+      for (int64_t i = 0; i < n; i++) {
+        e0 += prob[k0 + i] * v[next[k0 + i]];
+        e1 += prob[k1 + i] * v[next[k1 + i]];
+      }
+      for (int64_t i = n; i < n0; i++) e0 += prob[k0 + i] * v[next[k0 + i]];
+      for (int64_t i = n; i < n1; i++) e1 += prob[k1 + i] * v[next[k1 + i]];
+      q[sa] = reward[sa] + gamma * e0;
+      q[sa + 1] = reward[sa + 1] + gamma * e1;
+    }
+    for (; a < A; a++, sa++) {
       double e = 0.0;
-      if (!m->terminal[s])
-        for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) e += m->prob[k] * v[m->next[k]];
+      for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) e += prob[k] * v[next[k]];
       q[sa] = reward[sa] + gamma * e;
     }
+  }
 }
 
 int cbrl_mdp_vjp(const cbrl_mdp *m, const cbrl_problem *p, int context, const double *x,

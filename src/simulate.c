@@ -100,17 +100,24 @@ static void coupled_step(const cbrl_mdp *m, const cbrl_policy *pi, int32_t *s, i
 
 int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int64_t steps_per_stream,
                    int max_steps, unsigned flags, cbrl_rng *rng, cbrl_batch *b) {
+  cbrl_rng *rng_out = rng;
   if (!m || !pi || !rng || !b || n_streams <= 0 || steps_per_stream <= 0 || max_steps < 0)
     return CBRL_EINVAL;
   if ((int64_t)n_streams * steps_per_stream > b->capacity) return CBRL_ERANGE;
   b->n_steps = b->n_episodes = b->n_finished = 0;
   int A = m->n_actions;
+  /* The generator and the step count in locals: the steps' int64 stores could alias them, so
+     through the pointers every step reloaded and stored them. Same draws, same order. */
+  cbrl_rng local = *rng;
+  rng = &local;
+  int64_t n_steps = 0;
   for (int e = 0; e < n_streams; e++) {
     int32_t s = cbrl_sim_initial(m, rng), t = 0;
     b->n_episodes++;
     for (int64_t i = 0; i < steps_per_stream; i++) {
-      cbrl_step *st = &b->steps[b->n_steps++];
+      cbrl_step *st = &b->steps[n_steps++];
       if (flags & CBRL_SIM_COUPLED) {
+        b->n_steps = n_steps;
         coupled_step(m, pi, &s, &t, i + 1 == steps_per_stream, max_steps, rng, st, b);
         continue;
       }
@@ -145,6 +152,8 @@ int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int6
       }
     }
   }
+  b->n_steps = n_steps;
+  *rng_out = local;
   return 0;
 }
 

@@ -73,6 +73,9 @@ typedef struct cbrl_problem_ops {
 #define CBRL_DEPENDS_P 0x4u
 #define CBRL_DEPENDS_MU 0x8u
 #define CBRL_DEPENDS_ALL 0xFu
+/* Not a dependence: the problem's evaluate checks its own transition rows (finite, non-negative,
+   each summing to 1, else it fails), so cbrl_mdp_evaluate skips that pass over every entry. */
+#define CBRL_ROWS_CHECKED 0x100u
 
 /* A CB-RL problem: read-only once built. */
 struct cbrl_problem {
