@@ -506,8 +506,9 @@ static void tick(cbrl__sweep *w, int index, int64_t t, double seconds) {
 
 void cbrl__sweep_record(cbrl__sweep *w, int index, const cbrl_run_result *res) {
   char werr[512];
-  if (!w->write_error && cbrl_store_write(&w->store, w->c, &w->runs[index], res, werr, sizeof werr)) {
-    w->write_error = 1;
+  int wrc;
+  if (!w->write_error && (wrc = cbrl_store_write(&w->store, w->c, &w->runs[index], res, werr, sizeof werr))) {
+    w->write_error = wrc; /* the store's code: CBRL_ENOMEM or CBRL_EIO */
     w->halt = 1;
     snprintf(w->err, w->err_size, "%s (the runs stored before are intact: fix this and rerun with --resume)", werr);
   }
@@ -544,7 +545,7 @@ void cbrl__sweep_record(cbrl__sweep *w, int index, const cbrl_run_result *res) {
 int cbrl__sweep_close(cbrl__sweep *w, cbrl_sweep_progress *out) {
   const cbrl_sweep_opts *o = w->o;
   int rc = 0;
-  if (w->write_error) rc = CBRL_EIO;
+  if (w->write_error) rc = w->write_error;
   w->progress.stopped = !rc && o && o->stop && *o->stop;
   if (rc == 0 && o && o->plot && !w->progress.stopped) {
     char plots[1100];

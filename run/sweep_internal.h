@@ -14,7 +14,7 @@ typedef struct cbrl__sweep {
   cbrl_run_spec *runs;
   int n_runs;
   int *todo, n_todo;
-  int write_error;
+  int write_error; /* 0, or the code of the first failed store write */
   volatile int halt; /* a write error: start nothing new, end runs in flight */
   double t0;
   cbrl_sweep_progress progress;
