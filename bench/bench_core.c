@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cbrl/cbrl.h"
+#include "bench_util.h"
 #include "cbrl/amd.h"
 #include "cbrl/hpgd.h"
 #include "cbrl/rtq.h"
@@ -18,33 +19,10 @@
 #include "cbrl/leader.h"
 #include "cbrl/simulate.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static double peak_rss_mb(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss / 1024.0;
-}
-
-static void check(int err, const char *what) {
-  if (err && err != CBRL_ENOCONV) {
-    fprintf(stderr, "%s: %s\n", what, cbrl_strerror(err));
-    exit(1);
-  }
 }
 
 /* Times exact F + gradient: cold (warm starts forgotten) and warm (x moved by 1e-3 N(0,1)). */

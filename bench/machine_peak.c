@@ -12,23 +12,8 @@
 #include <time.h>
 
 #include "cbrl/cbrl.h"
+#include "bench_util.h"
 #include "cbrl/leader.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* Peaks are the best of the repeats: on a shared machine load only ever slows a kernel. */
 static double best(const double *v, int n) {
@@ -101,13 +86,6 @@ __attribute__((target("avx2"))) static double read_gbs256(const double *buf, siz
 }
 static double read_gbs(const double *buf, size_t n, int sweeps, int reps) {
   return __builtin_cpu_supports("avx512f") ? read_gbs512(buf, n, sweeps, reps) : read_gbs256(buf, n, sweeps, reps);
-}
-
-static void check(int err, const char *what) {
-  if (err && err != CBRL_ENOCONV) {
-    fprintf(stderr, "%s: %s\n", what, cbrl_strerror(err));
-    exit(1);
-  }
 }
 
 int main(int argc, char **argv) {

@@ -10,25 +10,8 @@
 #include <time.h>
 
 #include "cbrl/cbrl.h"
+#include "bench_util.h"
 #include "cbrl/leader.h"
-
-static void check(int err, const char *what) {
-  if (err && err != CBRL_ENOCONV) {
-    fprintf(stderr, "%s: %s\n", what, cbrl_strerror(err));
-    exit(1);
-  }
-}
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 /* The counted iterations: callgrind's --toggle-collect=cbrl_parts_measured. Each is timed too;
    returns the median in ms. */
@@ -40,8 +23,7 @@ __attribute__((noinline)) double cbrl_parts_measured(cbrl_leader *L, int n, int 
     check(cbrl_leader_step(L, metrics, NULL), "step");
     t[i] = 1e3 * (now() - t0);
   }
-  qsort(t, (size_t)n, sizeof *t, cmp);
-  med = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+  med = median(t, n);
   free(t);
   return med;
 }

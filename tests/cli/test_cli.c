@@ -1,51 +1,11 @@
 /* Tests for the cbrl command line: the hypergrad contract, help, version, and bad input. */
-#include "test_util.h"
+#include "cli_test.h"
 
 #include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static char out[1 << 16], err[4096];
-
-static void slurp(const char *path, char *buf, size_t size) {
-  FILE *f = fopen(path, "rb");
-  size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-  buf[n] = 0;
-  if (f) fclose(f);
-}
-
-/* Runs "cbrl ARGS"; returns the exit status with stdout in out and stderr in err. */
-static int run(const char *args) {
-  char cmd[2048], out_path[64], err_path[64];
-  snprintf(out_path, sizeof out_path, "/tmp/cbrl_cli_%d.out", (int)getpid());
-  snprintf(err_path, sizeof err_path, "/tmp/cbrl_cli_%d.err", (int)getpid());
-  snprintf(cmd, sizeof cmd, "'%s' %s >%s 2>%s </dev/null", CBRL_CLI, args, out_path, err_path);
-  int status = system(cmd);
-  slurp(out_path, out, sizeof out);
-  slurp(err_path, err, sizeof err);
-  remove(out_path);
-  remove(err_path);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* Reads the JSON array after "key": into v; returns its length. */
-static int json_array(const char *json, const char *key, double *v, int max) {
-  char pat[64];
-  snprintf(pat, sizeof pat, "\"%s\": [", key);
-  const char *p = strstr(json, pat);
-  if (!p) return -1;
-  p += strlen(pat);
-  int n = 0;
-  while (*p && *p != ']' && n < max) {
-    char *end;
-    v[n++] = strtod(p, &end);
-    p = end;
-    while (*p == ',' || *p == ' ') p++;
-  }
-  return n;
-}
 
 static double json_number(const char *json, const char *key) {
   char pat[64];

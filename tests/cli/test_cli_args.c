@@ -1,33 +1,12 @@
 /* Tests for cli/cli_args.c, the one argument parser of every command: "--flag value" and
    "--flag=value", options anywhere, "did you mean" for unknown flags, `cbrl help COMMAND`,
    and the shared vocabulary of simulator names. */
-#include "test_util.h"
+#include "cli_test.h"
 
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static char dir[64], out[1 << 16], err[4096];
-
-static void slurp(const char *path, char *buf, size_t size) {
-  FILE *f = fopen(path, "rb");
-  size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-  buf[n] = 0;
-  if (f) fclose(f);
-}
-
-/* Runs "cbrl ARGS" in dir; returns the exit status with stdout in out and stderr in err. */
-static int run(const char *args) {
-  char cmd[4096], out_path[128], err_path[128];
-  snprintf(out_path, sizeof out_path, "%s/stdout.txt", dir);
-  snprintf(err_path, sizeof err_path, "%s/stderr.txt", dir);
-  snprintf(cmd, sizeof cmd, "cd %s && '%s' %s >%s 2>%s </dev/null", dir, CBRL_CLI, args, out_path, err_path);
-  int status = system(cmd);
-  slurp(out_path, out, sizeof out);
-  slurp(err_path, err, sizeof err);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 /* A two-seed exact-gradient sweep of 20 iterations, in dir/sweep. */
 static int setup(void **state) {
@@ -143,23 +122,6 @@ static void unknown_flags_name_the_closest(void **state) {
     if (!nl || nl[1] != 0) fail_msg("'%s': stderr is not one line: '%s'", bad[i].args, err);
     if (out[0]) fail_msg("'%s': wrote to stdout: '%s'", bad[i].args, out);
   }
-}
-
-/* Reads the JSON array after "key": into v; returns its length. */
-static int json_array(const char *json, const char *key, double *v, int max) {
-  char pat[64];
-  snprintf(pat, sizeof pat, "\"%s\": [", key);
-  const char *p = strstr(json, pat);
-  if (!p) return -1;
-  p += strlen(pat);
-  int n = 0;
-  while (*p && *p != ']' && n < max) {
-    char *end;
-    v[n++] = strtod(p, &end);
-    p = end;
-    while (*p == ',' || *p == ' ') p++;
-  }
-  return n;
 }
 
 static void simulators_use_the_registry_names(void **state) {

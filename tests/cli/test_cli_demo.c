@@ -1,32 +1,12 @@
 /* Tests for cli/cli_demo.c: its options reach the runs it stores, and every number of its
    summary is the store's (a quick run of few iterations, read back with SQLite). */
-#include "test_util.h"
+#include "cli_test.h"
 
 #include <dirent.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static char dir[64], out[1 << 16], err[4096];
-
-static void slurp(const char *path, char *buf, size_t size) {
-  FILE *f = fopen(path, "rb");
-  size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-  buf[n] = 0;
-  if (f) fclose(f);
-}
-
-static int run(const char *args) {
-  char cmd[4096], out_path[128], err_path[128];
-  snprintf(out_path, sizeof out_path, "%s/stdout.txt", dir);
-  snprintf(err_path, sizeof err_path, "%s/stderr.txt", dir);
-  snprintf(cmd, sizeof cmd, "cd %s && '%s' %s >%s 2>%s </dev/null", dir, CBRL_CLI, args, out_path, err_path);
-  int status = system(cmd);
-  slurp(out_path, out, sizeof out);
-  slurp(err_path, err, sizeof err);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static int setup(void **state) {
   strcpy(dir, "/tmp/cbrl_demo_XXXXXX");
