@@ -25,6 +25,7 @@ typedef struct terms {
 typedef struct affine_context {
   terms transition, initial, reward, leader_reward;
   int64_t *head, *link;      /* per (s,a) chains of transitions, for duplicate detection */
+  int64_t link_cap;          /* entries link has room for */
   unsigned char *r_set, *rbar_set, *mu_set;
   int64_t n_coef, cap_coef;  /* coefficient pool */
   int32_t *coef_index;
@@ -320,8 +321,12 @@ int cbrl_affine_add_transition(cbrl_problem *p, int context, int s, int a, int n
   int err = pool_add(c, p->dim, coef, &start, &count);
   if (!err) err = terms_push(&c->transition, sa, next, logit, start, count);
   if (err) return err;
-  if (c->transition.cap > 0 && grow((void **)&c->link, c->transition.cap, sizeof(int64_t)))
-    return CBRL_ENOMEM;
+  /* Grown with the transitions (doubling), not on every add: a realloc to the same size may
+     still copy (it does under AddressSanitizer), which made building a problem quadratic. */
+  if (c->link_cap < c->transition.cap) {
+    if (grow((void **)&c->link, c->transition.cap, sizeof(int64_t))) return CBRL_ENOMEM;
+    c->link_cap = c->transition.cap;
+  }
   c->link[c->transition.n - 1] = c->head[sa];
   c->head[sa] = c->transition.n - 1;
   return 0;
@@ -472,6 +477,7 @@ int cbrl_affine_finalize(cbrl_problem *p, int *bad_context, int *bad_state, int 
     free(c->head);
     free(c->link);
     c->head = c->link = NULL;
+    c->link_cap = 0;
   }
   free(st);
   /* Record which quantities carry coefficients, so estimators can skip the others. */
