@@ -11,7 +11,7 @@ void cbrl_hpgd_free(cbrl_hpgd *h) {
   if (!h) return;
   cbrl_batch_close(&h->batch);
   double **d[] = {&h->w_r, &h->w_rbar, &h->w_log_p, &h->w_log_mu, &h->g_score, &h->ret_bar, &h->ret_soft,
-                  &h->beta, &h->n_s, &h->n_sa, &h->vbar, &h->qbar, &h->vstar, &h->c_n,
+                  &h->n_s, &h->n_sa, &h->vbar, &h->qbar, &h->vstar, &h->c_n,
                   &h->c_bar, &h->c_soft, &h->weight_sa, &h->weight_s, &h->extra_s,
                   &h->pow_leader, &h->pow_follower, &h->entry_count, &h->g_path};
   for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) free(*d[i]);
@@ -28,7 +28,7 @@ void cbrl_hpgd_free(cbrl_hpgd *h) {
 double cbrl_hpgd_memory_estimate(const cbrl_problem_shape *sh, int64_t max_batch_steps) {
   if (!sh) return 0.0;
   double sa = sh->n_states * sh->n_actions, nnz = sh->n_transitions > 1 ? sh->n_transitions : 1;
-  double per_step = (double)sizeof(cbrl_step) + 3 * 8 + 2 + 8 + 2 * 8 + 2 * 8;
+  double per_step = (double)sizeof(cbrl_step) + 2 * 8 + 2 + 8 + 2 * 8 + 2 * 8;
   return per_step * (double)max_batch_steps + 40.0 * sa + 88.0 * sh->n_states + 24.0 * nnz + 16.0 * sh->dim;
 }
 
@@ -58,7 +58,6 @@ int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_s
   h->g_score = calloc((size_t)p->dim, sizeof(double));
   h->ret_bar = malloc(N * sizeof(double));
   h->ret_soft = malloc(N * sizeof(double));
-  h->beta = malloc(N * sizeof(double));
   h->usable = malloc(N);
   h->complete = malloc(N);
   h->episode = malloc((N + 1) * sizeof(int64_t));
@@ -80,7 +79,7 @@ int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_s
   h->g_path = calloc((size_t)p->dim, sizeof(double));
   if (!h->entry_count || !h->touched || !h->g_path ||
       !h->w_r || !h->w_rbar || !h->w_log_p || !h->w_log_mu || !h->g_score || !h->ret_bar || !h->ret_soft ||
-      !h->beta || !h->usable || !h->complete || !h->episode || !h->n_s || !h->n_sa || !h->vbar || !h->qbar ||
+      !h->usable || !h->complete || !h->episode || !h->n_s || !h->n_sa || !h->vbar || !h->qbar ||
       !h->vstar || !h->c_n || !h->c_bar || !h->c_soft || !h->weight_sa || !h->weight_s ||
       !h->extra_s || !h->pow_leader || !h->pow_follower ||
       (err = cbrl_batch_init(&h->batch, max_batch_steps))) {

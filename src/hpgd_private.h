@@ -16,7 +16,7 @@ struct cbrl_hpgd {
   const cbrl_batch *log_p_steps; /* when set, w_log_p is non-zero only at these steps' entries */
   /* Batch tables. */
   cbrl_batch batch;
-  double *ret_bar, *ret_soft, *beta; /* per step */
+  double *ret_bar, *ret_soft; /* per step */
   unsigned char *usable, *complete;  /* per step */
   int64_t *episode;                  /* episode boundaries: episode e is [episode[e], episode[e+1]) */
   double *n_s, *n_sa;                /* visit counts over usable steps */
