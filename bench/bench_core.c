@@ -80,11 +80,7 @@ static void time_steps(cbrl_problem *p, const cbrl_leader_opts *o, const double 
 
 /* Leader iteration on Four-Rooms (lambda 0.003, beta 3), the the paper's Table 1 protocol setting. */
 static void time_leader(cbrl_algorithm alg, int iters, double *plain_ms, double *metrics_ms) {
-  cbrl_four_rooms_opts fo;
-  cbrl_four_rooms_opts_default(&fo);
-  fo.beta = 3.0;
-  cbrl_problem *p;
-  check(cbrl_four_rooms_create(&p, &fo), "four-rooms");
+  cbrl_problem *p = bench_four_rooms();
   cbrl_leader_opts o;
   cbrl_leader_opts_default(&o);
   o.algorithm = alg;
@@ -117,11 +113,7 @@ static void time_tax_leader(cbrl_algorithm alg, int iters, double *plain_ms, dou
 
 /* The HPGD iteration split: follower response, simulation of the batch, estimator. */
 static void hpgd_split(int iters, double *follower_ms, double *sim_ms, double *estimator_ms) {
-  cbrl_four_rooms_opts fo;
-  cbrl_four_rooms_opts_default(&fo);
-  fo.beta = 3.0;
-  cbrl_problem *p;
-  check(cbrl_four_rooms_create(&p, &fo), "four-rooms");
+  cbrl_problem *p = bench_four_rooms();
   cbrl_follower *f;
   cbrl_hpgd *h;
   cbrl_mdp m[2];

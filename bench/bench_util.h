@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "cbrl/errors.h"
+#include "cbrl/cbrl.h"
 
 /* Seconds on the monotonic clock. */
 static inline double now(void) {
@@ -33,6 +33,16 @@ static inline void check(int err, const char *what) {
     fprintf(stderr, "%s: %s\n", what, cbrl_strerror(err));
     exit(1);
   }
+}
+
+/* Four-Rooms at lambda 0.003, beta 3: the setting every leader benchmark times. */
+static inline cbrl_problem *bench_four_rooms(void) {
+  cbrl_four_rooms_opts fo;
+  cbrl_four_rooms_opts_default(&fo);
+  fo.beta = 3.0;
+  cbrl_problem *p;
+  check(cbrl_four_rooms_create(&p, &fo), "four-rooms");
+  return p;
 }
 
 #endif /* CBRL_BENCH_UTIL_H */

@@ -114,11 +114,7 @@ int main(int argc, char **argv) {
          nmem * 8 >> 20, bw_mem);
 
   /* AMD leader iteration, as cbrl_bench times it. */
-  cbrl_four_rooms_opts fo;
-  cbrl_four_rooms_opts_default(&fo);
-  fo.beta = 3.0;
-  cbrl_problem *p;
-  check(cbrl_four_rooms_create(&p, &fo), "four-rooms");
+  cbrl_problem *p = bench_four_rooms();
   cbrl_leader_opts o;
   cbrl_leader_opts_default(&o);
   o.algorithm = CBRL_ALG_AMD;
