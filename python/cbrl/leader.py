@@ -60,7 +60,11 @@ class Leader:
             x0 = problem.check_x(x0, "x0")
             x0p = ptr(x0)
         out = ffi.new("cbrl_leader **")
-        call(lib.cbrl_py_leader_create(problem._h, self._opts, x0p, out), what="leader")
+        rc = lib.cbrl_py_leader_create(problem._h, self._opts, x0p, out)
+        if rc == -8 and algorithm == "amd":  # CBRL_ENOTSUP
+            raise _ffi.CbrlError("leader: amd: this problem's P or mu depends on x, which AMD does not model", rc,
+                                 "CBRL_ENOTSUP")
+        call(rc, what="leader")
         self._h = out[0]
         self._metrics = np.empty(lib.cbrl_py_leader_metric_count())
 

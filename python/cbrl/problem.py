@@ -192,6 +192,8 @@ class Problem:
                 raise ValueError("context_weights: expected shape (%d,), got %s" % (K, w.shape))
             if np.any(w < 0):
                 raise ValueError("context_weights: must be non-negative")
+            if abs(w.sum() - 1.0) > 1e-9:
+                raise ValueError("context_weights: must sum to 1, got %r" % float(w.sum()))
         K = K or 1
         w = np.full(K, 1.0 / K) if context_weights is None else w
 
