@@ -49,7 +49,8 @@ def best_settings(results, lam=None, beta=None, metric="window_F", min_seeds=1):
         for i in np.nonzero(ok)[0]:
             if cols[i] != c or not _same(lams[i], lam) or not _same(betas[i], beta):
                 continue
-            key = (runs["learning_rate"][i], runs["zero_order_c"][i])
+            zc = float(runs["zero_order_c"][i])
+            key = (float(runs["learning_rate"][i]), None if np.isnan(zc) else zc)  # NaN keys never match
             settings.setdefault(key, []).append(i)
         best = None
         for key, idx in settings.items():
