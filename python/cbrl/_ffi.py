@@ -77,10 +77,21 @@ def check(rc, err=None, what=None):
     raise CbrlError(message, rc, name)
 
 
+def kind_of(dtype):
+    return np.dtype(dtype).kind
+
+
 def as_array(value, name, shape=None, dtype=np.float64, finite=True, allow_copy=True, allow_strided=False):
     """Checks one array argument and returns it C-contiguous in dtype. The error names the
     argument: its shape, its dtype (no silent casts from other kinds), NaN or Inf, or (with
     allow_copy=False, for arrays cbrl writes into) a non-contiguous layout."""
+    if (isinstance(value, np.ndarray) and value.dtype == dtype and value.flags.c_contiguous and shape is not None
+            and value.shape == shape and allow_copy):
+        # The common case, checked in a few microseconds: nothing to convert.
+        if finite and kind_of(dtype) == "f" and not np.isfinite(value).all():
+            bad = np.argwhere(~np.isfinite(value))[0]
+            raise ValueError("%s: not finite at %s (%r)" % (name, tuple(int(i) for i in bad), value[tuple(bad)]))
+        return value
     if isinstance(value, np.ndarray):
         arr = value
     else:

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cbrl/cbrl.h"
 #include "cbrl/run/config.h"
@@ -376,22 +377,38 @@ typedef struct callback_follower {
   double *pi, *log_pi; /* S x A: the last answer, which the policy points into */
 } callback_follower;
 
+SHIM_API int cbrl_py_policy_check(const double *pi, const double *log_pi, int S, int A, char *err,
+                                  size_t err_size) {
+  for (int s = 0; s < S; s++) {
+    double sum = 0.0;
+    for (int a = 0; a < A; a++) {
+      double v = pi[(int64_t)s * A + a], l = log_pi[(int64_t)s * A + a];
+      if (!(v >= 0.0 && v <= 1.0)) {
+        if (err) snprintf(err, err_size, "policy: pi[%d, %d] = %g, not a probability", s, a, v);
+        return CBRL_EINVAL;
+      }
+      if (isnan(l) || (v > 0.0 && !isfinite(l))) {
+        if (err) snprintf(err, err_size, "log_pi: [%d, %d] = %g, not finite where pi > 0", s, a, l);
+        return CBRL_EINVAL;
+      }
+      sum += v;
+    }
+    if (!(fabs(sum - 1.0) <= 1e-9)) {
+      if (err) snprintf(err, err_size, "policy: row %d sums to %.17g, not 1", s, sum);
+      return CBRL_EINVAL;
+    }
+  }
+  return 0;
+}
+
 static int cbf_respond(cbrl_follower *f, int k, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
                        cbrl_rng *rng, cbrl_policy *out) {
   callback_follower *c = f->impl;
   int S = f->problem->n_states, A = f->problem->n_actions;
   int rc = c->respond(c->user, k, x, m, rng, c->pi, c->log_pi);
   if (rc) return rc > 0 ? CBRL_EINVAL : rc;
-  /* The caller's answer is checked again here, so that no estimator ever samples from garbage. */
-  for (int s = 0; s < S; s++) {
-    double sum = 0.0;
-    for (int a = 0; a < A; a++) {
-      double v = c->pi[(int64_t)s * A + a];
-      if (!(v >= 0.0 && v <= 1.0) || (v > 0.0 && !isfinite(c->log_pi[(int64_t)s * A + a]))) return CBRL_EINVAL;
-      sum += v;
-    }
-    if (!(fabs(sum - 1.0) <= 1e-9)) return CBRL_EINVAL;
-  }
+  /* The caller's answer is checked here, so that no estimator ever samples from garbage. */
+  if ((rc = cbrl_py_policy_check(c->pi, c->log_pi, S, A, NULL, 0))) return rc;
   out->n_states = S, out->n_actions = A, out->pi = c->pi, out->log_pi = c->log_pi;
   f->stats.samples = 0, f->stats.iterations = 0, f->stats.products = 0;
   f->stats.residual = NAN, f->stats.converged = 1;
@@ -750,6 +767,23 @@ SHIM_API int cbrl_py_leader_step(cbrl_leader *L, int with_metrics, double *v) {
   v[0] = (double)m.iteration, v[1] = m.context, v[2] = m.f_context, v[3] = m.F, v[4] = m.grad_norm;
   v[5] = (double)m.env_steps, v[6] = (double)m.follower_iterations, v[7] = (double)m.follower_products;
   v[8] = m.follower_residual, v[9] = (double)m.follower_samples, v[10] = m.level, v[11] = m.clipped;
+  return 0;
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+SHIM_API int cbrl_py_leader_time_steps(cbrl_leader *L, int n, int with_metrics, double *seconds) {
+  cbrl_leader_metrics m;
+  for (int i = 0; i < n; i++) {
+    double t0 = now_seconds();
+    int rc = cbrl_leader_step(L, with_metrics, &m);
+    seconds[i] = now_seconds() - t0;
+    if (rc) return rc;
+  }
   return 0;
 }
 

@@ -149,6 +149,11 @@ typedef int (*cbrl_py_respond_fn)(void *user, int context, const double *x, cons
 int cbrl_py_follower_callback(const cbrl_problem *p, cbrl_py_respond_fn respond, void *user, const char *name,
                               cbrl_follower **out);
 
+/* Checks a policy answer (S x A each): pi in [0, 1] with rows summing to 1 within 1e-9, log pi
+   not NaN and finite where pi > 0; CBRL_EINVAL with "row s ..." in err otherwise. */
+int cbrl_py_policy_check(const double *pi, const double *log_pi, int n_states, int n_actions, char *err,
+                         size_t err_size);
+
 /* The built-in followers by name: exact, soft-q (iterations), online (iterations = steps,
    max_steps). */
 int cbrl_py_follower_builtin(const cbrl_problem *p, const char *kind, int64_t iterations, int max_steps,
@@ -212,6 +217,9 @@ const char *cbrl_py_leader_metric_names(void);
 int cbrl_py_leader_metric_count(void);
 /* One outer iteration; metrics (cbrl_py_leader_metric_count values, NaN where not computed). */
 int cbrl_py_leader_step(cbrl_leader *L, int with_metrics, double *metrics);
+/* Runs n iterations in C, writing each one's wall seconds into seconds (n): the C reference of
+   python/bench_overhead.py. */
+int cbrl_py_leader_time_steps(cbrl_leader *L, int n, int with_metrics, double *seconds);
 /* The current x (dim values, owned by L, valid until its next step). */
 const double *cbrl_py_leader_x(const cbrl_leader *L);
 /* The leader's exact workspace (owned by L). */

@@ -106,34 +106,37 @@ class Follower:
         S, A, d = problem.n_states, problem.n_actions, problem.dim
         holder = {}
 
+        nbytes = S * A * 8
+        err = _ffi.err_buffer()
+        what = "follower %s: returned" % name
+
+        def table(v, label, finite):
+            # The fast path (a float64 C-contiguous table of the right shape) copies nothing here;
+            # anything else goes through the full check, which names what is wrong.
+            if isinstance(v, np.ndarray) and v.dtype == np.float64 and v.shape == (S, A) and v.flags.c_contiguous:
+                return v
+            return _ffi.as_array(v, "%s %s" % (what, label), (S, A), finite=finite, allow_strided=True)
+
         def c_respond(user, k, x, m, rng, pi_out, log_pi_out):
             try:
                 xs = np.frombuffer(ffi.buffer(x, d * 8), np.float64).copy()
                 res = respond(xs, int(k), FollowerContext(problem, int(k), xs, m, rng))
                 if isinstance(res, Trajectories):
-                    raise TypeError("follower %s: returned Trajectories, which this leader does not take yet "
-                                    "(it needs a policy table)" % name)
+                    raise TypeError("%s Trajectories, which this leader does not take yet (it needs a policy "
+                                    "table)" % what)
                 if isinstance(res, tuple) and len(res) == 2:
                     pi, log_pi = res
                 else:
                     pi, log_pi = res, None
-                what = "follower %s: returned policy" % name
-                pi = _ffi.as_array(pi, what, (S, A), allow_strided=True)
-                if np.any(pi < 0) or np.any(pi > 1):
-                    raise ValueError("%s: has entries outside [0, 1]" % what)
-                sums = pi.sum(axis=1)
-                bad = np.nonzero(np.abs(sums - 1.0) > 1e-9)[0]
-                if len(bad):
-                    raise ValueError("%s: row %d sums to %r, not 1" % (what, bad[0], sums[bad[0]]))
+                pi = table(pi, "policy", False)
+                ffi.memmove(pi_out, pi, nbytes)
                 if log_pi is None:
-                    log_pi = _log_policy(pi)
+                    with np.errstate(divide="ignore", invalid="ignore"):  # a bad pi is refused below
+                        np.log(pi, out=np.frombuffer(ffi.buffer(log_pi_out, nbytes), np.float64).reshape(S, A))
                 else:
-                    log_pi = _ffi.as_array(log_pi, "follower %s: returned log_pi" % name, (S, A), finite=False,
-                                             allow_strided=True)
-                    if np.any(np.isnan(log_pi)) or np.any(~np.isfinite(log_pi) & (pi > 0)):
-                        raise ValueError("follower %s: returned log_pi: not finite where pi > 0" % name)
-                np.frombuffer(ffi.buffer(pi_out, S * A * 8), np.float64)[:] = pi.ravel()
-                np.frombuffer(ffi.buffer(log_pi_out, S * A * 8), np.float64)[:] = log_pi.ravel()
+                    ffi.memmove(log_pi_out, table(log_pi, "log_pi", False), nbytes)
+                if lib.cbrl_py_policy_check(pi_out, log_pi_out, S, A, err, _ffi.ERR_SIZE):
+                    raise ValueError("%s %s" % (what, _ffi.string(err)))
                 return 0
             except BaseException as exc:  # noqa: B902 - handed back to the caller
                 _CALLBACK_ERRORS.append(exc)
@@ -145,10 +148,12 @@ class Follower:
         holder["cb"] = cb
         return cls(problem, out[0], keep=(cb, respond), name=name)
 
-    def respond(self, x, context=0, seed=0, stream=0):
-        """The follower's (pi, log_pi) at x in a context, from a stream seeded (seed, stream)."""
+    def respond(self, x, context=0, seed=0, stream=0, mdp=None):
+        """The follower's (pi, log_pi) at x in a context, from a stream seeded (seed, stream);
+        mdp is that context's MDP at x when the caller has it (a FollowerContext's), else it
+        is built here."""
         x = self.problem.check_x(x)
-        m = self.problem.mdp(x, context)
+        m = self.problem.mdp(x, context) if mdp is None else mdp
         S, A = self.problem.n_states, self.problem.n_actions
         pi, log_pi = np.empty((S, A)), np.empty((S, A))
         call(lib.cbrl_py_follower_respond(self._h, int(context), ptr(x), m._h, int(seed), int(stream), ptr(pi),

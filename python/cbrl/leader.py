@@ -96,6 +96,13 @@ class Leader:
         call(lib.cbrl_py_leader_step(self._h, 1 if metrics else 0, ptr(self._metrics)), what="leader step")
         return {k: (int(v) if k in _INT_METRICS else float(v)) for k, v in zip(METRICS, self._metrics)}
 
+    def time_steps_in_c(self, n, metrics=False):
+        """Runs n iterations in a C loop and returns each one's wall seconds (a benchmark's
+        reference for the Python-driven loop)."""
+        t = np.empty(int(n))
+        call(lib.cbrl_py_leader_time_steps(self._h, int(n), 1 if metrics else 0, ptr(t)), what="leader step")
+        return t
+
     def run(self, iterations, metrics_every=1, progress=None):
         """`iterations` steps; returns a dict of arrays of the metrics of every step (exact F
         computed every metrics_every-th step and at the last). progress(t, row) is called after

@@ -86,11 +86,11 @@ def test_the_leader_stream_reaches_the_follower():
 
 @pytest.mark.parametrize("answer,exc,match", [
     (lambda S, A: np.ones((S, A + 1)) / (A + 1), ValueError, r"follower python: returned policy: expected shape"),
-    (lambda S, A: np.full((S, A), np.nan), ValueError, "not finite"),
+    (lambda S, A: np.full((S, A), np.nan), ValueError, r"policy: pi\[0, 0\] = nan, not a probability"),
     (lambda S, A: np.full((S, A), 0.5), ValueError, "sums to"),
     (lambda S, A: "uniform", TypeError, "returned policy: expected an array of numbers"),
     (lambda S, A: None, TypeError, "returned policy"),
-    (lambda S, A: -np.ones((S, A)), ValueError, "outside"),
+    (lambda S, A: -np.ones((S, A)), ValueError, "= -1, not a probability"),
     (lambda S, A: cbrl.Trajectories([], [], [], [], []), TypeError, "Trajectories"),
     (lambda S, A: (np.ones((S, A)) / A, np.full((S, A), np.nan)), ValueError, "log_pi"),
 ])
