@@ -87,9 +87,17 @@ class FollowerEnv(_Base):
         self._t = 0
 
     def reset(self, *, seed=None, options=None):
-        """Starts an episode at s_0 ~ mu; returns (obs, info)."""
+        """Starts an episode at s_0 ~ mu, or at options["state"] (a generative model's
+        query: any state, for learners that sample (s, a) pairs); returns (obs, info)."""
         if seed is not None:
             self._rng = np.random.default_rng(seed)
+        if options and "state" in options:
+            s = options["state"]
+            if not self.observation_space.contains(s):
+                raise ValueError("options['state']: must be a state in [0, %d), got %r" % (self.problem.n_states, s))
+            self._s = int(s)
+            self._t = 0
+            return self._s, {"context": self.context}
         u = self._rng.random() * self._mu_cum[-1]
         self._s = int(min(np.searchsorted(self._mu_cum, u, side="right"), len(self.mu) - 1))
         self._t = 0

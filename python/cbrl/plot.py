@@ -162,10 +162,29 @@ def four_rooms_layout():
     return rows, cols, special
 
 
-def penalty_map(x, ax=None, title=None, vmax=None):
+def greedy_path(mdp, pi, start, max_len=256):
+    """The follower's most likely path from start, as `cbrl plot` traces it: argmax pi, then the
+    most likely next state, until a terminal state, a self-loop or a revisit."""
+    A = mdp.n_actions
+    row, nxt, prob, term = mdp.row, mdp.next, mdp.prob, mdp.terminal
+    path = [int(start)]
+    s = int(start)
+    while len(path) < max_len and not term[s]:
+        a = int(np.argmax(pi[s]))
+        lo, hi = row[s * A + a], row[s * A + a + 1]
+        t = int(nxt[lo + int(np.argmax(prob[lo:hi]))])
+        if t == s or t in path:
+            break
+        path.append(t)
+        s = t
+    return path
+
+
+def penalty_map(x, ax=None, title=None, vmax=None, problem=None):
     """The Four-Rooms penalties p = -0.2 softmax(x) of leader parameters x (105 values) as a map
     of |p| x100 on the 13 x 13 grid (walls dark), with S, +1 (the leader's target), G1 and G2,
-    as `cbrl plot` draws them."""
+    as `cbrl plot` draws them; with problem (the Four-Rooms problem of the run), also the
+    follower's most likely path to each goal at x (blue to G1, green to G2)."""
     import matplotlib.colors as mcolors
     x = _ffi.as_array(x, "x", (105,))
     pen = np.zeros(104)
@@ -179,6 +198,16 @@ def penalty_map(x, ax=None, title=None, vmax=None):
     im = ax.imshow(grid, cmap=cmap, vmin=0, vmax=vmax or max(np.nanmax(grid), 1e-12), origin="upper")
     for cell, label in zip(special, ("S", "+1", "G1", "G2")):
         ax.text(cols[cell], rows[cell], label, ha="center", va="center", fontsize=11)
+    if problem is not None:
+        e = problem.exact()
+        e.evaluate(x, grad=False)
+        for k, colour in zip(range(problem.n_contexts), ("#1f77b4", "#2ca02c")):
+            path = greedy_path(e.mdp(k), e.policy(k), special[0])
+            off = 0.08 * (1 if k else -1)
+            for a, b in zip(path[:-1], path[1:]):
+                ax.annotate("", xy=(cols[b] + off, rows[b] + off), xytext=(cols[a] + off, rows[a] + off),
+                            arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.5, shrinkA=0, shrinkB=0))
+        ax.set_xlabel("paths: blue to G1, green to G2", fontsize=9, loc="left")
     ax.set_xticks([])
     ax.set_yticks([])
     cb = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)

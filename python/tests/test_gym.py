@@ -49,8 +49,7 @@ def test_transition_frequencies_match_P():
     n = 20000
     counts = np.zeros(6)
     for _ in range(n):
-        env.reset(seed=None)
-        env._s = 2  # from state 2, action 1
+        env.reset(options={"state": 2})  # from state 2, action 1
         s, *_ = env.step(1)
         counts[s] += 1
     freq = counts / n
@@ -62,8 +61,7 @@ def test_terminal_states_pay_and_end(root):
     import os
     p = cbrl.Problem.file(os.path.join(root, "examples", "chain.yaml"))
     env = cbrl.FollowerEnv(p, [0.1, 0, 0.2], context=0)
-    env.reset(seed=0)
-    env._s = 3  # the terminal end of the chain
+    env.reset(seed=0, options={"state": 3})  # the terminal end of the chain
     obs, r, terminated, truncated, _ = env.step(0)
     assert terminated and not truncated and r == 1.0
 
