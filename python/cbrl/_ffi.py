@@ -159,5 +159,29 @@ class _Keep:
         cls._weakref.finalize(arr, cls._refs.pop, key, None)
 
 
+class Token:
+    """Stands for one C object: when the token is collected, the object is freed. A token's
+    finalizer holds the tokens of what the object points into (its problem, its follower, its
+    callbacks) until it has run, so a problem is never freed before an exact workspace or a
+    leader built on it, whatever order Python's garbage collector finalizes a cycle in (and, at
+    exit, finalizers run newest first)."""
+
+    __slots__ = ("__weakref__", "__dict__")
+
+
+def _release(free, handle, deps):
+    free(handle)
+
+
+def own(handle, free, *deps):
+    """A Token that frees handle with free once it is collected, after which deps are released."""
+    t = Token()
+    _weakref.finalize(t, _release, free, handle, deps)
+    return t
+
+
+import weakref as _weakref  # noqa: E402
+
+
 def string(cptr):
     return ffi.string(cptr).decode("utf-8", "replace") if cptr != ffi.NULL else ""

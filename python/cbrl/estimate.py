@@ -21,11 +21,7 @@ class Simulator:
         call(lib.cbrl_py_simulator_create(problem.env_name.encode(), name.encode(), problem._h, out, err,
                                           _ffi.ERR_SIZE), err)
         self._h = out[0]  # NULL for consistent
-
-    def __del__(self):
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None and h != ffi.NULL:
-            lib.cbrl_py_simulator_free(h)
+        self._token = _ffi.own(out[0], lib.cbrl_py_simulator_free, problem._token)
 
 
 def estimate(problem, x=None, estimator="hpgd-batch", samples=None, seed=0, steps=10000, zo_u=1e-3,

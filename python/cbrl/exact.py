@@ -24,17 +24,14 @@ class Exact:
         call(lib.cbrl_py_exact_create(problem._h, float(tol) if tol else 0.0, out), what="exact")
         self._h = out[0]
         self._owned = True
+        self._token = _ffi.own(out[0], lib.cbrl_py_exact_free, problem._token)
 
     @classmethod
     def _borrow(cls, problem, handle, owner):
         e = cls.__new__(cls)
         e.problem, e._h, e._owned, e._owner = problem, handle, False, owner
+        e._token = owner._token
         return e
-
-    def __del__(self):
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None and self._owned:
-            lib.cbrl_py_exact_free(h)
 
     def _context(self, context):
         k = int(context)

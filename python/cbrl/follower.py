@@ -61,13 +61,8 @@ class Follower:
     def __init__(self, problem, handle, keep=None, name=""):
         self.problem = problem
         self._h = handle
-        self._keep = keep
         self.name = name
-
-    def __del__(self):
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None:
-            lib.cbrl_py_follower_free(h)
+        self._token = _ffi.own(handle, lib.cbrl_py_follower_free, problem._token, keep)
 
     @classmethod
     def _builtin(cls, problem, kind, iterations=0, max_steps=0):

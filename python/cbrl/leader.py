@@ -66,12 +66,11 @@ class Leader:
                                  "CBRL_ENOTSUP")
         call(rc, what="leader")
         self._h = out[0]
+        # The leader points into its problem, follower, simulator and cancellation flag.
+        self._token = _ffi.own(out[0], lib.cbrl_py_leader_free, problem._token,
+                               follower._token if follower is not None else None,
+                               self.simulator._token if self.simulator is not None else None, self._cancel)
         self._metrics = np.empty(lib.cbrl_py_leader_metric_count())
-
-    def __del__(self):
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None:
-            lib.cbrl_py_leader_free(h)
 
     def option(self, key):
         """A numeric option's value as the leader uses it."""

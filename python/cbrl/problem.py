@@ -44,16 +44,12 @@ class Problem:
     def __init__(self, handle, env="file", keep=None):
         self._h = handle
         self.env_name = env
-        self._keep = keep  # callbacks and arrays the C problem points into
+        # Freed when the last object built on it goes; the callbacks it calls outlive it.
+        self._token = _ffi.own(handle, lib.cbrl_py_problem_free, keep)
         ints = ffi.new("int[5]")
         doubles = ffi.new("double[3]")
         self.name = _ffi.string(lib.cbrl_py_problem_info(handle, ints, doubles))
         self.n_states, self.n_actions, self.dim, self.n_contexts, self.flags = (int(v) for v in ints)
-
-    def __del__(self):
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None:
-            lib.cbrl_py_problem_free(h)
 
     def __repr__(self):
         return "<cbrl.Problem %s: %d states, %d actions, d = %d, %d contexts, lambda %g>" % (
@@ -421,6 +417,8 @@ class MDP:
         self._h = handle
         self._owned = owned
         self._owner = owner
+        if owned:
+            self._token = _ffi.own(handle, lib.cbrl_py_mdp_free, owner._token)
         ints = ffi.new("int[2]")
         ps = [ffi.new(t) for t in ("unsigned char **", "int64_t **", "int32_t **", "double **", "double **",
                                    "double **", "double **")]
@@ -469,11 +467,6 @@ class MDP:
     def mu(self):
         """The initial distribution (S,)."""
         return self._view(6, self.n_states, np.float64)
-
-    def __del__(self):
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None and self._owned:
-            lib.cbrl_py_mdp_free(h)
 
     @property
     def P(self):
