@@ -121,9 +121,7 @@ def curves(results, lam=None, beta=None, metric="F", smooth=1, ax=None, env_titl
         t, Y = _series(metrics, ids, metric)
         if not len(t):
             continue
-        setting = "lr %g" % lr + ("" if zc is None or np.isnan(zc) or zc == 0 else ", c %g" % zc)
-        _band(ax, t, Y, _COLOURS[n % len(_COLOURS)], "%s (%s, %d seed%s)" % (c, setting, len(ids),
-                                                                         "" if len(ids) == 1 else "s"), smooth)
+        _band(ax, t, Y, _COLOURS[n % len(_COLOURS)], "%s (%s)" % (c, _setting(lr, zc, len(ids))), smooth)
     env = env_title or (runs["env"][0] if len(runs["env"]) else "")
     axes = _title_axes(lam, beta)
     ax.set_title("%s%s%s: F, mean \u00b1 s.e." % ({"four-rooms": "Four-Rooms"}.get(env, env), ", " if axes else "",
@@ -134,25 +132,44 @@ def curves(results, lam=None, beta=None, metric="F", smooth=1, ax=None, env_titl
     return ax
 
 
-def tax_rates(results, lam=None, smooth=1, ax=None):
-    """The tax-design rates (income, VAT 1-3) over outer iterations of each column's best
-    setting, mean +- s.e. over seeds, from the store's environment metrics."""
+def _setting(lr, zc, n):
+    c = "" if zc is None or np.isnan(zc) or zc == 0 else ", c %g" % zc
+    return "lr %g%s, %d seed%s" % (lr, c, n, "" if n == 1 else "s")
+
+
+def _env_curves(results, names, labels, what, ylabel, lam, smooth, ax):
     ax = _axes(ax)
     runs = _cols(results.runs)
     extra = _cols(results.extra_metrics)
     best = best_settings(results, lam, None)
     styles = ["-", ":", "--", "-."]
     for n, (c, (ids, lr, zc, _)) in enumerate(best.items()):
-        for (name, label), style in zip(_TAX_RATES, styles):
+        for name, label, style in zip(names, labels, styles):
             t, Y = _series(None, ids, name, extra)
             if len(t):
-                _band(ax, t, Y, _COLOURS[n % len(_COLOURS)], "%s: %s (lr %g)" % (c, label, lr), smooth, style)
+                _band(ax, t, Y, _COLOURS[n % len(_COLOURS)], "%s: %s (%s)" % (c, label, _setting(lr, zc, len(ids))),
+                      smooth, style)
     lam = float(runs["lambda"][0]) if lam is None and len(runs["lambda"]) else lam
-    ax.set_title("tax-design, %s: tax rates, mean \u00b1 s.e." % _title_axes(lam, None))
+    ax.set_title("tax-design, %s: %s, mean \u00b1 s.e." % (_title_axes(lam, None), what))
     ax.set_xlabel("outer iteration")
-    ax.set_ylabel("rate")
-    ax.legend(fontsize=7)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.15), frameon=False)
     return ax
+
+
+def tax_rates(results, lam=None, smooth=1, ax=None):
+    """The tax-design rates (income, VAT 1-3) over outer iterations of each column's best
+    setting, mean +- s.e. over seeds, from the store's environment metrics (as
+    tax_rates_*.png)."""
+    names, labels = zip(*_TAX_RATES)
+    return _env_curves(results, names, labels, "tax rates", "rate", lam, smooth, ax)
+
+
+def households(results, lam=None, smooth=1, ax=None):
+    """The households' mean value J, its spread across households and the revenue over outer
+    iterations (as households_*.png, on one axis)."""
+    return _env_curves(results, ("household_value", "household_spread", "revenue"),
+                       ("J (mean)", "J spread", "revenue"), "households and revenue", "value", lam, smooth, ax)
 
 
 def four_rooms_layout():

@@ -91,3 +91,20 @@ def test_a_broken_progress_callback_stops_the_sweep(tmp_path):
 
     with pytest.raises(RuntimeError, match="progress bar broke"):
         cbrl.run(dict(CONFIG, algorithm="exact", seeds=1), tmp_path / "out", progress=progress)
+
+
+def test_tax_figures_draw_the_rates(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    cbrl.run({"env": "tax-design", "lambda": 0.2, "tax_bins": 20, "algorithm": "exact", "learning_rate": 0.01,
+              "iterations": 20, "seeds": 1, "metrics_every": 5, "final_window": 5}, tmp_path / "tax", progress=False)
+    res = cbrl.load(tmp_path / "tax")
+    names = set(res.extra_metrics["name"])
+    assert {"income_tax", "vat1", "vat2", "vat3", "revenue"} <= names
+    ax = cbrl.plot.tax_rates(res)
+    assert len(ax.get_lines()) == 4 and ax.get_lines()[0].get_ydata()[0] == pytest.approx(0.3)
+    plt.close(ax.figure)
+    ax = cbrl.plot.households(res)
+    assert len(ax.get_lines()) == 3
+    plt.close(ax.figure)
