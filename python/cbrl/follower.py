@@ -31,16 +31,26 @@ class FollowerContext:
     def mdp(self):
         """The follower's MDP at (x, context) (cbrl.MDP; copy what must outlive the call)."""
         if self._mdp is None:
+            self._live()
             self._mdp = MDP(self._mdp_handle, owned=False, owner=None)
         return self._mdp
+
+    def _live(self):
+        if self._rng is None:
+            raise RuntimeError("FollowerContext: used after its follower call returned (copy what must outlive it)")
+
+    def _close(self):
+        self._rng = self._mdp_handle = None
 
     def seed(self):
         """64 random bits from the leader's stream: seed a numpy Generator with it to stay
         reproducible under cbrl's seed."""
+        self._live()
         return int(lib.cbrl_py_rng_next(self._rng))
 
     def uniform(self):
         """A uniform [0, 1) draw from the leader's stream."""
+        self._live()
         return float(lib.cbrl_py_rng_uniform(self._rng))
 
     def env(self, **kwargs):
@@ -115,7 +125,11 @@ class Follower:
         def c_respond(user, k, x, m, rng, pi_out, log_pi_out):
             try:
                 xs = np.frombuffer(ffi.buffer(x, d * 8), np.float64).copy()
-                res = respond(xs, int(k), FollowerContext(problem, int(k), xs, m, rng))
+                ctx = FollowerContext(problem, int(k), xs, m, rng)
+                try:
+                    res = respond(xs, int(k), ctx)
+                finally:
+                    ctx._close()
                 if isinstance(res, Trajectories):
                     raise TypeError("%s Trajectories, which this leader does not take yet (it needs a policy "
                                     "table)" % what)

@@ -150,3 +150,20 @@ def test_leader_runs_every_algorithm_and_optimiser():
         cbrl.Leader(p, optimizer="adamw")
     with pytest.raises(cbrl.CbrlError, match="hpgd_steps: must be an integer"):
         cbrl.Leader(p, hpgd_steps=1.5)
+
+
+def test_the_context_is_refused_after_the_call():
+    p = problem()
+    kept = []
+
+    def respond(x, context, ctx):
+        kept.append(ctx)
+        env = ctx.env()  # an environment is a copy, usable later
+        kept.append(env)
+        return np.full((p.n_states, p.n_actions), 1.0 / p.n_actions)
+
+    cbrl.Follower.from_callable(p, respond).respond(np.zeros(3), 0)
+    with pytest.raises(RuntimeError, match="after its follower call returned"):
+        kept[0].seed()
+    kept[1].reset(seed=0)
+    assert kept[1].step(0)[0] in range(p.n_states)
