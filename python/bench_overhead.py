@@ -12,7 +12,7 @@ cut at 200), lr 0.1: the iteration `cbrl_bench` times. Compared, as medians per 
 The callback's own time is split into the C solve and the rest (crossing into Python,
 building the answer's arrays, checking and copying the table).
 
-  PYTHONPATH=python /usr/bin/python3 python/bench_overhead.py [--iters N] [--rounds R]
+  PYTHONPATH=python /usr/bin/python3 python/bench_overhead.py [--iters N] [--rounds R] [--wall]
 """
 import argparse
 import os
@@ -38,33 +38,37 @@ def main():
     ap.add_argument("--iters", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--wall", action="store_true", help="wall-clock times (default: this thread's CPU time, "
+                    "which a shared machine's other load disturbs less)")
     args = ap.parse_args()
+    clock = time.perf_counter if args.wall else time.thread_time
+    cpu = not args.wall
     p = problem()
     results = {"C": [], "python": [], "py-loop": []}
     split = {"solve": [], "callback_rest": []}
     for r in range(args.rounds):
         # C: the C loop with a C exact follower.
         L = leader(p, cbrl.Follower.exact(p), seed=r)
-        L.time_steps_in_c(args.warmup)
-        results["C"].append(float(np.median(L.time_steps_in_c(args.iters))))
+        L.time_steps_in_c(args.warmup, cpu=cpu)
+        results["C"].append(float(np.median(L.time_steps_in_c(args.iters, cpu=cpu))))
         # py-loop: the Python loop, same C follower.
         L = leader(p, cbrl.Follower.exact(p), seed=r)
         for _ in range(args.warmup):
             L.step(False)
         t = []
         for _ in range(args.iters):
-            t0 = time.perf_counter()
+            t0 = clock()
             L.step(False)
-            t.append(time.perf_counter() - t0)
+            t.append(clock() - t0)
         results["py-loop"].append(statistics.median(t))
         # python: the Python loop, a Python policy-table follower.
         inner = cbrl.Follower.exact(p)
         inside = []
 
         def respond(x, context, ctx):
-            t0 = time.perf_counter()
+            t0 = clock()
             pi, log_pi = inner.respond(x, context, mdp=ctx.mdp)
-            inside.append(time.perf_counter() - t0)
+            inside.append(clock() - t0)
             return pi, log_pi
 
         L = leader(p, cbrl.Follower.from_callable(p, respond), seed=r)
@@ -73,9 +77,9 @@ def main():
         del inside[:]
         t = []
         for _ in range(args.iters):
-            t0 = time.perf_counter()
+            t0 = clock()
             L.step(False)
-            t.append(time.perf_counter() - t0)
+            t.append(clock() - t0)
         results["python"].append(statistics.median(t))
         split["solve"].append(statistics.median(inside))
     cpu = "unknown"
@@ -86,7 +90,8 @@ def main():
         pass
     print("CPU: %s; Python %s; numpy %s; load %s" % (cpu, platform.python_version(), np.__version__,
                                                       " ".join("%.2f" % v for v in os.getloadavg())))
-    print("medians per iteration over %d iterations, per round (ms):" % args.iters)
+    print("medians per iteration over %d iterations, per round (ms of %s):"
+          % (args.iters, "wall-clock time" if args.wall else "thread CPU time"))
     for k, v in results.items():
         print("  %-8s %s   median of rounds %.3f" % (k, " ".join("%.3f" % (1e3 * t) for t in v),
                                                     1e3 * statistics.median(v)))

@@ -131,7 +131,9 @@ def as_array(value, name, shape=None, dtype=np.float64, finite=True, allow_copy=
 
 def ptr(arr, ctype="double *"):
     """A cffi pointer into a numpy array (which must stay alive while the pointer is used)."""
-    return ffi.cast(ctype, ffi.from_buffer(arr)) if arr.size else ffi.cast(ctype, 0)
+    if not arr.size:
+        return ffi.cast(ctype, 0)
+    return ffi.from_buffer(ctype[:-1].rstrip() + "[]", arr)
 
 
 def view(cptr, n, dtype=np.float64, owner=None):

@@ -770,18 +770,18 @@ SHIM_API int cbrl_py_leader_step(cbrl_leader *L, int with_metrics, double *v) {
   return 0;
 }
 
-static double now_seconds(void) {
+static double now_seconds(int cpu) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-SHIM_API int cbrl_py_leader_time_steps(cbrl_leader *L, int n, int with_metrics, double *seconds) {
+SHIM_API int cbrl_py_leader_time_steps(cbrl_leader *L, int n, int with_metrics, int cpu, double *seconds) {
   cbrl_leader_metrics m;
   for (int i = 0; i < n; i++) {
-    double t0 = now_seconds();
+    double t0 = now_seconds(cpu);
     int rc = cbrl_leader_step(L, with_metrics, &m);
-    seconds[i] = now_seconds() - t0;
+    seconds[i] = now_seconds(cpu) - t0;
     if (rc) return rc;
   }
   return 0;

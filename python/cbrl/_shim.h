@@ -217,9 +217,9 @@ const char *cbrl_py_leader_metric_names(void);
 int cbrl_py_leader_metric_count(void);
 /* One outer iteration; metrics (cbrl_py_leader_metric_count values, NaN where not computed). */
 int cbrl_py_leader_step(cbrl_leader *L, int with_metrics, double *metrics);
-/* Runs n iterations in C, writing each one's wall seconds into seconds (n): the C reference of
-   python/bench_overhead.py. */
-int cbrl_py_leader_time_steps(cbrl_leader *L, int n, int with_metrics, double *seconds);
+/* Runs n iterations in C, writing each one's seconds into seconds (n), of the wall clock or (cpu
+   nonzero) of this thread's CPU clock: the C reference of python/bench_overhead.py. */
+int cbrl_py_leader_time_steps(cbrl_leader *L, int n, int with_metrics, int cpu, double *seconds);
 /* The current x (dim values, owned by L, valid until its next step). */
 const double *cbrl_py_leader_x(const cbrl_leader *L);
 /* The leader's exact workspace (owned by L). */

@@ -95,11 +95,12 @@ class Leader:
         call(lib.cbrl_py_leader_step(self._h, 1 if metrics else 0, ptr(self._metrics)), what="leader step")
         return {k: (int(v) if k in _INT_METRICS else float(v)) for k, v in zip(METRICS, self._metrics)}
 
-    def time_steps_in_c(self, n, metrics=False):
-        """Runs n iterations in a C loop and returns each one's wall seconds (a benchmark's
-        reference for the Python-driven loop)."""
+    def time_steps_in_c(self, n, metrics=False, cpu=False):
+        """Runs n iterations in a C loop and returns each one's seconds, wall or (cpu) this
+        thread's CPU time (a benchmark's reference for the Python-driven loop)."""
         t = np.empty(int(n))
-        call(lib.cbrl_py_leader_time_steps(self._h, int(n), 1 if metrics else 0, ptr(t)), what="leader step")
+        call(lib.cbrl_py_leader_time_steps(self._h, int(n), 1 if metrics else 0, 1 if cpu else 0, ptr(t)),
+             what="leader step")
         return t
 
     def run(self, iterations, metrics_every=1, progress=None):

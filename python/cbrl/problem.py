@@ -417,20 +417,43 @@ class MDP:
         self._h = handle
         self._owned = owned
         self._owner = owner
+        self._ptrs = None
         if owned:
             self._token = _ffi.own(handle, lib.cbrl_py_mdp_free, owner._token)
-        ints = ffi.new("int[2]")
-        ps = [ffi.new(t) for t in ("unsigned char **", "int64_t **", "int32_t **", "double **", "double **",
-                                   "double **", "double **")]
-        n = lib.cbrl_py_mdp_arrays(handle, ints, *ps)
-        S, A = int(ints[0]), int(ints[1])
-        self.n_states, self.n_actions, self.n_transitions = S, A, int(n)
-        self._ptrs = [p[0] for p in ps]
+
+    def _load(self):
+        # Read on first use, so that handing an MDP to a callback costs nothing until it looks.
+        if self._ptrs is None:
+            ints = ffi.new("int[2]")
+            ps = [ffi.new(t) for t in ("unsigned char **", "int64_t **", "int32_t **", "double **", "double **",
+                                       "double **", "double **")]
+            n = lib.cbrl_py_mdp_arrays(self._h, ints, *ps)
+            self._sizes = (int(ints[0]), int(ints[1]), int(n))
+            self._ptrs = [p[0] for p in ps]
+        return self._ptrs
+
+    @property
+    def n_states(self):
+        """S."""
+        self._load()
+        return self._sizes[0]
+
+    @property
+    def n_actions(self):
+        """A."""
+        self._load()
+        return self._sizes[1]
+
+    @property
+    def n_transitions(self):
+        """The number of stored (s, a, s') entries."""
+        self._load()
+        return self._sizes[2]
 
     # Views are made on each access and keep this object alive, not the other way round, so
     # that a view outliving the MDP never points into freed memory and nothing is a cycle.
     def _view(self, i, n, dtype, shape=None):
-        v = view(self._ptrs[i], n, dtype, self)
+        v = view(self._load()[i], n, dtype, self)
         return v if shape is None else v.reshape(shape)
 
     @property
