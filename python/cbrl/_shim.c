@@ -65,6 +65,11 @@ SHIM_API int cbrl_py_env_problem(const char *env, const char *problem, double be
   return cbrl_env_create(e, &prm, out, err, err_size);
 }
 
+SHIM_API int cbrl_py_env_has_default_x(const char *env) {
+  const cbrl_env *e = cbrl_env_find(env);
+  return e ? cbrl_env_has_default_x(e) : -1;
+}
+
 SHIM_API int cbrl_py_env_default_x(const char *env, const cbrl_problem *p, double *x) {
   const cbrl_env *e = cbrl_env_find(env);
   if (!e) return CBRL_EINVAL;

@@ -47,6 +47,9 @@ int cbrl_py_env_problem(const char *env, const char *problem, double beta, int s
                         long states, long actions, long dim, long contexts, long branch, long problem_seed,
                         cbrl_problem **out, char *err, size_t err_size);
 
+/* 1 if env has a leader start of its own (tax design: every rate 0.3), 0 if not, -1 if unknown. */
+int cbrl_py_env_has_default_x(const char *env);
+
 /* Writes env's default leader start for p into x (p's dim values). */
 int cbrl_py_env_default_x(const char *env, const cbrl_problem *p, double *x);
 

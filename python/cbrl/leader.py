@@ -26,7 +26,8 @@ class Leader:
     (leader_options(): learning_rate, max_grad_norm, optimizer='adam', clip='per-context',
     hpgd_steps, seed, ...), defaults the paper's. ``follower`` (a cbrl.Follower, Python ones
     included) answers hpgd and hpgd-batch; ``simulator`` is a simulator name; ``x0`` the start
-    (default N(0, init_std^2) from the seed)."""
+    (default: the environment's own where it has one, as `cbrl run` starts, tax design at
+    every rate 0.3; else N(0, init_std^2) from the seed)."""
 
     def __init__(self, problem, algorithm="hpgd-batch", x0=None, follower=None, simulator=None, **options):
         self.problem = problem
@@ -56,6 +57,8 @@ class Leader:
                                             self.simulator._h if self.simulator is not None else ffi.NULL,
                                             self._cancel)
         x0p = ffi.NULL
+        if x0 is None and lib.cbrl_py_env_has_default_x(problem.env_name.encode()) == 1:
+            x0 = problem.default_x()  # where `cbrl run` starts it (tax design: every rate 0.3)
         if x0 is not None:
             x0 = problem.check_x(x0, "x0")
             x0p = ptr(x0)
