@@ -9,7 +9,9 @@ and the penalty map of the best run.
 
     make python && PYTHONPATH=python /usr/bin/python3 examples/python/table1_cell.py [--quick] [--out DIR]
 
---quick cuts it to 300 iterations (a smoke test, far from the cell's value).
+--quick cuts it to 300 iterations (a smoke test, far from the cell's value). A full run on
+2026-12-02 (95 s, 2 busy cores) printed: sampled goal 0.291 ± 0.005, exact F 0.292 ± 0.001;
+its figure is docs/figures/python_table1_cell_lambda0.003_beta5.png.
 """
 # %% Settings
 import argparse
