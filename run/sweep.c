@@ -101,6 +101,12 @@ static void leader_opts(const cbrl_config *c, const cbrl_run_spec *r, cbrl_leade
 
 static void tick(cbrl__sweep *w, int index, int64_t t, double seconds);
 
+/* What a failed follower said, where it says anything (an external process), else "". */
+static const char *follower_error(const cbrl_follower *f) {
+  (void)f;
+  return "";
+}
+
 static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res, const volatile int *stop,
                      const volatile int *halt, cbrl__sweep *w) {
   memset(res, 0, sizeof *res);
@@ -170,8 +176,22 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
     int thin = t == 1 || t % c->metrics_every == 0 || t == T;
     int with = thin || t >= window_start;
     if (report || thin) memcpy(x_t, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
+    /* The one leader loop, ask/tell (cbrl/leader.h): the follower answers between the two. */
     cbrl_leader_metrics m;
-    err = cbrl_leader_step(L, with, &m);
+    cbrl_leader_query q;
+    cbrl_leader_answer ans;
+    const char *why = "";
+    err = cbrl_leader_ask(L, &q);
+    if (!err) {
+      err = cbrl_leader_respond(L, &q, &ans);
+      if (err && err != CBRL_ENOCONV) {
+        cbrl_leader_abandon(L);
+        why = follower_error(follower);
+      } else {
+        err = cbrl_leader_tell(L, &ans, with, &m);
+        why = cbrl_leader_error(L);
+      }
+    }
     if (!err && with && !(isfinite(m.F) && isfinite(m.f_context))) err = CBRL_ENONFINITE;
     if (err == CBRL_ECANCELED) {
       res->interrupted = 1;
@@ -180,7 +200,8 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
     }
     if (err) {
       res->failed = 1;
-      snprintf(res->error, sizeof res->error, "iteration %ld: %s", t, cbrl_strerror(err));
+      if (why && *why) snprintf(res->error, sizeof res->error, "iteration %ld: %s", t, why);
+      else snprintf(res->error, sizeof res->error, "iteration %ld: %s", t, cbrl_strerror(err));
       break;
     }
     res->iterations = t;

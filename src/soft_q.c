@@ -87,7 +87,7 @@ static void soft_q_destroy(cbrl_follower *f) {
   free(sf);
 }
 
-static const cbrl_follower_ops soft_q_ops = {soft_q_respond, soft_q_destroy};
+static const cbrl_follower_ops soft_q_ops = {soft_q_respond, soft_q_destroy, NULL};
 
 int cbrl_follower_soft_q_create(cbrl_follower **out, const cbrl_problem *p, int64_t iterations,
                                 cbrl_schedule schedule) {
@@ -173,7 +173,7 @@ static void online_destroy(cbrl_follower *f) {
   free(of);
 }
 
-static const cbrl_follower_ops online_ops = {online_respond, online_destroy};
+static const cbrl_follower_ops online_ops = {online_respond, online_destroy, NULL};
 
 int cbrl_follower_online_create(cbrl_follower **out, const cbrl_problem *p, int64_t steps, int max_steps) {
   if (!out || !p || steps < 0 || max_steps < 0) return CBRL_EINVAL;

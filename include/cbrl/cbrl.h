@@ -15,6 +15,7 @@
 #include "cbrl/rtq.h"
 #include "cbrl/simulate.h"
 #include "cbrl/soft_solver.h"
+#include "cbrl/trajectory.h"
 #include "cbrl/version.h"
 #include "cbrl/zero_order.h"
 

@@ -11,6 +11,7 @@
 #include "cbrl/rng.h"
 #include "cbrl/simulate.h"
 #include "cbrl/soft_solver.h"
+#include "cbrl/trajectory.h"
 
 typedef struct cbrl_follower cbrl_follower;
 
@@ -32,6 +33,12 @@ typedef struct cbrl_follower_ops {
                  cbrl_rng *rng, cbrl_policy *out);
   /* Frees impl; may be NULL. */
   void (*destroy)(cbrl_follower *f);
+  /* Optional, for a follower that acts by itself (docs/MODEL.md 5): fills out (capacity at least
+     req->steps, cleared) with req->steps of its own steps in the MDP m of `context` at x, as
+     cbrl/trajectory.h says (s, a, next, flags, and r and log_pi where it has them). A follower
+     with trajectories and no respond answers the leader with batches only. */
+  int (*trajectories)(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
+                      const cbrl_batch_request *req, cbrl_rng *rng, cbrl_batch *out);
 } cbrl_follower_ops;
 
 struct cbrl_follower {
@@ -93,6 +100,20 @@ CBRL_API int cbrl_follower_online_create(cbrl_follower **out, const cbrl_problem
    samples) in sim, which it prepares, or in m's own kernel when sim is NULL; updates f->stats. */
 CBRL_API int cbrl_follower_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
                                    cbrl_simulator *sim, cbrl_rng *rng, cbrl_policy *out);
+
+/* Returns 1 if f answers with trajectories (its ops have trajectories), else 0. */
+CBRL_API int cbrl_follower_brings_trajectories(const cbrl_follower *f);
+
+/* Asks a trajectory follower for a batch of its own steps in the MDP m of `context` at x (see
+   cbrl_follower_ops.trajectories); updates f->stats. CBRL_ENOTSUP for a policy-only follower. */
+CBRL_API int cbrl_follower_trajectories(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
+                                        const cbrl_batch_request *req, cbrl_rng *rng, cbrl_batch *out);
+
+/* Creates a trajectory follower that simulates inner's policy (inner: a policy follower of p,
+   owned on success, the caller's on failure) in the MDP's own
+   kernel and reports only what an agent acting by itself knows: the reference for tests and for
+   the shape of an outside follower's batch. */
+CBRL_API int cbrl_follower_rollout_create(cbrl_follower **out, const cbrl_problem *p, cbrl_follower *inner);
 
 /* Frees a follower; NULL is allowed. */
 CBRL_API void cbrl_follower_free(cbrl_follower *f);
