@@ -93,8 +93,17 @@ CBRL_API int cbrl_follower_soft_q_create(cbrl_follower **out, const cbrl_problem
 
 /* Creates a follower that learns as an agent would: tabular soft Q-learning from its own
    on-policy episodes (steps per response, episodes cut at max_steps), step size
-   1 / (1 + n(s,a))^0.6 by visit count, its Q kept across responses (warm, per context). */
+   1 / (1 + n(s,a))^0.6 by visit count, its Q kept across responses (warm, per context). Each
+   response starts a fresh episode; the environment's draws (initial and next states) come from
+   the caller's rng, its actions from a stream of its own (cbrl_follower_online_seed; seed 0),
+   exactly as examples/followers/online_q.py learns when cbrl serves it the environment. */
 CBRL_API int cbrl_follower_online_create(cbrl_follower **out, const cbrl_problem *p, int64_t steps, int max_steps);
+
+/* The stream of the online follower's actions: cbrl_rng_seed(seed, CBRL_ONLINE_STREAM). */
+#define CBRL_ONLINE_STREAM 0x6f6e6c696e65ull /* "online" */
+
+/* Restarts an online follower's action stream at seed (CBRL_EINVAL for other followers). */
+CBRL_API int cbrl_follower_online_seed(cbrl_follower *f, uint64_t seed);
 
 /* Asks a follower for its response to the model m of `context` at x, learning (if it learns from
    samples) in sim, which it prepares, or in m's own kernel when sim is NULL; updates f->stats. */
