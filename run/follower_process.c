@@ -1,8 +1,8 @@
-/* External-process followers (docs/FOLLOWER_PROTOCOL.md): the child is started with fork and
-   execv (its program resolved beforehand, so the child calls nothing but dup2 and execv), its
-   stdin and stdout are one end of a socket pair (send with MSG_NOSIGNAL: a dead child cannot
-   raise SIGPIPE in cbrl), its stderr a pipe read line by line, and every wait is a poll with the
-   per-message deadline. Any fault ends the response with a reason and stops the child. */
+/* External-process followers (docs/FOLLOWER_PROTOCOL.md): the child is started with posix_spawn
+   (its program resolved beforehand; safe in a threaded sweep), its standard input and output
+   are one end of a socket pair (send with MSG_NOSIGNAL: a dead child cannot raise a broken-pipe
+   signal in cbrl), its error output a pipe read line by line, and every wait is a poll with
+   the per-message deadline. Any fault ends the response with a reason and stops the child. */
 #include "cbrl/run/follower_process.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,8 @@
 
 #include "cbrl/errors.h"
 #include "json_line.h"
+
+extern char **environ;
 
 #define RECORD_BYTES 32 /* one step of a trajectories frame (docs/FOLLOWER_PROTOCOL.md) */
 
@@ -241,17 +244,26 @@ static int spawn(cbrl_follower *f) {
     close(sv[1]);
     return fail(f, "cannot start: %s", strerror(errno));
   }
-  pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
+  /* The child's fds 0 and 1 are its end of the socket, 2 the pipe; everything else of cbrl's
+     is close-on-exec. Its signal dispositions are the defaults, whatever cbrl ignores. */
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+  posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
+  posix_spawnattr_init(&at);
+  posix_spawnattr_setsigdefault(&at, &all);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+  pid_t pid;
+  int rc = posix_spawn(&pid, pr->path, &fa, &at, pr->words.we_wordv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  if (rc) {
     close(sv[0]), close(sv[1]), close(ep[0]), close(ep[1]);
-    return fail(f, "cannot start: fork: %s", strerror(e));
-  }
-  if (pid == 0) { /* the child: only async-signal-safe calls until execv */
-    signal(SIGPIPE, SIG_DFL);
-    if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0 || dup2(ep[1], 2) < 0) _exit(126);
-    execv(pr->path, pr->words.we_wordv);
-    _exit(127);
+    return fail(f, "cannot start %s: %s", pr->path, strerror(rc));
   }
   close(sv[1]);
   close(ep[1]);
@@ -269,7 +281,7 @@ static int gone(cbrl_follower *f, const char *waiting_for) {
   proc *pr = f->impl;
   char how[128];
   drain_stderr(pr, 1);
-  if (!reap(pr, 1.0, how, sizeof how)) snprintf(how, sizeof how, "closed its stdout");
+  if (!reap(pr, 1.0, how, sizeof how)) snprintf(how, sizeof how, "closed its output");
   return fail(f, "%s while cbrl waited for its answer to '%s'", how, waiting_for);
 }
 

@@ -9,6 +9,7 @@
 
    cbrl's messages are one JSON object per line with the keys this reads in a fixed form, so a
    key lookup and strtod suffice here; a follower facing other writers would use a JSON parser. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -35,7 +35,7 @@ static const bad_config bad[] = {
     {"- a\n- b\n", NULL, "top level: expected a mapping"},
     {"", NULL, "empty file"},
     {"a: &x 1\nb: *x\n", NULL, "YAML aliases are not allowed"},
-    {"follower: clever\n", NULL, ":1: follower: expected exact or soft-q"},
+    {"follower: clever\n", NULL, ":1: follower: expected exact, soft-q, online or {command: ...}"},
     {"init_x: runs/q:first\n", NULL, ":1: init_x: expected a list of numbers or DIR:RUN, got 'runs/q:first'"},
     {"init_x: [0.1, x]\n", NULL, ":1: init_x: expected a number, got 'x'"},
     {"init_x: [0.1, 0.2]\n", NULL, "init_x: 2 values, but the problem's x has 105"},
