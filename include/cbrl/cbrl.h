@@ -8,6 +8,7 @@
 #include "cbrl/errors.h"
 #include "cbrl/exact.h"
 #include "cbrl/follower.h"
+#include "cbrl/follower_types.h"
 #include "cbrl/hpgd.h"
 #include "cbrl/leader.h"
 #include "cbrl/model.h"
