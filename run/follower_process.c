@@ -28,7 +28,8 @@
 
 extern char **environ;
 
-#define RECORD_BYTES 32 /* one step of a trajectories frame (docs/FOLLOWER_PROTOCOL.md) */
+#define RECORD_BYTES 32  /* one step of a trajectories frame, record "full" (docs/FOLLOWER_PROTOCOL.md) */
+#define COMPACT_BYTES 12 /* record "compact": no reward, no log pi */
 
 static const char *const mode_names[] = {"serve", "trajectories"};
 
@@ -65,7 +66,7 @@ typedef struct proc {
   char err_line[2048]; /* a partial stderr line */
   size_t err_len;
   char error[1024];
-  int wants_mdp;
+  int wants_mdp, wants_x;
   double *pi, *log_pi; /* S x A: the last policy answered */
   unsigned char *frame; /* a decoded trajectories frame */
   size_t frame_cap;
@@ -239,6 +240,13 @@ static int spawn(cbrl_follower *f) {
   proc *pr = f->impl;
   int sv[2], ep[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return fail(f, "cannot start: %s", strerror(errno));
+  /* Room for a whole 10,000-step frame in the socket, so the follower writes it at once
+     rather than waiting to be drained piece by piece (the kernel caps the request). */
+  for (int i = 0; i < 2; i++) {
+    int bytes = 4 << 20;
+    setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+    setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+  }
   if (pipe2(ep, O_CLOEXEC) != 0) {
     close(sv[0]);
     close(sv[1]);
@@ -315,11 +323,12 @@ static int send_message(cbrl_follower *f, const char *what) {
 static int read_message(cbrl_follower *f, const char *waiting_for, char **line, char *type, size_t type_size) {
   proc *pr = f->impl;
   double deadline = now() + pr->timeout;
-  /* Drop the line consumed last time. */
   char *nl;
+  size_t scanned = 0; /* bytes known to hold no newline: each byte is searched once */
   for (;;) {
-    nl = pr->in_len ? memchr(pr->in, '\n', pr->in_len) : NULL;
+    nl = pr->in_len > scanned ? memchr(pr->in + scanned, '\n', pr->in_len - scanned) : NULL;
     if (nl) break;
+    scanned = pr->in_len;
     if (pr->in_len > pr->line_max)
       return fail(f, "a message longer than %zu bytes (the longest an answer to '%s' may be)", pr->line_max,
                   waiting_for);
@@ -330,7 +339,7 @@ static int read_message(cbrl_follower *f, const char *waiting_for, char **line, 
     if (rc < 0 && errno != EINTR) return fail(f, "poll: %s", strerror(errno));
     if (fds[1].revents) drain_stderr(pr, 0);
     if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-    if (pr->in_cap - pr->in_len < 65536) {
+    if (pr->in_cap - pr->in_len < (pr->in_cap >> 1) + 65536) { /* a long line: read it in large pieces */
       size_t cap = pr->in_cap ? 2 * pr->in_cap : 1 << 17;
       char *b = realloc(pr->in, cap);
       if (!b) return fail(f, "out of memory reading the answer to '%s'", waiting_for);
@@ -379,7 +388,9 @@ static int started(cbrl_follower *f) {
   cbrl__json_double(&pr->out, p->gamma);
   cbrl__json_put(&pr->out, ",\"lambda\":");
   cbrl__json_double(&pr->out, p->lambda);
-  cbrl__json_put(&pr->out, ",\"seed\":%llu}", (unsigned long long)pr->seed);
+  unsigned needs = cbrl_trajectory_needs(p);
+  cbrl__json_put(&pr->out, ",\"seed\":%llu,\"needs_reward\":%s,\"needs_log_pi\":%s}", (unsigned long long)pr->seed,
+                 needs & CBRL_TRAJ_REWARD ? "true" : "false", needs & CBRL_TRAJ_LOG_PI ? "true" : "false");
   if ((err = send_message(f, "hello"))) return err;
   char *line, type[32];
   if ((err = read_message(f, "hello", &line, type, sizeof type))) return err;
@@ -392,6 +403,7 @@ static int started(cbrl_follower *f) {
                 CBRL_FOLLOWER_PROTOCOL);
   int wants = 0;
   pr->wants_mdp = cbrl__json_bool(line, "wants_mdp", &wants) == 0 && wants;
+  pr->wants_x = cbrl__json_bool(line, "wants_x", &wants) == 0 && wants;
   consume(pr, line);
   return 0;
 }
@@ -410,7 +422,7 @@ static int send_iteration(cbrl_follower *f, int context, const double *x, const 
   pr->out.len = 0;
   cbrl__json_put(&pr->out, "{\"type\":\"iteration\",\"context\":%d,\"steps\":%lld,\"streams\":%d,\"max_steps\":%d",
                  context, (long long)steps, streams, max_steps);
-  cbrl__json_doubles(&pr->out, "x", x, p->dim);
+  if (pr->wants_x) cbrl__json_doubles(&pr->out, "x", x, p->dim);
   if (pr->wants_mdp) {
     size_t SA = (size_t)m->n_states * m->n_actions;
     cbrl__json_put(&pr->out, ",\"mdp\":{\"terminal\":[");
@@ -501,41 +513,94 @@ static int read_policy(cbrl_follower *f, const char *line, cbrl_policy *out) {
   return 0;
 }
 
-/* Reads a trajectories message of exactly want steps into b (the leader completes them). */
-static int read_trajectories(cbrl_follower *f, const char *line, int64_t want, cbrl_batch *b) {
+/* Reads exactly `bytes` raw bytes after the message line just consumed: first what is already
+   buffered, then straight from the socket, under the message's deadline. */
+static int read_bytes(cbrl_follower *f, unsigned char *dst, size_t bytes, const char *waiting_for) {
+  proc *pr = f->impl;
+  size_t have = pr->in_len < bytes ? pr->in_len : bytes;
+  memcpy(dst, pr->in, have);
+  memmove(pr->in, pr->in + have, pr->in_len - have);
+  pr->in_len -= have;
+  double deadline = now() + pr->timeout;
+  while (have < bytes) {
+    double left = deadline - now();
+    if (left <= 0) return fail(f, "trajectories: the binary frame stopped at %zu of its %zu bytes for %g s", have, bytes,
+                               pr->timeout);
+    struct pollfd fds[2] = {{pr->sock, POLLIN, 0}, {pr->err_fd, POLLIN, 0}};
+    int rc = poll(fds, 2, (int)(left * 1000) + 1);
+    if (rc < 0 && errno != EINTR) return fail(f, "poll: %s", strerror(errno));
+    if (fds[1].revents) drain_stderr(pr, 0);
+    if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    ssize_t n = recv(pr->sock, dst + have, bytes - have, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+      return fail(f, "trajectories: the binary frame was cut off at %zu of its %zu bytes (answer to '%s'), then it"
+                  " ended", have, bytes, waiting_for);
+    if (n > 0) have += (size_t)n;
+  }
+  return 0;
+}
+
+/* Reads a trajectories message of exactly want steps into b (the leader completes them): its
+   records base64 in "data", or (encoding binary) as raw bytes right after the line, which is
+   consumed here. */
+static int read_trajectories(cbrl_follower *f, char *line, int64_t want, cbrl_batch *b) {
   proc *pr = f->impl;
   int64_t n;
   char enc[32];
   if (cbrl__json_int(line, "n", 0, INT64_MAX / 2, &n)) return fail(f, "trajectories: n: missing or not a count");
   if (n != want) return fail(f, "trajectories: n: %lld steps, but the iteration asked for %lld", (long long)n, (long long)want);
-  if (cbrl__json_string(line, "encoding", enc, sizeof enc) || strcmp(enc, "base64"))
-    return fail(f, "trajectories: encoding: expected \"base64\"");
-  const char *d = cbrl__json_member(line, "data");
-  if (!d || *d != '"') return fail(f, "trajectories: data: missing or not a string");
-  const char *end = strchr(d + 1, '"');
-  size_t bytes = (size_t)n * RECORD_BYTES;
+  if (cbrl__json_string(line, "encoding", enc, sizeof enc) || (strcmp(enc, "base64") && strcmp(enc, "binary")))
+    return fail(f, "trajectories: encoding: expected \"binary\" or \"base64\"");
+  char record[16] = "full";
+  if (cbrl__json_member(line, "record") &&
+      (cbrl__json_string(line, "record", record, sizeof record) || (strcmp(record, "full") && strcmp(record, "compact"))))
+    return fail(f, "trajectories: record: expected \"full\" or \"compact\"");
+  int compact = !strcmp(record, "compact"), rb = compact ? COMPACT_BYTES : RECORD_BYTES;
+  if (compact && cbrl_trajectory_needs(f->problem))
+    return fail(f, "trajectories: record: compact records carry no reward or log pi, which this problem needs"
+                " (hello's needs_reward, needs_log_pi)");
+  size_t bytes = (size_t)n * (size_t)rb;
   if (bytes > pr->frame_cap) {
     unsigned char *fr = realloc(pr->frame, bytes);
     if (!fr) return fail(f, "out of memory for a frame of %zu bytes", bytes);
     pr->frame = fr;
     pr->frame_cap = bytes;
   }
-  if (!end || cbrl__base64_decode(d + 1, (size_t)(end - d - 1), pr->frame, bytes))
-    return fail(f, "trajectories: data: not base64 of %lld records of %d bytes (%zu bytes)", (long long)n, RECORD_BYTES,
-                bytes);
+  int64_t samples = -1;
+  if (cbrl__json_int(line, "samples", 0, INT64_MAX / 2, &samples)) samples = -1;
+  if (!strcmp(enc, "binary")) {
+    int64_t declared;
+    if (cbrl__json_int(line, "bytes", 0, INT64_MAX / 2, &declared) || declared != (int64_t)bytes)
+      return fail(f, "trajectories: bytes: missing, or not %zu (%lld records of %d bytes)", bytes, (long long)n, rb);
+    consume(pr, line); /* the frame follows the line */
+    int err = read_bytes(f, pr->frame, bytes, "iteration");
+    if (err) return err;
+  } else {
+    const char *d = cbrl__json_member(line, "data");
+    if (!d || *d != '"') return fail(f, "trajectories: data: missing or not a string");
+    const char *end = strchr(d + 1, '"');
+    if (!end || cbrl__base64_decode(d + 1, (size_t)(end - d - 1), pr->frame, bytes))
+      return fail(f, "trajectories: data: not base64 of %lld records of %d bytes (%zu bytes)", (long long)n, rb, bytes);
+    consume(pr, line);
+  }
   for (int64_t i = 0; i < n; i++) {
-    const unsigned char *r = pr->frame + (size_t)i * RECORD_BYTES;
+    const unsigned char *r = pr->frame + (size_t)i * (size_t)rb;
     int32_t s, a, next;
     uint32_t flags;
-    double rew, lp;
-    memcpy(&s, r, 4), memcpy(&a, r + 4, 4), memcpy(&next, r + 8, 4), memcpy(&flags, r + 12, 4);
-    memcpy(&rew, r + 16, 8), memcpy(&lp, r + 24, 8);
+    double rew = NAN, lp = NAN;
+    if (compact) {
+      uint16_t a16, f16;
+      memcpy(&s, r, 4), memcpy(&next, r + 4, 4), memcpy(&a16, r + 8, 2), memcpy(&f16, r + 10, 2);
+      a = a16, flags = f16;
+    } else {
+      memcpy(&s, r, 4), memcpy(&a, r + 4, 4), memcpy(&next, r + 8, 4), memcpy(&flags, r + 12, 4);
+      memcpy(&rew, r + 16, 8), memcpy(&lp, r + 24, 8);
+    }
     if (flags & ~7u) return fail(f, "trajectories: step %lld: flags: %u has bits other than 1, 2, 4", (long long)i, flags);
     b->steps[i] = (cbrl_step){s, a, next, -1, -1, rew, NAN, lp, flags};
   }
   b->n_steps = n;
-  int64_t samples;
-  if (!cbrl__json_int(line, "samples", 0, INT64_MAX / 2, &samples)) f->stats.samples = samples;
+  if (samples >= 0) f->stats.samples = samples;
   return 0;
 }
 
@@ -577,10 +642,13 @@ static int dialogue(cbrl_follower *f, int context, const double *x, const cbrl_m
     if (strcmp(type, want))
       return fail(f, "answer to 'iteration': type: '%.30s', expected reset, step or %s", type, want);
     f->stats.samples = ep.steps;
-    err = pr->mode == CBRL_PROCESS_SERVE ? read_policy(f, line, pol) : read_trajectories(f, line, batch_steps, b);
-    if (err) return err;
-    if (ep.steps && pr->mode == CBRL_PROCESS_TRAJECTORIES) f->stats.samples += ep.steps;
-    consume(pr, line);
+    if (pr->mode == CBRL_PROCESS_SERVE) {
+      if ((err = read_policy(f, line, pol))) return err;
+      consume(pr, line);
+    } else {
+      if ((err = read_trajectories(f, line, batch_steps, b))) return err; /* consumes the line */
+      if (ep.steps) f->stats.samples += ep.steps;
+    }
     break;
   }
   f->stats.iterations = f->stats.samples;
@@ -673,4 +741,9 @@ void cbrl_follower_process_cost(const cbrl_follower *f, double *seconds, int64_t
   proc *pr = proc_of(f);
   if (seconds) *seconds = pr ? pr->seconds : 0.0;
   if (messages) *messages = pr ? pr->messages : 0;
+}
+
+long cbrl_follower_process_pid(const cbrl_follower *f) {
+  proc *pr = proc_of(f);
+  return pr && pr->pid > 0 ? (long)pr->pid : 0;
 }

@@ -10,11 +10,10 @@ It speaks cbrl's follower protocol (docs/FOLLOWER_PROTOCOL.md) on stdin/stdout:
   floating-point operation is the C code's, in the same order, so both give the same store.
 
   trajectories mode: it asks for the MDP with each iteration, learns in its own simulation of
-  it, and brings a batch of its own trajectories (a base64 frame of 32-byte records).
+  it, and brings a batch of its own trajectories (a binary frame of 32- or 12-byte records).
 
 Run by cbrl, e.g.  follower: {command: "python3 examples/followers/online_q.py"}.
 """
-import base64
 import json
 import math
 import struct
@@ -162,8 +161,9 @@ class Model:
         return self.next[lo + categorical(self.prob[lo:hi], rng.uniform())]
 
 
-def trajectories_iteration(L, it, train_steps):
-    """Learns in its own simulation of the MDP, then brings `steps` steps of its policy."""
+def trajectories_iteration(L, it, train_steps, compact):
+    """Learns in its own simulation of the MDP, then brings `steps` steps of its policy: compact
+    records (no reward, no log pi) when cbrl's hello said it needs neither."""
     k, steps, streams, max_steps = it["context"], it["steps"], max(1, it["streams"]), it["max_steps"]
     model, q, n = Model(it["mdp"], L.A), L.q[k], L.n[k]
     s, t = None, 0
@@ -188,13 +188,19 @@ def trajectories_iteration(L, it, train_steps):
             flags = 1 if nxt < 0 else 2 if max_steps and t >= max_steps else 0
             if not flags and i == count - 1:
                 flags = 4  # the stream ends mid-episode
-            frame += struct.pack("<iiiIdd", s, a, nxt, flags, model.r[s * L.A + a], log_pi[s * L.A + a])
+            if compact:
+                frame += struct.pack("<iiHH", s, nxt, a, flags)
+            else:
+                frame += struct.pack("<iiiIdd", s, a, nxt, flags, model.r[s * L.A + a], log_pi[s * L.A + a])
             if flags:
                 s, t = model.initial(L.rng), 0
             else:
                 s = nxt
-    send({"type": "trajectories", "n": steps, "encoding": "base64", "samples": train_steps,
-          "data": base64.b64encode(bytes(frame)).decode("ascii")})
+    # A binary frame: the header line, then the records' bytes (docs/FOLLOWER_PROTOCOL.md).
+    send({"type": "trajectories", "n": steps, "encoding": "binary", "record": "compact" if compact else "full",
+          "bytes": len(frame), "samples": train_steps})
+    sys.stdout.buffer.write(bytes(frame))
+    sys.stdout.buffer.flush()
 
 
 def main():
@@ -216,7 +222,8 @@ def main():
         if mode == "serve":
             serve_iteration(L, msg)
         else:
-            trajectories_iteration(L, msg, train_steps)
+            compact = not hello.get("needs_reward", True) and not hello.get("needs_log_pi", True)
+            trajectories_iteration(L, msg, train_steps, compact)
 
 
 if __name__ == "__main__":

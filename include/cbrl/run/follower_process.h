@@ -61,4 +61,7 @@ CBRL_API int cbrl_follower_process_restart(cbrl_follower *f);
    (the follower's own computing included while cbrl waits), and messages exchanged. */
 CBRL_API void cbrl_follower_process_cost(const cbrl_follower *f, double *seconds, int64_t *messages);
 
+/* Returns the process id of the running follower, or 0 when none runs. */
+CBRL_API long cbrl_follower_process_pid(const cbrl_follower *f);
+
 #endif /* CBRL_RUN_FOLLOWER_PROCESS_H */
