@@ -264,7 +264,10 @@ static int spawn(cbrl_follower *f) {
   posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
   posix_spawnattr_init(&at);
   posix_spawnattr_setsigdefault(&at, &all);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+  /* Its own process group: a Ctrl-C at the terminal reaches cbrl, which stops the run and says
+     bye, rather than killing the follower mid-message. A follower whose input closes exits. */
+  posix_spawnattr_setpgroup(&at, 0);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   pid_t pid;
   int rc = posix_spawn(&pid, pr->path, &fa, &at, pr->words.we_wordv, environ);
   posix_spawn_file_actions_destroy(&fa);

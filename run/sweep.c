@@ -215,7 +215,7 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
       }
     }
     if (!err && with && !(isfinite(m.F) && isfinite(m.f_context))) err = CBRL_ENONFINITE;
-    if (err == CBRL_ECANCELED) {
+    if (err == CBRL_ECANCELED || (err && stopped(stop, NULL))) { /* a stop, not the follower's fault */
       res->interrupted = 1;
       snprintf(res->error, sizeof res->error, "interrupted at iteration %ld", t);
       break;
