@@ -55,6 +55,7 @@ static void batch_estimate_equals_the_simulated_one(void **state) {
   assert_true(g1[0] != 0.0);
   /* The unbiased estimator cannot take a batch, and says why. */
   o.kind = CBRL_HPGD_UNBIASED;
+  cbrl_batch_close(&b);
   follower_batch(m, &pi, 4000, 11, &b);
   assert_int_equal(cbrl_hpgd_estimate_batch(h, 0, x, m, &b, &o, g2, NULL, msg, sizeof msg), CBRL_ENOTSUP);
   assert_non_null(strstr(msg, "hpgd-batch"));
