@@ -64,6 +64,30 @@ static const char run_usage[] =
     "reruns them. Exit status: 0 when every run was stored (failed runs are stored with their\n"
     "reason), 2 on bad input, 1 if the store could not be written, 128 + N after signal N.\n";
 
+/* Prints a validation error where its field came from: the last --set of that field, else the
+   file; a --set of another field the message names is added, since it may be the culprit. */
+static void print_invalid(const char *config_path, const char *const *sets, int n_sets, const char *err) {
+  size_t n = strcspn(err, ":");
+  for (int i = n_sets - 1; i >= 0; i--)
+    if (!strncmp(sets[i], err, n) && sets[i][n] == '=') {
+      fprintf(stderr, "cbrl run: --set %s\n", err);
+      return;
+    }
+  for (int i = n_sets - 1; i >= 0; i--) {
+    char key[64];
+    size_t k = strcspn(sets[i], "=");
+    if (!k || k >= sizeof key) continue;
+    memcpy(key, sets[i], k);
+    key[k] = 0;
+    for (const char *at = strstr(err + n, key); at; at = strstr(at + 1, key))
+      if (at[-1] == ' ' && (at[k] == ' ' || at[k] == ')' || at[k] == ',' || !at[k])) {
+        fprintf(stderr, "cbrl run: %s: %s (%s from --set)\n", config_path, err, key);
+        return;
+      }
+  }
+  fprintf(stderr, "cbrl run: %s: %s\n", config_path, err);
+}
+
 int cli_run(int argc, char **argv) {
 #ifdef CBRL_WITH_MPI
   /* Under mpirun every rank parses the same arguments; only rank 0 speaks. */
@@ -139,7 +163,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
       return CLI_EXIT_USAGE;
     }
   if (cbrl_config_validate(&c, err, sizeof err)) {
-    fprintf(stderr, "cbrl run: %s: %s\n", config_path, err);
+    print_invalid(config_path, sets, n_sets, err);
     return CLI_EXIT_USAGE;
   }
   /* A problem that cannot be built is a config error: find it before writing anything. */

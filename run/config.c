@@ -398,6 +398,11 @@ int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t er
   /* Messages from the file path name a line; a one-line --set has none worth naming. */
   char *line = rc ? strstr(err, ":1: ") : NULL;
   if (line) memmove(line + 1, line + 3, strlen(line + 3) + 1);
+  /* "--set key: key: what" names the field twice: keep one. */
+  size_t head = strlen(file);
+  if (rc && !strncmp(err, file, head) && !strncmp(err + head, ": ", 2) && !strncmp(err + head + 2, key, strlen(key)) &&
+      !strncmp(err + head + 2 + strlen(key), ": ", 2))
+    memmove(err + head, err + head + 2 + strlen(key), strlen(err + head + 2 + strlen(key)) + 1);
   if (rc) cbrl_yaml_one_line(err); /* the value may hold a newline */
   return rc;
 }
