@@ -24,12 +24,13 @@ void cbrl_hpgd_free(cbrl_hpgd *h) {
 
 /* Per batch step: the step, three returns, two flags, an episode index, two powers and the
    simulator's own state at both ends; per state-action five tables, per state eleven, per
-   transition the cotangent, its count and the touched list. */
+   transition the cotangent, its count and the touched list; and the batch's alias tables
+   (src/sampler.h: 16 B per transition, 20 per state-action, 28 per state). */
 double cbrl_hpgd_memory_estimate(const cbrl_problem_shape *sh, int64_t max_batch_steps) {
   if (!sh) return 0.0;
   double sa = sh->n_states * sh->n_actions, nnz = sh->n_transitions > 1 ? sh->n_transitions : 1;
   double per_step = (double)sizeof(cbrl_step) + 2 * 8 + 2 + 8 + 2 * 8 + 2 * 8;
-  return per_step * (double)max_batch_steps + 40.0 * sa + 88.0 * sh->n_states + 24.0 * nnz + 16.0 * sh->dim;
+  return per_step * (double)max_batch_steps + 60.0 * sa + 116.0 * sh->n_states + 40.0 * nnz + 16.0 * sh->dim;
 }
 
 int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_steps) {
