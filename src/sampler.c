@@ -77,6 +77,11 @@ void cbrl__sampler_close(cbrl__sampler *smp) {
   free(smp->kernel_stamp);
   free(smp->policy_stamp);
   free(smp->stack);
+  for (int k = 0; k < CBRL__KEPT_KERNELS; k++) {
+    free(smp->kept[k].row);
+    free(smp->kept[k].prob);
+    free(smp->kept[k].cell);
+  }
   memset(smp, 0, sizeof *smp);
 }
 

@@ -36,6 +36,9 @@ static inline int64_t cbrl__alias_draw(const cbrl__alias_cell *cell, uint64_t n,
 /* The batch simulator's tables: per state-action the alias table of its kernel row, per state
    that of the policy's row, and that of the initial law. Rows are built when first visited in a
    batch (a stamp per row says in which batch), so a batch pays only for the rows it visits. */
+/* How many kernels' full tables a batch keeps (the contexts of a small problem). */
+#define CBRL__KEPT_KERNELS 4
+
 typedef struct cbrl__sampler {
   int64_t n_transitions, n_sa, n_states; /* the sizes allocated */
   int max_row;                           /* the stack's room: half of it */
@@ -46,6 +49,16 @@ typedef struct cbrl__sampler {
   uint32_t *kernel_stamp;                /* n_sa */
   uint32_t *policy_stamp;                /* n_states */
   int32_t *stack;                        /* 2 max_row */
+  /* Full tables of the last few kernels of small models (a batch that builds every row):
+     kept with copies of the kernel's row and prob arrays, so that a batch of a kernel seen
+     before (Four-Rooms' goals' kernels do not depend on x) builds nothing. */
+  struct cbrl__kernel_tables {
+    int64_t n_sa, n_transitions; /* 0: empty */
+    int64_t *row;                /* n_sa + 1 */
+    double *prob;                /* n_transitions */
+    cbrl__alias_cell *cell;      /* n_transitions */
+  } kept[CBRL__KEPT_KERNELS];
+  int next_kept; /* the slot the next new kernel takes */
 } cbrl__sampler;
 
 /* Makes room for a model of these sizes and starts a new batch (every row stale); returns
