@@ -21,8 +21,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Inclusive instructions of function $1 in the profile $2 (0 when absent).
 incl() {
-  callgrind_annotate --inclusive=yes "$2" 2>/dev/null | awk -v f="$1" '
-    { for (i = 1; i <= NF; i++) if ($i ~ ":" f " " || $i ~ ":" f "$" || $i ~ ":" f "\\[") { gsub(",", "", $1); print $1; exit } }' |
+  callgrind_annotate --inclusive=yes --threshold=100 "$2" 2>/dev/null | awk -v f="$1" '
+    { for (i = 1; i <= NF; i++) if ($i ~ (":" f "(\047[0-9]+)?$")) { gsub(",", "", $1); print $1; exit } }' |
     head -1
 }
 for part in $PARTS; do
