@@ -25,7 +25,7 @@ int cbrl_clip_mode_parse(const char *name, cbrl_clip_mode *out) {
 }
 
 static const char *const algorithm_names[CBRL_ALG_COUNT_] = {"hpgd-batch", "hpgd", "zero-order",
-                                                             "amd", "exact", "hpgd-rtq"};
+                                                             "amd", "exact", "hpgd-rtq", "hpgd-critic"};
 
 const char *cbrl_algorithm_name(cbrl_algorithm a) {
   return a >= 0 && a < CBRL_ALG_COUNT_ ? algorithm_names[a] : "unknown";
@@ -120,6 +120,7 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
   switch (o->algorithm) {
     case CBRL_ALG_HPGD_BATCH:
     case CBRL_ALG_HPGD:
+    case CBRL_ALG_HPGD_CRITIC:
       if (o->hpgd.steps <= 0 || o->hpgd.streams <= 0 || o->hpgd.steps < o->hpgd.streams) {
         err = CBRL_EINVAL;
         goto fail;
@@ -192,7 +193,8 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
   const cbrl_mdp *m = cbrl_exact_mdp(L->exact, k);
   switch (o->algorithm) {
     case CBRL_ALG_HPGD_BATCH:
-    case CBRL_ALG_HPGD: {
+    case CBRL_ALG_HPGD:
+    case CBRL_ALG_HPGD_CRITIC: {
       cbrl_policy pol;
       err = cbrl_follower_respond(L->follower, k, L->x, m, o->simulator, &L->rng, &pol);
       if (!tolerable(err)) return err;
@@ -203,7 +205,9 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
       cbrl_estimate_info info = {0};
       /* hpgd: unbiased samples until the batch estimator's step budget is spent. */
       cbrl_hpgd_opts ho = o->hpgd;
-      ho.kind = o->algorithm == CBRL_ALG_HPGD_BATCH ? CBRL_HPGD_BATCH : CBRL_HPGD_UNBIASED;
+      ho.kind = o->algorithm == CBRL_ALG_HPGD_BATCH    ? CBRL_HPGD_BATCH
+                : o->algorithm == CBRL_ALG_HPGD_CRITIC ? CBRL_HPGD_CRITIC
+                                                       : CBRL_HPGD_UNBIASED;
       err = cbrl_hpgd_estimate(L->hpgd, k, L->x, m, o->simulator, &pol, &ho, &L->rng, L->g, &info);
       met.env_steps = info.env_steps;
       if (err) return err;
