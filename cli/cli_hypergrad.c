@@ -49,6 +49,8 @@ static const char hypergrad_usage[] =
     "  --critic C       hpgd-critic: auto (default: features where the problem has them),\n"
     "                   tabular or features (docs/MODEL.md 4.1c)\n"
     "  --folds K        hpgd-critic: folds of episodes (default 2)\n"
+    "  --score S        hpgd-critic: sampled (default) or expected, the grad P terms in\n"
+    "                   expectation over the next state from the model's kernel (docs/MODEL.md 4.1c)\n"
     "  --baseline B     hpgd-batch, hpgd-critic: on or off, the V*(s) baseline of the score term\n"
     "                   (default off for hpgd-batch, on for hpgd-critic)\n"
     "  --estimator-variant V  hpgd-batch: spec (default) or paper-code, the paper's tax code's\n"
@@ -88,7 +90,7 @@ enum {
   OPT_PROBLEM = 256, OPT_ENV, OPT_X, OPT_X_SEED, OPT_LAMBDA, OPT_BETA, OPT_STATES, OPT_ACTIONS,
   OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL, OPT_ESTIMATOR, OPT_SAMPLES,
   OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS, OPT_BINS,
-  OPT_SIMULATOR, OPT_X_FROM, OPT_MAX_MEMORY, OPT_CRITIC, OPT_FOLDS, OPT_BASELINE, OPT_VARIANT, OPT_HELP
+  OPT_SIMULATOR, OPT_X_FROM, OPT_MAX_MEMORY, OPT_CRITIC, OPT_FOLDS, OPT_BASELINE, OPT_VARIANT, OPT_SCORE, OPT_HELP
 };
 
 static const cli_opt hypergrad_options[] = {
@@ -107,7 +109,7 @@ static const cli_opt hypergrad_options[] = {
     {"simulator", 1, OPT_SIMULATOR, 0}, {"x-from", 1, OPT_X_FROM, 0},
     {"max-memory", 1, OPT_MAX_MEMORY, 0}, {"critic", 1, OPT_CRITIC, 0},
     {"folds", 1, OPT_FOLDS, 0},         {"baseline", 1, OPT_BASELINE, 0},
-    {"estimator-variant", 1, OPT_VARIANT, 0},
+    {"estimator-variant", 1, OPT_VARIANT, 0}, {"score", 1, OPT_SCORE, 0},
     {"help", 0, OPT_HELP, 'h'},         {0, 0, 0, 0}};
 
 typedef struct args {
@@ -126,7 +128,7 @@ typedef struct args {
   long folds;
   cbrl_hpgd_baseline baseline;
   cbrl_hpgd_variant variant;
-  int have_steps, have_critic_opts;
+  int have_steps, have_critic_opts, expected_score;
 } args;
 
 /* The estimators that take the batch options (--steps, --simulator, --follower). */
@@ -220,6 +222,11 @@ static int parse_args(int argc, char **argv, args *a) {
         else if (!strcmp(optarg, "off")) a->baseline = CBRL_BASELINE_OFF;
         else return cli_usage_error(cmd, "--baseline: expected on or off, got '%s'", optarg);
         break;
+      case OPT_SCORE:
+        if (!strcmp(optarg, "expected")) a->expected_score = 1;
+        else if (strcmp(optarg, "sampled")) return cli_usage_error(cmd, "--score: expected sampled or expected, got '%s'", optarg);
+        a->have_critic_opts = 1;
+        break;
       case OPT_VARIANT:
         if (!strcmp(optarg, "paper-code")) a->variant = CBRL_VARIANT_PAPER_CODE;
         else if (strcmp(optarg, "spec")) return cli_usage_error(cmd, "--estimator-variant: expected spec or paper-code, got '%s'", optarg);
@@ -311,7 +318,7 @@ static int parse_args(int argc, char **argv, args *a) {
   if (a->samples > 0 && !a->stochastic) return cli_usage_error(cmd, "--samples applies to stochastic estimators only");
   int hpgd = is_hpgd(a->estimator);
   if (a->have_critic_opts && a->estimator != CBRL_ALG_HPGD_CRITIC)
-    return cli_usage_error(cmd, "--critic and --folds apply to --estimator hpgd-critic only");
+    return cli_usage_error(cmd, "--critic, --folds and --score apply to --estimator hpgd-critic only");
   if (a->baseline && a->estimator != CBRL_ALG_HPGD_CRITIC && a->estimator != CBRL_ALG_HPGD_BATCH)
     return cli_usage_error(cmd, "--baseline applies to --estimator hpgd-batch or hpgd-critic only");
   if (a->variant && a->estimator != CBRL_ALG_HPGD_BATCH)
@@ -467,6 +474,7 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
   ho.folds = (int)a->folds;
   ho.baseline = a->baseline;
   ho.variant = a->variant;
+  ho.expected_score = a->expected_score;
   if (a->simulator &&
       (err = cbrl_env_simulator_create(cbrl_env_find(a->problem ? "file" : a->env), a->simulator, p, &cont)))
     goto done;

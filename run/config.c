@@ -55,7 +55,7 @@ void cbrl_config_default(cbrl_config *c) {
 }
 
 typedef enum { F_INIT_X, F_STRING, F_ENUM_ENV, F_ALG, F_DOUBLE_AXIS, F_SIM_AXIS, F_SEEDS, F_LONG, F_DOUBLE, F_OPTIMIZER,
-               F_FOLLOWER, F_CLIP, F_CRITIC, F_BASELINE, F_VARIANT } field_kind;
+               F_FOLLOWER, F_CLIP, F_CRITIC, F_BASELINE, F_VARIANT, F_SCORE } field_kind;
 
 typedef struct field {
   const char *name;
@@ -104,6 +104,7 @@ static const field fields[] = {
     {"hpgd_folds", F_LONG, OFF(hpgd_folds), 0, 2, 64, 0},
     {"hpgd_baseline", F_BASELINE, OFF(hpgd_baseline), 0, 0, 0, 0},
     {"estimator_variant", F_VARIANT, OFF(estimator_variant), 0, 0, 0, 0},
+    {"hpgd_score", F_SCORE, OFF(hpgd_expected_score), 0, 0, 0, 0},
     {"init_x", F_INIT_X, OFF(init_x), OFF(n_init_x), 0, 0, 0},
 };
 #define N_FIELDS (int)(sizeof fields / sizeof fields[0])
@@ -297,6 +298,13 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       else if (s && !strcmp(s, "on")) c->hpgd_baseline = CBRL_BASELINE_ON;
       else if (s && !strcmp(s, "off")) c->hpgd_baseline = CBRL_BASELINE_OFF;
       else return cbrl_yaml_fail(y, n, f->name, "expected default, on or off");
+      return 0;
+    }
+    case F_SCORE: {
+      const char *s = cbrl_yaml_scalar(n);
+      if (s && !strcmp(s, "sampled")) c->hpgd_expected_score = 0;
+      else if (s && !strcmp(s, "expected")) c->hpgd_expected_score = 1;
+      else return cbrl_yaml_fail(y, n, f->name, "expected sampled or expected");
       return 0;
     }
     case F_VARIANT: {
@@ -525,6 +533,7 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   if (c->hpgd_folds && c->hpgd_folds != 2) PUT("hpgd_folds: %ld\n", c->hpgd_folds);
   if (c->hpgd_baseline) PUT("hpgd_baseline: %s\n", c->hpgd_baseline == CBRL_BASELINE_ON ? "on" : "off");
   if (c->estimator_variant) PUT("estimator_variant: paper-code\n");
+  if (c->hpgd_expected_score) PUT("hpgd_score: expected\n");
   if (c->init_x_dir[0]) PUT("init_x: %s:%d\n", c->init_x_dir, c->init_x_run);
   if (c->n_init_x) {
     PUT("init_x: [");

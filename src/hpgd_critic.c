@@ -43,8 +43,9 @@ struct cbrl__hpgd_critic {
   double *v_sum, *v_n;        /* folds x S */
   double *q, *vbar;           /* folds x SA, folds x S: the critic used for fold f's steps */
   unsigned char *known;       /* folds x S: the critic has a value at s */
-  double *n_s, *vstar;        /* folds x S: own-fold usable visits, mean soft return */
+  double *n_s, *vstar, *n_v;  /* folds x S: own-fold usable visits, mean soft return over n_v fitted ones */
   double *vbase;              /* folds x S: the other folds' mean soft return, the score baseline */
+  double *b_sum, *l_sum;      /* folds x SA: expected_score, the follower's and the leader's weights per pair */
   double *c_n, *c_bar, *c_soft; /* folds x S: terminated visits */
   double *extra;              /* folds x S: bootstrap weights */
   int *f_index;               /* SA x nnz */
@@ -55,7 +56,7 @@ struct cbrl__hpgd_critic {
 
 void cbrl__hpgd_critic_free(struct cbrl__hpgd_critic *c) {
   if (!c) return;
-  double **d[] = {&c->beta, &c->u, &c->t_s, &c->n_e, &c->t_e, &c->q_sum, &c->q_n, &c->v_sum, &c->v_n, &c->q, &c->vbar, &c->n_s, &c->vstar,
+  double **d[] = {&c->b_sum, &c->l_sum, &c->beta, &c->u, &c->t_s, &c->n_e, &c->t_e, &c->q_sum, &c->q_n, &c->v_sum, &c->v_n, &c->q, &c->vbar, &c->n_s, &c->vstar, &c->n_v,
                   &c->vbase, &c->c_n, &c->c_bar, &c->c_soft, &c->extra, &c->f_value, &c->f_known,
                   &c->gram, &c->rhs, &c->theta, &c->chol, &c->work};
   for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) free(*d[i]);
@@ -84,11 +85,13 @@ static int critic_alloc(cbrl_hpgd *h, int folds, int with_features) {
   c->q_sum = malloc(F * SA * sizeof(double));
   c->q_n = malloc(F * SA * sizeof(double));
   c->q = malloc(F * SA * sizeof(double));
-  double **per_state[] = {&c->t_s, &c->v_sum, &c->v_n, &c->vbar, &c->n_s, &c->vstar, &c->vbase, &c->c_n,
+  c->b_sum = malloc(F * SA * sizeof(double));
+  c->l_sum = malloc(F * SA * sizeof(double));
+  double **per_state[] = {&c->n_v, &c->t_s, &c->v_sum, &c->v_n, &c->vbar, &c->n_s, &c->vstar, &c->vbase, &c->c_n,
                           &c->c_bar, &c->c_soft, &c->extra};
   for (size_t i = 0; i < sizeof per_state / sizeof per_state[0]; i++) *per_state[i] = malloc(F * S * sizeof(double));
   c->known = malloc(F * S);
-  int ok = c->beta && c->u && c->n_e && c->t_e && c->fit && c->counted && c->q_sum && c->q_n && c->q && c->known;
+  int ok = c->b_sum && c->l_sum && c->beta && c->u && c->n_e && c->t_e && c->fit && c->counted && c->q_sum && c->q_n && c->q && c->known;
   for (size_t i = 0; i < sizeof per_state / sizeof per_state[0]; i++) ok = ok && *per_state[i];
   if (ok && with_features) {
     size_t K = (size_t)p->n_features, Z = (size_t)p->feature_nnz;
@@ -249,8 +252,13 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
   int64_t n = b->n_steps;
   size_t SA = (size_t)S * A, FS = (size_t)F * S;
   memset(c->q_sum, 0, sizeof(double) * F * SA);
+  int expected = o->expected_score != 0;
+  if (expected) {
+    memset(c->b_sum, 0, sizeof(double) * F * SA);
+    memset(c->l_sum, 0, sizeof(double) * F * SA);
+  }
   memset(c->q_n, 0, sizeof(double) * F * SA);
-  double *zero[] = {c->t_s, c->v_sum, c->v_n, c->n_s, c->vstar, c->c_n, c->c_bar, c->c_soft, c->extra};
+  double *zero[] = {c->n_v, c->t_s, c->v_sum, c->v_n, c->n_s, c->vstar, c->c_n, c->c_bar, c->c_soft, c->extra};
   for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++) memset(zero[i], 0, sizeof(double) * FS);
   if (features) {
     memset(c->gram, 0, sizeof(double) * (size_t)F * K * K);
@@ -315,8 +323,8 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
       if (!ok) continue;
       size_t s = (size_t)st[j].s, sa = s * A + st[j].a;
       c->n_s[f * S + s] += 1.0;
-      if (with_p) c->vstar[f * S + s] += h->ret_soft[j];
-      if (!c->fit[j]) continue;
+      if (!c->fit[j]) continue; /* a return missing much of its tail would bias the tables low */
+      if (with_p) c->vstar[f * S + s] += h->ret_soft[j], c->n_v[f * S + s] += 1.0;
       n_fit[f]++;
       if (features) {
         const int *idx = c->f_index + sa * Z;
@@ -342,11 +350,11 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
     for (int s = 0; s < S; s++) {
       double sum = 0.0, cnt = 0.0;
       for (int g = 0; g < F; g++)
-        if (g != f) sum += c->vstar[(size_t)g * S + s], cnt += c->n_s[(size_t)g * S + s];
-      c->vbase[(size_t)f * S + s] = cnt > 0.0 ? sum / cnt : 0.0;
+        if (g != f) sum += c->vstar[(size_t)g * S + s], cnt += c->n_v[(size_t)g * S + s];
+      c->vbase[(size_t)f * S + s] = cnt > 0.0 ? sum / cnt : NAN; /* NaN: the other folds never visited s */
     }
   for (size_t i = 0; i < FS; i++)
-    if (c->n_s[i] > 0.0) c->vstar[i] /= c->n_s[i];
+    if (c->n_v[i] > 0.0) c->vstar[i] /= c->n_v[i];
   int err = fit_critics(h, pi, features, ridge, n_fit, y_sum);
   if (err) return err;
 
@@ -380,7 +388,8 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
       if (h->usable[j] && known[sj->s]) {
         c->beta[j] = disc * (q[sa] - vbar[sj->s]) / lam;
       }
-      if (with_p && sj->next >= 0 && known[sj->next]) add_log_p(h, sim, j, gamL * disc * vbar[sj->next]);
+      if (with_p && expected && sj->entry >= 0) c->l_sum[f * SA + sa] += gamL * disc;
+      else if (with_p && sj->next >= 0 && known[sj->next]) add_log_p(h, sim, j, gamL * disc * vbar[sj->next]);
       if (with_mu && sj->t == 0 && known[sj->s]) h->w_log_mu[sj->s] += inv_fin * vbar[sj->s];
     }
   }
@@ -416,7 +425,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
       int64_t i = h->episode[e], end = h->episode[e + 1];
       size_t f = (size_t)(e % F);
       const double *vstar = c->vstar + f * S, *extra = c->extra + f * S, *vbase = c->vbase + f * S;
-      const double *ns = c->n_s + f * S;
+      const double *ns = c->n_v + f * S;
       int truncated = !h->complete[i];
       if (truncated != (sweep == 0) || !h->usable[i]) continue;
       double B = 0.0;
@@ -425,8 +434,9 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
         size_t sa = (size_t)sj->s * A + sj->a;
         B = gam * B + c->beta[j] + (truncated ? 0.0 : extra[sj->s]);
         h->w_r[sa] += B;
-        if (with_p && sj->next >= 0 && ns[sj->next] > 0.0)
-          add_log_p(h, sim, j, B * gam * (vstar[sj->next] - (baseline ? vbase[sj->s] : 0.0)));
+        if (with_p && expected && sj->entry >= 0) c->b_sum[f * SA + sa] += B * gam;
+        else if (with_p && sj->next >= 0 && ns[sj->next] > 0.0)
+          add_log_p(h, sim, j, B * gam * (vstar[sj->next] - (baseline && !isnan(vbase[sj->s]) ? vbase[sj->s] : 0.0)));
       }
       if (truncated && any_terminated) {
         int32_t s_end = st[end - 1].next;
@@ -434,13 +444,33 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
       }
     }
   }
+  /* expected_score: the weights of each pair go on its whole row, P(s'|s,a) V(s') for every s'
+     (the vjp then forms sum_s' grad P V), with the fold's V* (the follower's) and the critic's
+     Vbar (the leader's); a next state the fold never visited counts with the value of s. */
+  if (with_p && expected)
+    for (int f = 0; f < F; f++)
+      for (size_t sa = 0; sa < SA; sa++) {
+        double wb = c->b_sum[(size_t)f * SA + sa], wl = c->l_sum[(size_t)f * SA + sa];
+        if (wb == 0.0 && wl == 0.0) continue;
+        size_t s = sa / (size_t)A;
+        const double *vstar = c->vstar + (size_t)f * S, *ns = c->n_v + (size_t)f * S;
+        const double *vbar = c->vbar + (size_t)f * S;
+        const unsigned char *known = c->known + (size_t)f * S;
+        for (int64_t q = m->row[sa]; q < m->row[sa + 1]; q++) {
+          int32_t t = m->next[q];
+          double vs = ns[t] > 0.0 ? vstar[t] : c->vbase[(size_t)f * S + t] == c->vbase[(size_t)f * S + t]
+                                                   ? c->vbase[(size_t)f * S + t] : vstar[s];
+          double vl = known[t] ? vbar[t] : known[s] ? vbar[s] : 0.0;
+          h->w_log_p[q] += m->prob[q] * (wb * vs + wl * vl);
+        }
+      }
   if (info) {
     info->env_steps = n;
     info->episodes = b->n_episodes;
     info->finished = b->n_finished;
     info->dropped = dropped;
   }
-  if (with_p && b->n_steps < m->n_transitions) h->log_p_steps = b;
+  if (with_p && b->n_steps < m->n_transitions && !expected) h->log_p_steps = b;
   return cbrl__hpgd_flush(h, context, x, m, grad);
 }
 

@@ -66,6 +66,9 @@ typedef struct cbrl_hpgd_opts {
   double ridge;                /* critic, features: ridge per fitted step (0: 1e-6) */
   cbrl_hpgd_baseline baseline; /* batch and critic: the V*_hat(s) baseline of the score term */
   cbrl_hpgd_variant variant;   /* batch: the paper's code (docs/MODEL.md 4.1d) */
+  int expected_score;          /* critic: 1 takes the grad P terms in expectation over s' from the
+                                  model's kernel, sum_s' grad P(s'|s,a) V(s'), instead of the sampled
+                                  score (docs/MODEL.md 4.1c); steps without an entry stay sampled */
 } cbrl_hpgd_opts;
 
 /* Fills o with the paper's settings: a batch of 10,000 steps, 5 streams, time limit 200; the
