@@ -19,7 +19,7 @@
 #include "yaml_util.h"
 
 /* Only the HPGD algorithms simulate trajectories, so only they multiply by the simulator axis. */
-static int simulates(cbrl_algorithm a) { return a == CBRL_ALG_HPGD || a == CBRL_ALG_HPGD_BATCH; }
+static int simulates(cbrl_algorithm a) { return a == CBRL_ALG_HPGD || a == CBRL_ALG_HPGD_BATCH || a == CBRL_ALG_HPGD_CRITIC; }
 
 void cbrl_config_default(cbrl_config *c) {
   memset(c, 0, sizeof *c);
@@ -59,7 +59,7 @@ void cbrl_config_default(cbrl_config *c) {
 }
 
 typedef enum { F_INIT_X, F_STRING, F_ENUM_ENV, F_ALG, F_DOUBLE_AXIS, F_SIM_AXIS, F_SEEDS, F_LONG, F_DOUBLE, F_OPTIMIZER,
-               F_FOLLOWER, F_CLIP } field_kind;
+               F_FOLLOWER, F_CLIP, F_CRITIC, F_BASELINE, F_VARIANT, F_SCORE } field_kind;
 
 typedef struct field {
   const char *name;
@@ -106,6 +106,11 @@ static const field fields[] = {
     {"rtq_levels", F_LONG, OFF(rtq_levels), 0, 1, 30, 0},
     {"rtq_inner_samples", F_LONG, OFF(rtq_inner_samples), 0, 0, 1e7, 0},
     {"tax_bins", F_LONG, OFF(tax_bins), 0, 2, 100000, 0},
+    {"hpgd_critic", F_CRITIC, OFF(hpgd_critic), 0, 0, 0, 0},
+    {"hpgd_folds", F_LONG, OFF(hpgd_folds), 0, 2, 64, 0},
+    {"hpgd_baseline", F_BASELINE, OFF(hpgd_baseline), 0, 0, 0, 0},
+    {"estimator_variant", F_VARIANT, OFF(estimator_variant), 0, 0, 0, 0},
+    {"hpgd_score", F_SCORE, OFF(hpgd_expected_score), 0, 0, 0, 0},
     {"init_x", F_INIT_X, OFF(init_x), OFF(n_init_x), 0, 0, 0},
 };
 #define N_FIELDS (int)(sizeof fields / sizeof fields[0])
@@ -208,7 +213,7 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
         const char *s = cbrl_yaml_scalar(items[i]);
         if (cbrl_algorithm_parse(s, &c->algorithm[i]))
           return cbrl_yaml_fail(y, items[i], f->name,
-                                "unknown algorithm '%.40s' (hpgd-batch, hpgd, zero-order, amd, exact, hpgd-rtq)", s);
+                                "unknown algorithm '%.40s' (hpgd-batch, hpgd, zero-order, amd, exact, hpgd-rtq, hpgd-critic)", s);
         for (int j = 0; j < i; j++)
           if (c->algorithm[j] == c->algorithm[i]) return cbrl_yaml_fail(y, items[i], f->name, "'%s' is listed twice", s);
       }
@@ -306,6 +311,35 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       const char *s = cbrl_yaml_scalar(n);
       if (!s || cbrl_clip_mode_parse(s, &c->clip))
         return cbrl_yaml_fail(y, n, f->name, "expected average, per-context or growing");
+      return 0;
+    }
+    case F_CRITIC: {
+      const char *s = cbrl_yaml_scalar(n);
+      cbrl_hpgd_critic v;
+      if (!s || cbrl_hpgd_critic_parse(s, &v)) return cbrl_yaml_fail(y, n, f->name, "expected auto, tabular or features");
+      c->hpgd_critic = (int)v;
+      return 0;
+    }
+    case F_BASELINE: {
+      const char *s = cbrl_yaml_scalar(n);
+      if (s && !strcmp(s, "default")) c->hpgd_baseline = CBRL_BASELINE_DEFAULT;
+      else if (s && !strcmp(s, "on")) c->hpgd_baseline = CBRL_BASELINE_ON;
+      else if (s && !strcmp(s, "off")) c->hpgd_baseline = CBRL_BASELINE_OFF;
+      else return cbrl_yaml_fail(y, n, f->name, "expected default, on or off");
+      return 0;
+    }
+    case F_SCORE: {
+      const char *s = cbrl_yaml_scalar(n);
+      if (s && !strcmp(s, "sampled")) c->hpgd_expected_score = 0;
+      else if (s && !strcmp(s, "expected")) c->hpgd_expected_score = 1;
+      else return cbrl_yaml_fail(y, n, f->name, "expected sampled or expected");
+      return 0;
+    }
+    case F_VARIANT: {
+      const char *s = cbrl_yaml_scalar(n);
+      if (s && !strcmp(s, "spec")) c->estimator_variant = CBRL_VARIANT_SPEC;
+      else if (s && !strcmp(s, "paper-code")) c->estimator_variant = CBRL_VARIANT_PAPER_CODE;
+      else return cbrl_yaml_fail(y, n, f->name, "expected spec or paper-code");
       return 0;
     }
     case F_OPTIMIZER: {
@@ -547,6 +581,11 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   if (c->rtq_inner_samples) PUT("rtq_inner_samples: %ld\n", c->rtq_inner_samples);
   const cbrl_env *e = cbrl_env_find(c->env);
   if (e && cbrl_env_takes(e, "tax_bins")) PUT("tax_bins: %ld\n", c->tax_bins);
+  if (c->hpgd_critic) PUT("hpgd_critic: %s\n", cbrl_hpgd_critic_name((cbrl_hpgd_critic)c->hpgd_critic));
+  if (c->hpgd_folds && c->hpgd_folds != 2) PUT("hpgd_folds: %ld\n", c->hpgd_folds);
+  if (c->hpgd_baseline) PUT("hpgd_baseline: %s\n", c->hpgd_baseline == CBRL_BASELINE_ON ? "on" : "off");
+  if (c->estimator_variant) PUT("estimator_variant: paper-code\n");
+  if (c->hpgd_expected_score) PUT("hpgd_score: expected\n");
   if (c->init_x_dir[0]) PUT("init_x: %s:%d\n", c->init_x_dir, c->init_x_run);
   if (c->n_init_x) {
     PUT("init_x: [");
@@ -601,6 +640,7 @@ void cbrl_config_env_params(const cbrl_config *c, const cbrl_run_spec *r, cbrl_e
   p->beta = r->beta;
   p->simulator = r->simulator;
   p->tax_bins = c->tax_bins;
+  p->tax_paper_code = c->estimator_variant == CBRL_VARIANT_PAPER_CODE;
   p->states = c->states, p->actions = c->actions, p->dim = c->dim;
   p->contexts = c->contexts, p->branch = c->branch, p->problem_seed = c->problem_seed;
 }

@@ -90,6 +90,11 @@ static void leader_opts(const cbrl_config *c, const cbrl_run_spec *r, cbrl_leade
   o->hpgd.steps = c->hpgd_steps;
   o->hpgd.streams = (int)c->hpgd_streams;
   o->hpgd.max_steps = (int)c->hpgd_max_steps;
+  o->hpgd.critic = (cbrl_hpgd_critic)c->hpgd_critic;
+  o->hpgd.folds = (int)c->hpgd_folds;
+  o->hpgd.baseline = (cbrl_hpgd_baseline)c->hpgd_baseline;
+  o->hpgd.variant = (cbrl_hpgd_variant)c->estimator_variant;
+  o->hpgd.expected_score = c->hpgd_expected_score;
   o->zero_order_c = isnan(r->zero_order_c) ? 0.1 : r->zero_order_c;
   o->amd_updates = (int)c->amd_updates;
   o->init_std = c->init_std;

@@ -20,6 +20,8 @@ void cbrl_hpgd_free(cbrl_hpgd *h) {
   free(h->complete);
   free(h->episode);
   free(h->touched);
+  cbrl__hpgd_critic_free(h->critic);
+  free(h->score);
   free(h);
 }
 
@@ -113,11 +115,14 @@ int cbrl_hpgd_estimate(cbrl_hpgd *h, int context, const double *x, const cbrl_md
                        cbrl_estimate_info *info) {
   if (!h || !x || !m || !pi || !o || !rng || !grad || context < 0 || context >= h->problem->n_contexts)
     return CBRL_EINVAL;
-  if (o->kind != CBRL_HPGD_BATCH && o->kind != CBRL_HPGD_UNBIASED) return CBRL_EINVAL;
+  if (o->kind != CBRL_HPGD_BATCH && o->kind != CBRL_HPGD_UNBIASED && o->kind != CBRL_HPGD_CRITIC) return CBRL_EINVAL;
   int err = sim ? cbrl_simulator_prepare(sim, context, x, m) : 0;
   if (err) return err;
-  return o->kind == CBRL_HPGD_BATCH ? cbrl__hpgd_batch(h, context, x, m, sim, pi, o, rng, grad, info)
-                                    : cbrl__hpgd_unbiased(h, context, x, m, sim, pi, o, rng, grad, info);
+  switch (o->kind) {
+    case CBRL_HPGD_BATCH: return cbrl__hpgd_batch(h, context, x, m, sim, pi, o, rng, grad, info);
+    case CBRL_HPGD_CRITIC: return cbrl__hpgd_critic(h, context, x, m, sim, pi, o, rng, grad, info);
+    default: return cbrl__hpgd_unbiased(h, context, x, m, sim, pi, o, rng, grad, info);
+  }
 }
 
 

@@ -25,7 +25,7 @@ int cbrl_clip_mode_parse(const char *name, cbrl_clip_mode *out) {
 }
 
 static const char *const algorithm_names[CBRL_ALG_COUNT_] = {"hpgd-batch", "hpgd", "zero-order",
-                                                             "amd", "exact", "hpgd-rtq"};
+                                                             "amd", "exact", "hpgd-rtq", "hpgd-critic"};
 
 const char *cbrl_algorithm_name(cbrl_algorithm a) {
   return a >= 0 && a < CBRL_ALG_COUNT_ ? algorithm_names[a] : "unknown";
@@ -128,6 +128,7 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
   switch (o->algorithm) {
     case CBRL_ALG_HPGD_BATCH:
     case CBRL_ALG_HPGD:
+    case CBRL_ALG_HPGD_CRITIC:
       if (o->hpgd.steps <= 0 || o->hpgd.streams <= 0 || o->hpgd.steps < o->hpgd.streams) {
         err = CBRL_EINVAL;
         goto fail;
@@ -187,7 +188,9 @@ cbrl_exact *cbrl_leader_exact(cbrl_leader *L) { return L->exact; }
 static int tolerable(int err) { return err == 0 || err == CBRL_ENOCONV; }
 
 /* True for the algorithms whose estimate comes from a follower's response (docs/MODEL.md 4.1). */
-static int takes_follower(cbrl_algorithm a) { return a == CBRL_ALG_HPGD_BATCH || a == CBRL_ALG_HPGD; }
+static int takes_follower(cbrl_algorithm a) {
+  return a == CBRL_ALG_HPGD_BATCH || a == CBRL_ALG_HPGD || a == CBRL_ALG_HPGD_CRITIC;
+}
 
 int cbrl_leader_ask(cbrl_leader *L, cbrl_leader_query *q) {
   if (!L || !q) return CBRL_EINVAL;
@@ -240,7 +243,8 @@ int cbrl_leader_tell(cbrl_leader *L, const cbrl_leader_answer *a, int with_metri
   const cbrl_mdp *m = cbrl_exact_mdp(L->exact, k);
   switch (o->algorithm) {
     case CBRL_ALG_HPGD_BATCH:
-    case CBRL_ALG_HPGD: {
+    case CBRL_ALG_HPGD:
+    case CBRL_ALG_HPGD_CRITIC: {
       if (!a || (!a->has_policy && !a->batch)) return CBRL_EINVAL;
       met.follower_iterations = a->stats.iterations;
       met.follower_products = a->stats.products;
@@ -249,7 +253,9 @@ int cbrl_leader_tell(cbrl_leader *L, const cbrl_leader_answer *a, int with_metri
       cbrl_estimate_info info = {0};
       /* hpgd: unbiased samples until the batch estimator's step budget is spent. */
       cbrl_hpgd_opts ho = o->hpgd;
-      ho.kind = o->algorithm == CBRL_ALG_HPGD_BATCH ? CBRL_HPGD_BATCH : CBRL_HPGD_UNBIASED;
+      ho.kind = o->algorithm == CBRL_ALG_HPGD_BATCH    ? CBRL_HPGD_BATCH
+                : o->algorithm == CBRL_ALG_HPGD_CRITIC ? CBRL_HPGD_CRITIC
+                                                       : CBRL_HPGD_UNBIASED;
       if (a->has_policy)
         err = cbrl_hpgd_estimate(L->hpgd, k, L->x, m, o->simulator, &a->policy, &ho, &L->rng, L->g, &info);
       else

@@ -23,12 +23,14 @@ typedef enum cbrl_algorithm {
   CBRL_ALG_AMD,           /* "amd": adaptive model design (amd.h) */
   CBRL_ALG_EXACT,         /* the exact hypergradient of the sampled context */
   CBRL_ALG_HPGD_RTQ,      /* "hpgd-rtq": HPGD with RT-Q over soft Q-learning (rtq.h) */
+  CBRL_ALG_HPGD_CRITIC,   /* "hpgd-critic": HPGD with the cross-fitted critic estimator (4.1c) */
   CBRL_ALG_COUNT_
 } cbrl_algorithm;
 
 typedef enum cbrl_optimizer { CBRL_SGD = 0, CBRL_ADAM = 1 } cbrl_optimizer;
 
-/* Returns the name of an algorithm ("hpgd-batch", "hpgd", "zero-order", "amd", "exact", "hpgd-rtq"). */
+/* Returns the name of an algorithm ("hpgd-batch", "hpgd", "zero-order", "amd", "exact", "hpgd-rtq",
+   "hpgd-critic"). */
 CBRL_API const char *cbrl_algorithm_name(cbrl_algorithm a);
 
 /* Parses an algorithm name; returns CBRL_EINVAL for an unknown one. */

@@ -59,6 +59,11 @@ typedef struct cbrl_config {
   long rtq_levels;          /* hpgd-rtq */
   long rtq_inner_samples;   /* hpgd-rtq: 0, batch estimates inside; N, means of N unbiased samples */
   long tax_bins;            /* env tax-design: asset grid */
+  int hpgd_critic;          /* hpgd-critic: cbrl_hpgd_critic (auto) */
+  long hpgd_folds;          /* hpgd-critic: folds (2) */
+  int hpgd_baseline;        /* hpgd-batch, hpgd-critic: cbrl_hpgd_baseline (default) */
+  int hpgd_expected_score;  /* hpgd-critic: 1, grad P terms in expectation over s' (docs/MODEL.md 4.1c) */
+  int estimator_variant;    /* hpgd-batch: cbrl_hpgd_variant (spec; paper-code, docs/MODEL.md 4.1d) */
   /* Where every run's leader starts (instead of the environment's start or N(0, init_std^2)):
      n_init_x values, or the x of run init_x_run in the store of init_x_dir (cbrl_store_read_x);
      neither set: n_init_x 0 and init_x_dir empty. */
