@@ -14,6 +14,8 @@
 /* The followers a config names. */
 #define CBRL_RUN_FOLLOWER_EXACT 0
 #define CBRL_RUN_FOLLOWER_SOFT_Q 1
+#define CBRL_RUN_FOLLOWER_SOFT_DQN 2
+#define CBRL_DQN_HEADS_MAX 4
 #define CBRL_SEEDS_MAX 1000
 #define CBRL_INIT_X_MAX 1024 /* values of an init_x list; a longer x comes from a store */
 
@@ -49,6 +51,11 @@ typedef struct cbrl_config {
   long states, actions, dim, contexts, branch, problem_seed; /* env random */
   int follower;             /* CBRL_RUN_FOLLOWER_* for hpgd and hpgd-batch */
   long follower_iterations; /* soft-q */
+  long dqn_steps;           /* soft-dqn: training steps per response */
+  int n_dqn_heads;          /* soft-dqn: 0 joint heads, else factorised over dqn_heads */
+  long dqn_heads[CBRL_DQN_HEADS_MAX];
+  long dqn_hidden, dqn_batch, dqn_epsilon_steps; /* soft-dqn: width of both hidden layers, ... */
+  double dqn_learning_rate;
   long rtq_levels;          /* hpgd-rtq */
   long rtq_inner_samples;   /* hpgd-rtq: 0, batch estimates inside; N, means of N unbiased samples */
   long tax_bins;            /* env tax-design: asset grid */
