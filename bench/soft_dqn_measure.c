@@ -3,7 +3,7 @@
    trains the follower (both household types, warm) in the continuous-assets simulator and, at
    each checkpoint of training steps, prints the leader's exact F of the learned policy and the
    households' own soft value J (both in the 200-bin model), against the exact best response's,
-   and the time per training step.
+   and the time per training step (wall and CPU: on a shared machine the CPU time is the cost).
 
      cbrl_soft_dqn_measure LAMBDA INCOME_TAX VAT HEADS SEED STEPS...   (HEADS: joint or factorised)
 
@@ -37,6 +37,13 @@ static void values_of(const cbrl_problem *p, const cbrl_mdp *m, const cbrl_polic
   free(q);
   free(rew);
   free(v);
+}
+
+/* CPU seconds of this process (the machine may be shared: wall time then overstates the cost). */
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 static double env_or(const char *name, double def) {
@@ -102,12 +109,12 @@ int main(int argc, char **argv) {
   for (int k = 0; k < p->n_contexts; k++) J_star_mean += p->context_weight[k] * J_star[k];
   printf("# lambda %g income %g vat %g heads %s seed %llu lr %g batch %d: exact F %.4f J %.4f\n", lambda, income,
          vat, argv[4], (unsigned long long)seed, o.learning_rate, o.batch_size, F_star, J_star_mean);
-  printf("steps\tF\tF_exact\tJ\tJ_exact\tus_per_step\n");
+  printf("steps\tF\tF_exact\tJ\tJ_exact\twall_us_per_step\tcpu_us_per_step\n");
   /* Training proceeds in responses of o.steps steps at the same x (buffer kept), so a checkpoint
      is one continuous run of that many steps per household type; the policy of a response is
      evaluated before the next response overwrites it. */
   int64_t done = 0;
-  double train_time = 0;
+  double train_time = 0, cpu_time = 0;
   for (int c = 6; c < argc; c++) {
     int64_t target = (int64_t)atof(argv[c]);
     double F = 0, J = 0;
@@ -115,9 +122,10 @@ int main(int argc, char **argv) {
       int last = done + o.steps >= target;
       for (int k = 0; k < p->n_contexts; k++) {
         cbrl_policy pol;
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         check(cbrl_follower_respond(fl, k, x, &m[k], sim, &rng, &pol), "respond");
         train_time += now() - t0;
+        cpu_time += cpu_now() - c0;
         if (last) {
           double Jk, fk;
           values_of(p, &m[k], &pol, &w, &Jk, &fk);
@@ -127,8 +135,8 @@ int main(int argc, char **argv) {
       }
       done += o.steps;
     }
-    printf("%lld\t%.4f\t%.4f\t%.4f\t%.4f\t%.1f\n", (long long)done, F, F_star, J, J_star_mean,
-           1e6 * train_time / ((double)done * p->n_contexts));
+    printf("%lld\t%.4f\t%.4f\t%.4f\t%.4f\t%.1f\t%.1f\n", (long long)done, F, F_star, J, J_star_mean,
+           1e6 * train_time / ((double)done * p->n_contexts), 1e6 * cpu_time / ((double)done * p->n_contexts));
     fflush(stdout);
   }
   cbrl_soft_solver_close(&w);
