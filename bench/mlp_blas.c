@@ -34,15 +34,23 @@ static double *filled(size_t n, cbrl_rng *rng, int relu) {
   return v;
 }
 
-/* Median seconds of one call of op over `repeats` timed batches of `inner` calls. */
-#define TIME(median_out, inner, repeats, body)                 \
+/* CPU seconds of the calling thread: on a shared machine, closer to the cost than wall time. */
+static double thread_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* Median seconds of one call of body over `repeats` timed batches of `inner` calls, on the
+   clock `clk` (thread CPU time for one thread; wall time for OpenBLAS's two). */
+#define TIME(median_out, inner, repeats, body, clk)            \
   do {                                                         \
     double t_[64];                                             \
     for (int w_ = 0; w_ < inner; w_++) body;                   \
     for (int r_ = 0; r_ < (repeats); r_++) {                   \
-      double t0_ = now();                                      \
+      double t0_ = clk();                                      \
       for (int i_ = 0; i_ < (inner); i_++) body;               \
-      t_[r_] = (now() - t0_) / (inner);                        \
+      t_[r_] = (clk() - t0_) / (inner);                        \
     }                                                          \
     median_out = median(t_, repeats);                          \
   } while (0)
@@ -58,7 +66,7 @@ int main(int argc, char **argv) {
   };
   cbrl_rng rng;
   cbrl_rng_seed(&rng, 1, 0);
-  printf("| layer (batch x in -> out) | product | C (us) | OpenBLAS 1 thread (us) | OpenBLAS 2 threads (us) |\n");
+  printf("| layer (batch x in -> out) | product | C (us, CPU) | OpenBLAS 1 thread (us, CPU) | OpenBLAS 2 threads (us, wall) |\n");
   printf("|---|---|---|---|---|\n");
   for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
     const layer *L = &layers[l];
@@ -75,30 +83,30 @@ int main(int argc, char **argv) {
       double tc, tb1, tb2;
       const char *name = kind == 0 ? "forward y = xW + b" : kind == 1 ? "backward dW = x^T dy" : "backward dx = dy W^T";
       if (kind == 0) {
-        TIME(tc, inner, repeats, cbrl__dense_forward(NB, NI, NO, x, w, b, y));
+        TIME(tc, inner, repeats, cbrl__dense_forward(NB, NI, NO, x, w, b, y), thread_now);
       } else if (kind == 1) {
-        TIME(tc, inner, repeats, cbrl__dense_backward_weights(NB, NI, NO, x, dy, dw, db));
+        TIME(tc, inner, repeats, cbrl__dense_backward_weights(NB, NI, NO, x, dy, dw, db), thread_now);
       } else {
-        TIME(tc, inner, repeats, cbrl__dense_backward_input(NB, NI, NO, dy, w, dx));
+        TIME(tc, inner, repeats, cbrl__dense_backward_input(NB, NI, NO, dy, w, dx), thread_now);
       }
       for (int threads = 1; threads <= 2; threads++) {
         openblas_set_num_threads(threads);
-        double t;
+        double t, (*clk)(void) = threads == 1 ? thread_now : now;
         if (kind == 0) {
           TIME(t, inner, repeats, {
             for (int i_b = 0; i_b < NB; i_b++) memcpy(y + (size_t)i_b * NO, b, sizeof(double) * NO);
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NB, NO, NI, 1.0, x, NI, w, NO, 1.0, y, NO);
-          });
+          }, clk);
         } else if (kind == 1) {
           TIME(t, inner, repeats, {
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, NI, NO, NB, 1.0, x, NI, dy, NO, 0.0, dw, NO);
             for (int j_b = 0; j_b < NO; j_b++) db[j_b] = 0.0;
             for (int i_b = 0; i_b < NB; i_b++)
               for (int j_b = 0; j_b < NO; j_b++) db[j_b] += dy[(size_t)i_b * NO + j_b];
-          });
+          }, clk);
         } else {
           TIME(t, inner, repeats,
-               cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, NB, NI, NO, 1.0, dy, NO, w, NO, 0.0, dx, NI));
+               cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, NB, NI, NO, 1.0, dy, NO, w, NO, 0.0, dx, NI), clk);
         }
         if (threads == 1) tb1 = t;
         else tb2 = t;
