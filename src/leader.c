@@ -9,6 +9,7 @@
 #include "cbrl/errors.h"
 #include "clip.h"
 #include "cbrl/exact.h"
+#include "cbrl/objective.h"
 #include "cbrl/zero_order.h"
 
 static const char *const clip_names[CBRL_CLIP_COUNT_] = {"average", "per-context", "growing"};
@@ -99,6 +100,8 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
     return CBRL_EINVAL;
   int err = cbrl_problem_validate(p);
   if (err) return err;
+  /* HPGD, RT-Q and AMD estimate a discounted leader reward's gradient (docs/MODEL.md 3.1). */
+  if ((err = cbrl_objective_supports(p, cbrl_algorithm_name(o->algorithm), NULL, 0))) return err;
   cbrl_leader *L = calloc(1, sizeof *L);
   if (!L) return CBRL_ENOMEM;
   L->problem = p;

@@ -11,6 +11,7 @@
 #include "cbrl/hpgd.h"
 #include "cbrl/leader.h"
 #include "cbrl/model.h"
+#include "cbrl/objective.h"
 #include "cbrl/rng.h"
 #include "cbrl/rtq.h"
 #include "cbrl/simulate.h"

@@ -100,7 +100,8 @@ typedef struct cbrl_leader_metrics {
 typedef struct cbrl_leader cbrl_leader;
 
 /* Creates a leader for p (which must outlive it); x0 (dim) may be NULL. Returns CBRL_ENOTSUP
-   for AMD on problems AMD cannot handle. */
+   for AMD on problems AMD cannot handle, and for HPGD, RT-Q and AMD on an objective other than
+   the leader reward (cbrl_objective_supports says why). */
 CBRL_API int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_leader_opts *o,
                                 const double *x0);
 

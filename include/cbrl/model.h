@@ -93,6 +93,11 @@ struct cbrl_problem {
   char name[32];
   size_t scratch_size;    /* bytes of scratch the ops need per call, the same for every context;
                              0 (cbrl_problem_create's default) when they need none */
+  /* The leader's objective and x's box (docs/MODEL.md 3.1, 1.1): NULL means the discounted
+     leader reward and an unbounded x. Owned by the problem (cbrl/objective.h, cbrl/bounds.h). */
+  struct cbrl_objective *objective;
+  double *x_lower; /* dim, entries may be -INFINITY; NULL: no bounds */
+  double *x_upper; /* dim, entries may be +INFINITY; set with x_lower */
 };
 
 /* Allocates a problem with uniform context weights; the caller then sets discounts and temperature. */
