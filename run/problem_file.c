@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "cbrl/affine.h"
+#include "cbrl/bounds.h"
 #include "cbrl/errors.h"
+#include "cbrl/transform.h"
 #include "yaml_util.h"
 
 #define MAX_STATES 10000000L
@@ -19,11 +21,18 @@ typedef struct loader {
   cbrl_yaml y;
   cbrl_problem *p;
   long n_states, n_actions, dim;
-  double *coef; /* dim */
+  long n_params;            /* entries of every coef: dim, or the transforms' outputs */
+  double *coef;             /* n_params */
+  int n_transforms;
+  cbrl_transform *transforms; /* n_transforms, inputs into `inputs` */
+  int *inputs;
+  double *lower, *upper;    /* dim each, when bounds are given */
 } loader;
 
 static const char *const top_keys[] = {"format", "states", "actions", "dim", "gamma", "leader_gamma",
-                                       "lambda", "terminal", "contexts", NULL};
+                                       "lambda", "terminal", "bounds", "transforms", "contexts", NULL};
+static const char *const bound_keys[] = {"x", "low", "high", NULL};
+static const char *const transform_keys[] = {"kind", "x", "scale", "low", "high", NULL};
 static const char *const context_keys[] = {"weight", "initial", "transitions", "reward",
                                            "leader_reward", NULL};
 static const char *const initial_keys[] = {"s", "logit", "coef", NULL};
@@ -49,9 +58,13 @@ static int read_coef(loader *l, const yaml_node_t *entry, const char *field, con
   snprintf(path, sizeof path, "%s.coef", field);
   int err = cbrl_yaml_expect(&l->y, n, YAML_SEQUENCE_NODE, path);
   if (err) return err;
-  if (cbrl_yaml_length(n) != l->dim)
+  if (cbrl_yaml_length(n) != l->n_params) {
+    if (l->n_transforms)
+      return cbrl_yaml_fail(&l->y, n, path, "has %d entries, expected %ld (one per transform output)",
+                            cbrl_yaml_length(n), l->n_params);
     return cbrl_yaml_fail(&l->y, n, path, "has %d entries, expected dim = %ld", cbrl_yaml_length(n), l->dim);
-  for (long j = 0; j < l->dim; j++) {
+  }
+  for (long j = 0; j < l->n_params; j++) {
     char item[280];
     snprintf(item, sizeof item, "%s[%ld]", path, j);
     if ((err = cbrl_yaml_double(&l->y, cbrl_yaml_item(&l->y, n, (int)j), item, &l->coef[j]))) return err;
@@ -89,6 +102,102 @@ static int check_discount(loader *l, const yaml_node_t *n, const char *field, do
                         "1 - %.3g is too close to 1: in double precision a solve over %ld states is not "
                         "accurate to %g there (at most 1 - %.3g)",
                         1.0 - g, l->n_states, CBRL_USABLE_TOL, 1.0 - gmax);
+}
+
+/* bounds: [{x: j, low: a, high: b}, ...], either side optional; into l->lower, l->upper. */
+static int read_bounds(loader *l, const yaml_node_t *list) {
+  cbrl_yaml *y = &l->y;
+  int err = cbrl_yaml_expect(y, list, YAML_SEQUENCE_NODE, "bounds");
+  if (err) return err;
+  l->lower = malloc(sizeof(double) * (size_t)l->dim);
+  l->upper = malloc(sizeof(double) * (size_t)l->dim);
+  unsigned char *seen = calloc((size_t)l->dim, 1);
+  if (!l->lower || !l->upper || !seen) {
+    free(seen);
+    return CBRL_ENOMEM;
+  }
+  for (long j = 0; j < l->dim; j++) l->lower[j] = -INFINITY, l->upper[j] = INFINITY;
+  for (int i = 0; i < cbrl_yaml_length(list) && !err; i++) {
+    yaml_node_t *e = cbrl_yaml_item(y, list, i);
+    char ef[64];
+    snprintf(ef, sizeof ef, "bounds[%d]", i);
+    long j;
+    double lo = -INFINITY, hi = INFINITY;
+    if ((err = cbrl_yaml_expect(y, e, YAML_MAPPING_NODE, ef)) || (err = cbrl_yaml_check_keys(y, e, ef, bound_keys)) ||
+        (err = read_index(l, e, "x", ef, l->dim, &j)))
+      break;
+    if (cbrl_yaml_get(y, e, "low") && (err = read_number(l, e, "low", ef, 1, &lo))) break;
+    if (cbrl_yaml_get(y, e, "high") && (err = read_number(l, e, "high", ef, 1, &hi))) break;
+    if (seen[j]) {
+      err = cbrl_yaml_fail(y, e, ef, "x %ld is bounded twice", j);
+    } else if (!cbrl_yaml_get(y, e, "low") && !cbrl_yaml_get(y, e, "high")) {
+      err = cbrl_yaml_fail(y, e, ef, "gives neither low nor high");
+    } else if (lo > hi) {
+      err = cbrl_yaml_fail(y, e, ef, "low %g is above high %g", lo, hi);
+    }
+    seen[j] = 1;
+    l->lower[j] = lo, l->upper[j] = hi;
+  }
+  free(seen);
+  return err;
+}
+
+/* transforms: [{kind: K, x: j | [j, ...], scale: s, low: a, high: b}, ...]; sets n_params. */
+static int read_transforms(loader *l, const yaml_node_t *list) {
+  cbrl_yaml *y = &l->y;
+  int err = cbrl_yaml_expect(y, list, YAML_SEQUENCE_NODE, "transforms");
+  if (err) return err;
+  int n = cbrl_yaml_length(list);
+  if (n == 0) return cbrl_yaml_fail(y, list, "transforms", "must list at least one transform");
+  long n_inputs = 0;
+  for (int i = 0; i < n; i++) {
+    yaml_node_t *e = cbrl_yaml_item(y, list, i), *xn;
+    char ef[64];
+    snprintf(ef, sizeof ef, "transforms[%d]", i);
+    if ((err = cbrl_yaml_expect(y, e, YAML_MAPPING_NODE, ef)) || (err = cbrl_yaml_check_keys(y, e, ef, transform_keys)))
+      return err;
+    if (!(xn = required(l, e, "x", ef))) return CBRL_EPARSE;
+    n_inputs += xn->type == YAML_SEQUENCE_NODE ? cbrl_yaml_length(xn) : 1;
+  }
+  if (n_inputs > MAX_DIM) return cbrl_yaml_fail(y, list, "transforms", "%ld outputs exceed %ld", n_inputs, MAX_DIM);
+  l->transforms = calloc((size_t)(unsigned)n, sizeof *l->transforms);
+  l->inputs = malloc(sizeof(int) * (size_t)(n_inputs ? n_inputs : 1));
+  if (!l->transforms || !l->inputs) return CBRL_ENOMEM;
+  l->n_transforms = n;
+  long k = 0;
+  for (int i = 0; i < n; i++) {
+    yaml_node_t *e = cbrl_yaml_item(y, list, i), *kn, *xn = cbrl_yaml_get(y, e, "x");
+    char ef[64], f[96];
+    snprintf(ef, sizeof ef, "transforms[%d]", i);
+    cbrl_transform *t = &l->transforms[i];
+    if (!(kn = required(l, e, "kind", ef))) return CBRL_EPARSE;
+    snprintf(f, sizeof f, "%s.kind", ef);
+    if (cbrl_transform_parse(cbrl_yaml_scalar(kn), &t->kind))
+      return cbrl_yaml_fail(y, kn, f, "unknown transform '%.40s' (identity, sigmoid, softplus, exp, softmax, range)",
+                            cbrl_yaml_scalar(kn) ? cbrl_yaml_scalar(kn) : "");
+    t->inputs = l->inputs + k;
+    t->n_inputs = xn->type == YAML_SEQUENCE_NODE ? cbrl_yaml_length(xn) : 1;
+    for (int q = 0; q < t->n_inputs; q++) {
+      long j;
+      snprintf(f, sizeof f, xn->type == YAML_SEQUENCE_NODE ? "%s.x[%d]" : "%s.x", ef, q);
+      yaml_node_t *item = xn->type == YAML_SEQUENCE_NODE ? cbrl_yaml_item(y, xn, q) : xn;
+      if ((err = cbrl_yaml_long(y, item, f, 0, l->dim - 1, &j))) return err;
+      l->inputs[k++] = (int)j;
+    }
+    t->scale = 1.0;
+    if (cbrl_yaml_get(y, e, "scale") && (err = read_number(l, e, "scale", ef, 1, &t->scale))) return err;
+    t->low = 0.0, t->high = 1.0;
+    if (cbrl_yaml_get(y, e, "low") && (err = read_number(l, e, "low", ef, 1, &t->low))) return err;
+    if (cbrl_yaml_get(y, e, "high") && (err = read_number(l, e, "high", ef, 1, &t->high))) return err;
+    if (t->kind != CBRL_TRANSFORM_RANGE && (cbrl_yaml_get(y, e, "low") || cbrl_yaml_get(y, e, "high")))
+      return cbrl_yaml_fail(y, e, ef, "low and high belong to kind range; %s takes scale", cbrl_transform_name(t->kind));
+    if (t->kind == CBRL_TRANSFORM_RANGE && cbrl_yaml_get(y, e, "scale"))
+      return cbrl_yaml_fail(y, e, ef, "range takes low and high, not scale");
+    char why[160];
+    if (cbrl_transform_check(t, (int)l->dim, why, sizeof why)) return cbrl_yaml_fail(y, e, ef, "%s", why);
+  }
+  l->n_params = k;
+  return 0;
 }
 
 enum list_kind { LIST_INITIAL, LIST_TRANSITIONS, LIST_REWARD, LIST_LEADER_REWARD };
@@ -179,6 +288,9 @@ static int load(loader *l) {
   }
   if (!(n = required(l, root, "lambda", "")) || (err = cbrl_yaml_double(y, n, "lambda", &lambda))) return CBRL_EPARSE;
   if (!(lambda > 0.0)) return cbrl_yaml_fail(y, n, "lambda", "must be positive, got %g", lambda);
+  l->n_params = l->dim;
+  if ((n = cbrl_yaml_get(y, root, "transforms")) && (err = read_transforms(l, n))) return err;
+  if ((n = cbrl_yaml_get(y, root, "bounds")) && (err = read_bounds(l, n))) return err;
   yaml_node_t *contexts = required(l, root, "contexts", "");
   if (!contexts) return CBRL_EPARSE;
   if ((err = cbrl_yaml_expect(y, contexts, YAML_SEQUENCE_NODE, "contexts"))) return err;
@@ -207,9 +319,9 @@ static int load(loader *l) {
                           l->n_states, l->n_actions, n_contexts, cbrl_memory_format(need, a, sizeof a),
                           cbrl_memory_format(limit, b, sizeof b));
   }
-  l->coef = calloc((size_t)l->dim, sizeof(double));
+  l->coef = calloc((size_t)l->n_params, sizeof(double));
   if (!l->coef) return CBRL_ENOMEM;
-  if ((err = cbrl_affine_create(&l->p, (int)l->n_states, (int)l->n_actions, (int)l->dim, n_contexts)))
+  if ((err = cbrl_affine_create(&l->p, (int)l->n_states, (int)l->n_actions, (int)l->n_params, n_contexts)))
     return err;
   l->p->gamma = gamma;
   l->p->leader_gamma = leader_gamma;
@@ -259,18 +371,30 @@ static int load(loader *l) {
     return cbrl_yaml_fail(y, t ? t : c, cf, "state %d action %d is not terminal but has no transition",
                           bad_state, bad_action);
   }
-  return err;
+  if (err) return err;
+  /* A mechanism in y = T(x) (docs/MODEL.md 1.1): the affine problem in y, wrapped. */
+  if (l->n_transforms) {
+    cbrl_problem *inner = l->p;
+    l->p = NULL;
+    if ((err = cbrl_transformed_create(&l->p, inner, (int)l->dim, l->transforms, l->n_transforms))) return err;
+  }
+  if (l->lower && (err = cbrl_problem_set_bounds(l->p, l->lower, l->upper, NULL))) return err;
+  return 0;
 }
 
 int cbrl_tabular_load(cbrl_problem **out, const char *path, char *err, size_t err_size) {
   if (!out || !path) return CBRL_EINVAL;
   loader l;
   memset(&l, 0, sizeof l);
-  int rc = cbrl_yaml_load(&l.y, path, err, err_size);
+  int rc = cbrl_yaml_load_flags(&l.y, path, CBRL_YAML_ALIASES, err, err_size);
   if (!rc) rc = load(&l);
   if (rc == CBRL_ENOMEM && err && err_size) snprintf(err, err_size, "%s: out of memory", path);
   cbrl_yaml_close(&l.y);
   free(l.coef);
+  free(l.transforms);
+  free(l.inputs);
+  free(l.lower);
+  free(l.upper);
   if (rc) {
     cbrl_problem_free(l.p);
     return rc;

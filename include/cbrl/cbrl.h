@@ -5,6 +5,7 @@
 
 #include "cbrl/affine.h"
 #include "cbrl/amd.h"
+#include "cbrl/bounds.h"
 #include "cbrl/errors.h"
 #include "cbrl/exact.h"
 #include "cbrl/follower.h"
@@ -16,6 +17,7 @@
 #include "cbrl/rtq.h"
 #include "cbrl/simulate.h"
 #include "cbrl/soft_solver.h"
+#include "cbrl/transform.h"
 #include "cbrl/version.h"
 #include "cbrl/zero_order.h"
 

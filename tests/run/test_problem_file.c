@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cbrl/bounds.h"
 #include "cbrl/run/problem_file.h"
 #include "cbrl/soft_solver.h"
 
@@ -111,10 +112,17 @@ static const bad_case bad_cases[] = {
     {"terminal_scalar", HEAD "terminal: 2\n" CTX, ":7: terminal: expected a list"},
     {"syntax_error", HEAD "contexts: [\n", "YAML syntax error"},
     {"bad_indent", "format: cbrl-tabular-1\n states: 3\n", ":2: YAML syntax error"},
-    {"alias", HEAD "base: &b {s: 0}\ncontexts:\n  - weight: 1\n    initial: [*b]\n", ":10: YAML aliases are not allowed"},
+    {"alias_in_unknown_key", HEAD "base: &b {s: 0}\ncontexts:\n  - weight: 1\n    initial: [*b]\n", ":7: base: unknown field"},
     {"billion_laughs",
-     "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n",
-     ":2: YAML aliases are not allowed"},
+     "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+     "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
+     ":4: YAML aliases expand the document to 8.31e+03 nodes"},
+    {"alias_cycle", HEAD "contexts:\n  - &c\n    weight: 1\n    initial: [*c]\n", ":10: alias *c inside its own anchor: a cycle"},
+    {"alias_too_deep", "a: &a [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n"
+     "b: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[*a]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+     ":2: nesting deeper than 64 levels once alias *a is expanded"},
+    {"merge_not_mapping", HEAD "contexts:\n  - <<: 5\n    weight: 1\n", ":8: contexts[0].<<: a merge key takes a mapping"},
+    {"merge_unknown_key", HEAD "contexts:\n  - <<: {weight: 1, colour: red}\n", ":8: contexts[0].colour: unknown field"},
     {"tab_indent", "format: cbrl-tabular-1\n\tstates: 3\n", "YAML syntax error"},
     /* Issue 13 class 1: a stream of more than one document is refused, not cut to the first. */
     {"two_documents", HEAD CTX "---\n" HEAD CTX, ":18: a second YAML document"},
@@ -247,6 +255,84 @@ static void discounts_near_one_are_solved_or_refused(void **state) {
 }
 
 /* Class 5: a pipe is read once and parsed like the file. */
+/* F and its gradient of a problem at x, by the exact solver. */
+static double value_and_gradient(const cbrl_problem *p, const double *x, double *g) {
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double F;
+  assert_ok(cbrl_exact_evaluate(e, x, &F, NULL, g));
+  cbrl_exact_free(e);
+  return F;
+}
+
+/* Two contexts that differ in one reward, written out and with an anchor, an alias and a merge
+   key: the same problem. */
+static void aliases_and_merge_keys_expand_to_the_same_problem(void **state) {
+  const char *plain = HEAD "contexts:\n"
+                      "  - {weight: 0.5, initial: [{s: 0}], reward: [{s: 1, a: 0, value: 1, coef: [1, 0]}],\n" TRANS
+                      "    }\n"
+                      "  - {weight: 0.5, initial: [{s: 0}], reward: [{s: 1, a: 0, value: 2, coef: [1, 0]}],\n" TRANS
+                      "    }\n";
+  const char *aliased = HEAD "contexts:\n"
+                        "  - &low {weight: 0.5, initial: [{s: 0}], reward: [{s: 1, a: 0, value: 1, coef: [1, 0]}],\n" TRANS
+                        "    }\n"
+                        "  - <<: *low\n"
+                        "    reward: [{s: 1, a: 0, value: 2, coef: [1, 0]}]\n";
+  char err[512];
+  cbrl_problem *a, *b;
+  if (cbrl_tabular_load(&a, write_file("plain", plain, strlen(plain)), err, sizeof err)) fail_msg("%s", err);
+  if (cbrl_tabular_load(&b, write_file("aliased", aliased, strlen(aliased)), err, sizeof err)) fail_msg("%s", err);
+  double x[2] = {0.3, -0.2}, ga[2], gb[2];
+  assert_close(value_and_gradient(a, x, ga), value_and_gradient(b, x, gb), 1e-14, 0);
+  for (int j = 0; j < 2; j++) assert_close(ga[j], gb[j], 1e-13, 1e-15);
+  cbrl_mdp m;
+  assert_ok(cbrl_mdp_init(&m, b, 1));
+  assert_ok(cbrl_mdp_evaluate(&m, b, 1, x));
+  assert_close(m.r[2], 2.0 + 0.3, 1e-15, 0); /* the merge's own reward overrides the anchor's */
+  cbrl_mdp_close(&m);
+  cbrl_problem_free(a);
+  cbrl_problem_free(b);
+}
+
+/* bounds reach the problem; transforms make the mechanism that value + coef . T(x) gives. */
+static void bounds_and_transforms_are_loaded(void **state) {
+  const char *text = "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.9\nlambda: 0.5\n"
+                     "bounds:\n  - {x: 0, low: -1, high: 2}\n  - {x: 1, high: 3}\n"
+                     "transforms:\n  - {kind: range, x: 0, low: 0, high: 4}\n  - {kind: softmax, x: [0, 1], scale: 2}\n"
+                     "  - {kind: softplus, x: 1}\n"
+                     "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n" TRANS
+                     "    reward: [{s: 1, a: 0, value: 1, coef: [1, 0.5, 0, 0]}]\n"
+                     "    leader_reward: [{s: 0, a: 1, value: 0, coef: [0, 0, 1, 2]}]\n";
+  char err[512];
+  cbrl_problem *p;
+  if (cbrl_tabular_load(&p, write_file("transformed", text, strlen(text)), err, sizeof err)) fail_msg("%s", err);
+  assert_int_equal(p->dim, 2);
+  assert_true(cbrl_bounds_present(p));
+  assert_close(p->x_lower[0], -1.0, 0, 0);
+  assert_close(p->x_upper[0], 2.0, 0, 0);
+  assert_true(isinf(p->x_lower[1]) && p->x_lower[1] < 0);
+  assert_close(p->x_upper[1], 3.0, 0, 0);
+  double x[2] = {0.4, -0.6};
+  cbrl_mdp m;
+  assert_ok(cbrl_mdp_init(&m, p, 0));
+  assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
+  double range = 4.0 / (1.0 + exp(-0.4)), sm0 = 2.0 * exp(0.4) / (exp(0.4) + exp(-0.6));
+  double sm1 = 2.0 - sm0, sp = log1p(exp(-0.6));
+  assert_close(m.r[2], 1.0 + range + 0.5 * sm0, 1e-14, 0);
+  assert_close(m.rbar[1], sm1 + 2.0 * sp, 1e-14, 0);
+  cbrl_mdp_close(&m);
+  /* The gradient through the transforms against central differences of F. */
+  double g[2], gp[2], F0 = value_and_gradient(p, x, g);
+  (void)F0;
+  for (int j = 0; j < 2; j++) {
+    double h = 1e-5, xp[2] = {x[0], x[1]}, xm[2] = {x[0], x[1]};
+    xp[j] += h, xm[j] -= h;
+    double fd = (value_and_gradient(p, xp, gp) - value_and_gradient(p, xm, gp)) / (2 * h);
+    assert_close(g[j], fd, 1e-6, 1e-8);
+  }
+  cbrl_problem_free(p);
+}
+
 static void problem_from_a_pipe_equals_the_file(void **state) {
   char err[512], fifo[128], cmd[512];
   snprintf(fifo, sizeof fifo, "%s/fifo", dir);
@@ -342,6 +428,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(subnormal_numbers_are_accepted),
       cmocka_unit_test(discounts_near_one_are_solved_or_refused),
       cmocka_unit_test(problem_from_a_pipe_equals_the_file),
+      cmocka_unit_test(aliases_and_merge_keys_expand_to_the_same_problem),
+      cmocka_unit_test(bounds_and_transforms_are_loaded),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
