@@ -6,6 +6,7 @@
 #include "cbrl/affine.h"
 #include "cbrl/amd.h"
 #include "cbrl/bounds.h"
+#include "cbrl/contexts.h"
 #include "cbrl/errors.h"
 #include "cbrl/exact.h"
 #include "cbrl/follower.h"
@@ -21,6 +22,7 @@
 #include "cbrl/version.h"
 #include "cbrl/zero_order.h"
 
+#include "cbrl/env/contract.h"
 #include "cbrl/env/four_rooms.h"
 #include "cbrl/env/random_problem.h"
 #include "cbrl/env/tax.h"

@@ -333,6 +333,35 @@ static void bounds_and_transforms_are_loaded(void **state) {
   cbrl_problem_free(p);
 }
 
+/* examples/contract_two_types.yaml is the problem env/contract.c builds with the same options. */
+static void contract_example_equals_the_environment(void **state) {
+  char err[512];
+  cbrl_problem *a, *b;
+  if (cbrl_tabular_load(&a, CBRL_SOURCE_DIR "/examples/contract_two_types.yaml", err, sizeof err)) fail_msg("%s", err);
+  cbrl_contract_opts o;
+  cbrl_contract_opts_default(&o);
+  o.n_stages = 2, o.repeat = 1, o.participation = 1, o.n_types = 2, o.budget = 3.0;
+  o.type_weight[0] = o.type_weight[1] = 0.5;
+  for (int e = 0; e < 3; e++) o.effort_cost[1][e] = 1.5 * o.effort_cost[0][e];
+  o.outside_option[0] = 0.1, o.outside_option[1] = 0.2;
+  assert_ok(cbrl_contract_create(&b, &o));
+  assert_int_equal(a->dim, b->dim);
+  for (int j = 0; j < a->dim; j++) {
+    assert_close(a->x_lower[j], b->x_lower[j], 0, 0);
+    assert_close(a->x_upper[j], b->x_upper[j], 0, 0);
+  }
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 2, 2);
+  for (int t = 0; t < 3; t++) {
+    double x[6], ga[6], gb[6];
+    for (int j = 0; j < 6; j++) x[j] = 3.0 * cbrl_rng_uniform(&rng);
+    assert_close(value_and_gradient(a, x, ga), value_and_gradient(b, x, gb), 1e-12, 1e-14);
+    for (int j = 0; j < 6; j++) assert_close(ga[j], gb[j], 1e-9, 1e-12);
+  }
+  cbrl_problem_free(a);
+  cbrl_problem_free(b);
+}
+
 static void problem_from_a_pipe_equals_the_file(void **state) {
   char err[512], fifo[128], cmd[512];
   snprintf(fifo, sizeof fifo, "%s/fifo", dir);
@@ -430,6 +459,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(problem_from_a_pipe_equals_the_file),
       cmocka_unit_test(aliases_and_merge_keys_expand_to_the_same_problem),
       cmocka_unit_test(bounds_and_transforms_are_loaded),
+      cmocka_unit_test(contract_example_equals_the_environment),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
