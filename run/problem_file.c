@@ -10,6 +10,7 @@
 #include "cbrl/affine.h"
 #include "cbrl/bounds.h"
 #include "cbrl/errors.h"
+#include "cbrl/objective.h"
 #include "cbrl/transform.h"
 #include "yaml_util.h"
 
@@ -30,7 +31,10 @@ typedef struct loader {
 } loader;
 
 static const char *const top_keys[] = {"format", "states", "actions", "dim", "gamma", "leader_gamma",
-                                       "lambda", "terminal", "bounds", "transforms", "contexts", NULL};
+                                       "lambda", "terminal", "bounds", "transforms", "objective", "contexts", NULL};
+static const char *const objective_keys[] = {"kind", "beta", "pairs", "target", "state_weight", "kappa", "output", NULL};
+static const char *const pair_keys[] = {"context", "weight", "preferred", "rejected", NULL};
+static const char *const target_keys[] = {"s", "probs", NULL};
 static const char *const bound_keys[] = {"x", "low", "high", NULL};
 static const char *const transform_keys[] = {"kind", "x", "scale", "low", "high", NULL};
 static const char *const context_keys[] = {"weight", "initial", "transitions", "reward",
@@ -198,6 +202,230 @@ static int read_transforms(loader *l, const yaml_node_t *list) {
   }
   l->n_params = k;
   return 0;
+}
+
+/* A trajectory [[s, a], ...] of pair k into states/actions (room for its length). */
+static int read_trajectory(loader *l, const yaml_node_t *n, const char *field, int *states, int *actions) {
+  cbrl_yaml *y = &l->y;
+  int err = cbrl_yaml_expect(y, n, YAML_SEQUENCE_NODE, field);
+  if (err) return err;
+  if (cbrl_yaml_length(n) == 0) return cbrl_yaml_fail(y, n, field, "must list at least one step");
+  for (int t = 0; t < cbrl_yaml_length(n); t++) {
+    yaml_node_t *st = cbrl_yaml_item(y, n, t);
+    char f[160];
+    snprintf(f, sizeof f, "%s[%d]", field, t);
+    if ((err = cbrl_yaml_expect(y, st, YAML_SEQUENCE_NODE, f))) return err;
+    if (cbrl_yaml_length(st) != 2) return cbrl_yaml_fail(y, st, f, "a step is [state, action]");
+    long s, a;
+    if ((err = cbrl_yaml_long(y, cbrl_yaml_item(y, st, 0), f, 0, l->n_states - 1, &s)) ||
+        (err = cbrl_yaml_long(y, cbrl_yaml_item(y, st, 1), f, 0, l->n_actions - 1, &a)))
+      return err;
+    states[t] = (int)s, actions[t] = (int)a;
+  }
+  return 0;
+}
+
+/* objective: preferences pairs, checked against each context's structure. */
+static int read_preferences(loader *l, const yaml_node_t *obj, double beta, cbrl_objective **out) {
+  cbrl_yaml *y = &l->y;
+  yaml_node_t *pairs = required(l, obj, "pairs", "objective");
+  if (!pairs) return CBRL_EPARSE;
+  int err = cbrl_yaml_expect(y, pairs, YAML_SEQUENCE_NODE, "objective.pairs");
+  if (err) return err;
+  int n = cbrl_yaml_length(pairs);
+  long steps = 0;
+  for (int k = 0; k < n; k++) {
+    yaml_node_t *e = cbrl_yaml_item(y, pairs, k);
+    char f[64];
+    snprintf(f, sizeof f, "objective.pairs[%d]", k);
+    if ((err = cbrl_yaml_expect(y, e, YAML_MAPPING_NODE, f)) || (err = cbrl_yaml_check_keys(y, e, f, pair_keys))) return err;
+    for (int j = 0; j < 2; j++) {
+      yaml_node_t *t = required(l, e, j ? "rejected" : "preferred", f);
+      if (!t) return CBRL_EPARSE;
+      steps += t->type == YAML_SEQUENCE_NODE ? cbrl_yaml_length(t) : 0;
+    }
+  }
+  cbrl_preference *pr = calloc((size_t)(n ? n : 1), sizeof *pr);
+  int *buf = malloc(sizeof(int) * (size_t)(2 * steps + 1));
+  cbrl_mdp *m = calloc((size_t)l->p->n_contexts, sizeof *m);
+  unsigned char *made = calloc((size_t)l->p->n_contexts, 1);
+  if (!pr || !buf || !m || !made) err = CBRL_ENOMEM;
+  long used = 0;
+  for (int k = 0; k < n && !err; k++) {
+    yaml_node_t *e = cbrl_yaml_item(y, pairs, k);
+    char f[64], tf[96];
+    snprintf(f, sizeof f, "objective.pairs[%d]", k);
+    long c = 0;
+    yaml_node_t *cn = cbrl_yaml_get(y, e, "context");
+    snprintf(tf, sizeof tf, "%s.context", f);
+    if (cn && (err = cbrl_yaml_long(y, cn, tf, 0, l->p->n_contexts - 1, &c))) break;
+    pr[k].context = (int)c;
+    pr[k].weight = 1.0;
+    if (cbrl_yaml_get(y, e, "weight") && (err = read_number(l, e, "weight", f, 1, &pr[k].weight))) break;
+    if (!(pr[k].weight > 0.0)) {
+      err = cbrl_yaml_fail(y, cbrl_yaml_get(y, e, "weight"), f, "weight must be positive, got %g", pr[k].weight);
+      break;
+    }
+    if (!made[c]) {
+      if ((err = cbrl_mdp_init(&m[c], l->p, (int)c))) break;
+      made[c] = 1;
+    }
+    for (int j = 0; j < 2 && !err; j++) {
+      const char *key = j ? "rejected" : "preferred";
+      yaml_node_t *t = cbrl_yaml_get(y, e, key);
+      snprintf(tf, sizeof tf, "%s.%s", f, key);
+      int len = t->type == YAML_SEQUENCE_NODE ? cbrl_yaml_length(t) : 0;
+      if ((err = read_trajectory(l, t, tf, buf + used, buf + used + len))) break;
+      cbrl_trajectory tr = {len, buf + used, buf + used + len};
+      int bad = cbrl_trajectory_check(&m[c], &tr);
+      if (bad >= 0) {
+        char sf[128];
+        snprintf(sf, sizeof sf, "%s[%d]", tf, bad);
+        if (bad > 0 && m[c].terminal[tr.states[bad - 1]])
+          err = cbrl_yaml_fail(y, cbrl_yaml_item(y, t, bad), sf, "the step before is in terminal state %d: an impossible sequence",
+                               tr.states[bad - 1]);
+        else
+          err = cbrl_yaml_fail(y, cbrl_yaml_item(y, t, bad), sf,
+                               "state %d cannot follow s=%d a=%d in context %ld (no such transition): an impossible sequence",
+                               tr.states[bad], tr.states[bad - 1], tr.actions[bad - 1], c);
+        break;
+      }
+      if (j) pr[k].rejected = tr;
+      else pr[k].preferred = tr;
+      used += 2 * len;
+    }
+  }
+  if (!err) err = cbrl_objective_preferences_create(out, l->p, pr, n, beta, NULL, NULL);
+  for (int c = 0; m && made && c < l->p->n_contexts; c++)
+    if (made[c]) cbrl_mdp_close(&m[c]);
+  free(m);
+  free(made);
+  free(pr);
+  free(buf);
+  return err;
+}
+
+/* objective: {kind: K, ...} (docs/PROBLEM_FILES.md, Objectives); sets l->p's objective. */
+static int read_objective(loader *l, const yaml_node_t *obj) {
+  cbrl_yaml *y = &l->y;
+  int err = cbrl_yaml_expect(y, obj, YAML_MAPPING_NODE, "objective");
+  if (err || (err = cbrl_yaml_check_keys(y, obj, "objective", objective_keys))) return err;
+  yaml_node_t *kn = required(l, obj, "kind", "objective");
+  if (!kn) return CBRL_EPARSE;
+  const char *kind = cbrl_yaml_scalar(kn) ? cbrl_yaml_scalar(kn) : "";
+  static const char *const extra[4][4] = {{NULL}, {"target", "state_weight", NULL}, {"beta", "pairs", NULL},
+                                          {"kappa", "output", NULL}};
+  int which = !strcmp(kind, "leader-reward") ? 0 : !strcmp(kind, "cross-entropy") ? 1 : !strcmp(kind, "preferences") ? 2
+              : !strcmp(kind, "welfare") ? 3 : -1;
+  if (which < 0)
+    return cbrl_yaml_fail(y, kn, "objective.kind",
+                          "unknown objective '%.40s' (leader-reward, cross-entropy, preferences, welfare)", kind);
+  for (const char *const *k = objective_keys + 1; *k; k++) {
+    int ok = 0;
+    for (int i = 0; extra[which][i]; i++) ok |= !strcmp(extra[which][i], *k);
+    if (!ok && cbrl_yaml_get(y, obj, *k)) {
+      char f[64];
+      snprintf(f, sizeof f, "objective.%s", *k);
+      return cbrl_yaml_fail(y, cbrl_yaml_get(y, obj, *k), f, "does not belong to objective %s", kind);
+    }
+  }
+  cbrl_objective *o = NULL;
+  int S = l->p->n_states, A = l->p->n_actions;
+  if (which == 0) {
+    err = cbrl_objective_leader_reward_create(&o, l->p);
+  } else if (which == 2) {
+    double beta = 1.0;
+    if (cbrl_yaml_get(y, obj, "beta") && (err = read_number(l, obj, "beta", "objective", 1, &beta))) return err;
+    if (!(beta > 0.0)) return cbrl_yaml_fail(y, cbrl_yaml_get(y, obj, "beta"), "objective.beta", "must be positive, got %g", beta);
+    err = read_preferences(l, obj, beta, &o);
+  } else {
+    size_t SA = (size_t)S * A, n = which == 1 ? SA : SA * l->p->n_contexts;
+    double *table = calloc(n, sizeof(double)), *rho = which == 1 ? calloc((size_t)S, sizeof(double)) : NULL;
+    if (!table || (which == 1 && !rho)) err = CBRL_ENOMEM;
+    const char *key = which == 1 ? "target" : "output";
+    yaml_node_t *list = err ? NULL : required(l, obj, key, "objective");
+    char lf[64];
+    snprintf(lf, sizeof lf, "objective.%s", key);
+    if (!err && !list) err = CBRL_EPARSE;
+    if (!err) err = cbrl_yaml_expect(y, list, YAML_SEQUENCE_NODE, lf);
+    unsigned char *seen = err ? NULL : calloc(SA, 1);
+    if (!err && !seen) err = CBRL_ENOMEM;
+    int listed = 0;
+    for (int i = 0; !err && i < cbrl_yaml_length(list); i++) {
+      yaml_node_t *e = cbrl_yaml_item(y, list, i);
+      char ef[96];
+      snprintf(ef, sizeof ef, "%s[%d]", lf, i);
+      long s, a = 0;
+      if ((err = cbrl_yaml_expect(y, e, YAML_MAPPING_NODE, ef)) ||
+          (err = cbrl_yaml_check_keys(y, e, ef, which == 1 ? target_keys : reward_keys)) ||
+          (err = read_index(l, e, "s", ef, S, &s)))
+        break;
+      if (which == 3) {
+        double v;
+        if ((err = read_index(l, e, "a", ef, A, &a)) || (err = read_number(l, e, "value", ef, 1, &v))) break;
+        if (cbrl_yaml_get(y, e, "coef")) {
+          err = cbrl_yaml_fail(y, cbrl_yaml_get(y, e, "coef"), ef, "an output takes no coef");
+          break;
+        }
+        if (seen[s * A + a]++) {
+          err = cbrl_yaml_fail(y, e, ef, "s=%ld a=%ld is listed twice", s, a);
+          break;
+        }
+        for (int c = 0; c < l->p->n_contexts; c++) table[(size_t)c * SA + (size_t)s * A + a] = v;
+        continue;
+      }
+      yaml_node_t *pn = required(l, e, "probs", ef);
+      char pf[128];
+      snprintf(pf, sizeof pf, "%s.probs", ef);
+      if (!pn) err = CBRL_EPARSE;
+      else if (!(err = cbrl_yaml_expect(y, pn, YAML_SEQUENCE_NODE, pf)) && cbrl_yaml_length(pn) != A)
+        err = cbrl_yaml_fail(y, pn, pf, "has %d entries, expected actions = %d", cbrl_yaml_length(pn), A);
+      if (err) break;
+      if (seen[s]++) {
+        err = cbrl_yaml_fail(y, e, ef, "state %ld is listed twice", s);
+        break;
+      }
+      double sum = 0.0;
+      for (int q = 0; q < A && !err; q++) {
+        err = cbrl_yaml_double(y, cbrl_yaml_item(y, pn, q), pf, &table[(size_t)s * A + q]);
+        if (!err && table[(size_t)s * A + q] < 0.0)
+          err = cbrl_yaml_fail(y, cbrl_yaml_item(y, pn, q), pf, "probabilities must not be negative");
+        sum += table[(size_t)s * A + q];
+      }
+      if (!err && fabs(sum - 1.0) > 1e-9) err = cbrl_yaml_fail(y, pn, pf, "sums to %.12g, not 1", sum);
+      rho[s] = 1.0;
+      listed++;
+    }
+    if (!err && which == 1) {
+      /* Unlisted states are not targeted (weight 0; their row is any distribution). */
+      for (int s = 0; s < S; s++) {
+        if (!seen[s])
+          for (int q = 0; q < A; q++) table[(size_t)s * A + q] = 1.0 / A;
+        rho[s] /= listed ? listed : 1;
+      }
+      yaml_node_t *wn = cbrl_yaml_get(y, obj, "state_weight");
+      if (wn) {
+        if (!(err = cbrl_yaml_expect(y, wn, YAML_SEQUENCE_NODE, "objective.state_weight")) && cbrl_yaml_length(wn) != S)
+          err = cbrl_yaml_fail(y, wn, "objective.state_weight", "has %d entries, expected states = %d", cbrl_yaml_length(wn), S);
+        for (int s = 0; s < S && !err; s++) {
+          err = cbrl_yaml_double(y, cbrl_yaml_item(y, wn, s), "objective.state_weight", &rho[s]);
+          if (!err && rho[s] < 0.0) err = cbrl_yaml_fail(y, cbrl_yaml_item(y, wn, s), "objective.state_weight", "must not be negative");
+        }
+      }
+      if (!err) err = cbrl_objective_cross_entropy_create(&o, l->p, table, 0, rho);
+    } else if (!err) {
+      double kappa = 0.0;
+      if (cbrl_yaml_get(y, obj, "kappa") && (err = read_number(l, obj, "kappa", "objective", 1, &kappa))) kappa = 0.0;
+      else if (!(kappa >= 0.0)) err = cbrl_yaml_fail(y, cbrl_yaml_get(y, obj, "kappa"), "objective.kappa", "must not be negative, got %g", kappa);
+      if (!err) err = cbrl_objective_welfare_create(&o, l->p, table, kappa);
+    }
+    free(table);
+    free(rho);
+    free(seen);
+  }
+  if (!err) err = cbrl_problem_set_objective(l->p, o);
+  if (err) cbrl_objective_free(o);
+  return err;
 }
 
 enum list_kind { LIST_INITIAL, LIST_TRANSITIONS, LIST_REWARD, LIST_LEADER_REWARD };
@@ -379,6 +607,7 @@ static int load(loader *l) {
     if ((err = cbrl_transformed_create(&l->p, inner, (int)l->dim, l->transforms, l->n_transforms))) return err;
   }
   if (l->lower && (err = cbrl_problem_set_bounds(l->p, l->lower, l->upper, NULL))) return err;
+  if ((n = cbrl_yaml_get(y, root, "objective")) && (err = read_objective(l, n))) return err;
   return 0;
 }
 

@@ -235,8 +235,8 @@ static void preferences_destroy(cbrl_objective *o) {
 
 static const cbrl_objective_ops preferences_ops = {preferences_evaluate, preferences_destroy};
 
-/* Index of the first impossible step of tr in context k's structure m, or -1. */
-static int impossible_step(const cbrl_mdp *m, const cbrl_trajectory *tr) {
+int cbrl_trajectory_check(const cbrl_mdp *m, const cbrl_trajectory *tr) {
+  if (!m || !tr) return 0;
   int S = m->n_states, A = m->n_actions;
   if (tr->length <= 0 || !tr->states || !tr->actions) return 0;
   for (int t = 0; t < tr->length; t++) {
@@ -270,7 +270,7 @@ int cbrl_objective_preferences_create(cbrl_objective **out, const cbrl_problem *
       if (pairs[k].context != c) continue;
       for (int j = 0; j < 2 && !err; j++) {
         const cbrl_trajectory *tr = j ? &pairs[k].rejected : &pairs[k].preferred;
-        int t = impossible_step(&m, tr);
+        int t = cbrl_trajectory_check(&m, tr);
         if (t >= 0) {
           if (bad_pair) *bad_pair = k;
           if (bad_step) *bad_step = t;

@@ -110,6 +110,12 @@ CBRL_API int cbrl_objective_preferences_create(cbrl_objective **out, const cbrl_
                                                const cbrl_preference *pairs, int n_pairs, double beta,
                                                int *bad_pair, int *bad_step);
 
+/* Returns the first step of tr the follower can never take in the structure m (an MDP from
+   cbrl_mdp_init: terminal flags and stored transitions), or -1 if every step is possible: a
+   state or action out of range (that step), a step out of a terminal state or to a state that
+   is not a stored successor (the step arriving there); 0 for an empty trajectory. */
+CBRL_API int cbrl_trajectory_check(const cbrl_mdp *m, const cbrl_trajectory *tr);
+
 /* The occupancy welfare f = P E, with u(s,a) = d(s) pi(a|s) the leader-discounted occupancy
    from mu, productivity P = sum u y, and equality E = 1 / (1 + kappa V), V = sum u (y - ybar)^2 /
    sum u the spread of the output y over the occupancy (ybar its mean). output y is

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cbrl/bounds.h"
+#include "cbrl/objective.h"
 #include "cbrl/run/problem_file.h"
 #include "cbrl/soft_solver.h"
 
@@ -362,6 +363,40 @@ static void contract_example_equals_the_environment(void **state) {
   cbrl_problem_free(b);
 }
 
+/* An objective section gives the problem the objective the C API builds from the same data. */
+static void objectives_are_loaded(void **state) {
+  const char *head = "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.9\nlambda: 0.5\n";
+  const char *ctx = "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n" TRANS
+                    "    reward: [{s: 1, a: 0, value: 1, coef: [1, 0]}, {s: 2, a: 1, value: 0, coef: [0, 1]}]\n";
+  const char *objectives[3] = {
+      "objective:\n  kind: welfare\n  kappa: 0.7\n  output: [{s: 0, a: 1, value: 1.0}, {s: 1, a: 0, value: 3.0}]\n",
+      "objective:\n  kind: cross-entropy\n  target: [{s: 1, probs: [0.9, 0.1]}, {s: 2, probs: [0.3, 0.7]}]\n",
+      "objective:\n  kind: preferences\n  beta: 0.5\n  pairs:\n    - {weight: 2, preferred: [[0, 1], [0, 0]], rejected: [[0, 0]]}\n"};
+  double y[6] = {0, 1.0, 3.0, 0, 0, 0};
+  double t[6] = {0.5, 0.5, 0.9, 0.1, 0.3, 0.7}, rho[3] = {0, 0.5, 0.5};
+  int ps[2] = {0, 0}, pa[2] = {1, 0}, rs[1] = {0}, ra[1] = {0};
+  cbrl_preference pair = {0, 2.0, {2, ps, pa}, {1, rs, ra}};
+  for (int i = 0; i < 3; i++) {
+    char text[2048], err[512];
+    snprintf(text, sizeof text, "%s%s%s", head, objectives[i], ctx);
+    cbrl_problem *a, *b;
+    if (cbrl_tabular_load(&a, write_file("objective", text, strlen(text)), err, sizeof err)) fail_msg("%s", err);
+    snprintf(text, sizeof text, "%s%s", head, ctx);
+    if (cbrl_tabular_load(&b, write_file("plain", text, strlen(text)), err, sizeof err)) fail_msg("%s", err);
+    cbrl_objective *o;
+    if (i == 0) assert_ok(cbrl_objective_welfare_create(&o, b, y, 0.7));
+    if (i == 1) assert_ok(cbrl_objective_cross_entropy_create(&o, b, t, 0, rho));
+    if (i == 2) assert_ok(cbrl_objective_preferences_create(&o, b, &pair, 1, 0.5, NULL, NULL));
+    assert_ok(cbrl_problem_set_objective(b, o));
+    assert_int_equal(a->objective->kind, b->objective->kind);
+    double x[2] = {0.3, -0.4}, ga[2], gb[2];
+    assert_close(value_and_gradient(a, x, ga), value_and_gradient(b, x, gb), 1e-13, 1e-15);
+    for (int j = 0; j < 2; j++) assert_close(ga[j], gb[j], 1e-12, 1e-14);
+    cbrl_problem_free(a);
+    cbrl_problem_free(b);
+  }
+}
+
 static void problem_from_a_pipe_equals_the_file(void **state) {
   char err[512], fifo[128], cmd[512];
   snprintf(fifo, sizeof fifo, "%s/fifo", dir);
@@ -460,6 +495,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(aliases_and_merge_keys_expand_to_the_same_problem),
       cmocka_unit_test(bounds_and_transforms_are_loaded),
       cmocka_unit_test(contract_example_equals_the_environment),
+      cmocka_unit_test(objectives_are_loaded),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
