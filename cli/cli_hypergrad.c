@@ -772,6 +772,12 @@ int cli_hypergrad(int argc, char **argv) {
      (a Newton step, a Krylov restart, a sample, an AMD update) and this exits 128 + signal. */
   const volatile int *cancel = cli_catch_signals();
   cbrl_exact_set_cancel(e, cancel);
+  char why[256];
+  if (cbrl_objective_supports(p, cbrl_algorithm_name(a.estimator), why, sizeof why)) {
+    fprintf(stderr, "cbrl hypergrad: --estimator %s\n", why); /* HPGD, AMD: leader rewards only */
+    rc = CLI_EXIT_USAGE;
+    goto done;
+  }
   err = cbrl_exact_evaluate(e, x, &F, f_ctx, a.estimator == CBRL_ALG_EXACT ? grad : NULL);
   int64_t env_steps = 0, follower_samples = 0;
   if (!err && a.estimator != CBRL_ALG_EXACT) {

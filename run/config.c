@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cbrl/bounds.h"
 #include "cbrl/hpgd.h"
 #include "cbrl/soft_dqn.h"
 
@@ -685,6 +686,15 @@ void cbrl_config_env_params(const cbrl_config *c, const cbrl_run_spec *r, cbrl_e
   p->contexts = c->contexts, p->branch = c->branch, p->problem_seed = c->problem_seed;
 }
 
+/* init_x inside the problem's bounds (docs/MODEL.md 1.1), else a message naming the entry. */
+static int check_in_bounds(const cbrl_problem *p, const double *x, char *err, size_t err_size) {
+  int j = cbrl_bounds_violation(p, x);
+  if (j < 0) return 1;
+  snprintf(err, err_size, "init_x[%d]: %g is outside the problem's bounds [%g, %g]", j, x[j], p->x_lower[j],
+           p->x_upper[j]);
+  return CBRL_ERANGE;
+}
+
 int cbrl_config_init_x(const cbrl_config *c, const cbrl_problem *p, double *x, char *err, size_t err_size) {
   if (c->n_init_x) {
     if (c->n_init_x != p->dim) {
@@ -692,7 +702,7 @@ int cbrl_config_init_x(const cbrl_config *c, const cbrl_problem *p, double *x, c
       return CBRL_EINVAL;
     }
     memcpy(x, c->init_x, sizeof(double) * (size_t)p->dim);
-    return 1;
+    return check_in_bounds(p, x, err, err_size);
   }
   if (!c->init_x_dir[0]) return 0;
   double *v;
@@ -711,7 +721,7 @@ int cbrl_config_init_x(const cbrl_config *c, const cbrl_problem *p, double *x, c
   }
   memcpy(x, v, sizeof(double) * (size_t)dim);
   free(v);
-  return 1;
+  return check_in_bounds(p, x, err, err_size);
 }
 
 int cbrl_config_problem(const cbrl_config *c, const cbrl_run_spec *r, cbrl_problem **out, char *err,
