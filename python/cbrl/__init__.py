@@ -7,7 +7,8 @@ Gymnasium-style view of the follower's MDP, and sweeps with their stores and fig
 from ._ffi import CbrlError, ffi, lib
 from .problem import MDP, Cotangent, Problem, env_names
 from .exact import Exact, Result, hypergrad
-from .follower import Follower, FollowerContext, Trajectories
+from .follower import (STEP_CUT, STEP_TERMINATED, STEP_TRUNCATED, Follower, FollowerContext, Trajectories,
+                       trajectory_needs)
 from .estimate import Simulator, estimate
 from .leader import METRICS, Leader, leader_options
 from .gym import FollowerEnv
@@ -18,5 +19,5 @@ __version__ = _f.string(_f.lib.cbrl_py_version())
 del _f
 
 __all__ = ["CbrlError", "Problem", "MDP", "Cotangent", "env_names", "Exact", "Result", "hypergrad", "Follower",
-           "FollowerContext", "Trajectories", "Simulator", "estimate", "Leader", "METRICS", "leader_options",
+           "FollowerContext", "Trajectories", "trajectory_needs", "STEP_TERMINATED", "STEP_TRUNCATED", "STEP_CUT", "Simulator", "estimate", "Leader", "METRICS", "leader_options",
            "FollowerEnv", "run", "load"]

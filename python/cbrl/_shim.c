@@ -183,8 +183,8 @@ static void cb_destroy(cbrl_problem *p) {
   free(c->terminal), free(c->row), free(c->next), free(c->offset), free(c->zeros), free(c);
 }
 
-static const cbrl_problem_ops callback_ops = {cb_n_transitions, cb_structure, cb_evaluate, cb_vjp, cb_destroy,
-                                              NULL};
+static const cbrl_problem_ops callback_ops = {.n_transitions = cb_n_transitions, .structure = cb_structure,
+                                              .evaluate = cb_evaluate, .vjp = cb_vjp, .destroy = cb_destroy};
 
 SHIM_API int cbrl_py_callback_problem(int S, int A, int d, int K, double gamma, double leader_gamma, double lambda,
                                       const double *context_weight, const unsigned char *terminal,
@@ -426,7 +426,7 @@ static void cbf_destroy(cbrl_follower *f) {
   free(c->pi), free(c->log_pi), free(c);
 }
 
-static const cbrl_follower_ops callback_follower_ops = {cbf_respond, cbf_destroy};
+static const cbrl_follower_ops callback_follower_ops = {.respond = cbf_respond, .destroy = cbf_destroy};
 
 SHIM_API int cbrl_py_follower_callback(const cbrl_problem *p, cbrl_py_respond_fn respond, void *user,
                                        const char *name, cbrl_follower **out) {
@@ -765,14 +765,110 @@ SHIM_API const char *cbrl_py_leader_metric_names(void) {
 
 SHIM_API int cbrl_py_leader_metric_count(void) { return 12; }
 
+static void metrics_out(const cbrl_leader_metrics *m, double *v) {
+  v[0] = (double)m->iteration, v[1] = m->context, v[2] = m->f_context, v[3] = m->F, v[4] = m->grad_norm;
+  v[5] = (double)m->env_steps, v[6] = (double)m->follower_iterations, v[7] = (double)m->follower_products;
+  v[8] = m->follower_residual, v[9] = (double)m->follower_samples, v[10] = m->level, v[11] = m->clipped;
+}
+
 SHIM_API int cbrl_py_leader_step(cbrl_leader *L, int with_metrics, double *v) {
   cbrl_leader_metrics m;
   int rc = cbrl_leader_step(L, with_metrics, &m);
   if (rc) return rc;
-  v[0] = (double)m.iteration, v[1] = m.context, v[2] = m.f_context, v[3] = m.F, v[4] = m.grad_norm;
-  v[5] = (double)m.env_steps, v[6] = (double)m.follower_iterations, v[7] = (double)m.follower_products;
-  v[8] = m.follower_residual, v[9] = (double)m.follower_samples, v[10] = m.level, v[11] = m.clipped;
+  metrics_out(&m, v);
   return 0;
+}
+
+SHIM_API int cbrl_py_leader_ask(cbrl_leader *L, int64_t *iteration, int *ints, const double **x,
+                                const cbrl_mdp **mdp, cbrl_rng **rng) {
+  cbrl_leader_query q;
+  int rc = cbrl_leader_ask(L, &q);
+  if (rc) return rc;
+  *iteration = q.iteration;
+  ints[0] = q.context, ints[1] = q.wants_response;
+  *x = q.x, *mdp = q.mdp, *rng = q.rng;
+  return 0;
+}
+
+static int tell(cbrl_leader *L, const cbrl_leader_answer *a, int with_metrics, double *v, char *err, size_t size) {
+  cbrl_leader_metrics m;
+  int rc = cbrl_leader_tell(L, a, with_metrics, &m);
+  if (rc) {
+    if (err && size) snprintf(err, size, "%s", cbrl_leader_error(L));
+    return rc;
+  }
+  metrics_out(&m, v);
+  return 0;
+}
+
+SHIM_API int cbrl_py_leader_tell_policy(cbrl_leader *L, int S, int A, const double *pi, const double *log_pi,
+                                        int64_t samples, int with_metrics, double *v, char *err, size_t err_size) {
+  cbrl_leader_answer a;
+  memset(&a, 0, sizeof a);
+  if (pi && log_pi) {
+    int rc = cbrl_py_policy_check(pi, log_pi, S, A, err, err_size);
+    if (rc) {
+      cbrl_leader_abandon(L);
+      return rc;
+    }
+    a.has_policy = 1;
+    a.policy.n_states = S, a.policy.n_actions = A, a.policy.pi = pi, a.policy.log_pi = log_pi;
+    a.stats.samples = samples, a.stats.residual = NAN, a.stats.converged = 1;
+  }
+  return tell(L, pi && log_pi ? &a : NULL, with_metrics, v, err, err_size);
+}
+
+SHIM_API int cbrl_py_leader_tell_batch(cbrl_leader *L, int64_t n, const int32_t *s, const int32_t *act,
+                                       const int32_t *next, const double *r, const double *log_pi,
+                                       const uint32_t *flags, int64_t samples, int with_metrics, double *v,
+                                       char *err, size_t err_size) {
+  cbrl_batch b;
+  int rc = cbrl_batch_init(&b, n > 0 ? n : 1);
+  if (rc) {
+    cbrl_leader_abandon(L);
+    return rc;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    cbrl_step *st = &b.steps[i];
+    memset(st, 0, sizeof *st);
+    st->s = s[i], st->a = act[i], st->next = next[i], st->flags = flags[i];
+    st->r = r ? r[i] : NAN;
+    st->log_pi = log_pi ? log_pi[i] : NAN;
+    st->rbar = NAN, st->entry = -1, st->t = -1;
+  }
+  b.n_steps = n;
+  cbrl_leader_answer a;
+  memset(&a, 0, sizeof a);
+  a.batch = &b;
+  a.stats.samples = samples, a.stats.residual = NAN, a.stats.converged = 1;
+  rc = tell(L, &a, with_metrics, v, err, err_size);
+  cbrl_batch_close(&b);
+  return rc;
+}
+
+SHIM_API void cbrl_py_leader_abandon(cbrl_leader *L) { cbrl_leader_abandon(L); }
+
+SHIM_API unsigned cbrl_py_trajectory_needs(const cbrl_problem *p, unsigned *flags) {
+  flags[0] = CBRL_STEP_TERMINATED, flags[1] = CBRL_STEP_TRUNCATED, flags[2] = CBRL_STEP_CUT;
+  return p ? cbrl_trajectory_needs(p) : 0;
+}
+
+SHIM_API int64_t cbrl_py_simulate(const cbrl_mdp *m, const double *pi, const double *log_pi, int n_streams,
+                                  int64_t steps_per_stream, int max_steps, cbrl_rng *rng, int32_t *s, int32_t *a,
+                                  int32_t *next, double *r, double *log_pi_out, uint32_t *flags) {
+  if (n_streams < 1 || steps_per_stream < 1) return CBRL_EINVAL;
+  cbrl_policy pol = {m->n_states, m->n_actions, pi, log_pi};
+  cbrl_batch b;
+  int rc = cbrl_batch_init(&b, (int64_t)n_streams * steps_per_stream);
+  if (rc) return rc;
+  rc = cbrl_sim_batch(m, &pol, n_streams, steps_per_stream, max_steps, 0, rng, &b);
+  int64_t n = rc ? rc : b.n_steps;
+  for (int64_t i = 0; !rc && i < b.n_steps; i++) {
+    const cbrl_step *st = &b.steps[i];
+    s[i] = st->s, a[i] = st->a, next[i] = st->next, r[i] = st->r, log_pi_out[i] = st->log_pi, flags[i] = st->flags;
+  }
+  cbrl_batch_close(&b);
+  return n;
 }
 
 static double now_seconds(int cpu) {

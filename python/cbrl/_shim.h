@@ -142,8 +142,8 @@ void cbrl_py_exact_stats(const cbrl_exact *e, int context, int64_t *ints, double
 /* ---- followers ---- */
 
 /* A follower written by the caller: writes its policy pi and log pi (S x A each) for the MDP m of
-   a context at x; rng is the leader's stream (cbrl_py_rng_*). Returns 0 or a negative code. A
-   trajectory-batch answer will be a second callback type beside this one. */
+   a context at x; rng is the leader's stream (cbrl_py_rng_*). Returns 0 or a negative code.
+   Trajectory-batch answers go through ask/tell (cbrl_py_leader_tell_batch) instead. */
 typedef int (*cbrl_py_respond_fn)(void *user, int context, const double *x, const cbrl_mdp *m, cbrl_rng *rng,
                                   double *pi, double *log_pi);
 
@@ -223,6 +223,35 @@ int cbrl_py_leader_step(cbrl_leader *L, int with_metrics, double *metrics);
 /* Runs n iterations in C, writing each one's seconds into seconds (n), of the wall clock or (cpu
    nonzero) of this thread's CPU clock: the C reference of python/bench_overhead.py. */
 int cbrl_py_leader_time_steps(cbrl_leader *L, int n, int with_metrics, int cpu, double *seconds);
+/* ---- ask/tell: the iteration split where the follower answers (cbrl_leader_ask, _tell) ---- */
+
+/* Starts an iteration: writes t into *iteration, the context and whether the algorithm wants a
+   follower's answer into ints (2), and the query's x, MDP and random stream (valid until the tell). */
+int cbrl_py_leader_ask(cbrl_leader *L, int64_t *iteration, int *ints, const double **x, const cbrl_mdp **mdp,
+                       cbrl_rng **rng);
+/* Ends it with a policy table (pi and log pi, S x A; both NULL when no answer is wanted);
+   samples is what the answer cost. metrics as cbrl_py_leader_step; a refused answer gives
+   CBRL_EINVAL with the reason in err. */
+int cbrl_py_leader_tell_policy(cbrl_leader *L, int n_states, int n_actions, const double *pi, const double *log_pi,
+                               int64_t samples, int with_metrics, double *metrics, char *err, size_t err_size);
+/* Ends it with a batch of the follower's own n steps: s, a, next (-1 after a terminal state),
+   flags (CBRL_STEP_*), and r and log pi (each may be NULL: not reported). The leader checks and
+   completes the batch (cbrl/trajectory.h); a defect gives "step i: field: what" in err. */
+int cbrl_py_leader_tell_batch(cbrl_leader *L, int64_t n, const int32_t *s, const int32_t *a, const int32_t *next,
+                              const double *r, const double *log_pi, const uint32_t *flags, int64_t samples,
+                              int with_metrics, double *metrics, char *err, size_t err_size);
+/* Ends the iteration asked without a step (the follower failed). */
+void cbrl_py_leader_abandon(cbrl_leader *L);
+/* The CBRL_TRAJ_* fields (1: r, 2: log pi) a batch answer must carry on p, and the step flags
+   CBRL_STEP_TERMINATED, _TRUNCATED, _CUT into flags (3). */
+unsigned cbrl_py_trajectory_needs(const cbrl_problem *p, unsigned *flags);
+/* Simulates n_streams streams of steps_per_stream steps of the policy (pi, log pi) in m from rng,
+   episodes cut at max_steps (cbrl_sim_batch), writing what a follower reports (s, a, next, r,
+   log pi, flags; n_streams x steps_per_stream each); returns the number of steps or a code. */
+int64_t cbrl_py_simulate(const cbrl_mdp *m, const double *pi, const double *log_pi, int n_streams,
+                         int64_t steps_per_stream, int max_steps, cbrl_rng *rng, int32_t *s, int32_t *a,
+                         int32_t *next, double *r, double *log_pi_out, uint32_t *flags);
+
 /* The current x (dim values, owned by L, valid until its next step). */
 const double *cbrl_py_leader_x(const cbrl_leader *L);
 /* The leader's exact workspace (owned by L). */

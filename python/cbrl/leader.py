@@ -6,6 +6,7 @@ from . import _ffi
 from ._ffi import ffi, lib, ptr
 from .estimate import Simulator
 from .exact import Exact
+from .follower import FollowerContext, Trajectories, _policy_answer
 from .problem import call
 
 _NAMED = set(_ffi.string(lib.cbrl_py_leader_opts_name_keys()).split(","))
@@ -74,6 +75,11 @@ class Leader:
                                follower._token if follower is not None else None,
                                self.simulator._token if self.simulator is not None else None, self._cancel)
         self._metrics = np.empty(lib.cbrl_py_leader_metric_count())
+        self._err = _ffi.err_buffer()
+        self._query = {"t": ffi.new("int64_t *"), "ints": ffi.new("int[2]"), "x": ffi.new("double **"),
+                       "mdp": ffi.new("cbrl_mdp **"), "rng": ffi.new("cbrl_rng **")}
+        self._request = (int(self.option("hpgd_steps")), int(self.option("hpgd_streams")),
+                         int(self.option("hpgd_max_steps")))
 
     def option(self, key):
         """A numeric option's value as the leader uses it."""
@@ -94,9 +100,56 @@ class Leader:
 
     def step(self, metrics=True):
         """One outer iteration: sample a context, estimate, clip, step. Returns the iteration's
-        metrics as a dict (exact F and f at x_t when metrics is true, else NaN)."""
-        call(lib.cbrl_py_leader_step(self._h, 1 if metrics else 0, ptr(self._metrics)), what="leader step")
+        metrics as a dict (exact F and f at x_t when metrics is true, else NaN). A follower
+        written in Python is asked through cbrl's ask/tell split, so it may answer with a
+        policy table or with Trajectories."""
+        if self.follower is not None and self.follower._python is not None:
+            self._ask_tell(metrics)
+        else:
+            call(lib.cbrl_py_leader_step(self._h, 1 if metrics else 0, ptr(self._metrics)), what="leader step")
         return {k: (int(v) if k in _INT_METRICS else float(v)) for k, v in zip(METRICS, self._metrics)}
+
+    def _ask_tell(self, metrics):
+        p, f = self.problem, self.follower
+        q = self._query
+        call(lib.cbrl_py_leader_ask(self._h, q["t"], q["ints"], q["x"], q["mdp"], q["rng"]), what="leader ask")
+        k, wants = int(q["ints"][0]), int(q["ints"][1])
+        err = self._err
+        m = 1 if metrics else 0
+        if not wants:
+            rc = lib.cbrl_py_leader_tell_policy(self._h, p.n_states, p.n_actions, ffi.NULL, ffi.NULL, 0, m,
+                                                ptr(self._metrics), err, _ffi.ERR_SIZE)
+            call(rc, err, what="leader tell")
+            return
+        xs = np.frombuffer(ffi.buffer(q["x"][0], p.dim * 8), np.float64).copy()
+        ctx = FollowerContext(p, k, xs, q["mdp"][0], q["rng"][0], self._request)
+        what = "follower %s: returned" % f.name
+        try:
+            try:
+                res = f._python(xs, k, ctx)
+            finally:
+                ctx._close()
+            if not isinstance(res, Trajectories):
+                pi, log_pi = _policy_answer(res, p.n_states, p.n_actions, what)
+        except BaseException:
+            lib.cbrl_py_leader_abandon(self._h)
+            raise
+        if isinstance(res, Trajectories):
+            i32 = lambda a: ptr(a, "int32_t *")
+            rc = lib.cbrl_py_leader_tell_batch(self._h, len(res), i32(res.s), i32(res.a), i32(res.next),
+                                               ptr(res.r) if res.r is not None else ffi.NULL,
+                                               ptr(res.log_pi) if res.log_pi is not None else ffi.NULL,
+                                               ptr(res.flags, "uint32_t *"), res.samples, m, ptr(self._metrics),
+                                               err, _ffi.ERR_SIZE)
+            label = "trajectories"
+        else:
+            rc = lib.cbrl_py_leader_tell_policy(self._h, p.n_states, p.n_actions, ptr(pi), ptr(log_pi), 0, m,
+                                                ptr(self._metrics), err, _ffi.ERR_SIZE)
+            label = None
+        if rc in (-1, -3, -7) and err[0] != b"\0":  # EINVAL, EPARSE, ERANGE: the answer was refused, and why
+            msg = _ffi.string(err)
+            raise ValueError("%s %s" % (what, msg if label is None else "%s: %s" % (label, msg)))
+        call(rc, err, what="leader tell (%s)" % (label or "policy"))
 
     def time_steps_in_c(self, n, metrics=False, cpu=False):
         """Runs n iterations in a C loop and returns each one's seconds, wall or (cpu) this

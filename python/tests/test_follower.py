@@ -91,7 +91,6 @@ def test_the_leader_stream_reaches_the_follower():
     (lambda S, A: "uniform", TypeError, "returned policy: expected an array of numbers"),
     (lambda S, A: None, TypeError, "returned policy"),
     (lambda S, A: -np.ones((S, A)), ValueError, "= -1, not a probability"),
-    (lambda S, A: cbrl.Trajectories([], [], [], [], []), TypeError, "Trajectories"),
     (lambda S, A: (np.ones((S, A)) / A, np.full((S, A), np.nan)), ValueError, "log_pi"),
 ])
 def test_garbage_answers_raise_naming_the_follower(answer, exc, match):
