@@ -12,7 +12,10 @@ that policy. Runs where Debian's python3-torch is installed:
     make python && PYTHONPATH=python /usr/bin/python3 examples/python/soft_dqn_follower.py [--quick]
 
 It prints the leader's exact F at each iteration (x moves as the DQN follower answers) and the
-gap between the DQN's policy and the exact soft best response at the last x.
+gap between the DQN's policy and the exact soft best response at the last x (after one more
+answer). A full run on 2026-12-02 (30 iterations, about 5 minutes on 2 busy cores, PyTorch
+1.13 from Debian): F went from 0.758 at x_1 to 1.175 at x_30, and the DQN's policies were
+0.13 (total variation, mean over states) from the exact soft best responses at the end.
 """
 import argparse
 import sys
