@@ -468,6 +468,23 @@ SHIM_API int cbrl_py_follower_respond(cbrl_follower *f, int k, const double *x, 
   return 0;
 }
 
+SHIM_API int cbrl_py_follower_online_seed(cbrl_follower *f, uint64_t seed) { return cbrl_follower_online_seed(f, seed); }
+SHIM_API uint64_t cbrl_py_online_stream(void) { return CBRL_ONLINE_STREAM; }
+
+SHIM_API cbrl_rng *cbrl_py_rng_new(uint64_t seed, uint64_t stream) {
+  cbrl_rng *rng = malloc(sizeof *rng);
+  if (rng) cbrl_rng_seed(rng, seed, stream);
+  return rng;
+}
+
+SHIM_API void cbrl_py_rng_free(cbrl_rng *rng) { free(rng); }
+
+SHIM_API double cbrl_py_soft_value(const double *q, int n, double lambda) { return cbrl_soft_value(q, n, lambda); }
+
+SHIM_API double cbrl_py_soft_policy_row(const double *q, int n, double lambda, double *pi, double *log_pi) {
+  return cbrl_soft_policy_row(q, n, lambda, pi, log_pi);
+}
+
 SHIM_API uint64_t cbrl_py_rng_next(cbrl_rng *rng) { return cbrl_rng_next(rng); }
 SHIM_API double cbrl_py_rng_uniform(cbrl_rng *rng) { return cbrl_rng_uniform(rng); }
 
@@ -699,6 +716,13 @@ SHIM_API int cbrl_py_leader_opts_set(cbrl_leader_opts *o, const char *key, doubl
     case 'l': { int64_t v = (int64_t)value; memcpy(base, &v, sizeof v); break; }
     default: { uint64_t v = (uint64_t)value; memcpy(base, &v, sizeof v); break; }
   }
+  return 0;
+}
+
+SHIM_API int cbrl_py_leader_opts_set_u64(cbrl_leader_opts *o, const char *key, uint64_t value) {
+  if (!strcmp(key, "seed")) o->seed = value;
+  else if (!strcmp(key, "stream")) o->stream = value;
+  else return CBRL_EINVAL;
   return 0;
 }
 

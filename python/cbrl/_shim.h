@@ -169,6 +169,19 @@ void cbrl_py_follower_free(cbrl_follower *f);
 int cbrl_py_follower_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m, uint64_t seed,
                              uint64_t stream, double *pi, double *log_pi);
 
+/* Seeds the online follower's own stream of actions (seed, CBRL_ONLINE_STREAM), as a sweep
+   seeds it from the run's seed; CBRL_EINVAL for another follower. */
+int cbrl_py_follower_online_seed(cbrl_follower *f, uint64_t seed);
+/* CBRL_ONLINE_STREAM. */
+uint64_t cbrl_py_online_stream(void);
+
+/* A stream of its own for a Python follower, seeded (seed, stream); free with cbrl_py_rng_free. */
+cbrl_rng *cbrl_py_rng_new(uint64_t seed, uint64_t stream);
+void cbrl_py_rng_free(cbrl_rng *rng);
+/* cbrl_soft_value and cbrl_soft_policy_row of one row of n values (docs/MODEL.md 2). */
+double cbrl_py_soft_value(const double *q, int n, double lambda);
+double cbrl_py_soft_policy_row(const double *q, int n, double lambda, double *pi, double *log_pi);
+
 /* Draws from a stream handed to a callback. */
 uint64_t cbrl_py_rng_next(cbrl_rng *rng);
 double cbrl_py_rng_uniform(cbrl_rng *rng);
@@ -204,6 +217,8 @@ const char *cbrl_py_leader_opts_keys(void);
 const char *cbrl_py_leader_opts_name_keys(void);
 /* Sets a numeric option by name; CBRL_EINVAL with a message for an unknown name. */
 int cbrl_py_leader_opts_set(cbrl_leader_opts *o, const char *key, double value, char *err, size_t err_size);
+/* Sets the 64-bit seed or stream exactly (a double holds only 53 bits). */
+int cbrl_py_leader_opts_set_u64(cbrl_leader_opts *o, const char *key, uint64_t value);
 /* Sets algorithm, optimizer, clip, hpgd_kind or rtq_schedule by value name. */
 int cbrl_py_leader_opts_set_name(cbrl_leader_opts *o, const char *key, const char *value, char *err,
                                  size_t err_size);

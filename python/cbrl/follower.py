@@ -67,6 +67,7 @@ class FollowerContext:
         self._rng = rng
         self._mdp = None
         self.request = request or (10000, 5, 200)  # the leader's batch: steps, streams, time limit
+        self.samples = 0  # what the answer cost, in environment samples: set it, the leader stores it
 
     @property
     def mdp(self):
@@ -184,11 +185,15 @@ class Follower:
         return cls._builtin(problem, "soft-q", iterations)
 
     @classmethod
-    def online(cls, problem, steps, max_steps=200):
-        """Tabular soft Q-learning from its own on-policy episodes, warm per context."""
+    def online(cls, problem, steps, max_steps=200, seed=0):
+        """Tabular soft Q-learning from its own on-policy episodes, warm per context; its
+        actions come from its own stream (seed, CBRL_ONLINE_STREAM), as a sweep's `follower:
+        online` seeds it from the run's seed, and the environment's draws from the leader's."""
         if int(steps) < 1:
             raise ValueError("steps: must be at least 1, got %r" % steps)
-        return cls._builtin(problem, "online", steps, max_steps)
+        f = cls._builtin(problem, "online", steps, max_steps)
+        call(lib.cbrl_py_follower_online_seed(f._h, int(seed)), what="follower online")
+        return f
 
     @classmethod
     def from_callable(cls, problem, respond, name="python"):

@@ -44,6 +44,10 @@ class Leader:
             if key in _NAMED:
                 call(lib.cbrl_py_leader_opts_set_name(self._opts, key.encode(), str(value).encode(), err,
                                                       _ffi.ERR_SIZE), err)
+            elif key in ("seed", "stream") and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+                if not 0 <= int(value) < 2**64:
+                    raise ValueError("%s: must lie in [0, 2^64), got %r" % (key, value))
+                call(lib.cbrl_py_leader_opts_set_u64(self._opts, key.encode(), int(value)))  # all 64 bits
             elif key in _NUMERIC:
                 if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
                     raise TypeError("%s: expected a number, got %r" % (key, value))
@@ -143,7 +147,8 @@ class Leader:
                                                err, _ffi.ERR_SIZE)
             label = "trajectories"
         else:
-            rc = lib.cbrl_py_leader_tell_policy(self._h, p.n_states, p.n_actions, ptr(pi), ptr(log_pi), 0, m,
+            rc = lib.cbrl_py_leader_tell_policy(self._h, p.n_states, p.n_actions, ptr(pi), ptr(log_pi),
+                                                int(ctx.samples), m,
                                                 ptr(self._metrics), err, _ffi.ERR_SIZE)
             label = None
         if rc in (-1, -3, -7) and err[0] != b"\0":  # EINVAL, EPARSE, ERANGE: the answer was refused, and why
