@@ -5,6 +5,7 @@ import math
 import os
 import sqlite3
 import sys
+import threading
 import time
 
 import numpy as np
@@ -79,7 +80,9 @@ def run(config_or_path, out, threads=0, resume=False, plot=False, progress=True,
     CONFIG --out DIR` does (same store, same numbers, whatever the thread count). progress:
     True prints a line per stored run on stderr, False nothing, a callable gets a dict (n_runs,
     n_done, n_failed, iterations, elapsed, eta, best_F, fraction) at least every 200 ms.
-    Returns the outcome (n_runs, n_done, n_failed, n_interrupted, stopped, out)."""
+    Ctrl-C stops it as SIGINT stops `cbrl run`: runs in flight are stored as interrupted and
+    KeyboardInterrupt is raised; resume=True completes the sweep. Returns the outcome (n_runs,
+    n_done, n_failed, n_interrupted, stopped, out)."""
     c, _ = config(config_or_path, **overrides)
     if progress is True:
         progress = _Printer()
@@ -104,11 +107,35 @@ def run(config_or_path, out, threads=0, resume=False, plot=False, progress=True,
     outcome = ffi.new("int[5]")
     err = _ffi.err_buffer()
     os.makedirs(os.fspath(out), exist_ok=True)
-    rc = lib.cbrl_py_sweep(c, os.fspath(out).encode(), int(threads), 1 if resume else 0, 1 if plot else 0, cb_p,
-                           cb_l, ffi.NULL, 0, stop, outcome, err, _ffi.ERR_SIZE)
+    result = {}
+
+    def sweep():
+        try:
+            result["rc"] = lib.cbrl_py_sweep(c, os.fspath(out).encode(), int(threads), 1 if resume else 0,
+                                             1 if plot else 0, cb_p, cb_l, ffi.NULL, 0, stop, outcome, err,
+                                             _ffi.ERR_SIZE)
+        finally:
+            result["done"] = True
+
+    # The sweep runs in a thread of its own so that the main thread stays interruptible: Ctrl-C
+    # sets the sweep's stop flag, the runs in flight are stored as interrupted (resume=True
+    # completes them), and KeyboardInterrupt is raised once the store is consistent. The main
+    # thread polls with sleep, not Thread.join, which a KeyboardInterrupt can leave reporting a
+    # live thread as finished.
+    worker = threading.Thread(target=sweep, name="cbrl.run", daemon=True)
+    worker.start()
+    interrupted = None
+    while not result.get("done"):
+        try:
+            time.sleep(0.05)
+        except KeyboardInterrupt as exc:  # a second one while stopping is absorbed
+            stop[0] = 1
+            interrupted = interrupted or exc
+    if interrupted is not None:
+        raise interrupted
     if errors:
         raise errors[0]
-    call(rc, err)
+    call(result["rc"], err)
     return {"n_runs": outcome[0], "n_done": outcome[1], "n_failed": outcome[2], "n_interrupted": outcome[3],
             "stopped": bool(outcome[4]), "out": os.fspath(out), "log": logs}
 

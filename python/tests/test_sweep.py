@@ -108,3 +108,23 @@ def test_tax_figures_draw_the_rates(tmp_path):
     ax = cbrl.plot.households(res)
     assert len(ax.get_lines()) == 3
     plt.close(ax.figure)
+
+
+def test_an_interrupt_stores_the_runs_in_flight_and_resume_completes(tmp_path):
+    import _thread
+    import threading
+    cfg = dict(CONFIG, algorithm="hpgd-batch", iterations=4000, seeds=2, learning_rate=0.5, final_window=10)
+    fired = []
+
+    def progress(p):
+        if p["iterations"] > 50 and not fired:
+            fired.append(p)
+            threading.Timer(0.05, _thread.interrupt_main).start()  # as Ctrl-C would
+
+    with pytest.raises(KeyboardInterrupt):
+        cbrl.run(cfg, tmp_path / "s", threads=1, progress=progress)
+    res = cbrl.load(tmp_path / "s", frames=False)
+    assert "interrupted" in set(res.runs["status"]) or len(res.runs["id"]) < 2
+    done = cbrl.run(dict(cfg, iterations=4000), tmp_path / "s", resume=True, progress=False)
+    assert done["n_done"] == 2
+    assert set(cbrl.load(tmp_path / "s", frames=False).runs["status"]) == {"done"}
