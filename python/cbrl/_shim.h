@@ -26,8 +26,9 @@ int cbrl_py_abi_version(void);
 /* The library's version string ("0.1.0"). */
 const char *cbrl_py_version(void);
 
-/* cbrl_strerror and cbrl_err_name of a code. */
+/* cbrl_strerror of a code. */
 const char *cbrl_py_strerror(int code);
+/* cbrl_err_name of a code ("CBRL_EINVAL"). */
 const char *cbrl_py_err_name(int code);
 
 /* ---- problems ---- */
@@ -125,9 +126,11 @@ int cbrl_py_simulator_kernel(const char *env, int simulator, const cbrl_problem 
 
 /* ---- exact quantities ---- */
 
+/* An exact workspace of p (cbrl_exact_create), its solver tolerance tol when positive. */
 int cbrl_py_exact_create(const cbrl_problem *p, double tol, cbrl_exact **out);
+/* Frees it (NULL allowed). */
 void cbrl_py_exact_free(cbrl_exact *e);
-/* F, f per context (may be NULL) and grad F (may be NULL). */
+/* F, f per context (may be NULL) and grad F (may be NULL) at x (cbrl_exact_evaluate). */
 int cbrl_py_exact_evaluate(cbrl_exact *e, const double *x, double *F, double *f_context, double *grad);
 /* f of one context and its gradient (may be NULL). */
 int cbrl_py_exact_context(cbrl_exact *e, int context, const double *x, double *f, double *grad);
@@ -162,6 +165,7 @@ int cbrl_py_policy_check(const double *pi, const double *log_pi, int n_states, i
 int cbrl_py_follower_builtin(const cbrl_problem *p, const char *kind, int64_t iterations, int max_steps,
                              cbrl_follower **out);
 
+/* Frees a follower (NULL allowed). */
 void cbrl_py_follower_free(cbrl_follower *f);
 
 /* Asks f for its response at x in context k (m: that context at x), with a stream seeded
@@ -177,13 +181,16 @@ uint64_t cbrl_py_online_stream(void);
 
 /* A stream of its own for a Python follower, seeded (seed, stream); free with cbrl_py_rng_free. */
 cbrl_rng *cbrl_py_rng_new(uint64_t seed, uint64_t stream);
+/* Frees such a stream. */
 void cbrl_py_rng_free(cbrl_rng *rng);
-/* cbrl_soft_value and cbrl_soft_policy_row of one row of n values (docs/MODEL.md 2). */
+/* cbrl_soft_value of one row of n values (docs/MODEL.md 2). */
 double cbrl_py_soft_value(const double *q, int n, double lambda);
+/* cbrl_soft_policy_row of one row: writes pi and log pi, returns the soft value. */
 double cbrl_py_soft_policy_row(const double *q, int n, double lambda, double *pi, double *log_pi);
 
-/* Draws from a stream handed to a callback. */
+/* 64 random bits from a stream handed to a callback (cbrl_rng_next). */
 uint64_t cbrl_py_rng_next(cbrl_rng *rng);
+/* A uniform [0, 1) draw from it (cbrl_rng_uniform). */
 double cbrl_py_rng_uniform(cbrl_rng *rng);
 /* n standard normals from a fresh stream (seed, stream), as cbrl_rng_normal draws them. */
 void cbrl_py_rng_normals(uint64_t seed, uint64_t stream, int n, double *out);
@@ -193,6 +200,7 @@ void cbrl_py_rng_normals(uint64_t seed, uint64_t stream, int n, double *out);
 /* Creates simulator `name` of environment env for p; *out is NULL for "consistent". */
 int cbrl_py_simulator_create(const char *env, const char *name, const cbrl_problem *p, cbrl_simulator **out,
                              char *err, size_t err_size);
+/* Frees a simulator (NULL allowed). */
 void cbrl_py_simulator_free(cbrl_simulator *s);
 
 /* ---- estimators ---- */
@@ -211,6 +219,7 @@ int cbrl_py_estimate(const cbrl_problem *p, cbrl_exact *e, const double *x, cons
 
 /* Leader options with cbrl_leader_opts_default's values; free with cbrl_py_leader_opts_free. */
 int cbrl_py_leader_opts_new(cbrl_leader_opts **out);
+/* Frees them. */
 void cbrl_py_leader_opts_free(cbrl_leader_opts *o);
 /* The numeric option names, comma-separated, and the named ones. */
 const char *cbrl_py_leader_opts_keys(void);
@@ -228,7 +237,9 @@ int cbrl_py_leader_opts_get(const cbrl_leader_opts *o, const char *key, double *
 void cbrl_py_leader_opts_set_objects(cbrl_leader_opts *o, cbrl_follower *f, cbrl_simulator *s,
                                      const volatile int *cancel);
 
+/* A leader on p with options o (copied) from x0 (NULL: drawn), cbrl_leader_create. */
 int cbrl_py_leader_create(const cbrl_problem *p, const cbrl_leader_opts *o, const double *x0, cbrl_leader **out);
+/* Frees it (NULL allowed). */
 void cbrl_py_leader_free(cbrl_leader *L);
 /* The metric names of cbrl_py_leader_step, comma-separated, and their count. */
 const char *cbrl_py_leader_metric_names(void);
@@ -274,9 +285,13 @@ cbrl_exact *cbrl_py_leader_exact(cbrl_leader *L);
 
 /* ---- configs and sweeps ---- */
 
+/* A config with cbrl_config_default's values; free with cbrl_py_config_free. */
 int cbrl_py_config_new(cbrl_config **out);
+/* Frees it. */
 void cbrl_py_config_free(cbrl_config *c);
+/* Reads a config file over it (cbrl_config_load; errors "file:line: field: what"). */
 int cbrl_py_config_load(cbrl_config *c, const char *path, char *err, size_t err_size);
+/* Applies one "key=value" override, the value in YAML (cbrl_config_set). */
 int cbrl_py_config_set(cbrl_config *c, const char *assignment, char *err, size_t err_size);
 /* Validates the config and builds its first problem, as `cbrl run` does before writing. */
 int cbrl_py_config_check(const cbrl_config *c, char *err, size_t err_size);
