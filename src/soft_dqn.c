@@ -116,11 +116,12 @@ static void context_close(dqn_context *c) {
   free(c->done);
 }
 
-static void dqn_destroy(cbrl_follower *f) {
-  soft_dqn *d = f->impl;
-  if (!d) return;
-  for (int k = 0; d->ctx && k < d->n_contexts; k++) context_close(&d->ctx[k]);
-  free(d->ctx);
+/* Frees what setup built (the networks, their buffers and scratch), leaving d as before it. */
+static void release_networks(soft_dqn *d) {
+  for (int k = 0; d->ctx && k < d->n_contexts; k++) {
+    context_close(&d->ctx[k]);
+    memset(&d->ctx[k], 0, sizeof d->ctx[k]);
+  }
   cbrl__mlp_work_close(&d->work);
   cbrl__mlp_work_close(&d->work_target);
   free(d->idx);
@@ -130,6 +131,16 @@ static void dqn_destroy(cbrl_follower *f) {
   free(d->dout);
   free(d->grad);
   free(d->head_pi);
+  d->idx = d->pick = NULL;
+  d->x = d->x2 = d->dout = d->grad = d->head_pi = NULL;
+  d->ready = 0;
+}
+
+static void dqn_destroy(cbrl_follower *f) {
+  soft_dqn *d = f->impl;
+  if (!d) return;
+  release_networks(d);
+  free(d->ctx);
   free(d->pi);
   free(d->log_pi);
   free(d->y_sum);
@@ -341,7 +352,10 @@ static int dqn_respond(cbrl_follower *f, int context, const double *x, const cbr
                                                    : o->input;
   if (!d->ready) {
     int err = setup(d, input);
-    if (err) return err;
+    if (err) {
+      release_networks(d); /* a later response may try again */
+      return err;
+    }
   } else if (input != d->input) {
     return CBRL_EINVAL; /* the network's input cannot change between responses */
   }
