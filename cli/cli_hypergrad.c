@@ -37,7 +37,7 @@ static const char hypergrad_usage[] =
     "  --states S, --actions A, --dim D, --contexts K, --branch B, --seed N\n"
     "                   random-problem generator (docs/ENVIRONMENTS.md)\n"
     "  --tol T          follower solver tolerance (default 1e-11, relative to max|Q|)\n"
-    "  --estimator E    exact (default), hpgd (unbiased), hpgd-batch (docs/MODEL.md),\n"
+    "  --estimator E    exact (default), hpgd (unbiased), hpgd-batch, hpgd-critic (docs/MODEL.md),\n"
     "                   zero-order or amd; stochastic ones average --samples\n"
     "                   estimates, each for a context drawn from the weights, and add\n"
     "                   \"stderr\" (standard error of the mean) to the JSON: null with one\n"
@@ -45,7 +45,17 @@ static const char hypergrad_usage[] =
     "                   (\"stderr_undefined\" says why)\n"
     "  --samples N      estimates to average (hpgd 10000, hpgd-batch 20, zero-order 1000)\n"
     "  --seed S         random seed of the estimator (and, with --env random, of the problem)\n"
-    "  --steps N        hpgd-batch: environment steps per estimate (10000, as 5 streams)\n"
+    "  --steps N        hpgd-batch, hpgd-critic: environment steps per estimate (10000, as 5\n"
+    "                   streams; 60000 with --estimator-variant paper-code)\n"
+    "  --critic C       hpgd-critic: auto (default: features where the problem has them),\n"
+    "                   tabular or features (docs/MODEL.md 4.1c)\n"
+    "  --folds K        hpgd-critic: folds of episodes (default 2)\n"
+    "  --score S        hpgd-critic: sampled (default) or expected, the grad P terms in\n"
+    "                   expectation over the next state from the model's kernel (docs/MODEL.md 4.1c)\n"
+    "  --baseline B     hpgd-batch, hpgd-critic: on or off, the V*(s) baseline of the score term\n"
+    "                   (default off for hpgd-batch, on for hpgd-critic)\n"
+    "  --estimator-variant V  hpgd-batch: spec (default) or paper-code, the paper's tax code's\n"
+    "                   estimator (docs/MODEL.md 4.1d)\n"
     "  --simulator S    hpgd or hpgd-batch: where trajectories come from, the names configs use\n"
     "                   (docs/CONFIG.md): consistent (default; the model's own kernel),\n"
     "                   paper-code (four-rooms: the paper's code's kernel, intended move 0.67)\n"
@@ -90,7 +100,7 @@ enum {
   OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL, OPT_ESTIMATOR, OPT_SAMPLES,
   OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS, OPT_BINS,
   OPT_SIMULATOR, OPT_X_FROM, OPT_MAX_MEMORY, OPT_FOLLOWER_COMMAND, OPT_FOLLOWER_MODE, OPT_FOLLOWER_STEPS,
-  OPT_FOLLOWER_MAX_STEPS, OPT_FOLLOWER_TIMEOUT, OPT_HELP
+  OPT_FOLLOWER_MAX_STEPS, OPT_FOLLOWER_TIMEOUT, OPT_CRITIC, OPT_FOLDS, OPT_BASELINE, OPT_VARIANT, OPT_SCORE, OPT_HELP
 };
 
 static const cli_opt hypergrad_options[] = {
@@ -111,6 +121,9 @@ static const cli_opt hypergrad_options[] = {
     {"follower-command", 1, OPT_FOLLOWER_COMMAND, 0}, {"follower-mode", 1, OPT_FOLLOWER_MODE, 0},
     {"follower-steps", 1, OPT_FOLLOWER_STEPS, 0}, {"follower-max-steps", 1, OPT_FOLLOWER_MAX_STEPS, 0},
     {"follower-timeout", 1, OPT_FOLLOWER_TIMEOUT, 0},
+    {"critic", 1, OPT_CRITIC, 0},
+    {"folds", 1, OPT_FOLDS, 0},         {"baseline", 1, OPT_BASELINE, 0},
+    {"estimator-variant", 1, OPT_VARIANT, 0}, {"score", 1, OPT_SCORE, 0},
     {"help", 0, OPT_HELP, 'h'},         {0, 0, 0, 0}};
 
 typedef struct args {
@@ -130,7 +143,17 @@ typedef struct args {
   long follower_steps, follower_max_steps;
   double follower_timeout;
   int have_process_flag;
+  cbrl_hpgd_critic critic;
+  long folds;
+  cbrl_hpgd_baseline baseline;
+  cbrl_hpgd_variant variant;
+  int have_steps, have_critic_opts, expected_score;
 } args;
+
+/* The estimators that take the batch options (--steps, --simulator, --follower). */
+static int is_hpgd(cbrl_algorithm e) {
+  return e == CBRL_ALG_HPGD || e == CBRL_ALG_HPGD_BATCH || e == CBRL_ALG_HPGD_CRITIC;
+}
 
 static int parse_args(int argc, char **argv, args *a) {
   const char *cmd = "hypergrad";
@@ -205,6 +228,30 @@ static int parse_args(int argc, char **argv, args *a) {
         break;
       case OPT_STEPS:
         if (cli_parse_int(cmd, "--steps", optarg, 5, 100000000L, &a->steps)) return 2;
+        a->have_steps = 1;
+        break;
+      case OPT_CRITIC:
+        if (cbrl_hpgd_critic_parse(optarg, &a->critic))
+          return cli_usage_error(cmd, "--critic: expected auto, tabular or features, got '%s'", optarg);
+        a->have_critic_opts = 1;
+        break;
+      case OPT_FOLDS:
+        if (cli_parse_int(cmd, "--folds", optarg, 2, 64, &a->folds)) return 2;
+        a->have_critic_opts = 1;
+        break;
+      case OPT_BASELINE:
+        if (!strcmp(optarg, "on")) a->baseline = CBRL_BASELINE_ON;
+        else if (!strcmp(optarg, "off")) a->baseline = CBRL_BASELINE_OFF;
+        else return cli_usage_error(cmd, "--baseline: expected on or off, got '%s'", optarg);
+        break;
+      case OPT_SCORE:
+        if (!strcmp(optarg, "expected")) a->expected_score = 1;
+        else if (strcmp(optarg, "sampled")) return cli_usage_error(cmd, "--score: expected sampled or expected, got '%s'", optarg);
+        a->have_critic_opts = 1;
+        break;
+      case OPT_VARIANT:
+        if (!strcmp(optarg, "paper-code")) a->variant = CBRL_VARIANT_PAPER_CODE;
+        else if (strcmp(optarg, "spec")) return cli_usage_error(cmd, "--estimator-variant: expected spec or paper-code, got '%s'", optarg);
         break;
       case OPT_AMD_UPDATES:
         if (cli_parse_int(cmd, "--amd-updates", optarg, 1, 100000000L, &a->amd_updates)) return 2;
@@ -286,9 +333,10 @@ static int parse_args(int argc, char **argv, args *a) {
   if (!strcmp(estimator, "rtq")) estimator = "hpgd-rtq";
   if (strcmp(estimator, "exact") != 0) {
     if (cbrl_algorithm_parse(estimator, &a->estimator)) {
-      static const char *const names[] = {"exact", "hpgd", "hpgd-batch", "zero-order", "amd", "rtq", "hpgd-rtq"};
-      return cli_unknown_value(cmd, "estimator", "estimator", estimator, names, 7,
-                               "exact, hpgd, hpgd-batch, zero-order, amd, rtq");
+      static const char *const names[] = {"exact", "hpgd", "hpgd-batch", "zero-order", "amd", "rtq", "hpgd-rtq",
+                                          "hpgd-critic"};
+      return cli_unknown_value(cmd, "estimator", "estimator", estimator, names, 8,
+                               "exact, hpgd, hpgd-batch, hpgd-critic, zero-order, amd, rtq");
     }
     a->stochastic = a->estimator != CBRL_ALG_AMD;
     if (a->estimator == CBRL_ALG_EXACT) a->stochastic = 0;
@@ -306,13 +354,20 @@ static int parse_args(int argc, char **argv, args *a) {
                  cbrl_env_name(cbrl_env_at(i)));
     if (!cbrl_env_offers(env, a->simulator))
       return cli_usage_error(cmd, "--simulator: %s applies to --env %s only", sim, offers);
-    if (a->estimator != CBRL_ALG_HPGD_BATCH && a->estimator != CBRL_ALG_HPGD)
-      return cli_usage_error(cmd, "--simulator: %s applies to --estimator hpgd or hpgd-batch only", sim);
+    if (!is_hpgd(a->estimator))
+      return cli_usage_error(cmd, "--simulator: %s applies to --estimator hpgd, hpgd-batch or hpgd-critic only", sim);
   }
   if (a->samples > 0 && !a->stochastic) return cli_usage_error(cmd, "--samples applies to stochastic estimators only");
-  int hpgd = a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH;
+  int hpgd = is_hpgd(a->estimator);
+  if (a->have_critic_opts && a->estimator != CBRL_ALG_HPGD_CRITIC)
+    return cli_usage_error(cmd, "--critic, --folds and --score apply to --estimator hpgd-critic only");
+  if (a->baseline && a->estimator != CBRL_ALG_HPGD_CRITIC && a->estimator != CBRL_ALG_HPGD_BATCH)
+    return cli_usage_error(cmd, "--baseline applies to --estimator hpgd-batch or hpgd-critic only");
+  if (a->variant && a->estimator != CBRL_ALG_HPGD_BATCH)
+    return cli_usage_error(cmd, "--estimator-variant applies to --estimator hpgd-batch only");
+  if (a->variant == CBRL_VARIANT_PAPER_CODE && !a->have_steps) a->steps = 60000; /* the paper's code's */
   if (a->have_levels && a->estimator != CBRL_ALG_HPGD_RTQ) return cli_usage_error(cmd, "--levels applies to --estimator rtq only");
-  if (a->soft_q && !hpgd) return cli_usage_error(cmd, "--follower applies to --estimator hpgd or hpgd-batch only");
+  if (a->soft_q && !hpgd) return cli_usage_error(cmd, "--follower applies to --estimator hpgd, hpgd-batch or hpgd-critic only");
   if (a->have_follower_iterations && !a->soft_q) return cli_usage_error(cmd, "--follower-iterations needs --follower soft-q");
   if (a->have_process_flag && !a->follower_command)
     return cli_usage_error(cmd, "--follower-mode, -steps, -max-steps and -timeout need --follower-command");
@@ -330,7 +385,10 @@ static int parse_args(int argc, char **argv, args *a) {
   }
   if (a->samples < 0)
     a->samples = a->estimator == CBRL_ALG_HPGD ? 10000
-                 : a->estimator == CBRL_ALG_HPGD_BATCH || a->estimator == CBRL_ALG_HPGD_RTQ ? 20 : 1000;
+                 : a->estimator == CBRL_ALG_HPGD_BATCH || a->estimator == CBRL_ALG_HPGD_CRITIC ||
+                           a->estimator == CBRL_ALG_HPGD_RTQ
+                       ? 20
+                       : 1000;
   static const char *const random_flags[6] = {"--states", "--actions", "--dim", "--contexts", "--branch", "--seed"};
   for (int i = 0; i < 6; i++) {
     if (is_random && !a->have_random[i]) return cli_usage_error(cmd, "--env random needs %s", random_flags[i]);
@@ -349,6 +407,7 @@ static int build_problem(const args *a, cbrl_problem **p) {
   prm.problem = a->problem;
   prm.beta = a->beta;
   if (a->have_bins) prm.tax_bins = a->bins;
+  prm.tax_paper_code = a->variant == CBRL_VARIANT_PAPER_CODE; /* the paper code's VAT reward gradient */
   prm.states = a->states, prm.actions = a->actions, prm.dim = a->dim;
   prm.contexts = a->contexts, prm.branch = a->branch, prm.problem_seed = a->seed;
   if (!a->problem && cbrl_env_takes(env, "states") && a->states * a->actions > 200000000L)
@@ -476,10 +535,16 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
   cbrl_hpgd_opts_default(&ho);
   ho.steps = a->steps;
   if (a->estimator == CBRL_ALG_HPGD) ho.kind = CBRL_HPGD_UNBIASED, ho.steps = 0, ho.samples = 1;
+  if (a->estimator == CBRL_ALG_HPGD_CRITIC) ho.kind = CBRL_HPGD_CRITIC;
+  ho.critic = a->critic;
+  ho.folds = (int)a->folds;
+  ho.baseline = a->baseline;
+  ho.variant = a->variant;
+  ho.expected_score = a->expected_score;
   if (a->simulator &&
       (err = cbrl_env_simulator_create(cbrl_env_find(a->problem ? "file" : a->env), a->simulator, p, &cont)))
     goto done;
-  if (a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH) {
+  if (is_hpgd(a->estimator)) {
     if ((err = cbrl_hpgd_create(&h, p, a->steps))) goto done;
     if (a->soft_q &&
         (err = cbrl_follower_soft_q_create(&follower, p, a->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR)))
@@ -616,8 +681,16 @@ static void print_inputs(const args *a, const cbrl_problem *p, const double *x) 
   printf(", \"estimator\": ");
   json_string(a->estimator == CBRL_ALG_EXACT ? "exact" : cbrl_algorithm_name(a->estimator));
   if (a->stochastic) printf(", \"samples\": %ld, \"seed\": %ld", a->samples, a->seed);
-  int hpgd = a->estimator == CBRL_ALG_HPGD || a->estimator == CBRL_ALG_HPGD_BATCH;
-  if (a->estimator == CBRL_ALG_HPGD_BATCH || a->estimator == CBRL_ALG_HPGD_RTQ) printf(", \"steps\": %ld", a->steps);
+  int hpgd = is_hpgd(a->estimator);
+  if (a->estimator == CBRL_ALG_HPGD_BATCH || a->estimator == CBRL_ALG_HPGD_CRITIC || a->estimator == CBRL_ALG_HPGD_RTQ)
+    printf(", \"steps\": %ld", a->steps);
+  if (a->estimator == CBRL_ALG_HPGD_CRITIC) {
+    printf(", \"critic\": ");
+    json_string(cbrl_hpgd_critic_name(a->critic));
+    printf(", \"folds\": %ld", a->folds ? a->folds : 2);
+  }
+  if (a->baseline) printf(", \"baseline\": \"%s\"", a->baseline == CBRL_BASELINE_ON ? "on" : "off");
+  if (a->variant) printf(", \"estimator_variant\": \"paper-code\"");
   if (hpgd) {
     printf(", \"simulator\": ");
     json_string(cbrl_simulator_name(a->simulator));
@@ -679,7 +752,7 @@ int cli_hypergrad(int argc, char **argv) {
   cbrl_problem_shape sh;
   char msg[512];
   cbrl_problem_shape_of(p, &sh);
-  if ((a.estimator == CBRL_ALG_HPGD || a.estimator == CBRL_ALG_HPGD_BATCH) && cbrl_memory_check(cbrl_hpgd_memory_estimate(&sh, a.steps), "--steps", msg, sizeof msg)) {
+  if (is_hpgd(a.estimator) && cbrl_memory_check(cbrl_hpgd_memory_estimate(&sh, a.steps), "--steps", msg, sizeof msg)) {
     rc = cli_usage_error("hypergrad", "%s", msg);
     goto done;
   }
@@ -699,6 +772,12 @@ int cli_hypergrad(int argc, char **argv) {
      (a Newton step, a Krylov restart, a sample, an AMD update) and this exits 128 + signal. */
   const volatile int *cancel = cli_catch_signals();
   cbrl_exact_set_cancel(e, cancel);
+  char why[256];
+  if (cbrl_objective_supports(p, cbrl_algorithm_name(a.estimator), why, sizeof why)) {
+    fprintf(stderr, "cbrl hypergrad: --estimator %s\n", why); /* HPGD, AMD: leader rewards only */
+    rc = CLI_EXIT_USAGE;
+    goto done;
+  }
   err = cbrl_exact_evaluate(e, x, &F, f_ctx, a.estimator == CBRL_ALG_EXACT ? grad : NULL);
   int64_t env_steps = 0, follower_samples = 0;
   if (!err && a.estimator != CBRL_ALG_EXACT) {

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cbrl/bounds.h"
 #include "cbrl/errors.h"
 #include "clip.h"
 #include "cbrl/exact.h"
+#include "cbrl/objective.h"
 #include "cbrl/zero_order.h"
 
 static const char *const clip_names[CBRL_CLIP_COUNT_] = {"average", "per-context", "growing"};
@@ -25,7 +27,7 @@ int cbrl_clip_mode_parse(const char *name, cbrl_clip_mode *out) {
 }
 
 static const char *const algorithm_names[CBRL_ALG_COUNT_] = {"hpgd-batch", "hpgd", "zero-order",
-                                                             "amd", "exact", "hpgd-rtq"};
+                                                             "amd", "exact", "hpgd-rtq", "hpgd-critic"};
 
 const char *cbrl_algorithm_name(cbrl_algorithm a) {
   return a >= 0 && a < CBRL_ALG_COUNT_ ? algorithm_names[a] : "unknown";
@@ -109,6 +111,8 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
     return CBRL_EINVAL;
   int err = cbrl_problem_validate(p);
   if (err) return err;
+  /* HPGD, RT-Q and AMD estimate a discounted leader reward's gradient (docs/MODEL.md 3.1). */
+  if ((err = cbrl_objective_supports(p, cbrl_algorithm_name(o->algorithm), NULL, 0))) return err;
   cbrl_leader *L = calloc(1, sizeof *L);
   if (!L) return CBRL_ENOMEM;
   L->problem = p;
@@ -124,12 +128,19 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
     goto fail;
   }
   for (size_t j = 0; j < d; j++) L->x[j] = x0 ? x0[j] : o->init_std * cbrl_rng_normal(&L->rng);
+  /* A given x_0 must lie in the box (docs/MODEL.md 1.1); a random one is projected into it. */
+  if (x0 && cbrl_bounds_violation(p, L->x) >= 0) {
+    err = CBRL_ERANGE;
+    goto fail;
+  }
+  cbrl_bounds_project(p, L->x);
   if ((err = cbrl__clip_init(&L->clip, o, p->n_contexts, p->dim, p->context_weight))) goto fail;
   if ((err = cbrl_exact_create(&L->exact, p))) goto fail;
   cbrl_exact_set_cancel(L->exact, o->cancel);
   switch (o->algorithm) {
     case CBRL_ALG_HPGD_BATCH:
     case CBRL_ALG_HPGD:
+    case CBRL_ALG_HPGD_CRITIC:
       if (o->hpgd.steps <= 0 || o->hpgd.streams <= 0 || o->hpgd.steps < o->hpgd.streams) {
         err = CBRL_EINVAL;
         goto fail;
@@ -189,7 +200,9 @@ cbrl_exact *cbrl_leader_exact(cbrl_leader *L) { return L->exact; }
 static int tolerable(int err) { return err == 0 || err == CBRL_ENOCONV; }
 
 /* True for the algorithms whose estimate comes from a follower's response (docs/MODEL.md 4.1). */
-static int takes_follower(cbrl_algorithm a) { return a == CBRL_ALG_HPGD_BATCH || a == CBRL_ALG_HPGD; }
+static int takes_follower(cbrl_algorithm a) {
+  return a == CBRL_ALG_HPGD_BATCH || a == CBRL_ALG_HPGD || a == CBRL_ALG_HPGD_CRITIC;
+}
 
 int cbrl_leader_ask(cbrl_leader *L, cbrl_leader_query *q) {
   if (!L || !q) return CBRL_EINVAL;
@@ -244,7 +257,8 @@ int cbrl_leader_tell(cbrl_leader *L, const cbrl_leader_answer *a, int with_metri
   const cbrl_mdp *m = cbrl_exact_mdp(L->exact, k);
   switch (o->algorithm) {
     case CBRL_ALG_HPGD_BATCH:
-    case CBRL_ALG_HPGD: {
+    case CBRL_ALG_HPGD:
+    case CBRL_ALG_HPGD_CRITIC: {
       if (!a || (!a->has_policy && !a->batch)) return CBRL_EINVAL;
       met.follower_iterations = a->stats.iterations;
       met.follower_products = a->stats.products;
@@ -253,7 +267,9 @@ int cbrl_leader_tell(cbrl_leader *L, const cbrl_leader_answer *a, int with_metri
       cbrl_estimate_info info = {0};
       /* hpgd: unbiased samples until the batch estimator's step budget is spent. */
       cbrl_hpgd_opts ho = o->hpgd;
-      ho.kind = o->algorithm == CBRL_ALG_HPGD_BATCH ? CBRL_HPGD_BATCH : CBRL_HPGD_UNBIASED;
+      ho.kind = o->algorithm == CBRL_ALG_HPGD_BATCH    ? CBRL_HPGD_BATCH
+                : o->algorithm == CBRL_ALG_HPGD_CRITIC ? CBRL_HPGD_CRITIC
+                                                       : CBRL_HPGD_UNBIASED;
       if (a->has_policy)
         err = cbrl_hpgd_estimate(L->hpgd, k, L->x, m, o->simulator, &a->policy, &ho, &L->rng, L->g, &info);
       else
@@ -363,6 +379,7 @@ static int finish_step(cbrl_leader *L, int k, int64_t t, int with_metrics, cbrl_
       L->x[j] += o->learning_rate * (L->adam_m[j] / c1) / (sqrt(L->adam_v[j] / c2) + o->adam_eps);
     }
   }
+  cbrl_bounds_project(p, L->x); /* projected SGD or Adam (docs/MODEL.md 1.1) */
   for (int j = 0; j < d; j++)
     if (!isfinite(L->x[j])) return CBRL_ENONFINITE;
   if (out) *out = met;

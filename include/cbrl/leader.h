@@ -23,12 +23,14 @@ typedef enum cbrl_algorithm {
   CBRL_ALG_AMD,           /* "amd": adaptive model design (amd.h) */
   CBRL_ALG_EXACT,         /* the exact hypergradient of the sampled context */
   CBRL_ALG_HPGD_RTQ,      /* "hpgd-rtq": HPGD with RT-Q over soft Q-learning (rtq.h) */
+  CBRL_ALG_HPGD_CRITIC,   /* "hpgd-critic": HPGD with the cross-fitted critic estimator (4.1c) */
   CBRL_ALG_COUNT_
 } cbrl_algorithm;
 
 typedef enum cbrl_optimizer { CBRL_SGD = 0, CBRL_ADAM = 1 } cbrl_optimizer;
 
-/* Returns the name of an algorithm ("hpgd-batch", "hpgd", "zero-order", "amd", "exact", "hpgd-rtq"). */
+/* Returns the name of an algorithm ("hpgd-batch", "hpgd", "zero-order", "amd", "exact", "hpgd-rtq",
+   "hpgd-critic"). */
 CBRL_API const char *cbrl_algorithm_name(cbrl_algorithm a);
 
 /* Parses an algorithm name; returns CBRL_EINVAL for an unknown one. */
@@ -101,7 +103,9 @@ typedef struct cbrl_leader_metrics {
 typedef struct cbrl_leader cbrl_leader;
 
 /* Creates a leader for p (which must outlive it); x0 (dim) may be NULL. Returns CBRL_ENOTSUP
-   for AMD on problems AMD cannot handle. */
+   for AMD on problems AMD cannot handle, and for HPGD, RT-Q and AMD on an objective other than
+   the leader reward (cbrl_objective_supports says why). With bounds on p (cbrl/bounds.h), a
+   given x0 outside them is CBRL_ERANGE, a random x_0 is projected into them, and so is every step. */
 CBRL_API int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_leader_opts *o,
                                 const double *x0);
 
