@@ -421,7 +421,7 @@ static void cbf_destroy(cbrl_follower *f) {
   free(c->pi), free(c->log_pi), free(c);
 }
 
-static const cbrl_follower_ops callback_follower_ops = {cbf_respond, cbf_destroy};
+static const cbrl_follower_ops callback_follower_ops = {cbf_respond, cbf_destroy, NULL};
 
 SHIM_API int cbrl_py_follower_callback(const cbrl_problem *p, cbrl_py_respond_fn respond, void *user,
                                        const char *name, cbrl_follower **out) {
