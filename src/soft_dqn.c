@@ -388,7 +388,7 @@ static int dqn_respond(cbrl_follower *f, int context, const double *x, const cbr
   return 0;
 }
 
-static const cbrl_follower_ops dqn_ops = {dqn_respond, dqn_destroy, NULL};
+static const cbrl_follower_ops dqn_ops = {.respond = dqn_respond, .destroy = dqn_destroy};
 
 int cbrl_follower_soft_dqn_create(cbrl_follower **out, const cbrl_problem *p, const cbrl_soft_dqn_opts *o) {
   cbrl_soft_dqn_opts def;

@@ -178,8 +178,8 @@ static void cb_destroy(cbrl_problem *p) {
   free(c->terminal), free(c->row), free(c->next), free(c->offset), free(c->zeros), free(c);
 }
 
-static const cbrl_problem_ops callback_ops = {cb_n_transitions, cb_structure, cb_evaluate, cb_vjp, cb_destroy,
-                                              NULL};
+static const cbrl_problem_ops callback_ops = {.n_transitions = cb_n_transitions, .structure = cb_structure,
+                                              .evaluate = cb_evaluate, .vjp = cb_vjp, .destroy = cb_destroy};
 
 SHIM_API int cbrl_py_callback_problem(int S, int A, int d, int K, double gamma, double leader_gamma, double lambda,
                                       const double *context_weight, const unsigned char *terminal,
@@ -421,7 +421,7 @@ static void cbf_destroy(cbrl_follower *f) {
   free(c->pi), free(c->log_pi), free(c);
 }
 
-static const cbrl_follower_ops callback_follower_ops = {cbf_respond, cbf_destroy, NULL};
+static const cbrl_follower_ops callback_follower_ops = {.respond = cbf_respond, .destroy = cbf_destroy};
 
 SHIM_API int cbrl_py_follower_callback(const cbrl_problem *p, cbrl_py_respond_fn respond, void *user,
                                        const char *name, cbrl_follower **out) {
