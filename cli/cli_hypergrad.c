@@ -373,13 +373,14 @@ static int parse_args(int argc, char **argv, args *a) {
     return cli_usage_error(cmd, "--follower-mode, -steps, -max-steps and -timeout need --follower-command");
   if (a->follower_command) {
     char why[700];
-    if (!hpgd) return cli_usage_error(cmd, "--follower-command applies to --estimator hpgd or hpgd-batch only");
+    if (!hpgd) return cli_usage_error(cmd, "--follower-command applies to --estimator hpgd, hpgd-batch or hpgd-critic only");
     if (a->soft_q) return cli_usage_error(cmd, "give one of --follower soft-q and --follower-command");
     if (cbrl_follower_command_check(a->follower_command, why, sizeof why))
       return cli_usage_error(cmd, "--follower-%s", why);
     if (a->follower_mode == CBRL_PROCESS_TRAJECTORIES && a->estimator != CBRL_ALG_HPGD_BATCH)
       return cli_usage_error(cmd, "--follower-mode trajectories answers --estimator hpgd-batch only: the unbiased"
-                             " estimator draws branching rollouts that a batch cannot supply");
+                             " estimator draws branching rollouts and the critic needs a policy table, which a"
+                             " batch cannot supply");
     if (a->follower_mode == CBRL_PROCESS_TRAJECTORIES && a->simulator)
       return cli_usage_error(cmd, "--simulator: a follower that brings trajectories simulates by itself");
   }

@@ -32,7 +32,8 @@ static const char run_usage[] =
     "lambda, beta, learning_rate, zero_order_c, simulator; seeds) and stores each run, with its\n"
     "metrics, in DIR/results.sqlite as soon as it finishes. The fields are in docs/CONFIG.md.\n"
     "The follower may be a program of any language (follower: {command: ...}, speaking\n"
-    "docs/FOLLOWER_PROTOCOL.md); its stderr lines join the log, prefixed [follower PID].\n"
+    "docs/FOLLOWER_PROTOCOL.md); its stderr lines join the log, prefixed [follower PID], even\n"
+    "under --quiet.\n"
     "\n"
     "Options:\n"
     "  --out DIR        output directory (created); DIR/results.sqlite and DIR/config.yaml\n"
@@ -86,6 +87,13 @@ static void print_invalid(const char *config_path, const char *const *sets, int 
       }
   }
   fprintf(stderr, "cbrl run: %s: %s\n", config_path, err);
+}
+
+/* Under --quiet only what a follower process writes to its stderr reaches the terminal: it is the
+   follower's own diagnostics (a traceback, say), not progress. */
+static void follower_lines(void *user, const char *line) {
+  (void)user;
+  if (!strncmp(line, "[follower ", 10)) fprintf(stderr, "cbrl run: %s\n", line);
 }
 
 int cli_run(int argc, char **argv) {
@@ -202,7 +210,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
   cli_progress progress;
   cli_progress_init(&progress, c.iterations);
   cbrl_sweep_opts so = {out, (int)threads, resume, plot, canonical, cli_catch_signals(),
-                        quiet ? NULL : cli_progress_draw, quiet ? NULL : cli_progress_log, &progress, 0, tensorboard};
+                        quiet ? NULL : cli_progress_draw, quiet ? follower_lines : cli_progress_log, &progress, 0, tensorboard};
   cbrl_sweep_progress outcome;
 #ifdef CBRL_WITH_MPI
   int rc = size > 1 ? cbrl_sweep_run_mpi(&c, &so, rank, size, &outcome, err, sizeof err)

@@ -523,9 +523,12 @@ int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
     if (cbrl_follower_command_check(c->follower_command, why, sizeof why))
       return fail(err, err_size, "follower.%s", why);
     for (int a = 0; a < c->n_algorithm; a++)
-      if (c->follower_mode == CBRL_PROCESS_TRAJECTORIES && c->algorithm[a] == CBRL_ALG_HPGD)
-        return fail(err, err_size, "follower.mode: trajectories answers hpgd-batch only: the unbiased estimator (hpgd)"
-                    " draws branching rollouts that a batch cannot supply; use mode: serve");
+      if (c->follower_mode == CBRL_PROCESS_TRAJECTORIES &&
+          (c->algorithm[a] == CBRL_ALG_HPGD || c->algorithm[a] == CBRL_ALG_HPGD_CRITIC))
+        return fail(err, err_size, "follower.mode: trajectories answers hpgd-batch only: %s; use mode: serve",
+                    c->algorithm[a] == CBRL_ALG_HPGD
+                        ? "the unbiased estimator (hpgd) draws branching rollouts that a batch cannot supply"
+                        : "the critic estimator (hpgd-critic) needs the follower's policy table");
   }
   if (cbrl_memory_check(cbrl_config_memory_estimate(c, NULL, 1), "states x actions x contexts, hpgd_steps: one run", err, err_size)) return CBRL_EPARSE;
   if (c->final_window > c->iterations)

@@ -221,6 +221,7 @@ static void stop_child(proc *pr, int polite) {
       shutdown(pr->sock, SHUT_WR);
     }
     if (!polite || !reap(pr, 1.0, how, sizeof how)) {
+      kill(-pr->pid, SIGKILL); /* its process group: a wrapper's children too */
       kill(pr->pid, SIGKILL);
       waitpid(pr->pid, NULL, 0);
     }

@@ -51,17 +51,32 @@ static int tp_reward_jacobian(const cbrl_problem *p, int c, const double *x, con
   return t->ops->reward_jacobian ? t->ops->reward_jacobian(t, k, x, m, jr, jrbar, scratch) : CBRL_ENOTSUP;
 }
 
+static int tp_features(const cbrl_problem *p, int c, const double *x, const cbrl_mdp *m, int s, int a, int *index,
+                       double *value, double *known) {
+  int k;
+  const cbrl_problem *t = type_of(p, c, &k);
+  return t->ops->features ? t->ops->features(t, k, x, m, s, a, index, value, known) : CBRL_ENOTSUP;
+}
+
+static int tp_log_p_score(const cbrl_problem *p, int c, const double *x, const cbrl_mdp *m, int s, int a, int64_t e,
+                          double *score) {
+  int k;
+  const cbrl_problem *t = type_of(p, c, &k);
+  return t->ops->log_p_score ? t->ops->log_p_score(t, k, x, m, s, a, e, score) : CBRL_ENOTSUP;
+}
+
 static void tp_destroy(cbrl_problem *p) { free(p->impl); }
 
 static const cbrl_problem_ops types_ops = {.n_transitions = tp_n_transitions, .structure = tp_structure,
                                            .evaluate = tp_evaluate, .vjp = tp_vjp, .destroy = tp_destroy,
-                                           .reward_jacobian = tp_reward_jacobian};
+                                           .reward_jacobian = tp_reward_jacobian, .features = tp_features,
+                                           .log_p_score = tp_log_p_score};
 
 int cbrl_problem_types_create(cbrl_problem **out, cbrl_problem *const *types, const double *weights, int n_types) {
   if (!out || !types || !weights || n_types < 1) return CBRL_EINVAL;
   const cbrl_problem *t0 = types[0];
   double sum = 0.0;
-  int all_jac = 1;
+  int all_jac = 1, features = t0->n_features > 0, nnz = 0;
   size_t scratch = 0;
   unsigned flags = 0;
   for (int j = 0; j < n_types; j++) {
@@ -72,6 +87,10 @@ int cbrl_problem_types_create(cbrl_problem **out, cbrl_problem *const *types, co
       return CBRL_EINVAL;
     for (int k = 0; k < t0->n_contexts; k++)
       if (t->context_weight[k] != t0->context_weight[k]) return CBRL_EINVAL;
+    /* The types share the leader's objective: the default discounted leader reward, unbounded x. */
+    if (t->objective || t->x_lower || t->x_upper) return CBRL_ENOTSUP;
+    if (!t->ops->features || t->n_features != t0->n_features) features = 0;
+    nnz = t->feature_nnz > nnz ? t->feature_nnz : nnz;
     sum += weights[j];
     all_jac &= t->ops->reward_jacobian != NULL;
     scratch = t->scratch_size > scratch ? t->scratch_size : scratch;
@@ -91,7 +110,8 @@ int cbrl_problem_types_create(cbrl_problem **out, cbrl_problem *const *types, co
   /* AMD asks for the reward Jacobian only where a problem has one: every type must. */
   if (!all_jac) {
     static const cbrl_problem_ops types_ops_nojac = {.n_transitions = tp_n_transitions, .structure = tp_structure,
-                                                     .evaluate = tp_evaluate, .vjp = tp_vjp, .destroy = tp_destroy};
+                                                     .evaluate = tp_evaluate, .vjp = tp_vjp, .destroy = tp_destroy,
+                                                     .features = tp_features, .log_p_score = tp_log_p_score};
     p->ops = &types_ops_nojac;
   }
   p->gamma = t0->gamma;
@@ -99,6 +119,8 @@ int cbrl_problem_types_create(cbrl_problem **out, cbrl_problem *const *types, co
   p->lambda = t0->lambda;
   p->flags = flags;
   p->scratch_size = scratch;
+  p->n_features = features ? t0->n_features : 0; /* the critic's features, where every type has them */
+  p->feature_nnz = features ? nnz : 0;
   for (int k = 0; k < t0->n_contexts; k++)
     for (int j = 0; j < n_types; j++) p->context_weight[k * n_types + j] = t0->context_weight[k] * weights[j];
   memcpy(p->name, "types", 6);

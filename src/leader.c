@@ -77,6 +77,8 @@ struct cbrl_leader {
   cbrl_zero_order *zero_order;
   int asked;                 /* 1 between an ask and its tell */
   int context;               /* the context of the iteration asked */
+  int own_answered;          /* the leader's own exact follower answered this iteration (so its
+                                solve at x is there for the metrics to reuse) */
   cbrl_batch answer_batch;   /* a trajectory follower's batch (capacity hpgd.steps), or empty */
   char error[256];           /* what was wrong with the last answer */
 };
@@ -211,6 +213,7 @@ int cbrl_leader_ask(cbrl_leader *L, cbrl_leader_query *q) {
   if (err) return err;
   L->asked = 1;
   L->context = k;
+  L->own_answered = 0;
   q->iteration = L->t + 1;
   q->context = k;
   q->x = L->x;
@@ -234,6 +237,7 @@ int cbrl_leader_respond(cbrl_leader *L, const cbrl_leader_query *q, cbrl_leader_
   } else {
     err = cbrl_follower_respond(f, q->context, q->x, q->mdp, o->simulator, &L->rng, &a->policy);
     a->has_policy = 1;
+    L->own_answered = f == L->own_follower;
   }
   a->stats = f->stats;
   return err;
@@ -345,7 +349,7 @@ static int finish_step(cbrl_leader *L, int k, int64_t t, int with_metrics, cbrl_
       double f;
       if (c == k && !isnan(met.f_context)) {
         f = met.f_context;
-      } else if (c == k && L->follower && L->follower == L->own_follower) {
+      } else if (c == k && L->own_answered) {
         /* The follower just solved this context at x in the same workspace. */
         err = cbrl_exact_value(L->exact, k, &f, NULL);
         if (!tolerable(err)) return err;

@@ -108,14 +108,15 @@ int cbrl_hpgd_estimate_batch(cbrl_hpgd *h, int context, const double *x, const c
                              size_t msg_size) {
   if (msg && msg_size) msg[0] = 0;
   if (!h || !x || !m || !b || !o || !grad || context < 0 || context >= h->problem->n_contexts) return CBRL_EINVAL;
-  if (o->kind == CBRL_HPGD_CRITIC)
-    return fail(msg, msg_size, CBRL_ENOTSUP,
-                "the critic estimator needs the follower's policy table for its baseline: use hpgd-batch, or a"
-                " follower that answers with a policy");
-  if (o->kind != CBRL_HPGD_BATCH)
+  if (o->kind == CBRL_HPGD_UNBIASED)
     return fail(msg, msg_size, CBRL_ENOTSUP,
                 "the unbiased HPGD estimator draws its own branching rollouts from states it chooses, which a batch"
                 " of trajectories cannot supply: use hpgd-batch, or a follower that answers with a policy");
+  if (o->kind != CBRL_HPGD_BATCH)
+    return fail(msg, msg_size, CBRL_ENOTSUP,
+                "the critic estimator (hpgd-critic) fits V = sum_a pi(a|s) Q(s,a) from the follower's policy table,"
+                " which a batch of trajectories does not carry: use hpgd-batch, or a follower that answers with a"
+                " policy");
   if (b->n_steps > h->max_batch_steps)
     return fail(msg, msg_size, CBRL_ERANGE, "batch: %lld steps, more than the %lld the estimator was made for",
                 (long long)b->n_steps, (long long)h->max_batch_steps);

@@ -15,7 +15,9 @@
    share n_states, n_actions, dim, n_contexts, the discounts and lambda and the context
    weights, and may differ in everything else (rewards, transitions, initial law). Context
    c = k * n_types + j of the result is context k of types[j], weighted q_k weights[j]
-   (weights non-negative, summing to 1). CBRL_EINVAL if the types do not fit together. */
+   (weights non-negative, summing to 1). CBRL_EINVAL if the types do not fit together;
+   CBRL_ENOTSUP for types with an objective or bounds of their own (cbrl/objective.h,
+   cbrl/bounds.h): the leader's objective is the one sum over them. */
 CBRL_API int cbrl_problem_types_create(cbrl_problem **out, cbrl_problem *const *types, const double *weights,
                                        int n_types);
 

@@ -256,6 +256,35 @@ static void ask_tell_is_the_step(void **state) {
   for (int j = 0; j < p->dim; j++) assert_true(cbrl_leader_x(a)[j] == cbrl_leader_x(b)[j]);
   cbrl_leader_free(a);
   cbrl_leader_free(b);
+  /* The caller answers with its own batch while the leader keeps its default exact follower:
+     the metrics cannot reuse a solve that was not made, and F is the exact F at x_t. */
+  cbrl_leader_opts od;
+  cbrl_leader_opts_default(&od);
+  od.hpgd.steps = 2000;
+  od.seed = 6;
+  cbrl_leader *c;
+  assert_ok(cbrl_leader_create(&c, p, &od, NULL));
+  cbrl_exact *ex;
+  assert_ok(cbrl_exact_create(&ex, p));
+  cbrl_batch batch;
+  assert_ok(cbrl_batch_init(&batch, 2000));
+  for (int t = 1; t <= 4; t++) {
+    cbrl_leader_query q;
+    assert_ok(cbrl_leader_ask(c, &q));
+    double xt[105], F_sep;
+    assert_true(p->dim <= 105);
+    memcpy(xt, q.x, sizeof(double) * (size_t)p->dim);
+    cbrl_batch_request req = {2000, 5, 200};
+    assert_ok(cbrl_follower_trajectories(rollout, q.context, q.x, q.mdp, &req, q.rng, &batch));
+    cbrl_leader_answer ans = {.batch = &batch, .stats = rollout->stats};
+    cbrl_leader_metrics mc;
+    assert_ok(cbrl_leader_tell(c, &ans, 1, &mc));
+    assert_ok(cbrl_exact_evaluate(ex, xt, &F_sep, NULL, NULL));
+    assert_close(mc.F, F_sep, 1e-10, 1e-12);
+  }
+  cbrl_batch_close(&batch);
+  cbrl_exact_free(ex);
+  cbrl_leader_free(c);
   /* The unbiased estimator cannot take a batch: the tell fails and says why. */
   o.algorithm = CBRL_ALG_HPGD;
   assert_ok(cbrl_leader_create(&b, p, &o, NULL));

@@ -1,7 +1,7 @@
 /* Tests for run/follower_process.c: the protocol spoken by hand to the Python example, the same
    store from the in-process online learner and from the same learner as a Python and as a C
    process, a fault that fails its run with the reason while the sweep goes on, stderr passed
-   through prefixed, and a restart. */
+   through prefixed (under --quiet too), and a restart. */
 #include "run_util.h"
 
 #include <errno.h>
@@ -171,7 +171,7 @@ static void stderr_is_passed_through_prefixed(void **state) {
            "follower: {command: \"/bin/sh -c 'echo a note from the follower >&2; exec " PY_FOLLOWER "'\"}");
   follower_config("note.yaml", line);
   snprintf(out, sizeof out, "%s/note", dir);
-  snprintf(args, sizeof args, "run %s/note.yaml --out %s --set seeds=1", dir, out);
+  snprintf(args, sizeof args, "run %s/note.yaml --out %s --set seeds=1 --quiet", dir, out); /* passed on even so */
   if (run(args)) fail_msg("%s", err_text);
   const char *at = strstr(err_text, "[follower ");
   assert_non_null(at);
