@@ -196,7 +196,7 @@ static void fr_destroy(cbrl_problem *p) {
 }
 
 static const cbrl_problem_ops four_rooms_ops = {fr_n_transitions, fr_structure, fr_evaluate, fr_vjp,
-                                                fr_destroy, fr_reward_jacobian};
+                                                fr_destroy, fr_reward_jacobian, NULL, NULL};
 
 void cbrl_four_rooms_opts_default(cbrl_four_rooms_opts *o) {
   o->beta = 1.0;

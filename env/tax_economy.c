@@ -116,6 +116,12 @@ void cbrl__tax_action_table(const cbrl__tax *t, const double *alpha, double lamb
     at->g_tilde = 0.0;
     for (int i = 0; i < n; i++)
       for (int j = 0; j < 3; j++) at->du[j] += w[i] * dU[i][j];
+    if (t->opts.paper_code_gradient) /* docs/MODEL.md 4.1d: d U / d w_j was NaN where c_j = 0 */
+      for (int j = 0; j < 3; j++) {
+        at->du[j] = 0.0;
+        for (int i = 0; i < n; i++)
+          at->du[j] += w[i] * (t->splits[K][i].k[j] == 0 ? -0.1 / (tau[1 + j] * (1.0 - tau[1 + j] / 2.0)) : dU[i][j]);
+      }
     for (int i = 0; i < n; i++) {
       double dG[4];
       double G = welfare(h, &t->splits[K][i], tau, dG);

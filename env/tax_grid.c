@@ -203,12 +203,62 @@ static int tax_vjp(const cbrl_problem *p, int context, const double *x, const cb
   return 0;
 }
 
+/* docs/MODEL.md 4.1c, the structural critic: Qbar(s,a) = rbar(s,a) + gamL E[Vbar(s') | m], and
+   the bin masses of s' depend on (s, a) only through the clipped mean m of the next assets, so
+   Qbar - rbar is a function f(m); f is represented by hat functions on the bin edges (n_bins + 1
+   knots, two non-zero per (s, a)), and rbar is the part the leader knows. */
+static int tax_features(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m, int s, int a,
+                        int *index, double *value, double *known) {
+  const cbrl__tax *t = p->impl;
+  double tau[4], dm;
+  int clipped;
+  (void)context;
+  cbrl_tax_rates(x, tau);
+  double mean = cbrl__tax_next_asset_mean(cbrl__tax_center(t, s), a, tau[0], &dm, &clipped);
+  double u = (mean + 100.0) / t->width;
+  int i = (int)floor(u);
+  if (i >= t->opts.n_bins) i = t->opts.n_bins - 1;
+  if (i < 0) i = 0;
+  double frac = u - i;
+  index[0] = i, value[0] = 1.0 - frac;
+  index[1] = i + 1, value[1] = frac;
+  *known = m->rbar[(size_t)s * CBRL_TAX_ACTIONS + a];
+  return 2;
+}
+
+/* d log P_k / d w_I of one entry (docs/MODEL.md 4.1d uses it per step): the row's bins are
+   contiguous, so the row's mean of the density ratio telescopes to (phi(u_first) - phi(u_last))
+   / (sd Z), Z the row's kept mass. */
+static int tax_log_p_score(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m, int s, int a,
+                           int64_t k, double *score) {
+  const cbrl__tax *t = p->impl;
+  double tau[4], dm, sd = t->opts.noise_std;
+  int clipped;
+  (void)context;
+  cbrl_tax_rates(x, tau);
+  for (int j = 0; j < CBRL_TAX_DIM; j++) score[j] = 0.0;
+  double mean = cbrl__tax_next_asset_mean(cbrl__tax_center(t, s), a, tau[0], &dm, &clipped);
+  if (dm == 0.0) return 0;
+  size_t sa = (size_t)s * CBRL_TAX_ACTIONS + a;
+  int64_t lo = m->row[sa], hi = m->row[sa + 1];
+  if (k < lo || k >= hi) return CBRL_EINVAL;
+  double uf = (-100.0 + m->next[lo] * t->width - mean) / sd, ul = (-100.0 + (m->next[hi - 1] + 1) * t->width - mean) / sd;
+  double u0 = (-100.0 + m->next[k] * t->width - mean) / sd, u1 = u0 + t->width / sd;
+  double z = cbrl__tax_normal_mass(uf, ul), q = cbrl__tax_normal_mass(u0, u1);
+  if (!(z > 0.0) || !(q > 0.0)) return 0;
+  double d = ((cbrl__tax_normal_density(u0) - cbrl__tax_normal_density(u1)) / q -
+              (cbrl__tax_normal_density(uf) - cbrl__tax_normal_density(ul)) / z) / sd;
+  score[0] = d * dm * tau[0] * (1.0 - tau[0] / 2.0);
+  return 0;
+}
+
 static void tax_destroy(cbrl_problem *p) {
   free(p->impl);
   p->impl = NULL;
 }
 
-static const cbrl_problem_ops tax_ops = {tax_n_transitions, tax_structure, tax_evaluate, tax_vjp, tax_destroy, NULL};
+static const cbrl_problem_ops tax_ops = {tax_n_transitions, tax_structure, tax_evaluate, tax_vjp, tax_destroy, NULL,
+                                         tax_features, tax_log_p_score};
 
 int cbrl__tax_is(const cbrl_problem *p) { return p->ops == &tax_ops; }
 
@@ -243,6 +293,8 @@ int cbrl_tax_create(cbrl_problem **out, const cbrl_tax_opts *o) {
   (*out)->lambda = o->lambda;
   (*out)->flags = CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P | CBRL_ROWS_CHECKED;
   (*out)->scratch_size = sizeof(double) * scratch_doubles(t);
+  (*out)->n_features = o->n_bins + 1;
+  (*out)->feature_nnz = 2;
   snprintf((*out)->name, sizeof (*out)->name, "tax-design");
   return 0;
 }

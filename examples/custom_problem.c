@@ -66,7 +66,7 @@ static int vjp(const cbrl_problem *p, int context, const double *x, const cbrl_m
   return 0;
 }
 
-static const cbrl_problem_ops ops = {n_transitions, structure, evaluate, vjp, NULL, NULL};
+static const cbrl_problem_ops ops = {n_transitions, structure, evaluate, vjp, NULL, NULL, NULL, NULL};
 
 int main(void) {
   if (cbrl_version() != CBRL_VERSION_HEX) {

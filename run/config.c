@@ -1,6 +1,7 @@
 /* Sweep configuration: a YAML mapping of fields; lists in grid fields make axes; `--set`
    overrides go through the same field parser as the file. */
 #include "cbrl/run/config.h"
+#include "cbrl/run/follower_process.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 
 #include "cbrl/bounds.h"
 #include "cbrl/hpgd.h"
+#include "cbrl/soft_dqn.h"
 
 #include "cbrl/run/env_registry.h"
 #include "cbrl/run/number.h"
@@ -19,7 +21,7 @@
 #include "yaml_util.h"
 
 /* Only the HPGD algorithms simulate trajectories, so only they multiply by the simulator axis. */
-static int simulates(cbrl_algorithm a) { return a == CBRL_ALG_HPGD || a == CBRL_ALG_HPGD_BATCH; }
+static int simulates(cbrl_algorithm a) { return a == CBRL_ALG_HPGD || a == CBRL_ALG_HPGD_BATCH || a == CBRL_ALG_HPGD_CRITIC; }
 
 void cbrl_config_default(cbrl_config *c) {
   memset(c, 0, sizeof *c);
@@ -51,12 +53,24 @@ void cbrl_config_default(cbrl_config *c) {
   c->states = 100, c->actions = 4, c->dim = 8, c->contexts = 2, c->branch = 5, c->problem_seed = 0;
   c->follower = CBRL_RUN_FOLLOWER_EXACT;
   c->follower_iterations = 1024;
+  c->follower_steps = 10000;
+  c->follower_max_steps = 200;
+  c->follower_timeout = 30.0;
+  {
+    cbrl_soft_dqn_opts d; /* the soft-DQN follower's own defaults */
+    cbrl_soft_dqn_opts_default(&d);
+    c->dqn_steps = d.steps;
+    c->dqn_hidden = d.hidden[0];
+    c->dqn_batch = d.batch_size;
+    c->dqn_epsilon_steps = d.epsilon_steps;
+    c->dqn_learning_rate = d.learning_rate;
+  }
   c->rtq_levels = 6;
   c->tax_bins = 200;
 }
 
 typedef enum { F_INIT_X, F_STRING, F_ENUM_ENV, F_ALG, F_DOUBLE_AXIS, F_SIM_AXIS, F_SEEDS, F_LONG, F_DOUBLE, F_OPTIMIZER,
-               F_FOLLOWER, F_CLIP } field_kind;
+               F_FOLLOWER, F_CLIP, F_CRITIC, F_BASELINE, F_VARIANT, F_SCORE, F_DQN_HEADS } field_kind;
 
 typedef struct field {
   const char *name;
@@ -98,9 +112,22 @@ static const field fields[] = {
     {"problem_seed", F_LONG, OFF(problem_seed), 0, 0, 2147483647.0, 0},
     {"follower", F_FOLLOWER, OFF(follower), 0, 0, 0, 0},
     {"follower_iterations", F_LONG, OFF(follower_iterations), 0, 1, 1073741824.0, 0},
+    {"follower_steps", F_LONG, OFF(follower_steps), 0, 1, 1e10, 0},
+    {"follower_max_steps", F_LONG, OFF(follower_max_steps), 0, 0, 1e9, 0},
+    {"dqn_steps", F_LONG, OFF(dqn_steps), 0, 0, 1e10, 0},
+    {"dqn_heads", F_DQN_HEADS, OFF(dqn_heads), OFF(n_dqn_heads), 0, 0, 0},
+    {"dqn_hidden", F_LONG, OFF(dqn_hidden), 0, 1, 4096, 0},
+    {"dqn_batch", F_LONG, OFF(dqn_batch), 0, 1, 10000, 0},
+    {"dqn_epsilon_steps", F_LONG, OFF(dqn_epsilon_steps), 0, 0, 1e12, 0},
+    {"dqn_learning_rate", F_DOUBLE, OFF(dqn_learning_rate), 0, 0, 1e3, 1},
     {"rtq_levels", F_LONG, OFF(rtq_levels), 0, 1, 30, 0},
     {"rtq_inner_samples", F_LONG, OFF(rtq_inner_samples), 0, 0, 1e7, 0},
     {"tax_bins", F_LONG, OFF(tax_bins), 0, 2, 100000, 0},
+    {"hpgd_critic", F_CRITIC, OFF(hpgd_critic), 0, 0, 0, 0},
+    {"hpgd_folds", F_LONG, OFF(hpgd_folds), 0, 2, 64, 0},
+    {"hpgd_baseline", F_BASELINE, OFF(hpgd_baseline), 0, 0, 0, 0},
+    {"estimator_variant", F_VARIANT, OFF(estimator_variant), 0, 0, 0, 0},
+    {"hpgd_score", F_SCORE, OFF(hpgd_expected_score), 0, 0, 0, 0},
     {"init_x", F_INIT_X, OFF(init_x), OFF(n_init_x), 0, 0, 0},
 };
 #define N_FIELDS (int)(sizeof fields / sizeof fields[0])
@@ -203,7 +230,7 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
         const char *s = cbrl_yaml_scalar(items[i]);
         if (cbrl_algorithm_parse(s, &c->algorithm[i]))
           return cbrl_yaml_fail(y, items[i], f->name,
-                                "unknown algorithm '%.40s' (hpgd-batch, hpgd, zero-order, amd, exact, hpgd-rtq)", s);
+                                "unknown algorithm '%.40s' (hpgd-batch, hpgd, zero-order, amd, exact, hpgd-rtq, hpgd-critic)", s);
         for (int j = 0; j < i; j++)
           if (c->algorithm[j] == c->algorithm[i]) return cbrl_yaml_fail(y, items[i], f->name, "'%s' is listed twice", s);
       }
@@ -269,16 +296,84 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       return 0;
     }
     case F_FOLLOWER: {
+      if (n->type == YAML_MAPPING_NODE) { /* {command: ..., mode: ..., timeout: ...} */
+        static const char *const keys[] = {"command", "mode", "timeout", NULL};
+        if ((err = cbrl_yaml_check_keys(y, n, f->name, keys))) return err;
+        yaml_node_t *cmd = cbrl_yaml_get(y, n, "command"), *mode = cbrl_yaml_get(y, n, "mode"),
+                    *timeout = cbrl_yaml_get(y, n, "timeout");
+        const char *cs = cmd ? cbrl_yaml_scalar(cmd) : NULL;
+        if (!cs || !*cs) return cbrl_yaml_fail(y, cmd ? cmd : n, "follower.command", "expected the follower's command");
+        if (strlen(cs) >= sizeof c->follower_command) return cbrl_yaml_fail(y, cmd, "follower.command", "too long");
+        cbrl_process_mode m = CBRL_PROCESS_SERVE;
+        if (mode && cbrl_process_mode_parse(cbrl_yaml_scalar(mode), &m))
+          return cbrl_yaml_fail(y, mode, "follower.mode", "expected serve or trajectories");
+        double tmo = 30.0;
+        if (timeout && (err = cbrl_yaml_double(y, timeout, "follower.timeout", &tmo))) return err;
+        if (!(tmo > 0.0 && tmo <= 86400.0))
+          return cbrl_yaml_fail(y, timeout, "follower.timeout", "%g is out of range (0, 86400] seconds", tmo);
+        snprintf(c->follower_command, sizeof c->follower_command, "%s", cs);
+        c->follower_mode = (int)m;
+        c->follower_timeout = tmo;
+        c->follower = CBRL_RUN_FOLLOWER_COMMAND;
+        return 0;
+      }
       const char *s = cbrl_yaml_scalar(n);
       if (s && !strcmp(s, "exact")) c->follower = CBRL_RUN_FOLLOWER_EXACT;
       else if (s && !strcmp(s, "soft-q")) c->follower = CBRL_RUN_FOLLOWER_SOFT_Q;
-      else return cbrl_yaml_fail(y, n, f->name, "expected exact or soft-q");
+      else if (s && !strcmp(s, "soft-dqn")) c->follower = CBRL_RUN_FOLLOWER_SOFT_DQN;
+      else if (s && !strcmp(s, "online")) c->follower = CBRL_RUN_FOLLOWER_ONLINE;
+      else return cbrl_yaml_fail(y, n, f->name, "expected exact, soft-q, soft-dqn, online or {command: ...}");
+      return 0;
+    }
+    case F_DQN_HEADS: {
+      /* joint, or the sizes of the factorised action dimensions (their product is checked
+         against the problem's actions when the follower is made). */
+      const char *s = cbrl_yaml_scalar(n);
+      if (s && !strcmp(s, "joint")) {
+        c->n_dqn_heads = 0;
+        return 0;
+      }
+      if (n->type != YAML_SEQUENCE_NODE) return cbrl_yaml_fail(y, n, f->name, "expected joint or a list of head sizes");
+      int k = items_of(y, n, items, CBRL_DQN_HEADS_MAX, f->name);
+      if (k < 0) return CBRL_EINVAL;
+      for (int i = 0; i < k; i++)
+        if ((err = cbrl_yaml_long(y, items[i], f->name, 1, 100000, &c->dqn_heads[i]))) return err;
+      c->n_dqn_heads = k;
       return 0;
     }
     case F_CLIP: {
       const char *s = cbrl_yaml_scalar(n);
       if (!s || cbrl_clip_mode_parse(s, &c->clip))
         return cbrl_yaml_fail(y, n, f->name, "expected average, per-context or growing");
+      return 0;
+    }
+    case F_CRITIC: {
+      const char *s = cbrl_yaml_scalar(n);
+      cbrl_hpgd_critic v;
+      if (!s || cbrl_hpgd_critic_parse(s, &v)) return cbrl_yaml_fail(y, n, f->name, "expected auto, tabular or features");
+      c->hpgd_critic = (int)v;
+      return 0;
+    }
+    case F_BASELINE: {
+      const char *s = cbrl_yaml_scalar(n);
+      if (s && !strcmp(s, "default")) c->hpgd_baseline = CBRL_BASELINE_DEFAULT;
+      else if (s && !strcmp(s, "on")) c->hpgd_baseline = CBRL_BASELINE_ON;
+      else if (s && !strcmp(s, "off")) c->hpgd_baseline = CBRL_BASELINE_OFF;
+      else return cbrl_yaml_fail(y, n, f->name, "expected default, on or off");
+      return 0;
+    }
+    case F_SCORE: {
+      const char *s = cbrl_yaml_scalar(n);
+      if (s && !strcmp(s, "sampled")) c->hpgd_expected_score = 0;
+      else if (s && !strcmp(s, "expected")) c->hpgd_expected_score = 1;
+      else return cbrl_yaml_fail(y, n, f->name, "expected sampled or expected");
+      return 0;
+    }
+    case F_VARIANT: {
+      const char *s = cbrl_yaml_scalar(n);
+      if (s && !strcmp(s, "spec")) c->estimator_variant = CBRL_VARIANT_SPEC;
+      else if (s && !strcmp(s, "paper-code")) c->estimator_variant = CBRL_VARIANT_PAPER_CODE;
+      else return cbrl_yaml_fail(y, n, f->name, "expected spec or paper-code");
       return 0;
     }
     case F_OPTIMIZER: {
@@ -371,6 +466,11 @@ int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t er
   /* Messages from the file path name a line; a one-line --set has none worth naming. */
   char *line = rc ? strstr(err, ":1: ") : NULL;
   if (line) memmove(line + 1, line + 3, strlen(line + 3) + 1);
+  /* "--set key: key: what" names the field twice: keep one. */
+  size_t head = strlen(file);
+  if (rc && !strncmp(err, file, head) && !strncmp(err + head, ": ", 2) && !strncmp(err + head + 2, key, strlen(key)) &&
+      !strncmp(err + head + 2 + strlen(key), ": ", 2))
+    memmove(err + head, err + head + 2 + strlen(key), strlen(err + head + 2 + strlen(key)) + 1);
   if (rc) cbrl_yaml_one_line(err); /* the value may hold a newline */
   return rc;
 }
@@ -417,6 +517,16 @@ int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
                     cbrl_algorithm_name(c->algorithm[a]));
   }
   if (c->hpgd_steps < c->hpgd_streams) return fail(err, err_size, "hpgd_steps: must be at least hpgd_streams");
+  if (c->follower == CBRL_RUN_FOLLOWER_COMMAND) {
+    /* Refused before anything is written: a command that cannot run. */
+    char why[700];
+    if (cbrl_follower_command_check(c->follower_command, why, sizeof why))
+      return fail(err, err_size, "follower.%s", why);
+    for (int a = 0; a < c->n_algorithm; a++)
+      if (c->follower_mode == CBRL_PROCESS_TRAJECTORIES && c->algorithm[a] == CBRL_ALG_HPGD)
+        return fail(err, err_size, "follower.mode: trajectories answers hpgd-batch only: the unbiased estimator (hpgd)"
+                    " draws branching rollouts that a batch cannot supply; use mode: serve");
+  }
   if (cbrl_memory_check(cbrl_config_memory_estimate(c, NULL, 1), "states x actions x contexts, hpgd_steps: one run", err, err_size)) return CBRL_EPARSE;
   if (c->final_window > c->iterations)
     return fail(err, err_size, "final_window: %ld exceeds iterations (%ld)", c->final_window, c->iterations);
@@ -490,12 +600,33 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   if (c->clip != CBRL_CLIP_PER_CONTEXT) PUT("clip: %s\n", cbrl_clip_mode_name(c->clip));
   cbrl_format_double(num, sizeof num, c->clip_growth);
   if (c->clip == CBRL_CLIP_GROWING) PUT("clip_growth: %s\n", num);
-  if (c->follower != CBRL_RUN_FOLLOWER_EXACT || c->follower_iterations != 1024)
-    PUT("follower: %s\nfollower_iterations: %ld\n", c->follower ? "soft-q" : "exact", c->follower_iterations);
+  if (c->follower == CBRL_RUN_FOLLOWER_COMMAND) {
+    PUT("follower: {command: \"");
+    for (const char *q = c->follower_command; *q; q++) PUT("%s%c", *q == '"' || *q == '\\' ? "\\" : "", *q);
+    cbrl_format_double(num, sizeof num, c->follower_timeout);
+    PUT("\", mode: %s, timeout: %s}\n", cbrl_process_mode_name((cbrl_process_mode)c->follower_mode), num);
+  } else if (c->follower != CBRL_RUN_FOLLOWER_EXACT || c->follower_iterations != 1024) {
+    static const char *const names[] = {"exact", "soft-q", "online", "command", "soft-dqn"};
+    PUT("follower: %s\nfollower_iterations: %ld\n", names[c->follower], c->follower_iterations);
+  }
+  if (c->follower_steps != 10000 || c->follower_max_steps != 200)
+    PUT("follower_steps: %ld\nfollower_max_steps: %ld\n", c->follower_steps, c->follower_max_steps);
+  if (c->follower == CBRL_RUN_FOLLOWER_SOFT_DQN) {
+    cbrl_format_double(num, sizeof num, c->dqn_learning_rate);
+    PUT("dqn_steps: %ld\ndqn_hidden: %ld\ndqn_batch: %ld\ndqn_epsilon_steps: %ld\ndqn_learning_rate: %s\ndqn_heads: ",
+        c->dqn_steps, c->dqn_hidden, c->dqn_batch, c->dqn_epsilon_steps, num);
+    if (!c->n_dqn_heads) PUT("joint\n");
+    for (int i = 0; i < c->n_dqn_heads; i++) PUT("%s%ld%s", i ? ", " : "[", c->dqn_heads[i], i + 1 < c->n_dqn_heads ? "" : "]\n");
+  }
   if (c->rtq_levels != 6) PUT("rtq_levels: %ld\n", c->rtq_levels);
   if (c->rtq_inner_samples) PUT("rtq_inner_samples: %ld\n", c->rtq_inner_samples);
   const cbrl_env *e = cbrl_env_find(c->env);
   if (e && cbrl_env_takes(e, "tax_bins")) PUT("tax_bins: %ld\n", c->tax_bins);
+  if (c->hpgd_critic) PUT("hpgd_critic: %s\n", cbrl_hpgd_critic_name((cbrl_hpgd_critic)c->hpgd_critic));
+  if (c->hpgd_folds && c->hpgd_folds != 2) PUT("hpgd_folds: %ld\n", c->hpgd_folds);
+  if (c->hpgd_baseline) PUT("hpgd_baseline: %s\n", c->hpgd_baseline == CBRL_BASELINE_ON ? "on" : "off");
+  if (c->estimator_variant) PUT("estimator_variant: paper-code\n");
+  if (c->hpgd_expected_score) PUT("hpgd_score: expected\n");
   if (c->init_x_dir[0]) PUT("init_x: %s:%d\n", c->init_x_dir, c->init_x_run);
   if (c->n_init_x) {
     PUT("init_x: [");
@@ -550,6 +681,7 @@ void cbrl_config_env_params(const cbrl_config *c, const cbrl_run_spec *r, cbrl_e
   p->beta = r->beta;
   p->simulator = r->simulator;
   p->tax_bins = c->tax_bins;
+  p->tax_paper_code = c->estimator_variant == CBRL_VARIANT_PAPER_CODE;
   p->states = c->states, p->actions = c->actions, p->dim = c->dim;
   p->contexts = c->contexts, p->branch = c->branch, p->problem_seed = c->problem_seed;
 }

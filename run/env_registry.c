@@ -64,6 +64,7 @@ static int tax_create(const cbrl_env_params *p, cbrl_problem **out, char *err, s
   cbrl_tax_opts o;
   cbrl_tax_opts_default(&o);
   o.n_bins = (int)p->tax_bins;
+  o.paper_code_gradient = p->tax_paper_code;
   return failed("tax-design", cbrl_tax_create(out, &o), err, err_size);
 }
 

@@ -242,7 +242,7 @@ static int affine_reward_jacobian(const cbrl_problem *p, int context, const doub
 }
 
 static const cbrl_problem_ops affine_ops = {affine_n_transitions, affine_structure, affine_evaluate,
-                                            affine_vjp, affine_destroy, affine_reward_jacobian};
+                                            affine_vjp, affine_destroy, affine_reward_jacobian, NULL, NULL};
 
 /* ---- builder ------------------------------------------------------------------ */
 

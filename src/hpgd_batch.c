@@ -36,15 +36,49 @@ static void add_log_p(cbrl_hpgd *h, const cbrl_simulator *sim, int64_t j, double
                     (cbrl_sim_state){st->next, h->batch.next_state[j]}, w, h->g_score);
 }
 
+/* The paper-code variant's leader grad P term of step j: w clip(grad log P, -1, 1), the score of
+   the step's own transition clipped per coordinate (docs/MODEL.md 4.1d), added to g_score. */
+static int clipped_score(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
+                         int64_t j, double w) {
+  const cbrl_problem *p = h->problem;
+  const cbrl_step *st = &h->batch.steps[j];
+  if (!h->score && !(h->score = malloc(sizeof(double) * (size_t)p->dim))) return CBRL_ENOMEM;
+  memset(h->score, 0, sizeof(double) * (size_t)p->dim);
+  if (st->entry >= 0) {
+    if (!p->ops->log_p_score) return CBRL_ENOTSUP;
+    int err = p->ops->log_p_score(p, context, x, m, st->s, st->a, st->entry, h->score);
+    if (err) return err;
+  } else if (sim) {
+    sim->ops->score(sim, (cbrl_sim_state){st->s, h->batch.state[j]}, st->a,
+                    (cbrl_sim_state){st->next, h->batch.next_state[j]}, 1.0, h->score);
+  }
+  for (int k = 0; k < p->dim; k++) h->g_score[k] += w * fmax(-1.0, fmin(1.0, h->score[k]));
+  return 0;
+}
+
+/* The paper-code variant clips the first coordinate (the tax economy's income tax) and the
+   rest (its VAT) separately to norm 1, as its two optimisers did. */
+static void clip_groups(double *g, int dim) {
+  if (dim < 1) return;
+  g[0] = fmax(-1.0, fmin(1.0, g[0]));
+  double n2 = 0.0;
+  for (int k = 1; k < dim; k++) n2 += g[k] * g[k];
+  if (n2 > 1.0) {
+    double s = 1.0 / sqrt(n2);
+    for (int k = 1; k < dim; k++) g[k] *= s;
+  }
+}
+
 /* The estimate from the steps in the workspace's batch, wherever they came from (the model's
    kernel, a simulator, or later a follower that reports its own trajectories); sim gives grad
    log p of the steps without an entry. */
 static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
-                      double *grad, cbrl_estimate_info *info) {
+                      const cbrl_hpgd_opts *o, double *grad, cbrl_estimate_info *info) {
   const cbrl_problem *p = h->problem;
   int S = h->n_states, A = h->n_actions;
   double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
   int with_p = (p->flags & CBRL_DEPENDS_P) != 0, with_mu = (p->flags & CBRL_DEPENDS_MU) != 0;
+  int baseline = o->baseline == CBRL_BASELINE_ON, paper = o->variant == CBRL_VARIANT_PAPER_CODE;
   cbrl_batch *b = &h->batch;
   const cbrl_step *st = b->steps;
   int64_t n = b->n_steps;
@@ -136,8 +170,17 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
       h->weight_sa[sa] += w;
       h->weight_s[sj->s] += w;
     }
-    if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0)
-      add_log_p(h, sim, j, gamL * disc * h->vbar[sj->next]);
+    if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0) {
+      if (paper) {
+        int err = clipped_score(h, context, x, m, sim, j, gamL * disc * h->vbar[sj->next]);
+        if (err) {
+          cbrl__hpgd_flush(h, context, x, m, grad); /* clears the cotangent */
+          return err;
+        }
+      } else {
+        add_log_p(h, sim, j, gamL * disc * h->vbar[sj->next]);
+      }
+    }
     if (with_mu && sj->t == 0) h->w_log_mu[sj->s] += inv_fin * h->vbar[sj->s];
   }
   /* beta_t = W(s,a)/n(s,a) - W(s)/n(s) depends on (s_t, a_t) only: formed once per visited
@@ -163,7 +206,15 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
         size_t sa = (size_t)sj->s * A + sj->a;
         B = gam * B + beta_sa[sa] + (truncated ? 0.0 : h->extra_s[sj->s]);
         h->w_r[sa] += B;
-        if (with_p && sj->next >= 0 && h->n_s[sj->next] > 0.0) add_log_p(h, sim, j, B * gam * h->vstar[sj->next]);
+        /* The paper-code variant takes no follower response through P (docs/MODEL.md 4.1d). */
+        if (with_p && !paper && sj->next >= 0 && h->n_s[sj->next] > 0.0) {
+          double v = h->vstar[sj->next];
+          /* docs/MODEL.md 4.1c: E[grad log P | s,a] = 0; leave-one-out, so that the step's own
+             soft return (which depends on s') is not in its baseline. */
+          if (baseline && h->n_s[sj->s] > 1.0)
+            v -= (h->n_s[sj->s] * h->vstar[sj->s] - h->ret_soft[j]) / (h->n_s[sj->s] - 1.0);
+          add_log_p(h, sim, j, B * gam * v);
+        }
       }
       if (truncated && any_terminated) { /* its return was bootstrapped from s_end's terminated visits */
         int32_t s_end = st[end - 1].next;
@@ -178,7 +229,21 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
     info->dropped = dropped;
   }
   if (with_p && b->n_steps < m->n_transitions) h->log_p_steps = b; /* add_log_p wrote w_log_p there only */
-  return cbrl__hpgd_flush(h, context, x, m, grad);
+  int err = cbrl__hpgd_flush(h, context, x, m, grad);
+  if (!err && paper) clip_groups(grad, p->dim);
+  return err;
+}
+
+int cbrl__hpgd_from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_batch *b,
+                          const cbrl_hpgd_opts *o, double *grad, cbrl_estimate_info *info) {
+  /* A follower's batch, completed (cbrl_trajectory_complete): the workspace's copy is the one the
+     estimate and the sparse log P reset read. */
+  if (b->n_steps > h->batch.capacity) return CBRL_ERANGE;
+  memcpy(h->batch.steps, b->steps, sizeof(cbrl_step) * (size_t)b->n_steps);
+  h->batch.n_steps = b->n_steps;
+  h->batch.n_episodes = b->n_episodes;
+  h->batch.n_finished = b->n_finished;
+  return from_batch(h, context, x, m, NULL, o, grad, info);
 }
 
 int cbrl__hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
@@ -189,5 +254,5 @@ int cbrl__hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp 
   int64_t per_stream = o->steps / o->streams;
   int err = sim ? cbrl_simulator_batch(sim, pi, o->streams, per_stream, o->max_steps, o->sim_flags, rng, &h->batch)
                 : cbrl_sim_batch(m, pi, o->streams, per_stream, o->max_steps, o->sim_flags, rng, &h->batch);
-  return err ? err : from_batch(h, context, x, m, sim, grad, info);
+  return err ? err : from_batch(h, context, x, m, sim, o, grad, info);
 }

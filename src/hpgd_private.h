@@ -32,18 +32,31 @@ struct cbrl_hpgd {
   int64_t *touched;    /* max_transitions */
   int64_t n_touched;
   double *g_path; /* dim, zero between continuations */
+  struct cbrl__hpgd_critic *critic; /* the critic estimator's tables, made on first use */
+  double *score;                    /* dim: one step's score (the paper-code variant) */
 };
+
+/* Frees the critic estimator's tables; NULL is allowed (hpgd_critic.c). */
+void cbrl__hpgd_critic_free(struct cbrl__hpgd_critic *c);
 
 /* grad = vjp of the workspace's cotangent; then zeroes the cotangent. */
 int cbrl__hpgd_flush(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, double *grad);
 
 
-/* The two estimates of cbrl_hpgd_estimate, sim already prepared (hpgd_batch.c, hpgd_unbiased.c). */
+/* The three estimates of cbrl_hpgd_estimate, sim already prepared (hpgd_batch.c,
+   hpgd_unbiased.c, hpgd_critic.c). */
 int cbrl__hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
                      const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
                      cbrl_estimate_info *info);
 int cbrl__hpgd_unbiased(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
                         const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
                         cbrl_estimate_info *info);
+
+/* The batch estimate from a follower's completed batch b (src/trajectory.c), copied into the workspace. */
+int cbrl__hpgd_from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_batch *b,
+                          const cbrl_hpgd_opts *o, double *grad, cbrl_estimate_info *info);
+int cbrl__hpgd_critic(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
+                      const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
+                      cbrl_estimate_info *info);
 
 #endif /* CBRL_HPGD_INTERNAL_H */

@@ -194,9 +194,11 @@ static void tr_destroy(cbrl_problem *p) {
   free(tr);
 }
 
-static const cbrl_problem_ops transformed_ops = {tr_n_transitions, tr_structure, tr_evaluate, tr_vjp, tr_destroy, NULL};
-static const cbrl_problem_ops transformed_jacobian_ops = {tr_n_transitions, tr_structure, tr_evaluate,
-                                                          tr_vjp,           tr_destroy,   tr_reward_jacobian};
+static const cbrl_problem_ops transformed_ops = {.n_transitions = tr_n_transitions, .structure = tr_structure,
+                                                 .evaluate = tr_evaluate, .vjp = tr_vjp, .destroy = tr_destroy};
+static const cbrl_problem_ops transformed_jacobian_ops = {
+    .n_transitions = tr_n_transitions, .structure = tr_structure, .evaluate = tr_evaluate,
+    .vjp = tr_vjp, .destroy = tr_destroy, .reward_jacobian = tr_reward_jacobian};
 
 /* The dense reward Jacobians in y take 2 |S||A| n_params doubles of every MDP's scratch; above
    this many bytes the transformed problem offers none (and so no AMD). */

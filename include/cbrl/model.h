@@ -65,6 +65,17 @@ typedef struct cbrl_problem_ops {
      each n_states x n_actions x dim with dim fastest; either pointer may be NULL. */
   int (*reward_jacobian)(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m,
                          double *jac_r, double *jac_rbar, void *scratch);
+  /* Optional, for the critic estimator (docs/MODEL.md 4.1c): features of (s, a) in which the
+     leader's Qbar is linear, as cbrl_problem.n_features long vectors with at most
+     cbrl_problem.feature_nnz non-zeros: writes their indices and values and returns the count,
+     and in *known the part of Qbar the problem knows exactly (0 if none), so that
+     Qbar(s,a) ~ known + sum_k value_k theta_index_k. m is the context's MDP at x. */
+  int (*features)(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m, int s, int a,
+                  int *index, double *value, double *known);
+  /* Optional, for estimators that need one transition's score (the paper-code variant,
+     docs/MODEL.md 4.1d): writes grad log P of stored entry k of row (s, a) into score (dim). */
+  int (*log_p_score)(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m, int s, int a,
+                     int64_t k, double *score);
 } cbrl_problem_ops;
 
 /* Which mechanism quantities depend on x, so estimators can skip what is zero. */
@@ -93,6 +104,8 @@ struct cbrl_problem {
   char name[32];
   size_t scratch_size;    /* bytes of scratch the ops need per call, the same for every context;
                              0 (cbrl_problem_create's default) when they need none */
+  int n_features;         /* length of ops->features' vectors (0: no features) */
+  int feature_nnz;        /* at most this many of them non-zero per (s, a) */
   /* The leader's objective and x's box (docs/MODEL.md 3.1, 1.1): NULL means the discounted
      leader reward and an unbounded x. Owned by the problem (cbrl/objective.h, cbrl/bounds.h). */
   struct cbrl_objective *objective;

@@ -103,7 +103,7 @@ static const bad_cli bad[] = {
     {"hypergrad --env four-rooms --estimator hpgd-bach", "unknown estimator 'hpgd-bach' (did you mean 'hpgd-batch'?"},
     {"hypergrad --env four-rooms --estimator hpgd --simulator papercode", "did you mean 'paper-code'?"},
     {"hypergrad --env four-rooms --estimator hpgd --simulator continuous", "--simulator: continuous applies to --env tax-design only"},
-    {"hypergrad --env tax-design --simulator continuous", "continuous applies to --estimator hpgd or hpgd-batch only"},
+    {"hypergrad --env tax-design --simulator continuous", "continuous applies to --estimator hpgd, hpgd-batch or hpgd-critic only"},
     {"demo --sed 3", "cbrl demo: unknown option '--sed' (did you mean '--seed'?)"},
     {"demo --simulator quantum", "--simulator: unknown simulator 'quantum'"},
     {"demo --threads 0", "--threads: 0 is out of range"},

@@ -45,7 +45,7 @@ static int toy_vjp(const cbrl_problem *p, int c, const double *x, const cbrl_mdp
 
 static void toy_destroy(cbrl_problem *p) { free(p->impl); }
 
-static const cbrl_problem_ops toy_ops = {toy_nnz, toy_structure, toy_evaluate, toy_vjp, toy_destroy, NULL};
+static const cbrl_problem_ops toy_ops = {toy_nnz, toy_structure, toy_evaluate, toy_vjp, toy_destroy, NULL, NULL, NULL};
 
 static cbrl_problem *make_toy(int fault) {
   toy *t = calloc(1, sizeof *t);

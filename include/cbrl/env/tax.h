@@ -22,6 +22,10 @@ typedef struct cbrl_tax_opts {
   double weight[CBRL_TAX_TYPES_MAX];   /* share of each type; sums to 1 */
   double noise_std;           /* 5: s' = m + noise_std eps, truncated to [-100, 100] */
   double cut_sigmas;          /* transitions kept within this many noise_std of the mean (8) */
+  int paper_code_gradient;    /* 1: the paper's code's household reward gradient in the VAT, whose
+                                 NaNs (a good not bought) it replaced by -0.1 per unit of w_j
+                                 (docs/MODEL.md 4.1d); changes only the vjp of r, for the
+                                 paper-code estimator variant (0) */
 } cbrl_tax_opts;
 
 /* Fills o with docs/ENVIRONMENTS.md 2: two equally weighted types alpha = (0.6, 0.3, 0.1) and (0.1, 0.7, 0.2),

@@ -14,6 +14,10 @@
 /* The followers a config names. */
 #define CBRL_RUN_FOLLOWER_EXACT 0
 #define CBRL_RUN_FOLLOWER_SOFT_Q 1
+#define CBRL_RUN_FOLLOWER_ONLINE 2  /* cbrl_follower_online_create: learns from its own episodes */
+#define CBRL_RUN_FOLLOWER_COMMAND 3 /* an external process (cbrl/run/follower_process.h) */
+#define CBRL_RUN_FOLLOWER_SOFT_DQN 4  /* cbrl_follower_soft_dqn_create (cbrl/soft_dqn.h) */
+#define CBRL_DQN_HEADS_MAX 4
 #define CBRL_SEEDS_MAX 1000
 #define CBRL_INIT_X_MAX 1024 /* values of an init_x list; a longer x comes from a store */
 
@@ -49,9 +53,24 @@ typedef struct cbrl_config {
   long states, actions, dim, contexts, branch, problem_seed; /* env random */
   int follower;             /* CBRL_RUN_FOLLOWER_* for hpgd and hpgd-batch */
   long follower_iterations; /* soft-q */
+  long follower_steps;      /* online and a served command: environment steps per iteration */
+  long follower_max_steps;  /* online and a served command: their episodes' time limit (0: none) */
+  char follower_command[1024]; /* command: the program and its arguments */
+  int follower_mode;        /* command: cbrl_process_mode (serve, trajectories) */
+  double follower_timeout;  /* command: seconds per message */
+  long dqn_steps;           /* soft-dqn: training steps per response */
+  int n_dqn_heads;          /* soft-dqn: 0 joint heads, else factorised over dqn_heads */
+  long dqn_heads[CBRL_DQN_HEADS_MAX];
+  long dqn_hidden, dqn_batch, dqn_epsilon_steps; /* soft-dqn: width of both hidden layers, ... */
+  double dqn_learning_rate;
   long rtq_levels;          /* hpgd-rtq */
   long rtq_inner_samples;   /* hpgd-rtq: 0, batch estimates inside; N, means of N unbiased samples */
   long tax_bins;            /* env tax-design: asset grid */
+  int hpgd_critic;          /* hpgd-critic: cbrl_hpgd_critic (auto) */
+  long hpgd_folds;          /* hpgd-critic: folds (2) */
+  int hpgd_baseline;        /* hpgd-batch, hpgd-critic: cbrl_hpgd_baseline (default) */
+  int hpgd_expected_score;  /* hpgd-critic: 1, grad P terms in expectation over s' (docs/MODEL.md 4.1c) */
+  int estimator_variant;    /* hpgd-batch: cbrl_hpgd_variant (spec; paper-code, docs/MODEL.md 4.1d) */
   /* Where every run's leader starts (instead of the environment's start or N(0, init_std^2)):
      n_init_x values, or the x of run init_x_run in the store of init_x_dir (cbrl_store_read_x);
      neither set: n_init_x 0 and init_x_dir empty. */

@@ -40,6 +40,7 @@ typedef struct cbrl_env_params {
   double beta;         /* four-rooms: upper-level regularisation */
   int simulator;       /* a simulator id the environment offers */
   long tax_bins;       /* tax-design: the asset grid */
+  int tax_paper_code;  /* tax-design: the paper's code's VAT reward gradient (estimator_variant paper-code) */
   long states, actions, dim, contexts, branch, problem_seed; /* random */
 } cbrl_env_params;
 
