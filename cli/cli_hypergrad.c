@@ -24,7 +24,8 @@ static const char hypergrad_usage[] =
     "\n"
     "Options:\n"
     "  --problem FILE   a cbrl-tabular-1 problem file (YAML); x defaults to zeros\n"
-    "  --env NAME       four-rooms, random or tax-design (docs/ENVIRONMENTS.md); tax design:\n"
+    "  --env NAME       four-rooms, random, tax-design, contract or optimal-tax\n"
+    "                   (docs/ENVIRONMENTS.md); tax design:\n"
     "                   x = (w_I, w_1, w_2, w_3), rates tau = 2 sigmoid(w), default x at\n"
     "                   every rate 0.3, lambda 0.2\n"
     "  --bins N         tax-design: asset grid resolution (default 200)\n"
@@ -321,9 +322,11 @@ static int parse_args(int argc, char **argv, args *a) {
   if (!!a->problem + !!a->env != 1) return cli_usage_error(cmd, "give exactly one of --problem FILE or --env NAME");
   int is_fr = a->env && !strcmp(a->env, "four-rooms"), is_random = a->env && !strcmp(a->env, "random");
   int is_tax = a->env && !strcmp(a->env, "tax-design");
-  if (a->env && !is_fr && !is_random && !is_tax) {
-    static const char *const envs[3] = {"four-rooms", "random", "tax-design"};
-    return cli_unknown_value(cmd, "env", "environment", a->env, envs, 3, "four-rooms, random, tax-design");
+  int is_other = a->env && (!strcmp(a->env, "contract") || !strcmp(a->env, "optimal-tax"));
+  if (a->env && !is_fr && !is_random && !is_tax && !is_other) {
+    static const char *const envs[5] = {"four-rooms", "random", "tax-design", "contract", "optimal-tax"};
+    return cli_unknown_value(cmd, "env", "environment", a->env, envs, 5,
+                             "four-rooms, random, tax-design, contract, optimal-tax");
   }
   if (a->have_bins && !is_tax) return cli_usage_error(cmd, "--bins applies to --env tax-design only");
   if (a->have_x_seed && !is_fr) return cli_usage_error(cmd, "--x-seed applies to --env four-rooms only");

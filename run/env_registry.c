@@ -79,6 +79,18 @@ static int contract_create(const cbrl_env_params *p, cbrl_problem **out, char *e
    shirks and a small bonus buys nothing, docs/ENVIRONMENTS.md 5). */
 static void contract_default_x(const cbrl_problem *p, double *x) { x[p->dim - 1] = 2.0; }
 
+static int optimal_tax_create(const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size) {
+  (void)p;
+  cbrl_optimal_tax_opts o;
+  cbrl_optimal_tax_opts_default(&o);
+  return failed("optimal-tax", cbrl_optimal_tax_create(out, &o), err, err_size);
+}
+
+/* The labour economy starts, like tax design, at every rate 0.3. */
+static void optimal_tax_default_x(const cbrl_problem *p, double *x) {
+  for (int j = 0; j < p->dim; j++) x[j] = 0.3;
+}
+
 static int file_create(const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size) {
   return cbrl_tabular_load(out, p->problem, err, err_size);
 }
@@ -120,6 +132,7 @@ static const char *const random_fields[] = {"states", "actions", "dim", "context
 static const char *const tax_fields[] = {"tax_bins", NULL};
 static const char *const file_fields[] = {"problem", NULL};
 static const char *const contract_fields[] = {NULL};
+static const char *const optimal_tax_fields[] = {NULL};
 
 static const cbrl_env envs[] = {
     {.name = "four-rooms", .title = "Four-Rooms", .fields = four_rooms_fields, .n_simulators = 2,
@@ -135,6 +148,8 @@ static const cbrl_env envs[] = {
      .create = file_create},
     {.name = "contract", .title = "contract", .fields = contract_fields, .n_simulators = 1,
      .simulators = {SIM_CONSISTENT}, .create = contract_create, .default_x = contract_default_x},
+    {.name = "optimal-tax", .title = "optimal tax", .fields = optimal_tax_fields, .n_simulators = 1,
+     .simulators = {SIM_CONSISTENT}, .create = optimal_tax_create, .default_x = optimal_tax_default_x},
 };
 #define N_ENVS (int)(sizeof envs / sizeof envs[0])
 
@@ -158,7 +173,7 @@ int cbrl_env_count(void) { return N_ENVS; }
 
 const cbrl_env *cbrl_env_at(int i) { return i >= 0 && i < N_ENVS ? &envs[i] : NULL; }
 
-const char *cbrl_env_names(void) { return "four-rooms, random, tax-design, file, contract"; }
+const char *cbrl_env_names(void) { return "four-rooms, random, tax-design, file, contract, optimal-tax"; }
 
 const char *cbrl_env_name(const cbrl_env *e) { return e->name; }
 

@@ -26,6 +26,7 @@
 
 #include "cbrl/env/contract.h"
 #include "cbrl/env/four_rooms.h"
+#include "cbrl/env/optimal_tax.h"
 #include "cbrl/env/random_problem.h"
 #include "cbrl/env/tax.h"
 
