@@ -4,7 +4,7 @@
 BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-PACKAGES   := cmake make gcc pkg-config libyaml-dev libcmocka-dev libsqlite3-dev libplplot-dev plplot-driver-cairo libpng-dev help2man libgomp1
+PACKAGES   := cmake make gcc pkg-config libyaml-dev libcmocka-dev libsqlite3-dev libplplot-dev plplot-driver-cairo libpng-dev help2man libgomp1 python3
 
 .PHONY: all deps build demo test test-sanitize oom valgrind mpi bench install fuzz clean
 

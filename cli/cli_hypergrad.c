@@ -7,6 +7,7 @@
 
 #include "cbrl/cbrl.h"
 #include "cbrl/run/env_registry.h"
+#include "cbrl/run/follower_process.h"
 #include "cbrl/run/store.h"
 #include "cli.h"
 
@@ -69,6 +70,14 @@ static const char hypergrad_usage[] =
     "  --follower F     hpgd, hpgd-batch: exact (default) or soft-q, a follower trained by\n"
     "                   soft Q-learning for --follower-iterations M (default 1024) per estimate\n"
     "                   from Q = 0; the JSON then adds \"follower_samples\" per estimate\n"
+    "  --follower-command CMD  hpgd, hpgd-batch: the follower is the process CMD (program and\n"
+    "                   arguments), speaking docs/FOLLOWER_PROTOCOL.md; one process answers\n"
+    "                   every estimate, its stderr passed through prefixed [follower PID]\n"
+    "  --follower-mode M  serve (default: cbrl serves reset/step, the follower answers its\n"
+    "                   policy) or trajectories (it brings a batch; hpgd-batch only)\n"
+    "  --follower-steps N  serve: environment steps the follower may take per estimate (10000)\n"
+    "  --follower-max-steps M  serve: served episodes are truncated at M steps (200; 0: never)\n"
+    "  --follower-timeout S  seconds to wait for each of its messages (30)\n"
     "  --max-memory M   refuse sizes whose estimated memory exceeds M (512M, 4G; default\n"
     "                   half the physical memory)\n"
     "  --json           print {\"F\", \"grad\", \"F_per_context\", \"dim\", \"inputs\"} as one JSON\n"
@@ -90,7 +99,8 @@ enum {
   OPT_PROBLEM = 256, OPT_ENV, OPT_X, OPT_X_SEED, OPT_LAMBDA, OPT_BETA, OPT_STATES, OPT_ACTIONS,
   OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL, OPT_ESTIMATOR, OPT_SAMPLES,
   OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS, OPT_BINS,
-  OPT_SIMULATOR, OPT_X_FROM, OPT_MAX_MEMORY, OPT_CRITIC, OPT_FOLDS, OPT_BASELINE, OPT_VARIANT, OPT_SCORE, OPT_HELP
+  OPT_SIMULATOR, OPT_X_FROM, OPT_MAX_MEMORY, OPT_FOLLOWER_COMMAND, OPT_FOLLOWER_MODE, OPT_FOLLOWER_STEPS,
+  OPT_FOLLOWER_MAX_STEPS, OPT_FOLLOWER_TIMEOUT, OPT_CRITIC, OPT_FOLDS, OPT_BASELINE, OPT_VARIANT, OPT_SCORE, OPT_HELP
 };
 
 static const cli_opt hypergrad_options[] = {
@@ -107,7 +117,10 @@ static const cli_opt hypergrad_options[] = {
     {"follower", 1, OPT_FOLLOWER, 0},   {"bins", 1, OPT_BINS, 0},
     {"follower-iterations", 1, OPT_FOLLOWER_ITERATIONS, 0},
     {"simulator", 1, OPT_SIMULATOR, 0}, {"x-from", 1, OPT_X_FROM, 0},
-    {"max-memory", 1, OPT_MAX_MEMORY, 0}, {"critic", 1, OPT_CRITIC, 0},
+    {"max-memory", 1, OPT_MAX_MEMORY, 0},
+    {"follower-command", 1, OPT_FOLLOWER_COMMAND, 0}, {"follower-mode", 1, OPT_FOLLOWER_MODE, 0},
+    {"follower-steps", 1, OPT_FOLLOWER_STEPS, 0}, {"follower-max-steps", 1, OPT_FOLLOWER_MAX_STEPS, 0},
+    {"follower-timeout", 1, OPT_FOLLOWER_TIMEOUT, 0}, {"critic", 1, OPT_CRITIC, 0},
     {"folds", 1, OPT_FOLDS, 0},         {"baseline", 1, OPT_BASELINE, 0},
     {"estimator-variant", 1, OPT_VARIANT, 0}, {"score", 1, OPT_SCORE, 0},
     {"help", 0, OPT_HELP, 'h'},         {0, 0, 0, 0}};
@@ -124,6 +137,11 @@ typedef struct args {
   int soft_q, have_levels, have_follower_iterations, have_bins;
   int simulator; /* a simulator id (cbrl_simulator_id); 0, consistent: the model's own kernel */
   long bins;
+  const char *follower_command; /* an external follower, or NULL */
+  cbrl_process_mode follower_mode;
+  long follower_steps, follower_max_steps;
+  double follower_timeout;
+  int have_process_flag;
   cbrl_hpgd_critic critic;
   long folds;
   cbrl_hpgd_baseline baseline;
@@ -146,6 +164,9 @@ static int parse_args(int argc, char **argv, args *a) {
   a->amd_updates = 2000;
   a->levels = 6;
   a->follower_iterations = 1024;
+  a->follower_steps = 10000;
+  a->follower_max_steps = 200;
+  a->follower_timeout = 30.0;
   a->samples = -1;
   const char *estimator = "exact";
   cli_args av;
@@ -260,6 +281,26 @@ static int parse_args(int argc, char **argv, args *a) {
         if (cli_parse_int(cmd, "--follower-iterations", optarg, 1, 1L << 30, &a->follower_iterations)) return 2;
         a->have_follower_iterations = 1;
         break;
+      case OPT_FOLLOWER_COMMAND: a->follower_command = optarg; break;
+      case OPT_FOLLOWER_MODE:
+        if (cbrl_process_mode_parse(optarg, &a->follower_mode))
+          return cli_usage_error(cmd, "--follower-mode: expected serve or trajectories, got '%s'", optarg);
+        a->have_process_flag = 1;
+        break;
+      case OPT_FOLLOWER_STEPS:
+        if (cli_parse_int(cmd, "--follower-steps", optarg, 1, 1L << 40, &a->follower_steps)) return 2;
+        a->have_process_flag = 1;
+        break;
+      case OPT_FOLLOWER_MAX_STEPS:
+        if (cli_parse_int(cmd, "--follower-max-steps", optarg, 0, 1L << 30, &a->follower_max_steps)) return 2;
+        a->have_process_flag = 1;
+        break;
+      case OPT_FOLLOWER_TIMEOUT:
+        if (cli_parse_double(cmd, "--follower-timeout", optarg, &a->follower_timeout)) return 2;
+        if (!(a->follower_timeout > 0.0 && a->follower_timeout <= 86400.0))
+          return cli_usage_error(cmd, "--follower-timeout: must lie in (0, 86400] seconds, got %s", optarg);
+        a->have_process_flag = 1;
+        break;
       case OPT_ZO_U:
         if (cli_parse_double(cmd, "--zo-u", optarg, &a->zo_u)) return 2;
         if (!(a->zo_u > 0.0)) return cli_usage_error(cmd, "--zo-u: must be positive, got %s", optarg);
@@ -327,6 +368,20 @@ static int parse_args(int argc, char **argv, args *a) {
   if (a->have_levels && a->estimator != CBRL_ALG_HPGD_RTQ) return cli_usage_error(cmd, "--levels applies to --estimator rtq only");
   if (a->soft_q && !hpgd) return cli_usage_error(cmd, "--follower applies to --estimator hpgd, hpgd-batch or hpgd-critic only");
   if (a->have_follower_iterations && !a->soft_q) return cli_usage_error(cmd, "--follower-iterations needs --follower soft-q");
+  if (a->have_process_flag && !a->follower_command)
+    return cli_usage_error(cmd, "--follower-mode, -steps, -max-steps and -timeout need --follower-command");
+  if (a->follower_command) {
+    char why[700];
+    if (!hpgd) return cli_usage_error(cmd, "--follower-command applies to --estimator hpgd or hpgd-batch only");
+    if (a->soft_q) return cli_usage_error(cmd, "give one of --follower soft-q and --follower-command");
+    if (cbrl_follower_command_check(a->follower_command, why, sizeof why))
+      return cli_usage_error(cmd, "--follower-%s", why);
+    if (a->follower_mode == CBRL_PROCESS_TRAJECTORIES && a->estimator != CBRL_ALG_HPGD_BATCH)
+      return cli_usage_error(cmd, "--follower-mode trajectories answers --estimator hpgd-batch only: the unbiased"
+                             " estimator draws branching rollouts that a batch cannot supply");
+    if (a->follower_mode == CBRL_PROCESS_TRAJECTORIES && a->simulator)
+      return cli_usage_error(cmd, "--simulator: a follower that brings trajectories simulates by itself");
+  }
   if (a->samples < 0)
     a->samples = a->estimator == CBRL_ALG_HPGD ? 10000
                  : a->estimator == CBRL_ALG_HPGD_BATCH || a->estimator == CBRL_ALG_HPGD_CRITIC ||
@@ -431,6 +486,15 @@ static double standard_error(double n, double sum, double sum2, double m2) {
   return sqrt(var > 0.0 ? var / n : 0.0);
 }
 
+/* Set once estimate has printed why it failed, so that main adds no second line. */
+static int failure_reported;
+
+/* An external follower's stderr line, prefixed, to stderr. */
+static void follower_stderr(void *user, const char *line) {
+  (void)user;
+  fprintf(stderr, "%s\n", line);
+}
+
 /* Averages --samples estimates (each for a context drawn from the weights) into grad and stderr,
    or runs AMD to convergence per context; stops with CBRL_ECANCELED once *cancel is set. Returns
    0 or a cbrl error. */
@@ -445,6 +509,7 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
   cbrl_follower *follower = NULL;
   cbrl_rtq *rtq = NULL;
   cbrl_simulator *cont = NULL; /* the simulator, from the registry that maps its name */
+  cbrl_batch batch = {0};      /* a trajectories follower's batch */
   cbrl_rng rng;
   cbrl_rng_seed(&rng, (uint64_t)a->seed, 1);
   memset(grad, 0, sizeof(double) * d);
@@ -483,6 +548,17 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     if (a->soft_q &&
         (err = cbrl_follower_soft_q_create(&follower, p, a->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR)))
       goto done;
+    if (a->follower_command) {
+      cbrl_process_opts po = {a->follower_command, a->follower_mode, a->follower_timeout, a->follower_steps,
+                              (int)a->follower_max_steps, (uint64_t)a->seed, follower_stderr, NULL};
+      char why[700];
+      if ((err = cbrl_follower_process_create(&follower, p, &po, why, sizeof why))) {
+        fprintf(stderr, "cbrl hypergrad: %s\n", why);
+        failure_reported = 1;
+        goto done;
+      }
+      if (a->follower_mode == CBRL_PROCESS_TRAJECTORIES && (err = cbrl_batch_init(&batch, a->steps))) goto done;
+    }
     if (follower) follower->cancel = cancel;
   } else if (a->estimator == CBRL_ALG_HPGD_RTQ) {
     cbrl_rtq_opts ro;
@@ -508,7 +584,11 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     const cbrl_mdp *m = cbrl_exact_mdp(e, k);
     cbrl_policy pol = {m->n_states, m->n_actions, w->pi, w->log_pi};
     cbrl_estimate_info info = {0};
-    if (follower) {
+    if (follower && cbrl_follower_brings_trajectories(follower)) {
+      cbrl_batch_request req = {ho.steps, ho.streams, ho.max_steps};
+      if ((err = cbrl_follower_trajectories(follower, k, x, m, &req, &rng, &batch))) goto done;
+      *follower_samples += follower->stats.samples;
+    } else if (follower) {
       if ((err = cbrl_follower_respond(follower, k, x, m, cont, &rng, &pol))) goto done;
       *follower_samples += follower->stats.samples;
     }
@@ -517,6 +597,10 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
       err = cbrl_rtq_estimate(rtq, k, x, m, NULL, &rng, -1, 0, g, &ri);
       info.env_steps = ri.env_steps;
       *follower_samples += ri.follower_samples;
+    } else if (h && batch.steps) {
+      char why[300];
+      err = cbrl_hpgd_estimate_batch(h, k, x, m, &batch, &ho, g, &info, why, sizeof why);
+      if (err) fprintf(stderr, "cbrl hypergrad: the follower's batch: %s\n", why), failure_reported = 1;
     } else if (h) {
       err = cbrl_hpgd_estimate(h, k, x, m, cont, &pol, &ho, &rng, g, &info);
     } else {
@@ -538,6 +622,9 @@ static int estimate(const args *a, const cbrl_problem *p, cbrl_exact *e, const d
     grad[j] /= n;
   }
 done:
+  if (err && err != CBRL_ECANCELED && follower && *cbrl_follower_process_error(follower))
+    fprintf(stderr, "cbrl hypergrad: %s\n", cbrl_follower_process_error(follower)), failure_reported = 1;
+  cbrl_batch_close(&batch);
   cbrl_simulator_free(cont);
   cbrl_hpgd_free(h);
   cbrl_amd_free(amd);
@@ -606,7 +693,14 @@ static void print_inputs(const args *a, const cbrl_problem *p, const double *x) 
   if (hpgd) {
     printf(", \"simulator\": ");
     json_string(cbrl_simulator_name(a->simulator));
-    printf(", \"follower\": \"%s\"", a->soft_q ? "soft-q" : "exact");
+    printf(", \"follower\": \"%s\"", a->soft_q ? "soft-q" : a->follower_command ? "command" : "exact");
+    if (a->follower_command) {
+      printf(", \"follower_command\": ");
+      json_string(a->follower_command);
+      printf(", \"follower_mode\": \"%s\"", cbrl_process_mode_name(a->follower_mode));
+      if (a->follower_mode == CBRL_PROCESS_SERVE)
+        printf(", \"follower_steps\": %ld, \"follower_max_steps\": %ld", a->follower_steps, a->follower_max_steps);
+    }
     if (a->soft_q) printf(", \"follower_iterations\": %ld", a->follower_iterations);
   }
   if (a->estimator == CBRL_ALG_ZERO_ORDER) printf(", \"zo_u\": "), cli_json_number(stdout, a->zo_u);
@@ -696,7 +790,7 @@ int cli_hypergrad(int argc, char **argv) {
     goto done;
   }
   if (err) {
-    fprintf(stderr, "cbrl hypergrad: %s\n", cbrl_strerror(err));
+    if (!failure_reported) fprintf(stderr, "cbrl hypergrad: %s\n", cbrl_strerror(err));
     rc = CLI_EXIT_FAILURE;
     goto done;
   }
@@ -737,7 +831,7 @@ int cli_hypergrad(int argc, char **argv) {
                  "was observed, so no standard error is estimated\"", n_undefined, n_undefined == 1 ? "" : "s", a.samples);
       }
       printf(", \"samples\": %ld, \"env_steps\": %lld", a.samples, (long long)env_steps);
-      if (a.soft_q || a.estimator == CBRL_ALG_HPGD_RTQ)
+      if (a.soft_q || a.follower_command || a.estimator == CBRL_ALG_HPGD_RTQ)
         printf(", \"follower_samples\": "), cli_json_number(stdout, (double)follower_samples / (double)a.samples);
     }
     printf(", \"F_per_context\": ");

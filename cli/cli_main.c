@@ -64,6 +64,10 @@ int main(int argc, char **argv) {
     return CLI_EXIT_USAGE;
   }
   const char *cmd = argv[1];
+  if (!strcmp(cmd, "help") && argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
+    fputs(usage, stdout); /* help about help is the general help */
+    return 0;
+  }
   if (!strcmp(cmd, "help") && argc > 2) {
     /* cbrl help COMMAND: that command's help. */
     const command *c = find_command(argv[2]);

@@ -31,6 +31,8 @@ static const char run_usage[] =
     "Runs every point of the config's grid (a list in a grid field makes an axis: algorithm,\n"
     "lambda, beta, learning_rate, zero_order_c, simulator; seeds) and stores each run, with its\n"
     "metrics, in DIR/results.sqlite as soon as it finishes. The fields are in docs/CONFIG.md.\n"
+    "The follower may be a program of any language (follower: {command: ...}, speaking\n"
+    "docs/FOLLOWER_PROTOCOL.md); its stderr lines join the log, prefixed [follower PID].\n"
     "\n"
     "Options:\n"
     "  --out DIR        output directory (created); DIR/results.sqlite and DIR/config.yaml\n"
@@ -55,10 +57,36 @@ static const char run_usage[] =
     "  mpirun -np 8 cbrl run configs/paper/four_rooms_lambda_0.003.yaml --out runs/fr003 --threads 2\n"
     "  cbrl run configs/paper/four_rooms_lambda_0.003.yaml --out runs/quick --set iterations=200 \\\n"
     "      --set final_window=50 --set seeds=2 --set algorithm=hpgd-batch\n"
+    "  cbrl run configs/followers/four_rooms.yaml --out runs/py --set seeds=1 \\\n"
+    "      --set 'follower={command: \"python3 examples/followers/online_q.py\"}'\n"
     "\n"
     "SIGINT or SIGTERM stop the sweep: runs in flight are stored as interrupted and --resume\n"
     "reruns them. Exit status: 0 when every run was stored (failed runs are stored with their\n"
     "reason), 2 on bad input, 1 if the store could not be written, 128 + N after signal N.\n";
+
+/* Prints a validation error where its field came from: the last --set of that field, else the
+   file; a --set of another field the message names is added, since it may be the culprit. */
+static void print_invalid(const char *config_path, const char *const *sets, int n_sets, const char *err) {
+  size_t n = strcspn(err, ":");
+  for (int i = n_sets - 1; i >= 0; i--)
+    if (!strncmp(sets[i], err, n) && sets[i][n] == '=') {
+      fprintf(stderr, "cbrl run: --set %s\n", err);
+      return;
+    }
+  for (int i = n_sets - 1; i >= 0; i--) {
+    char key[64];
+    size_t k = strcspn(sets[i], "=");
+    if (!k || k >= sizeof key) continue;
+    memcpy(key, sets[i], k);
+    key[k] = 0;
+    for (const char *at = strstr(err + n, key); at; at = strstr(at + 1, key))
+      if (at[-1] == ' ' && (at[k] == ' ' || at[k] == ')' || at[k] == ',' || !at[k])) {
+        fprintf(stderr, "cbrl run: %s: %s (%s from --set)\n", config_path, err, key);
+        return;
+      }
+  }
+  fprintf(stderr, "cbrl run: %s: %s\n", config_path, err);
+}
 
 int cli_run(int argc, char **argv) {
 #ifdef CBRL_WITH_MPI
@@ -135,7 +163,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
       return CLI_EXIT_USAGE;
     }
   if (cbrl_config_validate(&c, err, sizeof err)) {
-    fprintf(stderr, "cbrl run: %s: %s\n", config_path, err);
+    print_invalid(config_path, sets, n_sets, err);
     return CLI_EXIT_USAGE;
   }
   /* A problem that cannot be built is a config error: find it before writing anything. */

@@ -1,6 +1,7 @@
 /* Sweep configuration: a YAML mapping of fields; lists in grid fields make axes; `--set`
    overrides go through the same field parser as the file. */
 #include "cbrl/run/config.h"
+#include "cbrl/run/follower_process.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -50,6 +51,9 @@ void cbrl_config_default(cbrl_config *c) {
   c->states = 100, c->actions = 4, c->dim = 8, c->contexts = 2, c->branch = 5, c->problem_seed = 0;
   c->follower = CBRL_RUN_FOLLOWER_EXACT;
   c->follower_iterations = 1024;
+  c->follower_steps = 10000;
+  c->follower_max_steps = 200;
+  c->follower_timeout = 30.0;
   c->rtq_levels = 6;
   c->tax_bins = 200;
 }
@@ -97,6 +101,8 @@ static const field fields[] = {
     {"problem_seed", F_LONG, OFF(problem_seed), 0, 0, 2147483647.0, 0},
     {"follower", F_FOLLOWER, OFF(follower), 0, 0, 0, 0},
     {"follower_iterations", F_LONG, OFF(follower_iterations), 0, 1, 1073741824.0, 0},
+    {"follower_steps", F_LONG, OFF(follower_steps), 0, 1, 1e10, 0},
+    {"follower_max_steps", F_LONG, OFF(follower_max_steps), 0, 0, 1e9, 0},
     {"rtq_levels", F_LONG, OFF(rtq_levels), 0, 1, 30, 0},
     {"rtq_inner_samples", F_LONG, OFF(rtq_inner_samples), 0, 0, 1e7, 0},
     {"tax_bins", F_LONG, OFF(tax_bins), 0, 2, 100000, 0},
@@ -273,10 +279,32 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       return 0;
     }
     case F_FOLLOWER: {
+      if (n->type == YAML_MAPPING_NODE) { /* {command: ..., mode: ..., timeout: ...} */
+        static const char *const keys[] = {"command", "mode", "timeout", NULL};
+        if ((err = cbrl_yaml_check_keys(y, n, f->name, keys))) return err;
+        yaml_node_t *cmd = cbrl_yaml_get(y, n, "command"), *mode = cbrl_yaml_get(y, n, "mode"),
+                    *timeout = cbrl_yaml_get(y, n, "timeout");
+        const char *cs = cmd ? cbrl_yaml_scalar(cmd) : NULL;
+        if (!cs || !*cs) return cbrl_yaml_fail(y, cmd ? cmd : n, "follower.command", "expected the follower's command");
+        if (strlen(cs) >= sizeof c->follower_command) return cbrl_yaml_fail(y, cmd, "follower.command", "too long");
+        cbrl_process_mode m = CBRL_PROCESS_SERVE;
+        if (mode && cbrl_process_mode_parse(cbrl_yaml_scalar(mode), &m))
+          return cbrl_yaml_fail(y, mode, "follower.mode", "expected serve or trajectories");
+        double tmo = 30.0;
+        if (timeout && (err = cbrl_yaml_double(y, timeout, "follower.timeout", &tmo))) return err;
+        if (!(tmo > 0.0 && tmo <= 86400.0))
+          return cbrl_yaml_fail(y, timeout, "follower.timeout", "%g is out of range (0, 86400] seconds", tmo);
+        snprintf(c->follower_command, sizeof c->follower_command, "%s", cs);
+        c->follower_mode = (int)m;
+        c->follower_timeout = tmo;
+        c->follower = CBRL_RUN_FOLLOWER_COMMAND;
+        return 0;
+      }
       const char *s = cbrl_yaml_scalar(n);
       if (s && !strcmp(s, "exact")) c->follower = CBRL_RUN_FOLLOWER_EXACT;
       else if (s && !strcmp(s, "soft-q")) c->follower = CBRL_RUN_FOLLOWER_SOFT_Q;
-      else return cbrl_yaml_fail(y, n, f->name, "expected exact or soft-q");
+      else if (s && !strcmp(s, "online")) c->follower = CBRL_RUN_FOLLOWER_ONLINE;
+      else return cbrl_yaml_fail(y, n, f->name, "expected exact, soft-q, online or {command: ...}");
       return 0;
     }
     case F_CLIP: {
@@ -404,6 +432,11 @@ int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t er
   /* Messages from the file path name a line; a one-line --set has none worth naming. */
   char *line = rc ? strstr(err, ":1: ") : NULL;
   if (line) memmove(line + 1, line + 3, strlen(line + 3) + 1);
+  /* "--set key: key: what" names the field twice: keep one. */
+  size_t head = strlen(file);
+  if (rc && !strncmp(err, file, head) && !strncmp(err + head, ": ", 2) && !strncmp(err + head + 2, key, strlen(key)) &&
+      !strncmp(err + head + 2 + strlen(key), ": ", 2))
+    memmove(err + head, err + head + 2 + strlen(key), strlen(err + head + 2 + strlen(key)) + 1);
   if (rc) cbrl_yaml_one_line(err); /* the value may hold a newline */
   return rc;
 }
@@ -450,6 +483,16 @@ int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
                     cbrl_algorithm_name(c->algorithm[a]));
   }
   if (c->hpgd_steps < c->hpgd_streams) return fail(err, err_size, "hpgd_steps: must be at least hpgd_streams");
+  if (c->follower == CBRL_RUN_FOLLOWER_COMMAND) {
+    /* Refused before anything is written: a command that cannot run. */
+    char why[700];
+    if (cbrl_follower_command_check(c->follower_command, why, sizeof why))
+      return fail(err, err_size, "follower.%s", why);
+    for (int a = 0; a < c->n_algorithm; a++)
+      if (c->follower_mode == CBRL_PROCESS_TRAJECTORIES && c->algorithm[a] == CBRL_ALG_HPGD)
+        return fail(err, err_size, "follower.mode: trajectories answers hpgd-batch only: the unbiased estimator (hpgd)"
+                    " draws branching rollouts that a batch cannot supply; use mode: serve");
+  }
   if (cbrl_memory_check(cbrl_config_memory_estimate(c, NULL, 1), "states x actions x contexts, hpgd_steps: one run", err, err_size)) return CBRL_EPARSE;
   if (c->final_window > c->iterations)
     return fail(err, err_size, "final_window: %ld exceeds iterations (%ld)", c->final_window, c->iterations);
@@ -523,8 +566,17 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   if (c->clip != CBRL_CLIP_PER_CONTEXT) PUT("clip: %s\n", cbrl_clip_mode_name(c->clip));
   cbrl_format_double(num, sizeof num, c->clip_growth);
   if (c->clip == CBRL_CLIP_GROWING) PUT("clip_growth: %s\n", num);
-  if (c->follower != CBRL_RUN_FOLLOWER_EXACT || c->follower_iterations != 1024)
-    PUT("follower: %s\nfollower_iterations: %ld\n", c->follower ? "soft-q" : "exact", c->follower_iterations);
+  if (c->follower == CBRL_RUN_FOLLOWER_COMMAND) {
+    PUT("follower: {command: \"");
+    for (const char *q = c->follower_command; *q; q++) PUT("%s%c", *q == '"' || *q == '\\' ? "\\" : "", *q);
+    cbrl_format_double(num, sizeof num, c->follower_timeout);
+    PUT("\", mode: %s, timeout: %s}\n", cbrl_process_mode_name((cbrl_process_mode)c->follower_mode), num);
+  } else if (c->follower != CBRL_RUN_FOLLOWER_EXACT || c->follower_iterations != 1024) {
+    static const char *const names[] = {"exact", "soft-q", "online"};
+    PUT("follower: %s\nfollower_iterations: %ld\n", names[c->follower], c->follower_iterations);
+  }
+  if (c->follower_steps != 10000 || c->follower_max_steps != 200)
+    PUT("follower_steps: %ld\nfollower_max_steps: %ld\n", c->follower_steps, c->follower_max_steps);
   if (c->rtq_levels != 6) PUT("rtq_levels: %ld\n", c->rtq_levels);
   if (c->rtq_inner_samples) PUT("rtq_inner_samples: %ld\n", c->rtq_inner_samples);
   const cbrl_env *e = cbrl_env_find(c->env);

@@ -237,7 +237,7 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
   int *ids = malloc(sizeof(int) * s->n);
   if (!ids) return CBRL_ENOMEM;
   series sr[16];
-  int used = 0, n_colors = 0;
+  int used = 0, n_colors = 0, most_seeds = 0;
   double xmin = INFINITY, xmax = -INFINITY, ymin[2] = {INFINITY, INFINITY}, ymax[2] = {-INFINITY, -INFINITY};
   for (int c = 0; c < nc && n_colors < 8; c++) {
     int k = best_setting(s, columns[c], lambda, beta, ids);
@@ -324,6 +324,7 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
       else
         snprintf(u->name, sizeof u->name, "%s%s%s%s (lr %g, c %g, %d seed%s)", columns[c], sep, cs->ylabel[yi], flag,
                  r->sum.learning_rate, r->sum.zero_order_c, k, k == 1 ? "" : "s");
+      if (k > most_seeds) most_seeds = k;
       used++;
       drawn = 1;
       free(sum), free(sum2), free(it);
@@ -356,7 +357,9 @@ static int curves(const sweep *s, char (*columns)[48], int nc, double lambda, do
   pladv(0);
   char title[200], axes[96];
   cbrl__plot_axes_title(lambda, shown_beta, ", ", axes, sizeof axes);
-  snprintf(title, sizeof title, "%s%s%s: %s, mean #(2233) s.e.", s->title, axes[0] ? ", " : "", axes, cs->what);
+  /* One seed has no spread to show: say so rather than promise a band that is not there. */
+  snprintf(title, sizeof title, "%s%s%s: %s, %s", s->title, axes[0] ? ", " : "", axes, cs->what,
+           most_seeds > 1 ? "mean #(2233) s.e." : "one seed");
   for (int panel = 0; panel < 1 + two; panel++) {
     double pad = 0.05 * (ymax[panel] - ymin[panel] + 1e-9), lo = ymin[panel] - pad, hi = ymax[panel] + pad;
     double split = bottom + 0.34 * (top - bottom);

@@ -20,6 +20,7 @@
 #include "cbrl/run/plot.h"
 #include "cbrl/run/tensorboard.h"
 #include "cbrl/run/outfile.h"
+#include "cbrl/run/follower_process.h"
 
 static double now(clockid_t clock) {
   struct timespec ts;
@@ -106,6 +107,17 @@ static void leader_opts(const cbrl_config *c, const cbrl_run_spec *r, cbrl_leade
 
 static void tick(cbrl__sweep *w, int index, int64_t t, double seconds);
 
+/* What a failed follower said, where it says anything (an external process), else "". */
+static const char *follower_error(const cbrl_follower *f) { return cbrl_follower_process_error(f); }
+
+static void say(const cbrl__sweep *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* An external follower's stderr line, already prefixed with its pid, to the log. */
+static void follower_stderr(void *user, const char *line) {
+#pragma omp critical(cbrl_follower_log)
+  say(user, "%s", line);
+}
+
 static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_result *res, const volatile int *stop,
                      const volatile int *halt, cbrl__sweep *w) {
   memset(res, 0, sizeof *res);
@@ -142,8 +154,24 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   x_t = malloc(sizeof(double) * (size_t)p->dim);
   if (!x0 || !x_t) err = CBRL_ENOMEM;
   if (!err) err = cbrl_env_simulator_create(env, r->simulator, p, &simulator);
-  if (!err && c->follower == CBRL_RUN_FOLLOWER_SOFT_Q)
+  int uses_follower = r->algorithm == CBRL_ALG_HPGD || r->algorithm == CBRL_ALG_HPGD_BATCH || r->algorithm == CBRL_ALG_HPGD_CRITIC;
+  if (!err && uses_follower && c->follower == CBRL_RUN_FOLLOWER_SOFT_Q)
     err = cbrl_follower_soft_q_create(&follower, p, c->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR);
+  if (!err && uses_follower && c->follower == CBRL_RUN_FOLLOWER_ONLINE &&
+      !(err = cbrl_follower_online_create(&follower, p, c->follower_steps, (int)c->follower_max_steps)))
+    cbrl_follower_online_seed(follower, (uint64_t)r->seed);
+  if (!err && uses_follower && c->follower == CBRL_RUN_FOLLOWER_COMMAND) {
+    /* The process lives for the run: started at its first iteration, stopped at its end. */
+    cbrl_process_opts po = {c->follower_command, (cbrl_process_mode)c->follower_mode, c->follower_timeout,
+                            c->follower_steps, (int)c->follower_max_steps, (uint64_t)r->seed,
+                            w && w->o->on_log ? follower_stderr : NULL, w};
+    char why[700];
+    if ((err = cbrl_follower_process_create(&follower, p, &po, why, sizeof why))) {
+      res->failed = 1;
+      snprintf(res->error, sizeof res->error, "cannot start the follower: %.220s", why);
+      goto done;
+    }
+  }
   o.simulator = simulator;
   o.follower = follower;
   /* The config's init_x if set, else the environment's own start if it has one, else the
@@ -175,17 +203,32 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
     int thin = t == 1 || t % c->metrics_every == 0 || t == T;
     int with = thin || t >= window_start;
     if (report || thin) memcpy(x_t, cbrl_leader_x(L), sizeof(double) * (size_t)p->dim);
+    /* The one leader loop, ask/tell (cbrl/leader.h): the follower answers between the two. */
     cbrl_leader_metrics m;
-    err = cbrl_leader_step(L, with, &m);
+    cbrl_leader_query q;
+    cbrl_leader_answer ans;
+    const char *why = "";
+    err = cbrl_leader_ask(L, &q);
+    if (!err) {
+      err = cbrl_leader_respond(L, &q, &ans);
+      if (err && err != CBRL_ENOCONV) {
+        cbrl_leader_abandon(L);
+        why = follower_error(follower);
+      } else {
+        err = cbrl_leader_tell(L, &ans, with, &m);
+        why = cbrl_leader_error(L);
+      }
+    }
     if (!err && with && !(isfinite(m.F) && isfinite(m.f_context))) err = CBRL_ENONFINITE;
-    if (err == CBRL_ECANCELED) {
+    if (err == CBRL_ECANCELED || (err && stopped(stop, NULL))) { /* a stop, not the follower's fault */
       res->interrupted = 1;
       snprintf(res->error, sizeof res->error, "interrupted at iteration %ld", t);
       break;
     }
     if (err) {
       res->failed = 1;
-      snprintf(res->error, sizeof res->error, "iteration %ld: %s", t, cbrl_strerror(err));
+      if (why && *why) snprintf(res->error, sizeof res->error, "iteration %ld: %s", t, why);
+      else snprintf(res->error, sizeof res->error, "iteration %ld: %s", t, cbrl_strerror(err));
       break;
     }
     res->iterations = t;
@@ -270,7 +313,6 @@ fail:
 }
 
 /* Passes one formatted line to the caller's log callback. */
-static void say(const cbrl__sweep *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const cbrl__sweep *w, const char *fmt, ...) {
   if (!w->o || !w->o->on_log) return;
   char line[1400];

@@ -2,6 +2,7 @@
    per context, or answers from an exact workspace's, so that a leader holds one per context. */
 #include "cbrl/follower.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,11 +52,11 @@ static void exact_destroy(cbrl_follower *f) {
   free(ef);
 }
 
-static const cbrl_follower_ops exact_ops = {exact_respond, exact_destroy};
+static const cbrl_follower_ops exact_ops = {exact_respond, exact_destroy, NULL};
 
 int cbrl_follower_create(cbrl_follower **out, const cbrl_problem *p, const cbrl_follower_ops *ops, void *impl,
                          const char *name) {
-  if (!out || !p || !ops || !ops->respond) return CBRL_EINVAL;
+  if (!out || !p || !ops || (!ops->respond && !ops->trajectories)) return CBRL_EINVAL;
   cbrl_follower *f = calloc(1, sizeof *f);
   if (!f) return CBRL_ENOMEM;
   f->ops = ops;
@@ -120,8 +121,66 @@ int cbrl_follower_respond(cbrl_follower *f, int context, const double *x, const 
                           cbrl_simulator *sim, cbrl_rng *rng, cbrl_policy *out) {
   if (!f || !m || !out || context < 0 || context >= f->problem->n_contexts) return CBRL_EINVAL;
   memset(&f->stats, 0, sizeof f->stats);
+  if (!f->ops->respond) return CBRL_ENOTSUP; /* a trajectory follower: cbrl_follower_trajectories */
   int err = sim ? cbrl_simulator_prepare(sim, context, x, m) : 0;
   return err ? err : f->ops->respond(f, context, x, m, sim, rng, out);
+}
+
+int cbrl_follower_brings_trajectories(const cbrl_follower *f) { return f && f->ops->trajectories != NULL; }
+
+int cbrl_follower_trajectories(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
+                               const cbrl_batch_request *req, cbrl_rng *rng, cbrl_batch *out) {
+  if (!f || !m || !req || !out || context < 0 || context >= f->problem->n_contexts) return CBRL_EINVAL;
+  if (!f->ops->trajectories) return CBRL_ENOTSUP;
+  if (req->steps <= 0 || req->steps > out->capacity) return CBRL_ERANGE;
+  memset(&f->stats, 0, sizeof f->stats);
+  out->n_steps = out->n_episodes = out->n_finished = 0;
+  return f->ops->trajectories(f, context, x, m, req, rng, out);
+}
+
+/* ---- A policy follower acting by itself: the reference trajectory follower -------------- */
+
+typedef struct rollout_follower {
+  cbrl_follower *inner; /* owned */
+} rollout_follower;
+
+static int rollout_trajectories(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
+                                const cbrl_batch_request *req, cbrl_rng *rng, cbrl_batch *out) {
+  rollout_follower *rf = f->impl;
+  cbrl_policy pol;
+  int err = cbrl_follower_respond(rf->inner, context, x, m, NULL, rng, &pol);
+  f->stats = rf->inner->stats;
+  if (err && err != CBRL_ENOCONV) return err;
+  int streams = req->streams > 0 ? req->streams : 1;
+  int e2 = cbrl_sim_batch(m, &pol, streams, req->steps / streams, req->max_steps, 0, rng, out);
+  if (e2) return e2;
+  /* Only what a follower acting by itself would know: the leader completes the rest. */
+  for (int64_t i = 0; i < out->n_steps; i++) {
+    cbrl_step *st = &out->steps[i];
+    st->entry = -1;
+    st->rbar = NAN;
+    st->t = -1;
+  }
+  return err;
+}
+
+static void rollout_destroy(cbrl_follower *f) {
+  rollout_follower *rf = f->impl;
+  if (!rf) return;
+  cbrl_follower_free(rf->inner);
+  free(rf);
+}
+
+static const cbrl_follower_ops rollout_ops = {NULL, rollout_destroy, rollout_trajectories};
+
+int cbrl_follower_rollout_create(cbrl_follower **out, const cbrl_problem *p, cbrl_follower *inner) {
+  if (!out || !p || !inner || inner->problem != p || !inner->ops->respond) return CBRL_EINVAL;
+  rollout_follower *rf = calloc(1, sizeof *rf);
+  if (!rf) return CBRL_ENOMEM;
+  int err = cbrl_follower_create(out, p, &rollout_ops, rf, "rollout");
+  if (err) free(rf);
+  else rf->inner = inner;
+  return err;
 }
 
 void cbrl_follower_free(cbrl_follower *f) {

@@ -6,6 +6,7 @@
 
 #include "cbrl/errors.h"
 #include "hpgd_private.h"
+#include "sampler.h"
 
 void cbrl_hpgd_free(cbrl_hpgd *h) {
   if (!h) return;
@@ -26,12 +27,16 @@ void cbrl_hpgd_free(cbrl_hpgd *h) {
 
 /* Per batch step: the step, three returns, two flags, an episode index, two powers and the
    simulator's own state at both ends; per state-action five tables, per state eleven, per
-   transition the cotangent, its count and the touched list. */
+   transition the cotangent, its count and the touched list; and the batch's alias tables
+   (src/sampler.h: 16 B per transition, 20 per state-action, 28 per state, and for a model
+   with fewer transitions than the batch has steps, the kept kernels' tables and copies, 32 B
+   per transition and 8 per state-action each). */
 double cbrl_hpgd_memory_estimate(const cbrl_problem_shape *sh, int64_t max_batch_steps) {
   if (!sh) return 0.0;
   double sa = sh->n_states * sh->n_actions, nnz = sh->n_transitions > 1 ? sh->n_transitions : 1;
   double per_step = (double)sizeof(cbrl_step) + 2 * 8 + 2 + 8 + 2 * 8 + 2 * 8;
-  return per_step * (double)max_batch_steps + 40.0 * sa + 88.0 * sh->n_states + 24.0 * nnz + 16.0 * sh->dim;
+  double kept = nnz + sa <= (double)max_batch_steps ? CBRL__KEPT_KERNELS * (32.0 * nnz + 8.0 * sa) : 0.0;
+  return per_step * (double)max_batch_steps + 60.0 * sa + 116.0 * sh->n_states + 40.0 * nnz + 16.0 * sh->dim + kept;
 }
 
 int cbrl_hpgd_create(cbrl_hpgd **out, const cbrl_problem *p, int64_t max_batch_steps) {

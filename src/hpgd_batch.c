@@ -234,6 +234,18 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
   return err;
 }
 
+int cbrl__hpgd_from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_batch *b,
+                          const cbrl_hpgd_opts *o, double *grad, cbrl_estimate_info *info) {
+  /* A follower's batch, completed (cbrl_trajectory_complete): the workspace's copy is the one the
+     estimate and the sparse log P reset read. */
+  if (b->n_steps > h->batch.capacity) return CBRL_ERANGE;
+  memcpy(h->batch.steps, b->steps, sizeof(cbrl_step) * (size_t)b->n_steps);
+  h->batch.n_steps = b->n_steps;
+  h->batch.n_episodes = b->n_episodes;
+  h->batch.n_finished = b->n_finished;
+  return from_batch(h, context, x, m, NULL, o, grad, info);
+}
+
 int cbrl__hpgd_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
                      const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
                      cbrl_estimate_info *info) {

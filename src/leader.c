@@ -73,7 +73,14 @@ struct cbrl_leader {
   cbrl_exact *exact;     /* the one MDP per context (evaluated at x when sampled), metrics, and
                             the exact and zero-order algorithms */
   cbrl_zero_order *zero_order;
+  int asked;                 /* 1 between an ask and its tell */
+  int context;               /* the context of the iteration asked */
+  cbrl_batch answer_batch;   /* a trajectory follower's batch (capacity hpgd.steps), or empty */
+  char error[256];           /* what was wrong with the last answer */
 };
+
+static int finish_step(cbrl_leader *L, int k, int64_t t, int with_metrics, cbrl_leader_metrics *met_io,
+                       cbrl_leader_metrics *out);
 
 void cbrl_leader_free(cbrl_leader *L) {
   if (!L) return;
@@ -83,6 +90,7 @@ void cbrl_leader_free(cbrl_leader *L) {
   cbrl_rtq_free(L->rtq);
   cbrl_exact_free(L->exact);
   cbrl_zero_order_free(L->zero_order);
+  cbrl_batch_close(&L->answer_batch);
   free(L->x);
   free(L->g);
   free(L->adam_m);
@@ -138,6 +146,8 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
         L->follower = L->own_follower;
       }
       if ((err = cbrl_hpgd_create(&L->hpgd, p, o->hpgd.steps))) goto fail;
+      if (cbrl_follower_brings_trajectories(L->follower) && (err = cbrl_batch_init(&L->answer_batch, o->hpgd.steps)))
+        goto fail;
       break;
     case CBRL_ALG_HPGD_RTQ:
       L->opts.rtq.cancel = o->cancel;
@@ -177,38 +187,80 @@ cbrl_exact *cbrl_leader_exact(cbrl_leader *L) { return L->exact; }
    fatal to the run; anything else is. */
 static int tolerable(int err) { return err == 0 || err == CBRL_ENOCONV; }
 
-int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out) {
-  if (!L) return CBRL_EINVAL;
-  const cbrl_problem *p = L->problem;
-  const cbrl_leader_opts *o = &L->opts;
-  int d = p->dim, err = 0;
-  if (o->cancel && *o->cancel) return CBRL_ECANCELED;
-  int64_t t = ++L->t;
+/* True for the algorithms whose estimate comes from a follower's response (docs/MODEL.md 4.1). */
+static int takes_follower(cbrl_algorithm a) {
+  return a == CBRL_ALG_HPGD_BATCH || a == CBRL_ALG_HPGD || a == CBRL_ALG_HPGD_CRITIC;
+}
+
+int cbrl_leader_ask(cbrl_leader *L, cbrl_leader_query *q) {
+  if (!L || !q) return CBRL_EINVAL;
+  if (L->asked) return CBRL_EINVAL; /* one tell per ask */
+  if (L->opts.cancel && *L->opts.cancel) return CBRL_ECANCELED;
   int k = cbrl_problem_draw_context(L->problem, &L->rng);
+  int err = cbrl_exact_set_x(L->exact, k, L->x);
+  if (err) return err;
+  L->asked = 1;
+  L->context = k;
+  q->iteration = L->t + 1;
+  q->context = k;
+  q->x = L->x;
+  q->mdp = cbrl_exact_mdp(L->exact, k);
+  q->wants_response = takes_follower(L->opts.algorithm);
+  q->rng = &L->rng;
+  return 0;
+}
+
+int cbrl_leader_respond(cbrl_leader *L, const cbrl_leader_query *q, cbrl_leader_answer *a) {
+  if (!L || !q || !a || !L->asked) return CBRL_EINVAL;
+  memset(a, 0, sizeof *a);
+  if (!q->wants_response) return 0;
+  const cbrl_leader_opts *o = &L->opts;
+  cbrl_follower *f = L->follower;
+  int err;
+  if (cbrl_follower_brings_trajectories(f)) {
+    cbrl_batch_request req = {o->hpgd.steps, o->hpgd.streams, o->hpgd.max_steps};
+    err = cbrl_follower_trajectories(f, q->context, q->x, q->mdp, &req, &L->rng, &L->answer_batch);
+    a->batch = &L->answer_batch;
+  } else {
+    err = cbrl_follower_respond(f, q->context, q->x, q->mdp, o->simulator, &L->rng, &a->policy);
+    a->has_policy = 1;
+  }
+  a->stats = f->stats;
+  return err;
+}
+
+int cbrl_leader_tell(cbrl_leader *L, const cbrl_leader_answer *a, int with_metrics, cbrl_leader_metrics *out) {
+  if (!L || !L->asked) return CBRL_EINVAL;
+  const cbrl_leader_opts *o = &L->opts;
+  int err = 0, k = L->context;
+  L->asked = 0;
+  L->error[0] = 0;
+  int64_t t = ++L->t;
   cbrl_leader_metrics met = {0};
   met.iteration = t;
   met.context = k;
   met.f_context = met.F = NAN;
-  if ((err = cbrl_exact_set_x(L->exact, k, L->x))) return err;
   const cbrl_mdp *m = cbrl_exact_mdp(L->exact, k);
   switch (o->algorithm) {
     case CBRL_ALG_HPGD_BATCH:
     case CBRL_ALG_HPGD:
     case CBRL_ALG_HPGD_CRITIC: {
-      cbrl_policy pol;
-      err = cbrl_follower_respond(L->follower, k, L->x, m, o->simulator, &L->rng, &pol);
-      if (!tolerable(err)) return err;
-      met.follower_iterations = L->follower->stats.iterations;
-      met.follower_products = L->follower->stats.products;
-      met.follower_residual = L->follower->stats.residual;
-      met.follower_samples = L->follower->stats.samples;
+      if (!a || (!a->has_policy && !a->batch)) return CBRL_EINVAL;
+      met.follower_iterations = a->stats.iterations;
+      met.follower_products = a->stats.products;
+      met.follower_residual = a->stats.residual;
+      met.follower_samples = a->stats.samples;
       cbrl_estimate_info info = {0};
       /* hpgd: unbiased samples until the batch estimator's step budget is spent. */
       cbrl_hpgd_opts ho = o->hpgd;
       ho.kind = o->algorithm == CBRL_ALG_HPGD_BATCH    ? CBRL_HPGD_BATCH
                 : o->algorithm == CBRL_ALG_HPGD_CRITIC ? CBRL_HPGD_CRITIC
                                                        : CBRL_HPGD_UNBIASED;
-      err = cbrl_hpgd_estimate(L->hpgd, k, L->x, m, o->simulator, &pol, &ho, &L->rng, L->g, &info);
+      if (a->has_policy)
+        err = cbrl_hpgd_estimate(L->hpgd, k, L->x, m, o->simulator, &a->policy, &ho, &L->rng, L->g, &info);
+      else
+        err = cbrl_hpgd_estimate_batch(L->hpgd, k, L->x, m, a->batch, &ho, L->g, &info, L->error,
+                                       sizeof L->error);
       met.env_steps = info.env_steps;
       if (err) return err;
       break;
@@ -242,6 +294,36 @@ int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out)
     default:
       return CBRL_EINVAL;
   }
+  return finish_step(L, k, t, with_metrics, &met, out);
+}
+
+int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out) {
+  if (!L) return CBRL_EINVAL;
+  cbrl_leader_query q;
+  cbrl_leader_answer a;
+  int err = cbrl_leader_ask(L, &q);
+  if (err) return err;
+  err = cbrl_leader_respond(L, &q, &a);
+  if (!tolerable(err)) {
+    cbrl_leader_abandon(L);
+    return err;
+  }
+  return cbrl_leader_tell(L, &a, with_metrics, out);
+}
+
+const char *cbrl_leader_error(const cbrl_leader *L) { return L ? L->error : ""; }
+
+void cbrl_leader_abandon(cbrl_leader *L) {
+  if (L && L->asked) L->asked = 0, L->t++;
+}
+
+/* The common end of an iteration: the estimate's norm, the exact metrics, the clip and the step. */
+static int finish_step(cbrl_leader *L, int k, int64_t t, int with_metrics, cbrl_leader_metrics *met_io,
+                       cbrl_leader_metrics *out) {
+  const cbrl_problem *p = L->problem;
+  const cbrl_leader_opts *o = &L->opts;
+  cbrl_leader_metrics met = *met_io;
+  int d = p->dim, err = 0;
   double norm = 0.0;
   for (int j = 0; j < d; j++) norm += L->g[j] * L->g[j];
   norm = sqrt(norm);

@@ -1,5 +1,6 @@
 /* Trajectory simulation (docs/MODEL.md 4.1): from the model's kernel, or from a simulator.
-   Sampling scans the few entries of a CSR row. */
+   Batches draw through alias tables of the rows they visit (src/sampler.h); single draws and
+   coupled batches scan the few entries of a CSR row. */
 #include "cbrl/simulate.h"
 
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "cbrl/errors.h"
 #include "rng_inline.h"
+#include "sampler.h"
 #include "soft_policy.h"
 
 int cbrl_batch_init(cbrl_batch *b, int64_t capacity) {
@@ -23,6 +25,8 @@ void cbrl_batch_close(cbrl_batch *b) {
   free(b->steps);
   free(b->state);
   free(b->next_state);
+  if (b->tables) cbrl__sampler_close(b->tables);
+  free(b->tables);
   memset(b, 0, sizeof *b);
 }
 
@@ -98,63 +102,212 @@ static void coupled_step(const cbrl_mdp *m, const cbrl_policy *pi, int32_t *s, i
   }
 }
 
-int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int64_t steps_per_stream,
-                   int max_steps, unsigned flags, cbrl_rng *rng, cbrl_batch *b) {
-  cbrl_rng *rng_out = rng;
-  if (!m || !pi || !rng || !b || n_streams <= 0 || steps_per_stream <= 0 || max_steps < 0)
-    return CBRL_EINVAL;
-  if ((int64_t)n_streams * steps_per_stream > b->capacity) return CBRL_ERANGE;
-  b->n_steps = b->n_episodes = b->n_finished = 0;
-  int A = m->n_actions;
+/* The coupled batch: stream after stream, three uniforms a step through the inverse-CDF draws
+   (cbrl__categorical), so that nearby policies map a uniform to the same action. */
+static void coupled_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int64_t steps_per_stream,
+                          int max_steps, cbrl_rng *rng, cbrl_batch *b) {
   /* The generator and the step count in locals: the steps' int64 stores could alias them, so
      through the pointers every step reloaded and stored them. Same draws, same order. */
   cbrl_rng local = *rng;
-  rng = &local;
   int64_t n_steps = 0;
   for (int e = 0; e < n_streams; e++) {
-    int32_t s = cbrl_sim_initial(m, rng), t = 0;
+    int32_t s = cbrl_sim_initial(m, &local), t = 0;
     b->n_episodes++;
     for (int64_t i = 0; i < steps_per_stream; i++) {
       cbrl_step *st = &b->steps[n_steps++];
-      if (flags & CBRL_SIM_COUPLED) {
-        b->n_steps = n_steps;
-        coupled_step(m, pi, &s, &t, i + 1 == steps_per_stream, max_steps, rng, st, b);
-        continue;
-      }
-      int32_t a = sim_action(pi, s, rng);
-      size_t sa = (size_t)s * A + a;
-      st->s = s;
-      st->a = a;
-      st->t = t;
-      st->r = m->r[sa];
-      st->rbar = m->rbar[sa];
-      st->log_pi = pi->log_pi[sa];
-      st->flags = 0;
-      st->next = sim_next(m, s, a, rng, &st->entry);
-      int last = i + 1 == steps_per_stream;
-      if (st->next < 0) {
-        st->flags = CBRL_STEP_TERMINATED;
-      } else if (max_steps && t + 1 >= max_steps) {
-        st->flags = CBRL_STEP_TRUNCATED;
-      } else if (last) {
-        st->flags = CBRL_STEP_CUT;
-      }
-      if (st->flags & (CBRL_STEP_TERMINATED | CBRL_STEP_TRUNCATED)) {
-        b->n_finished++;
-        if (!last) {
-          s = cbrl_sim_initial(m, rng);
-          t = 0;
-          b->n_episodes++;
-        }
-      } else {
-        s = st->next;
-        t++;
-      }
+      b->n_steps = n_steps;
+      coupled_step(m, pi, &s, &t, i + 1 == steps_per_stream, max_steps, &local, st, b);
     }
   }
   b->n_steps = n_steps;
-  *rng_out = local;
+  *rng = local;
+}
+
+/* A row's alias table, built on the row's first visit in this batch; out of line, since after
+   the first visits the hot loop only checks the stamp. */
+__attribute__((noinline)) static void build_kernel_row(cbrl__sampler *smp, const cbrl_mdp *m, size_t sa,
+                                                       cbrl__alias_cell *kernel) {
+  int64_t lo = m->row[sa];
+  cbrl__alias_build(m->prob + lo, m->row[sa + 1] - lo, kernel + lo, smp->stack);
+  smp->kernel_stamp[sa] = smp->batch;
+}
+
+__attribute__((noinline)) static void build_policy_row(cbrl__sampler *smp, const cbrl_policy *pi, int32_t s) {
+  size_t A = (size_t)pi->n_actions;
+  cbrl__alias_build(pi->pi + (size_t)s * A, (int64_t)A, smp->policy + (size_t)s * A, smp->stack);
+  smp->policy_stamp[s] = smp->batch;
+}
+
+/* The streams advanced in lockstep, this many at a time: their steps are independent chains of
+   dependent loads (state -> row -> table -> next state), which the core then overlaps. */
+#define LOCKSTEP 8
+
+/* What the fast batch's loop reads, gathered once and copied into the loop's locals: read
+   through the MDP, its pointers would be reloaded after every int store of a step, which could
+   alias the MDP's ints. */
+typedef struct alias_run {
+  const cbrl_mdp *m;
+  const cbrl_policy *pi;
+  cbrl__sampler *smp;
+  const cbrl__alias_cell *kernel, *policy, *initial; /* the tables */
+  const double *r, *rbar, *log_pi;
+  const int64_t *row;
+  const int32_t *next;
+  const unsigned char *terminal;
+  int64_t steps_per_stream;
+  int32_t n_states, n_actions;
+  int32_t last_t; /* an episode's last time before truncation (max_steps - 1; no limit: INT32_MAX) */
+} alias_run;
+
+/* What one lockstep group of streams carries between steps. */
+typedef struct alias_group {
+  cbrl_rng g;
+  int64_t n_episodes, n_finished;
+} alias_group;
+
+/* One step of stream e (docs/MODEL.md 4.1): the action and the next state, each one 64-bit
+   number through an alias table without a branch, then a restart where the episode ends (not
+   on the stream's last step, `last`). With `lazy` the rows are built on first visit; without,
+   all are built already and the stamps are not read. */
+__attribute__((always_inline)) static inline void alias_step(const alias_run *run, alias_group *gr, int32_t *s,
+                                                             int32_t *t, cbrl_step *st, const int last,
+                                                             const int lazy) {
+  const int A = run->n_actions;
+  int32_t se = *s, te = *t;
+  if (lazy && run->smp->policy_stamp[se] != run->smp->batch) build_policy_row(run->smp, run->pi, se);
+  int32_t a = (int32_t)cbrl__alias_draw(run->policy + (size_t)se * A, (uint64_t)A, cbrl__rng_next(&gr->g));
+  uint64_t u = cbrl__rng_next(&gr->g);
+  size_t sa = (size_t)se * A + a;
+  st->s = se;
+  st->a = a;
+  st->t = te;
+  st->r = run->r[sa];
+  st->rbar = run->rbar[sa];
+  st->log_pi = run->log_pi[sa];
+  int32_t to = -1;
+  int64_t k = -1;
+  unsigned flags = CBRL_STEP_TERMINATED;
+  if (!run->terminal[se]) {
+    if (lazy && run->smp->kernel_stamp[sa] != run->smp->batch) build_kernel_row(run->smp, run->m, sa, run->smp->kernel);
+    int64_t lo = run->row[sa];
+    k = lo + cbrl__alias_draw(run->kernel + lo, (uint64_t)(run->row[sa + 1] - lo), u);
+    to = run->next[k];
+    flags = te >= run->last_t ? CBRL_STEP_TRUNCATED : last ? CBRL_STEP_CUT : 0;
+  }
+  st->next = to;
+  st->entry = k;
+  st->flags = flags;
+  if (flags & (CBRL_STEP_TERMINATED | CBRL_STEP_TRUNCATED)) {
+    gr->n_finished++;
+    if (!last) {
+      to = (int32_t)cbrl__alias_draw(run->initial, (uint64_t)run->n_states, cbrl__rng_next(&gr->g));
+      gr->n_episodes++;
+    }
+    te = -1;
+  }
+  *s = to;
+  *t = te + 1;
+}
+
+/* The fast batch's loop: the streams in lockstep groups; draw order: a group's initial states,
+   then per step, stream by stream, the action, the next state, and a restart where an episode
+   ends. The generator stays in registers. Two copies, one per constant `lazy`. */
+__attribute__((always_inline)) static inline void alias_loop(const alias_run *shared, int n_streams, cbrl_rng *rng,
+                                                             cbrl_batch *b, const int lazy) {
+  const alias_run local = *shared, *run = &local;
+  const int64_t per = run->steps_per_stream;
+  alias_group gr = {*rng, 0, 0};
+  for (int e0 = 0; e0 < n_streams; e0 += LOCKSTEP) {
+    int n = n_streams - e0 < LOCKSTEP ? n_streams - e0 : LOCKSTEP;
+    int32_t s[LOCKSTEP], t[LOCKSTEP];
+    for (int e = 0; e < n; e++) {
+      s[e] = (int32_t)cbrl__alias_draw(run->initial, (uint64_t)run->n_states, cbrl__rng_next(&gr.g));
+      t[e] = 0;
+    }
+    gr.n_episodes += n;
+    cbrl_step *first = b->steps + (int64_t)e0 * per;
+    for (int64_t i = 0; i + 1 < per; i++) {
+      cbrl_step *st = first + i;
+      for (int e = 0; e < n; e++, st += per) alias_step(run, &gr, &s[e], &t[e], st, 0, lazy);
+    }
+    cbrl_step *st = first + per - 1;
+    for (int e = 0; e < n; e++, st += per) alias_step(run, &gr, &s[e], &t[e], st, 1, lazy);
+  }
+  b->n_steps = (int64_t)n_streams * per;
+  b->n_episodes = gr.n_episodes;
+  b->n_finished = gr.n_finished;
+  *rng = gr.g;
+}
+
+/* The fast batch: the tables, then the loop. A batch with at least as many steps as the model
+   has transitions and state-actions visits most rows, so it builds them all first and its loop
+   reads no stamps; a larger model (the tax grid's 2 M transitions) builds the rows it visits. */
+static int alias_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int64_t steps_per_stream,
+                       int max_steps, cbrl_rng *rng, cbrl_batch *b) {
+  cbrl__sampler *smp = b->tables;
+  if (!smp) {
+    if (!(smp = calloc(1, sizeof *smp))) return CBRL_ENOMEM;
+    b->tables = smp;
+  }
+  const int S = m->n_states, A = m->n_actions;
+  int64_t max_row = 0;
+  for (size_t sa = 0; sa < (size_t)S * A; sa++)
+    if (m->row[sa + 1] - m->row[sa] > max_row) max_row = m->row[sa + 1] - m->row[sa];
+  if (cbrl__sampler_begin(smp, S, (int64_t)S * A, m->n_transitions, max_row)) return CBRL_ENOMEM;
+  cbrl__alias_build(m->mu, S, smp->initial, smp->stack);
+  alias_run run = {m,       pi,     smp,         smp->kernel, smp->policy, smp->initial,      m->r,
+                   m->rbar, pi->log_pi, m->row, m->next,     m->terminal, steps_per_stream, S,
+                   A,       max_steps ? max_steps - 1 : INT32_MAX};
+  int lazy = m->n_transitions + (int64_t)S * A > (int64_t)n_streams * steps_per_stream;
+  if (lazy) {
+    alias_loop(&run, n_streams, rng, b, 1);
+    return 0;
+  }
+  for (int32_t s = 0; s < S; s++) build_policy_row(smp, pi, s);
+  /* The kernel's tables: kept ones when this kernel is one of them, else every row's (terminal
+     ones too, so that they serve any context with this kernel) in the next slot. */
+  size_t SA = (size_t)S * A;
+  struct cbrl__kernel_tables *kt = NULL;
+  for (int k = 0; k < CBRL__KEPT_KERNELS && !kt; k++) {
+    struct cbrl__kernel_tables *c = &smp->kept[k];
+    if (c->n_sa == (int64_t)SA && c->n_transitions == m->n_transitions &&
+        !memcmp(c->row, m->row, sizeof *m->row * (SA + 1)) &&
+        !memcmp(c->prob, m->prob, sizeof *m->prob * (size_t)m->n_transitions))
+      kt = c;
+  }
+  if (!kt) {
+    kt = &smp->kept[smp->next_kept];
+    smp->next_kept = (smp->next_kept + 1) % CBRL__KEPT_KERNELS;
+    size_t nnz = (size_t)(m->n_transitions ? m->n_transitions : 1);
+    free(kt->row), free(kt->prob), free(kt->cell);
+    kt->n_sa = 0;
+    kt->row = malloc(sizeof *kt->row * (SA + 1));
+    kt->prob = malloc(sizeof *kt->prob * nnz);
+    kt->cell = malloc(sizeof *kt->cell * nnz);
+    if (!kt->row || !kt->prob || !kt->cell) return CBRL_ENOMEM; /* the slot stays empty */
+    for (size_t sa = 0; sa < SA; sa++) build_kernel_row(smp, m, sa, kt->cell);
+    memcpy(kt->row, m->row, sizeof *m->row * (SA + 1));
+    memcpy(kt->prob, m->prob, sizeof *m->prob * (size_t)m->n_transitions);
+    kt->n_sa = (int64_t)SA;
+    kt->n_transitions = m->n_transitions;
+  }
+  run.kernel = kt->cell;
+  alias_loop(&run, n_streams, rng, b, 0);
   return 0;
+}
+
+int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams, int64_t steps_per_stream,
+                   int max_steps, unsigned flags, cbrl_rng *rng, cbrl_batch *b) {
+  if (!m || !pi || !rng || !b || n_streams <= 0 || steps_per_stream <= 0 || max_steps < 0 ||
+      pi->n_actions != m->n_actions || pi->n_states != m->n_states)
+    return CBRL_EINVAL;
+  if ((int64_t)n_streams * steps_per_stream > b->capacity) return CBRL_ERANGE;
+  b->n_steps = b->n_episodes = b->n_finished = 0;
+  if (flags & CBRL_SIM_COUPLED) {
+    coupled_batch(m, pi, n_streams, steps_per_stream, max_steps, rng, b);
+    return 0;
+  }
+  return alias_batch(m, pi, n_streams, steps_per_stream, max_steps, rng, b);
 }
 
 /* ---- Simulators ------------------------------------------------------------------- */

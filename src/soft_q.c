@@ -87,7 +87,7 @@ static void soft_q_destroy(cbrl_follower *f) {
   free(sf);
 }
 
-static const cbrl_follower_ops soft_q_ops = {soft_q_respond, soft_q_destroy};
+static const cbrl_follower_ops soft_q_ops = {soft_q_respond, soft_q_destroy, NULL};
 
 int cbrl_follower_soft_q_create(cbrl_follower **out, const cbrl_problem *p, int64_t iterations,
                                 cbrl_schedule schedule) {
@@ -120,6 +120,8 @@ typedef struct online_follower {
   double *q;      /* n_contexts x S x A, warm across responses */
   double *visits; /* n_contexts x S x A */
   double *pi, *log_pi;
+  cbrl_rng actions; /* its own stream for its actions: the environment's draws are the caller's
+                       rng, as when cbrl serves an outside learner (docs/FOLLOWER_PROTOCOL.md) */
 } online_follower;
 
 static int online_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *model,
@@ -133,14 +135,20 @@ static int online_respond(cbrl_follower *f, int context, const double *x, const 
   if (!rng) return CBRL_EINVAL;
   double *q = of->q + (size_t)context * S * A, *n = of->visits + (size_t)context * S * A;
   cbrl_policy pol = {S, A, of->pi, of->log_pi};
-  int32_t s = cbrl_sim_initial(m, rng), t = 0;
+  /* Episodes begin when a step needs one (as an agent calls reset), so the last step of a
+     response draws nothing for an episode it will not play. */
+  int32_t s = -1, t = 0;
   for (int64_t i = 0; i < of->steps; i++) {
     if (!(i & 1023) && f->cancel && *f->cancel) return CBRL_ECANCELED;
+    if (s < 0) {
+      s = cbrl_sim_initial(m, rng);
+      t = 0;
+    }
     /* Act with the current soft-greedy policy of this state. */
     /* The rows of pi and log_pi are scratch until the final policy_of. */
     size_t s0 = (size_t)s * A;
     cbrl_soft_policy_row(q + s0, A, lam, of->pi + s0, of->log_pi + s0);
-    int a = (int)cbrl__categorical(of->pi + s0, A, cbrl__rng_uniform(rng));
+    int a = (int)cbrl__categorical(of->pi + s0, A, cbrl__rng_uniform(&of->actions));
     size_t sa = (size_t)s * A + a;
     int64_t entry;
     int32_t next = cbrl_sim_next(m, s, a, rng, &entry);
@@ -148,12 +156,8 @@ static int online_respond(cbrl_follower *f, int context, const double *x, const 
     double beta = 1.0 / pow(1.0 + n[sa], 0.6);
     n[sa] += 1.0;
     q[sa] = (1.0 - beta) * q[sa] + beta * target;
-    if (next < 0 || (of->max_steps && ++t >= of->max_steps)) {
-      s = cbrl_sim_initial(m, rng);
-      t = 0;
-    } else {
-      s = next;
-    }
+    /* A truncated episode bootstraps from next (above); both kinds of end start a new one. */
+    s = next < 0 || (of->max_steps && ++t >= of->max_steps) ? -1 : next;
   }
   policy_of(q, S, A, lam, of->pi, of->log_pi);
   f->stats.samples = of->steps;
@@ -173,7 +177,14 @@ static void online_destroy(cbrl_follower *f) {
   free(of);
 }
 
-static const cbrl_follower_ops online_ops = {online_respond, online_destroy};
+static const cbrl_follower_ops online_ops = {online_respond, online_destroy, NULL};
+
+int cbrl_follower_online_seed(cbrl_follower *f, uint64_t seed) {
+  if (!f || f->ops != &online_ops) return CBRL_EINVAL;
+  online_follower *of = f->impl;
+  cbrl_rng_seed(&of->actions, seed, CBRL_ONLINE_STREAM);
+  return 0;
+}
 
 int cbrl_follower_online_create(cbrl_follower **out, const cbrl_problem *p, int64_t steps, int max_steps) {
   if (!out || !p || steps < 0 || max_steps < 0) return CBRL_EINVAL;
@@ -183,6 +194,7 @@ int cbrl_follower_online_create(cbrl_follower **out, const cbrl_problem *p, int6
   of->steps = steps;
   of->max_steps = max_steps;
   of->n_contexts = p->n_contexts;
+  cbrl_rng_seed(&of->actions, 0, CBRL_ONLINE_STREAM);
   of->q = calloc(K * SA, sizeof(double));
   of->visits = calloc(K * SA, sizeof(double));
   of->pi = calloc(SA, sizeof(double));

@@ -8,6 +8,7 @@
 #include "cbrl/errors.h"
 #include "cbrl/exact.h"
 #include "cbrl/follower.h"
+#include "cbrl/follower_types.h"
 #include "cbrl/hpgd.h"
 #include "cbrl/leader.h"
 #include "cbrl/model.h"
@@ -15,6 +16,7 @@
 #include "cbrl/rtq.h"
 #include "cbrl/simulate.h"
 #include "cbrl/soft_solver.h"
+#include "cbrl/trajectory.h"
 #include "cbrl/version.h"
 #include "cbrl/zero_order.h"
 

@@ -11,6 +11,7 @@
 #include "cbrl/rng.h"
 #include "cbrl/simulate.h"
 #include "cbrl/soft_solver.h"
+#include "cbrl/trajectory.h"
 
 typedef struct cbrl_follower cbrl_follower;
 
@@ -32,6 +33,12 @@ typedef struct cbrl_follower_ops {
                  cbrl_rng *rng, cbrl_policy *out);
   /* Frees impl; may be NULL. */
   void (*destroy)(cbrl_follower *f);
+  /* Optional, for a follower that acts by itself (docs/MODEL.md 5): fills out (capacity at least
+     req->steps, cleared) with req->steps of its own steps in the MDP m of `context` at x, as
+     cbrl/trajectory.h says (s, a, next, flags, and r and log_pi where it has them). A follower
+     with trajectories and no respond answers the leader with batches only. */
+  int (*trajectories)(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
+                      const cbrl_batch_request *req, cbrl_rng *rng, cbrl_batch *out);
 } cbrl_follower_ops;
 
 struct cbrl_follower {
@@ -86,13 +93,36 @@ CBRL_API int cbrl_follower_soft_q_create(cbrl_follower **out, const cbrl_problem
 
 /* Creates a follower that learns as an agent would: tabular soft Q-learning from its own
    on-policy episodes (steps per response, episodes cut at max_steps), step size
-   1 / (1 + n(s,a))^0.6 by visit count, its Q kept across responses (warm, per context). */
+   1 / (1 + n(s,a))^0.6 by visit count, its Q kept across responses (warm, per context). Each
+   response starts a fresh episode; the environment's draws (initial and next states) come from
+   the caller's rng, its actions from a stream of its own (cbrl_follower_online_seed; seed 0),
+   exactly as examples/followers/online_q.py learns when cbrl serves it the environment. */
 CBRL_API int cbrl_follower_online_create(cbrl_follower **out, const cbrl_problem *p, int64_t steps, int max_steps);
+
+/* The stream of the online follower's actions: cbrl_rng_seed(seed, CBRL_ONLINE_STREAM). */
+#define CBRL_ONLINE_STREAM 0x6f6e6c696e65ull /* "online" */
+
+/* Restarts an online follower's action stream at seed (CBRL_EINVAL for other followers). */
+CBRL_API int cbrl_follower_online_seed(cbrl_follower *f, uint64_t seed);
 
 /* Asks a follower for its response to the model m of `context` at x, learning (if it learns from
    samples) in sim, which it prepares, or in m's own kernel when sim is NULL; updates f->stats. */
 CBRL_API int cbrl_follower_respond(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
                                    cbrl_simulator *sim, cbrl_rng *rng, cbrl_policy *out);
+
+/* Returns 1 if f answers with trajectories (its ops have trajectories), else 0. */
+CBRL_API int cbrl_follower_brings_trajectories(const cbrl_follower *f);
+
+/* Asks a trajectory follower for a batch of its own steps in the MDP m of `context` at x (see
+   cbrl_follower_ops.trajectories); updates f->stats. CBRL_ENOTSUP for a policy-only follower. */
+CBRL_API int cbrl_follower_trajectories(cbrl_follower *f, int context, const double *x, const cbrl_mdp *m,
+                                        const cbrl_batch_request *req, cbrl_rng *rng, cbrl_batch *out);
+
+/* Creates a trajectory follower that simulates inner's policy (inner: a policy follower of p,
+   owned on success, the caller's on failure) in the MDP's own
+   kernel and reports only what an agent acting by itself knows: the reference for tests and for
+   the shape of an outside follower's batch. */
+CBRL_API int cbrl_follower_rollout_create(cbrl_follower **out, const cbrl_problem *p, cbrl_follower *inner);
 
 /* Frees a follower; NULL is allowed. */
 CBRL_API void cbrl_follower_free(cbrl_follower *f);

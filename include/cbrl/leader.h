@@ -14,6 +14,7 @@
 #include "cbrl/exact.h"
 #include "cbrl/model.h"
 #include "cbrl/simulate.h"
+#include "cbrl/trajectory.h"
 
 typedef enum cbrl_algorithm {
   CBRL_ALG_HPGD_BATCH = 0, /* "hpgd-batch": HPGD with the batch estimator, the paper's */
@@ -111,8 +112,51 @@ CBRL_API void cbrl_leader_free(cbrl_leader *L);
 
 /* Runs one outer iteration: sample a context, estimate the hypergradient, clip, step. With
    with_metrics, also computes the exact F at x_t, reusing the sampled context's best response
-   where the default follower (or the exact and zero-order algorithms) just computed it. */
+   where the default follower (or the exact and zero-order algorithms) just computed it. It is
+   cbrl_leader_ask, cbrl_leader_respond and cbrl_leader_tell in turn. */
 CBRL_API int cbrl_leader_step(cbrl_leader *L, int with_metrics, cbrl_leader_metrics *out);
+
+/* ---- Ask/tell: the iteration split where the follower answers (docs/MODEL.md 4) ---------- */
+
+/* What the leader asks of the next iteration: valid until its tell. */
+typedef struct cbrl_leader_query {
+  int64_t iteration;   /* t, from 1 */
+  int context;         /* the sampled context */
+  const double *x;     /* x_t (dim) */
+  const cbrl_mdp *mdp; /* the context's MDP at x_t (the leader's; read only) */
+  int wants_response;  /* 1 when the algorithm needs a follower's answer (hpgd, hpgd-batch) */
+  cbrl_rng *rng;       /* the run's random numbers, for a follower that wants them */
+} cbrl_leader_query;
+
+/* A follower's answer: a policy table (the fast path) or a batch of its trajectories. */
+typedef struct cbrl_leader_answer {
+  int has_policy;
+  cbrl_policy policy;       /* when has_policy */
+  cbrl_batch *batch;        /* else: the follower's steps (s, a, next, r, log_pi, flags), which the
+                               leader checks and completes in place (cbrl/trajectory.h) */
+  cbrl_follower_stats stats; /* what the answer cost; stats.samples become follower_samples */
+} cbrl_leader_answer;
+
+/* Starts an iteration: draws its context and evaluates its MDP at x_t, and fills q. Every ask is
+   followed by one cbrl_leader_tell (or cbrl_leader_abandon) before the next. */
+CBRL_API int cbrl_leader_ask(cbrl_leader *L, cbrl_leader_query *q);
+
+/* Answers q with the leader's own follower (cbrl_leader_opts.follower, or the exact one): a policy,
+   or a batch when that follower brings trajectories. Empty when q does not want a response. */
+CBRL_API int cbrl_leader_respond(cbrl_leader *L, const cbrl_leader_query *q, cbrl_leader_answer *a);
+
+/* Ends the iteration asked: estimates the hypergradient from a (NULL for the algorithms that
+   want no response), clips and steps with the leader's optimiser, as cbrl_leader_step does.
+   A batch that lacks what the estimator needs fails with CBRL_EINVAL or CBRL_ENOTSUP and a
+   message in cbrl_leader_error. */
+CBRL_API int cbrl_leader_tell(cbrl_leader *L, const cbrl_leader_answer *a, int with_metrics,
+                              cbrl_leader_metrics *out);
+
+/* Ends the iteration asked without a step (the follower failed): the next ask starts t + 1. */
+CBRL_API void cbrl_leader_abandon(cbrl_leader *L);
+
+/* Returns what was wrong with the last answer told, or "" (valid until the next tell). */
+CBRL_API const char *cbrl_leader_error(const cbrl_leader *L);
 
 /* Returns the current leader parameters (dim). */
 CBRL_API const double *cbrl_leader_x(const cbrl_leader *L);

@@ -44,6 +44,8 @@ typedef struct cbrl_batch {
   int64_t n_finished; /* episodes that terminated or hit the time limit */
   double *state, *next_state; /* capacity, or NULL: the simulator's own states (cbrl_sim_state.y) of
                                  a batch from a simulator off the model's states */
+  void *tables; /* internal: cbrl_sim_batch's alias tables of the rows it samples, kept between
+                   batches for their memory */
 } cbrl_batch;
 
 /* Allocates room for `capacity` steps. */
@@ -69,7 +71,12 @@ CBRL_API int32_t cbrl_sim_next(const cbrl_mdp *m, int32_t s, int32_t a, cbrl_rng
 #define CBRL_SIM_COUPLED 0x1u
 
 /* Simulates n_streams independent streams of steps_per_stream steps each of m into b (which it
-   clears); episodes restart as they end and are truncated after max_steps steps (0: never). */
+   clears); episodes restart as they end and are truncated after max_steps steps (0: never).
+   Stream e's steps are b->steps[e steps_per_stream ...]. Without COUPLED the streams advance
+   in lockstep and every draw (initial state, action, next state) takes one 64-bit number from
+   rng through an alias table of its row, so the draws differ from cbrl_sim_initial,
+   cbrl_sim_action and cbrl_sim_next (inverse-CDF draws from a uniform); with COUPLED the batch
+   is those functions' draws, stream after stream. */
 CBRL_API int cbrl_sim_batch(const cbrl_mdp *m, const cbrl_policy *pi, int n_streams,
                             int64_t steps_per_stream, int max_steps, unsigned flags, cbrl_rng *rng,
                             cbrl_batch *b);

@@ -1,6 +1,7 @@
 /* The hostile-input catalogue (tests/bad_inputs/MANIFEST): every malformed problem file,
    config and command line gets exit status 2, one line on stderr naming the place and the
-   problem, nothing on stdout, and writes nothing. */
+   problem, nothing on stdout, and writes nothing; every hostile follower process (kind
+   follower) fails the computation the same way but with exit status 1, within its timeout. */
 #include "test_util.h"
 
 #include <dirent.h>
@@ -53,7 +54,13 @@ static void every_catalogued_input_is_rejected_cleanly(void **state) {
       snprintf(cmd, sizeof cmd, "cd %s && cat '%s' | '%s' hypergrad --problem /dev/stdin", CATALOGUE, input, CBRL_CLI);
     else if (!strcmp(kind, "config-pipe"))
       snprintf(cmd, sizeof cmd, "cd %s && cat '%s' | '%s' run /dev/stdin --out %s", CATALOGUE, input, CBRL_CLI, out_dir);
-    else
+    else if (!strcmp(kind, "follower")) { /* "MODE FILE": a hostile follower process, a failed computation */
+      char mode[32], file[256];
+      if (sscanf(input, "%31s %255s", mode, file) != 2) fail_msg("follower %s: expected MODE FILE", input);
+      snprintf(cmd, sizeof cmd, "cd %s && '%s' hypergrad --env four-rooms --estimator hpgd-batch --samples 2 --steps 1000"
+               " --follower-command '/usr/bin/python3 %s' --follower-mode %s%s --follower-timeout 1", CATALOGUE, CBRL_CLI,
+               file, mode, strcmp(mode, "serve") ? "" : " --follower-steps 50");
+    } else
       snprintf(cmd, sizeof cmd, "cd %s && '%s' %s", CATALOGUE, CBRL_CLI, input);
     char full[2300];
     snprintf(full, sizeof full, "(%s) >%s/stdout 2>%s/stderr </dev/null", cmd, tmp, tmp);
@@ -69,8 +76,10 @@ static void every_catalogued_input_is_rejected_cleanly(void **state) {
     n = fread(out, 1, sizeof out - 1, f);
     out[n] = 0;
     fclose(f);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 2)
-      fail_msg("%s %s: status %d, expected exit 2 (%s)", kind, input, WEXITSTATUS(status), err);
+    /* A follower that breaks the protocol fails the computation (exit 1); bad input exits 2. */
+    int want = strcmp(kind, "follower") ? 2 : 1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != want)
+      fail_msg("%s %s: status %d, expected exit %d (%s)", kind, input, WEXITSTATUS(status), want, err);
     if (!strstr(err, expect)) fail_msg("%s %s: '%s' lacks '%s'", kind, input, err, expect);
     char *nl = strchr(err, '\n');
     if (!nl || nl[1]) fail_msg("%s %s: stderr is not one line: '%s'", kind, input, err);

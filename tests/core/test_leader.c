@@ -195,6 +195,78 @@ static void a_cancel_flag_stops_every_algorithm(void **state) {
   cbrl_problem_free(p);
 }
 
+
+/* Ask, respond and tell in the caller's loop give the run cbrl_leader_step gives, bit for bit, for
+   an algorithm with a follower and for one without; a trajectory follower that simulates the exact
+   policy by itself (cbrl_follower_rollout_create) gives the run of the policy follower it wraps. */
+static void ask_tell_is_the_step(void **state) {
+  cbrl_problem *p = test_four_rooms(3.0, 0.003);
+  const cbrl_algorithm algs[2] = {CBRL_ALG_HPGD_BATCH, CBRL_ALG_ZERO_ORDER};
+  for (int i = 0; i < 2; i++) {
+    cbrl_leader_opts o;
+    cbrl_leader_opts_default(&o);
+    o.algorithm = algs[i];
+    o.hpgd.steps = 2000;
+    o.seed = 3;
+    o.learning_rate = 0.5;
+    cbrl_leader *a, *b;
+    assert_ok(cbrl_leader_create(&a, p, &o, NULL));
+    assert_ok(cbrl_leader_create(&b, p, &o, NULL));
+    for (int t = 1; t <= 15; t++) {
+      cbrl_leader_metrics ma, mb;
+      assert_ok(cbrl_leader_step(a, t % 5 == 0, &ma));
+      cbrl_leader_query q;
+      cbrl_leader_answer ans;
+      assert_ok(cbrl_leader_ask(b, &q));
+      assert_int_equal(q.iteration, t);
+      assert_int_equal(q.wants_response, algs[i] == CBRL_ALG_HPGD_BATCH);
+      assert_int_equal(cbrl_leader_ask(b, &q), CBRL_EINVAL); /* one tell per ask */
+      assert_ok(cbrl_leader_respond(b, &q, &ans));
+      assert_ok(cbrl_leader_tell(b, q.wants_response ? &ans : NULL, t % 5 == 0, &mb));
+      assert_int_equal(ma.context, mb.context);
+      assert_true(ma.grad_norm == mb.grad_norm);
+      if (t % 5 == 0) assert_true(ma.F == mb.F);
+    }
+    for (int j = 0; j < p->dim; j++) assert_true(cbrl_leader_x(a)[j] == cbrl_leader_x(b)[j]);
+    cbrl_leader_free(a);
+    cbrl_leader_free(b);
+  }
+  /* The policy path and the trajectory path of the same exact follower. */
+  cbrl_follower *exact, *inner, *rollout;
+  assert_ok(cbrl_follower_exact_create(&exact, p));
+  assert_ok(cbrl_follower_exact_create(&inner, p));
+  assert_ok(cbrl_follower_rollout_create(&rollout, p, inner));
+  assert_true(cbrl_follower_brings_trajectories(rollout) && !cbrl_follower_brings_trajectories(exact));
+  cbrl_leader_opts o;
+  cbrl_leader_opts_default(&o);
+  o.hpgd.steps = 2000;
+  o.seed = 4;
+  o.learning_rate = 0.5;
+  cbrl_leader *a, *b;
+  o.follower = exact;
+  assert_ok(cbrl_leader_create(&a, p, &o, NULL));
+  o.follower = rollout;
+  assert_ok(cbrl_leader_create(&b, p, &o, NULL));
+  for (int t = 1; t <= 10; t++) {
+    cbrl_leader_metrics ma, mb;
+    assert_ok(cbrl_leader_step(a, 0, &ma));
+    assert_ok(cbrl_leader_step(b, 0, &mb));
+    assert_int_equal(ma.env_steps, mb.env_steps);
+  }
+  for (int j = 0; j < p->dim; j++) assert_true(cbrl_leader_x(a)[j] == cbrl_leader_x(b)[j]);
+  cbrl_leader_free(a);
+  cbrl_leader_free(b);
+  /* The unbiased estimator cannot take a batch: the tell fails and says why. */
+  o.algorithm = CBRL_ALG_HPGD;
+  assert_ok(cbrl_leader_create(&b, p, &o, NULL));
+  assert_int_equal(cbrl_leader_step(b, 0, NULL), CBRL_ENOTSUP);
+  assert_non_null(strstr(cbrl_leader_error(b), "branching rollouts"));
+  cbrl_leader_free(b);
+  cbrl_follower_free(exact);
+  cbrl_follower_free(rollout);
+  cbrl_problem_free(p);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(the_leader_takes_a_follower_and_a_simulator),
@@ -203,6 +275,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(defaults_are_the_papers_settings),
       cmocka_unit_test(algorithm_names_round_trip),
       cmocka_unit_test(a_cancel_flag_stops_every_algorithm),
+      cmocka_unit_test(ask_tell_is_the_step),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }

@@ -35,13 +35,13 @@ static const bad_config bad[] = {
     {"- a\n- b\n", NULL, "top level: expected a mapping"},
     {"", NULL, "empty file"},
     {"a: &x 1\nb: *x\n", NULL, "YAML aliases are not allowed"},
-    {"follower: clever\n", NULL, ":1: follower: expected exact or soft-q"},
+    {"follower: clever\n", NULL, ":1: follower: expected exact, soft-q, online or {command: ...}"},
     {"init_x: runs/q:first\n", NULL, ":1: init_x: expected a list of numbers or DIR:RUN, got 'runs/q:first'"},
     {"init_x: [0.1, x]\n", NULL, ":1: init_x: expected a number, got 'x'"},
     {"init_x: [0.1, 0.2]\n", NULL, "init_x: 2 values, but the problem's x has 105"},
     {"rtq_levels: 31\n", NULL, ":1: rtq_levels: 31 is out of range"},
     {"follower_iterations: 0\n", NULL, ":1: follower_iterations: 0 is out of range"},
-    {NULL, "iterations=-5", "--set iterations: iterations: -5 is out of range"},
+    {NULL, "iterations=-5", "--set iterations: -5 is out of range"},
     {NULL, "colour=red", "--set colour: unknown field"},
     {NULL, "learning_rate", "--set learning_rate: expected key=value"},
     /* A near miss names the field meant (run/suggest.c). */
@@ -58,7 +58,7 @@ static const bad_config bad[] = {
     {NULL, "algorithm=amd\n---\n", "--set algorithm:2: a second YAML document"},
     /* Class 2: overflow is refused, underflow is not (see below). */
     {"learning_rate: 1e999\n", NULL, ":1: learning_rate: '1e999' is not a finite number"},
-    {NULL, "init_std=-1e400", "--set init_std: init_std: '-1e400' is not a finite number"},
+    {NULL, "init_std=-1e400", "--set init_std: '-1e400' is not a finite number"},
 };
 
 static void config_errors_stop_before_anything_is_written(void **state) {

@@ -14,6 +14,8 @@
 /* The followers a config names. */
 #define CBRL_RUN_FOLLOWER_EXACT 0
 #define CBRL_RUN_FOLLOWER_SOFT_Q 1
+#define CBRL_RUN_FOLLOWER_ONLINE 2  /* cbrl_follower_online_create: learns from its own episodes */
+#define CBRL_RUN_FOLLOWER_COMMAND 3 /* an external process (cbrl/run/follower_process.h) */
 #define CBRL_SEEDS_MAX 1000
 #define CBRL_INIT_X_MAX 1024 /* values of an init_x list; a longer x comes from a store */
 
@@ -49,6 +51,11 @@ typedef struct cbrl_config {
   long states, actions, dim, contexts, branch, problem_seed; /* env random */
   int follower;             /* CBRL_RUN_FOLLOWER_* for hpgd and hpgd-batch */
   long follower_iterations; /* soft-q */
+  long follower_steps;      /* online and a served command: environment steps per iteration */
+  long follower_max_steps;  /* online and a served command: their episodes' time limit (0: none) */
+  char follower_command[1024]; /* command: the program and its arguments */
+  int follower_mode;        /* command: cbrl_process_mode (serve, trajectories) */
+  double follower_timeout;  /* command: seconds per message */
   long rtq_levels;          /* hpgd-rtq */
   long rtq_inner_samples;   /* hpgd-rtq: 0, batch estimates inside; N, means of N unbiased samples */
   long tax_bins;            /* env tax-design: asset grid */

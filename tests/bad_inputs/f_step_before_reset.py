@@ -1,0 +1,10 @@
+# follower protocol fault: steps before any reset
+import json, sys
+def send(m):
+    sys.stdout.write(json.dumps(m) + "\n"); sys.stdout.flush()
+def receive():
+    return json.loads(sys.stdin.readline())
+hello = receive()
+send({"type": "hello", "protocol": 1})
+receive()
+send({"type": "step", "action": 0}); receive()
