@@ -4,9 +4,10 @@
 BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-PACKAGES   := cmake make gcc pkg-config libyaml-dev libcmocka-dev libsqlite3-dev libplplot-dev plplot-driver-cairo libpng-dev help2man libgomp1 python3
+PACKAGES   := cmake make gcc pkg-config libyaml-dev libcmocka-dev libsqlite3-dev libplplot-dev plplot-driver-cairo libpng-dev help2man libgomp1 \
+              python3 python3-numpy python3-cffi python3-pytest python3-matplotlib
 
-.PHONY: all deps build demo test test-sanitize oom valgrind mpi bench install fuzz clean
+.PHONY: all deps build demo test test-sanitize oom valgrind mpi bench install fuzz clean python
 
 all: build
 
@@ -98,6 +99,14 @@ fuzz: deps
 	  if [ $$rc -ne 0 ]; then tail -n 40 $(BUILD_FUZZ)/fuzz_$$t.log; exit $$rc; fi; \
 	done
 
+# The Python package (python/cbrl, docs/PYTHON.md) from the build tree: builds its shim library
+# (BUILD/python/libcbrl_py.so), which the package finds there, and imports it once.
+python: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target cbrl_py cbrl_cli
+	PYTHONPATH=$(CURDIR)/python /usr/bin/python3 -c 'import cbrl; print("cbrl", cbrl.__version__, "for Python: export PYTHONPATH=$(CURDIR)/python")'
+
+# Libraries, headers, the CLI and the Python package (PREFIX/lib/python3.X/dist-packages/cbrl,
+# on Debian's /usr/bin/python3 path for the default /usr/local).
 PREFIX ?= /usr/local
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -120,7 +120,8 @@ static const cli_opt hypergrad_options[] = {
     {"max-memory", 1, OPT_MAX_MEMORY, 0},
     {"follower-command", 1, OPT_FOLLOWER_COMMAND, 0}, {"follower-mode", 1, OPT_FOLLOWER_MODE, 0},
     {"follower-steps", 1, OPT_FOLLOWER_STEPS, 0}, {"follower-max-steps", 1, OPT_FOLLOWER_MAX_STEPS, 0},
-    {"follower-timeout", 1, OPT_FOLLOWER_TIMEOUT, 0}, {"critic", 1, OPT_CRITIC, 0},
+    {"follower-timeout", 1, OPT_FOLLOWER_TIMEOUT, 0},
+    {"critic", 1, OPT_CRITIC, 0},
     {"folds", 1, OPT_FOLDS, 0},         {"baseline", 1, OPT_BASELINE, 0},
     {"estimator-variant", 1, OPT_VARIANT, 0}, {"score", 1, OPT_SCORE, 0},
     {"help", 0, OPT_HELP, 'h'},         {0, 0, 0, 0}};
@@ -771,6 +772,12 @@ int cli_hypergrad(int argc, char **argv) {
      (a Newton step, a Krylov restart, a sample, an AMD update) and this exits 128 + signal. */
   const volatile int *cancel = cli_catch_signals();
   cbrl_exact_set_cancel(e, cancel);
+  char why[256];
+  if (cbrl_objective_supports(p, cbrl_algorithm_name(a.estimator), why, sizeof why)) {
+    fprintf(stderr, "cbrl hypergrad: --estimator %s\n", why); /* HPGD, AMD: leader rewards only */
+    rc = CLI_EXIT_USAGE;
+    goto done;
+  }
   err = cbrl_exact_evaluate(e, x, &F, f_ctx, a.estimator == CBRL_ALG_EXACT ? grad : NULL);
   int64_t env_steps = 0, follower_samples = 0;
   if (!err && a.estimator != CBRL_ALG_EXACT) {

@@ -181,6 +181,11 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
         perr = CBRL_ENOTSUP;
         snprintf(err, sizeof err, "algorithm: amd cannot handle this problem (its P or mu depends on x)");
       }
+    for (int a = 0; !perr && a < c.n_algorithm; a++) {
+      char why[256]; /* HPGD, RT-Q and AMD take discounted leader rewards only (docs/MODEL.md 3.1) */
+      if ((perr = cbrl_objective_supports(p, cbrl_algorithm_name(c.algorithm[a]), why, sizeof why)))
+        snprintf(err, sizeof err, "algorithm: %s", why);
+    }
     double *x0 = perr ? NULL : malloc(sizeof(double) * (size_t)p->dim);
     if (x0 && cbrl_config_init_x(&c, p, x0, err, sizeof err) < 0) perr = CBRL_EINVAL;
     free(x0);

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cbrl/bounds.h"
 #include "cbrl/hpgd.h"
+#include "cbrl/soft_dqn.h"
 
 #include "cbrl/run/env_registry.h"
 #include "cbrl/run/number.h"
@@ -54,12 +56,21 @@ void cbrl_config_default(cbrl_config *c) {
   c->follower_steps = 10000;
   c->follower_max_steps = 200;
   c->follower_timeout = 30.0;
+  {
+    cbrl_soft_dqn_opts d; /* the soft-DQN follower's own defaults */
+    cbrl_soft_dqn_opts_default(&d);
+    c->dqn_steps = d.steps;
+    c->dqn_hidden = d.hidden[0];
+    c->dqn_batch = d.batch_size;
+    c->dqn_epsilon_steps = d.epsilon_steps;
+    c->dqn_learning_rate = d.learning_rate;
+  }
   c->rtq_levels = 6;
   c->tax_bins = 200;
 }
 
 typedef enum { F_INIT_X, F_STRING, F_ENUM_ENV, F_ALG, F_DOUBLE_AXIS, F_SIM_AXIS, F_SEEDS, F_LONG, F_DOUBLE, F_OPTIMIZER,
-               F_FOLLOWER, F_CLIP, F_CRITIC, F_BASELINE, F_VARIANT, F_SCORE } field_kind;
+               F_FOLLOWER, F_CLIP, F_CRITIC, F_BASELINE, F_VARIANT, F_SCORE, F_DQN_HEADS } field_kind;
 
 typedef struct field {
   const char *name;
@@ -103,6 +114,12 @@ static const field fields[] = {
     {"follower_iterations", F_LONG, OFF(follower_iterations), 0, 1, 1073741824.0, 0},
     {"follower_steps", F_LONG, OFF(follower_steps), 0, 1, 1e10, 0},
     {"follower_max_steps", F_LONG, OFF(follower_max_steps), 0, 0, 1e9, 0},
+    {"dqn_steps", F_LONG, OFF(dqn_steps), 0, 0, 1e10, 0},
+    {"dqn_heads", F_DQN_HEADS, OFF(dqn_heads), OFF(n_dqn_heads), 0, 0, 0},
+    {"dqn_hidden", F_LONG, OFF(dqn_hidden), 0, 1, 4096, 0},
+    {"dqn_batch", F_LONG, OFF(dqn_batch), 0, 1, 10000, 0},
+    {"dqn_epsilon_steps", F_LONG, OFF(dqn_epsilon_steps), 0, 0, 1e12, 0},
+    {"dqn_learning_rate", F_DOUBLE, OFF(dqn_learning_rate), 0, 0, 1e3, 1},
     {"rtq_levels", F_LONG, OFF(rtq_levels), 0, 1, 30, 0},
     {"rtq_inner_samples", F_LONG, OFF(rtq_inner_samples), 0, 0, 1e7, 0},
     {"tax_bins", F_LONG, OFF(tax_bins), 0, 2, 100000, 0},
@@ -303,8 +320,25 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       const char *s = cbrl_yaml_scalar(n);
       if (s && !strcmp(s, "exact")) c->follower = CBRL_RUN_FOLLOWER_EXACT;
       else if (s && !strcmp(s, "soft-q")) c->follower = CBRL_RUN_FOLLOWER_SOFT_Q;
+      else if (s && !strcmp(s, "soft-dqn")) c->follower = CBRL_RUN_FOLLOWER_SOFT_DQN;
       else if (s && !strcmp(s, "online")) c->follower = CBRL_RUN_FOLLOWER_ONLINE;
-      else return cbrl_yaml_fail(y, n, f->name, "expected exact, soft-q, online or {command: ...}");
+      else return cbrl_yaml_fail(y, n, f->name, "expected exact, soft-q, soft-dqn, online or {command: ...}");
+      return 0;
+    }
+    case F_DQN_HEADS: {
+      /* joint, or the sizes of the factorised action dimensions (their product is checked
+         against the problem's actions when the follower is made). */
+      const char *s = cbrl_yaml_scalar(n);
+      if (s && !strcmp(s, "joint")) {
+        c->n_dqn_heads = 0;
+        return 0;
+      }
+      if (n->type != YAML_SEQUENCE_NODE) return cbrl_yaml_fail(y, n, f->name, "expected joint or a list of head sizes");
+      int k = items_of(y, n, items, CBRL_DQN_HEADS_MAX, f->name);
+      if (k < 0) return CBRL_EINVAL;
+      for (int i = 0; i < k; i++)
+        if ((err = cbrl_yaml_long(y, items[i], f->name, 1, 100000, &c->dqn_heads[i]))) return err;
+      c->n_dqn_heads = k;
       return 0;
     }
     case F_CLIP: {
@@ -572,11 +606,18 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
     cbrl_format_double(num, sizeof num, c->follower_timeout);
     PUT("\", mode: %s, timeout: %s}\n", cbrl_process_mode_name((cbrl_process_mode)c->follower_mode), num);
   } else if (c->follower != CBRL_RUN_FOLLOWER_EXACT || c->follower_iterations != 1024) {
-    static const char *const names[] = {"exact", "soft-q", "online"};
+    static const char *const names[] = {"exact", "soft-q", "online", "command", "soft-dqn"};
     PUT("follower: %s\nfollower_iterations: %ld\n", names[c->follower], c->follower_iterations);
   }
   if (c->follower_steps != 10000 || c->follower_max_steps != 200)
     PUT("follower_steps: %ld\nfollower_max_steps: %ld\n", c->follower_steps, c->follower_max_steps);
+  if (c->follower == CBRL_RUN_FOLLOWER_SOFT_DQN) {
+    cbrl_format_double(num, sizeof num, c->dqn_learning_rate);
+    PUT("dqn_steps: %ld\ndqn_hidden: %ld\ndqn_batch: %ld\ndqn_epsilon_steps: %ld\ndqn_learning_rate: %s\ndqn_heads: ",
+        c->dqn_steps, c->dqn_hidden, c->dqn_batch, c->dqn_epsilon_steps, num);
+    if (!c->n_dqn_heads) PUT("joint\n");
+    for (int i = 0; i < c->n_dqn_heads; i++) PUT("%s%ld%s", i ? ", " : "[", c->dqn_heads[i], i + 1 < c->n_dqn_heads ? "" : "]\n");
+  }
   if (c->rtq_levels != 6) PUT("rtq_levels: %ld\n", c->rtq_levels);
   if (c->rtq_inner_samples) PUT("rtq_inner_samples: %ld\n", c->rtq_inner_samples);
   const cbrl_env *e = cbrl_env_find(c->env);
@@ -645,6 +686,15 @@ void cbrl_config_env_params(const cbrl_config *c, const cbrl_run_spec *r, cbrl_e
   p->contexts = c->contexts, p->branch = c->branch, p->problem_seed = c->problem_seed;
 }
 
+/* init_x inside the problem's bounds (docs/MODEL.md 1.1), else a message naming the entry. */
+static int check_in_bounds(const cbrl_problem *p, const double *x, char *err, size_t err_size) {
+  int j = cbrl_bounds_violation(p, x);
+  if (j < 0) return 1;
+  snprintf(err, err_size, "init_x[%d]: %g is outside the problem's bounds [%g, %g]", j, x[j], p->x_lower[j],
+           p->x_upper[j]);
+  return CBRL_ERANGE;
+}
+
 int cbrl_config_init_x(const cbrl_config *c, const cbrl_problem *p, double *x, char *err, size_t err_size) {
   if (c->n_init_x) {
     if (c->n_init_x != p->dim) {
@@ -652,7 +702,7 @@ int cbrl_config_init_x(const cbrl_config *c, const cbrl_problem *p, double *x, c
       return CBRL_EINVAL;
     }
     memcpy(x, c->init_x, sizeof(double) * (size_t)p->dim);
-    return 1;
+    return check_in_bounds(p, x, err, err_size);
   }
   if (!c->init_x_dir[0]) return 0;
   double *v;
@@ -671,7 +721,7 @@ int cbrl_config_init_x(const cbrl_config *c, const cbrl_problem *p, double *x, c
   }
   memcpy(x, v, sizeof(double) * (size_t)dim);
   free(v);
-  return 1;
+  return check_in_bounds(p, x, err, err_size);
 }
 
 int cbrl_config_problem(const cbrl_config *c, const cbrl_run_spec *r, cbrl_problem **out, char *err,

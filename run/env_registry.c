@@ -68,6 +68,17 @@ static int tax_create(const cbrl_env_params *p, cbrl_problem **out, char *err, s
   return failed("tax-design", cbrl_tax_create(out, &o), err, err_size);
 }
 
+static int contract_create(const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size) {
+  (void)p;
+  cbrl_contract_opts o;
+  cbrl_contract_opts_default(&o);
+  return failed("contract", cbrl_contract_create(out, &o), err, err_size);
+}
+
+/* The contract starts from a bonus of 2 on success: zero payments are a local optimum (the agent
+   shirks and a small bonus buys nothing, docs/ENVIRONMENTS.md 5). */
+static void contract_default_x(const cbrl_problem *p, double *x) { x[p->dim - 1] = 2.0; }
+
 static int file_create(const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size) {
   return cbrl_tabular_load(out, p->problem, err, err_size);
 }
@@ -108,6 +119,7 @@ static const char *const four_rooms_fields[] = {"beta", NULL};
 static const char *const random_fields[] = {"states", "actions", "dim", "contexts", "branch", "problem_seed", NULL};
 static const char *const tax_fields[] = {"tax_bins", NULL};
 static const char *const file_fields[] = {"problem", NULL};
+static const char *const contract_fields[] = {NULL};
 
 static const cbrl_env envs[] = {
     {.name = "four-rooms", .title = "Four-Rooms", .fields = four_rooms_fields, .n_simulators = 2,
@@ -121,6 +133,8 @@ static const cbrl_env envs[] = {
      .n_curves = 2, .curves = tax_curves},
     {.name = "file", .title = "file", .fields = file_fields, .n_simulators = 1, .simulators = {SIM_CONSISTENT},
      .create = file_create},
+    {.name = "contract", .title = "contract", .fields = contract_fields, .n_simulators = 1,
+     .simulators = {SIM_CONSISTENT}, .create = contract_create, .default_x = contract_default_x},
 };
 #define N_ENVS (int)(sizeof envs / sizeof envs[0])
 
@@ -144,7 +158,7 @@ int cbrl_env_count(void) { return N_ENVS; }
 
 const cbrl_env *cbrl_env_at(int i) { return i >= 0 && i < N_ENVS ? &envs[i] : NULL; }
 
-const char *cbrl_env_names(void) { return "four-rooms, random, tax-design, file"; }
+const char *cbrl_env_names(void) { return "four-rooms, random, tax-design, file, contract"; }
 
 const char *cbrl_env_name(const cbrl_env *e) { return e->name; }
 

@@ -8,7 +8,10 @@
 #include <string.h>
 
 #include "cbrl/affine.h"
+#include "cbrl/bounds.h"
 #include "cbrl/errors.h"
+#include "cbrl/objective.h"
+#include "cbrl/transform.h"
 #include "yaml_util.h"
 
 #define MAX_STATES 10000000L
@@ -19,11 +22,21 @@ typedef struct loader {
   cbrl_yaml y;
   cbrl_problem *p;
   long n_states, n_actions, dim;
-  double *coef; /* dim */
+  long n_params;            /* entries of every coef: dim, or the transforms' outputs */
+  double *coef;             /* n_params */
+  int n_transforms;
+  cbrl_transform *transforms; /* n_transforms, inputs into `inputs` */
+  int *inputs;
+  double *lower, *upper;    /* dim each, when bounds are given */
 } loader;
 
 static const char *const top_keys[] = {"format", "states", "actions", "dim", "gamma", "leader_gamma",
-                                       "lambda", "terminal", "contexts", NULL};
+                                       "lambda", "terminal", "bounds", "transforms", "objective", "contexts", NULL};
+static const char *const objective_keys[] = {"kind", "beta", "pairs", "target", "state_weight", "kappa", "output", NULL};
+static const char *const pair_keys[] = {"context", "weight", "preferred", "rejected", NULL};
+static const char *const target_keys[] = {"s", "probs", NULL};
+static const char *const bound_keys[] = {"x", "low", "high", NULL};
+static const char *const transform_keys[] = {"kind", "x", "scale", "low", "high", NULL};
 static const char *const context_keys[] = {"weight", "initial", "transitions", "reward",
                                            "leader_reward", NULL};
 static const char *const initial_keys[] = {"s", "logit", "coef", NULL};
@@ -49,9 +62,13 @@ static int read_coef(loader *l, const yaml_node_t *entry, const char *field, con
   snprintf(path, sizeof path, "%s.coef", field);
   int err = cbrl_yaml_expect(&l->y, n, YAML_SEQUENCE_NODE, path);
   if (err) return err;
-  if (cbrl_yaml_length(n) != l->dim)
+  if (cbrl_yaml_length(n) != l->n_params) {
+    if (l->n_transforms)
+      return cbrl_yaml_fail(&l->y, n, path, "has %d entries, expected %ld (one per transform output)",
+                            cbrl_yaml_length(n), l->n_params);
     return cbrl_yaml_fail(&l->y, n, path, "has %d entries, expected dim = %ld", cbrl_yaml_length(n), l->dim);
-  for (long j = 0; j < l->dim; j++) {
+  }
+  for (long j = 0; j < l->n_params; j++) {
     char item[280];
     snprintf(item, sizeof item, "%s[%ld]", path, j);
     if ((err = cbrl_yaml_double(&l->y, cbrl_yaml_item(&l->y, n, (int)j), item, &l->coef[j]))) return err;
@@ -89,6 +106,326 @@ static int check_discount(loader *l, const yaml_node_t *n, const char *field, do
                         "1 - %.3g is too close to 1: in double precision a solve over %ld states is not "
                         "accurate to %g there (at most 1 - %.3g)",
                         1.0 - g, l->n_states, CBRL_USABLE_TOL, 1.0 - gmax);
+}
+
+/* bounds: [{x: j, low: a, high: b}, ...], either side optional; into l->lower, l->upper. */
+static int read_bounds(loader *l, const yaml_node_t *list) {
+  cbrl_yaml *y = &l->y;
+  int err = cbrl_yaml_expect(y, list, YAML_SEQUENCE_NODE, "bounds");
+  if (err) return err;
+  l->lower = malloc(sizeof(double) * (size_t)l->dim);
+  l->upper = malloc(sizeof(double) * (size_t)l->dim);
+  unsigned char *seen = calloc((size_t)l->dim, 1);
+  if (!l->lower || !l->upper || !seen) {
+    free(seen);
+    return CBRL_ENOMEM;
+  }
+  for (long j = 0; j < l->dim; j++) l->lower[j] = -INFINITY, l->upper[j] = INFINITY;
+  for (int i = 0; i < cbrl_yaml_length(list) && !err; i++) {
+    yaml_node_t *e = cbrl_yaml_item(y, list, i);
+    char ef[64];
+    snprintf(ef, sizeof ef, "bounds[%d]", i);
+    long j;
+    double lo = -INFINITY, hi = INFINITY;
+    if ((err = cbrl_yaml_expect(y, e, YAML_MAPPING_NODE, ef)) || (err = cbrl_yaml_check_keys(y, e, ef, bound_keys)) ||
+        (err = read_index(l, e, "x", ef, l->dim, &j)))
+      break;
+    if (cbrl_yaml_get(y, e, "low") && (err = read_number(l, e, "low", ef, 1, &lo))) break;
+    if (cbrl_yaml_get(y, e, "high") && (err = read_number(l, e, "high", ef, 1, &hi))) break;
+    if (seen[j]) {
+      err = cbrl_yaml_fail(y, e, ef, "x %ld is bounded twice", j);
+    } else if (!cbrl_yaml_get(y, e, "low") && !cbrl_yaml_get(y, e, "high")) {
+      err = cbrl_yaml_fail(y, e, ef, "gives neither low nor high");
+    } else if (lo > hi) {
+      err = cbrl_yaml_fail(y, e, ef, "low %g is above high %g", lo, hi);
+    }
+    seen[j] = 1;
+    l->lower[j] = lo, l->upper[j] = hi;
+  }
+  free(seen);
+  return err;
+}
+
+/* transforms: [{kind: K, x: j | [j, ...], scale: s, low: a, high: b}, ...]; sets n_params. */
+static int read_transforms(loader *l, const yaml_node_t *list) {
+  cbrl_yaml *y = &l->y;
+  int err = cbrl_yaml_expect(y, list, YAML_SEQUENCE_NODE, "transforms");
+  if (err) return err;
+  int n = cbrl_yaml_length(list);
+  if (n == 0) return cbrl_yaml_fail(y, list, "transforms", "must list at least one transform");
+  long n_inputs = 0;
+  for (int i = 0; i < n; i++) {
+    yaml_node_t *e = cbrl_yaml_item(y, list, i), *xn;
+    char ef[64];
+    snprintf(ef, sizeof ef, "transforms[%d]", i);
+    if ((err = cbrl_yaml_expect(y, e, YAML_MAPPING_NODE, ef)) || (err = cbrl_yaml_check_keys(y, e, ef, transform_keys)))
+      return err;
+    if (!(xn = required(l, e, "x", ef))) return CBRL_EPARSE;
+    n_inputs += xn->type == YAML_SEQUENCE_NODE ? cbrl_yaml_length(xn) : 1;
+  }
+  if (n_inputs > MAX_DIM) return cbrl_yaml_fail(y, list, "transforms", "%ld outputs exceed %ld", n_inputs, MAX_DIM);
+  l->transforms = calloc((size_t)(unsigned)n, sizeof *l->transforms);
+  l->inputs = malloc(sizeof(int) * (size_t)(n_inputs ? n_inputs : 1));
+  if (!l->transforms || !l->inputs) return CBRL_ENOMEM;
+  l->n_transforms = n;
+  long k = 0;
+  for (int i = 0; i < n; i++) {
+    yaml_node_t *e = cbrl_yaml_item(y, list, i), *kn, *xn = cbrl_yaml_get(y, e, "x");
+    char ef[64], f[96];
+    snprintf(ef, sizeof ef, "transforms[%d]", i);
+    cbrl_transform *t = &l->transforms[i];
+    if (!(kn = required(l, e, "kind", ef))) return CBRL_EPARSE;
+    snprintf(f, sizeof f, "%s.kind", ef);
+    if (cbrl_transform_parse(cbrl_yaml_scalar(kn), &t->kind))
+      return cbrl_yaml_fail(y, kn, f, "unknown transform '%.40s' (identity, sigmoid, softplus, exp, softmax, range)",
+                            cbrl_yaml_scalar(kn) ? cbrl_yaml_scalar(kn) : "");
+    t->inputs = l->inputs + k;
+    t->n_inputs = xn->type == YAML_SEQUENCE_NODE ? cbrl_yaml_length(xn) : 1;
+    for (int q = 0; q < t->n_inputs; q++) {
+      long j;
+      snprintf(f, sizeof f, xn->type == YAML_SEQUENCE_NODE ? "%s.x[%d]" : "%s.x", ef, q);
+      yaml_node_t *item = xn->type == YAML_SEQUENCE_NODE ? cbrl_yaml_item(y, xn, q) : xn;
+      if ((err = cbrl_yaml_long(y, item, f, 0, l->dim - 1, &j))) return err;
+      l->inputs[k++] = (int)j;
+    }
+    t->scale = 1.0;
+    if (cbrl_yaml_get(y, e, "scale") && (err = read_number(l, e, "scale", ef, 1, &t->scale))) return err;
+    t->low = 0.0, t->high = 1.0;
+    if (cbrl_yaml_get(y, e, "low") && (err = read_number(l, e, "low", ef, 1, &t->low))) return err;
+    if (cbrl_yaml_get(y, e, "high") && (err = read_number(l, e, "high", ef, 1, &t->high))) return err;
+    if (t->kind != CBRL_TRANSFORM_RANGE && (cbrl_yaml_get(y, e, "low") || cbrl_yaml_get(y, e, "high")))
+      return cbrl_yaml_fail(y, e, ef, "low and high belong to kind range; %s takes scale", cbrl_transform_name(t->kind));
+    if (t->kind == CBRL_TRANSFORM_RANGE && cbrl_yaml_get(y, e, "scale"))
+      return cbrl_yaml_fail(y, e, ef, "range takes low and high, not scale");
+    char why[160];
+    if (cbrl_transform_check(t, (int)l->dim, why, sizeof why)) return cbrl_yaml_fail(y, e, ef, "%s", why);
+  }
+  l->n_params = k;
+  return 0;
+}
+
+/* A trajectory [[s, a], ...] of pair k into states/actions (room for its length). */
+static int read_trajectory(loader *l, const yaml_node_t *n, const char *field, int *states, int *actions) {
+  cbrl_yaml *y = &l->y;
+  int err = cbrl_yaml_expect(y, n, YAML_SEQUENCE_NODE, field);
+  if (err) return err;
+  if (cbrl_yaml_length(n) == 0) return cbrl_yaml_fail(y, n, field, "must list at least one step");
+  for (int t = 0; t < cbrl_yaml_length(n); t++) {
+    yaml_node_t *st = cbrl_yaml_item(y, n, t);
+    char f[160];
+    snprintf(f, sizeof f, "%s[%d]", field, t);
+    if ((err = cbrl_yaml_expect(y, st, YAML_SEQUENCE_NODE, f))) return err;
+    if (cbrl_yaml_length(st) != 2) return cbrl_yaml_fail(y, st, f, "a step is [state, action]");
+    long s, a;
+    if ((err = cbrl_yaml_long(y, cbrl_yaml_item(y, st, 0), f, 0, l->n_states - 1, &s)) ||
+        (err = cbrl_yaml_long(y, cbrl_yaml_item(y, st, 1), f, 0, l->n_actions - 1, &a)))
+      return err;
+    states[t] = (int)s, actions[t] = (int)a;
+  }
+  return 0;
+}
+
+/* objective: preferences pairs, checked against each context's structure. */
+static int read_preferences(loader *l, const yaml_node_t *obj, double beta, cbrl_objective **out) {
+  cbrl_yaml *y = &l->y;
+  yaml_node_t *pairs = required(l, obj, "pairs", "objective");
+  if (!pairs) return CBRL_EPARSE;
+  int err = cbrl_yaml_expect(y, pairs, YAML_SEQUENCE_NODE, "objective.pairs");
+  if (err) return err;
+  int n = cbrl_yaml_length(pairs);
+  long steps = 0;
+  for (int k = 0; k < n; k++) {
+    yaml_node_t *e = cbrl_yaml_item(y, pairs, k);
+    char f[64];
+    snprintf(f, sizeof f, "objective.pairs[%d]", k);
+    if ((err = cbrl_yaml_expect(y, e, YAML_MAPPING_NODE, f)) || (err = cbrl_yaml_check_keys(y, e, f, pair_keys))) return err;
+    for (int j = 0; j < 2; j++) {
+      yaml_node_t *t = required(l, e, j ? "rejected" : "preferred", f);
+      if (!t) return CBRL_EPARSE;
+      steps += t->type == YAML_SEQUENCE_NODE ? cbrl_yaml_length(t) : 0;
+    }
+  }
+  cbrl_preference *pr = calloc((size_t)(n ? n : 1), sizeof *pr);
+  int *buf = malloc(sizeof(int) * (size_t)(2 * steps + 1));
+  cbrl_mdp *m = calloc((size_t)l->p->n_contexts, sizeof *m);
+  unsigned char *made = calloc((size_t)l->p->n_contexts, 1);
+  if (!pr || !buf || !m || !made) err = CBRL_ENOMEM;
+  long used = 0;
+  for (int k = 0; k < n && !err; k++) {
+    yaml_node_t *e = cbrl_yaml_item(y, pairs, k);
+    char f[64], tf[96];
+    snprintf(f, sizeof f, "objective.pairs[%d]", k);
+    long c = 0;
+    yaml_node_t *cn = cbrl_yaml_get(y, e, "context");
+    snprintf(tf, sizeof tf, "%s.context", f);
+    if (cn && (err = cbrl_yaml_long(y, cn, tf, 0, l->p->n_contexts - 1, &c))) break;
+    pr[k].context = (int)c;
+    pr[k].weight = 1.0;
+    if (cbrl_yaml_get(y, e, "weight") && (err = read_number(l, e, "weight", f, 1, &pr[k].weight))) break;
+    if (!(pr[k].weight > 0.0)) {
+      err = cbrl_yaml_fail(y, cbrl_yaml_get(y, e, "weight"), f, "weight must be positive, got %g", pr[k].weight);
+      break;
+    }
+    if (!made[c]) {
+      if ((err = cbrl_mdp_init(&m[c], l->p, (int)c))) break;
+      made[c] = 1;
+    }
+    for (int j = 0; j < 2 && !err; j++) {
+      const char *key = j ? "rejected" : "preferred";
+      yaml_node_t *t = cbrl_yaml_get(y, e, key);
+      snprintf(tf, sizeof tf, "%s.%s", f, key);
+      int len = t->type == YAML_SEQUENCE_NODE ? cbrl_yaml_length(t) : 0;
+      if ((err = read_trajectory(l, t, tf, buf + used, buf + used + len))) break;
+      cbrl_trajectory tr = {len, buf + used, buf + used + len};
+      int bad = cbrl_trajectory_check(&m[c], &tr);
+      if (bad >= 0) {
+        char sf[128];
+        snprintf(sf, sizeof sf, "%s[%d]", tf, bad);
+        if (bad > 0 && m[c].terminal[tr.states[bad - 1]])
+          err = cbrl_yaml_fail(y, cbrl_yaml_item(y, t, bad), sf, "the step before is in terminal state %d: an impossible sequence",
+                               tr.states[bad - 1]);
+        else
+          err = cbrl_yaml_fail(y, cbrl_yaml_item(y, t, bad), sf,
+                               "state %d cannot follow s=%d a=%d in context %ld (no such transition): an impossible sequence",
+                               tr.states[bad], tr.states[bad - 1], tr.actions[bad - 1], c);
+        break;
+      }
+      if (j) pr[k].rejected = tr;
+      else pr[k].preferred = tr;
+      used += 2 * len;
+    }
+  }
+  if (!err) err = cbrl_objective_preferences_create(out, l->p, pr, n, beta, NULL, NULL);
+  for (int c = 0; m && made && c < l->p->n_contexts; c++)
+    if (made[c]) cbrl_mdp_close(&m[c]);
+  free(m);
+  free(made);
+  free(pr);
+  free(buf);
+  return err;
+}
+
+/* objective: {kind: K, ...} (docs/PROBLEM_FILES.md, Objectives); sets l->p's objective. */
+static int read_objective(loader *l, const yaml_node_t *obj) {
+  cbrl_yaml *y = &l->y;
+  int err = cbrl_yaml_expect(y, obj, YAML_MAPPING_NODE, "objective");
+  if (err || (err = cbrl_yaml_check_keys(y, obj, "objective", objective_keys))) return err;
+  yaml_node_t *kn = required(l, obj, "kind", "objective");
+  if (!kn) return CBRL_EPARSE;
+  const char *kind = cbrl_yaml_scalar(kn) ? cbrl_yaml_scalar(kn) : "";
+  static const char *const extra[4][4] = {{NULL}, {"target", "state_weight", NULL}, {"beta", "pairs", NULL},
+                                          {"kappa", "output", NULL}};
+  int which = !strcmp(kind, "leader-reward") ? 0 : !strcmp(kind, "cross-entropy") ? 1 : !strcmp(kind, "preferences") ? 2
+              : !strcmp(kind, "welfare") ? 3 : -1;
+  if (which < 0)
+    return cbrl_yaml_fail(y, kn, "objective.kind",
+                          "unknown objective '%.40s' (leader-reward, cross-entropy, preferences, welfare)", kind);
+  for (const char *const *k = objective_keys + 1; *k; k++) {
+    int ok = 0;
+    for (int i = 0; extra[which][i]; i++) ok |= !strcmp(extra[which][i], *k);
+    if (!ok && cbrl_yaml_get(y, obj, *k)) {
+      char f[64];
+      snprintf(f, sizeof f, "objective.%s", *k);
+      return cbrl_yaml_fail(y, cbrl_yaml_get(y, obj, *k), f, "does not belong to objective %s", kind);
+    }
+  }
+  cbrl_objective *o = NULL;
+  int S = l->p->n_states, A = l->p->n_actions;
+  if (which == 0) {
+    err = cbrl_objective_leader_reward_create(&o, l->p);
+  } else if (which == 2) {
+    double beta = 1.0;
+    if (cbrl_yaml_get(y, obj, "beta") && (err = read_number(l, obj, "beta", "objective", 1, &beta))) return err;
+    if (!(beta > 0.0)) return cbrl_yaml_fail(y, cbrl_yaml_get(y, obj, "beta"), "objective.beta", "must be positive, got %g", beta);
+    err = read_preferences(l, obj, beta, &o);
+  } else {
+    size_t SA = (size_t)S * A, n = which == 1 ? SA : SA * l->p->n_contexts;
+    double *table = calloc(n, sizeof(double)), *rho = which == 1 ? calloc((size_t)S, sizeof(double)) : NULL;
+    if (!table || (which == 1 && !rho)) err = CBRL_ENOMEM;
+    const char *key = which == 1 ? "target" : "output";
+    yaml_node_t *list = err ? NULL : required(l, obj, key, "objective");
+    char lf[64];
+    snprintf(lf, sizeof lf, "objective.%s", key);
+    if (!err && !list) err = CBRL_EPARSE;
+    if (!err) err = cbrl_yaml_expect(y, list, YAML_SEQUENCE_NODE, lf);
+    unsigned char *seen = err ? NULL : calloc(SA, 1);
+    if (!err && !seen) err = CBRL_ENOMEM;
+    int listed = 0;
+    for (int i = 0; !err && i < cbrl_yaml_length(list); i++) {
+      yaml_node_t *e = cbrl_yaml_item(y, list, i);
+      char ef[96];
+      snprintf(ef, sizeof ef, "%s[%d]", lf, i);
+      long s, a = 0;
+      if ((err = cbrl_yaml_expect(y, e, YAML_MAPPING_NODE, ef)) ||
+          (err = cbrl_yaml_check_keys(y, e, ef, which == 1 ? target_keys : reward_keys)) ||
+          (err = read_index(l, e, "s", ef, S, &s)))
+        break;
+      if (which == 3) {
+        double v;
+        if ((err = read_index(l, e, "a", ef, A, &a)) || (err = read_number(l, e, "value", ef, 1, &v))) break;
+        if (cbrl_yaml_get(y, e, "coef")) {
+          err = cbrl_yaml_fail(y, cbrl_yaml_get(y, e, "coef"), ef, "an output takes no coef");
+          break;
+        }
+        if (seen[s * A + a]++) {
+          err = cbrl_yaml_fail(y, e, ef, "s=%ld a=%ld is listed twice", s, a);
+          break;
+        }
+        for (int c = 0; c < l->p->n_contexts; c++) table[(size_t)c * SA + (size_t)s * A + a] = v;
+        continue;
+      }
+      yaml_node_t *pn = required(l, e, "probs", ef);
+      char pf[128];
+      snprintf(pf, sizeof pf, "%s.probs", ef);
+      if (!pn) err = CBRL_EPARSE;
+      else if (!(err = cbrl_yaml_expect(y, pn, YAML_SEQUENCE_NODE, pf)) && cbrl_yaml_length(pn) != A)
+        err = cbrl_yaml_fail(y, pn, pf, "has %d entries, expected actions = %d", cbrl_yaml_length(pn), A);
+      if (err) break;
+      if (seen[s]++) {
+        err = cbrl_yaml_fail(y, e, ef, "state %ld is listed twice", s);
+        break;
+      }
+      double sum = 0.0;
+      for (int q = 0; q < A && !err; q++) {
+        err = cbrl_yaml_double(y, cbrl_yaml_item(y, pn, q), pf, &table[(size_t)s * A + q]);
+        if (!err && table[(size_t)s * A + q] < 0.0)
+          err = cbrl_yaml_fail(y, cbrl_yaml_item(y, pn, q), pf, "probabilities must not be negative");
+        sum += table[(size_t)s * A + q];
+      }
+      if (!err && fabs(sum - 1.0) > 1e-9) err = cbrl_yaml_fail(y, pn, pf, "sums to %.12g, not 1", sum);
+      rho[s] = 1.0;
+      listed++;
+    }
+    if (!err && which == 1) {
+      /* Unlisted states are not targeted (weight 0; their row is any distribution). */
+      for (int s = 0; s < S; s++) {
+        if (!seen[s])
+          for (int q = 0; q < A; q++) table[(size_t)s * A + q] = 1.0 / A;
+        rho[s] /= listed ? listed : 1;
+      }
+      yaml_node_t *wn = cbrl_yaml_get(y, obj, "state_weight");
+      if (wn) {
+        if (!(err = cbrl_yaml_expect(y, wn, YAML_SEQUENCE_NODE, "objective.state_weight")) && cbrl_yaml_length(wn) != S)
+          err = cbrl_yaml_fail(y, wn, "objective.state_weight", "has %d entries, expected states = %d", cbrl_yaml_length(wn), S);
+        for (int s = 0; s < S && !err; s++) {
+          err = cbrl_yaml_double(y, cbrl_yaml_item(y, wn, s), "objective.state_weight", &rho[s]);
+          if (!err && rho[s] < 0.0) err = cbrl_yaml_fail(y, cbrl_yaml_item(y, wn, s), "objective.state_weight", "must not be negative");
+        }
+      }
+      if (!err) err = cbrl_objective_cross_entropy_create(&o, l->p, table, 0, rho);
+    } else if (!err) {
+      double kappa = 0.0;
+      if (cbrl_yaml_get(y, obj, "kappa") && (err = read_number(l, obj, "kappa", "objective", 1, &kappa))) kappa = 0.0;
+      else if (!(kappa >= 0.0)) err = cbrl_yaml_fail(y, cbrl_yaml_get(y, obj, "kappa"), "objective.kappa", "must not be negative, got %g", kappa);
+      if (!err) err = cbrl_objective_welfare_create(&o, l->p, table, kappa);
+    }
+    free(table);
+    free(rho);
+    free(seen);
+  }
+  if (!err) err = cbrl_problem_set_objective(l->p, o);
+  if (err) cbrl_objective_free(o);
+  return err;
 }
 
 enum list_kind { LIST_INITIAL, LIST_TRANSITIONS, LIST_REWARD, LIST_LEADER_REWARD };
@@ -179,6 +516,9 @@ static int load(loader *l) {
   }
   if (!(n = required(l, root, "lambda", "")) || (err = cbrl_yaml_double(y, n, "lambda", &lambda))) return CBRL_EPARSE;
   if (!(lambda > 0.0)) return cbrl_yaml_fail(y, n, "lambda", "must be positive, got %g", lambda);
+  l->n_params = l->dim;
+  if ((n = cbrl_yaml_get(y, root, "transforms")) && (err = read_transforms(l, n))) return err;
+  if ((n = cbrl_yaml_get(y, root, "bounds")) && (err = read_bounds(l, n))) return err;
   yaml_node_t *contexts = required(l, root, "contexts", "");
   if (!contexts) return CBRL_EPARSE;
   if ((err = cbrl_yaml_expect(y, contexts, YAML_SEQUENCE_NODE, "contexts"))) return err;
@@ -207,9 +547,9 @@ static int load(loader *l) {
                           l->n_states, l->n_actions, n_contexts, cbrl_memory_format(need, a, sizeof a),
                           cbrl_memory_format(limit, b, sizeof b));
   }
-  l->coef = calloc((size_t)l->dim, sizeof(double));
+  l->coef = calloc((size_t)l->n_params, sizeof(double));
   if (!l->coef) return CBRL_ENOMEM;
-  if ((err = cbrl_affine_create(&l->p, (int)l->n_states, (int)l->n_actions, (int)l->dim, n_contexts)))
+  if ((err = cbrl_affine_create(&l->p, (int)l->n_states, (int)l->n_actions, (int)l->n_params, n_contexts)))
     return err;
   l->p->gamma = gamma;
   l->p->leader_gamma = leader_gamma;
@@ -259,18 +599,31 @@ static int load(loader *l) {
     return cbrl_yaml_fail(y, t ? t : c, cf, "state %d action %d is not terminal but has no transition",
                           bad_state, bad_action);
   }
-  return err;
+  if (err) return err;
+  /* A mechanism in y = T(x) (docs/MODEL.md 1.1): the affine problem in y, wrapped. */
+  if (l->n_transforms) {
+    cbrl_problem *inner = l->p;
+    l->p = NULL;
+    if ((err = cbrl_transformed_create(&l->p, inner, (int)l->dim, l->transforms, l->n_transforms))) return err;
+  }
+  if (l->lower && (err = cbrl_problem_set_bounds(l->p, l->lower, l->upper, NULL))) return err;
+  if ((n = cbrl_yaml_get(y, root, "objective")) && (err = read_objective(l, n))) return err;
+  return 0;
 }
 
 int cbrl_tabular_load(cbrl_problem **out, const char *path, char *err, size_t err_size) {
   if (!out || !path) return CBRL_EINVAL;
   loader l;
   memset(&l, 0, sizeof l);
-  int rc = cbrl_yaml_load(&l.y, path, err, err_size);
+  int rc = cbrl_yaml_load_flags(&l.y, path, CBRL_YAML_ALIASES, err, err_size);
   if (!rc) rc = load(&l);
   if (rc == CBRL_ENOMEM && err && err_size) snprintf(err, err_size, "%s: out of memory", path);
   cbrl_yaml_close(&l.y);
   free(l.coef);
+  free(l.transforms);
+  free(l.inputs);
+  free(l.lower);
+  free(l.upper);
   if (rc) {
     cbrl_problem_free(l.p);
     return rc;

@@ -18,6 +18,7 @@
 
 #include "cbrl/errors.h"
 #include "cbrl/run/plot.h"
+#include "cbrl/soft_dqn.h"
 #include "cbrl/run/tensorboard.h"
 #include "cbrl/run/outfile.h"
 #include "cbrl/run/follower_process.h"
@@ -154,7 +155,8 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
   x_t = malloc(sizeof(double) * (size_t)p->dim);
   if (!x0 || !x_t) err = CBRL_ENOMEM;
   if (!err) err = cbrl_env_simulator_create(env, r->simulator, p, &simulator);
-  int uses_follower = r->algorithm == CBRL_ALG_HPGD || r->algorithm == CBRL_ALG_HPGD_BATCH || r->algorithm == CBRL_ALG_HPGD_CRITIC;
+  int uses_follower =
+      r->algorithm == CBRL_ALG_HPGD || r->algorithm == CBRL_ALG_HPGD_BATCH || r->algorithm == CBRL_ALG_HPGD_CRITIC;
   if (!err && uses_follower && c->follower == CBRL_RUN_FOLLOWER_SOFT_Q)
     err = cbrl_follower_soft_q_create(&follower, p, c->follower_iterations, CBRL_SCHEDULE_RESCALED_LINEAR);
   if (!err && uses_follower && c->follower == CBRL_RUN_FOLLOWER_ONLINE &&
@@ -169,6 +171,28 @@ static int run_until(const cbrl_config *c, const cbrl_run_spec *r, cbrl_run_resu
     if ((err = cbrl_follower_process_create(&follower, p, &po, why, sizeof why))) {
       res->failed = 1;
       snprintf(res->error, sizeof res->error, "cannot start the follower: %.220s", why);
+      goto done;
+    }
+  }
+  if (!err && uses_follower && c->follower == CBRL_RUN_FOLLOWER_SOFT_DQN) {
+    /* The network's initial weights come from the run's seed. */
+    cbrl_soft_dqn_opts d;
+    cbrl_soft_dqn_opts_default(&d);
+    d.steps = c->dqn_steps;
+    d.hidden[0] = d.hidden[1] = (int)c->dqn_hidden;
+    d.batch_size = (int)c->dqn_batch;
+    d.epsilon_steps = c->dqn_epsilon_steps;
+    d.learning_rate = c->dqn_learning_rate;
+    d.seed = (uint64_t)r->seed;
+    if (c->n_dqn_heads) {
+      d.heads = CBRL_SOFT_DQN_FACTORISED;
+      d.n_head_sizes = c->n_dqn_heads;
+      for (int h = 0; h < c->n_dqn_heads; h++) d.head_sizes[h] = (int)c->dqn_heads[h];
+    }
+    if ((err = cbrl_follower_soft_dqn_create(&follower, p, &d)) == CBRL_EINVAL) {
+      res->failed = 1;
+      snprintf(res->error, sizeof res->error, "dqn_heads: the sizes' product must be the problem's %d actions",
+               p->n_actions);
       goto done;
     }
   }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
+#include "cbrl/objective.h"
 
 typedef struct exact_context {
   cbrl_mdp mdp;
@@ -23,6 +24,8 @@ typedef struct exact_context {
   double *w_rbar;    /* n_states x n_actions */
   double *w_log_p;   /* n_transitions */
   double *w_log_mu;  /* n_states */
+  double *ct_r;      /* n_states x n_actions: a general objective's r-cotangent (else NULL) */
+  void *objective_scratch; /* the objective's scratch_size bytes (else NULL) */
   cbrl_soft_stats stats; /* best response, plus the products of every later solve */
   double *x;             /* dim: the x of the last set_x */
   int have_x;
@@ -47,6 +50,8 @@ static void context_close(exact_context *c) {
   free(c->w_rbar);
   free(c->w_log_p);
   free(c->w_log_mu);
+  free(c->ct_r);
+  free(c->objective_scratch);
   free(c->x);
 }
 
@@ -91,6 +96,14 @@ int cbrl_exact_create(cbrl_exact **out, const cbrl_problem *p) {
       err = CBRL_ENOMEM;
       goto fail;
     }
+    if (p->objective) {
+      c->ct_r = calloc(SA, sizeof(double));
+      c->objective_scratch = calloc(p->objective->scratch_size ? p->objective->scratch_size : 1, 1);
+      if (!c->ct_r || !c->objective_scratch) {
+        err = CBRL_ENOMEM;
+        goto fail;
+      }
+    }
   }
   *out = e;
   return 0;
@@ -107,6 +120,7 @@ void cbrl_exact_reset(cbrl_exact *e) {
     memset(c->vbar, 0, S * sizeof(double));
     memset(c->occupancy, 0, S * sizeof(double));
     memset(c->adjoint, 0, S * sizeof(double));
+    if (c->objective_scratch) memset(c->objective_scratch, 0, e->problem->objective->scratch_size);
   }
 }
 
@@ -162,8 +176,77 @@ int cbrl_exact_respond(cbrl_exact *e, int context) {
   return status;
 }
 
+/* A general objective (docs/MODEL.md 3.1): grad f = df/dx + sum_{s,a} df/dpi pi gA / lam. The
+   objective gives df/dlog pi = pi df/dpi =: h and its partials at fixed pi; the response term is
+   the default's with w = (h - pi sum_b h(s,b)) / lam (centred, since gA is), turned into the
+   r- and log P-cotangents z and gam z V* by the same adjoint solve. */
+static int objective_value(cbrl_exact *e, int context, double *f, double *grad) {
+  const cbrl_problem *p = e->problem;
+  const cbrl_objective *obj = p->objective;
+  exact_context *c = &e->ctx[context];
+  cbrl_mdp *m = &c->mdp;
+  cbrl_soft_solver *w = &c->follower;
+  int S = p->n_states, A = p->n_actions;
+  size_t SA = (size_t)S * A, nnz = (size_t)m->n_transitions;
+  double lam = p->lambda, gam = p->gamma;
+  int status = c->respond_status;
+  if (!c->ct_r) return CBRL_EINVAL; /* the objective was set after this workspace was made */
+  cbrl_objective_input in = {p, context, c->x, m, w, c->objective_scratch};
+  cbrl_objective_output out = {0};
+  if (grad) {
+    memset(grad, 0, sizeof(double) * (size_t)p->dim);
+    memset(c->qbar, 0, SA * sizeof(double));
+    memset(c->ct_r, 0, SA * sizeof(double));
+    memset(c->w_rbar, 0, SA * sizeof(double));
+    memset(c->w_log_p, 0, (nnz ? nnz : 1) * sizeof(double));
+    memset(c->w_log_mu, 0, (size_t)S * sizeof(double));
+    out = (cbrl_objective_output){0.0, grad, c->qbar, c->ct_r, c->w_rbar, c->w_log_p, c->w_log_mu};
+  }
+  status = worse(status, obj->ops->evaluate(obj, &in, &out));
+  add_stats(c, w);
+  if (status && status != CBRL_ENOCONV) return status;
+  if (!isfinite(out.f)) return CBRL_ENONFINITE;
+  if (f) *f = out.f;
+  if (!grad) return status;
+  double *h = c->qbar;
+  for (int s = 0; s < S; s++) {
+    double sum = 0.0;
+    for (int a = 0; a < A; a++) sum += h[(size_t)s * A + a];
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      h[sa] = (h[sa] - w->pi[sa] * sum) / lam;
+    }
+  }
+  memset(c->b, 0, sizeof(double) * (size_t)S);
+  for (int s = 0; s < S; s++) {
+    if (m->terminal[s]) continue;
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) c->b[m->next[k]] += m->prob[k] * h[sa];
+    }
+  }
+  status = worse(status, cbrl_soft_solver_occupancy(w, m, gam, c->b, c->adjoint));
+  add_stats(c, w);
+  if (status == CBRL_ENONFINITE || status == CBRL_ECANCELED) return status;
+  for (int s = 0; s < S; s++)
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      double z = h[sa] + gam * w->pi[sa] * c->adjoint[s];
+      c->ct_r[sa] += z;
+      if (m->terminal[s]) continue;
+      for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) c->w_log_p[k] += m->prob[k] * gam * z * w->v[m->next[k]];
+    }
+  cbrl_cotangent ct = {c->ct_r, c->w_rbar, c->w_log_p, c->w_log_mu};
+  int err = cbrl_mdp_vjp(m, p, context, c->x, &ct, grad);
+  if (err) return err;
+  for (int j = 0; j < p->dim; j++)
+    if (!isfinite(grad[j])) return CBRL_ENONFINITE;
+  return status;
+}
+
 int cbrl_exact_value(cbrl_exact *e, int context, double *f, double *grad) {
   if (!e || context < 0 || context >= e->problem->n_contexts || !e->ctx[context].solved) return CBRL_EINVAL;
+  if (e->problem->objective) return objective_value(e, context, f, grad);
   const cbrl_problem *p = e->problem;
   exact_context *c = &e->ctx[context];
   const double *x = c->x;

@@ -53,8 +53,9 @@ static int tp_reward_jacobian(const cbrl_problem *p, int c, const double *x, con
 
 static void tp_destroy(cbrl_problem *p) { free(p->impl); }
 
-static const cbrl_problem_ops types_ops = {tp_n_transitions, tp_structure, tp_evaluate, tp_vjp, tp_destroy,
-                                           tp_reward_jacobian, NULL, NULL};
+static const cbrl_problem_ops types_ops = {.n_transitions = tp_n_transitions, .structure = tp_structure,
+                                           .evaluate = tp_evaluate, .vjp = tp_vjp, .destroy = tp_destroy,
+                                           .reward_jacobian = tp_reward_jacobian};
 
 int cbrl_problem_types_create(cbrl_problem **out, cbrl_problem *const *types, const double *weights, int n_types) {
   if (!out || !types || !weights || n_types < 1) return CBRL_EINVAL;
@@ -89,8 +90,8 @@ int cbrl_problem_types_create(cbrl_problem **out, cbrl_problem *const *types, co
   }
   /* AMD asks for the reward Jacobian only where a problem has one: every type must. */
   if (!all_jac) {
-    static const cbrl_problem_ops types_ops_nojac = {tp_n_transitions, tp_structure, tp_evaluate, tp_vjp,
-                                                     tp_destroy, NULL, NULL, NULL};
+    static const cbrl_problem_ops types_ops_nojac = {.n_transitions = tp_n_transitions, .structure = tp_structure,
+                                                     .evaluate = tp_evaluate, .vjp = tp_vjp, .destroy = tp_destroy};
     p->ops = &types_ops_nojac;
   }
   p->gamma = t0->gamma;

@@ -52,12 +52,11 @@ int cbrl__hpgd_unbiased(cbrl_hpgd *h, int context, const double *x, const cbrl_m
                         const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
                         cbrl_estimate_info *info);
 
+/* The batch estimate from a follower's completed batch b (src/trajectory.c), copied into the workspace. */
+int cbrl__hpgd_from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_batch *b,
+                          const cbrl_hpgd_opts *o, double *grad, cbrl_estimate_info *info);
 int cbrl__hpgd_critic(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
                       const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
                       cbrl_estimate_info *info);
-/* The batch estimate from a follower's completed batch b (src/trajectory.c), copied into the
-   workspace; o gives the baseline and variant options. */
-int cbrl__hpgd_from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_batch *b,
-                          const cbrl_hpgd_opts *o, double *grad, cbrl_estimate_info *info);
 
 #endif /* CBRL_HPGD_INTERNAL_H */

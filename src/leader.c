@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cbrl/bounds.h"
 #include "cbrl/errors.h"
 #include "clip.h"
 #include "cbrl/exact.h"
+#include "cbrl/objective.h"
 #include "cbrl/zero_order.h"
 
 static const char *const clip_names[CBRL_CLIP_COUNT_] = {"average", "per-context", "growing"};
@@ -107,6 +109,8 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
     return CBRL_EINVAL;
   int err = cbrl_problem_validate(p);
   if (err) return err;
+  /* HPGD, RT-Q and AMD estimate a discounted leader reward's gradient (docs/MODEL.md 3.1). */
+  if ((err = cbrl_objective_supports(p, cbrl_algorithm_name(o->algorithm), NULL, 0))) return err;
   cbrl_leader *L = calloc(1, sizeof *L);
   if (!L) return CBRL_ENOMEM;
   L->problem = p;
@@ -122,6 +126,12 @@ int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_lead
     goto fail;
   }
   for (size_t j = 0; j < d; j++) L->x[j] = x0 ? x0[j] : o->init_std * cbrl_rng_normal(&L->rng);
+  /* A given x_0 must lie in the box (docs/MODEL.md 1.1); a random one is projected into it. */
+  if (x0 && cbrl_bounds_violation(p, L->x) >= 0) {
+    err = CBRL_ERANGE;
+    goto fail;
+  }
+  cbrl_bounds_project(p, L->x);
   if ((err = cbrl__clip_init(&L->clip, o, p->n_contexts, p->dim, p->context_weight))) goto fail;
   if ((err = cbrl_exact_create(&L->exact, p))) goto fail;
   cbrl_exact_set_cancel(L->exact, o->cancel);
@@ -365,6 +375,7 @@ static int finish_step(cbrl_leader *L, int k, int64_t t, int with_metrics, cbrl_
       L->x[j] += o->learning_rate * (L->adam_m[j] / c1) / (sqrt(L->adam_v[j] / c2) + o->adam_eps);
     }
   }
+  cbrl_bounds_project(p, L->x); /* projected SGD or Adam (docs/MODEL.md 1.1) */
   for (int j = 0; j < d; j++)
     if (!isfinite(L->x[j])) return CBRL_ENONFINITE;
   if (out) *out = met;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cbrl/errors.h"
+#include "cbrl/objective.h"
 
 int cbrl_problem_create(cbrl_problem **out, const cbrl_problem_ops *ops, void *impl,
                         int n_states, int n_actions, int dim, int n_contexts) {
@@ -38,6 +39,9 @@ int cbrl_problem_create(cbrl_problem **out, const cbrl_problem_ops *ops, void *i
 void cbrl_problem_free(cbrl_problem *p) {
   if (!p) return;
   if (p->ops && p->ops->destroy) p->ops->destroy(p);
+  cbrl_objective_free(p->objective);
+  free(p->x_lower);
+  free(p->x_upper);
   free(p->context_weight);
   free(p);
 }

@@ -108,6 +108,10 @@ int cbrl_hpgd_estimate_batch(cbrl_hpgd *h, int context, const double *x, const c
                              size_t msg_size) {
   if (msg && msg_size) msg[0] = 0;
   if (!h || !x || !m || !b || !o || !grad || context < 0 || context >= h->problem->n_contexts) return CBRL_EINVAL;
+  if (o->kind == CBRL_HPGD_CRITIC)
+    return fail(msg, msg_size, CBRL_ENOTSUP,
+                "the critic estimator needs the follower's policy table for its baseline: use hpgd-batch, or a"
+                " follower that answers with a policy");
   if (o->kind != CBRL_HPGD_BATCH)
     return fail(msg, msg_size, CBRL_ENOTSUP,
                 "the unbiased HPGD estimator draws its own branching rollouts from states it chooses, which a batch"

@@ -41,7 +41,8 @@ CBRL_API int cbrl_exact_set_x(cbrl_exact *e, int context, const double *x);
 CBRL_API int cbrl_exact_respond(cbrl_exact *e, int context);
 
 /* Computes f and, if grad (dim) is non-NULL, its gradient from the context's last best response,
-   without solving again; CBRL_EINVAL if there is none since the last cbrl_exact_set_x. */
+   without solving again; CBRL_EINVAL if there is none since the last cbrl_exact_set_x. f is the
+   problem's objective (docs/MODEL.md 3.1), the discounted leader reward by default. */
 CBRL_API int cbrl_exact_value(cbrl_exact *e, int context, double *f, double *grad);
 
 /* Computes F(x) = sum_xi q_xi f; f_context (n_contexts) and grad (dim) may be NULL. */
@@ -58,7 +59,8 @@ CBRL_API const cbrl_soft_stats *cbrl_exact_stats(const cbrl_exact *e, int contex
 /* Returns the MDP of a context at the x of the last call. */
 CBRL_API const cbrl_mdp *cbrl_exact_mdp(const cbrl_exact *e, int context);
 
-/* Returns the leader's value Vbar (n_states) of a context at the x of the last call. */
+/* Returns the leader's value Vbar (n_states) of a context at the x of the last call (for the
+   default objective only, as is cbrl_exact_occupancy). */
 CBRL_API const double *cbrl_exact_leader_value(const cbrl_exact *e, int context);
 
 /* Returns the leader-discounted occupancy d (n_states) of the last gradient call. */

@@ -103,7 +103,9 @@ typedef struct cbrl_leader_metrics {
 typedef struct cbrl_leader cbrl_leader;
 
 /* Creates a leader for p (which must outlive it); x0 (dim) may be NULL. Returns CBRL_ENOTSUP
-   for AMD on problems AMD cannot handle. */
+   for AMD on problems AMD cannot handle, and for HPGD, RT-Q and AMD on an objective other than
+   the leader reward (cbrl_objective_supports says why). With bounds on p (cbrl/bounds.h), a
+   given x0 outside them is CBRL_ERANGE, a random x_0 is projected into them, and so is every step. */
 CBRL_API int cbrl_leader_create(cbrl_leader **out, const cbrl_problem *p, const cbrl_leader_opts *o,
                                 const double *x0);
 

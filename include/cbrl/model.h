@@ -106,6 +106,11 @@ struct cbrl_problem {
                              0 (cbrl_problem_create's default) when they need none */
   int n_features;         /* length of ops->features' vectors (0: no features) */
   int feature_nnz;        /* at most this many of them non-zero per (s, a) */
+  /* The leader's objective and x's box (docs/MODEL.md 3.1, 1.1): NULL means the discounted
+     leader reward and an unbounded x. Owned by the problem (cbrl/objective.h, cbrl/bounds.h). */
+  struct cbrl_objective *objective;
+  double *x_lower; /* dim, entries may be -INFINITY; NULL: no bounds */
+  double *x_upper; /* dim, entries may be +INFINITY; set with x_lower */
 };
 
 /* Allocates a problem with uniform context weights; the caller then sets discounts and temperature. */

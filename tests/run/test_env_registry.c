@@ -7,10 +7,10 @@
 #include "cbrl/run/env_registry.h"
 
 static void every_environment_builds_its_problem(void **state) {
-  static const char *const names[4] = {"four-rooms", "random", "tax-design", "file"};
-  assert_int_equal(cbrl_env_count(), 4);
+  static const char *const names[5] = {"four-rooms", "random", "tax-design", "file", "contract"};
+  assert_int_equal(cbrl_env_count(), 5);
   assert_null(cbrl_env_find("mars"));
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 5; i++) {
     const cbrl_env *e = cbrl_env_find(names[i]);
     assert_non_null(e);
     assert_ptr_equal(e, cbrl_env_at(i));

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cbrl/bounds.h"
+#include "cbrl/objective.h"
 #include "cbrl/run/problem_file.h"
 #include "cbrl/soft_solver.h"
 
@@ -111,10 +113,17 @@ static const bad_case bad_cases[] = {
     {"terminal_scalar", HEAD "terminal: 2\n" CTX, ":7: terminal: expected a list"},
     {"syntax_error", HEAD "contexts: [\n", "YAML syntax error"},
     {"bad_indent", "format: cbrl-tabular-1\n states: 3\n", ":2: YAML syntax error"},
-    {"alias", HEAD "base: &b {s: 0}\ncontexts:\n  - weight: 1\n    initial: [*b]\n", ":10: YAML aliases are not allowed"},
+    {"alias_in_unknown_key", HEAD "base: &b {s: 0}\ncontexts:\n  - weight: 1\n    initial: [*b]\n", ":7: base: unknown field"},
     {"billion_laughs",
-     "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n",
-     ":2: YAML aliases are not allowed"},
+     "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+     "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
+     ":4: YAML aliases expand the document to 8.31e+03 nodes"},
+    {"alias_cycle", HEAD "contexts:\n  - &c\n    weight: 1\n    initial: [*c]\n", ":10: alias *c inside its own anchor: a cycle"},
+    {"alias_too_deep", "a: &a [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n"
+     "b: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[*a]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+     ":2: nesting deeper than 64 levels once alias *a is expanded"},
+    {"merge_not_mapping", HEAD "contexts:\n  - <<: 5\n    weight: 1\n", ":8: contexts[0].<<: a merge key takes a mapping"},
+    {"merge_unknown_key", HEAD "contexts:\n  - <<: {weight: 1, colour: red}\n", ":8: contexts[0].colour: unknown field"},
     {"tab_indent", "format: cbrl-tabular-1\n\tstates: 3\n", "YAML syntax error"},
     /* Issue 13 class 1: a stream of more than one document is refused, not cut to the first. */
     {"two_documents", HEAD CTX "---\n" HEAD CTX, ":18: a second YAML document"},
@@ -247,6 +256,147 @@ static void discounts_near_one_are_solved_or_refused(void **state) {
 }
 
 /* Class 5: a pipe is read once and parsed like the file. */
+/* F and its gradient of a problem at x, by the exact solver. */
+static double value_and_gradient(const cbrl_problem *p, const double *x, double *g) {
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  double F;
+  assert_ok(cbrl_exact_evaluate(e, x, &F, NULL, g));
+  cbrl_exact_free(e);
+  return F;
+}
+
+/* Two contexts that differ in one reward, written out and with an anchor, an alias and a merge
+   key: the same problem. */
+static void aliases_and_merge_keys_expand_to_the_same_problem(void **state) {
+  const char *plain = HEAD "contexts:\n"
+                      "  - {weight: 0.5, initial: [{s: 0}], reward: [{s: 1, a: 0, value: 1, coef: [1, 0]}],\n" TRANS
+                      "    }\n"
+                      "  - {weight: 0.5, initial: [{s: 0}], reward: [{s: 1, a: 0, value: 2, coef: [1, 0]}],\n" TRANS
+                      "    }\n";
+  const char *aliased = HEAD "contexts:\n"
+                        "  - &low {weight: 0.5, initial: [{s: 0}], reward: [{s: 1, a: 0, value: 1, coef: [1, 0]}],\n" TRANS
+                        "    }\n"
+                        "  - <<: *low\n"
+                        "    reward: [{s: 1, a: 0, value: 2, coef: [1, 0]}]\n";
+  char err[512];
+  cbrl_problem *a, *b;
+  if (cbrl_tabular_load(&a, write_file("plain", plain, strlen(plain)), err, sizeof err)) fail_msg("%s", err);
+  if (cbrl_tabular_load(&b, write_file("aliased", aliased, strlen(aliased)), err, sizeof err)) fail_msg("%s", err);
+  double x[2] = {0.3, -0.2}, ga[2], gb[2];
+  assert_close(value_and_gradient(a, x, ga), value_and_gradient(b, x, gb), 1e-14, 0);
+  for (int j = 0; j < 2; j++) assert_close(ga[j], gb[j], 1e-13, 1e-15);
+  cbrl_mdp m;
+  assert_ok(cbrl_mdp_init(&m, b, 1));
+  assert_ok(cbrl_mdp_evaluate(&m, b, 1, x));
+  assert_close(m.r[2], 2.0 + 0.3, 1e-15, 0); /* the merge's own reward overrides the anchor's */
+  cbrl_mdp_close(&m);
+  cbrl_problem_free(a);
+  cbrl_problem_free(b);
+}
+
+/* bounds reach the problem; transforms make the mechanism that value + coef . T(x) gives. */
+static void bounds_and_transforms_are_loaded(void **state) {
+  const char *text = "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.9\nlambda: 0.5\n"
+                     "bounds:\n  - {x: 0, low: -1, high: 2}\n  - {x: 1, high: 3}\n"
+                     "transforms:\n  - {kind: range, x: 0, low: 0, high: 4}\n  - {kind: softmax, x: [0, 1], scale: 2}\n"
+                     "  - {kind: softplus, x: 1}\n"
+                     "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n" TRANS
+                     "    reward: [{s: 1, a: 0, value: 1, coef: [1, 0.5, 0, 0]}]\n"
+                     "    leader_reward: [{s: 0, a: 1, value: 0, coef: [0, 0, 1, 2]}]\n";
+  char err[512];
+  cbrl_problem *p;
+  if (cbrl_tabular_load(&p, write_file("transformed", text, strlen(text)), err, sizeof err)) fail_msg("%s", err);
+  assert_int_equal(p->dim, 2);
+  assert_true(cbrl_bounds_present(p));
+  assert_close(p->x_lower[0], -1.0, 0, 0);
+  assert_close(p->x_upper[0], 2.0, 0, 0);
+  assert_true(isinf(p->x_lower[1]) && p->x_lower[1] < 0);
+  assert_close(p->x_upper[1], 3.0, 0, 0);
+  double x[2] = {0.4, -0.6};
+  cbrl_mdp m;
+  assert_ok(cbrl_mdp_init(&m, p, 0));
+  assert_ok(cbrl_mdp_evaluate(&m, p, 0, x));
+  double range = 4.0 / (1.0 + exp(-0.4)), sm0 = 2.0 * exp(0.4) / (exp(0.4) + exp(-0.6));
+  double sm1 = 2.0 - sm0, sp = log1p(exp(-0.6));
+  assert_close(m.r[2], 1.0 + range + 0.5 * sm0, 1e-14, 0);
+  assert_close(m.rbar[1], sm1 + 2.0 * sp, 1e-14, 0);
+  cbrl_mdp_close(&m);
+  /* The gradient through the transforms against central differences of F. */
+  double g[2], gp[2], F0 = value_and_gradient(p, x, g);
+  (void)F0;
+  for (int j = 0; j < 2; j++) {
+    double h = 1e-5, xp[2] = {x[0], x[1]}, xm[2] = {x[0], x[1]};
+    xp[j] += h, xm[j] -= h;
+    double fd = (value_and_gradient(p, xp, gp) - value_and_gradient(p, xm, gp)) / (2 * h);
+    assert_close(g[j], fd, 1e-6, 1e-8);
+  }
+  cbrl_problem_free(p);
+}
+
+/* examples/contract_two_types.yaml is the problem env/contract.c builds with the same options. */
+static void contract_example_equals_the_environment(void **state) {
+  char err[512];
+  cbrl_problem *a, *b;
+  if (cbrl_tabular_load(&a, CBRL_SOURCE_DIR "/examples/contract_two_types.yaml", err, sizeof err)) fail_msg("%s", err);
+  cbrl_contract_opts o;
+  cbrl_contract_opts_default(&o);
+  o.n_stages = 2, o.repeat = 1, o.participation = 1, o.n_types = 2, o.budget = 3.0;
+  o.type_weight[0] = o.type_weight[1] = 0.5;
+  for (int e = 0; e < 3; e++) o.effort_cost[1][e] = 1.5 * o.effort_cost[0][e];
+  o.outside_option[0] = 0.1, o.outside_option[1] = 0.2;
+  assert_ok(cbrl_contract_create(&b, &o));
+  assert_int_equal(a->dim, b->dim);
+  for (int j = 0; j < a->dim; j++) {
+    assert_close(a->x_lower[j], b->x_lower[j], 0, 0);
+    assert_close(a->x_upper[j], b->x_upper[j], 0, 0);
+  }
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 2, 2);
+  for (int t = 0; t < 3; t++) {
+    double x[6], ga[6], gb[6];
+    for (int j = 0; j < 6; j++) x[j] = 3.0 * cbrl_rng_uniform(&rng);
+    assert_close(value_and_gradient(a, x, ga), value_and_gradient(b, x, gb), 1e-12, 1e-14);
+    for (int j = 0; j < 6; j++) assert_close(ga[j], gb[j], 1e-9, 1e-12);
+  }
+  cbrl_problem_free(a);
+  cbrl_problem_free(b);
+}
+
+/* An objective section gives the problem the objective the C API builds from the same data. */
+static void objectives_are_loaded(void **state) {
+  const char *head = "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.9\nlambda: 0.5\n";
+  const char *ctx = "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n" TRANS
+                    "    reward: [{s: 1, a: 0, value: 1, coef: [1, 0]}, {s: 2, a: 1, value: 0, coef: [0, 1]}]\n";
+  const char *objectives[3] = {
+      "objective:\n  kind: welfare\n  kappa: 0.7\n  output: [{s: 0, a: 1, value: 1.0}, {s: 1, a: 0, value: 3.0}]\n",
+      "objective:\n  kind: cross-entropy\n  target: [{s: 1, probs: [0.9, 0.1]}, {s: 2, probs: [0.3, 0.7]}]\n",
+      "objective:\n  kind: preferences\n  beta: 0.5\n  pairs:\n    - {weight: 2, preferred: [[0, 1], [0, 0]], rejected: [[0, 0]]}\n"};
+  double y[6] = {0, 1.0, 3.0, 0, 0, 0};
+  double t[6] = {0.5, 0.5, 0.9, 0.1, 0.3, 0.7}, rho[3] = {0, 0.5, 0.5};
+  int ps[2] = {0, 0}, pa[2] = {1, 0}, rs[1] = {0}, ra[1] = {0};
+  cbrl_preference pair = {0, 2.0, {2, ps, pa}, {1, rs, ra}};
+  for (int i = 0; i < 3; i++) {
+    char text[2048], err[512];
+    snprintf(text, sizeof text, "%s%s%s", head, objectives[i], ctx);
+    cbrl_problem *a, *b;
+    if (cbrl_tabular_load(&a, write_file("objective", text, strlen(text)), err, sizeof err)) fail_msg("%s", err);
+    snprintf(text, sizeof text, "%s%s", head, ctx);
+    if (cbrl_tabular_load(&b, write_file("plain", text, strlen(text)), err, sizeof err)) fail_msg("%s", err);
+    cbrl_objective *o;
+    if (i == 0) assert_ok(cbrl_objective_welfare_create(&o, b, y, 0.7));
+    if (i == 1) assert_ok(cbrl_objective_cross_entropy_create(&o, b, t, 0, rho));
+    if (i == 2) assert_ok(cbrl_objective_preferences_create(&o, b, &pair, 1, 0.5, NULL, NULL));
+    assert_ok(cbrl_problem_set_objective(b, o));
+    assert_int_equal(a->objective->kind, b->objective->kind);
+    double x[2] = {0.3, -0.4}, ga[2], gb[2];
+    assert_close(value_and_gradient(a, x, ga), value_and_gradient(b, x, gb), 1e-13, 1e-15);
+    for (int j = 0; j < 2; j++) assert_close(ga[j], gb[j], 1e-12, 1e-14);
+    cbrl_problem_free(a);
+    cbrl_problem_free(b);
+  }
+}
+
 static void problem_from_a_pipe_equals_the_file(void **state) {
   char err[512], fifo[128], cmd[512];
   snprintf(fifo, sizeof fifo, "%s/fifo", dir);
@@ -342,6 +492,10 @@ int main(int argc, char **argv) {
       cmocka_unit_test(subnormal_numbers_are_accepted),
       cmocka_unit_test(discounts_near_one_are_solved_or_refused),
       cmocka_unit_test(problem_from_a_pipe_equals_the_file),
+      cmocka_unit_test(aliases_and_merge_keys_expand_to_the_same_problem),
+      cmocka_unit_test(bounds_and_transforms_are_loaded),
+      cmocka_unit_test(contract_example_equals_the_environment),
+      cmocka_unit_test(objectives_are_loaded),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);

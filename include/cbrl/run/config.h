@@ -16,6 +16,8 @@
 #define CBRL_RUN_FOLLOWER_SOFT_Q 1
 #define CBRL_RUN_FOLLOWER_ONLINE 2  /* cbrl_follower_online_create: learns from its own episodes */
 #define CBRL_RUN_FOLLOWER_COMMAND 3 /* an external process (cbrl/run/follower_process.h) */
+#define CBRL_RUN_FOLLOWER_SOFT_DQN 4  /* cbrl_follower_soft_dqn_create (cbrl/soft_dqn.h) */
+#define CBRL_DQN_HEADS_MAX 4
 #define CBRL_SEEDS_MAX 1000
 #define CBRL_INIT_X_MAX 1024 /* values of an init_x list; a longer x comes from a store */
 
@@ -56,6 +58,11 @@ typedef struct cbrl_config {
   char follower_command[1024]; /* command: the program and its arguments */
   int follower_mode;        /* command: cbrl_process_mode (serve, trajectories) */
   double follower_timeout;  /* command: seconds per message */
+  long dqn_steps;           /* soft-dqn: training steps per response */
+  int n_dqn_heads;          /* soft-dqn: 0 joint heads, else factorised over dqn_heads */
+  long dqn_heads[CBRL_DQN_HEADS_MAX];
+  long dqn_hidden, dqn_batch, dqn_epsilon_steps; /* soft-dqn: width of both hidden layers, ... */
+  double dqn_learning_rate;
   long rtq_levels;          /* hpgd-rtq */
   long rtq_inner_samples;   /* hpgd-rtq: 0, batch estimates inside; N, means of N unbiased samples */
   long tax_bins;            /* env tax-design: asset grid */

@@ -1,0 +1,117 @@
+"""The leader loop (docs/MODEL.md 4): gradient ascent on F with any algorithm and optimiser
+setting of cbrl_leader_opts, one context per iteration."""
+import numpy as np
+
+from . import _ffi
+from ._ffi import ffi, lib, ptr
+from .estimate import Simulator
+from .exact import Exact
+from .problem import call
+
+_NAMED = set(_ffi.string(lib.cbrl_py_leader_opts_name_keys()).split(","))
+_NUMERIC = set(_ffi.string(lib.cbrl_py_leader_opts_keys()).split(","))
+METRICS = _ffi.string(lib.cbrl_py_leader_metric_names()).split(",")
+_INT_METRICS = {"iteration", "context", "env_steps", "follower_iterations", "follower_products", "follower_samples",
+                "level", "clipped"}
+
+
+def leader_options():
+    """The option names Leader takes: the numeric ones and the named ones (values by name)."""
+    return sorted(_NUMERIC), sorted(_NAMED)
+
+
+class Leader:
+    """A leader (cbrl_leader) on a problem. ``algorithm`` is hpgd-batch (the paper's), hpgd,
+    zero-order, amd, exact or hpgd-rtq; the other options are cbrl_leader_opts' fields by name
+    (leader_options(): learning_rate, max_grad_norm, optimizer='adam', clip='per-context',
+    hpgd_steps, seed, ...), defaults the paper's. ``follower`` (a cbrl.Follower, Python ones
+    included) answers hpgd and hpgd-batch; ``simulator`` is a simulator name; ``x0`` the start
+    (default N(0, init_std^2) from the seed)."""
+
+    def __init__(self, problem, algorithm="hpgd-batch", x0=None, follower=None, simulator=None, **options):
+        self.problem = problem
+        opts = ffi.new("cbrl_leader_opts **")
+        call(lib.cbrl_py_leader_opts_new(opts))
+        self._opts = ffi.gc(opts[0], lib.cbrl_py_leader_opts_free)
+        err = _ffi.err_buffer()
+        if algorithm == "rtq":
+            algorithm = "hpgd-rtq"
+        call(lib.cbrl_py_leader_opts_set_name(self._opts, b"algorithm", str(algorithm).encode(), err,
+                                              _ffi.ERR_SIZE), err)
+        for key, value in options.items():
+            if key in _NAMED:
+                call(lib.cbrl_py_leader_opts_set_name(self._opts, key.encode(), str(value).encode(), err,
+                                                      _ffi.ERR_SIZE), err)
+            elif key in _NUMERIC:
+                if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                    raise TypeError("%s: expected a number, got %r" % (key, value))
+                call(lib.cbrl_py_leader_opts_set(self._opts, key.encode(), float(value), err, _ffi.ERR_SIZE), err)
+            else:
+                raise TypeError("%s: not a leader option (numeric: %s; named: %s)"
+                                % (key, ", ".join(sorted(_NUMERIC)), ", ".join(sorted(_NAMED))))
+        self.follower = follower
+        self.simulator = Simulator(problem, simulator) if isinstance(simulator, str) else simulator
+        self._cancel = ffi.new("int *")
+        lib.cbrl_py_leader_opts_set_objects(self._opts, follower._h if follower is not None else ffi.NULL,
+                                            self.simulator._h if self.simulator is not None else ffi.NULL,
+                                            self._cancel)
+        x0p = ffi.NULL
+        if x0 is not None:
+            x0 = problem.check_x(x0, "x0")
+            x0p = ptr(x0)
+        out = ffi.new("cbrl_leader **")
+        rc = lib.cbrl_py_leader_create(problem._h, self._opts, x0p, out)
+        if rc == -8 and algorithm == "amd":  # CBRL_ENOTSUP
+            raise _ffi.CbrlError("leader: amd: this problem's P or mu depends on x, which AMD does not model", rc,
+                                 "CBRL_ENOTSUP")
+        call(rc, what="leader")
+        self._h = out[0]
+        # The leader points into its problem, follower, simulator and cancellation flag.
+        self._token = _ffi.own(out[0], lib.cbrl_py_leader_free, problem._token,
+                               follower._token if follower is not None else None,
+                               self.simulator._token if self.simulator is not None else None, self._cancel)
+        self._metrics = np.empty(lib.cbrl_py_leader_metric_count())
+
+    def option(self, key):
+        """A numeric option's value as the leader uses it."""
+        v = ffi.new("double *")
+        if lib.cbrl_py_leader_opts_get(self._opts, key.encode(), v):
+            raise KeyError(key)
+        return v[0]
+
+    @property
+    def x(self):
+        """The current leader parameters (a copy)."""
+        return np.frombuffer(ffi.buffer(lib.cbrl_py_leader_x(self._h), self.problem.dim * 8), np.float64).copy()
+
+    @property
+    def exact(self):
+        """The leader's exact workspace (its MDPs and last best responses), borrowed."""
+        return Exact._borrow(self.problem, lib.cbrl_py_leader_exact(self._h), self)
+
+    def step(self, metrics=True):
+        """One outer iteration: sample a context, estimate, clip, step. Returns the iteration's
+        metrics as a dict (exact F and f at x_t when metrics is true, else NaN)."""
+        call(lib.cbrl_py_leader_step(self._h, 1 if metrics else 0, ptr(self._metrics)), what="leader step")
+        return {k: (int(v) if k in _INT_METRICS else float(v)) for k, v in zip(METRICS, self._metrics)}
+
+    def time_steps_in_c(self, n, metrics=False, cpu=False):
+        """Runs n iterations in a C loop and returns each one's seconds, wall or (cpu) this
+        thread's CPU time (a benchmark's reference for the Python-driven loop)."""
+        t = np.empty(int(n))
+        call(lib.cbrl_py_leader_time_steps(self._h, int(n), 1 if metrics else 0, 1 if cpu else 0, ptr(t)),
+             what="leader step")
+        return t
+
+    def run(self, iterations, metrics_every=1, progress=None):
+        """`iterations` steps; returns a dict of arrays of the metrics of every step (exact F
+        computed every metrics_every-th step and at the last). progress(t, row) is called after
+        each step."""
+        rows = []
+        for t in range(1, int(iterations) + 1):
+            with_m = metrics_every > 0 and (t % metrics_every == 0 or t == 1 or t == iterations)
+            row = self.step(with_m)
+            rows.append(row)
+            if progress is not None:
+                progress(t, row)
+        return {k: np.array([r[k] for r in rows]) for k in METRICS}

@@ -1,0 +1,72 @@
+/* Contexts from a distribution (docs/MODEL.md 1.2). The Gauss-Hermite rule is found by Newton's
+   method on the orthonormal Hermite recurrence (the classic gauher, for the physicists' weight
+   exp(-t^2)), then mapped to N(0, 1) by z = sqrt(2) t, w = w_t / sqrt(pi). */
+#include "cbrl/contexts.h"
+
+#include <math.h>
+
+#include "cbrl/errors.h"
+
+int cbrl_contexts_normal_quadrature(int n, double *z, double *w) {
+  if (n < 1 || n > 64 || !z || !w) return CBRL_EINVAL;
+  const double pim4 = 0.7511255444649425; /* pi^(-1/4) */
+  double t = 0.0;
+  int m = (n + 1) / 2;
+  for (int i = 0; i < m; i++) {
+    /* Initial guesses for the largest roots first, then from the previous ones. */
+    if (i == 0) t = sqrt(2.0 * n + 1.0) - 1.85575 * pow(2.0 * n + 1.0, -0.16667);
+    else if (i == 1) t -= 1.14 * pow((double)n, 0.426) / t;
+    else if (i == 2) t = 1.86 * t - 0.86 * z[0] / sqrt(2.0);
+    else if (i == 3) t = 1.91 * t - 0.91 * z[1] / sqrt(2.0);
+    else t = 2.0 * t - z[i - 2] / sqrt(2.0);
+    double pp = 0.0;
+    int it;
+    for (it = 0; it < 100; it++) {
+      double p1 = pim4, p2 = 0.0;
+      for (int j = 1; j <= n; j++) {
+        double p3 = p2;
+        p2 = p1;
+        p1 = t * sqrt(2.0 / j) * p2 - sqrt((double)(j - 1) / j) * p3;
+      }
+      pp = sqrt(2.0 * n) * p2;
+      double t1 = t;
+      t = t1 - p1 / pp;
+      if (fabs(t - t1) <= 3e-14) break;
+    }
+    if (it == 100) return CBRL_ENOCONV;
+    double wt = 2.0 / (pp * pp);
+    z[i] = sqrt(2.0) * t;
+    z[n - 1 - i] = -sqrt(2.0) * t;
+    w[i] = w[n - 1 - i] = wt / 1.7724538509055160273; /* / sqrt(pi) */
+  }
+  if (n % 2) z[m - 1] = 0.0; /* the middle root exactly */
+  /* Ascending order, and weights summing to 1 to rounding. */
+  for (int i = 0; i < n / 2; i++) {
+    double a = z[i];
+    z[i] = z[n - 1 - i];
+    z[n - 1 - i] = a;
+  }
+  double sum = 0.0;
+  for (int i = 0; i < n; i++) sum += w[i];
+  for (int i = 0; i < n; i++) w[i] /= sum;
+  return 0;
+}
+
+int cbrl_contexts_normal(cbrl_context_rule rule, int n, cbrl_rng *rng, double *z, double *w) {
+  if (rule == CBRL_CONTEXTS_QUADRATURE) return cbrl_contexts_normal_quadrature(n, z, w);
+  if (rule != CBRL_CONTEXTS_SAMPLE || n < 1 || !rng || !z || !w) return CBRL_EINVAL;
+  for (int i = 0; i < n; i++) {
+    z[i] = cbrl_rng_normal(rng);
+    w[i] = 1.0 / n;
+  }
+  return 0;
+}
+
+double cbrl_contexts_standard_error(const double *f, int n) {
+  if (!f || n < 2) return 0.0;
+  double mean = 0.0, ss = 0.0;
+  for (int i = 0; i < n; i++) mean += f[i];
+  mean /= n;
+  for (int i = 0; i < n; i++) ss += (f[i] - mean) * (f[i] - mean);
+  return sqrt(ss / (n - 1) / n);
+}
