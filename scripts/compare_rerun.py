@@ -21,12 +21,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def previous_table():
     """(lambda, beta) -> (lr, (F, se), (sampled, se)) from the "HPGD, full protocol" table."""
     text = open(os.path.join(HERE, "..", "docs", "results", "four_rooms.md")).read()
-    section = text.split("## HPGD, full protocol (consistent simulator)")[1].split("\n## ")[0]
+    section = text.split("## HPGD, full protocol (consistent simulator)")[1].split("\n## ")[0].split("\n### ")[0]
     rows = {}
     num = r"([0-9.]+) ± ([0-9.]+)"
     for m in re.finditer(r"^\| ([0-9.]+) \| (\d) \| ([0-9.]+) \| " + num + r" \| " + num + r" \|", section, re.M):
         lam, beta, lr = float(m.group(1)), int(m.group(2)), float(m.group(3))
-        rows[(lam, beta)] = (lr, (float(m.group(4)), float(m.group(5))), (float(m.group(6)), float(m.group(7))))
+        rows.setdefault((lam, beta), None)
+        if rows[(lam, beta)] is None:
+            rows[(lam, beta)] = (lr, (float(m.group(4)), float(m.group(5))), (float(m.group(6)), float(m.group(7))))
     return rows
 
 
