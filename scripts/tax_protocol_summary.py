@@ -5,8 +5,11 @@ leader's welfare gain, the learned rates, the VAT order by good, revenue and the
 (mean ± s.e. over seeds); a thinned CSV of the mean curves; welfare and rate figures.
 
 Usage: /usr/bin/python3 scripts/tax_protocol_summary.py [--cbrl build/cbrl] [--csv OUT.csv]
-           [--figures DIR] LABEL=STORE_DIR[:ALGORITHM] ...
+           [--figures DIR] [--curves LABEL=CSV:ALGORITHM ...] LABEL=STORE_DIR[:ALGORITHM] ...
 A store may hold several algorithms; ALGORITHM picks one. The label "exact" is the reference.
+--curves adds the mean curves of an earlier run's thinned CSV (docs/results/tax_protocol_curves.csv)
+to the figures and, from the mean curve alone, a table row (final-window and best F of the mean,
+iterations at which the mean reaches 90 % and 99 % of the gain, the final rates).
 """
 import argparse
 import json
@@ -77,10 +80,22 @@ def main():
     ap.add_argument("--cbrl", default="build/cbrl")
     ap.add_argument("--csv")
     ap.add_argument("--figures")
+    ap.add_argument("--curves", action="append", default=[])
     ap.add_argument("stores", nargs="+")
     a = ap.parse_args()
+    old = []  # rows of earlier CSVs, in this script's CSV layout
+    for spec in a.curves:
+        label, rest = spec.split("=", 1)
+        path, _, alg = rest.rpartition(":")
+        for line in open(path):
+            if line.startswith("#") or line.startswith("lambda"):
+                continue
+            f = line.strip().split(",")
+            if f[1] != alg:
+                continue
+            old.append([round(float(f[0]), 6), label, int(f[2]), int(f[3])] + [float(v) for v in f[4:]])
     data = [load(s) for s in a.stores]
-    labels = [l for l, _ in data]
+    labels = list(dict.fromkeys(l for l, _ in data))
     by = defaultdict(list)
     for label, runs in data:
         for r in runs:
@@ -97,6 +112,19 @@ def main():
         print("| estimator | seeds | final-window F | best F | it. to 90 % | it. to 99 % | income tax | VAT 1 | VAT 2 "
               "| VAT 3 | VAT order (seeds) | revenue | households' J |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for label in dict.fromkeys(r[1] for r in old):
+            pts = sorted((r for r in old if r[0] == lam and r[1] == label), key=lambda r: r[2])
+            if not pts:
+                continue
+            window = [p[4] for p in pts if p[2] > pts[-1][2] - 100]
+            reach = []
+            for q in (0.9, 0.99):
+                it = next((p[2] for p in pts if p[4] >= F0 + q * gain), None)
+                reach.append(f"{it} (mean curve)" if it is not None else "never (mean curve)")
+            last = pts[-1]
+            print(f"| {label} | {last[3]} | {sum(window) / len(window):.2f} (mean curve) | "
+                  f"{max(p[4] for p in pts):.2f} (mean curve) | {reach[0]} | {reach[1]} | "
+                  + " | ".join(f"{v:.3f}" for v in last[6:10]) + f" | – | {last[11]:.2f} | {last[10]:.2f} |")
         for label in labels:
             rs = sorted(by.get((lam, label), []), key=lambda r: r["seed"])
             if not rs:
@@ -134,7 +162,8 @@ def main():
             for r in csv_rows:
                 f.write(",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in r) + "\n")
     if a.figures:
-        figures(csv_rows, labels, lams, a.figures)
+        old_labels = list(dict.fromkeys(r[1] for r in old))
+        figures(csv_rows + [r for r in old if r[0] in lams], old_labels + labels, lams, a.figures)
     return 0
 
 
@@ -145,22 +174,26 @@ def figures(rows, labels, lams, out):
     os.makedirs(out, exist_ok=True)
     colors = dict(zip(labels, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3))
     for lam in lams:
-        fig, ax = plt.subplots(figsize=(8, 5))
-        for label in labels:
-            pts = [r for r in rows if r[0] == lam and r[1] == label]
-            if not pts:
-                continue
-            it = [p[2] for p in pts]
-            m = [p[4] for p in pts]
-            s = [0.0 if math.isnan(p[5]) else p[5] for p in pts]
-            ax.plot(it, m, label=f"{label} ({max(p[3] for p in pts)} seeds)", color=colors[label])
-            ax.fill_between(it, [a - b for a, b in zip(m, s)], [a + b for a, b in zip(m, s)], alpha=0.2,
-                            color=colors[label])
-        ax.set_xlabel("iteration")
-        ax.set_ylabel("welfare F (exact), mean ± s.e. over seeds")
-        ax.set_title(f"Tax design, lambda {lam}")
-        ax.set_ylim(bottom=max(ax.get_ylim()[0], -60))
-        ax.legend(fontsize=8)
+        fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+        top, start = -1e9, None
+        for ax in axes:
+            for label in labels:
+                pts = [r for r in rows if r[0] == lam and r[1] == label]
+                if not pts:
+                    continue
+                it = [p[2] for p in pts]
+                m = [p[4] for p in pts]
+                s = [0.0 if math.isnan(p[5]) else p[5] for p in pts]
+                top, start = max(top, max(m)), m[0] if start is None else start
+                ax.plot(it, m, label=f"{label} ({max(p[3] for p in pts)} seeds)", color=colors[label])
+                ax.fill_between(it, [a - b for a, b in zip(m, s)], [a + b for a, b in zip(m, s)], alpha=0.2,
+                                color=colors[label])
+            ax.set_xlabel("iteration")
+            ax.set_ylabel("welfare F (exact), mean ± s.e. over seeds")
+        axes[0].set_title(f"Tax design, lambda {lam}")
+        axes[1].set_ylim(top - 0.35 * (top - start), top + 0.05 * (top - start))
+        axes[1].set_title("the same, near the optimum")
+        axes[0].legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(os.path.join(out, f"tax_rerun_welfare_lambda{lam}.png"), dpi=90)
         plt.close(fig)
