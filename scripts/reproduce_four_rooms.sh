@@ -15,7 +15,7 @@ set -eu
 CBRL=${CBRL:-./build/cbrl}
 OUT=${OUT:-runs}
 T=${THREADS:-2}
-LAMBDAS="0.001 0.003 0.005"
+LAMBDAS=${LAMBDAS:-"0.001 0.003 0.005"}
 BETAS="1 3 5"
 step=${1:-all}
 
