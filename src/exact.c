@@ -176,6 +176,25 @@ int cbrl_exact_respond(cbrl_exact *e, int context) {
   return status;
 }
 
+/* Solves the adjoint system of docs/MODEL.md 3: b = P^T h over non-terminal rows, then
+   (I - gam P_pi)^T adjoint = b; counts the solver's work; returns the worse of status and the
+   solve's code. */
+static int adjoint_solve(exact_context *c, cbrl_soft_solver *w, const cbrl_mdp *m, double gam, const double *h,
+                         int status) {
+  int S = m->n_states, A = m->n_actions;
+  memset(c->b, 0, sizeof(double) * (size_t)S);
+  for (int s = 0; s < S; s++) {
+    if (m->terminal[s]) continue;
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) c->b[m->next[k]] += m->prob[k] * h[sa];
+    }
+  }
+  status = worse(status, cbrl_soft_solver_occupancy(w, m, gam, c->b, c->adjoint));
+  add_stats(c, w);
+  return status;
+}
+
 /* A general objective (docs/MODEL.md 3.1): grad f = df/dx + sum_{s,a} df/dpi pi gA / lam. The
    objective gives df/dlog pi = pi df/dpi =: h and its partials at fixed pi; the response term is
    the default's with w = (h - pi sum_b h(s,b)) / lam (centred, since gA is), turned into the
@@ -217,16 +236,7 @@ static int objective_value(cbrl_exact *e, int context, double *f, double *grad) 
       h[sa] = (h[sa] - w->pi[sa] * sum) / lam;
     }
   }
-  memset(c->b, 0, sizeof(double) * (size_t)S);
-  for (int s = 0; s < S; s++) {
-    if (m->terminal[s]) continue;
-    for (int a = 0; a < A; a++) {
-      size_t sa = (size_t)s * A + a;
-      for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) c->b[m->next[k]] += m->prob[k] * h[sa];
-    }
-  }
-  status = worse(status, cbrl_soft_solver_occupancy(w, m, gam, c->b, c->adjoint));
-  add_stats(c, w);
+  status = adjoint_solve(c, w, m, gam, h, status);
   if (status == CBRL_ENONFINITE || status == CBRL_ECANCELED) return status;
   for (int s = 0; s < S; s++)
     for (int a = 0; a < A; a++) {
@@ -282,16 +292,7 @@ int cbrl_exact_value(cbrl_exact *e, int context, double *f, double *grad) {
     }
   }
   /* b = P^T w over non-terminal rows; then (I - gam P_pi)^T m = b. */
-  memset(c->b, 0, sizeof(double) * (size_t)S);
-  for (int s = 0; s < S; s++) {
-    if (m->terminal[s]) continue;
-    for (int a = 0; a < A; a++) {
-      size_t sa = (size_t)s * A + a;
-      for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) c->b[m->next[k]] += m->prob[k] * c->qbar[sa];
-    }
-  }
-  status = worse(status, cbrl_soft_solver_occupancy(w, m, gam, c->b, c->adjoint));
-  add_stats(c, w);
+  status = adjoint_solve(c, w, m, gam, c->qbar, status);
   if (status == CBRL_ENONFINITE || status == CBRL_ECANCELED) return status;
   /* z = w + gam pi m (in qbar); cotangents of log P: P_k (gamL u Vbar(s') + gam z V*(s')). */
   for (int s = 0; s < S; s++) {

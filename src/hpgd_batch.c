@@ -17,25 +17,6 @@
 #include "cbrl/errors.h"
 #include "hpgd_private.h"
 
-/* Records the episode boundaries of the batch once; returns the number of episodes. */
-static int64_t split_episodes(const cbrl_batch *b, int64_t *episode) {
-  int64_t e = 0;
-  episode[0] = 0;
-  for (int64_t i = 0; i < b->n_steps; i++)
-    if (b->steps[i].flags) episode[++e] = i + 1;
-  return e;
-}
-
-/* Adds w to the cotangent of log P at step j: on the transition entry taken, or, for a step of
-   a simulator without one, w grad log p of the step's own transition. */
-static void add_log_p(cbrl_hpgd *h, const cbrl_simulator *sim, int64_t j, double w) {
-  const cbrl_step *st = &h->batch.steps[j];
-  if (st->entry >= 0) h->w_log_p[st->entry] += w;
-  else if (sim)
-    sim->ops->score(sim, (cbrl_sim_state){st->s, h->batch.state[j]}, st->a,
-                    (cbrl_sim_state){st->next, h->batch.next_state[j]}, w, h->g_score);
-}
-
 /* The paper-code variant's leader grad P term of step j: w clip(grad log P, -1, 1), the score of
    the step's own transition clipped per coordinate (docs/MODEL.md 4.1d), added to g_score. */
 static int clipped_score(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
@@ -100,7 +81,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
      backwards inside each episode; terminated visits feed the bootstrap tables. The soft
      returns (and V*) only weight the grad log P terms: without CBRL_DEPENDS_P they are skipped,
      which changes nothing else. */
-  int64_t n_episodes = split_episodes(b, h->episode);
+  int64_t n_episodes = cbrl__hpgd_split_episodes(b, h->episode);
   for (int64_t e = 0; e < n_episodes; e++) {
     int64_t i = h->episode[e], end = h->episode[e + 1];
     int complete = (st[end - 1].flags & CBRL_STEP_TERMINATED) != 0;
@@ -178,7 +159,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
           return err;
         }
       } else {
-        add_log_p(h, sim, j, gamL * disc * h->vbar[sj->next]);
+        cbrl__hpgd_add_log_p(h, sim, j, gamL * disc * h->vbar[sj->next]);
       }
     }
     if (with_mu && sj->t == 0) h->w_log_mu[sj->s] += inv_fin * h->vbar[sj->s];
@@ -213,7 +194,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
              soft return (which depends on s') is not in its baseline. */
           if (baseline && h->n_s[sj->s] > 1.0)
             v -= (h->n_s[sj->s] * h->vstar[sj->s] - h->ret_soft[j]) / (h->n_s[sj->s] - 1.0);
-          add_log_p(h, sim, j, B * gam * v);
+          cbrl__hpgd_add_log_p(h, sim, j, B * gam * v);
         }
       }
       if (truncated && any_terminated) { /* its return was bootstrapped from s_end's terminated visits */

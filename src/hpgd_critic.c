@@ -227,16 +227,6 @@ static int fit_critics(cbrl_hpgd *h, const cbrl_policy *pi, int features, double
   return 0;
 }
 
-/* Adds w to the cotangent of log P at step j (as the batch estimator: the entry taken, or the
-   simulator's score of the step). */
-static void add_log_p(cbrl_hpgd *h, const cbrl_simulator *sim, int64_t j, double w) {
-  const cbrl_step *st = &h->batch.steps[j];
-  if (st->entry >= 0) h->w_log_p[st->entry] += w;
-  else if (sim)
-    sim->ops->score(sim, (cbrl_sim_state){st->s, h->batch.state[j]}, st->a,
-                    (cbrl_sim_state){st->next, h->batch.next_state[j]}, w, h->g_score);
-}
-
 static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
                       const cbrl_policy *pi, const cbrl_hpgd_opts *o, int features, int64_t per_stream,
                       double *grad, cbrl_estimate_info *info) {
@@ -268,10 +258,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
   }
 
   /* Pass 1: discounted returns backwards inside each episode; terminated visits per fold. */
-  int64_t n_episodes = 0;
-  h->episode[0] = 0;
-  for (int64_t i = 0; i < n; i++)
-    if (st[i].flags) h->episode[++n_episodes] = i + 1;
+  int64_t n_episodes = cbrl__hpgd_split_episodes(b, h->episode);
   int any_terminated = 0;
   for (int64_t e = 0; e < n_episodes; e++) {
     int64_t i = h->episode[e], end = h->episode[e + 1];
@@ -389,7 +376,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
         c->beta[j] = disc * (q[sa] - vbar[sj->s]) / lam;
       }
       if (with_p && expected && sj->entry >= 0) c->l_sum[f * SA + sa] += gamL * disc;
-      else if (with_p && sj->next >= 0 && known[sj->next]) add_log_p(h, sim, j, gamL * disc * vbar[sj->next]);
+      else if (with_p && sj->next >= 0 && known[sj->next]) cbrl__hpgd_add_log_p(h, sim, j, gamL * disc * vbar[sj->next]);
       if (with_mu && sj->t == 0 && known[sj->s]) h->w_log_mu[sj->s] += inv_fin * vbar[sj->s];
     }
   }
@@ -436,7 +423,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
         h->w_r[sa] += B;
         if (with_p && expected && sj->entry >= 0) c->b_sum[f * SA + sa] += B * gam;
         else if (with_p && sj->next >= 0 && ns[sj->next] > 0.0)
-          add_log_p(h, sim, j, B * gam * (vstar[sj->next] - (baseline && !isnan(vbase[sj->s]) ? vbase[sj->s] : 0.0)));
+          cbrl__hpgd_add_log_p(h, sim, j, B * gam * (vstar[sj->next] - (baseline && !isnan(vbase[sj->s]) ? vbase[sj->s] : 0.0)));
       }
       if (truncated && any_terminated) {
         int32_t s_end = st[end - 1].next;
@@ -458,8 +445,8 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
         const unsigned char *known = c->known + (size_t)f * S;
         for (int64_t q = m->row[sa]; q < m->row[sa + 1]; q++) {
           int32_t t = m->next[q];
-          double vs = ns[t] > 0.0 ? vstar[t] : c->vbase[(size_t)f * S + t] == c->vbase[(size_t)f * S + t]
-                                                   ? c->vbase[(size_t)f * S + t] : vstar[s];
+          const double *vb = c->vbase + (size_t)f * S;
+          double vs = ns[t] > 0.0 ? vstar[t] : !isnan(vb[t]) ? vb[t] : vstar[s];
           double vl = known[t] ? vbar[t] : known[s] ? vbar[s] : 0.0;
           h->w_log_p[q] += m->prob[q] * (wb * vs + wl * vl);
         }

@@ -59,4 +59,24 @@ int cbrl__hpgd_critic(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
                       const cbrl_policy *pi, const cbrl_hpgd_opts *o, cbrl_rng *rng, double *grad,
                       cbrl_estimate_info *info);
 
+/* Records the episode boundaries of the batch in episode (episode e is steps episode[e] to
+   episode[e + 1] - 1); returns the number of episodes. */
+static inline int64_t cbrl__hpgd_split_episodes(const cbrl_batch *b, int64_t *episode) {
+  int64_t e = 0;
+  episode[0] = 0;
+  for (int64_t i = 0; i < b->n_steps; i++)
+    if (b->steps[i].flags) episode[++e] = i + 1;
+  return e;
+}
+
+/* Adds w to the cotangent of log P at step j of the workspace's batch: on the transition entry
+   taken, or, for a step of a simulator without one, w grad log p of the step's own transition. */
+static inline void cbrl__hpgd_add_log_p(cbrl_hpgd *h, const cbrl_simulator *sim, int64_t j, double w) {
+  const cbrl_step *st = &h->batch.steps[j];
+  if (st->entry >= 0) h->w_log_p[st->entry] += w;
+  else if (sim)
+    sim->ops->score(sim, (cbrl_sim_state){st->s, h->batch.state[j]}, st->a,
+                    (cbrl_sim_state){st->next, h->batch.next_state[j]}, w, h->g_score);
+}
+
 #endif /* CBRL_HPGD_INTERNAL_H */

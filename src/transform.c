@@ -4,6 +4,7 @@
 #include "cbrl/transform.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,14 @@ int cbrl_transform_parse(const char *name, cbrl_transform_kind *out) {
   return CBRL_EINVAL;
 }
 
-static int fail(char *why, size_t size, const char *msg) {
-  if (why && size) snprintf(why, size, "%s", msg);
+/* Writes the reason (printf-style) to why, when given; returns CBRL_EINVAL. */
+static int fail(char *why, size_t size, const char *fmt, ...) {
+  if (why && size) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, size, fmt, ap);
+    va_end(ap);
+  }
   return CBRL_EINVAL;
 }
 
@@ -39,24 +46,16 @@ int cbrl_transform_check(const cbrl_transform *t, int dim, char *why, size_t siz
                                                              : "takes exactly one entry of x");
   if (!t->inputs) return fail(why, size, "no entries of x given");
   for (int i = 0; i < t->n_inputs; i++) {
-    if (t->inputs[i] < 0 || t->inputs[i] >= dim) {
-      if (why && size) snprintf(why, size, "x index %d is out of range [0, %d]", t->inputs[i], dim - 1);
-      return CBRL_EINVAL;
-    }
+    if (t->inputs[i] < 0 || t->inputs[i] >= dim)
+      return fail(why, size, "x index %d is out of range [0, %d]", t->inputs[i], dim - 1);
     for (int k = 0; k < i; k++)
-      if (t->inputs[k] == t->inputs[i]) {
-        if (why && size) snprintf(why, size, "x index %d appears twice in the group", t->inputs[i]);
-        return CBRL_EINVAL;
-      }
+      if (t->inputs[k] == t->inputs[i]) return fail(why, size, "x index %d appears twice in the group", t->inputs[i]);
   }
   if (t->kind == CBRL_TRANSFORM_RANGE) {
-    if (!isfinite(t->low) || !isfinite(t->high) || !(t->low < t->high)) {
-      if (why && size) snprintf(why, size, "range needs finite low < high, got low %g, high %g", t->low, t->high);
-      return CBRL_EINVAL;
-    }
+    if (!isfinite(t->low) || !isfinite(t->high) || !(t->low < t->high))
+      return fail(why, size, "range needs finite low < high, got low %g, high %g", t->low, t->high);
   } else if (!isfinite(t->scale) || !(t->scale > 0.0)) {
-    if (why && size) snprintf(why, size, "scale must be finite and positive, got %g", t->scale);
-    return CBRL_EINVAL;
+    return fail(why, size, "scale must be finite and positive, got %g", t->scale);
   }
   return 0;
 }
