@@ -79,6 +79,7 @@ int cbrl_problem_types_create(cbrl_problem **out, cbrl_problem *const *types, co
   int all_jac = 1, features = t0->n_features > 0, nnz = 0;
   size_t scratch = 0;
   unsigned flags = 0;
+  int rows_checked = 1;
   for (int j = 0; j < n_types; j++) {
     const cbrl_problem *t = types[j];
     if (!t || !(weights[j] >= 0.0) || t->n_states != t0->n_states || t->n_actions != t0->n_actions ||
@@ -95,7 +96,11 @@ int cbrl_problem_types_create(cbrl_problem **out, cbrl_problem *const *types, co
     all_jac &= t->ops->reward_jacobian != NULL;
     scratch = t->scratch_size > scratch ? t->scratch_size : scratch;
     flags |= t->flags;
+    rows_checked &= (t->flags & CBRL_ROWS_CHECKED) != 0;
   }
+  /* The dependence flags of any type hold for the mixture; "checks its own rows" only if every
+     type does, or cbrl_mdp_evaluate would skip the row check of the others. */
+  if (!rows_checked) flags &= ~(unsigned)CBRL_ROWS_CHECKED;
   if (fabs(sum - 1.0) > 1e-12 || (int64_t)t0->n_contexts * n_types > 1000000) return CBRL_EINVAL;
   types_problem *tp = calloc(1, sizeof *tp);
   if (!tp) return CBRL_ENOMEM;

@@ -137,9 +137,27 @@ static void a_leader_with_mixed_followers_reports_the_sum(void **state) {
   cbrl_problem_free(t[1]);
 }
 
+/* A type that checks its own rows (CBRL_ROWS_CHECKED, as the tax economy does) lets the mixture
+   skip the generic row check only if every type does: else the other types' rows go unchecked. */
+static void the_row_check_is_skipped_only_if_every_type_checks_its_own(void **state) {
+  cbrl_problem *t[2] = {type_problem(5), type_problem(6)}, *p;
+  double w[2] = {0.3, 0.7};
+  t[0]->flags |= CBRL_ROWS_CHECKED;
+  assert_ok(cbrl_problem_types_create(&p, t, w, 2));
+  assert_false(p->flags & CBRL_ROWS_CHECKED);
+  cbrl_problem_free(p);
+  t[1]->flags |= CBRL_ROWS_CHECKED;
+  assert_ok(cbrl_problem_types_create(&p, t, w, 2));
+  assert_true(p->flags & CBRL_ROWS_CHECKED);
+  cbrl_problem_free(p);
+  cbrl_problem_free(t[0]);
+  cbrl_problem_free(t[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(the_objective_is_the_weighted_sum),
+      cmocka_unit_test(the_row_check_is_skipped_only_if_every_type_checks_its_own),
       cmocka_unit_test(a_leader_with_mixed_followers_reports_the_sum),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
