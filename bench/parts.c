@@ -61,10 +61,7 @@ int main(int argc, char **argv) {
     cbrl_tax_x_for_rate(0.3, x0);
     init = x0;
   } else {
-    cbrl_four_rooms_opts fo;
-    cbrl_four_rooms_opts_default(&fo);
-    fo.beta = 3.0;
-    check(cbrl_four_rooms_create(&p, &fo), "four-rooms");
+    p = bench_four_rooms();
     o.learning_rate = 0.1;
     o.zero_order_c = 0.5;
   }

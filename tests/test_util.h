@@ -51,6 +51,25 @@ static inline cbrl_problem *test_small_problem(double gamma) {
   return p;
 }
 
+/* The options of the small random problem the estimator tests use: 8 states, 3 actions, d = 4,
+   two contexts, terminal states, dense coefficients, the mechanism entering as depends says. */
+static inline void test_small_problem_opts(uint64_t seed, unsigned depends, cbrl_random_opts *out) {
+  cbrl_random_opts o;
+  cbrl_random_opts_default(&o);
+  o.n_states = 8;
+  o.n_actions = 3;
+  o.dim = 4;
+  o.n_contexts = 2;
+  o.coef_nonzeros = 0;
+  o.terminal_fraction = 0.25;
+  o.gamma = 0.8;
+  o.leader_gamma = 0.7;
+  o.lambda = 0.5;
+  o.seed = seed;
+  o.depends = depends;
+  *out = o;
+}
+
 /* Four-Rooms with the paper's settings but beta and lambda. */
 static inline cbrl_problem *test_four_rooms(double beta, double lambda) {
   cbrl_four_rooms_opts o;

@@ -45,28 +45,9 @@ static void unbiased_mean(const cbrl_problem *p, cbrl_exact *e, int context, con
   cbrl_hpgd_free(h);
 }
 
-/* The options of the small random problem the estimator tests use: terminal states, dense
-   coefficients. */
-static void small_problem_opts(uint64_t seed, unsigned depends, cbrl_random_opts *out) {
-  cbrl_random_opts o;
-  cbrl_random_opts_default(&o);
-  o.n_states = 8;
-  o.n_actions = 3;
-  o.dim = 4;
-  o.n_contexts = 2;
-  o.coef_nonzeros = 0;
-  o.terminal_fraction = 0.25;
-  o.gamma = 0.8;
-  o.leader_gamma = 0.7;
-  o.lambda = 0.5;
-  o.seed = seed;
-  o.depends = depends;
-  *out = o;
-}
-
 static cbrl_problem *small_problem(uint64_t seed, unsigned depends) {
   cbrl_random_opts o;
-  small_problem_opts(seed, depends, &o);
+  test_small_problem_opts(seed, depends, &o);
   cbrl_problem *p;
   assert_ok(cbrl_random_problem_create(&p, &o));
   return p;
@@ -228,7 +209,7 @@ static const cbrl_simulator_ops embedded_ops = {emb_prepare, emb_initial, emb_ne
 
 static void estimators_through_a_continuous_simulator_match_exact(void **state) {
   cbrl_random_opts o;
-  small_problem_opts(21, CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P, &o);
+  test_small_problem_opts(21, CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P, &o);
   o.n_contexts = 1;
   o.terminal_fraction = 0.0; /* continuous simulators have no terminal states */
   cbrl_problem *p;
@@ -318,7 +299,7 @@ static void unbiased_memory_does_not_grow_with_the_horizon(void **state) {
   const double gammas[3] = {0.99, 0.999, 0.9999};
   for (int i = 0; i < 3; i++) {
     cbrl_random_opts o;
-    small_problem_opts(31, CBRL_DEPENDS_ALL, &o);
+    test_small_problem_opts(31, CBRL_DEPENDS_ALL, &o);
     o.terminal_fraction = 0.0;
     o.gamma = gammas[i];
     cbrl_problem *p;

@@ -25,18 +25,7 @@ static cbrl_problem_ops featured_ops; /* the random problem's ops plus onehot_fe
 
 static cbrl_problem *small_problem(uint64_t seed, int with_features) {
   cbrl_random_opts o;
-  cbrl_random_opts_default(&o);
-  o.n_states = 8;
-  o.n_actions = 3;
-  o.dim = 4;
-  o.n_contexts = 2;
-  o.coef_nonzeros = 0;
-  o.terminal_fraction = 0.25;
-  o.gamma = 0.8;
-  o.leader_gamma = 0.7;
-  o.lambda = 0.5;
-  o.seed = seed;
-  o.depends = CBRL_DEPENDS_ALL;
+  test_small_problem_opts(seed, CBRL_DEPENDS_ALL, &o);
   cbrl_problem *p;
   assert_ok(cbrl_random_problem_create(&p, &o));
   if (with_features) {

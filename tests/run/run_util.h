@@ -16,6 +16,17 @@
 
 static char dir[64] __attribute__((unused)), err_text[1 << 16] __attribute__((unused));
 
+/* Reads a file of fewer than cap bytes into a calloc'd string (NULL if it cannot be opened). */
+static inline char *slurp_capped(const char *path, size_t cap) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *buf = calloc(1, cap);
+  size_t n = fread(buf, 1, cap - 1, f);
+  buf[n] = 0;
+  fclose(f);
+  return buf;
+}
+
 static inline int make_dir(void **state) {
   strcpy(dir, "/tmp/cbrl_runner_XXXXXX");
   return mkdtemp(dir) ? 0 : -1;

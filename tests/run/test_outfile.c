@@ -36,15 +36,7 @@ static void paths_are_checked_whole(void **state) {
   assert_non_null(strstr(err, "longer than the limit of 900"));
 }
 
-static char *slurp_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *b = calloc(1, 1 << 20);
-  size_t n = fread(b, 1, (1 << 20) - 1, f);
-  b[n] = 0;
-  fclose(f);
-  return b;
-}
+static char *slurp_file(const char *path) { return slurp_capped(path, 1 << 20); }
 
 /* Files in d whose names contain ".tmp-": temporaries a failed write must not leave. */
 static int temporaries_in(const char *d) {

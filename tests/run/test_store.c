@@ -93,15 +93,7 @@ static void tax_runs_record_the_economy(void **state) {
 }
 
 /* Reads a whole file into a malloc'd string. */
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *buf = calloc(1, 1 << 16);
-  size_t n = fread(buf, 1, (1 << 16) - 1, f);
-  buf[n] = 0;
-  fclose(f);
-  return buf;
-}
+static char *slurp(const char *path) { return slurp_capped(path, 1 << 16); }
 
 /* A store written before extra_metrics existed, made here by SQL: its tax columns in metrics
    are read as they are (export and plot open it read-only), and an open for writing moves
