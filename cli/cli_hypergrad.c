@@ -322,11 +322,18 @@ static int parse_args(int argc, char **argv, args *a) {
   if (!!a->problem + !!a->env != 1) return cli_usage_error(cmd, "give exactly one of --problem FILE or --env NAME");
   int is_fr = a->env && !strcmp(a->env, "four-rooms"), is_random = a->env && !strcmp(a->env, "random");
   int is_tax = a->env && !strcmp(a->env, "tax-design");
-  int is_other = a->env && (!strcmp(a->env, "contract") || !strcmp(a->env, "optimal-tax"));
-  if (a->env && !is_fr && !is_random && !is_tax && !is_other) {
-    static const char *const envs[5] = {"four-rooms", "random", "tax-design", "contract", "optimal-tax"};
-    return cli_unknown_value(cmd, "env", "environment", a->env, envs, 5,
-                             "four-rooms, random, tax-design, contract, optimal-tax");
+  if (a->env && (!cbrl_env_find(a->env) || !strcmp(a->env, "file"))) {
+    /* The registry's environments but "file", which is --problem. */
+    const char *envs[16];
+    char list[256] = "";
+    int n = 0;
+    for (int i = 0; i < cbrl_env_count() && n < 16; i++) {
+      const char *name = cbrl_env_name(cbrl_env_at(i));
+      if (!strcmp(name, "file")) continue;
+      envs[n++] = name;
+      snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", n > 1 ? ", " : "", name);
+    }
+    return cli_unknown_value(cmd, "env", "environment", a->env, envs, n, list);
   }
   if (a->have_bins && !is_tax) return cli_usage_error(cmd, "--bins applies to --env tax-design only");
   if (a->have_x_seed && !is_fr) return cli_usage_error(cmd, "--x-seed applies to --env four-rooms only");

@@ -696,7 +696,6 @@ int cbrl_follower_process_create(cbrl_follower **out, const cbrl_problem *p, con
   }
   proc *pr = calloc(1, sizeof *pr);
   if (!pr) return CBRL_ENOMEM;
-  pr->pid = 0;
   pr->sock = pr->err_fd = -1;
   int rc = resolve(o->command, &pr->words, pr->path, sizeof pr->path, err, err_size);
   if (rc) {
