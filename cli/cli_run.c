@@ -175,35 +175,7 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
     return CLI_EXIT_USAGE;
   }
   /* A problem that cannot be built is a config error: find it before writing anything. */
-  cbrl_run_spec *runs;
-  int n_runs;
-  if (cbrl_config_runs(&c, &runs, &n_runs)) return cli_usage_error(cmd, "%s: the grid is too large", config_path);
-  cbrl_problem *p;
-  int perr = cbrl_config_problem(&c, &runs[0], &p, err, sizeof err);
-  if (!perr) {
-    perr = cbrl_problem_validate(p);
-    if (perr) snprintf(err, sizeof err, "the problem is invalid: %s", cbrl_strerror(perr));
-    if (!perr) perr = cbrl_memory_check(cbrl_config_memory_estimate(&c, p, (int)threads), "--threads x one run", err, sizeof err);
-    for (int a = 0; !perr && a < c.n_algorithm; a++)
-      if (c.algorithm[a] == CBRL_ALG_AMD && ((p->flags & (CBRL_DEPENDS_P | CBRL_DEPENDS_MU)) || !p->ops->reward_jacobian)) {
-        perr = CBRL_ENOTSUP;
-        snprintf(err, sizeof err, "algorithm: amd cannot handle this problem (its P or mu depends on x)");
-      }
-    for (int a = 0; !perr && a < c.n_algorithm; a++) {
-      char why[256]; /* HPGD, RT-Q and AMD take discounted leader rewards only (docs/MODEL.md 3.1) */
-      if ((perr = cbrl_objective_supports(p, cbrl_algorithm_name(c.algorithm[a]), why, sizeof why)))
-        snprintf(err, sizeof err, "algorithm: %s", why);
-    }
-    double *x0 = perr ? NULL : malloc(sizeof(double) * (size_t)p->dim);
-    if (x0 && cbrl_config_init_x(&c, p, x0, err, sizeof err) < 0) perr = CBRL_EINVAL;
-    free(x0);
-    cbrl_problem_free(p);
-  }
-  free(runs);
-  if (perr) {
-    fprintf(stderr, "cbrl run: %s: %s\n", config_path, err);
-    return CLI_EXIT_USAGE;
-  }
+  if (cbrl_config_check_problem(&c, (int)threads, err, sizeof err)) return cli_usage_error(cmd, "%s: %s", config_path, err);
   char canonical[65536]; /* an init_x list of CBRL_INIT_X_MAX values fits */
   if (cbrl_config_canonical(&c, canonical, sizeof canonical) < 0) return cli_usage_error(cmd, "config too large");
   /* SIGINT and SIGTERM: start nothing new, store runs in flight as interrupted, stop. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cbrl/bounds.h"
+#include "cbrl/objective.h"
 #include "cbrl/hpgd.h"
 #include "cbrl/soft_dqn.h"
 
@@ -738,5 +739,37 @@ int cbrl_config_problem(const cbrl_config *c, const cbrl_run_spec *r, cbrl_probl
   cbrl_config_env_params(c, r, &p);
   int rc = cbrl_env_create(e, &p, out, err, err_size);
   if (!rc && !isnan(r->lambda)) (*out)->lambda = r->lambda;
+  return rc;
+}
+
+int cbrl_config_check_problem(const cbrl_config *c, int threads, char *err, size_t err_size) {
+  cbrl_run_spec *runs;
+  int n_runs;
+  if (cbrl_config_runs(c, &runs, &n_runs)) {
+    snprintf(err, err_size, "the grid is too large");
+    return CBRL_EINVAL;
+  }
+  cbrl_problem *p;
+  int rc = cbrl_config_problem(c, &runs[0], &p, err, err_size);
+  free(runs);
+  if (rc) return rc;
+  rc = cbrl_problem_validate(p);
+  if (rc) snprintf(err, err_size, "the problem is invalid: %s", cbrl_strerror(rc));
+  if (!rc) rc = cbrl_memory_check(cbrl_config_memory_estimate(c, p, threads), "--threads x one run", err, err_size);
+  for (int a = 0; !rc && a < c->n_algorithm; a++)
+    if (c->algorithm[a] == CBRL_ALG_AMD && ((p->flags & (CBRL_DEPENDS_P | CBRL_DEPENDS_MU)) || !p->ops->reward_jacobian)) {
+      rc = CBRL_ENOTSUP;
+      snprintf(err, err_size, "algorithm: amd cannot handle this problem (its P or mu depends on x)");
+    }
+  for (int a = 0; !rc && a < c->n_algorithm; a++) {
+    char why[256]; /* HPGD, RT-Q and AMD take discounted leader rewards only (docs/MODEL.md 3.1) */
+    if ((rc = cbrl_objective_supports(p, cbrl_algorithm_name(c->algorithm[a]), why, sizeof why)))
+      snprintf(err, err_size, "algorithm: %s", why);
+  }
+  double *x0 = rc ? NULL : malloc(sizeof(double) * (size_t)p->dim);
+  if (!rc && !x0) rc = CBRL_ENOMEM;
+  if (x0 && cbrl_config_init_x(c, p, x0, err, err_size) < 0) rc = CBRL_EINVAL;
+  free(x0);
+  cbrl_problem_free(p);
   return rc;
 }

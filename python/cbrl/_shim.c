@@ -937,30 +937,7 @@ SHIM_API int cbrl_py_config_set(cbrl_config *c, const char *assignment, char *er
 /* The checks `cbrl run` makes before it writes anything (cli/cli_run.c). */
 SHIM_API int cbrl_py_config_check(const cbrl_config *c, char *err, size_t err_size) {
   int rc = cbrl_config_validate(c, err, err_size);
-  if (rc) return rc;
-  cbrl_run_spec *runs;
-  int n_runs;
-  if ((rc = cbrl_config_runs(c, &runs, &n_runs))) {
-    snprintf(err, err_size, "the grid is too large");
-    return rc;
-  }
-  cbrl_problem *p = NULL;
-  rc = cbrl_config_problem(c, &runs[0], &p, err, err_size);
-  if (!rc && (rc = cbrl_problem_validate(p))) snprintf(err, err_size, "the problem is invalid: %s", cbrl_strerror(rc));
-  for (int a = 0; !rc && a < c->n_algorithm; a++)
-    if (c->algorithm[a] == CBRL_ALG_AMD && ((p->flags & (CBRL_DEPENDS_P | CBRL_DEPENDS_MU)) || !p->ops->reward_jacobian)) {
-      rc = CBRL_ENOTSUP;
-      snprintf(err, err_size, "algorithm: amd cannot handle this problem (its P or mu depends on x)");
-    }
-  if (!rc) {
-    double *x0 = malloc(sizeof(double) * (size_t)p->dim);
-    if (!x0) rc = CBRL_ENOMEM;
-    else if (cbrl_config_init_x(c, p, x0, err, err_size) < 0) rc = CBRL_EINVAL;
-    free(x0);
-  }
-  cbrl_problem_free(p);
-  free(runs);
-  return rc;
+  return rc ? rc : cbrl_config_check_problem(c, 1, err, err_size);
 }
 
 SHIM_API int cbrl_py_config_canonical(const cbrl_config *c, char *buf, size_t size) {

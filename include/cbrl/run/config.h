@@ -128,4 +128,10 @@ CBRL_API int cbrl_config_init_x(const cbrl_config *c, const cbrl_problem *p, dou
 CBRL_API int cbrl_config_problem(const cbrl_config *c, const cbrl_run_spec *r, cbrl_problem **out, char *err,
                         size_t err_size);
 
+/* The checks a sweep needs before it writes anything, on the problem of the first run: it
+   builds and is valid, threads such runs fit in memory, every algorithm can handle it (AMD's
+   structure, the leader objective) and init_x fits it. Returns 0, CBRL_EINVAL for a grid too
+   large to list, or the check's code with "what is wrong" in err. */
+CBRL_API int cbrl_config_check_problem(const cbrl_config *c, int threads, char *err, size_t err_size);
+
 #endif /* CBRL_RUN_CONFIG_H */
