@@ -198,6 +198,18 @@ int main(int argc, char **argv) {
     }
     double spread = sqrt(gm2 / (groups - 1)); /* empirical s.d. of a mean of `per` estimates */
     double se_groups = spread / sqrt((double)groups);
+    /* How far a group's own plain s.e. falls short of the true s.e. of its mean (median over
+       groups): a heavy tail that a small group mostly misses makes its s.e. too small. */
+    double *gse = malloc(sizeof(double) * groups);
+    for (int q = 0; q < groups; q++) {
+      double a = 0.0, a2 = 0.0;
+      for (int r = q * per; r < (q + 1) * per; r++) a += vals[r], a2 += vals[r] * vals[r];
+      a /= per;
+      gse[q] = sqrt(fmax(a2 / per - a * a, 0.0) / (per - 1));
+    }
+    printf("  a %d-estimate group's own s.e. / the s.e. from all estimates: median %.2f\n", per,
+           median(gse, groups) / sqrt(var / per));
+    free(gse);
     double m4 = 0.0;
     for (int r = 0; r < reps; r++) m4 += pow(vals[r] - mean, 4);
     double kurt = m4 / reps / (var * var);

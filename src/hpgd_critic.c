@@ -18,8 +18,8 @@
    independent of the fold, the baseline term has mean zero, and the response term's mean is
    sum_j w_j E_pi[Abar gA] for the critic's Abar.
 
-   Critics: tabular (per-(s,a) means of the other folds' leader returns; an action the other
-   folds never took at a visited state gets the state's mean, an unvisited state Abar = 0) or
+   Critics: tabular (per-(s,a) means of the other folds' leader returns; a pair the other folds
+   never took gets rbar + gamL P Vbar from the model's kernel, fill_from_model) or
    linear in the problem's features (ridge least squares on the other folds' returns, minus the
    part of Qbar the problem knows). Returns of truncated episodes that could not be bootstrapped
    miss their tail, so the critic is fitted only on steps at least log(1e-3) / log(gamL) steps
