@@ -182,7 +182,7 @@ int main(int argc, char **argv) {
     memcpy(order, z, sizeof(double) * d);
     qsort(order, (size_t)d, sizeof(double), cmp_abs_desc);
     printf("  largest:");
-    for (int q = 0; q < 5; q++)
+    for (int q = 0; q < 5 && q < d; q++)
       for (int j = 0; j < d; j++)
         if (z[j] == order[q]) printf(" %d (z %+.2f)", j, z[j]);
     printf("\n");
