@@ -196,7 +196,7 @@ static int feature_table(cbrl_hpgd *h, int context, const double *x, const cbrl_
 
 /* The tabular critic's values where fold f's other folds have no data (docs/MODEL.md 4.1c): a
    pair they never took gets Qbar(s,a) = rbar(s,a) + gamL sum_s' P(s'|s,a) Vbar(s') from the
-   model's kernel, with Vbar(s) = sum_a pi(a|s) Qbar(s,a) and the seen pairs' means held fixed:
+   kernel m the batch was drawn from, with Vbar(s) = sum_a pi(a|s) Qbar(s,a) and the seen pairs' means held fixed:
    the leader's policy evaluation on the unseen pairs. Everything it reads is independent of fold
    f, so the cross-fitting stands; without it such a state gave no response and such a pair the
    state's mean, which biased rarely visited cells (docs/results/four_rooms.md, "Bias on rarely
@@ -299,9 +299,9 @@ static void fill_from_model(cbrl_hpgd *h, const cbrl_mdp *m, const cbrl_policy *
 }
 
 /* Fits the critic for each fold from the other folds' tables, then forms Qbar (q) and Vbar
-   (vbar, centred under pi) per fold; with fill, the tabular critic's unseen pairs come from the
-   model (fill_from_model). */
-static int fit_critics(cbrl_hpgd *h, const cbrl_mdp *m, const cbrl_policy *pi, int features, int fill, double ridge,
+   (vbar, centred under pi) per fold; given a kernel, the tabular critic's unseen pairs come from
+   it (fill_from_model). */
+static int fit_critics(cbrl_hpgd *h, const cbrl_mdp *kernel, const cbrl_policy *pi, int features, double ridge,
                        const int64_t n_fit[], const double y_sum[]) {
   struct cbrl__hpgd_critic *c = h->critic;
   int S = h->n_states, A = h->n_actions, F = c->folds, K = c->n_features, Z = c->nnz;
@@ -360,8 +360,8 @@ static int fit_critics(cbrl_hpgd *h, const cbrl_mdp *m, const cbrl_policy *pi, i
       for (int a = 0; a < A; a++) v += pi->pi[(size_t)s * A + a] * q[(size_t)s * A + a];
       vbar[s] = v;
     }
-    if (fill && !features) {
-      fill_from_model(h, m, pi, f, q, vbar);
+    if (kernel && !features) {
+      fill_from_model(h, kernel, pi, f, q, vbar);
       memset(known, 1, (size_t)S);
     }
   }
@@ -483,9 +483,13 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
     }
   for (size_t i = 0; i < FS; i++)
     if (c->n_v[i] > 0.0) c->vstar[i] /= c->n_v[i];
-  /* The model fill-in needs the model's kernel for the batch's states: not for a simulator with
-     states of its own (b->state set), whose steps the grid's kernel does not describe. */
-  int err = fit_critics(h, m, pi, features, !b->state, ridge, n_fit, y_sum);
+  /* The tabular critic's fill-in takes the kernel the batch was drawn from: the model's, or a
+     simulator's on the model's states (the paper-code Four-Rooms); a simulator with states of
+     its own has no such kernel, and keeps the data-only rule (docs/MODEL.md 4.1c). */
+  cbrl_mdp view;
+  const cbrl_mdp *kernel = sim ? NULL : m;
+  if (sim && sim->ops->kernel) cbrl_simulator_tabular(sim, m, &view), kernel = &view;
+  int err = fit_critics(h, kernel, pi, features, ridge, n_fit, y_sum);
   if (err) return err;
 
   /* Per step: the direct term, c_j = w_j Abar_j / lam from the other folds' critic, the leader's
