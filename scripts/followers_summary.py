@@ -9,14 +9,9 @@ in-process and external learners' stores agree (runs and metrics, timings and co
 over the seeds both hold.
 """
 import hashlib, math, sqlite3, sys
+from stats import mean_se
 
 NAMES = ("exact follower", "online learner, in-process", "online learner, Python process")
-
-
-def mean_se(v):
-    m = sum(v) / len(v)
-    se = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1) / len(v)) if len(v) > 1 else float("nan")
-    return m, se
 
 
 def store(path):
