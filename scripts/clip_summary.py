@@ -5,7 +5,7 @@ of each run's final-window exact F, for each clip mode.
 
     /usr/bin/python3 scripts/clip_summary.py runs/clip
 """
-import math, os, sqlite3, sys
+import os, sqlite3, sys
 from stats import mean_se as _mean_se
 
 MODES = ("per-context", "average", "growing")

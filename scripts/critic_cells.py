@@ -9,7 +9,6 @@ the mean and standard error over the done seeds of the final-window exact F and 
 goal's value, the seed count and the runs' CPU seconds.
 """
 import glob
-import math
 import os
 import sqlite3
 import sys

@@ -8,7 +8,7 @@ over seeds, follower samples per run, wall seconds per leader iteration; then wh
 in-process and external learners' stores agree (runs and metrics, timings and config aside),
 over the seeds both hold.
 """
-import hashlib, math, sqlite3, sys
+import hashlib, sqlite3, sys
 from stats import mean_se
 
 NAMES = ("exact follower", "online learner, in-process", "online learner, Python process")
