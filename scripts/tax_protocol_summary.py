@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from stats import mean_se as _mean_se
 
 
 def rate(w):
@@ -27,13 +28,7 @@ def rate(w):
 
 
 def mean_se(v):
-    v = [x for x in v if x is not None and not math.isnan(x)]
-    if not v:
-        return float("nan"), float("nan")
-    m = sum(v) / len(v)
-    if len(v) < 2:
-        return m, float("nan")
-    return m, math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1) / len(v))
+    return _mean_se(v, drop_missing=True)
 
 
 def start_F(cbrl, lam):
@@ -60,6 +55,10 @@ def load(spec):
         runs.append(dict(label=label, lam=round(lam, 6), seed=seed, window_F=wF, x=json.loads(x), curve=curve,
                          extra=extra))
     return label, runs
+
+
+def n_seeds(n):
+    return "one seed" if n == 1 else f"{n} seeds"
 
 
 def first_reach(curve, threshold):
@@ -185,7 +184,7 @@ def figures(rows, labels, lams, out):
                 m = [p[4] for p in pts]
                 s = [0.0 if math.isnan(p[5]) else p[5] for p in pts]
                 top, start = max(top, max(m)), m[0] if start is None else start
-                ax.plot(it, m, label=f"{label} ({max(p[3] for p in pts)} seeds)", color=colors[label])
+                ax.plot(it, m, label=f"{label} ({n_seeds(max(p[3] for p in pts))})", color=colors[label])
                 ax.fill_between(it, [a - b for a, b in zip(m, s)], [a + b for a, b in zip(m, s)], alpha=0.2,
                                 color=colors[label])
             ax.set_xlabel("iteration")
