@@ -63,6 +63,15 @@ static yaml_node_t *required(loader *l, const yaml_node_t *map, const char *key,
   return n;
 }
 
+/* " at theta = v (node i of n)", or "(draw i of n)" for a sample, of the node being read; "" without theta. */
+static const char *at_node(const loader *l, char *buf, size_t size) {
+  buf[0] = 0;
+  if (l->n_nodes)
+    snprintf(buf, size, " at theta = %.6g (%s %d of %d)", l->theta[l->node],
+             l->info.rule == CBRL_CONTEXTS_SAMPLE ? "draw" : "node", l->node, l->n_nodes);
+  return buf;
+}
+
 /* A number of a context: with a theta section, also an expression in theta evaluated at the
    node being read, which must come out finite (docs/PROBLEM_FILES.md). */
 static int read_value(loader *l, const yaml_node_t *n, const char *field, double *out) {
@@ -72,10 +81,10 @@ static int read_value(loader *l, const yaml_node_t *n, const char *field, double
   char why[96];
   if (cbrl_expression_eval(s, l->theta[l->node], out, why, sizeof why))
     return cbrl_yaml_fail(&l->y, n, field, "expected a number or an expression in theta, got '%.40s' (%s)", s, why);
+  char where[96];
   if (!isfinite(*out))
-    return cbrl_yaml_fail(&l->y, n, field, "'%.40s' is %s at theta = %.6g (node %d of %d): not a finite number", s,
-                          isnan(*out) ? "undefined (NaN)" : *out > 0 ? "+infinite" : "-infinite", l->theta[l->node], l->node,
-                          l->n_nodes);
+    return cbrl_yaml_fail(&l->y, n, field, "'%.40s' is %s%s: not a finite number", s,
+                          isnan(*out) ? "undefined (NaN)" : *out > 0 ? "+infinite" : "-infinite", at_node(l, where, sizeof where));
   return 0;
 }
 
@@ -541,9 +550,9 @@ static int check_rows(loader *l, const yaml_node_t *list, const char *field, enu
     for (; j < n && rows[j].row == rows[i].row; j++) probs += rows[j].is_prob, sum += rows[j].prob;
     if (probs) {
       yaml_node_t *e = cbrl_yaml_item(&l->y, list, rows[i].index);
-      char ef[240], where[96] = "";
+      char ef[240], where[96];
       snprintf(ef, sizeof ef, "%s[%d]", field, rows[i].index);
-      if (l->n_nodes) snprintf(where, sizeof where, " at theta = %.6g (node %d of %d)", l->theta[l->node], l->node, l->n_nodes);
+      at_node(l, where, sizeof where);
       char row[64] = "mu";
       if (kind == LIST_TRANSITIONS)
         snprintf(row, sizeof row, "P(.|s=%ld, a=%ld)", rows[i].row / l->n_actions, rows[i].row % l->n_actions);
@@ -609,8 +618,8 @@ static int list_entry(loader *l, int context, const yaml_node_t *list, int i, en
     if (pn) {
       *any_prob = 1;
       if (!(value > 0.0)) {
-        char where[96] = "";
-        if (l->n_nodes) snprintf(where, sizeof where, " at theta = %.6g (node %d of %d)", l->theta[l->node], l->node, l->n_nodes);
+        char where[96];
+        at_node(l, where, sizeof where);
         return cbrl_yaml_fail(&l->y, pn, vf, "%g%s: a probability must be positive (leave an impossible entry out)",
                               value, where);
       }

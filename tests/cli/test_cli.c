@@ -262,6 +262,39 @@ static void write_file(const char *path, const char *text) {
   fclose(f);
 }
 
+/* A problem file whose contexts are a sample of theta (docs/PROBLEM_FILES.md): hypergrad reports
+   F's standard error, the s.e. of the average of the per-draw f; with quadrature nodes it
+   reports none, F being exact. */
+static void sampled_contexts_report_their_standard_error(void **state) {
+  (void)state;
+  char path[128], text[4096];
+  const char *quad = "rule: quadrature   # or: rule: sample, draws: 200, seed: 0 (F is then a sample average)\n  nodes: 16";
+  slurp(CBRL_SOURCE_DIR "/examples/contract_lognormal.yaml", text, sizeof text);
+  char *at = strstr(text, quad);
+  assert_non_null(at);
+  static char sampled[8192];
+  snprintf(sampled, sizeof sampled, "%.*srule: sample\n  draws: 30\n  seed: 2%s", (int)(at - text), text, at + strlen(quad));
+  snprintf(path, sizeof path, "/tmp/cbrl_cli_sample_%d.yaml", (int)getpid());
+  write_file(path, sampled);
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "hypergrad --problem %s --x 0,0,1.5,0,0,1.5 --json", path);
+  assert_int_equal(run(cmd), 0);
+  double f[64], mean = 0.0, ss = 0.0;
+  assert_int_equal(json_array(out, "F_per_context", f, 64), 30);
+  for (int i = 0; i < 30; i++) mean += f[i] / 30;
+  for (int i = 0; i < 30; i++) ss += (f[i] - mean) * (f[i] - mean);
+  assert_close(json_number(out, "F"), mean, 1e-12, 0);
+  assert_close(json_number(out, "F_stderr"), sqrt(ss / 29 / 30), 1e-9, 0);
+  assert_non_null(strstr(out, "\"theta\": {\"rule\": \"sample\", \"templates\": 1, \"nodes\": 30}"));
+  snprintf(cmd, sizeof cmd, "hypergrad --problem %s --x 0,0,1.5,0,0,1.5", path);
+  assert_int_equal(run(cmd), 0);
+  assert_non_null(strstr(out, "F is the average over a sample of 30 draws of theta: standard error"));
+  remove(path);
+  assert_int_equal(run("hypergrad --problem " CBRL_SOURCE_DIR "/examples/contract_lognormal.yaml --json"), 0);
+  assert_null(strstr(out, "F_stderr"));
+  assert_non_null(strstr(out, "\"rule\": \"quadrature\""));
+}
+
 /* Counts the lines of s. */
 static int lines(const char *s) {
   int n = 0;
@@ -381,6 +414,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(x_from_reuses_a_stored_x),
       cmocka_unit_test(estimates_are_never_reported_without_meaning),
       cmocka_unit_test(signals_stop_a_long_estimate),
+      cmocka_unit_test(sampled_contexts_report_their_standard_error),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }
