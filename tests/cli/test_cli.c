@@ -295,6 +295,47 @@ static void sampled_contexts_report_their_standard_error(void **state) {
   assert_non_null(strstr(out, "\"rule\": \"quadrature\""));
 }
 
+/* HPGD draws one context per sample by its weight (docs/MODEL.md 1.2, 4): on the 16-node theta
+   problem its batch estimate matches the exact gradient within 4 standard errors, while the
+   unweighted mean of the nodes' gradients (a uniform draw) lies far outside them. */
+static void hpgd_draws_theta_nodes_by_weight(void **state) {
+  (void)state;
+  const char *x = "0.1,0.2,1.4,0,0.3,1.6";
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "hypergrad --problem %s/examples/contract_lognormal.yaml --x %s --json", CBRL_SOURCE_DIR, x);
+  assert_int_equal(run(cmd), 0);
+  double exact[6], g[6], se[6];
+  assert_int_equal(json_array(out, "grad", exact, 6), 6);
+  snprintf(cmd, sizeof cmd,
+           "hypergrad --problem %s/examples/contract_lognormal.yaml --x %s --estimator hpgd-batch --samples 100 --seed 4 --json",
+           CBRL_SOURCE_DIR, x);
+  assert_int_equal(run(cmd), 0);
+  assert_int_equal(json_array(out, "grad", g, 6), 6);
+  assert_int_equal(json_array(out, "stderr", se, 6), 6);
+  /* The same problem through the C API (tests/run/test_problem_file.c checks that they agree). */
+  cbrl_contract_opts o;
+  cbrl_contract_opts_default(&o);
+  o.n_stages = 2, o.repeat = 1, o.participation = 1, o.budget = 3.0, o.outside_option[0] = 0.1;
+  o.type_sigma = 0.5, o.n_types = 16, o.type_rule = CBRL_CONTEXTS_QUADRATURE;
+  cbrl_problem *p;
+  cbrl_exact *e;
+  assert_ok(cbrl_contract_create(&p, &o));
+  assert_ok(cbrl_exact_create(&e, p));
+  double xv[6] = {0.1, 0.2, 1.4, 0, 0.3, 1.6}, uniform[6] = {0}, gk[6], fk;
+  for (int k = 0; k < 16; k++) {
+    assert_ok(cbrl_exact_context(e, k, xv, &fk, gk));
+    for (int j = 0; j < 6; j++) uniform[j] += gk[j] / 16;
+  }
+  int far = 0;
+  for (int j = 0; j < 6; j++) {
+    if (fabs(g[j] - exact[j]) > 4 * se[j]) fail_msg("grad[%d]: HPGD %g, exact %g, s.e. %g", j, g[j], exact[j], se[j]);
+    far += fabs(uniform[j] - exact[j]) > 8 * se[j];
+  }
+  assert_true(far >= 1);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
 /* Counts the lines of s. */
 static int lines(const char *s) {
   int n = 0;
@@ -415,6 +456,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(estimates_are_never_reported_without_meaning),
       cmocka_unit_test(signals_stop_a_long_estimate),
       cmocka_unit_test(sampled_contexts_report_their_standard_error),
+      cmocka_unit_test(hpgd_draws_theta_nodes_by_weight),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }
