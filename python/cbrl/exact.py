@@ -25,6 +25,7 @@ class Exact:
         self._h = out[0]
         self._owned = True
         self._token = _ffi.own(out[0], lib.cbrl_py_exact_free, problem._token)
+        problem._workspaces.add(self)
 
     @classmethod
     def _borrow(cls, problem, handle, owner):

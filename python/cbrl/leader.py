@@ -85,6 +85,7 @@ class Leader:
         self._token = _ffi.own(out[0], lib.cbrl_py_leader_free, problem._token,
                                follower._token if follower is not None else None,
                                self.simulator._token if self.simulator is not None else None, self._cancel)
+        problem._workspaces.add(self)
         self._metrics = np.empty(lib.cbrl_py_leader_metric_count())
         self._err = _ffi.err_buffer()
         self._query = {"t": ffi.new("int64_t *"), "ints": ffi.new("int[2]"), "x": ffi.new("double **"),

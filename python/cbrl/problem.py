@@ -1,6 +1,7 @@
 """Problems (docs/MODEL.md 1): the built-in environments, problem files, affine problems from
 numpy arrays, and problems written in Python; and the follower's MDP at (x, context)."""
 import math
+import weakref
 
 import numpy as np
 
@@ -49,6 +50,8 @@ class Problem:
 
     def __init__(self, handle, env="file", keep=None):
         self._h = handle
+        # Exact workspaces and leaders alive on it: an objective may change only while there are none.
+        self._workspaces = weakref.WeakSet()
         self.env_name = env
         # Freed when the last object built on it goes; the callbacks it calls outlive it.
         self._token = _ffi.own(handle, lib.cbrl_py_problem_free, keep)
@@ -447,6 +450,9 @@ class Problem:
         rejected), each trajectory a list of (state, action), with ``beta``. An impossible
         sequence raises ValueError naming the pair and the step."""
         S, A, K = self.n_states, self.n_actions, self.n_contexts
+        if len(self._workspaces):
+            raise RuntimeError("set_objective: %d exact workspace(s) or leader(s) built on this problem are alive; "
+                               "set the objective before building them" % len(self._workspaces))
         if kind == "leader-reward":
             call(lib.cbrl_py_objective_set(self._h, 0, ffi.NULL, 0, ffi.NULL, 0.0), what="objective")
         elif kind in ("cross-entropy", "welfare"):

@@ -97,7 +97,11 @@ def test_objectives_set_from_python_equal_the_file_ones(root):
         c = cbrl.Problem.file(tmp)
         pi = c.exact()
         pi.evaluate(x)
-        c.set_objective("cross-entropy", target=pi.policy(0), state_weight=[0.5, 0.5, 0])
+        target = pi.policy(0)
+        with pytest.raises(RuntimeError, match="set the objective before building them"):
+            c.set_objective("cross-entropy", target=target)  # a live workspace would keep the old one's scratch
+        del pi
+        c.set_objective("cross-entropy", target=target, state_weight=[0.5, 0.5, 0])
         assert abs(cbrl.hypergrad(c, x).F) < 1e-12
         x2 = np.array([0.6, -0.3])
         assert np.allclose(cbrl.hypergrad(c, x2).grad, fd_grad(c, x2), rtol=1e-6, atol=1e-9)
