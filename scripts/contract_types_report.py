@@ -24,6 +24,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 import cbrl
+from stats import mean_se as _mean_se
 
 EXAMPLE = "examples/contract_lognormal.yaml"
 QUAD = "rule: quadrature   # or: rule: sample, draws: 200, seed: 0 (F is then a sample average)\n  nodes: 16"
@@ -66,8 +67,7 @@ def runs(path):
 
 
 def mean_se(v):
-    v = np.asarray(v, float)
-    return v.mean(), (v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0)
+    return _mean_se([float(x) for x in v], single=0.0)
 
 
 def main():
