@@ -498,6 +498,35 @@ static void theta_quadrature_is_exact_for_polynomials(void **state) {
   }
 }
 
+/* The arithmetic of templates (run/expression.c): with one node at theta = 1.5 the leader's F is
+   the expression's value there, checked against C's own arithmetic. */
+static void theta_expressions_follow_the_usual_rules(void **state) {
+  const double t = 1.5;
+  const struct {
+    const char *text;
+    double want;
+  } cases[] = {
+      {"1 + 2 * 3", 7.0},          {"(1 + 2) * 3", 9.0},        {"-theta^2", -(t * t)},
+      {"2^-1", 0.5},               {"2 ** 3 ** 2", 512.0},      {"theta / 2 / 3", t / 6.0},
+      {"10 - 4 - 3", 3.0},         {"exp(log(theta))", t},      {"sqrt(abs(-4)) * pi", 2.0 * 3.14159265358979323846},
+      {"1.5e1 - .5", 14.5},        {"- - theta", t},            {"exp(0.5 * theta) * 0.4", 0.4 * exp(0.5 * t)},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char text[1024], err[512];
+    snprintf(text, sizeof text,
+             "format: cbrl-tabular-1\nstates: 1\nactions: 1\ndim: 1\ngamma: 0.5\nlambda: 1\nterminal: [0]\n"
+             "theta: {distribution: normal, mean: %g, sd: 1, nodes: 1}\n"
+             "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: []\n"
+             "    leader_reward: [{s: 0, a: 0, value: \"%s\"}]\n", t, cases[i].text);
+    cbrl_problem *p;
+    if (cbrl_tabular_load(&p, write_file("expr", text, strlen(text)), err, sizeof err)) fail_msg("%s: %s", cases[i].text, err);
+    double x[1] = {0.0}, g[1];
+    double F = value_and_gradient(p, x, g);
+    if (fabs(F - cases[i].want) > 1e-14 * fabs(cases[i].want)) fail_msg("'%s' gives %.17g, not %.17g", cases[i].text, F, cases[i].want);
+    cbrl_problem_free(p);
+  }
+}
+
 /* An objective section gives the problem the objective the C API builds from the same data. */
 static void objectives_are_loaded(void **state) {
   const char *head = "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.9\nlambda: 0.5\n";
@@ -633,6 +662,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(objectives_are_loaded),
       cmocka_unit_test(theta_templates_equal_the_continuous_contract),
       cmocka_unit_test(theta_quadrature_is_exact_for_polynomials),
+      cmocka_unit_test(theta_expressions_follow_the_usual_rules),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
