@@ -95,6 +95,60 @@ SHIM_API int cbrl_py_tabular_load_info(const char *path, cbrl_problem **out, int
   return 0;
 }
 
+SHIM_API int cbrl_py_transformed(cbrl_problem *inner, int dim, int n, const int32_t *kind, const int32_t *n_inputs,
+                                 const int32_t *inputs, const double *scale, const double *low, const double *high,
+                                 cbrl_problem **out, char *err, size_t err_size) {
+  *out = NULL;
+  cbrl_transform *t = calloc((size_t)(n > 0 ? n : 1), sizeof *t);
+  int *in = NULL;
+  long total = 0;
+  for (int i = 0; i < n; i++) total += n_inputs[i] > 0 ? n_inputs[i] : 0;
+  if (t) in = malloc(sizeof(int) * (size_t)(total ? total : 1));
+  if (!t || !in) {
+    free(t);
+    free(in);
+    cbrl_problem_free(inner);
+    return CBRL_ENOMEM;
+  }
+  long k = 0, outputs = 0;
+  int rc = n > 0 ? 0 : CBRL_EINVAL;
+  if (rc && err) snprintf(err, err_size, "transforms: must list at least one transform");
+  for (int i = 0; i < n && !rc; i++) {
+    t[i].kind = (cbrl_transform_kind)kind[i];
+    t[i].n_inputs = n_inputs[i];
+    t[i].inputs = in + k;
+    for (int q = 0; q < n_inputs[i]; q++, k++) in[k] = inputs[k];
+    t[i].scale = scale[i], t[i].low = low[i], t[i].high = high[i];
+    char why[160];
+    if (kind[i] < 0 || kind[i] >= CBRL_TRANSFORM_COUNT_) {
+      rc = CBRL_EINVAL;
+      if (err) snprintf(err, err_size, "transforms[%d]: unknown kind", i);
+    } else if (cbrl_transform_check(&t[i], dim, why, sizeof why)) {
+      rc = CBRL_EINVAL;
+      if (err) snprintf(err, err_size, "transforms[%d]: %s", i, why);
+    }
+    outputs += n_inputs[i];
+  }
+  if (!rc && outputs != inner->dim) {
+    rc = CBRL_EINVAL;
+    if (err) snprintf(err, err_size, "transforms: %ld outputs, but the mechanism's coefficients have %d entries", outputs, inner->dim);
+  }
+  if (rc) cbrl_problem_free(inner);
+  else rc = cbrl_transformed_create(out, inner, dim, t, n);
+  free(t);
+  free(in);
+  return rc;
+}
+
+SHIM_API int cbrl_py_transform_kind(const char *name) {
+  cbrl_transform_kind k;
+  return cbrl_transform_parse(name, &k) ? -1 : (int)k;
+}
+
+SHIM_API int cbrl_py_transformed_parameters(const cbrl_problem *p, const double *x, double *y) {
+  return cbrl_transformed_parameters(p, x, y);
+}
+
 SHIM_API double cbrl_py_grouped_standard_error(const cbrl_problem *p, const double *f, int n_templates, int n_nodes) {
   if ((long)n_templates * n_nodes != p->n_contexts) return NAN;
   return cbrl_contexts_grouped_standard_error(f, p->context_weight, n_templates, n_nodes);

@@ -156,6 +156,18 @@ typedef int (*cbrl_py_vjp_fn)(void *user, int context, const double *x, const do
                               const double *ct_rbar, const double *ct_log_p, const double *ct_log_mu,
                               double *grad);
 
+/* Wraps inner (taking ownership; freed on failure too) as the problem in x (dim) whose mechanism
+   is inner's at y = T(x) (cbrl_transformed_create): n transforms, transform i of kind kind[i]
+   (CBRL_TRANSFORM_*) reading n_inputs[i] entries of inputs (concatenated) with scale, low, high.
+   A bad transform gives CBRL_EINVAL with "transforms[i]: why" in err. */
+int cbrl_py_transformed(cbrl_problem *inner, int dim, int n, const int32_t *kind, const int32_t *n_inputs,
+                        const int32_t *inputs, const double *scale, const double *low, const double *high,
+                        cbrl_problem **out, char *err, size_t err_size);
+/* The id of a transform kind's name (cbrl_transform_parse), or -1. */
+int cbrl_py_transform_kind(const char *name);
+/* y = T(x) of a transformed problem (cbrl_transformed_parameters). */
+int cbrl_py_transformed_parameters(const cbrl_problem *p, const double *x, double *y);
+
 /* Creates a problem whose evaluate and vjp are the callbacks; the transition pattern is given
    once: row is n_contexts x (S A + 1) offsets, next the contexts' entries one after another. */
 int cbrl_py_callback_problem(int n_states, int n_actions, int dim, int n_contexts, double gamma,

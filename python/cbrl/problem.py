@@ -169,7 +169,7 @@ class Problem:
     @classmethod
     def affine(cls, *, r0, p_logits=None, mu_logits=None, gamma, lam, leader_gamma=None, rbar0=None,
                r_coef=None, rbar_coef=None, p_coef=None, mu_coef=None, transitions=None, initial=None,
-               context_weights=None, terminal=None, dim=None):
+               context_weights=None, terminal=None, dim=None, transforms=None, x_dim=None):
         """An affine problem (docs/ENVIRONMENTS.md 3) from numpy arrays, in one call:
         r = r0 + r_coef . x, rbar = rbar0 + rbar_coef . x, P(.|s,a) = softmax over the
         support of (p_logits + p_coef . x), mu = softmax of (mu_logits + mu_coef . x).
@@ -181,7 +181,12 @@ class Problem:
         the support may be given entry by entry, in cbrl's order, as
         ``transitions=(context, s, a, next, logit, coef)`` (``initial=(context, s, logit,
         coef)``), coef being (n, d) or None. terminal: S flags. Only (s, a) pairs with a
-        nonzero value or coefficient are set, as a problem file lists them."""
+        nonzero value or coefficient are set, as a problem file lists them.
+
+        With ``transforms`` (docs/MODEL.md 1.1, as a problem file's: a list of dicts such as
+        ``{"kind": "range", "x": 0, "low": 0, "high": 5}`` or ``{"kind": "softmax", "x": [0, 1],
+        "scale": 2}``) the coefficients run over y = T(x), d being the transforms' outputs, and
+        the problem's x has ``x_dim`` entries (default: the largest index read plus one)."""
         r0 = as_array(r0, "r0")
         if r0.ndim not in (2, 3):
             raise ValueError("r0: expected shape (K, S, A) or (S, A), got %s" % (r0.shape,))
@@ -311,7 +316,59 @@ class Problem:
             len(lk), i32(lk), i32(ls), i32(la), ptr(lv), ptr(lc), out, err, _ffi.ERR_SIZE)
         del arrays
         check(rc, err)
-        return cls(out[0], env="file")
+        if transforms is None:
+            return cls(out[0], env="file")
+        return cls._transformed(out[0], d, transforms, x_dim)
+
+    @classmethod
+    def _transformed(cls, inner, n_params, transforms, x_dim):
+        """Wraps the problem handle inner (consumed) in the transforms (cbrl/transform.h)."""
+        kinds, counts, inputs, scale, low, high = [], [], [], [], [], []
+        for i, t in enumerate(transforms):
+            try:
+                t = dict(t)
+                extra = set(t) - {"kind", "x", "scale", "low", "high"}
+                if extra:
+                    raise TypeError("transforms[%d]: unknown field %s" % (i, sorted(extra)[0]))
+                k = lib.cbrl_py_transform_kind(str(t["kind"]).encode())
+                if k < 0:
+                    raise ValueError("transforms[%d].kind: unknown transform %r (identity, sigmoid, softplus, exp, "
+                                     "softmax, range)" % (i, t["kind"]))
+                xs = [int(v) for v in np.atleast_1d(t["x"])]
+            except BaseException:
+                lib.cbrl_py_problem_free(inner)
+                raise
+            kinds.append(k)
+            counts.append(len(xs))
+            inputs.extend(xs)
+            scale.append(float(t.get("scale", 1.0)))
+            low.append(float(t.get("low", 0.0)))
+            high.append(float(t.get("high", 1.0)))
+        dim = int(x_dim) if x_dim is not None else (max(inputs) + 1 if inputs else 1)
+        arr = lambda v, dt: np.ascontiguousarray(np.asarray(v if v else [0], dt))
+        kinds_a, counts_a, inputs_a = arr(kinds, np.int32), arr(counts, np.int32), arr(inputs, np.int32)
+        scale_a, low_a, high_a = arr(scale, np.float64), arr(low, np.float64), arr(high, np.float64)
+        err = _ffi.err_buffer()
+        out = ffi.new("cbrl_problem **")
+        i32 = lambda a: ptr(a, "int32_t *")
+        rc = lib.cbrl_py_transformed(inner, dim, len(kinds), i32(kinds_a), i32(counts_a), i32(inputs_a), ptr(scale_a),
+                                     ptr(low_a), ptr(high_a), out, err, _ffi.ERR_SIZE)
+        check(rc, err)
+        p = cls(out[0], env="file")
+        p.transforms, p.n_parameters = [dict(t) for t in transforms], int(n_params)
+        return p
+
+    #: The transforms of a problem built with them in Python (else None), and their outputs' count.
+    transforms = None
+    n_parameters = None
+
+    def parameters(self, x):
+        """y = T(x), the mechanism's parameters, of a problem built with ``transforms``."""
+        if self.n_parameters is None:
+            raise ValueError("parameters: this problem was not built with transforms in Python")
+        y = np.empty(self.n_parameters)
+        call(lib.cbrl_py_transformed_parameters(self._h, ptr(self.check_x(x)), ptr(y)), what="parameters")
+        return y
 
     @classmethod
     def from_callbacks(cls, *, support, evaluate, vjp=None, dim, gamma, lam, leader_gamma=None,

@@ -214,3 +214,70 @@ def test_theta_file_with_an_invalid_context_is_refused(root):
     with pytest.raises(cbrl.CbrlError, match=r"p_theta_negative_prob.yaml:14: contexts\[0\].transitions\[0\].prob: "
                                              r"-0.743364 at theta = -4.14455 \(node 0 of 8\)"):
         cbrl.Problem.file(os.path.join(root, "tests", "bad_inputs", "p_theta_negative_prob.yaml"))
+
+
+# ---- transforms from arrays ------------------------------------------------------------------
+
+def test_affine_with_transforms_equals_the_problem_file(tmp_path):
+    S, A = 3, 2
+    p_logits = np.full((S, A, S), -np.inf)
+    p_logits[0, :, 0] = p_logits[0, :, 1] = 0.0
+    p_logits[1, :, 2] = p_logits[2, :, 2] = 0.0
+    p_coef = np.zeros((S, A, S, 3))
+    p_coef[0, 1, 1] = [0.5, 0.0, 1.0]
+    r0, rbar0 = np.zeros((S, A)), np.zeros((S, A))
+    r0[2, :], rbar0[1, :] = 1.0, 1.0
+    r_coef = np.zeros((S, A, 3))
+    r_coef[0, 1] = [1.0, 0.5, -0.2]
+    transforms = [{"kind": "range", "x": 0, "low": 0, "high": 5}, {"kind": "softmax", "x": [0, 1], "scale": 2}]
+    p = cbrl.Problem.affine(r0=r0, rbar0=rbar0, p_logits=p_logits, p_coef=p_coef, mu_logits=[0, -np.inf, -np.inf],
+                            r_coef=r_coef, terminal=[0, 0, 1], gamma=0.9, lam=0.5, transforms=transforms)
+    assert p.dim == 2 and p.n_parameters == 3
+    x = np.array([0.3, -0.2])
+    sm = 2 * np.exp(0.3) / (np.exp(0.3) + np.exp(-0.2))
+    assert np.allclose(p.parameters(x), [5 / (1 + np.exp(-0.3)), sm, 2 - sm], rtol=1e-15)
+    text = """format: cbrl-tabular-1
+states: 3
+actions: 2
+dim: 2
+gamma: 0.9
+lambda: 0.5
+terminal: [2]
+transforms:
+  - {kind: range, x: 0, low: 0, high: 5}
+  - {kind: softmax, x: [0, 1], scale: 2}
+contexts:
+  - weight: 1
+    initial: [{s: 0}]
+    transitions:
+      - {s: 0, a: 0, next: 0}
+      - {s: 0, a: 0, next: 1}
+      - {s: 0, a: 1, next: 0}
+      - {s: 0, a: 1, next: 1, coef: [0.5, 0, 1]}
+      - {s: 1, a: 0, next: 2}
+      - {s: 1, a: 1, next: 2}
+      - {s: 2, a: 0, next: 2}
+      - {s: 2, a: 1, next: 2}
+    reward:
+      - {s: 0, a: 1, value: 0, coef: [1, 0.5, -0.2]}
+      - {s: 2, a: 0, value: 1}
+      - {s: 2, a: 1, value: 1}
+    leader_reward:
+      - {s: 1, a: 0, value: 1}
+      - {s: 1, a: 1, value: 1}
+"""
+    (tmp_path / "t.yaml").write_text(text)
+    f = cbrl.Problem.file(tmp_path / "t.yaml")
+    a, b = cbrl.hypergrad(p, x), cbrl.hypergrad(f, x)
+    assert np.isclose(a.F, b.F, rtol=1e-13) and np.allclose(a.grad, b.grad, rtol=1e-11, atol=1e-14)
+    assert np.abs(a.grad).max() > 1e-3 and np.allclose(a.grad, fd_grad(p, x), rtol=1e-6, atol=1e-9)
+    bad = [{"kind": "range", "x": 0, "low": 2, "high": 1}, {"kind": "softmax", "x": [0, 1]}]
+    with pytest.raises(cbrl.CbrlError, match=r"transforms\[0\]: range needs finite low < high, got low 2, high 1"):
+        cbrl.Problem.affine(r0=r0, rbar0=rbar0, p_logits=p_logits, mu_logits=[0, -np.inf, -np.inf], r_coef=r_coef,
+                            gamma=0.9, lam=0.5, transforms=bad)
+    with pytest.raises(cbrl.CbrlError, match="transforms: 2 outputs, but the mechanism's coefficients have 3 entries"):
+        cbrl.Problem.affine(r0=r0, rbar0=rbar0, p_logits=p_logits, mu_logits=[0, -np.inf, -np.inf], r_coef=r_coef,
+                            gamma=0.9, lam=0.5, transforms=[{"kind": "softmax", "x": [0, 1]}])
+    with pytest.raises(ValueError, match=r"transforms\[0\].kind: unknown transform 'tanh'"):
+        cbrl.Problem.affine(r0=r0, rbar0=rbar0, p_logits=p_logits, mu_logits=[0, -np.inf, -np.inf], r_coef=r_coef,
+                            gamma=0.9, lam=0.5, transforms=[{"kind": "tanh", "x": 0}])
