@@ -8,6 +8,23 @@
 
 #include "cbrl/errors.h"
 
+/* Weights that sum to 1 to rounding (the rules' own sum to 1 only to about 1e-15). */
+static void normalise(double *w, int n) {
+  double sum = 0.0;
+  for (int i = 0; i < n; i++) sum += w[i];
+  for (int i = 0; i < n; i++) w[i] /= sum;
+}
+
+/* n draws of one standard distribution with weights 1 / n: a fixed sample. */
+static int sample(int n, cbrl_rng *rng, double (*draw)(cbrl_rng *), double *v, double *w) {
+  if (n < 1 || !rng || !v || !w) return CBRL_EINVAL;
+  for (int i = 0; i < n; i++) {
+    v[i] = draw(rng);
+    w[i] = 1.0 / n;
+  }
+  return 0;
+}
+
 int cbrl_contexts_normal_quadrature(int n, double *z, double *w) {
   if (n < 1 || n > 64 || !z || !w) return CBRL_EINVAL;
   const double pim4 = 0.7511255444649425; /* pi^(-1/4) */
@@ -47,20 +64,13 @@ int cbrl_contexts_normal_quadrature(int n, double *z, double *w) {
     z[i] = z[n - 1 - i];
     z[n - 1 - i] = a;
   }
-  double sum = 0.0;
-  for (int i = 0; i < n; i++) sum += w[i];
-  for (int i = 0; i < n; i++) w[i] /= sum;
+  normalise(w, n);
   return 0;
 }
 
 int cbrl_contexts_normal(cbrl_context_rule rule, int n, cbrl_rng *rng, double *z, double *w) {
   if (rule == CBRL_CONTEXTS_QUADRATURE) return cbrl_contexts_normal_quadrature(n, z, w);
-  if (rule != CBRL_CONTEXTS_SAMPLE || n < 1 || !rng || !z || !w) return CBRL_EINVAL;
-  for (int i = 0; i < n; i++) {
-    z[i] = cbrl_rng_normal(rng);
-    w[i] = 1.0 / n;
-  }
-  return 0;
+  return rule == CBRL_CONTEXTS_SAMPLE ? sample(n, rng, cbrl_rng_normal, z, w) : CBRL_EINVAL;
 }
 
 int cbrl_contexts_uniform_quadrature(int n, double *u, double *w) {
@@ -90,20 +100,13 @@ int cbrl_contexts_uniform_quadrature(int n, double *u, double *w) {
     w[i] = w[n - 1 - i] = 0.5 * wt;
   }
   if (n % 2) u[m - 1] = 0.5;
-  double sum = 0.0;
-  for (int i = 0; i < n; i++) sum += w[i];
-  for (int i = 0; i < n; i++) w[i] /= sum;
+  normalise(w, n);
   return 0;
 }
 
 int cbrl_contexts_uniform(cbrl_context_rule rule, int n, cbrl_rng *rng, double *u, double *w) {
   if (rule == CBRL_CONTEXTS_QUADRATURE) return cbrl_contexts_uniform_quadrature(n, u, w);
-  if (rule != CBRL_CONTEXTS_SAMPLE || n < 1 || !rng || !u || !w) return CBRL_EINVAL;
-  for (int i = 0; i < n; i++) {
-    u[i] = cbrl_rng_uniform(rng);
-    w[i] = 1.0 / n;
-  }
-  return 0;
+  return rule == CBRL_CONTEXTS_SAMPLE ? sample(n, rng, cbrl_rng_uniform, u, w) : CBRL_EINVAL;
 }
 
 double cbrl_contexts_grouped_standard_error(const double *f, const double *weight, int n_groups, int n) {
