@@ -58,6 +58,12 @@ def _create(cls, name, lam, options):
                                                            and float(given.get("type_sigma", 0)) > 0):
             a = np.asarray(given[key], np.float64)
             given[count] = a.shape[0] if a.ndim >= 1 else 1
+    # Types whose count the arrays changed: equal shares unless given, and (optimal tax) the
+    # default's inverse-skill welfare weights.
+    if "n_types" in given and "n_types" not in options and "type_weight" not in given:
+        given["type_weight"] = np.full(int(given["n_types"]), 1.0 / int(given["n_types"]))
+    if name == "optimal-tax" and "skill" in given and "welfare_weight" not in given:
+        given["welfare_weight"] = 1.0 / np.asarray(given["skill"], np.float64)
     if name == "contract" and "outcome_prob" in given and "n_efforts" not in given:
         a = np.asarray(given["outcome_prob"], np.float64)
         given["n_efforts"] = a.shape[0]

@@ -170,6 +170,11 @@ def test_optimal_tax_options_and_saez(cli):
     x = np.array([0.35, 0.3])
     assert np.allclose(cbrl.hypergrad(u, x).grad, fd_grad(u, x), rtol=1e-5, atol=1e-8)
     assert set(cbrl.env_options("optimal-tax")) >= {"skill", "threshold", "elasticity", "n_labour", "lambda"}
+    # Skills alone: equal shares and inverse-skill welfare weights, as the default's.
+    v = cbrl.Problem.env("optimal-tax", skill=[1, 2, 4])
+    assert v.n_contexts == 3 and np.allclose(v.context_weights, 1 / 3)
+    d = cbrl.Problem.env("optimal-tax", skill=[1, 1.5, 2, 3, 4])
+    assert same(cbrl.hypergrad(d).F, cbrl.hypergrad(t).F)
 
 
 # ---- contexts from a distribution -------------------------------------------------------------
