@@ -371,9 +371,11 @@ static int fill(rlhf *rl, const cbrl_rlhf_opts *o) {
         pk[0] = c, pk[1] = first ? y1 : y2, pk[2] = first ? y2 : y1, pk[3] = i >= o->n_train;
       }
   }
-  /* s(y) = 2 (wins - losses) / (comparisons + 1) over the training pairs: for a sequence compared
-     often with random opponents, 2 (2 P(win) - 1) ~ 2 tanh(delta / 2) ~ delta, its reward above
-     the mean opponent's; the + 1 shrinks the rarely compared towards 0. */
+  /* s(y) = 2 (wins - losses) / comparisons over the training pairs (0 for a sequence never
+     compared): for a sequence compared with random opponents, 2 (2 P(win) - 1) = 2 tanh(delta / 2)
+     ~ delta, its reward above the mean opponent's. A + 1 in the denominator, shrinking the rarely
+     compared towards 0, cost 0.009 of held-out log-likelihood at the optimum
+     (docs/results/rlhf.md). */
   double *n = calloc((size_t)P * rl->n_seq, sizeof(double));
   if (!n) return CBRL_ENOMEM;
   for (int k = 0; k < rl->n_pairs; k++) {
@@ -384,7 +386,7 @@ static int fill(rlhf *rl, const cbrl_rlhf_opts *o) {
     n[(size_t)pk[0] * rl->n_seq + pk[1]] += 1.0;
     n[(size_t)pk[0] * rl->n_seq + pk[2]] += 1.0;
   }
-  for (size_t i = 0; i < (size_t)P * rl->n_seq; i++) rl->score[i] /= n[i] + 1.0;
+  for (size_t i = 0; i < (size_t)P * rl->n_seq; i++) rl->score[i] /= n[i] > 0.0 ? n[i] : 1.0;
   free(n);
   return 0;
 }

@@ -112,11 +112,12 @@ static int rlhf_dpo_create(const cbrl_env_params *p, cbrl_problem **out, char *e
 static void rlhf_default_x(const cbrl_problem *p, double *x) { (void)p, (void)x; }
 
 static const char *const rlhf_report_names[] = {"heldout_loglik", "train_loglik", "heldout_accuracy", "cosine",
-                                                "kl", "optimum_gap", "heldout_gap"};
+                                                "kl", "optimum_gap", "heldout_gap", "truth_heldout_loglik"};
 
 typedef struct rlhf_report {
   cbrl_exact *exact;
   double F_star, heldout_star; /* at the exact optimum of the problem's objective */
+  double truth_heldout;        /* at the hidden weights theta*: the data's own model */
 } rlhf_report;
 
 static int rlhf_report_open(const cbrl_problem *p, void **state) {
@@ -126,12 +127,15 @@ static int rlhf_report_open(const cbrl_problem *p, void **state) {
   int rc = r ? cbrl_exact_create(&r->exact, p) : CBRL_ENOMEM;
   if (!rc) rc = cbrl_rlhf_optimum(p, x, &r->F_star);
   if (!rc) rc = cbrl_rlhf_fit_compute(p, r->exact, x, &fit);
+  if (!rc) r->heldout_star = fit.heldout_loglik;
+  if (!rc) rc = cbrl_rlhf_true_weights(p, x);
+  if (!rc) rc = cbrl_rlhf_fit_compute(p, r->exact, x, &fit);
   if (rc) {
     if (r) cbrl_exact_free(r->exact);
     free(r);
     return rc;
   }
-  r->heldout_star = fit.heldout_loglik;
+  r->truth_heldout = fit.heldout_loglik;
   *state = r;
   return 0;
 }
@@ -146,7 +150,7 @@ static int rlhf_report_compute(const cbrl_problem *p, void *state, const double 
   if (rc && rc != CBRL_ENOCONV) return rc;
   values[0] = fit.heldout_loglik, values[1] = fit.train_loglik, values[2] = fit.heldout_accuracy;
   values[3] = fit.cosine, values[4] = fit.kl, values[5] = r->F_star - F;
-  values[6] = r->heldout_star - fit.heldout_loglik;
+  values[6] = r->heldout_star - fit.heldout_loglik, values[7] = r->truth_heldout;
   return 0;
 }
 
@@ -217,10 +221,10 @@ static const cbrl_env envs[] = {
     {.name = "optimal-tax", .title = "optimal tax", .fields = optimal_tax_fields, .n_simulators = 1,
      .simulators = {SIM_CONSISTENT}, .create = optimal_tax_create, .default_x = optimal_tax_default_x},
     {.name = "rlhf", .title = "RLHF", .fields = rlhf_fields, .n_simulators = 1, .simulators = {SIM_CONSISTENT},
-     .create = rlhf_create, .default_x = rlhf_default_x, .n_report = 7, .report_names = rlhf_report_names,
+     .create = rlhf_create, .default_x = rlhf_default_x, .n_report = 8, .report_names = rlhf_report_names,
      .report_open = rlhf_report_open, .report_compute = rlhf_report_compute, .report_close = rlhf_report_close},
     {.name = "rlhf-dpo", .title = "RLHF (DPO form)", .fields = rlhf_fields, .n_simulators = 1,
-     .simulators = {SIM_CONSISTENT}, .create = rlhf_dpo_create, .default_x = rlhf_default_x, .n_report = 7,
+     .simulators = {SIM_CONSISTENT}, .create = rlhf_dpo_create, .default_x = rlhf_default_x, .n_report = 8,
      .report_names = rlhf_report_names, .report_open = rlhf_report_open, .report_compute = rlhf_report_compute,
      .report_close = rlhf_report_close},
 };
