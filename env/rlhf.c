@@ -203,10 +203,35 @@ static int rlhf_vjp(const cbrl_problem *p, int context, const double *x, const c
   return 0;
 }
 
+/* The dense Jacobians for AMD: g phi in r and (E_pi[phi] - phi) / gamma_L^(L-1) in rbar at the
+   final tokens, zero elsewhere. */
+static int rlhf_reward_jacobian(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m,
+                                double *jac_r, double *jac_rbar, void *scratch) {
+  const rlhf *rl = p->impl;
+  int V = rl->V, L = rl->L, c = context, d = rl->dim;
+  double g = final_scale(p, rl), lead = pow(p->leader_gamma, -(double)(L - 1)), mean[CBRL_RLHF_MAX_DIM] = {0};
+  (void)m;
+  size_t n = (size_t)p->n_states * V * d;
+  if (jac_r) memset(jac_r, 0, sizeof(double) * n);
+  if (jac_rbar) memset(jac_rbar, 0, sizeof(double) * n);
+  int with_rbar = jac_rbar && rl->objective == CBRL_RLHF_KL_SCORE;
+  if (with_rbar) add_mean_features(p, rl, c, x, 1.0, mean, scratch);
+  for (int s = rl->off[L - 1]; s < rl->off[L]; s++)
+    for (int a = 0; a < V; a++) {
+      size_t sa = (size_t)s * V + a;
+      const double *f = rl->phi + ((size_t)c * rl->n_seq + (s - rl->off[L - 1]) * V + a) * d;
+      for (int j = 0; j < d; j++) {
+        if (jac_r) jac_r[sa * d + j] = g * f[j];
+        if (with_rbar) jac_rbar[sa * d + j] = lead * (mean[j] - f[j]);
+      }
+    }
+  return 0;
+}
+
 static void rlhf_destroy(cbrl_problem *p) { rlhf_free(p->impl); }
 
 static const cbrl_problem_ops rlhf_ops = {rlhf_n_transitions, rlhf_structure, rlhf_evaluate, rlhf_vjp,
-                                          rlhf_destroy, NULL, NULL, NULL};
+                                          rlhf_destroy, rlhf_reward_jacobian, NULL, NULL};
 
 /* ---- the DPO-form objective --------------------------------------------------------------
    f = mean over the prompt's training pairs of log sigmoid(m_k), m_k = lambda (log pi(y+) -

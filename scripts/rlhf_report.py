@@ -2,14 +2,18 @@
 """docs/results/rlhf.md: the table and the figure from the two `cbrl run` sweeps of the RLHF
 environment (docs/ENVIRONMENTS.md 7), read from their results stores.
 
-  /usr/bin/python3 scripts/rlhf_report.py KL_SCORE_DIR DPO_DIR OUT_PNG > table.md
+  /usr/bin/python3 scripts/rlhf_report.py CBRL KL_SCORE_DIR DPO_DIR OUT_PNG > table.md
 
 Every value comes from the runs' stored reports (the store's extra_metrics): the follower's fit
 to the preference pairs at each stored iterate, and the gaps to the exact optimum of the run's
 own objective (cbrl_rlhf_optimum, Newton's method on the exact gradient), so the optima's own
-held-out log-likelihoods are value + gap. Means and standard errors are over seeds.
+held-out log-likelihoods are value + gap. Means and standard errors are over seeds. As a check
+of that optimum by another optimiser, scipy's BFGS maximises F with F and its gradient from
+`cbrl hypergrad --json` from x = 0.
 """
+import json
 import math
+import subprocess
 import sqlite3
 import sys
 
@@ -18,8 +22,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from scipy.optimize import minimize  # noqa: E402
 
-NAMES = ["heldout_loglik", "train_loglik", "heldout_accuracy", "cosine", "kl", "optimum_gap", "heldout_gap",
+NAMES = ["F", "heldout_loglik", "train_loglik", "heldout_accuracy", "cosine", "kl", "optimum_gap", "heldout_gap",
          "truth_heldout_loglik"]
 
 
@@ -37,6 +42,9 @@ def load(path):
         for t, n, v in rows:
             if n in vals:
                 vals[n][pos[t]] = v
+        for t, F in db.execute("SELECT iteration, F FROM metrics WHERE run_id = ?", (run_id,)):
+            if t in pos:
+                vals["F"][pos[t]] = F
         iters = np.array(its)
         d = out.setdefault((env, alg), {n: [] for n in NAMES})
         for n in NAMES:
@@ -45,6 +53,17 @@ def load(path):
         for n in NAMES:
             d[n] = np.array(d[n])
     return out, iters
+
+
+def bfgs_optimum(cbrl, env):
+    """max F by BFGS on `cbrl hypergrad --env ENV --json`: (F*, x*)."""
+    def neg(x):
+        out = subprocess.run([cbrl, "hypergrad", "--env", env, "--x", ",".join(f"{v:.17g}" for v in x), "--json"],
+                             check=True, capture_output=True, text=True).stdout
+        j = json.loads(out)
+        return -j["F"], -np.array(j["grad"])
+    r = minimize(neg, np.zeros(5), jac=True, method="BFGS", options={"gtol": 1e-9})
+    return -r.fun, r.x
 
 
 def mean_se(a):
@@ -58,7 +77,7 @@ def fmt(a, digits=4):
 
 
 def main():
-    kl_dir, dpo_dir, png = sys.argv[1:4]
+    cbrl, kl_dir, dpo_dir, png = sys.argv[1:5]
     data, iters = load(kl_dir)
     dpo, iters_dpo = load(dpo_dir)
     data.update(dpo)
@@ -79,16 +98,20 @@ def main():
               f"{fmt(last['heldout_accuracy'], 3)} | {fmt(last['kl'], 3)} |")
     # The references: each objective's exact optimum (value + gap of its exact runs), theta*.
     print()
-    print("| reference | held-out log-lik |")
-    print("|---|---|")
+    print("| reference | F* (Newton, cbrl_rlhf_optimum) | F* (BFGS on cbrl hypergrad) | x* (BFGS) | held-out log-lik |")
+    print("|---|---|---|---|---|")
     for env in ("rlhf", "rlhf-dpo"):
         if (env, "exact") in data:
             d = data[(env, "exact")]
             star = d["heldout_loglik"][:, -1] + d["heldout_gap"][:, -1]
-            print(f"| exact optimum of the {objective[env]} objective | {star.mean():.4f} |")
+            newton = d["F"][:, -1] + d["optimum_gap"][:, -1]
+            F_b, x_b = bfgs_optimum(cbrl, env)
+            xs = ", ".join(f"{v:.3f}" for v in x_b)
+            print(f"| exact optimum of the {objective[env]} objective | {newton.mean():.6f} | {F_b:.6f} | "
+                  f"({xs}) | {star.mean():.4f} |")
     any_run = data[order[0]]
-    print(f"| the hidden weights theta* | {any_run['truth_heldout_loglik'][0, -1]:.4f} |")
-    print(f"| x = 0 (the follower at pi_ref) | {math.log(0.5):.4f} |")
+    print(f"| the hidden weights theta* | | | | {any_run['truth_heldout_loglik'][0, -1]:.4f} |")
+    print(f"| x = 0 (the follower at pi_ref) | | | | {math.log(0.5):.4f} |")
 
     colours = {"exact": "C0", "hpgd": "C1", "hpgd-batch": "C2", "zero-order": "C3"}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))

@@ -3,7 +3,7 @@
    the DPO identity (the follower's implied preference is the Bradley-Terry model of its reward),
    the exact gradient of both objectives against finite differences in every prompt, the
    unbiased HPGD estimate of the KL-score objective against the exact gradient within 4 standard
-   errors, which estimator takes which objective, and pairs naming impossible sequences. */
+   errors, the reward Jacobians AMD uses against finite differences, which estimator takes which objective, and pairs naming impossible sequences. */
 #include "test_util.h"
 
 #include <string.h>
@@ -204,6 +204,43 @@ static void gradient_matches_finite_differences(void **state) {
   }
 }
 
+/* The dense Jacobians AMD uses are those of the vjp: against finite differences of r and rbar. */
+static void reward_jacobian_matches_finite_differences(void **state) {
+  (void)state;
+  cbrl_problem *p = make(3, 3, 2, CBRL_RLHF_KL_SCORE);
+  int S = p->n_states, A = p->n_actions, d = p->dim;
+  size_t n = (size_t)S * A;
+  cbrl_mdp m, mp, mm;
+  assert_ok(cbrl_mdp_init(&m, p, 1));
+  assert_ok(cbrl_mdp_init(&mp, p, 1));
+  assert_ok(cbrl_mdp_init(&mm, p, 1));
+  double x[4] = {0.3, -0.8, 1.2, 0.4}, xp[4], h = 1e-5;
+  double *jr = malloc(sizeof(double) * n * d), *jb = malloc(sizeof(double) * n * d);
+  assert_ok(cbrl_mdp_evaluate(&m, p, 1, x));
+  assert_ok(cbrl_mdp_reward_jacobian(&m, p, 1, x, jr, jb));
+  double err = 0.0, jmax = 0.0;
+  for (int j = 0; j < d; j++) {
+    memcpy(xp, x, sizeof xp);
+    xp[j] = x[j] + h;
+    assert_ok(cbrl_mdp_evaluate(&mp, p, 1, xp));
+    xp[j] = x[j] - h;
+    assert_ok(cbrl_mdp_evaluate(&mm, p, 1, xp));
+    for (size_t sa = 0; sa < n; sa++) {
+      double fr = (mp.r[sa] - mm.r[sa]) / (2 * h), fb = (mp.rbar[sa] - mm.rbar[sa]) / (2 * h);
+      err = fmax(err, fmax(fabs(fr - jr[sa * d + j]), fabs(fb - jb[sa * d + j])));
+      jmax = fmax(jmax, fmax(fabs(jr[sa * d + j]), fabs(jb[sa * d + j])));
+    }
+  }
+  assert_true(jmax > 0.1);
+  if (err > 1e-7 * jmax) fail_msg("Jacobian error %.3g of %.3g", err, jmax);
+  free(jr);
+  free(jb);
+  cbrl_mdp_close(&m);
+  cbrl_mdp_close(&mp);
+  cbrl_mdp_close(&mm);
+  cbrl_problem_free(p);
+}
+
 /* The KL-score objective is E_pi[s(y)] - lambda KL(pi || pi_ref): its value against that sum
    computed from the follower's sequence distribution. */
 static void kl_score_objective_is_score_minus_kl(void **state) {
@@ -291,8 +328,8 @@ static void estimators_take_the_objectives_they_can(void **state) {
   (void)state;
   cbrl_problem *kl = make(3, 3, 1, CBRL_RLHF_KL_SCORE), *dpo = make(3, 3, 1, CBRL_RLHF_PREFERENCES);
   char why[200];
-  static const char *const all[] = {"exact", "zero-order", "hpgd", "hpgd-batch"};
-  for (int i = 0; i < 4; i++) assert_ok(cbrl_objective_supports(kl, all[i], why, sizeof why));
+  static const char *const all[] = {"exact", "zero-order", "hpgd", "hpgd-batch", "amd"};
+  for (int i = 0; i < 5; i++) assert_ok(cbrl_objective_supports(kl, all[i], why, sizeof why));
   assert_ok(cbrl_objective_supports(dpo, "exact", why, sizeof why));
   assert_ok(cbrl_objective_supports(dpo, "zero-order", why, sizeof why));
   assert_int_equal(cbrl_objective_supports(dpo, "hpgd", why, sizeof why), CBRL_ENOTSUP);
@@ -376,6 +413,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(two_token_tree_has_its_closed_form),
       cmocka_unit_test(dpo_objective_is_the_bradley_terry_likelihood),
       cmocka_unit_test(gradient_matches_finite_differences),
+      cmocka_unit_test(reward_jacobian_matches_finite_differences),
       cmocka_unit_test(kl_score_objective_is_score_minus_kl),
       cmocka_unit_test(hpgd_estimate_matches_the_exact_gradient),
       cmocka_unit_test(estimators_take_the_objectives_they_can),
