@@ -2,7 +2,7 @@
 """docs/results/rlhf.md: the table and the figure from the two `cbrl run` sweeps of the RLHF
 environment (docs/ENVIRONMENTS.md 7), read from their results stores.
 
-  /usr/bin/python3 scripts/rlhf_report.py CBRL KL_SCORE_DIR DPO_DIR OUT_PNG > table.md
+  /usr/bin/python3 scripts/rlhf_report.py CBRL KL_SCORE_DIR DPO_DIR OUT_PNG [HPGD_10K_DIR] > table.md
 
 Every value comes from the runs' stored reports (the store's extra_metrics): the follower's fit
 to the preference pairs at each stored iterate, and the gaps to the exact optimum of the run's
@@ -28,8 +28,8 @@ NAMES = ["F", "heldout_loglik", "train_loglik", "heldout_accuracy", "cosine", "k
          "truth_heldout_loglik"]
 
 
-def load(path):
-    """{(env, algorithm): {name: array seeds x iterations}}, and the iterations."""
+def load(path, tag=""):
+    """{(env, algorithm + tag): {name: array seeds x iterations}}, and the iterations."""
     db = sqlite3.connect(f"{path}/results.sqlite")
     runs = db.execute("SELECT id, env, algorithm, seed FROM runs WHERE status = 'done' ORDER BY id").fetchall()
     out, iters = {}, None
@@ -46,7 +46,7 @@ def load(path):
             if t in pos:
                 vals["F"][pos[t]] = F
         iters = np.array(its)
-        d = out.setdefault((env, alg), {n: [] for n in NAMES})
+        d = out.setdefault((env, alg + tag), {n: [] for n in NAMES})
         for n in NAMES:
             d[n].append(vals[n])
     for d in out.values():
@@ -81,8 +81,10 @@ def main():
     data, iters = load(kl_dir)
     dpo, iters_dpo = load(dpo_dir)
     data.update(dpo)
-    order = [("rlhf", "exact"), ("rlhf", "hpgd"), ("rlhf", "hpgd-batch"), ("rlhf", "zero-order"),
-             ("rlhf-dpo", "exact"), ("rlhf-dpo", "zero-order")]
+    if len(sys.argv) > 5:
+        data.update(load(sys.argv[5], " 10k")[0])
+    order = [("rlhf", "exact"), ("rlhf", "hpgd"), ("rlhf", "hpgd 10k"), ("rlhf", "hpgd-batch"),
+             ("rlhf", "hpgd-batch 10k"), ("rlhf", "zero-order"), ("rlhf-dpo", "exact"), ("rlhf-dpo", "zero-order")]
     order = [k for k in order if k in data]
     objective = {"rlhf": "KL score", "rlhf-dpo": "DPO form"}
     seeds = {k: data[k]["heldout_loglik"].shape[0] for k in order}
@@ -113,13 +115,14 @@ def main():
     print(f"| the hidden weights theta* | | | | {any_run['truth_heldout_loglik'][0, -1]:.4f} |")
     print(f"| x = 0 (the follower at pi_ref) | | | | {math.log(0.5):.4f} |")
 
-    colours = {"exact": "C0", "hpgd": "C1", "hpgd-batch": "C2", "zero-order": "C3"}
+    colours = {"exact": "C0", "hpgd": "C1", "hpgd-batch": "C2", "zero-order": "C3", "hpgd 10k": "C4",
+               "hpgd-batch 10k": "C5"}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
     for k in order:
         d = data[k]
         it = iters if k[0] == "rlhf" else iters_dpo
         style = "-" if k[0] == "rlhf" else "--"
-        label = f"{k[1]} ({objective[k[0]]})"
+        label = f"{k[1].replace(' 10k', ', 10k steps')} ({objective[k[0]]})"
         for ax, name in zip(axes, ["optimum_gap", "heldout_loglik", "cosine"]):
             a = d[name]
             m = a.mean(axis=0)
@@ -137,6 +140,10 @@ def main():
         d = data[("rlhf-dpo", "exact")]
         axes[1].axhline((d["heldout_loglik"][:, -1] + d["heldout_gap"][:, -1]).mean(), color="grey", lw=1,
                         ls="-.", label="DPO-form optimum")
+    if ("rlhf", "exact") in data:
+        d = data[("rlhf", "exact")]
+        axes[1].axhline((d["heldout_loglik"][:, -1] + d["heldout_gap"][:, -1]).mean(), color="grey", lw=1,
+                        ls=":", label="KL-score optimum")
     axes[1].set_title("held-out log-likelihood under the follower")
     axes[1].set_ylabel("mean log-likelihood per pair")
     axes[1].set_ylim(-0.70, None)
