@@ -9,6 +9,7 @@
 
 #include "cbrl/run/problem_file.h"
 #include "env_internal.h"
+#include "preference_file.h"
 
 /* ---- simulators ----------------------------------------------------------------------- */
 
@@ -97,7 +98,16 @@ static int rlhf_create_objective(const cbrl_env_params *p, cbrl_problem **out, c
   cbrl_rlhf_opts_default(&o);
   o.seed = (uint64_t)p->problem_seed;
   o.objective = objective;
-  return cbrl_rlhf_create(out, &o, err, err_size);
+  cbrl__preference_file f = {0};
+  if (p->preferences && p->preferences[0]) {
+    int rc = cbrl__preference_file_load(p->preferences, &f, err, err_size);
+    if (rc) return rc;
+    o.vocab = f.vocab, o.length = f.length, o.n_prompts = f.prompts;
+    o.n_pairs = f.n_pairs, o.pairs = f.pairs;
+  }
+  int rc = cbrl_rlhf_create(out, &o, err, err_size);
+  cbrl__preference_file_close(&f);
+  return rc;
 }
 
 static int rlhf_create(const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size) {
@@ -124,10 +134,16 @@ static int rlhf_report_open(const cbrl_problem *p, void **state) {
   rlhf_report *r = calloc(1, sizeof *r);
   double x[CBRL_RLHF_MAX_DIM];
   cbrl_rlhf_fit fit;
-  int rc = r ? cbrl_exact_create(&r->exact, p) : CBRL_ENOMEM;
-  if (!rc) rc = cbrl_rlhf_optimum(p, x, &r->F_star);
-  if (!rc) rc = cbrl_rlhf_fit_compute(p, r->exact, x, &fit);
-  if (!rc) r->heldout_star = fit.heldout_loglik;
+  double F_star = NAN;
+  int rc = r ? cbrl_exact_create(&r->exact, p) : CBRL_ENOMEM, found = 0;
+  /* Pairs the features separate have no finite optimum: the gaps are then left unstored. */
+  if (!rc && !(rc = cbrl_rlhf_optimum(p, x, &F_star))) found = 1;
+  if (rc == CBRL_ENOCONV) rc = 0;
+  if (r) r->F_star = r->heldout_star = NAN;
+  if (found && !rc && !(rc = cbrl_rlhf_fit_compute(p, r->exact, x, &fit))) {
+    r->F_star = F_star;
+    r->heldout_star = fit.heldout_loglik;
+  }
   if (!rc) rc = cbrl_rlhf_true_weights(p, x);
   if (!rc) rc = cbrl_rlhf_fit_compute(p, r->exact, x, &fit);
   if (rc) {
@@ -202,7 +218,7 @@ static const char *const tax_fields[] = {"tax_bins", NULL};
 static const char *const file_fields[] = {"problem", NULL};
 static const char *const contract_fields[] = {NULL};
 static const char *const optimal_tax_fields[] = {NULL};
-static const char *const rlhf_fields[] = {"problem_seed", NULL};
+static const char *const rlhf_fields[] = {"problem_seed", "preferences", NULL};
 
 static const cbrl_env envs[] = {
     {.name = "four-rooms", .title = "Four-Rooms", .fields = four_rooms_fields, .n_simulators = 2,
