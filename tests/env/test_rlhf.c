@@ -188,11 +188,22 @@ static void gradient_matches_finite_differences(void **state) {
     cbrl_exact_set_opts(e, &so);
     double x[4] = {0.9, -1.4, 0.6, 1.1}, g[4], F, f[3];
     assert_ok(cbrl_exact_evaluate(e, x, &F, f, g));
-    /* Every prompt's own gradient, then their weighted sum. */
+    /* Every prompt's own gradient against the five-point difference of its f, then their sum. */
     for (int c = 0; c < 3; c++) {
-      double gc[4], fc;
+      double gc[4], fc, v[4], xp[4], h = 1e-3, cmax = 0.0, cerr = 0.0;
+      static const int step[4] = {1, -1, 2, -2};
       assert_ok(cbrl_exact_context(e, c, x, &fc, gc));
       assert_close(fc, f[c], 1e-12, 1e-14);
+      for (int j = 0; j < d; j++) {
+        for (int q = 0; q < 4; q++) {
+          memcpy(xp, x, sizeof xp);
+          xp[j] = x[j] + step[q] * h;
+          assert_ok(cbrl_exact_context(e, c, xp, &v[q], NULL));
+        }
+        cmax = fmax(cmax, fabs(gc[j]));
+        cerr = fmax(cerr, fabs(gc[j] - (8.0 * (v[0] - v[1]) - (v[2] - v[3])) / (12.0 * h)));
+      }
+      if (cerr > 1e-6 * cmax + 1e-9) fail_msg("objective %d prompt %d: error %.3g of %.3g", obj, c, cerr, cmax);
     }
     double gmax = 0.0, err = 0.0;
     for (int j = 0; j < d; j++) gmax = fmax(gmax, fabs(g[j]));
