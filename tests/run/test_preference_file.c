@@ -1,7 +1,7 @@
 /* Tests for run/preference_file.c through the registry (env: rlhf with a `preferences` file,
    docs/ENVIRONMENTS.md 7): a file's pairs become the problem's, and pairs naming impossible
    sequences are refused with "file:line: field: what is wrong"; `cbrl run` then exits 2 and
-   writes nothing. */
+   writes nothing; the canonical config keeps the file and the seed. */
 #include "test_util.h"
 
 #include <string.h>
@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cbrl/run/config.h"
 #include "cbrl/run/env_registry.h"
 
 static char dir[64];
@@ -152,11 +153,29 @@ static void cbrl_run_exits_2_and_writes_nothing(void **state) {
   assert_int_not_equal(stat(out, &st), 0);
 }
 
+/* The path resolves beside the config, and the canonical config (what a store and --resume keep)
+   has it and the seed. */
+static void the_canonical_config_keeps_the_file_and_the_seed(void **state) {
+  (void)state;
+  write_file("pairs.yaml", good);
+  const char *cfg = write_file("sweep.yaml", "env: rlhf\npreferences: pairs.yaml\nproblem_seed: 3\n"
+                                             "algorithm: [exact]\niterations: 10\nfinal_window: 5\n");
+  cbrl_config c;
+  char err[512], buf[8192], want[256];
+  cbrl_config_default(&c);
+  assert_ok(cbrl_config_load(&c, cfg, err, sizeof err));
+  assert_ok(cbrl_config_validate(&c, err, sizeof err));
+  assert_true(cbrl_config_canonical(&c, buf, sizeof buf) > 0);
+  snprintf(want, sizeof want, "preferences: %s/pairs.yaml\n", dir);
+  if (!strstr(buf, want) || !strstr(buf, "problem_seed: 3\n")) fail_msg("canonical: %s", buf);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(a_file_gives_the_problem_its_pairs, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(impossible_sequences_are_located, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(cbrl_run_exits_2_and_writes_nothing, make_dir, remove_dir),
+      cmocka_unit_test_setup_teardown(the_canonical_config_keeps_the_file_and_the_seed, make_dir, remove_dir),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }
