@@ -297,6 +297,17 @@ static int gone(cbrl_follower *f, const char *waiting_for) {
   return fail(f, "%s while cbrl waited for its answer to '%s'", how, waiting_for);
 }
 
+/* Waits at most `left` seconds for the socket to be ready for `events`, relaying the child's
+   error stream meanwhile: 1 ready (or hung up), 0 not yet, or the error of a failed poll. */
+static int wait_socket(cbrl_follower *f, short events, double left) {
+  proc *pr = f->impl;
+  struct pollfd fds[2] = {{pr->sock, events, 0}, {pr->err_fd, POLLIN, 0}};
+  int rc = poll(fds, 2, (int)(left * 1000) + 1);
+  if (rc < 0 && errno != EINTR) return fail(f, "poll: %s", strerror(errno));
+  if (fds[1].revents) drain_stderr(pr, 0);
+  return (fds[0].revents & (events | POLLHUP | POLLERR)) != 0;
+}
+
 /* Sends the message in pr->out (a newline is added). */
 static int send_message(cbrl_follower *f, const char *what) {
   proc *pr = f->impl;
@@ -313,9 +324,8 @@ static int send_message(cbrl_follower *f, const char *what) {
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return gone(f, what);
     double left = deadline - now();
     if (left <= 0) return fail(f, "did not read cbrl's '%s' within %g s", what, pr->timeout);
-    struct pollfd fds[2] = {{pr->sock, POLLOUT, 0}, {pr->err_fd, POLLIN, 0}};
-    poll(fds, 2, (int)(left * 1000) + 1);
-    if (fds[1].revents) drain_stderr(pr, 0);
+    int ready = wait_socket(f, POLLOUT, left);
+    if (ready < 0) return ready;
   }
   pr->out.len = 0;
   pr->messages++;
@@ -338,11 +348,9 @@ static int read_message(cbrl_follower *f, const char *waiting_for, char **line, 
                   waiting_for);
     double left = deadline - now();
     if (left <= 0) return fail(f, "no answer to '%s' within %g s", waiting_for, pr->timeout);
-    struct pollfd fds[2] = {{pr->sock, POLLIN, 0}, {pr->err_fd, POLLIN, 0}};
-    int rc = poll(fds, 2, (int)(left * 1000) + 1);
-    if (rc < 0 && errno != EINTR) return fail(f, "poll: %s", strerror(errno));
-    if (fds[1].revents) drain_stderr(pr, 0);
-    if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    int ready = wait_socket(f, POLLIN, left);
+    if (ready < 0) return ready;
+    if (!ready) continue;
     if (pr->in_cap - pr->in_len < (pr->in_cap >> 1) + 65536) { /* a long line: read it in large pieces */
       size_t cap = pr->in_cap ? 2 * pr->in_cap : 1 << 17;
       char *b = realloc(pr->in, cap);
@@ -530,11 +538,9 @@ static int read_bytes(cbrl_follower *f, unsigned char *dst, size_t bytes, const 
     double left = deadline - now();
     if (left <= 0) return fail(f, "trajectories: the binary frame stopped at %zu of its %zu bytes for %g s", have, bytes,
                                pr->timeout);
-    struct pollfd fds[2] = {{pr->sock, POLLIN, 0}, {pr->err_fd, POLLIN, 0}};
-    int rc = poll(fds, 2, (int)(left * 1000) + 1);
-    if (rc < 0 && errno != EINTR) return fail(f, "poll: %s", strerror(errno));
-    if (fds[1].revents) drain_stderr(pr, 0);
-    if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    int ready = wait_socket(f, POLLIN, left);
+    if (ready < 0) return ready;
+    if (!ready) continue;
     ssize_t n = recv(pr->sock, dst + have, bytes - have, 0);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
       return fail(f, "trajectories: the binary frame was cut off at %zu of its %zu bytes (answer to '%s'), then it"
