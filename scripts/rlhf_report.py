@@ -24,6 +24,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
+from stats import mean_se  # noqa: E402
+
 NAMES = ["F", "heldout_loglik", "train_loglik", "heldout_accuracy", "cosine", "kl", "optimum_gap", "heldout_gap",
          "truth_heldout_loglik"]
 
@@ -66,13 +68,8 @@ def bfgs_optimum(cbrl, env):
     return -r.fun, r.x
 
 
-def mean_se(a):
-    a = np.asarray(a, dtype=float)
-    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else 0.0
-
-
 def fmt(a, digits=4):
-    m, s = mean_se(a)
+    m, s = mean_se([float(v) for v in a], single=0.0)
     return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
