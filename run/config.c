@@ -86,6 +86,7 @@ typedef struct field {
 static const field fields[] = {
     {"env", F_ENUM_ENV, OFF(env), 0, 0, 0, 0},
     {"problem", F_STRING, OFF(problem), 0, 0, 0, 0},
+    {"preferences", F_STRING, OFF(preferences), 0, 0, 0, 0},
     {"algorithm", F_ALG, OFF(algorithm), OFF(n_algorithm), 0, 0, 0},
     {"beta", F_DOUBLE_AXIS, OFF(beta), OFF(n_beta), -1e6, 1e6, 0},
     {"lambda", F_DOUBLE_AXIS, OFF(lambda), OFF(n_lambda), 0, 1e6, 1},
@@ -424,7 +425,7 @@ int cbrl_config_load(cbrl_config *c, const char *path, char *err, size_t err_siz
       }
     }
     if ((rc = apply(c, &y, f, yaml_document_get_node(&y.doc, pr->value)))) goto done;
-    if (f->kind == F_STRING && (rc = beside(c->problem, sizeof c->problem, path, &y, kn))) goto done;
+    if (f->kind == F_STRING && (rc = beside((char *)c + f->offset, sizeof c->problem, path, &y, kn))) goto done;
     if (f->kind == F_INIT_X && c->init_x_dir[0] &&
         (rc = beside(c->init_x_dir, sizeof c->init_x_dir, path, &y, kn)))
       goto done;
@@ -504,6 +505,9 @@ int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
     return fail(err, err_size, "problem: env %s needs a problem file", c->env);
   if (!cbrl_env_takes(e, "problem") && c->problem[0])
     return fail(err, err_size, "problem: only env %s takes a problem file", names);
+  envs_with("preferences", 0, names, sizeof names);
+  if (!cbrl_env_takes(e, "preferences") && c->preferences[0])
+    return fail(err, err_size, "preferences: only env %s takes a preference file", names);
   envs_with("beta", 0, names, sizeof names);
   if (!cbrl_env_takes(e, "beta") && (c->n_beta > 1 || c->beta[0] != 1.0))
     return fail(err, err_size, "beta: applies to env %s only", names);
@@ -571,6 +575,7 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   } while (0)
   PUT("env: %s\n", c->env);
   if (c->problem[0]) PUT("problem: %s\n", c->problem);
+  if (c->preferences[0]) PUT("preferences: %s\n", c->preferences);
   PUT("algorithm: [");
   for (int i = 0; i < c->n_algorithm; i++) PUT("%s%s", i ? ", " : "", cbrl_algorithm_name(c->algorithm[i]));
   PUT("]\n");
@@ -640,6 +645,8 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   if (e && cbrl_env_takes(e, "states"))
     PUT("states: %ld\nactions: %ld\ndim: %ld\ncontexts: %ld\nbranch: %ld\nproblem_seed: %ld\n", c->states, c->actions,
         c->dim, c->contexts, c->branch, c->problem_seed);
+  else if (e && cbrl_env_takes(e, "problem_seed"))
+    PUT("problem_seed: %ld\n", c->problem_seed);
 #undef PUT
   return n < size ? (int)n : -1;
 }
@@ -682,6 +689,7 @@ int cbrl_config_runs(const cbrl_config *c, cbrl_run_spec **runs, int *n_runs) {
 void cbrl_config_env_params(const cbrl_config *c, const cbrl_run_spec *r, cbrl_env_params *p) {
   cbrl_env_params_default(p);
   p->problem = c->problem;
+  p->preferences = c->preferences;
   p->beta = r->beta;
   p->simulator = r->simulator;
   p->tax_bins = c->tax_bins;

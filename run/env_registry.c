@@ -9,6 +9,7 @@
 
 #include "cbrl/run/problem_file.h"
 #include "env_internal.h"
+#include "preference_file.h"
 
 /* ---- simulators ----------------------------------------------------------------------- */
 
@@ -91,6 +92,90 @@ static void optimal_tax_default_x(const cbrl_problem *p, double *x) {
   for (int j = 0; j < p->dim; j++) x[j] = 0.3;
 }
 
+static int rlhf_create_objective(const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size,
+                                 cbrl_rlhf_objective objective) {
+  cbrl_rlhf_opts o;
+  cbrl_rlhf_opts_default(&o);
+  o.seed = (uint64_t)p->problem_seed;
+  o.objective = objective;
+  cbrl__preference_file f = {0};
+  if (p->preferences && p->preferences[0]) {
+    int rc = cbrl__preference_file_load(p->preferences, &f, err, err_size);
+    if (rc) return rc;
+    o.vocab = f.vocab, o.length = f.length, o.n_prompts = f.prompts;
+    o.n_pairs = f.n_pairs, o.pairs = f.pairs;
+  }
+  int rc = cbrl_rlhf_create(out, &o, err, err_size);
+  cbrl__preference_file_close(&f);
+  return rc;
+}
+
+static int rlhf_create(const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size) {
+  return rlhf_create_objective(p, out, err, err_size, CBRL_RLHF_KL_SCORE);
+}
+
+static int rlhf_dpo_create(const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size) {
+  return rlhf_create_objective(p, out, err, err_size, CBRL_RLHF_PREFERENCES);
+}
+
+/* The leader starts at x = 0, where the follower is pi_ref. */
+static void rlhf_default_x(const cbrl_problem *p, double *x) { (void)p, (void)x; }
+
+static const char *const rlhf_report_names[] = {"heldout_loglik", "train_loglik", "heldout_accuracy", "cosine",
+                                                "kl", "optimum_gap", "heldout_gap", "truth_heldout_loglik"};
+
+typedef struct rlhf_report {
+  cbrl_exact *exact;
+  double F_star, heldout_star; /* at the exact optimum of the problem's objective */
+  double truth_heldout;        /* at the hidden weights theta*: the data's own model */
+} rlhf_report;
+
+static int rlhf_report_open(const cbrl_problem *p, void **state) {
+  rlhf_report *r = calloc(1, sizeof *r);
+  double x[CBRL_RLHF_MAX_DIM];
+  cbrl_rlhf_fit fit;
+  double F_star = NAN;
+  int rc = r ? cbrl_exact_create(&r->exact, p) : CBRL_ENOMEM, found = 0;
+  /* Pairs the features separate have no finite optimum: the gaps are then left unstored. */
+  if (!rc && !(rc = cbrl_rlhf_optimum(p, x, &F_star))) found = 1;
+  if (rc == CBRL_ENOCONV) rc = 0;
+  if (r) r->F_star = r->heldout_star = NAN;
+  if (found && !rc && !(rc = cbrl_rlhf_fit_compute(p, r->exact, x, &fit))) {
+    r->F_star = F_star;
+    r->heldout_star = fit.heldout_loglik;
+  }
+  if (!rc) rc = cbrl_rlhf_true_weights(p, x);
+  if (!rc) rc = cbrl_rlhf_fit_compute(p, r->exact, x, &fit);
+  if (rc) {
+    if (r) cbrl_exact_free(r->exact);
+    free(r);
+    return rc;
+  }
+  r->truth_heldout = fit.heldout_loglik;
+  *state = r;
+  return 0;
+}
+
+/* The follower's fit to the preference data at x, and the gaps to the exact optimum. */
+static int rlhf_report_compute(const cbrl_problem *p, void *state, const double *x, double *values) {
+  rlhf_report *r = state;
+  cbrl_rlhf_fit fit;
+  double F;
+  int rc = cbrl_rlhf_fit_compute(p, r->exact, x, &fit);
+  if (!rc) rc = cbrl_exact_evaluate(r->exact, x, &F, NULL, NULL);
+  if (rc && rc != CBRL_ENOCONV) return rc;
+  values[0] = fit.heldout_loglik, values[1] = fit.train_loglik, values[2] = fit.heldout_accuracy;
+  values[3] = fit.cosine, values[4] = fit.kl, values[5] = r->F_star - F;
+  values[6] = r->heldout_star - fit.heldout_loglik, values[7] = r->truth_heldout;
+  return 0;
+}
+
+static void rlhf_report_close(void *state) {
+  rlhf_report *r = state;
+  if (r) cbrl_exact_free(r->exact);
+  free(r);
+}
+
 static int file_create(const cbrl_env_params *p, cbrl_problem **out, char *err, size_t err_size) {
   return cbrl_tabular_load(out, p->problem, err, err_size);
 }
@@ -133,6 +218,7 @@ static const char *const tax_fields[] = {"tax_bins", NULL};
 static const char *const file_fields[] = {"problem", NULL};
 static const char *const contract_fields[] = {NULL};
 static const char *const optimal_tax_fields[] = {NULL};
+static const char *const rlhf_fields[] = {"problem_seed", "preferences", NULL};
 
 static const cbrl_env envs[] = {
     {.name = "four-rooms", .title = "Four-Rooms", .fields = four_rooms_fields, .n_simulators = 2,
@@ -150,6 +236,13 @@ static const cbrl_env envs[] = {
      .simulators = {SIM_CONSISTENT}, .create = contract_create, .default_x = contract_default_x},
     {.name = "optimal-tax", .title = "optimal tax", .fields = optimal_tax_fields, .n_simulators = 1,
      .simulators = {SIM_CONSISTENT}, .create = optimal_tax_create, .default_x = optimal_tax_default_x},
+    {.name = "rlhf", .title = "RLHF", .fields = rlhf_fields, .n_simulators = 1, .simulators = {SIM_CONSISTENT},
+     .create = rlhf_create, .default_x = rlhf_default_x, .n_report = 8, .report_names = rlhf_report_names,
+     .report_open = rlhf_report_open, .report_compute = rlhf_report_compute, .report_close = rlhf_report_close},
+    {.name = "rlhf-dpo", .title = "RLHF (DPO form)", .fields = rlhf_fields, .n_simulators = 1,
+     .simulators = {SIM_CONSISTENT}, .create = rlhf_dpo_create, .default_x = rlhf_default_x, .n_report = 8,
+     .report_names = rlhf_report_names, .report_open = rlhf_report_open, .report_compute = rlhf_report_compute,
+     .report_close = rlhf_report_close},
 };
 #define N_ENVS (int)(sizeof envs / sizeof envs[0])
 
@@ -173,7 +266,7 @@ int cbrl_env_count(void) { return N_ENVS; }
 
 const cbrl_env *cbrl_env_at(int i) { return i >= 0 && i < N_ENVS ? &envs[i] : NULL; }
 
-const char *cbrl_env_names(void) { return "four-rooms, random, tax-design, file, contract, optimal-tax"; }
+const char *cbrl_env_names(void) { return "four-rooms, random, tax-design, file, contract, optimal-tax, rlhf, rlhf-dpo"; }
 
 const char *cbrl_env_name(const cbrl_env *e) { return e->name; }
 

@@ -28,6 +28,7 @@
 #include "cbrl/env/four_rooms.h"
 #include "cbrl/env/optimal_tax.h"
 #include "cbrl/env/random_problem.h"
+#include "cbrl/env/rlhf.h"
 #include "cbrl/env/tax.h"
 
 #endif /* CBRL_CBRL_H */

@@ -7,10 +7,11 @@
 #include "cbrl/run/env_registry.h"
 
 static void every_environment_builds_its_problem(void **state) {
-  static const char *const names[6] = {"four-rooms", "random", "tax-design", "file", "contract", "optimal-tax"};
-  assert_int_equal(cbrl_env_count(), 6);
+  static const char *const names[8] = {"four-rooms", "random", "tax-design", "file", "contract", "optimal-tax",
+                                       "rlhf", "rlhf-dpo"};
+  assert_int_equal(cbrl_env_count(), 8);
   assert_null(cbrl_env_find("mars"));
-  for (int i = 0; i < 6; i++) {
+  for (int i = 0; i < 8; i++) {
     const cbrl_env *e = cbrl_env_find(names[i]);
     assert_non_null(e);
     assert_ptr_equal(e, cbrl_env_at(i));

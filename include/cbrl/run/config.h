@@ -24,6 +24,7 @@
 typedef struct cbrl_config {
   char env[32];       /* a name in the environment registry (cbrl_env_find) */
   char problem[512];  /* env file: the problem file */
+  char preferences[512]; /* env rlhf, rlhf-dpo: a cbrl-preferences-1 file, or "" for generated pairs */
   /* Grid axes: a list in the file makes an axis. */
   int n_algorithm;
   cbrl_algorithm algorithm[CBRL_ALG_COUNT_];

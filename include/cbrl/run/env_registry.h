@@ -37,6 +37,7 @@ typedef struct cbrl_env cbrl_env;
    read only by the environments that take it (cbrl_env_takes). */
 typedef struct cbrl_env_params {
   const char *problem; /* file: the problem file */
+  const char *preferences; /* rlhf, rlhf-dpo: a cbrl-preferences-1 file, or NULL / "" for generated pairs */
   double beta;         /* four-rooms: upper-level regularisation */
   int simulator;       /* a simulator id the environment offers */
   long tax_bins;       /* tax-design: the asset grid */
