@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
+#include "vector_clones.h"
 
 int cbrl__linear_init(cbrl__linear *l, int n, int krylov) {
   memset(l, 0, sizeof *l);
@@ -102,6 +103,12 @@ static void partition_row(cbrl__markov_matrix *mm, int s, int64_t lo, int64_t hi
    ascending, then those above it) and each column's sum is formed in the same order in a dense
    scratch row, so the row is bitwise the general one, with no per-entry lookup and a
    vectorisable inner loop (the tax grid's 150-entry rows). */
+/* d[i] += w p[i]: each element's own multiply and add, so every clone gives the same bits. */
+CBRL_VECTOR_CLONES
+static void add_scaled(double *restrict d, double w, const double *restrict p, int64_t n) {
+  for (int64_t i = 0; i < n; i++) d[i] += w * p[i];
+}
+
 static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, const double *pi, int s, int64_t *nnz) {
   int A = m->n_actions;
   const int64_t *row = m->row + (size_t)s * A;
@@ -112,9 +119,11 @@ static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, cons
     if (lo == hi) continue;
     int32_t x = next[lo], y = next[hi - 1];
     if ((int64_t)y - x != hi - lo - 1) return 0;
-    int ok = 1;
-    for (int64_t k = lo; k + 1 < hi; k++) ok &= next[k + 1] == next[k] + 1;
-    if (!ok) return 0;
+    if (!m->rows_contiguous) { /* else cbrl_mdp_init has checked every row */
+      int ok = 1;
+      for (int64_t k = lo; k + 1 < hi; k++) ok &= next[k + 1] == next[k] + 1;
+      if (!ok) return 0;
+    }
     if (H >= L && ((int64_t)y < (int64_t)L - 1 || (int64_t)x > (int64_t)H + 1)) return 0;
     if (H < L) L = x, H = y;
     else L = x < L ? x : L, H = y > H ? y : H;
@@ -134,9 +143,7 @@ static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, cons
       for (int32_t t = H + 1; t <= y; t++) mm->col[n++] = t;
       L = x < L ? x : L, H = y > H ? y : H;
     }
-    double w = pi[(size_t)s * A + a], *d = dense + x;
-    const double *pr = m->prob + lo;
-    for (int64_t i = 0; i < hi - lo; i++) d[i] += w * pr[i];
+    add_scaled(dense + x, pi[(size_t)s * A + a], m->prob + lo, hi - lo);
   }
   for (int64_t k = base; k < n; k++) {
     mm->val[k] = dense[mm->col[k]];

@@ -9,6 +9,7 @@
 
 #include "cbrl/errors.h"
 #include "cbrl/objective.h"
+#include "vector_clones.h"
 
 int cbrl_problem_create(cbrl_problem **out, const cbrl_problem_ops *ops, void *impl,
                         int n_states, int n_actions, int dim, int n_contexts) {
@@ -123,6 +124,14 @@ int cbrl_mdp_init(cbrl_mdp *m, const cbrl_problem *p, int context) {
     if (m->row[i + 1] < m->row[i]) goto bad;
   for (int64_t k = 0; k < nnz; k++)
     if (m->next[k] < 0 || m->next[k] >= p->n_states) goto bad;
+  /* A declared contiguous pattern is verified once here, so the backups and Markov-matrix builds
+     that rely on it never see a row that is not a run of consecutive states. */
+  if (p->flags & CBRL_ROWS_CONTIGUOUS) {
+    int ok = 1;
+    for (size_t i = 0; i < sa && ok; i++)
+      for (int64_t k = m->row[i]; k + 1 < m->row[i + 1]; k++) ok &= m->next[k + 1] == m->next[k] + 1;
+    m->rows_contiguous = ok;
+  }
   return 0;
 bad:
   cbrl_mdp_close(m);
@@ -155,11 +164,67 @@ int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, const dou
   return 0;
 }
 
+/* The contiguous rows' sums (CBRL_ROWS_CONTIGUOUS), bitwise those of backup_general: row (s, a)
+   reads prob and v as two dense slices (v from the row's first state), four rows at a time. A
+   block of four entries of each of the four rows is multiplied as four vectors, transposed so
+   that one vector holds one entry position of all four rows, and added into a vector of the
+   four rows' sums in entry order: each lane is the general loop's serial chain of one row, with
+   the same products and the same adds, so the bits are the same on every CPU and clone
+   (src/vector_clones.h; no FMA). What goes is the index load and the gather of every entry, and
+   four chains instead of two hide the add latency. */
+typedef double backup_v4 __attribute__((vector_size(32), aligned(8), may_alias));
+typedef long long backup_m4 __attribute__((vector_size(32)));
+
+#define BACKUP_LOAD(x) (*(const backup_v4 *)(x))
+
+CBRL_VECTOR_CLONES
+static void backup_contiguous(const cbrl_mdp *m, double gamma, const double *reward, const double *v, double *q) {
+  int S = m->n_states, A = m->n_actions;
+  const backup_m4 lo_pairs = {0, 4, 2, 6}, hi_pairs = {1, 5, 3, 7}, lo_halves = {0, 1, 4, 5}, hi_halves = {2, 3, 6, 7};
+  for (int s = 0; s < S; s++) {
+    size_t sa0 = (size_t)s * A;
+    if (m->terminal[s]) {
+      for (int a = 0; a < A; a++) q[sa0 + a] = reward[sa0 + a] + gamma * 0.0;
+      continue;
+    }
+    for (int a0 = 0; a0 < A; a0 += 4) {
+      int g = A - a0 < 4 ? A - a0 : 4;
+      const double *p[4], *w[4];
+      int64_t n[4], common;
+      for (int r = 0; r < 4; r++) {
+        size_t sa = sa0 + a0 + (r < g ? r : 0);
+        int64_t lo = m->row[sa];
+        n[r] = r < g ? m->row[sa + 1] - lo : 0;
+        p[r] = m->prob + lo;
+        w[r] = v + (n[r] ? m->next[lo] : 0);
+      }
+      common = n[0] < n[1] ? n[0] : n[1];
+      common = n[2] < common ? n[2] : common;
+      common = n[3] < common ? n[3] : common;
+      backup_v4 e = {0.0, 0.0, 0.0, 0.0};
+      int64_t i = 0;
+      for (; i + 4 <= common; i += 4) {
+        backup_v4 r0 = BACKUP_LOAD(p[0] + i) * BACKUP_LOAD(w[0] + i), r1 = BACKUP_LOAD(p[1] + i) * BACKUP_LOAD(w[1] + i);
+        backup_v4 r2 = BACKUP_LOAD(p[2] + i) * BACKUP_LOAD(w[2] + i), r3 = BACKUP_LOAD(p[3] + i) * BACKUP_LOAD(w[3] + i);
+        backup_v4 t0 = __builtin_shuffle(r0, r1, lo_pairs), t1 = __builtin_shuffle(r0, r1, hi_pairs);
+        backup_v4 t2 = __builtin_shuffle(r2, r3, lo_pairs), t3 = __builtin_shuffle(r2, r3, hi_pairs);
+        e += __builtin_shuffle(t0, t2, lo_halves); /* entry i of the four rows */
+        e += __builtin_shuffle(t1, t3, lo_halves); /* i + 1 */
+        e += __builtin_shuffle(t0, t2, hi_halves); /* i + 2 */
+        e += __builtin_shuffle(t1, t3, hi_halves); /* i + 3 */
+      }
+      for (int r = 0; r < g; r++) {
+        double er = e[r];
+        for (int64_t k = i; k < n[r]; k++) er += p[r][k] * w[r][k];
+        q[sa0 + a0 + r] = reward[sa0 + a0 + r] + gamma * er;
+      }
+    }
+  }
+}
+
 /* Two rows at a time: each row's sum is one serial chain of adds (bitwise the one-row loop's),
-   and two independent chains hide half the add latency that bounds a long row (the tax grid's
-   150-entry rows). */
-void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
-                     double *q) {
+   and two independent chains hide half the add latency that bounds a long row. */
+static void backup_general(const cbrl_mdp *m, double gamma, const double *reward, const double *v, double *q) {
   int S = m->n_states, A = m->n_actions;
   const double *prob = m->prob;
   const int32_t *next = m->next;
@@ -188,6 +253,12 @@ void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, cons
       q[sa] = reward[sa] + gamma * e;
     }
   }
+}
+
+void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
+                     double *q) {
+  if (m->rows_contiguous) backup_contiguous(m, gamma, reward, v, q);
+  else backup_general(m, gamma, reward, v, q);
 }
 
 int cbrl_mdp_vjp(const cbrl_mdp *m, const cbrl_problem *p, int context, const double *x,
