@@ -297,8 +297,8 @@ static int gone(cbrl_follower *f, const char *waiting_for) {
   return fail(f, "%s while cbrl waited for its answer to '%s'", how, waiting_for);
 }
 
-/* Waits at most `left` seconds for the socket to be ready for `events`, passing the child's
-   stderr on meanwhile: 1 ready (or hung up), 0 not yet, or the error of a failed poll. */
+/* Waits at most `left` seconds for the socket to be ready for `events`, relaying the child's
+   error stream meanwhile: 1 ready (or hung up), 0 not yet, or the error of a failed poll. */
 static int wait_socket(cbrl_follower *f, short events, double left) {
   proc *pr = f->impl;
   struct pollfd fds[2] = {{pr->sock, events, 0}, {pr->err_fd, POLLIN, 0}};

@@ -5,18 +5,17 @@ of each run's final-window exact F, for each clip mode.
 
     /usr/bin/python3 scripts/clip_summary.py runs/clip
 """
-import math, os, sqlite3, sys
+import os, sqlite3, sys
+from stats import mean_se as _mean_se
 
 MODES = ("per-context", "average", "growing")
 
 
 def mean_se(v):
-    n = len(v)
-    if n == 0:
+    if not v:
         return "–"
-    m = sum(v) / n
-    se = math.sqrt(sum((x - m) ** 2 for x in v) / (n - 1) / n) if n > 1 else float("nan")
-    return f"{m:.3f} ± {se:.3f}" + (f" ({n})" if n != 5 else "")
+    m, se = _mean_se(v)
+    return f"{m:.3f} ± {se:.3f}" + (f" ({len(v)})" if len(v) != 5 else "")
 
 
 def main():

@@ -12,6 +12,7 @@ z = (ours - paper) / sqrt(se_ours^2 + se_paper^2) on the paper's figure.
 import math
 import sqlite3
 import sys
+from stats import mean_se as _mean_se
 
 PAPER = {  # (lambda, beta): (HPGD, AMD, zero-order) as (mean, s.e.)
     (0.001, 1): ((0.91, 0.088), (0.58, 0.000), (0.59, 0.059)),
@@ -28,12 +29,7 @@ PAPER_COLUMN = {"hpgd-batch": 0, "hpgd-batch (paper-code sim)": 0, "amd": 1, "ze
 
 
 def mean_se(values):
-    n = len(values)
-    m = sum(values) / n
-    if n < 2:
-        return m, 0.0
-    var = sum((v - m) ** 2 for v in values) / (n - 1)
-    return m, math.sqrt(var / n)
+    return _mean_se(values, single=0.0)
 
 
 def main(argv):

@@ -14,6 +14,7 @@ import os
 import re
 import sqlite3
 import sys
+from stats import mean_se
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -30,11 +31,6 @@ def previous_table():
         if rows[(lam, beta)] is None:
             rows[(lam, beta)] = (lr, (float(m.group(4)), float(m.group(5))), (float(m.group(6)), float(m.group(7))))
     return rows
-
-
-def mean_se(v):
-    m = sum(v) / len(v)
-    return m, math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1) / len(v))
 
 
 def main(dirs):

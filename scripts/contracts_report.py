@@ -19,6 +19,7 @@ import sys
 
 import numpy as np
 from scipy.optimize import linprog, minimize
+from stats import mean_se as _mean_se
 
 P = np.array([[0.6, 0.3, 0.1], [0.2, 0.4, 0.4], [0.1, 0.3, 0.6]])
 V = np.array([0.0, 1.0, 2.0])
@@ -75,8 +76,7 @@ def final(r, window):
 
 
 def mean_se(v):
-    v = np.asarray(v)
-    return v.mean(), v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0
+    return _mean_se([float(x) for x in v], single=0.0)
 
 
 def two_types_optimum(cbrl):

@@ -9,17 +9,10 @@ the mean and standard error over the done seeds of the final-window exact F and 
 goal's value, the seed count and the runs' CPU seconds.
 """
 import glob
-import math
 import os
 import sqlite3
 import sys
-
-
-def mean_se(v):
-    n = len(v)
-    m = sum(v) / n
-    se = math.sqrt(sum((x - m) ** 2 for x in v) / (n - 1) / n) if n > 1 else float("nan")
-    return m, se
+from stats import mean_se
 
 
 rows = []

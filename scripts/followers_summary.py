@@ -8,15 +8,10 @@ over seeds, follower samples per run, wall seconds per leader iteration; then wh
 in-process and external learners' stores agree (runs and metrics, timings and config aside),
 over the seeds both hold.
 """
-import hashlib, math, sqlite3, sys
+import hashlib, sqlite3, sys
+from stats import mean_se
 
 NAMES = ("exact follower", "online learner, in-process", "online learner, Python process")
-
-
-def mean_se(v):
-    m = sum(v) / len(v)
-    se = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1) / len(v)) if len(v) > 1 else float("nan")
-    return m, se
 
 
 def store(path):

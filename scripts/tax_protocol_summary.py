@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from stats import mean_se as _mean_se
 
 
 def rate(w):
@@ -27,13 +28,7 @@ def rate(w):
 
 
 def mean_se(v):
-    v = [x for x in v if x is not None and not math.isnan(x)]
-    if not v:
-        return float("nan"), float("nan")
-    m = sum(v) / len(v)
-    if len(v) < 2:
-        return m, float("nan")
-    return m, math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1) / len(v))
+    return _mean_se(v, drop_missing=True)
 
 
 def start_F(cbrl, lam):

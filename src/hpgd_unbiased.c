@@ -15,6 +15,7 @@
 
 #include "cbrl/errors.h"
 #include "hpgd_private.h"
+#include "sim_place.h"
 
 /* T with P(T = t) = (1 - q) q^t, equivalently P(T >= k) = q^k. */
 static int64_t geometric(cbrl_rng *rng, double q) {
@@ -26,31 +27,6 @@ static int64_t geometric(cbrl_rng *rng, double q) {
 
 /* Where a rollout is: the model state s and, in a simulator c, the simulator's own state. */
 typedef cbrl_sim_state place;
-
-static place start(const cbrl_simulator *c, const cbrl_mdp *m, cbrl_rng *rng) {
-  if (!c) return (place){cbrl_sim_initial(m, rng), 0.0};
-  return c->ops->initial(c, rng);
-}
-
-/* The place after action a (s < 0 after a terminal state); writes the entry taken (-1 for a
-   simulator's step without one). */
-static place advance(const cbrl_simulator *c, const cbrl_mdp *m, place at, int32_t a, cbrl_rng *rng,
-                     int64_t *entry) {
-  int64_t k;
-  place next = c ? c->ops->next(c, at, a, rng, &k) : (place){cbrl_sim_next(m, at.s, a, rng, &k), 0.0};
-  if (entry) *entry = k;
-  return next;
-}
-
-/* Rewards of action a at a place (follower, leader): the model's, or the simulator's. */
-static void rewards(const cbrl_simulator *c, const cbrl_mdp *m, place at, int32_t a, double *r, double *rbar) {
-  if (c) {
-    c->ops->rewards(c, at, a, r, rbar);
-    return;
-  }
-  *r = m->r[(size_t)at.s * m->n_actions + a];
-  *rbar = m->rbar[(size_t)at.s * m->n_actions + a];
-}
 
 /* Adds w to the cotangent of log P for the transition from `from` by a to `to` (entry k, or
    k < 0 for a simulator's step without one). */
@@ -68,11 +44,11 @@ static double leader_return(const cbrl_simulator *c, const cbrl_mdp *m, const cb
   double total = 0.0;
   for (int64_t k = 0;; k++) {
     double r, rbar;
-    rewards(c, m, at, a, &r, &rbar);
+    cbrl__place_rewards(c, m, at, a, &r, &rbar);
     total += rbar;
     (*steps)++;
     if (k == horizon) break;
-    at = advance(c, m, at, a, rng, NULL);
+    at = cbrl__place_next(c, m, at, a, rng, NULL);
     if (at.s < 0) break;
     a = cbrl_sim_action(pi, at.s, rng);
   }
@@ -97,12 +73,12 @@ static int vector_return(cbrl_hpgd *h, const cbrl_simulator *c, const cbrl_mdp *
     (*steps)++;
     if (k > 0) {
       double r, rbar;
-      rewards(c, m, at, a, &r, &rbar);
+      cbrl__place_rewards(c, m, at, a, &r, &rbar);
       soft += r - p->lambda * pi->log_pi[sa];
     }
     if (k == horizon) break;
     int64_t entry;
-    place next = advance(c, m, at, a, rng, &entry);
+    place next = cbrl__place_next(c, m, at, a, rng, &entry);
     if (next.s < 0) break;
     if (with_p) {
       if (entry >= 0) {
@@ -138,13 +114,13 @@ static int accumulate(cbrl_hpgd *h, const cbrl_mdp *sim, const cbrl_simulator *c
   double gamL = p->leader_gamma, scale = 1.0 / (1.0 - gamL);
   int A = sim->n_actions, err = 0;
   int64_t steps = 0;
-  place s0 = start(c, sim, rng), at = s0;
+  place s0 = cbrl__place_start(c, sim, rng), at = s0;
   int64_t T = geometric(rng, gamL);
   int alive = 1;
   for (int64_t t = 0; t < T; t++) {
     int32_t a = cbrl_sim_action(pi, at.s, rng);
     steps++;
-    at = advance(c, sim, at, a, rng, NULL);
+    at = cbrl__place_next(c, sim, at, a, rng, NULL);
     if (at.s < 0) {
       alive = 0; /* terminated before T: the time term is 0 */
       break;
@@ -162,7 +138,7 @@ static int accumulate(cbrl_hpgd *h, const cbrl_mdp *sim, const cbrl_simulator *c
     }
     if (!err && (p->flags & CBRL_DEPENDS_P) && !sim->terminal[at.s]) {
       int64_t entry;
-      place next = advance(c, sim, at, a, rng, &entry);
+      place next = cbrl__place_next(c, sim, at, a, rng, &entry);
       steps++;
       add_log_p(h, c, at, a, next, entry, scale * gamL * leader_return(c, sim, pi, gamL, next, -1, rng, &steps));
     }

@@ -25,6 +25,7 @@
 #include "cbrl/errors.h"
 #include "mlp.h"
 #include "rng_inline.h"
+#include "sim_place.h"
 #include "soft_policy.h"
 
 /* One context's learner: network, target, optimiser, replay buffer. */
@@ -215,19 +216,13 @@ typedef struct dqn_env {
 } dqn_env;
 
 static cbrl_sim_state env_initial(const dqn_env *e, cbrl_rng *rng) {
-  if (e->sim) return e->sim->ops->initial(e->sim, rng);
-  return (cbrl_sim_state){cbrl_sim_initial(&e->view, rng), 0.0};
+  return cbrl__place_start(e->sim, &e->view, rng);
 }
 
 static cbrl_sim_state env_next(const dqn_env *e, cbrl_sim_state at, int32_t a, cbrl_rng *rng, double *r) {
-  int64_t entry;
-  if (e->sim) {
-    double rbar;
-    e->sim->ops->rewards(e->sim, at, a, r, &rbar);
-    return e->sim->ops->next(e->sim, at, a, rng, &entry);
-  }
-  *r = e->view.r[(size_t)at.s * e->view.n_actions + a];
-  return (cbrl_sim_state){cbrl_sim_next(&e->view, at.s, a, rng, &entry), 0.0};
+  double rbar;
+  cbrl__place_rewards(e->sim, &e->view, at, a, r, &rbar);
+  return cbrl__place_next(e->sim, &e->view, at, a, rng, NULL);
 }
 
 /* The heads' policies at the outputs q of one state (head_pi: outputs), softmax(q_h / lambda). */
