@@ -77,12 +77,21 @@ static void offset_range(const cbrl__tax *t, int *dmin, int *dmax) {
    (sd mass); each is CBRL_TAX_ACTIONS x (dmax - dmin + 1). */
 static void offset_tables(const cbrl__tax *t, const double *tau, int dmin, int dmax, double *mt, double *rt) {
   int nd = dmax - dmin + 1;
-  double sd = t->opts.noise_std;
+  double sd = t->opts.noise_std, reach = t->opts.cut_sigmas * t->opts.noise_std;
   for (int a = 0; a < CBRL_TAX_ACTIONS; a++) {
     double h, C;
     cbrl_tax_action(a, &h, &C);
     double delta = (1.0 - tau[0]) * h - C;
+    /* The offsets this action's rows reach (row_range, with offset_range's margin of 2): the
+       other entries are never read; they are set to 0. A vjp needs no ratios where h = 0. */
+    int lo = (int)floor((-h - C - reach) / t->width) - 2, hi = (int)ceil((h - C + reach) / t->width) + 2;
+    lo = lo < dmin ? dmin : lo, hi = hi > dmax ? dmax : hi;
     for (int d = dmin; d <= dmax; d++) {
+      mt[a * nd + (d - dmin)] = 0.0;
+      if (rt) rt[a * nd + (d - dmin)] = 0.0;
+    }
+    if (rt && h == 0.0) continue;
+    for (int d = lo; d <= hi; d++) {
       double u0 = ((d - 0.5) * t->width - delta) / sd, u1 = u0 + t->width / sd;
       double q = cbrl__tax_normal_mass(u0, u1);
       mt[a * nd + (d - dmin)] = q;
@@ -161,7 +170,13 @@ static int tax_evaluate(const cbrl_problem *p, int context, const double *x, cbr
 
 /* Whether any of c[0 .. n) is non-zero (-0 counts as zero, NaN as non-zero, as for c != 0): the
    OR of the bit patterns has a bit other than the sign set exactly then. Loads and ORs only, so
-   the loop vectorises. */
+   the loop vectorises; compiled for AVX2 too where the compiler can (as src/vector_clones.h does
+   for the core), since this scan over every entry is most of the vjp. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute) && !defined(CBRL_NO_CLONES)
+#if __has_attribute(target_clones)
+__attribute__((target_clones("avx2", "default")))
+#endif
+#endif
 static int any_nonzero(const double *c, int64_t n) {
   uint64_t acc = 0;
   for (int64_t i = 0; i < n; i++) {
