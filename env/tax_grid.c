@@ -151,8 +151,12 @@ static int tax_evaluate(const cbrl_problem *p, int context, const double *x, cbr
       /* Rows are contiguous runs of bins (tax_structure), so both lookups are slices. */
       int key = clipped ? CBRL_TAX_ACTIONS + (mean > 0.0) : a;
       int first = clipped ? m->next[lo] : m->next[lo] - s - dmin, n = (int)(hi - lo);
+      if (m->shifted) m->shifted[sa] = 0;
       if (last_n[key] == n && last_first[key] == first) {
+        /* Away from the clip the same first offset from s - 1 is the same row moved up a bin. */
+        if (m->shifted && !clipped && s > 0 && last_k[key] == m->row[sa - CBRL_TAX_ACTIONS]) m->shifted[sa] = 1;
         memcpy(m->prob + lo, m->prob + last_k[key], sizeof(double) * (size_t)n);
+        last_k[key] = lo;
         continue;
       }
       const double *src = clipped ? clip_mass + (mean > 0.0 ? nb : 0) + first : mt + a * nd + first;
@@ -341,7 +345,8 @@ int cbrl_tax_create(cbrl_problem **out, const cbrl_tax_opts *o) {
   (*out)->gamma = o->gamma;
   (*out)->leader_gamma = o->leader_gamma;
   (*out)->lambda = o->lambda;
-  (*out)->flags = CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P | CBRL_ROWS_CHECKED | CBRL_ROWS_CONTIGUOUS;
+  (*out)->flags = CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P | CBRL_ROWS_CHECKED | CBRL_ROWS_CONTIGUOUS |
+                  CBRL_ROWS_SHIFTED;
   (*out)->scratch_size = sizeof(double) * scratch_doubles(t);
   (*out)->n_features = o->n_bins + 1;
   (*out)->feature_nnz = 2;

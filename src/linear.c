@@ -70,6 +70,7 @@ void cbrl__markov_matrix_close(cbrl__markov_matrix *mm) {
   free(mm->upper_begin);
   free(mm->slot);
   free(mm->dense);
+  free(mm->kernel);
   memset(mm, 0, sizeof *mm);
 }
 
@@ -109,7 +110,10 @@ static void add_scaled(double *restrict d, double w, const double *restrict p, i
   for (int64_t i = 0; i < n; i++) d[i] += w * p[i];
 }
 
-static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, const double *pi, int s, int64_t *nnz) {
+/* kern[a] is where row (s, a)'s probabilities are read: its own, or for a shifted row
+   (cbrl_mdp.shifted) the same bits in the first row of its run, which stays in cache. */
+static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, const double *pi, int s,
+                                const double *const *kern, int64_t *nnz) {
   int A = m->n_actions;
   const int64_t *row = m->row + (size_t)s * A;
   const int32_t *next = m->next;
@@ -143,7 +147,7 @@ static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, cons
       for (int32_t t = H + 1; t <= y; t++) mm->col[n++] = t;
       L = x < L ? x : L, H = y > H ? y : H;
     }
-    add_scaled(dense + x, pi[(size_t)s * A + a], m->prob + lo, hi - lo);
+    add_scaled(dense + x, pi[(size_t)s * A + a], kern ? kern[a] : m->prob + lo, hi - lo);
   }
   for (int64_t k = base; k < n; k++) {
     mm->val[k] = dense[mm->col[k]];
@@ -164,15 +168,28 @@ int cbrl__markov_matrix_build(cbrl__markov_matrix *mm, const cbrl_mdp *m, const 
     if (!col || !val) return CBRL_ENOMEM;
     mm->capacity = cap;
   }
+  /* Shifted rows (cbrl_mdp.shifted, when it describes these probabilities: see src/model.c) are
+     read from their run's first row, which the build has just read for an earlier state. */
+  const unsigned char *shifted =
+      m->rows_contiguous && m->shifted && m->shifted_version == m->version && m->shifted_prob == m->prob ? m->shifted
+                                                                                                          : NULL;
+  if (shifted && mm->n_kernel < A) {
+    const double **k = realloc(mm->kernel, sizeof *k * (size_t)A);
+    if (!k) return CBRL_ENOMEM;
+    mm->kernel = k, mm->n_kernel = A;
+  }
   int64_t nnz = 0;
   for (int s = 0; s < S; s++) {
+    if (shifted)
+      for (int a = 0; a < A; a++)
+        if (!shifted[(size_t)s * A + a]) mm->kernel[a] = m->prob + m->row[(size_t)s * A + a];
     mm->row[s] = nnz;
     if (m->terminal[s]) {
       mm->lower_end[s] = mm->upper_begin[s] = nnz;
       mm->diag[s] = 0.0;
       continue;
     }
-    if (build_row_contiguous(mm, m, pi, s, &nnz)) {
+    if (build_row_contiguous(mm, m, pi, s, shifted ? mm->kernel : NULL, &nnz)) {
       partition_row(mm, s, mm->row[s], nnz);
       continue;
     }

@@ -88,6 +88,7 @@ void cbrl_mdp_close(cbrl_mdp *m) {
   free(m->rbar);
   free(m->mu);
   free(m->scratch);
+  free(m->shifted);
   memset(m, 0, sizeof *m);
 }
 
@@ -131,6 +132,10 @@ int cbrl_mdp_init(cbrl_mdp *m, const cbrl_problem *p, int context) {
     for (size_t i = 0; i < sa && ok; i++)
       for (int64_t k = m->row[i]; k + 1 < m->row[i + 1]; k++) ok &= m->next[k + 1] == m->next[k] + 1;
     m->rows_contiguous = ok;
+    if (ok && (p->flags & CBRL_ROWS_SHIFTED) && !(m->shifted = calloc(sa, 1))) {
+      cbrl_mdp_close(m);
+      return CBRL_ENOMEM;
+    }
   }
   return 0;
 bad:
@@ -143,6 +148,7 @@ int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, const dou
   int err = p->ops->evaluate(p, context, x, m, m->scratch);
   m->version++;
   if (err) return err;
+  if (m->shifted) m->shifted_version = m->version, m->shifted_prob = m->prob;
   int S = m->n_states, A = m->n_actions;
   double mu_sum = 0.0;
   for (int s = 0; s < S; s++) {
@@ -172,6 +178,13 @@ int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, const dou
    the same products and the same adds, so the bits are the same on every CPU and clone
    (src/vector_clones.h; no FMA). What goes is the index load and the gather of every entry, and
    four chains instead of two hide the add latency. */
+/* m->shifted when it describes m's current probabilities (set by cbrl_mdp_evaluate for this
+   version and this prob array), else NULL: a view with other probabilities or a hand edit
+   that bumped the version falls back to reading every row. */
+static const unsigned char *cbrl__mdp_shifted(const cbrl_mdp *m) {
+  return m->shifted && m->shifted_version == m->version && m->shifted_prob == m->prob ? m->shifted : NULL;
+}
+
 typedef double backup_v4 __attribute__((vector_size(32), aligned(8), may_alias));
 typedef long long backup_m4 __attribute__((vector_size(32)));
 
@@ -181,18 +194,23 @@ CBRL_VECTOR_CLONES
 static void backup_contiguous(const cbrl_mdp *m, double gamma, const double *reward, const double *v, double *q) {
   int S = m->n_states, A = m->n_actions;
   const backup_m4 lo_pairs = {0, 4, 2, 6}, hi_pairs = {1, 5, 3, 7}, lo_halves = {0, 1, 4, 5}, hi_halves = {2, 3, 6, 7};
+  const unsigned char *shifted = cbrl__mdp_shifted(m);
   for (int s = 0; s < S; s++) {
     size_t sa0 = (size_t)s * A;
     if (m->terminal[s]) {
       for (int a = 0; a < A; a++) q[sa0 + a] = reward[sa0 + a] + gamma * 0.0;
       continue;
     }
-    for (int a0 = 0; a0 < A; a0 += 4) {
-      int g = A - a0 < 4 ? A - a0 : 4;
+    /* The rows that are not shifted copies (those come below), four at a time. */
+    for (int a = 0; a < A;) {
+      int act[4], g = 0;
+      for (; a < A && g < 4; a++)
+        if (!shifted || !shifted[sa0 + a]) act[g++] = a;
+      if (!g) break;
       const double *p[4], *w[4];
       int64_t n[4], common;
       for (int r = 0; r < 4; r++) {
-        size_t sa = sa0 + a0 + (r < g ? r : 0);
+        size_t sa = sa0 + act[r < g ? r : 0];
         int64_t lo = m->row[sa];
         n[r] = r < g ? m->row[sa + 1] - lo : 0;
         p[r] = m->prob + lo;
@@ -216,10 +234,43 @@ static void backup_contiguous(const cbrl_mdp *m, double gamma, const double *rew
       for (int r = 0; r < g; r++) {
         double er = e[r];
         for (int64_t k = i; k < n[r]; k++) er += p[r][k] * w[r][k];
-        q[sa0 + a0 + r] = reward[sa0 + a0 + r] + gamma * er;
+        q[sa0 + act[r]] = reward[sa0 + act[r]] + gamma * er;
       }
     }
   }
+  if (!shifted) return;
+  /* Runs of shifted rows (cbrl_mdp.shifted): rows (s, a), s in [s0, s1), are row (h, a), h = s0 - 1,
+     moved up s - h states, so their sums are a correlation of v with that one row (kept in L1
+     instead of streaming every row's copy): four states at a time, lane j the serial chain of
+     state s + j, entry i its kernel entry i times v at the row's i-th state. */
+  for (int a = 0; a < A; a++)
+    for (int s0 = 1; s0 < S; s0++) {
+      if (!shifted[(size_t)s0 * A + a]) continue;
+      int h = s0 - 1, s1 = s0;
+      while (s1 < S && shifted[(size_t)s1 * A + a]) s1++;
+      int64_t lo = m->row[(size_t)h * A + a], n = m->row[(size_t)h * A + a + 1] - lo;
+      const double *kern = m->prob + lo;
+      const double *base = v + (n ? m->next[lo] : 0) - h; /* state s's row starts at base + s */
+      int s = s0;
+      for (; s + 4 <= s1; s += 4) {
+        backup_v4 e = {0.0, 0.0, 0.0, 0.0};
+        const double *w = base + s;
+        for (int64_t i = 0; i < n; i++) {
+          backup_v4 k = {kern[i], kern[i], kern[i], kern[i]};
+          e += k * BACKUP_LOAD(w + i);
+        }
+        for (int j = 0; j < 4; j++)
+          if (!m->terminal[s + j]) q[(size_t)(s + j) * A + a] = reward[(size_t)(s + j) * A + a] + gamma * e[j];
+      }
+      for (; s < s1; s++) {
+        if (m->terminal[s]) continue;
+        double e = 0.0;
+        const double *w = base + s;
+        for (int64_t i = 0; i < n; i++) e += kern[i] * w[i];
+        q[(size_t)s * A + a] = reward[(size_t)s * A + a] + gamma * e;
+      }
+      s0 = s1;
+    }
 }
 
 /* Two rows at a time: each row's sum is one serial chain of adds (bitwise the one-row loop's),

@@ -31,6 +31,11 @@ typedef struct cbrl_mdp {
   int rows_contiguous;     /* 1 when the problem declares CBRL_ROWS_CONTIGUOUS and cbrl_mdp_init
                               found every row a run of consecutive states; 0 otherwise (an MDP
                               built by hand: leave it 0, or keep the pattern if you set it) */
+  unsigned char *shifted;  /* n_states x n_actions or NULL (CBRL_ROWS_SHIFTED): 1 where the
+                              problem's evaluate found row (s, a) to be row (s - 1, a) moved up one
+                              state: the same length and bitwise the same probabilities */
+  unsigned long shifted_version; /* the version and prob array shifted describes (set by */
+  const double *shifted_prob;    /* cbrl_mdp_evaluate); any other, and it is ignored */
 } cbrl_mdp;
 
 /* Weights on the mechanism quantities whose x-derivatives are wanted: a problem's
@@ -95,6 +100,11 @@ typedef struct cbrl_problem_ops {
    cbrl_mdp.rows_contiguous; backups and Markov-matrix builds over such an MDP then read each row
    as a dense slice (vector products, no index loads) with the same bits as the general loops. */
 #define CBRL_ROWS_CONTIGUOUS 0x200u
+/* Not a dependence: with CBRL_ROWS_CONTIGUOUS, the problem's evaluate also writes
+   cbrl_mdp.shifted (every entry, 0 or 1), which cbrl_mdp_init allocates. Backups then take the
+   sums of a run of shifted rows as a correlation with the run's first row, with the same bits,
+   without streaming the copies. */
+#define CBRL_ROWS_SHIFTED 0x400u
 
 /* A CB-RL problem: read-only once built. */
 struct cbrl_problem {

@@ -318,7 +318,8 @@ static void report_agrees_with_independent_computations(void **state) {
 }
 
 /* The contiguous-row paths (CBRL_ROWS_CONTIGUOUS: backups that read rows as dense slices, the
-   Markov-matrix build without its per-entry check) against the general ones, which an MDP with
+   Markov-matrix build without its per-entry check; CBRL_ROWS_SHIFTED: runs of shifted rows summed
+   as a correlation with their first row) against the general ones, which an MDP with
    rows_contiguous = 0 and a problem without the flag take: backups, the follower's values and
    policy, and the exact F and hypergradient are the same bits (the issue allows 1e-12 relative;
    the paths keep every sum's order, so they are exact). The 100-bin grid's rows (about 45
@@ -335,6 +336,21 @@ static void contiguous_rows_agree_with_the_general_path(void **state) {
   cbrl_mdp general = m; /* the same arrays, the general path */
   general.rows_contiguous = 0;
   int S = m.n_states, A = m.n_actions;
+  /* The rows evaluate marks shifted (CBRL_ROWS_SHIFTED) are the previous state's row of the same
+     action moved up a bin, bit for bit; most interior rows are. */
+  assert_non_null(m.shifted);
+  int n_shifted = 0;
+  for (int s = 1; s < S; s++)
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      if (!m.shifted[sa]) continue;
+      n_shifted++;
+      int64_t lo = m.row[sa], n = m.row[sa + 1] - lo, lp = m.row[sa - A];
+      assert_int_equal(n, m.row[sa - A + 1] - lp);
+      assert_int_equal(m.next[lo], m.next[lp] + 1);
+      assert_memory_equal(m.prob + lo, m.prob + lp, sizeof(double) * (size_t)n);
+    }
+  assert_true(n_shifted > S * A / 4);
   size_t sa_n = (size_t)S * A;
   double *v = malloc(sizeof(double) * S), *q1 = malloc(sizeof(double) * sa_n), *q0 = malloc(sizeof(double) * sa_n);
   cbrl_rng rng;
@@ -343,6 +359,20 @@ static void contiguous_rows_agree_with_the_general_path(void **state) {
   cbrl_mdp_backup(&m, 0.9, m.r, v, q1);
   cbrl_mdp_backup(&general, 0.9, m.r, v, q0);
   assert_memory_equal(q1, q0, sizeof(double) * sa_n);
+  /* A view with other probabilities ignores the marks: with its first shifted row changed, only
+     that row's backup moves. */
+  double *other = malloc(sizeof(double) * (size_t)m.n_transitions);
+  memcpy(other, m.prob, sizeof(double) * (size_t)m.n_transitions);
+  size_t first = 0;
+  while (!m.shifted[first]) first++;
+  other[m.row[first]] += 0.25;
+  cbrl_mdp view = m;
+  view.prob = other;
+  cbrl_mdp_backup(&view, 0.9, m.r, v, q1);
+  for (size_t i = 0; i < sa_n; i++)
+    if (i == first) assert_true(q1[i] != q0[i]);
+    else assert_true(q1[i] == q0[i]);
+  free(other);
   /* The follower's soft best response on both paths. */
   cbrl_soft_solver w1, w0;
   assert_ok(cbrl_soft_solver_init(&w1, S, A));
