@@ -118,12 +118,14 @@ static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, cons
   const int64_t *row = m->row + (size_t)s * A;
   const int32_t *next = m->next;
   int32_t L = 0, H = -1;
+  /* With rows_contiguous, cbrl_mdp_init has checked every row and kept its first state. */
+  const int32_t *first = m->rows_contiguous ? m->row_first + (size_t)s * A : NULL;
   for (int a = 0; a < A; a++) {
     int64_t lo = row[a], hi = row[a + 1];
     if (lo == hi) continue;
-    int32_t x = next[lo], y = next[hi - 1];
+    int32_t x = first ? first[a] : next[lo], y = first ? (int32_t)(x + (hi - lo - 1)) : next[hi - 1];
     if ((int64_t)y - x != hi - lo - 1) return 0;
-    if (!m->rows_contiguous) { /* else cbrl_mdp_init has checked every row */
+    if (!first) {
       int ok = 1;
       for (int64_t k = lo; k + 1 < hi; k++) ok &= next[k + 1] == next[k] + 1;
       if (!ok) return 0;
@@ -138,7 +140,7 @@ static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, cons
   for (int a = 0; a < A; a++) {
     int64_t lo = row[a], hi = row[a + 1];
     if (lo == hi) continue;
-    int32_t x = next[lo], y = next[hi - 1];
+    int32_t x = first ? first[a] : next[lo], y = (int32_t)(x + (hi - lo - 1));
     if (H < L) {
       for (int32_t t = x; t <= y; t++) mm->col[n++] = t;
       L = x, H = y;

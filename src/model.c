@@ -89,6 +89,7 @@ void cbrl_mdp_close(cbrl_mdp *m) {
   free(m->mu);
   free(m->scratch);
   free(m->shifted);
+  free(m->row_first);
   memset(m, 0, sizeof *m);
 }
 
@@ -131,11 +132,13 @@ int cbrl_mdp_init(cbrl_mdp *m, const cbrl_problem *p, int context) {
     int ok = 1;
     for (size_t i = 0; i < sa && ok; i++)
       for (int64_t k = m->row[i]; k + 1 < m->row[i + 1]; k++) ok &= m->next[k + 1] == m->next[k] + 1;
-    m->rows_contiguous = ok;
-    if (ok && (p->flags & CBRL_ROWS_SHIFTED) && !(m->shifted = calloc(sa, 1))) {
+    if (ok && (!(m->row_first = malloc(sizeof(int32_t) * sa)) ||
+               ((p->flags & CBRL_ROWS_SHIFTED) && !(m->shifted = calloc(sa, 1))))) {
       cbrl_mdp_close(m);
       return CBRL_ENOMEM;
     }
+    for (size_t i = 0; ok && i < sa; i++) m->row_first[i] = m->row[i + 1] > m->row[i] ? m->next[m->row[i]] : 0;
+    m->rows_contiguous = ok;
   }
   return 0;
 bad:
@@ -214,7 +217,7 @@ static void backup_contiguous(const cbrl_mdp *m, double gamma, const double *rew
         int64_t lo = m->row[sa];
         n[r] = r < g ? m->row[sa + 1] - lo : 0;
         p[r] = m->prob + lo;
-        w[r] = v + (n[r] ? m->next[lo] : 0);
+        w[r] = v + m->row_first[sa];
       }
       common = n[0] < n[1] ? n[0] : n[1];
       common = n[2] < common ? n[2] : common;
@@ -250,7 +253,7 @@ static void backup_contiguous(const cbrl_mdp *m, double gamma, const double *rew
       while (s1 < S && shifted[(size_t)s1 * A + a]) s1++;
       int64_t lo = m->row[(size_t)h * A + a], n = m->row[(size_t)h * A + a + 1] - lo;
       const double *kern = m->prob + lo;
-      const double *base = v + (n ? m->next[lo] : 0) - h; /* state s's row starts at base + s */
+      const double *base = v + m->row_first[(size_t)h * A + a] - h; /* state s's row starts at base + s */
       int s = s0;
       for (; s + 8 <= s1; s += 8) { /* two vectors of states: two independent chains */
         backup_v4 e0 = {0.0, 0.0, 0.0, 0.0}, e1 = {0.0, 0.0, 0.0, 0.0};

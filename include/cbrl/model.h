@@ -31,6 +31,9 @@ typedef struct cbrl_mdp {
   int rows_contiguous;     /* 1 when the problem declares CBRL_ROWS_CONTIGUOUS and cbrl_mdp_init
                               found every row a run of consecutive states; 0 otherwise (an MDP
                               built by hand: leave it 0, or keep the pattern if you set it) */
+  int32_t *row_first;      /* n_states x n_actions when rows_contiguous, else NULL: each row's
+                              first state next[row[sa]] (0 for an empty row), so that the
+                              contiguous paths read 100 KB instead of touching next per row */
   unsigned char *shifted;  /* n_states x n_actions or NULL (CBRL_ROWS_SHIFTED): 1 where the
                               problem's evaluate found row (s, a) to be row (s - 1, a) moved up one
                               state: the same length and bitwise the same probabilities */
