@@ -8,6 +8,7 @@
 #include "cbrl/cbrl.h"
 #include "cbrl/run/env_registry.h"
 #include "cbrl/run/follower_process.h"
+#include "cbrl/run/problem_file.h"
 #include "cbrl/run/store.h"
 #include "cli.h"
 
@@ -410,6 +411,9 @@ static int parse_args(int argc, char **argv, args *a) {
   return 0;
 }
 
+/* How a --problem file's contexts were made (a theta section: quadrature or a sample). */
+static cbrl_tabular_info file_info;
+
 /* The problem from the environment registry, the factory `cbrl run` uses too. */
 static int build_problem(const args *a, cbrl_problem **p) {
   const cbrl_env *env = cbrl_env_find(a->problem ? "file" : a->env);
@@ -427,7 +431,9 @@ static int build_problem(const args *a, cbrl_problem **p) {
   cbrl_problem_shape sh = {a->states, a->actions, a->dim, a->contexts, (double)a->states * a->actions * (a->branch < a->states ? a->branch : a->states)};
   if (!a->problem && cbrl_env_takes(env, "states") && cbrl_memory_check(cbrl_problem_memory_estimate(&sh), "--states x --actions x --contexts", msg, sizeof msg))
     return cli_usage_error("hypergrad", "%s", msg);
-  int err = cbrl_env_create(env, &prm, p, msg, sizeof msg);
+  /* A file is loaded as the registry's factory loads it, also reading how its contexts were made. */
+  int err = a->problem ? cbrl_tabular_load_info(p, &file_info, a->problem, msg, sizeof msg)
+                       : cbrl_env_create(env, &prm, p, msg, sizeof msg);
   if (err) {
     fprintf(stderr, "cbrl hypergrad: %s\n", msg);
     return err == CBRL_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
@@ -852,6 +858,15 @@ int cli_hypergrad(int argc, char **argv) {
       if (a.soft_q || a.follower_command || a.estimator == CBRL_ALG_HPGD_RTQ)
         printf(", \"follower_samples\": "), cli_json_number(stdout, (double)follower_samples / (double)a.samples);
     }
+    if (file_info.sampled) {
+      /* docs/PROBLEM_FILES.md: F is a quadrature (exact) or a sample average with its s.e. */
+      printf(", \"theta\": {\"rule\": \"%s\", \"templates\": %d, \"nodes\": %d", file_info.rule == CBRL_CONTEXTS_SAMPLE ? "sample" : "quadrature",
+             file_info.n_templates, file_info.n_nodes);
+      if (file_info.rule == CBRL_CONTEXTS_SAMPLE)
+        printf("}, \"F_stderr\": "), cli_json_number(stdout, cbrl_tabular_standard_error(p, &file_info, f_ctx));
+      else
+        printf("}");
+    }
     printf(", \"F_per_context\": ");
     cli_json_array(stdout, f_ctx, p->n_contexts);
     printf(", \"dim\": %d, \"inputs\": ", p->dim);
@@ -859,6 +874,12 @@ int cli_hypergrad(int argc, char **argv) {
     printf("}\n");
   } else {
     print_summary(&a, p, e, F, f_ctx, grad);
+    if (file_info.sampled && file_info.rule == CBRL_CONTEXTS_SAMPLE)
+      printf("theta         F is the average over a sample of %d draws of theta: standard error %.3g\n", file_info.n_nodes,
+             cbrl_tabular_standard_error(p, &file_info, f_ctx));
+    else if (file_info.sampled)
+      printf("theta         F is the %d-node quadrature of E over theta (%d template%s)\n", file_info.n_nodes,
+             file_info.n_templates, file_info.n_templates == 1 ? "" : "s");
     if (a.stochastic) {
       double m = 0.0;
       for (int j = 0; j < p->dim; j++) m = se[j] > m ? se[j] : m;
@@ -875,6 +896,7 @@ int cli_hypergrad(int argc, char **argv) {
 done:
   cbrl_exact_free(e);
   cbrl_problem_free(p);
+  cbrl_tabular_info_free(&file_info);
   free(x);
   free(grad);
   free(f_ctx);

@@ -9,14 +9,17 @@
 
 #include "cbrl/affine.h"
 #include "cbrl/bounds.h"
+#include "cbrl/contexts.h"
 #include "cbrl/errors.h"
 #include "cbrl/objective.h"
 #include "cbrl/transform.h"
+#include "expression.h"
 #include "yaml_util.h"
 
 #define MAX_STATES 10000000L
 #define MAX_ACTIONS 100000L
 #define MAX_DIM 1000000L
+#define MAX_DRAWS 100000L /* a theta sample's size */
 
 typedef struct loader {
   cbrl_yaml y;
@@ -28,10 +31,17 @@ typedef struct loader {
   cbrl_transform *transforms; /* n_transforms, inputs into `inputs` */
   int *inputs;
   double *lower, *upper;    /* dim each, when bounds are given */
+  /* Contexts from a distribution (docs/PROBLEM_FILES.md): n_nodes values of theta per listed
+     context, which is then a template whose numbers may be expressions in theta. */
+  int n_nodes;              /* 0: no theta section */
+  double *theta, *node_weight;
+  int node;                 /* the node being read */
+  cbrl_tabular_info info;
 } loader;
 
 static const char *const top_keys[] = {"format", "states", "actions", "dim", "gamma", "leader_gamma",
-                                       "lambda", "terminal", "bounds", "transforms", "objective", "contexts", NULL};
+                                       "lambda", "terminal", "bounds", "transforms", "objective", "theta", "contexts", NULL};
+static const char *const theta_keys[] = {"distribution", "mean", "sd", "low", "high", "rule", "nodes", "draws", "seed", NULL};
 static const char *const objective_keys[] = {"kind", "beta", "pairs", "target", "state_weight", "kappa", "output", NULL};
 static const char *const pair_keys[] = {"context", "weight", "preferred", "rejected", NULL};
 static const char *const target_keys[] = {"s", "probs", NULL};
@@ -39,8 +49,8 @@ static const char *const bound_keys[] = {"x", "low", "high", NULL};
 static const char *const transform_keys[] = {"kind", "x", "scale", "low", "high", NULL};
 static const char *const context_keys[] = {"weight", "initial", "transitions", "reward",
                                            "leader_reward", NULL};
-static const char *const initial_keys[] = {"s", "logit", "coef", NULL};
-static const char *const transition_keys[] = {"s", "a", "next", "logit", "coef", NULL};
+static const char *const initial_keys[] = {"s", "logit", "prob", "coef", NULL};
+static const char *const transition_keys[] = {"s", "a", "next", "logit", "prob", "coef", NULL};
 static const char *const reward_keys[] = {"s", "a", "value", "coef", NULL};
 
 static yaml_node_t *required(loader *l, const yaml_node_t *map, const char *key, const char *field) {
@@ -51,6 +61,31 @@ static yaml_node_t *required(loader *l, const yaml_node_t *map, const char *key,
     cbrl_yaml_fail(&l->y, map, path, "required field is missing");
   }
   return n;
+}
+
+/* " at theta = v (node i of n)", or "(draw i of n)" for a sample, of the node being read; "" without theta. */
+static const char *at_node(const loader *l, char *buf, size_t size) {
+  buf[0] = 0;
+  if (l->n_nodes)
+    snprintf(buf, size, " at theta = %.6g (%s %d of %d)", l->theta[l->node],
+             l->info.rule == CBRL_CONTEXTS_SAMPLE ? "draw" : "node", l->node, l->n_nodes);
+  return buf;
+}
+
+/* A number of a context: with a theta section, also an expression in theta evaluated at the
+   node being read, which must come out finite (docs/PROBLEM_FILES.md). */
+static int read_value(loader *l, const yaml_node_t *n, const char *field, double *out) {
+  const char *s = cbrl_yaml_scalar(n);
+  char *end;
+  if (!l->n_nodes || !s || (strtod(s, &end), end != s && !*end)) return cbrl_yaml_double(&l->y, n, field, out);
+  char why[96];
+  if (cbrl_expression_eval(s, l->theta[l->node], out, why, sizeof why))
+    return cbrl_yaml_fail(&l->y, n, field, "expected a number or an expression in theta, got '%.40s' (%s)", s, why);
+  char where[96];
+  if (!isfinite(*out))
+    return cbrl_yaml_fail(&l->y, n, field, "'%.40s' is %s%s: not a finite number", s,
+                          isnan(*out) ? "undefined (NaN)" : *out > 0 ? "+infinite" : "-infinite", at_node(l, where, sizeof where));
+  return 0;
 }
 
 /* Reads an optional coef list of length dim into l->coef; returns NULL-able pointer via *out. */
@@ -71,7 +106,7 @@ static int read_coef(loader *l, const yaml_node_t *entry, const char *field, con
   for (long j = 0; j < l->n_params; j++) {
     char item[280];
     snprintf(item, sizeof item, "%s[%ld]", path, j);
-    if ((err = cbrl_yaml_double(&l->y, cbrl_yaml_item(&l->y, n, (int)j), item, &l->coef[j]))) return err;
+    if ((err = read_value(l, cbrl_yaml_item(&l->y, n, (int)j), item, &l->coef[j]))) return err;
   }
   *out = l->coef;
   return 0;
@@ -144,6 +179,65 @@ static int read_bounds(loader *l, const yaml_node_t *list) {
   }
   free(seen);
   return err;
+}
+
+/* theta: {distribution: normal|uniform, mean, sd | low, high, rule: quadrature|sample, nodes | draws,
+   seed}: the values of a type parameter and their weights (docs/PROBLEM_FILES.md). */
+static int read_theta(loader *l, const yaml_node_t *t) {
+  cbrl_yaml *y = &l->y;
+  int err = cbrl_yaml_expect(y, t, YAML_MAPPING_NODE, "theta");
+  if (err || (err = cbrl_yaml_check_keys(y, t, "theta", theta_keys))) return err;
+  yaml_node_t *dn = required(l, t, "distribution", "theta"), *rn = cbrl_yaml_get(y, t, "rule");
+  if (!dn) return CBRL_EPARSE;
+  const char *dist = cbrl_yaml_scalar(dn) ? cbrl_yaml_scalar(dn) : "", *rule = rn && cbrl_yaml_scalar(rn) ? cbrl_yaml_scalar(rn) : "quadrature";
+  int normal = !strcmp(dist, "normal");
+  if (!normal && strcmp(dist, "uniform"))
+    return cbrl_yaml_fail(y, dn, "theta.distribution", "unknown distribution '%.40s' (normal, uniform)", dist);
+  int sample = !strcmp(rule, "sample");
+  if (!sample && strcmp(rule, "quadrature"))
+    return cbrl_yaml_fail(y, rn, "theta.rule", "unknown rule '%.40s' (quadrature, sample)", rule);
+  /* Only the fields of this distribution and rule. */
+  static const char *const own[2][2][3] = {{{"low", "high", "nodes"}, {"low", "high", "draws"}},
+                                           {{"mean", "sd", "nodes"}, {"mean", "sd", "draws"}}};
+  for (const char *const *k = theta_keys + 1; *k; k++) {
+    int ok = !strcmp(*k, "rule") || (sample && !strcmp(*k, "seed"));
+    for (int i = 0; i < 3; i++) ok |= !strcmp(own[normal][sample][i], *k);
+    if (!ok && cbrl_yaml_get(y, t, *k)) {
+      char f[64];
+      snprintf(f, sizeof f, "theta.%s", *k);
+      return cbrl_yaml_fail(y, cbrl_yaml_get(y, t, *k), f, "does not belong to a %s theta with rule %s", dist,
+                            sample ? "sample" : "quadrature");
+    }
+  }
+  double a = 0.0, b = 1.0;
+  const char *ka = normal ? "mean" : "low", *kb = normal ? "sd" : "high";
+  if (cbrl_yaml_get(y, t, ka) && (err = read_number(l, t, ka, "theta", 1, &a))) return err;
+  if (cbrl_yaml_get(y, t, kb) && (err = read_number(l, t, kb, "theta", 1, &b))) return err;
+  if (normal && !(b > 0.0))
+    return cbrl_yaml_fail(y, cbrl_yaml_get(y, t, "sd"), "theta.sd", "must be positive, got %g", b);
+  if (!normal && !(a < b)) return cbrl_yaml_fail(y, t, "theta", "needs low < high, got low %g, high %g", a, b);
+  const char *kn = sample ? "draws" : "nodes";
+  char nf[32];
+  snprintf(nf, sizeof nf, "theta.%s", kn);
+  yaml_node_t *nn = required(l, t, kn, "theta");
+  long n, seed = 0;
+  if (!nn || (err = cbrl_yaml_long(y, nn, nf, sample ? 2 : 1, sample ? MAX_DRAWS : 64, &n))) return CBRL_EPARSE;
+  yaml_node_t *sn = cbrl_yaml_get(y, t, "seed");
+  if (sn && (err = cbrl_yaml_long(y, sn, "theta.seed", 0, 0x7fffffffffffffffL, &seed))) return err;
+  l->theta = malloc(sizeof(double) * (size_t)n);
+  l->node_weight = malloc(sizeof(double) * (size_t)n);
+  if (!l->theta || !l->node_weight) return CBRL_ENOMEM;
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, (uint64_t)seed, 0);
+  cbrl_context_rule r = sample ? CBRL_CONTEXTS_SAMPLE : CBRL_CONTEXTS_QUADRATURE;
+  err = normal ? cbrl_contexts_normal(r, (int)n, &rng, l->theta, l->node_weight)
+               : cbrl_contexts_uniform(r, (int)n, &rng, l->theta, l->node_weight);
+  if (err) return cbrl_yaml_fail(y, t, "theta", "%s", cbrl_strerror(err)), err;
+  for (long i = 0; i < n; i++) l->theta[i] = normal ? a + b * l->theta[i] : a + (b - a) * l->theta[i];
+  l->n_nodes = (int)n;
+  l->info.sampled = 1;
+  l->info.rule = r;
+  return 0;
 }
 
 /* transforms: [{kind: K, x: j | [j, ...], scale: s, low: a, high: b}, ...]; sets n_params. */
@@ -430,6 +524,47 @@ static int read_objective(loader *l, const yaml_node_t *obj) {
 
 enum list_kind { LIST_INITIAL, LIST_TRANSITIONS, LIST_REWARD, LIST_LEADER_REWARD };
 
+/* An entry of mu's or a P row's support, for the check that a row given by prob sums to 1. */
+typedef struct row_entry {
+  long row;    /* s A + a; 0 for mu */
+  int index;   /* in the list */
+  int is_prob; /* 1: prob, 0: logit */
+  double prob;
+} row_entry;
+
+static int row_order(const void *a, const void *b) {
+  const row_entry *x = a, *y = b;
+  return x->row != y->row ? (x->row < y->row ? -1 : 1) : x->index - y->index;
+}
+
+static int list_entry(loader *l, int context, const yaml_node_t *list, int i, enum list_kind kind, const char *field,
+                      const char *const *keys, row_entry *rows, int *any_prob);
+
+/* Rows given by prob sum to 1 and do not mix prob and logit (docs/PROBLEM_FILES.md). */
+static int check_rows(loader *l, const yaml_node_t *list, const char *field, enum list_kind kind, row_entry *rows,
+                      int n) {
+  qsort(rows, (size_t)n, sizeof *rows, row_order);
+  for (int i = 0; i < n;) {
+    int j = i, probs = 0;
+    double sum = 0.0;
+    for (; j < n && rows[j].row == rows[i].row; j++) probs += rows[j].is_prob, sum += rows[j].prob;
+    if (probs) {
+      yaml_node_t *e = cbrl_yaml_item(&l->y, list, rows[i].index);
+      char ef[240], where[96];
+      snprintf(ef, sizeof ef, "%s[%d]", field, rows[i].index);
+      at_node(l, where, sizeof where);
+      char row[64] = "mu";
+      if (kind == LIST_TRANSITIONS)
+        snprintf(row, sizeof row, "P(.|s=%ld, a=%ld)", rows[i].row / l->n_actions, rows[i].row % l->n_actions);
+      if (probs < j - i) return cbrl_yaml_fail(&l->y, e, ef, "%s mixes prob and logit: give one of them throughout", row);
+      if (fabs(sum - 1.0) > 1e-9)
+        return cbrl_yaml_fail(&l->y, e, ef, "the probabilities of %s sum to %.12g%s, not 1", row, sum, where);
+    }
+    i = j;
+  }
+  return 0;
+}
+
 static int read_list(loader *l, int context, const yaml_node_t *ctx_node, const char *key,
                      enum list_kind kind, const char *cfield) {
   char field[200];
@@ -444,43 +579,79 @@ static int read_list(loader *l, int context, const yaml_node_t *ctx_node, const 
   if (kind == LIST_INITIAL && cbrl_yaml_length(list) == 0)
     return cbrl_yaml_fail(&l->y, list, field, "must list at least one state");
   static const char *const *keys[] = {initial_keys, transition_keys, reward_keys, reward_keys};
-  for (int i = 0; i < cbrl_yaml_length(list); i++) {
-    yaml_node_t *e = cbrl_yaml_item(&l->y, list, i);
-    char ef[220];
-    snprintf(ef, sizeof ef, "%s[%d]", field, i);
-    if ((err = cbrl_yaml_expect(&l->y, e, YAML_MAPPING_NODE, ef))) return err;
-    if ((err = cbrl_yaml_check_keys(&l->y, e, ef, keys[kind]))) return err;
-    long s, a = 0, next = 0;
-    double value;
-    const double *coef;
-    if ((err = read_index(l, e, "s", ef, l->n_states, &s))) return err;
-    if (kind != LIST_INITIAL && (err = read_index(l, e, "a", ef, l->n_actions, &a))) return err;
-    if (kind == LIST_TRANSITIONS && (err = read_index(l, e, "next", ef, l->n_states, &next))) return err;
-    if (kind == LIST_INITIAL || kind == LIST_TRANSITIONS)
-      err = read_number(l, e, "logit", ef, 0, &value);
-    else
-      err = read_number(l, e, "value", ef, 1, &value);
-    if (err || (err = read_coef(l, e, ef, &coef))) return err;
-    switch (kind) {
-      case LIST_INITIAL:
-        err = cbrl_affine_add_initial(l->p, context, (int)s, value, coef);
-        if (err == CBRL_EINVAL) return cbrl_yaml_fail(&l->y, e, ef, "state %ld is listed twice", s);
-        break;
-      case LIST_TRANSITIONS:
-        err = cbrl_affine_add_transition(l->p, context, (int)s, (int)a, (int)next, value, coef);
-        if (err == CBRL_EINVAL)
-          return cbrl_yaml_fail(&l->y, e, ef, "transition s=%ld a=%ld next=%ld is listed twice", s, a, next);
-        break;
-      case LIST_REWARD:
-      case LIST_LEADER_REWARD:
-        err = (kind == LIST_REWARD ? cbrl_affine_set_reward : cbrl_affine_set_leader_reward)(
-            l->p, context, (int)s, (int)a, value, coef);
-        if (err == CBRL_EINVAL) return cbrl_yaml_fail(&l->y, e, ef, "s=%ld a=%ld is listed twice", s, a);
-        break;
-    }
-    /* Located, but with its own code: out of memory is a failed computation, not bad input. */
-    if (err) return cbrl_yaml_fail(&l->y, e, ef, "%s", cbrl_strerror(err)), err;
+  int n = cbrl_yaml_length(list), any_prob = 0;
+  row_entry *rows = NULL;
+  if (kind == LIST_INITIAL || kind == LIST_TRANSITIONS) {
+    if (!(rows = malloc(sizeof *rows * (size_t)(n ? n : 1)))) return CBRL_ENOMEM;
   }
+  for (int i = 0; i < n && !err; i++) err = list_entry(l, context, list, i, kind, field, keys[kind], rows, &any_prob);
+  if (!err && any_prob) err = check_rows(l, list, field, kind, rows, n);
+  free(rows);
+  return err;
+}
+
+/* Entry i of a context's list: checked, evaluated at the node being read and added. */
+static int list_entry(loader *l, int context, const yaml_node_t *list, int i, enum list_kind kind, const char *field,
+                      const char *const *keys, row_entry *rows, int *any_prob) {
+  int err;
+  yaml_node_t *e = cbrl_yaml_item(&l->y, list, i);
+  char ef[220];
+  snprintf(ef, sizeof ef, "%s[%d]", field, i);
+  if ((err = cbrl_yaml_expect(&l->y, e, YAML_MAPPING_NODE, ef))) return err;
+  if ((err = cbrl_yaml_check_keys(&l->y, e, ef, keys))) return err;
+  long s, a = 0, next = 0;
+  double value;
+  const double *coef;
+  if ((err = read_index(l, e, "s", ef, l->n_states, &s))) return err;
+  if (kind != LIST_INITIAL && (err = read_index(l, e, "a", ef, l->n_actions, &a))) return err;
+  if (kind == LIST_TRANSITIONS && (err = read_index(l, e, "next", ef, l->n_states, &next))) return err;
+  if (kind == LIST_INITIAL || kind == LIST_TRANSITIONS) {
+    /* logit (default 0), or prob: logit = log prob, each row's probabilities summing to 1. */
+    yaml_node_t *pn = cbrl_yaml_get(&l->y, e, "prob"), *ln = cbrl_yaml_get(&l->y, e, "logit");
+    char vf[240];
+    snprintf(vf, sizeof vf, "%s.%s", ef, pn ? "prob" : "logit");
+    value = 0.0;
+    if (pn && ln) return cbrl_yaml_fail(&l->y, e, ef, "gives both logit and prob: give one");
+    if ((pn || ln) && (err = read_value(l, pn ? pn : ln, vf, &value))) return err;
+    rows[i].row = kind == LIST_INITIAL ? 0 : s * l->n_actions + a;
+    rows[i].index = i, rows[i].is_prob = pn != NULL, rows[i].prob = pn ? value : 0.0;
+    if (pn) {
+      *any_prob = 1;
+      if (!(value > 0.0)) {
+        char where[96];
+        at_node(l, where, sizeof where);
+        return cbrl_yaml_fail(&l->y, pn, vf, "%g%s: a probability must be positive (leave an impossible entry out)",
+                              value, where);
+      }
+      value = log(value);
+    }
+  } else {
+    char vf[240];
+    snprintf(vf, sizeof vf, "%s.value", ef);
+    yaml_node_t *vn = required(l, e, "value", ef);
+    if (!vn) return CBRL_EPARSE;
+    if ((err = read_value(l, vn, vf, &value))) return err;
+  }
+  if ((err = read_coef(l, e, ef, &coef))) return err;
+  switch (kind) {
+    case LIST_INITIAL:
+      err = cbrl_affine_add_initial(l->p, context, (int)s, value, coef);
+      if (err == CBRL_EINVAL) return cbrl_yaml_fail(&l->y, e, ef, "state %ld is listed twice", s);
+      break;
+    case LIST_TRANSITIONS:
+      err = cbrl_affine_add_transition(l->p, context, (int)s, (int)a, (int)next, value, coef);
+      if (err == CBRL_EINVAL)
+        return cbrl_yaml_fail(&l->y, e, ef, "transition s=%ld a=%ld next=%ld is listed twice", s, a, next);
+      break;
+    case LIST_REWARD:
+    case LIST_LEADER_REWARD:
+      err = (kind == LIST_REWARD ? cbrl_affine_set_reward : cbrl_affine_set_leader_reward)(
+          l->p, context, (int)s, (int)a, value, coef);
+      if (err == CBRL_EINVAL) return cbrl_yaml_fail(&l->y, e, ef, "s=%ld a=%ld is listed twice", s, a);
+      break;
+  }
+  /* Located, but with its own code: out of memory is a failed computation, not bad input. */
+  if (err) return cbrl_yaml_fail(&l->y, e, ef, "%s", cbrl_strerror(err)), err;
   return 0;
 }
 
@@ -522,13 +693,19 @@ static int load(loader *l) {
   yaml_node_t *contexts = required(l, root, "contexts", "");
   if (!contexts) return CBRL_EPARSE;
   if ((err = cbrl_yaml_expect(y, contexts, YAML_SEQUENCE_NODE, "contexts"))) return err;
-  int n_contexts = cbrl_yaml_length(contexts);
-  if (n_contexts == 0) return cbrl_yaml_fail(y, contexts, "contexts", "must list at least one context");
+  int n_templates = cbrl_yaml_length(contexts), n_contexts = n_templates;
+  if (n_templates == 0) return cbrl_yaml_fail(y, contexts, "contexts", "must list at least one context");
+  if ((n = cbrl_yaml_get(y, root, "theta")) && (err = read_theta(l, n))) return err;
+  int n_nodes = l->n_nodes ? l->n_nodes : 1;
+  if ((double)n_templates * n_nodes > 0x7fffffff / 2)
+    return cbrl_yaml_fail(y, contexts, "contexts", "%d contexts x %d values of theta are too many", n_templates, n_nodes);
+  n_contexts = n_templates * n_nodes;
+  l->info.n_templates = n_templates, l->info.n_nodes = n_nodes;
 
   /* The shape whole before anything of its size is allocated: every context a mapping, and
      the memory the problem will take within the limit. */
   double most_transitions = 0.0;
-  for (int k = 0; k < n_contexts; k++) {
+  for (int k = 0; k < n_templates; k++) {
     yaml_node_t *c = cbrl_yaml_item(y, contexts, k);
     char cf[64];
     snprintf(cf, sizeof cf, "contexts[%d]", k);
@@ -566,7 +743,7 @@ static int load(loader *l) {
     }
   }
   double wsum = 0.0;
-  for (int k = 0; k < n_contexts; k++) {
+  for (int k = 0; k < n_templates; k++) {
     yaml_node_t *c = cbrl_yaml_item(y, contexts, k);
     char cf[64];
     snprintf(cf, sizeof cf, "contexts[%d]", k);
@@ -579,22 +756,27 @@ static int load(loader *l) {
       snprintf(wf, sizeof wf, "%s.weight", cf);
       return cbrl_yaml_fail(y, cbrl_yaml_get(y, c, "weight"), wf, "must not be negative, got %g", weight);
     }
-    l->p->context_weight[k] = weight;
     wsum += weight;
-    if ((err = read_list(l, k, c, "initial", LIST_INITIAL, cf)) ||
-        (err = read_list(l, k, c, "transitions", LIST_TRANSITIONS, cf)) ||
-        (err = read_list(l, k, c, "reward", LIST_REWARD, cf)) ||
-        (err = read_list(l, k, c, "leader_reward", LIST_LEADER_REWARD, cf)))
-      return err;
+    /* A template is read once per value of theta: context k n_nodes + i is theta[i]'s. */
+    for (int i = 0; i < n_nodes; i++) {
+      int ctx = k * n_nodes + i;
+      l->node = i;
+      l->p->context_weight[ctx] = weight * (l->n_nodes ? l->node_weight[i] : 1.0);
+      if ((err = read_list(l, ctx, c, "initial", LIST_INITIAL, cf)) ||
+          (err = read_list(l, ctx, c, "transitions", LIST_TRANSITIONS, cf)) ||
+          (err = read_list(l, ctx, c, "reward", LIST_REWARD, cf)) ||
+          (err = read_list(l, ctx, c, "leader_reward", LIST_LEADER_REWARD, cf)))
+        return err;
+    }
   }
   if (fabs(wsum - 1.0) > 1e-9)
     return cbrl_yaml_fail(y, contexts, "contexts", "weights sum to %.12g, not 1", wsum);
   int bad_context = 0, bad_state = 0, bad_action = 0;
   err = cbrl_affine_finalize(l->p, &bad_context, &bad_state, &bad_action);
   if (err == CBRL_EINVAL) {
-    yaml_node_t *c = cbrl_yaml_item(y, contexts, bad_context);
+    yaml_node_t *c = cbrl_yaml_item(y, contexts, bad_context / n_nodes);
     char cf[80];
-    snprintf(cf, sizeof cf, "contexts[%d].transitions", bad_context);
+    snprintf(cf, sizeof cf, "contexts[%d].transitions", bad_context / n_nodes);
     yaml_node_t *t = cbrl_yaml_get(y, c, "transitions");
     return cbrl_yaml_fail(y, t ? t : c, cf, "state %d action %d is not terminal but has no transition",
                           bad_state, bad_action);
@@ -612,6 +794,24 @@ static int load(loader *l) {
 }
 
 int cbrl_tabular_load(cbrl_problem **out, const char *path, char *err, size_t err_size) {
+  return cbrl_tabular_load_info(out, NULL, path, err, err_size);
+}
+
+void cbrl_tabular_info_free(cbrl_tabular_info *info) {
+  if (!info) return;
+  free(info->theta);
+  free(info->node_weight);
+  memset(info, 0, sizeof *info);
+}
+
+double cbrl_tabular_standard_error(const cbrl_problem *p, const cbrl_tabular_info *info, const double *f) {
+  if (!p || !info || !f || !info->sampled || info->rule != CBRL_CONTEXTS_SAMPLE) return 0.0;
+  if ((long)info->n_templates * info->n_nodes != p->n_contexts) return 0.0;
+  return cbrl_contexts_grouped_standard_error(f, p->context_weight, info->n_templates, info->n_nodes);
+}
+
+int cbrl_tabular_load_info(cbrl_problem **out, cbrl_tabular_info *info, const char *path, char *err, size_t err_size) {
+  if (info) memset(info, 0, sizeof *info);
   if (!out || !path) return CBRL_EINVAL;
   loader l;
   memset(&l, 0, sizeof l);
@@ -625,8 +825,18 @@ int cbrl_tabular_load(cbrl_problem **out, const char *path, char *err, size_t er
   free(l.lower);
   free(l.upper);
   if (rc) {
+    free(l.theta);
+    free(l.node_weight);
     cbrl_problem_free(l.p);
     return rc;
+  }
+  if (info) {
+    *info = l.info;
+    info->theta = l.theta, info->node_weight = l.node_weight;
+    if (!info->n_nodes) info->n_templates = l.p->n_contexts, info->n_nodes = 1;
+  } else {
+    free(l.theta);
+    free(l.node_weight);
   }
   snprintf(l.p->name, sizeof l.p->name, "file");
   *out = l.p;

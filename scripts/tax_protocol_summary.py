@@ -57,6 +57,10 @@ def load(spec):
     return label, runs
 
 
+def n_seeds(n):
+    return "one seed" if n == 1 else f"{n} seeds"
+
+
 def first_reach(curve, threshold):
     for it, F in curve:
         if F >= threshold:
@@ -180,7 +184,7 @@ def figures(rows, labels, lams, out):
                 m = [p[4] for p in pts]
                 s = [0.0 if math.isnan(p[5]) else p[5] for p in pts]
                 top, start = max(top, max(m)), m[0] if start is None else start
-                ax.plot(it, m, label=f"{label} ({max(p[3] for p in pts)} seeds)", color=colors[label])
+                ax.plot(it, m, label=f"{label} ({n_seeds(max(p[3] for p in pts))})", color=colors[label])
                 ax.fill_between(it, [a - b for a, b in zip(m, s)], [a + b for a, b in zip(m, s)], alpha=0.2,
                                 color=colors[label])
             ax.set_xlabel("iteration")

@@ -4,8 +4,26 @@
 #include "cbrl/contexts.h"
 
 #include <math.h>
+#include <stddef.h>
 
 #include "cbrl/errors.h"
+
+/* Weights that sum to 1 to rounding (the rules' own sum to 1 only to about 1e-15). */
+static void normalise(double *w, int n) {
+  double sum = 0.0;
+  for (int i = 0; i < n; i++) sum += w[i];
+  for (int i = 0; i < n; i++) w[i] /= sum;
+}
+
+/* n draws of one standard distribution with weights 1 / n: a fixed sample. */
+static int sample(int n, cbrl_rng *rng, double (*draw)(cbrl_rng *), double *v, double *w) {
+  if (n < 1 || !rng || !v || !w) return CBRL_EINVAL;
+  for (int i = 0; i < n; i++) {
+    v[i] = draw(rng);
+    w[i] = 1.0 / n;
+  }
+  return 0;
+}
 
 int cbrl_contexts_normal_quadrature(int n, double *z, double *w) {
   if (n < 1 || n > 64 || !z || !w) return CBRL_EINVAL;
@@ -46,20 +64,66 @@ int cbrl_contexts_normal_quadrature(int n, double *z, double *w) {
     z[i] = z[n - 1 - i];
     z[n - 1 - i] = a;
   }
-  double sum = 0.0;
-  for (int i = 0; i < n; i++) sum += w[i];
-  for (int i = 0; i < n; i++) w[i] /= sum;
+  normalise(w, n);
   return 0;
 }
 
 int cbrl_contexts_normal(cbrl_context_rule rule, int n, cbrl_rng *rng, double *z, double *w) {
   if (rule == CBRL_CONTEXTS_QUADRATURE) return cbrl_contexts_normal_quadrature(n, z, w);
-  if (rule != CBRL_CONTEXTS_SAMPLE || n < 1 || !rng || !z || !w) return CBRL_EINVAL;
-  for (int i = 0; i < n; i++) {
-    z[i] = cbrl_rng_normal(rng);
-    w[i] = 1.0 / n;
+  return rule == CBRL_CONTEXTS_SAMPLE ? sample(n, rng, cbrl_rng_normal, z, w) : CBRL_EINVAL;
+}
+
+int cbrl_contexts_uniform_quadrature(int n, double *u, double *w) {
+  if (n < 1 || n > 64 || !u || !w) return CBRL_EINVAL;
+  /* Newton on the Legendre recurrence from Tricomi's guesses, nodes t of [-1, 1] by symmetry,
+     then u = (1 + t) / 2 and w = w_t / 2 for U(0, 1). */
+  int m = (n + 1) / 2;
+  for (int i = 0; i < m; i++) {
+    double t = cos(3.14159265358979323846 * (i + 0.75) / (n + 0.5)), pp = 0.0;
+    int it;
+    for (it = 0; it < 100; it++) {
+      double p1 = 1.0, p2 = 0.0;
+      for (int j = 1; j <= n; j++) {
+        double p3 = p2;
+        p2 = p1;
+        p1 = ((2.0 * j - 1.0) * t * p2 - (j - 1.0) * p3) / j;
+      }
+      pp = n * (t * p1 - p2) / (t * t - 1.0);
+      double t1 = t;
+      t = t1 - p1 / pp;
+      if (fabs(t - t1) <= 3e-15) break;
+    }
+    if (it == 100) return CBRL_ENOCONV;
+    double wt = 2.0 / ((1.0 - t * t) * pp * pp);
+    u[i] = 0.5 * (1.0 - t); /* t is the i-th largest root: ascending u */
+    u[n - 1 - i] = 0.5 * (1.0 + t);
+    w[i] = w[n - 1 - i] = 0.5 * wt;
   }
+  if (n % 2) u[m - 1] = 0.5;
+  normalise(w, n);
   return 0;
+}
+
+int cbrl_contexts_uniform(cbrl_context_rule rule, int n, cbrl_rng *rng, double *u, double *w) {
+  if (rule == CBRL_CONTEXTS_QUADRATURE) return cbrl_contexts_uniform_quadrature(n, u, w);
+  return rule == CBRL_CONTEXTS_SAMPLE ? sample(n, rng, cbrl_rng_uniform, u, w) : CBRL_EINVAL;
+}
+
+double cbrl_contexts_grouped_standard_error(const double *f, const double *weight, int n_groups, int n) {
+  if (!f || !weight || n_groups < 1 || n < 2) return 0.0;
+  double mean = 0.0, ss = 0.0;
+  for (int i = 0; i < n; i++) {
+    double g = 0.0;
+    for (int k = 0; k < n_groups; k++) g += n * weight[(size_t)k * n + i] * f[(size_t)k * n + i];
+    mean += g;
+  }
+  mean /= n;
+  for (int i = 0; i < n; i++) {
+    double g = 0.0;
+    for (int k = 0; k < n_groups; k++) g += n * weight[(size_t)k * n + i] * f[(size_t)k * n + i];
+    ss += (g - mean) * (g - mean);
+  }
+  return sqrt(ss / (n - 1) / n);
 }
 
 double cbrl_contexts_standard_error(const double *f, int n) {

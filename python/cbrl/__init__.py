@@ -13,6 +13,8 @@ from .estimate import Simulator, estimate
 from .leader import METRICS, Leader, leader_options
 from .gym import FollowerEnv
 from .sweep import load, run
+from .envs import contract_lp, contract_value, env_options, saez_rates
+from . import contexts
 
 from . import _ffi as _f
 __version__ = _f.string(_f.lib.cbrl_py_version())
@@ -20,4 +22,4 @@ del _f
 
 __all__ = ["CbrlError", "Problem", "MDP", "Cotangent", "env_names", "Exact", "Result", "hypergrad", "Follower",
            "FollowerContext", "Trajectories", "trajectory_needs", "STEP_TERMINATED", "STEP_TRUNCATED", "STEP_CUT", "Simulator", "estimate", "Leader", "METRICS", "leader_options",
-           "FollowerEnv", "run", "load"]
+           "FollowerEnv", "run", "load", "contract_lp", "contract_value", "env_options", "saez_rates", "contexts"]

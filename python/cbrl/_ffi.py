@@ -10,7 +10,7 @@ import re
 import numpy as np
 from cffi import FFI
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 

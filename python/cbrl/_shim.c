@@ -2,6 +2,7 @@
    a flat ABI of numbers, strings, arrays and opaque handles, so no struct is mirrored in
    Python. It prints nothing and never exits, like the libraries it wraps. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 #include "_shim.h"
 
 #define SHIM_API __attribute__((visibility("default")))
-#define CBRL_PY_ABI 1
+#define CBRL_PY_ABI 2
 
 static void put_err(char *err, size_t size, const char *fmt, const char *a, long i, const char *b) {
   if (err && size) snprintf(err, size, fmt, a, i, b);
@@ -81,6 +82,281 @@ SHIM_API int cbrl_py_tabular_load(const char *path, cbrl_problem **out, char *er
   *out = NULL;
   return cbrl_tabular_load(out, path, err, err_size);
 }
+
+SHIM_API int cbrl_py_tabular_load_info(const char *path, cbrl_problem **out, int *ints, double *theta, double *weights,
+                                      int max_nodes, char *err, size_t err_size) {
+  *out = NULL;
+  cbrl_tabular_info info;
+  int rc = cbrl_tabular_load_info(out, &info, path, err, err_size);
+  if (rc) return rc;
+  ints[0] = info.sampled, ints[1] = info.rule == CBRL_CONTEXTS_SAMPLE, ints[2] = info.n_templates, ints[3] = info.n_nodes;
+  for (int i = 0; info.sampled && i < info.n_nodes && i < max_nodes; i++) theta[i] = info.theta[i], weights[i] = info.node_weight[i];
+  cbrl_tabular_info_free(&info);
+  return 0;
+}
+
+SHIM_API int cbrl_py_transformed(cbrl_problem *inner, int dim, int n, const int32_t *kind, const int32_t *n_inputs,
+                                 const int32_t *inputs, const double *scale, const double *low, const double *high,
+                                 cbrl_problem **out, char *err, size_t err_size) {
+  *out = NULL;
+  cbrl_transform *t = calloc((size_t)(n > 0 ? n : 1), sizeof *t);
+  int *in = NULL;
+  long total = 0;
+  for (int i = 0; i < n; i++) total += n_inputs[i] > 0 ? n_inputs[i] : 0;
+  if (t) in = malloc(sizeof(int) * (size_t)(total ? total : 1));
+  if (!t || !in) {
+    free(t);
+    free(in);
+    cbrl_problem_free(inner);
+    return CBRL_ENOMEM;
+  }
+  long k = 0, outputs = 0;
+  int rc = n > 0 ? 0 : CBRL_EINVAL;
+  if (rc && err) snprintf(err, err_size, "transforms: must list at least one transform");
+  for (int i = 0; i < n && !rc; i++) {
+    t[i].kind = (cbrl_transform_kind)kind[i];
+    t[i].n_inputs = n_inputs[i];
+    t[i].inputs = in + k;
+    for (int q = 0; q < n_inputs[i]; q++, k++) in[k] = inputs[k];
+    t[i].scale = scale[i], t[i].low = low[i], t[i].high = high[i];
+    char why[160];
+    if (kind[i] < 0 || kind[i] >= CBRL_TRANSFORM_COUNT_) {
+      rc = CBRL_EINVAL;
+      if (err) snprintf(err, err_size, "transforms[%d]: unknown kind", i);
+    } else if (cbrl_transform_check(&t[i], dim, why, sizeof why)) {
+      rc = CBRL_EINVAL;
+      if (err) snprintf(err, err_size, "transforms[%d]: %s", i, why);
+    }
+    outputs += n_inputs[i];
+  }
+  if (!rc && outputs != inner->dim) {
+    rc = CBRL_EINVAL;
+    if (err) snprintf(err, err_size, "transforms: %ld outputs, but the mechanism's coefficients have %d entries", outputs, inner->dim);
+  }
+  if (rc) cbrl_problem_free(inner);
+  else rc = cbrl_transformed_create(out, inner, dim, t, n);
+  free(t);
+  free(in);
+  return rc;
+}
+
+SHIM_API int cbrl_py_transform_kind(const char *name) {
+  cbrl_transform_kind k;
+  return cbrl_transform_parse(name, &k) ? -1 : (int)k;
+}
+
+SHIM_API int cbrl_py_transformed_parameters(const cbrl_problem *p, const double *x, double *y) {
+  return cbrl_transformed_parameters(p, x, y);
+}
+
+SHIM_API double cbrl_py_grouped_standard_error(const cbrl_problem *p, const double *f, int n_templates, int n_nodes) {
+  if ((long)n_templates * n_nodes != p->n_contexts) return NAN;
+  return cbrl_contexts_grouped_standard_error(f, p->context_weight, n_templates, n_nodes);
+}
+
+/* ---- contexts from a distribution ---------------------------------------------------- */
+
+SHIM_API int cbrl_py_contexts_rule(int normal, int sample, int n, uint64_t seed, double *values, double *weights) {
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, seed, 0);
+  cbrl_context_rule r = sample ? CBRL_CONTEXTS_SAMPLE : CBRL_CONTEXTS_QUADRATURE;
+  return normal ? cbrl_contexts_normal(r, n, &rng, values, weights) : cbrl_contexts_uniform(r, n, &rng, values, weights);
+}
+
+SHIM_API double cbrl_py_contexts_standard_error(const double *f, int n) { return cbrl_contexts_standard_error(f, n); }
+
+/* ---- bounds and objectives ------------------------------------------------------------- */
+
+SHIM_API int cbrl_py_bounds_get(const cbrl_problem *p, double *lower, double *upper) {
+  if (!cbrl_bounds_present(p)) return 0;
+  memcpy(lower, p->x_lower, sizeof(double) * (size_t)p->dim);
+  memcpy(upper, p->x_upper, sizeof(double) * (size_t)p->dim);
+  return 1;
+}
+
+SHIM_API int cbrl_py_bounds_set(cbrl_problem *p, const double *lower, const double *upper, int *bad) {
+  return cbrl_problem_set_bounds(p, lower, upper, bad);
+}
+
+SHIM_API void cbrl_py_bounds_project(const cbrl_problem *p, double *x) { cbrl_bounds_project(p, x); }
+
+SHIM_API int cbrl_py_bounds_violation(const cbrl_problem *p, const double *x) { return cbrl_bounds_violation(p, x); }
+
+SHIM_API const char *cbrl_py_objective_name(const cbrl_problem *p, int *kind) {
+  *kind = p->objective ? (int)p->objective->kind : -1;
+  if (!p->objective) return "leader-reward";
+  static const char *const names[] = {"leader-reward", "cross-entropy", "preferences", "welfare", "custom"};
+  return p->objective->kind <= CBRL_OBJECTIVE_CUSTOM ? names[p->objective->kind] : p->objective->name;
+}
+
+SHIM_API int cbrl_py_objective_supports(const cbrl_problem *p, const char *algorithm, char *why, size_t size) {
+  return cbrl_objective_supports(p, algorithm, why, size);
+}
+
+SHIM_API int cbrl_py_objective_set(cbrl_problem *p, int kind, const double *table, int per_context, const double *table2,
+                                   double kappa) {
+  cbrl_objective *o = NULL;
+  int rc = kind == 0   ? cbrl_objective_leader_reward_create(&o, p)
+           : kind == 1 ? cbrl_objective_cross_entropy_create(&o, p, table, per_context, table2)
+           : kind == 3 ? cbrl_objective_welfare_create(&o, p, table, kappa)
+                       : CBRL_EINVAL;
+  if (!rc) rc = cbrl_problem_set_objective(p, o);
+  if (rc) cbrl_objective_free(o);
+  return rc;
+}
+
+SHIM_API int cbrl_py_objective_preferences(cbrl_problem *p, int n, const int32_t *ctx, const double *w, const int64_t *off,
+                                           const int32_t *states, const int32_t *actions, double beta, int *bad) {
+  cbrl_preference *pr = calloc((size_t)(n > 0 ? n : 1), sizeof *pr);
+  if (!pr) return CBRL_ENOMEM;
+  for (int k = 0; k < n; k++) {
+    pr[k].context = ctx[k], pr[k].weight = w[k];
+    pr[k].preferred = (cbrl_trajectory){(int)(off[2 * k + 1] - off[2 * k]), states + off[2 * k], actions + off[2 * k]};
+    pr[k].rejected = (cbrl_trajectory){(int)(off[2 * k + 2] - off[2 * k + 1]), states + off[2 * k + 1], actions + off[2 * k + 1]};
+  }
+  cbrl_objective *o = NULL;
+  bad[0] = bad[1] = -1;
+  int rc = cbrl_objective_preferences_create(&o, p, pr, n, beta, &bad[0], &bad[1]);
+  free(pr);
+  if (!rc) rc = cbrl_problem_set_objective(p, o);
+  if (rc) cbrl_objective_free(o);
+  return rc;
+}
+
+/* ---- the contract and optimal-tax options, by name -------------------------------------- */
+
+typedef struct env_field {
+  const char *name;
+  size_t offset;
+  char type;       /* 'i' int, 'd' double, 'u' uint64_t, 'r' cbrl_context_rule */
+  int rows, cols;  /* 0, 0 scalar; n, 0 vector; n, m matrix */
+} env_field;
+
+#define CF(name, type, rows, cols) {#name, offsetof(cbrl_contract_opts, name), type, rows, cols}
+static const env_field contract_fields[] = {
+    CF(n_stages, 'i', 0, 0), CF(n_efforts, 'i', 0, 0), CF(n_outcomes, 'i', 0, 0), CF(n_types, 'i', 0, 0),
+    CF(outcome_prob, 'd', CBRL_CONTRACT_MAX, CBRL_CONTRACT_MAX), CF(outcome_value, 'd', CBRL_CONTRACT_MAX, 0),
+    CF(effort_cost, 'd', CBRL_CONTRACT_TYPES_MAX, CBRL_CONTRACT_MAX), CF(outside_option, 'd', CBRL_CONTRACT_TYPES_MAX, 0),
+    CF(type_weight, 'd', CBRL_CONTRACT_TYPES_MAX, 0), CF(participation, 'i', 0, 0), CF(repeat, 'i', 0, 0),
+    CF(per_type, 'i', 0, 0), CF(budget, 'd', 0, 0), CF(gamma, 'd', 0, 0), CF(lambda, 'd', 0, 0),
+    CF(type_sigma, 'd', 0, 0), CF(type_rule, 'r', 0, 0), CF(type_seed, 'u', 0, 0), {NULL, 0, 0, 0, 0}};
+#define TF(name, type, rows) {#name, offsetof(cbrl_optimal_tax_opts, name), type, rows, 0}
+static const env_field optimal_tax_fields[] = {
+    TF(n_types, 'i', 0), TF(skill, 'd', CBRL_OPTIMAL_TAX_MAX), TF(type_weight, 'd', CBRL_OPTIMAL_TAX_MAX),
+    TF(welfare_weight, 'd', CBRL_OPTIMAL_TAX_MAX), TF(n_brackets, 'i', 0), TF(threshold, 'd', CBRL_OPTIMAL_TAX_MAX),
+    TF(elasticity, 'd', 0), TF(n_labour, 'i', 0), TF(labour_max, 'd', 0), TF(lambda, 'd', 0), {NULL, 0, 0, 0, 0}};
+
+static const char *fields_keys(const env_field *f, char *buf, size_t size) {
+  size_t n = 0;
+  buf[0] = 0;
+  for (; f->name; f++)
+    n += (size_t)snprintf(buf + n, n < size ? size - n : 0, "%s%s%s", n ? "," : "", f->name,
+                          f->cols ? "[][]" : f->rows ? "[]" : "");
+  return buf;
+}
+
+/* The address of entry (i, j) of the named field, or NULL with a message. */
+static char *field_at(const env_field *f, void *o, const char *key, int i, int j, char *err, size_t size, char *type) {
+  for (; f->name; f++) {
+    if (strcmp(f->name, key)) continue;
+    if ((f->rows && (i < 0 || i >= f->rows)) || (f->cols && (j < 0 || j >= f->cols))) {
+      if (err && size) snprintf(err, size, "%s: index out of range (at most %d x %d entries)", key, f->rows, f->cols ? f->cols : 1);
+      return NULL;
+    }
+    *type = f->type;
+    size_t at = f->offset + (size_t)(f->rows ? i : 0) * (f->cols ? (size_t)f->cols : 1) * (f->type == 'd' ? sizeof(double) : sizeof(int)) +
+                (size_t)(f->cols ? j : 0) * sizeof(double);
+    return (char *)o + at;
+  }
+  if (err && size) snprintf(err, size, "%s: not an option", key);
+  return NULL;
+}
+
+static int opts_set(const env_field *f, void *o, const char *key, int i, int j, double v, char *err, size_t size) {
+  char type;
+  char *at = field_at(f, o, key, i, j, err, size, &type);
+  if (!at) return CBRL_EINVAL;
+  if (type == 'd') memcpy(at, &v, sizeof v);
+  if (type == 'i') *(int *)(void *)at = (int)v;
+  if (type == 'u') *(uint64_t *)(void *)at = (uint64_t)v;
+  if (type == 'r') *(cbrl_context_rule *)(void *)at = v ? CBRL_CONTEXTS_SAMPLE : CBRL_CONTEXTS_QUADRATURE;
+  return 0;
+}
+
+static int opts_get(const env_field *f, const void *o, const char *key, int i, int j, double *v) {
+  char type;
+  const char *at = field_at(f, (void *)(uintptr_t)o, key, i, j, NULL, 0, &type);
+  if (!at) return CBRL_EINVAL;
+  if (type == 'd') memcpy(v, at, sizeof *v);
+  if (type == 'i') *v = *(const int *)(const void *)at;
+  if (type == 'u') *v = (double)*(const uint64_t *)(const void *)at;
+  if (type == 'r') *v = *(const cbrl_context_rule *)(const void *)at == CBRL_CONTEXTS_SAMPLE;
+  return 0;
+}
+
+SHIM_API cbrl_contract_opts *cbrl_py_contract_opts_new(void) {
+  cbrl_contract_opts *o = malloc(sizeof *o);
+  if (o) cbrl_contract_opts_default(o);
+  return o;
+}
+
+SHIM_API cbrl_optimal_tax_opts *cbrl_py_optimal_tax_opts_new(void) {
+  cbrl_optimal_tax_opts *o = malloc(sizeof *o);
+  if (o) cbrl_optimal_tax_opts_default(o);
+  return o;
+}
+
+SHIM_API void cbrl_py_env_opts_free(void *o) { free(o); }
+
+SHIM_API const char *cbrl_py_contract_opts_keys(void) {
+  static char buf[512];
+  return fields_keys(contract_fields, buf, sizeof buf);
+}
+
+SHIM_API const char *cbrl_py_optimal_tax_opts_keys(void) {
+  static char buf[512];
+  return fields_keys(optimal_tax_fields, buf, sizeof buf);
+}
+
+SHIM_API int cbrl_py_contract_opts_set(cbrl_contract_opts *o, const char *key, int i, int j, double value, char *err,
+                                       size_t err_size) {
+  return opts_set(contract_fields, o, key, i, j, value, err, err_size);
+}
+
+SHIM_API int cbrl_py_optimal_tax_opts_set(cbrl_optimal_tax_opts *o, const char *key, int i, int j, double value, char *err,
+                                          size_t err_size) {
+  return opts_set(optimal_tax_fields, o, key, i, j, value, err, err_size);
+}
+
+SHIM_API int cbrl_py_contract_opts_get(const cbrl_contract_opts *o, const char *key, int i, int j, double *value) {
+  return opts_get(contract_fields, o, key, i, j, value);
+}
+
+SHIM_API int cbrl_py_optimal_tax_opts_get(const cbrl_optimal_tax_opts *o, const char *key, int i, int j, double *value) {
+  return opts_get(optimal_tax_fields, o, key, i, j, value);
+}
+
+SHIM_API int cbrl_py_contract_create(const cbrl_contract_opts *o, cbrl_problem **out) {
+  *out = NULL;
+  int rc = cbrl_contract_create(out, o);
+  if (!rc) snprintf((*out)->name, sizeof (*out)->name, "contract");
+  return rc;
+}
+
+SHIM_API int cbrl_py_optimal_tax_create(const cbrl_optimal_tax_opts *o, cbrl_problem **out) {
+  *out = NULL;
+  return cbrl_optimal_tax_create(out, o);
+}
+
+SHIM_API int cbrl_py_contract_optimum_lp(const cbrl_contract_opts *o, double *payments, int *effort, double *value) {
+  return cbrl_contract_optimum_lp(o, payments, effort, value);
+}
+
+SHIM_API double cbrl_py_contract_value_closed_form(const cbrl_contract_opts *o, const double *payments) {
+  return cbrl_contract_value_closed_form(o, payments);
+}
+
+SHIM_API int cbrl_py_optimal_tax_saez(const cbrl_optimal_tax_opts *o, double *rates) { return cbrl_optimal_tax_saez(o, rates); }
 
 /* Adds one list of entries with `add`, naming the list and entry on failure. */
 SHIM_API int cbrl_py_affine(int S, int A, int d, int K, double gamma, double leader_gamma, double lambda,

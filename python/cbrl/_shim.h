@@ -19,6 +19,8 @@ typedef struct cbrl_leader cbrl_leader;
 typedef struct cbrl_leader_opts cbrl_leader_opts;
 typedef struct cbrl_config cbrl_config;
 typedef struct cbrl_rng cbrl_rng;
+typedef struct cbrl_contract_opts cbrl_contract_opts;
+typedef struct cbrl_optimal_tax_opts cbrl_optimal_tax_opts;
 
 /* The shim's ABI version: bumped whenever a declaration below changes. */
 int cbrl_py_abi_version(void);
@@ -57,6 +59,80 @@ int cbrl_py_env_default_x(const char *env, const cbrl_problem *p, double *x);
 /* Loads a cbrl-tabular-1 problem file. */
 int cbrl_py_tabular_load(const char *path, cbrl_problem **out, char *err, size_t err_size);
 
+/* Loads a problem file and how its contexts were made (docs/PROBLEM_FILES.md, theta): ints (4)
+   get sampled (0: listed contexts, 1: a theta section), the rule (0 quadrature, 1 sample), the
+   templates and the nodes per template; theta and weights (room for max_nodes each) the values
+   of theta and their weights when sampled. */
+int cbrl_py_tabular_load_info(const char *path, cbrl_problem **out, int *ints, double *theta, double *weights,
+                              int max_nodes, char *err, size_t err_size);
+
+/* The standard error of F over a problem whose n_templates x n_nodes contexts are templates at
+   common draws (cbrl_contexts_grouped_standard_error of f per context, with p's weights). */
+double cbrl_py_grouped_standard_error(const cbrl_problem *p, const double *f, int n_templates, int n_nodes);
+
+/* ---- contexts from a distribution (cbrl/contexts.h) ---- */
+
+/* n values and weights of a rule for N(0, 1) (normal 1) or U(0, 1) (normal 0): quadrature nodes
+   (sample 0) or n draws seeded (seed, stream 0) (sample 1), as a problem file's theta draws them. */
+int cbrl_py_contexts_rule(int normal, int sample, int n, uint64_t seed, double *values, double *weights);
+
+/* cbrl_contexts_standard_error. */
+double cbrl_py_contexts_standard_error(const double *f, int n);
+
+/* ---- bounds and objectives of a problem ---- */
+
+/* 1 if p has box bounds (then written into lower and upper, dim each; infinite where open). */
+int cbrl_py_bounds_get(const cbrl_problem *p, double *lower, double *upper);
+/* Sets p's bounds (cbrl_problem_set_bounds; both NULL removes them); *bad the first bad index. */
+int cbrl_py_bounds_set(cbrl_problem *p, const double *lower, const double *upper, int *bad);
+/* Clamps x into p's box (cbrl_bounds_project). */
+void cbrl_py_bounds_project(const cbrl_problem *p, double *x);
+/* The first index of x outside p's box, or -1. */
+int cbrl_py_bounds_violation(const cbrl_problem *p, const double *x);
+
+/* p's objective: its name ("leader-reward" for the default) and kind (CBRL_OBJECTIVE_*, -1 default). */
+const char *cbrl_py_objective_name(const cbrl_problem *p, int *kind);
+/* cbrl_objective_supports: 0, or CBRL_ENOTSUP with why. */
+int cbrl_py_objective_supports(const cbrl_problem *p, const char *algorithm, char *why, size_t size);
+/* Sets p's objective (replacing any): kind 0 leader-reward; 1 cross-entropy to target (S x A, or
+   K x S x A when per_context) with state weights table2 (S, or NULL); 3 welfare with output
+   table (K x S x A) and kappa. */
+int cbrl_py_objective_set(cbrl_problem *p, int kind, const double *table, int per_context, const double *table2,
+                          double kappa);
+/* Sets the Bradley-Terry preferences objective: n pairs, pair k in context ctx[k] with weight w[k],
+   its preferred steps states/actions[off[2k] .. off[2k+1]) and rejected [off[2k+1] .. off[2k+2]);
+   an impossible sequence gives CBRL_EINVAL with bad (2): the pair and the step. */
+int cbrl_py_objective_preferences(cbrl_problem *p, int n, const int32_t *ctx, const double *w, const int64_t *off,
+                                  const int32_t *states, const int32_t *actions, double beta, int *bad);
+
+/* ---- the contract and optimal-tax environments' options (docs/ENVIRONMENTS.md 5, 6) ---- */
+
+/* Options with the environment's defaults; free with cbrl_py_env_opts_free. */
+cbrl_contract_opts *cbrl_py_contract_opts_new(void);
+cbrl_optimal_tax_opts *cbrl_py_optimal_tax_opts_new(void);
+/* Frees either kind (NULL allowed). */
+void cbrl_py_env_opts_free(void *o);
+/* The option names, comma-separated ("name" scalars, "name[]" vectors, "name[][]" matrices). */
+const char *cbrl_py_contract_opts_keys(void);
+const char *cbrl_py_optimal_tax_opts_keys(void);
+/* Sets entry (i, j) of an option by name (i, j ignored for scalars, j for vectors); CBRL_EINVAL
+   with a message for an unknown name or an index beyond the option's capacity. */
+int cbrl_py_contract_opts_set(cbrl_contract_opts *o, const char *key, int i, int j, double value, char *err,
+                              size_t err_size);
+int cbrl_py_optimal_tax_opts_set(cbrl_optimal_tax_opts *o, const char *key, int i, int j, double value, char *err,
+                                 size_t err_size);
+/* Reads an option back. */
+int cbrl_py_contract_opts_get(const cbrl_contract_opts *o, const char *key, int i, int j, double *value);
+int cbrl_py_optimal_tax_opts_get(const cbrl_optimal_tax_opts *o, const char *key, int i, int j, double *value);
+/* Creates the environment's problem (cbrl_contract_create, cbrl_optimal_tax_create). */
+int cbrl_py_contract_create(const cbrl_contract_opts *o, cbrl_problem **out);
+int cbrl_py_optimal_tax_create(const cbrl_optimal_tax_opts *o, cbrl_problem **out);
+/* The exact references: the hard agent's optimal contract by the LP (payments n_outcomes, the
+   effort, the value), the soft agent's closed-form value of payments, and the Saez rates. */
+int cbrl_py_contract_optimum_lp(const cbrl_contract_opts *o, double *payments, int *effort, double *value);
+double cbrl_py_contract_value_closed_form(const cbrl_contract_opts *o, const double *payments);
+int cbrl_py_optimal_tax_saez(const cbrl_optimal_tax_opts *o, double *rates);
+
 /* Builds an affine problem from entry lists (docs/ENVIRONMENTS.md 3); coefficient arrays are
    n x dim, row-major. The error names the list and the entry that was refused. */
 int cbrl_py_affine(int n_states, int n_actions, int dim, int n_contexts, double gamma, double leader_gamma,
@@ -79,6 +155,18 @@ typedef int (*cbrl_py_evaluate_fn)(void *user, int context, const double *x, dou
 typedef int (*cbrl_py_vjp_fn)(void *user, int context, const double *x, const double *ct_r,
                               const double *ct_rbar, const double *ct_log_p, const double *ct_log_mu,
                               double *grad);
+
+/* Wraps inner (taking ownership; freed on failure too) as the problem in x (dim) whose mechanism
+   is inner's at y = T(x) (cbrl_transformed_create): n transforms, transform i of kind kind[i]
+   (CBRL_TRANSFORM_*) reading n_inputs[i] entries of inputs (concatenated) with scale, low, high.
+   A bad transform gives CBRL_EINVAL with "transforms[i]: why" in err. */
+int cbrl_py_transformed(cbrl_problem *inner, int dim, int n, const int32_t *kind, const int32_t *n_inputs,
+                        const int32_t *inputs, const double *scale, const double *low, const double *high,
+                        cbrl_problem **out, char *err, size_t err_size);
+/* The id of a transform kind's name (cbrl_transform_parse), or -1. */
+int cbrl_py_transform_kind(const char *name);
+/* y = T(x) of a transformed problem (cbrl_transformed_parameters). */
+int cbrl_py_transformed_parameters(const cbrl_problem *p, const double *x, double *y);
 
 /* Creates a problem whose evaluate and vjp are the callbacks; the transition pattern is given
    once: row is n_contexts x (S A + 1) offsets, next the contexts' entries one after another. */

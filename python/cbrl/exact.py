@@ -25,6 +25,7 @@ class Exact:
         self._h = out[0]
         self._owned = True
         self._token = _ffi.own(out[0], lib.cbrl_py_exact_free, problem._token)
+        problem._workspaces.add(self)
 
     @classmethod
     def _borrow(cls, problem, handle, owner):
@@ -41,13 +42,20 @@ class Exact:
 
     def evaluate(self, x, grad=True):
         """F(x) = sum_xi q_xi f(x, pi*, xi), each context's f and (with grad) grad F, as new
-        arrays: a Result with F, grad (None without it) and F_per_context."""
+        arrays: a Result with F, grad (None without it) and F_per_context, and F_stderr when the
+        contexts are a sample of theta (docs/MODEL.md 1.2)."""
         x = self.problem.check_x(x)
         F = ffi.new("double *")
         f = np.empty(self.problem.n_contexts)
         g = np.empty(self.problem.dim) if grad else None
         call(lib.cbrl_py_exact_evaluate(self._h, ptr(x), F, ptr(f), ptr(g) if grad else ffi.NULL), what="exact")
-        return Result(F=F[0], grad=g, F_per_context=f)
+        res = Result(F=F[0], grad=g, F_per_context=f)
+        th = self.problem.theta
+        if th is not None and th["rule"] == "sample":
+            # A sample average of theta's draws: its standard error, as `cbrl hypergrad` prints it.
+            from .contexts import F_standard_error
+            res["F_stderr"] = F_standard_error(self.problem, f)
+        return res
 
     def context(self, context, x, grad=True):
         """f(x, pi*_{x,xi}, xi) of one context and (with grad) its gradient."""

@@ -66,7 +66,14 @@ class Leader:
             x0 = problem.default_x()  # where `cbrl run` starts it (tax design: every rate 0.3)
         if x0 is not None:
             x0 = problem.check_x(x0, "x0")
+            j = problem.bounds_violation(x0)
+            if j is not None:
+                lo, hi = problem.bounds
+                raise ValueError("x0[%d]: %g is outside the problem's bounds [%g, %g]" % (j, x0[j], lo[j], hi[j]))
             x0p = ptr(x0)
+        ok, why = problem.supports(algorithm)
+        if not ok:
+            raise _ffi.CbrlError("leader: %s" % why, -8, "CBRL_ENOTSUP")
         out = ffi.new("cbrl_leader **")
         rc = lib.cbrl_py_leader_create(problem._h, self._opts, x0p, out)
         if rc == -8 and algorithm == "amd":  # CBRL_ENOTSUP
@@ -78,6 +85,7 @@ class Leader:
         self._token = _ffi.own(out[0], lib.cbrl_py_leader_free, problem._token,
                                follower._token if follower is not None else None,
                                self.simulator._token if self.simulator is not None else None, self._cancel)
+        problem._workspaces.add(self)
         self._metrics = np.empty(lib.cbrl_py_leader_metric_count())
         self._err = _ffi.err_buffer()
         self._query = {"t": ffi.new("int64_t *"), "ints": ffi.new("int[2]"), "x": ffi.new("double **"),

@@ -1,6 +1,7 @@
 """Problems (docs/MODEL.md 1): the built-in environments, problem files, affine problems from
 numpy arrays, and problems written in Python; and the follower's MDP at (x, context)."""
 import math
+import weakref
 
 import numpy as np
 
@@ -41,8 +42,16 @@ class Problem:
     weights, and the follower MDP of each context at x. Build one with :meth:`env`,
     :meth:`file`, :meth:`affine` or :meth:`from_callbacks`."""
 
+    #: How a problem file's contexts were made from a distribution of theta (docs/PROBLEM_FILES.md):
+    #: None for listed contexts, else a dict with ``rule`` ("quadrature" or "sample"),
+    #: ``templates``, ``nodes`` (per template; context k nodes + i is template k at values[i]),
+    #: ``values`` and ``weights``.
+    theta = None
+
     def __init__(self, handle, env="file", keep=None):
         self._h = handle
+        # Exact workspaces and leaders alive on it: an objective may change only while there are none.
+        self._workspaces = weakref.WeakSet()
         self.env_name = env
         # Freed when the last object built on it goes; the callbacks it calls outlive it.
         self._token = _ffi.own(handle, lib.cbrl_py_problem_free, keep)
@@ -95,10 +104,18 @@ class Problem:
     def env(cls, name, lam=None, **options):
         """A built-in environment through the registry, with the options the CLI and configs
         take (docs/CONFIG.md): four-rooms ``beta``; tax-design ``bins``; random ``states``,
-        ``actions``, ``dim``, ``contexts``, ``branch``, ``seed``. ``lam`` sets lambda."""
+        ``actions``, ``dim``, ``contexts``, ``branch``, ``seed``. ``lam`` sets lambda.
+
+        contract and optimal-tax take every field of their C options by name
+        (docs/ENVIRONMENTS.md 5, 6; ``cbrl.env_options(name)``), vectors and matrices as
+        arrays: ``Problem.env("contract", n_stages=2, repeat=True, participation=True,
+        effort_cost=[[0, .4, 1], [0, .6, 1.5]], outside_option=[.1, .2], budget=3)``."""
         names = env_names()
         if name not in names:
             raise ValueError("env: unknown environment %r (known: %s)" % (name, ", ".join(names)))
+        if name in ("contract", "optimal-tax"):
+            from .envs import _create
+            return _create(cls, name, lam, options)
         values = {}
         for key, value in options.items():
             field = _ENV_OPTIONS.get(key)
@@ -131,12 +148,20 @@ class Problem:
     @classmethod
     def file(cls, path, lam=None):
         """A cbrl-tabular-1 problem file (docs/PROBLEM_FILES.md); errors carry cbrl's
-        ``file:line: field: what is wrong``."""
+        ``file:line: field: what is wrong``. With a ``theta`` section, :attr:`theta` says how
+        its contexts were made."""
         err = _ffi.err_buffer()
         out = ffi.new("cbrl_problem **")
-        check(lib.cbrl_py_tabular_load(str(path).encode(), out, err, _ffi.ERR_SIZE), err)
+        ints = ffi.new("int[4]")
+        values, weights = np.zeros(100000), np.zeros(100000)
+        check(lib.cbrl_py_tabular_load_info(str(path).encode(), out, ints, ptr(values), ptr(weights), len(values), err,
+                                            _ffi.ERR_SIZE), err)
         p = cls(out[0], env="file")
         p.options = {"problem": str(path)}
+        if ints[0]:
+            n = int(ints[3])
+            p.theta = {"rule": "sample" if ints[1] else "quadrature", "templates": int(ints[2]), "nodes": n,
+                       "values": values[:n].copy(), "weights": weights[:n].copy()}
         if lam is not None:
             p.lam = lam
         return p
@@ -144,7 +169,7 @@ class Problem:
     @classmethod
     def affine(cls, *, r0, p_logits=None, mu_logits=None, gamma, lam, leader_gamma=None, rbar0=None,
                r_coef=None, rbar_coef=None, p_coef=None, mu_coef=None, transitions=None, initial=None,
-               context_weights=None, terminal=None, dim=None):
+               context_weights=None, terminal=None, dim=None, transforms=None, x_dim=None):
         """An affine problem (docs/ENVIRONMENTS.md 3) from numpy arrays, in one call:
         r = r0 + r_coef . x, rbar = rbar0 + rbar_coef . x, P(.|s,a) = softmax over the
         support of (p_logits + p_coef . x), mu = softmax of (mu_logits + mu_coef . x).
@@ -156,7 +181,12 @@ class Problem:
         the support may be given entry by entry, in cbrl's order, as
         ``transitions=(context, s, a, next, logit, coef)`` (``initial=(context, s, logit,
         coef)``), coef being (n, d) or None. terminal: S flags. Only (s, a) pairs with a
-        nonzero value or coefficient are set, as a problem file lists them."""
+        nonzero value or coefficient are set, as a problem file lists them.
+
+        With ``transforms`` (docs/MODEL.md 1.1, as a problem file's: a list of dicts such as
+        ``{"kind": "range", "x": 0, "low": 0, "high": 5}`` or ``{"kind": "softmax", "x": [0, 1],
+        "scale": 2}``) the coefficients run over y = T(x), d being the transforms' outputs, and
+        the problem's x has ``x_dim`` entries (default: the largest index read plus one)."""
         r0 = as_array(r0, "r0")
         if r0.ndim not in (2, 3):
             raise ValueError("r0: expected shape (K, S, A) or (S, A), got %s" % (r0.shape,))
@@ -286,7 +316,59 @@ class Problem:
             len(lk), i32(lk), i32(ls), i32(la), ptr(lv), ptr(lc), out, err, _ffi.ERR_SIZE)
         del arrays
         check(rc, err)
-        return cls(out[0], env="file")
+        if transforms is None:
+            return cls(out[0], env="file")
+        return cls._transformed(out[0], d, transforms, x_dim)
+
+    @classmethod
+    def _transformed(cls, inner, n_params, transforms, x_dim):
+        """Wraps the problem handle inner (consumed) in the transforms (cbrl/transform.h)."""
+        kinds, counts, inputs, scale, low, high = [], [], [], [], [], []
+        for i, t in enumerate(transforms):
+            try:
+                t = dict(t)
+                extra = set(t) - {"kind", "x", "scale", "low", "high"}
+                if extra:
+                    raise TypeError("transforms[%d]: unknown field %s" % (i, sorted(extra)[0]))
+                k = lib.cbrl_py_transform_kind(str(t["kind"]).encode())
+                if k < 0:
+                    raise ValueError("transforms[%d].kind: unknown transform %r (identity, sigmoid, softplus, exp, "
+                                     "softmax, range)" % (i, t["kind"]))
+                xs = [int(v) for v in np.atleast_1d(t["x"])]
+            except BaseException:
+                lib.cbrl_py_problem_free(inner)
+                raise
+            kinds.append(k)
+            counts.append(len(xs))
+            inputs.extend(xs)
+            scale.append(float(t.get("scale", 1.0)))
+            low.append(float(t.get("low", 0.0)))
+            high.append(float(t.get("high", 1.0)))
+        dim = int(x_dim) if x_dim is not None else (max(inputs) + 1 if inputs else 1)
+        arr = lambda v, dt: np.ascontiguousarray(np.asarray(v if v else [0], dt))
+        kinds_a, counts_a, inputs_a = arr(kinds, np.int32), arr(counts, np.int32), arr(inputs, np.int32)
+        scale_a, low_a, high_a = arr(scale, np.float64), arr(low, np.float64), arr(high, np.float64)
+        err = _ffi.err_buffer()
+        out = ffi.new("cbrl_problem **")
+        i32 = lambda a: ptr(a, "int32_t *")
+        rc = lib.cbrl_py_transformed(inner, dim, len(kinds), i32(kinds_a), i32(counts_a), i32(inputs_a), ptr(scale_a),
+                                     ptr(low_a), ptr(high_a), out, err, _ffi.ERR_SIZE)
+        check(rc, err)
+        p = cls(out[0], env="file")
+        p.transforms, p.n_parameters = [dict(t) for t in transforms], int(n_params)
+        return p
+
+    #: The transforms of a problem built with them in Python (else None), and their outputs' count.
+    transforms = None
+    n_parameters = None
+
+    def parameters(self, x):
+        """y = T(x), the mechanism's parameters, of a problem built with ``transforms``."""
+        if self.n_parameters is None:
+            raise ValueError("parameters: this problem was not built with transforms in Python")
+        y = np.empty(self.n_parameters)
+        call(lib.cbrl_py_transformed_parameters(self._h, ptr(self.check_x(x)), ptr(y)), what="parameters")
+        return y
 
     @classmethod
     def from_callbacks(cls, *, support, evaluate, vjp=None, dim, gamma, lam, leader_gamma=None,
@@ -368,6 +450,125 @@ class Problem:
                                           cb_eval, cb_vjp, ffi.NULL, out, err, _ffi.ERR_SIZE)
         check(rc, err)
         return cls(out[0], env="file", keep=(cb_eval, cb_vjp, evaluate, vjp))
+
+    # ---- bounds and objectives (docs/MODEL.md 1.1, 3.1) ---------------------------------
+
+    @property
+    def bounds(self):
+        """The box on x as (lower, upper) arrays (infinite where a side is open), or None."""
+        lo, hi = np.empty(self.dim), np.empty(self.dim)
+        return (lo, hi) if lib.cbrl_py_bounds_get(self._h, ptr(lo), ptr(hi)) else None
+
+    def set_bounds(self, lower=None, upper=None):
+        """Gives x the box [lower, upper] (arrays of dim, or scalars; None is open); both None
+        removes it. Every optimiser then projects its steps (docs/MODEL.md 1.1)."""
+        if lower is None and upper is None:
+            lib.cbrl_py_bounds_set(self._h, ffi.NULL, ffi.NULL, ffi.new("int *"))
+            return
+        lo = np.full(self.dim, -np.inf) if lower is None else np.broadcast_to(
+            np.asarray(lower, np.float64), (self.dim,)).copy()
+        hi = np.full(self.dim, np.inf) if upper is None else np.broadcast_to(
+            np.asarray(upper, np.float64), (self.dim,)).copy()
+        bad = ffi.new("int *")
+        if lib.cbrl_py_bounds_set(self._h, ptr(lo), ptr(hi), bad):
+            j = int(bad[0])
+            raise ValueError("bounds[%d]: lower %r is above upper %r (or NaN)" % (j, lo[j], hi[j]))
+
+    def project(self, x):
+        """x clamped into the box (a new array; x itself without bounds)."""
+        y = self.check_x(x).copy()
+        lib.cbrl_py_bounds_project(self._h, ptr(y))
+        return y
+
+    def bounds_violation(self, x):
+        """The first index of x outside the box, or None."""
+        j = lib.cbrl_py_bounds_violation(self._h, ptr(self.check_x(x)))
+        return None if j < 0 else int(j)
+
+    @property
+    def objective(self):
+        """The leader's objective: "leader-reward" (the default), "cross-entropy",
+        "preferences", "welfare" or "custom" (docs/MODEL.md 3.1)."""
+        kind = ffi.new("int *")
+        return _ffi.string(lib.cbrl_py_objective_name(self._h, kind))
+
+    def supports(self, algorithm):
+        """(True, "") if the algorithm ("exact", "zero-order", "hpgd", "hpgd-batch", "hpgd-rtq",
+        "amd") takes this problem's objective, else (False, why)."""
+        why = _ffi.err_buffer()
+        rc = lib.cbrl_py_objective_supports(self._h, str(algorithm).encode(), why, _ffi.ERR_SIZE)
+        return (rc == 0, "" if rc == 0 else ffi.string(why).decode())
+
+    def set_objective(self, kind, target=None, state_weight=None, output=None, kappa=0.0, pairs=None, beta=1.0):
+        """Gives the problem a leader objective (docs/MODEL.md 3.1), before any workspace or
+        leader is built on it: "leader-reward"; "cross-entropy" to ``target`` (S, A) or (K, S, A)
+        with optional ``state_weight`` (S,); "welfare" of ``output`` (S, A) or (K, S, A) with
+        spread penalty ``kappa``; "preferences": ``pairs`` of (context, weight, preferred,
+        rejected), each trajectory a list of (state, action), with ``beta``. An impossible
+        sequence raises ValueError naming the pair and the step."""
+        S, A, K = self.n_states, self.n_actions, self.n_contexts
+        if len(self._workspaces):
+            raise RuntimeError("set_objective: %d exact workspace(s) or leader(s) built on this problem are alive; "
+                               "set the objective before building them" % len(self._workspaces))
+        if kind == "leader-reward":
+            call(lib.cbrl_py_objective_set(self._h, 0, ffi.NULL, 0, ffi.NULL, 0.0), what="objective")
+        elif kind in ("cross-entropy", "welfare"):
+            table = target if kind == "cross-entropy" else output
+            if table is None:
+                raise TypeError("%s: give %s" % (kind, "target" if kind == "cross-entropy" else "output"))
+            t = np.asarray(table, np.float64)
+            if t.shape == (S, A) and kind == "welfare":
+                t = np.broadcast_to(t, (K, S, A))
+            if t.shape not in ((S, A), (K, S, A)):
+                raise ValueError("%s: expected shape (%d, %d) or (%d, %d, %d), got %s" % (
+                    "target" if kind == "cross-entropy" else "output", S, A, K, S, A, t.shape))
+            t = np.ascontiguousarray(t)
+            if not np.all(np.isfinite(t)):
+                raise ValueError("%s: must be finite" % kind)
+            if kind == "cross-entropy":
+                if np.any(t < 0) or np.any(np.abs(t.sum(-1) - 1.0) > 1e-9):
+                    raise ValueError("target: rows must be non-negative and sum to 1")
+                rho = None if state_weight is None else as_array(state_weight, "state_weight", (S,))
+                if rho is not None and np.any(rho < 0):
+                    raise ValueError("state_weight: must not be negative")
+                call(lib.cbrl_py_objective_set(self._h, 1, ptr(t), int(t.ndim == 3), ptr(rho) if rho is not None
+                                               else ffi.NULL, 0.0), what="objective")
+            else:
+                if not (float(kappa) >= 0.0):
+                    raise ValueError("kappa: must not be negative, got %r" % kappa)
+                call(lib.cbrl_py_objective_set(self._h, 3, ptr(t), 1, ffi.NULL, float(kappa)), what="objective")
+        elif kind == "preferences":
+            if not pairs:
+                raise TypeError("preferences: give pairs")
+            if not (float(beta) > 0.0):
+                raise ValueError("beta: must be positive, got %r" % beta)
+            ctx, w, off, st, ac = [], [], [0], [], []
+            for k, (c, wk, pref, rej) in enumerate(pairs):
+                if not float(wk) > 0.0:
+                    raise ValueError("pairs[%d]: weight must be positive, got %r" % (k, wk))
+                ctx.append(int(c))
+                w.append(float(wk))
+                for traj in (pref, rej):
+                    steps = np.asarray(traj, np.int64).reshape(-1, 2)
+                    st.extend(int(v) for v in steps[:, 0])
+                    ac.extend(int(v) for v in steps[:, 1])
+                    off.append(len(st))
+            if any(not 0 <= c < K for c in ctx):
+                raise ValueError("pairs: a context out of range [0, %d)" % K)
+            arr = lambda v, t: np.ascontiguousarray(np.asarray(v, t)) if len(v) else np.zeros(1, t)
+            ctx_a, w_a, off_a, st_a, ac_a = arr(ctx, np.int32), arr(w, np.float64), arr(off, np.int64), \
+                arr(st, np.int32), arr(ac, np.int32)
+            bad = ffi.new("int[2]")
+            rc = lib.cbrl_py_objective_preferences(self._h, len(ctx), ptr(ctx_a, "int32_t *"), ptr(w_a),
+                                                   ptr(off_a, "int64_t *"), ptr(st_a, "int32_t *"),
+                                                   ptr(ac_a, "int32_t *"), float(beta), bad)
+            if rc == -1 and bad[0] >= 0:
+                raise ValueError("pairs[%d]: step %d: an impossible sequence (a state or action out of range, or "
+                                 "a step that is not a transition of the MDP or leaves a terminal state)"
+                                 % (bad[0], bad[1]))
+            call(rc, what="objective")
+        else:
+            raise ValueError("objective: unknown kind %r (leader-reward, cross-entropy, preferences, welfare)" % kind)
 
     # ---- quantities ----------------------------------------------------------------------
 

@@ -262,6 +262,80 @@ static void write_file(const char *path, const char *text) {
   fclose(f);
 }
 
+/* A problem file whose contexts are a sample of theta (docs/PROBLEM_FILES.md): hypergrad reports
+   F's standard error, the s.e. of the average of the per-draw f; with quadrature nodes it
+   reports none, F being exact. */
+static void sampled_contexts_report_their_standard_error(void **state) {
+  (void)state;
+  char path[128], text[4096];
+  const char *quad = "rule: quadrature   # or: rule: sample, draws: 200, seed: 0 (F is then a sample average)\n  nodes: 16";
+  slurp(CBRL_SOURCE_DIR "/examples/contract_lognormal.yaml", text, sizeof text);
+  char *at = strstr(text, quad);
+  assert_non_null(at);
+  static char sampled[8192];
+  snprintf(sampled, sizeof sampled, "%.*srule: sample\n  draws: 30\n  seed: 2%s", (int)(at - text), text, at + strlen(quad));
+  snprintf(path, sizeof path, "/tmp/cbrl_cli_sample_%d.yaml", (int)getpid());
+  write_file(path, sampled);
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "hypergrad --problem %s --x 0,0,1.5,0,0,1.5 --json", path);
+  assert_int_equal(run(cmd), 0);
+  double f[64], mean = 0.0, ss = 0.0;
+  assert_int_equal(json_array(out, "F_per_context", f, 64), 30);
+  for (int i = 0; i < 30; i++) mean += f[i] / 30;
+  for (int i = 0; i < 30; i++) ss += (f[i] - mean) * (f[i] - mean);
+  assert_close(json_number(out, "F"), mean, 1e-12, 0);
+  assert_close(json_number(out, "F_stderr"), sqrt(ss / 29 / 30), 1e-9, 0);
+  assert_non_null(strstr(out, "\"theta\": {\"rule\": \"sample\", \"templates\": 1, \"nodes\": 30}"));
+  snprintf(cmd, sizeof cmd, "hypergrad --problem %s --x 0,0,1.5,0,0,1.5", path);
+  assert_int_equal(run(cmd), 0);
+  assert_non_null(strstr(out, "F is the average over a sample of 30 draws of theta: standard error"));
+  remove(path);
+  assert_int_equal(run("hypergrad --problem " CBRL_SOURCE_DIR "/examples/contract_lognormal.yaml --json"), 0);
+  assert_null(strstr(out, "F_stderr"));
+  assert_non_null(strstr(out, "\"rule\": \"quadrature\""));
+}
+
+/* HPGD draws one context per sample by its weight (docs/MODEL.md 1.2, 4): on the 16-node theta
+   problem its batch estimate matches the exact gradient within 4 standard errors, while the
+   unweighted mean of the nodes' gradients (a uniform draw) lies far outside them. */
+static void hpgd_draws_theta_nodes_by_weight(void **state) {
+  (void)state;
+  const char *x = "0.1,0.2,1.4,0,0.3,1.6";
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "hypergrad --problem %s/examples/contract_lognormal.yaml --x %s --json", CBRL_SOURCE_DIR, x);
+  assert_int_equal(run(cmd), 0);
+  double exact[6], g[6], se[6];
+  assert_int_equal(json_array(out, "grad", exact, 6), 6);
+  snprintf(cmd, sizeof cmd,
+           "hypergrad --problem %s/examples/contract_lognormal.yaml --x %s --estimator hpgd-batch --samples 100 --seed 4 --json",
+           CBRL_SOURCE_DIR, x);
+  assert_int_equal(run(cmd), 0);
+  assert_int_equal(json_array(out, "grad", g, 6), 6);
+  assert_int_equal(json_array(out, "stderr", se, 6), 6);
+  /* The same problem through the C API (tests/run/test_problem_file.c checks that they agree). */
+  cbrl_contract_opts o;
+  cbrl_contract_opts_default(&o);
+  o.n_stages = 2, o.repeat = 1, o.participation = 1, o.budget = 3.0, o.outside_option[0] = 0.1;
+  o.type_sigma = 0.5, o.n_types = 16, o.type_rule = CBRL_CONTEXTS_QUADRATURE;
+  cbrl_problem *p;
+  cbrl_exact *e;
+  assert_ok(cbrl_contract_create(&p, &o));
+  assert_ok(cbrl_exact_create(&e, p));
+  double xv[6] = {0.1, 0.2, 1.4, 0, 0.3, 1.6}, uniform[6] = {0}, gk[6], fk;
+  for (int k = 0; k < 16; k++) {
+    assert_ok(cbrl_exact_context(e, k, xv, &fk, gk));
+    for (int j = 0; j < 6; j++) uniform[j] += gk[j] / 16;
+  }
+  int far = 0;
+  for (int j = 0; j < 6; j++) {
+    if (fabs(g[j] - exact[j]) > 4 * se[j]) fail_msg("grad[%d]: HPGD %g, exact %g, s.e. %g", j, g[j], exact[j], se[j]);
+    far += fabs(uniform[j] - exact[j]) > 8 * se[j];
+  }
+  assert_true(far >= 1);
+  cbrl_exact_free(e);
+  cbrl_problem_free(p);
+}
+
 /* Counts the lines of s. */
 static int lines(const char *s) {
   int n = 0;
@@ -381,6 +455,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(x_from_reuses_a_stored_x),
       cmocka_unit_test(estimates_are_never_reported_without_meaning),
       cmocka_unit_test(signals_stop_a_long_estimate),
+      cmocka_unit_test(sampled_contexts_report_their_standard_error),
+      cmocka_unit_test(hpgd_draws_theta_nodes_by_weight),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }

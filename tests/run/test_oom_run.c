@@ -50,6 +50,18 @@ static int load(void) {
   return err;
 }
 
+/* A load whose contexts are templates over theta (docs/PROBLEM_FILES.md), with its info. */
+static int load_theta(void) {
+  cbrl_problem *p = NULL;
+  cbrl_tabular_info info;
+  msg[0] = 0;
+  int err = cbrl_tabular_load_info(&p, &info, CBRL_SOURCE_DIR "/examples/contract_lognormal.yaml", msg, sizeof msg);
+  cbrl_problem_free(p);
+  cbrl_tabular_info_free(&info);
+  if (err && !msg[0]) fail_msg("load: error %s without a message", cbrl_err_name(err));
+  return err;
+}
+
 static int small_sweep(void) {
   static const char config[] = "env: file\nproblem: " CBRL_SOURCE_DIR "/examples/chain.yaml\n"
                                "algorithm: [exact, hpgd-batch]\nlearning_rate: 0.1\nseeds: 1\niterations: 3\n"
@@ -109,6 +121,11 @@ static void a_problem_file_load_fails_cleanly_at_every_allocation(void **state) 
   assert_true(sweep_allocations(load, "problem-file load") > 5);
 }
 
+static void a_theta_problem_file_load_fails_cleanly_at_every_allocation(void **state) {
+  (void)state;
+  assert_true(sweep_allocations(load_theta, "theta problem-file load") > 5);
+}
+
 static void a_small_sweep_fails_cleanly_at_every_allocation(void **state) {
   (void)state;
   assert_true(sweep_allocations(small_sweep, "small sweep") > 5);
@@ -117,6 +134,7 @@ static void a_small_sweep_fails_cleanly_at_every_allocation(void **state) {
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_problem_file_load_fails_cleanly_at_every_allocation),
+      cmocka_unit_test(a_theta_problem_file_load_fails_cleanly_at_every_allocation),
       cmocka_unit_test(a_small_sweep_fails_cleanly_at_every_allocation),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);

@@ -93,8 +93,8 @@ static const bad_case bad_cases[] = {
      "contexts[0].transitions[0].next: required field is missing"},
     {"transition_duplicate", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: [{s: 0, a: 0, next: 1}, {s: 0, a: 0, next: 1}]\n",
      "contexts[0].transitions[1]: transition s=0 a=0 next=1 is listed twice"},
-    {"transition_unknown_key", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: [{s: 0, a: 0, next: 1, prob: 1}]\n",
-     "contexts[0].transitions[0].prob: unknown field"},
+    {"transition_unknown_key", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: [{s: 0, a: 0, next: 1, weight: 1}]\n",
+     "contexts[0].transitions[0].weight: unknown field"},
     {"missing_transition",
      HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions:\n      - {s: 0, a: 0, next: 1}\n",
      ":11: contexts[0].transitions: state 0 action 1 is not terminal but has no transition"},
@@ -143,6 +143,48 @@ static const bad_case bad_cases[] = {
     {"gamma_1_minus_1e-5", "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.99999\n",
      ":5: gamma: 1 - 1e-05 is too close to 1"},
     {"leader_gamma_1_minus_1e-9", HEAD "leader_gamma: 0.999999999\n" CTX, ":7: leader_gamma: 1 - 1e-09 is too close to 1"},
+    /* Probabilities and contexts from a distribution (docs/PROBLEM_FILES.md). */
+    {"prob_rows_sum", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: [{s: 0, a: 0, next: 1, prob: 0.5}, {s: 0, a: 0, next: 2, prob: 0.4}]\n",
+     ":10: contexts[0].transitions[0]: the probabilities of P(.|s=0, a=0) sum to 0.9, not 1"},
+    {"prob_and_logit", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: [{s: 0, a: 0, next: 1, prob: 0.5}, {s: 0, a: 0, next: 2}]\n",
+     ":10: contexts[0].transitions[0]: P(.|s=0, a=0) mixes prob and logit"},
+    {"prob_both", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0, prob: 1, logit: 0}]\n",
+     ":9: contexts[0].initial[0]: gives both logit and prob"},
+    {"prob_zero", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0, prob: 0}, {s: 1, prob: 1}]\n",
+     ":9: contexts[0].initial[0].prob: 0: a probability must be positive"},
+    {"initial_sum", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0, prob: 0.7}, {s: 1, prob: 0.7}]\n",
+     ":9: contexts[0].initial[0]: the probabilities of mu sum to 1.4, not 1"},
+    {"expression_without_theta", HEAD "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n" TRANS "    reward: [{s: 0, a: 0, value: 2 * 3}]\n",
+     ":11: contexts[0].reward[0].value: expected a number, got '2 * 3'"},
+    {"theta_negative_prob", HEAD "theta: {distribution: normal, nodes: 8}\ncontexts:\n  - weight: 1\n    initial: [{s: 0}]\n"
+     "    transitions: [{s: 0, a: 0, next: 1, prob: 0.5 + 0.3 * theta}, {s: 0, a: 0, next: 2, prob: 0.5 - 0.3 * theta}]\n",
+     ":11: contexts[0].transitions[0].prob: -0.743364 at theta"},
+    {"theta_negative_prob_node", HEAD "theta: {distribution: normal, nodes: 8}\ncontexts:\n  - weight: 1\n    initial: [{s: 0}]\n"
+     "    transitions: [{s: 0, a: 0, next: 1, prob: 0.5 + 0.3 * theta}, {s: 0, a: 0, next: 2, prob: 0.5 - 0.3 * theta}]\n",
+     "at theta = -4.14455 (node 0 of 8): a probability must be positive"},
+    {"theta_prob_sum", HEAD "theta: {distribution: uniform, low: 0, high: 1, nodes: 3}\ncontexts:\n  - weight: 1\n    initial: [{s: 0}]\n"
+     "    transitions: [{s: 0, a: 0, next: 1, prob: 0.5 + theta}, {s: 0, a: 0, next: 2, prob: 0.5 - theta / 2}]\n",
+     ":11: contexts[0].transitions[0]: the probabilities of P(.|s=0, a=0) sum to 1.05635083269 at theta = 0.112702 (node 0 of 3), not 1"},
+    {"theta_reward_nan", HEAD "theta: {distribution: normal, mean: 1, sd: 2, nodes: 4}\ncontexts:\n  - weight: 1\n    initial: [{s: 0}]\n" TRANS
+     "    reward: [{s: 0, a: 0, value: log(theta)}]\n",
+     ":12: contexts[0].reward[0].value: 'log(theta)' is undefined (NaN) at theta = -3.66883 (node 0 of 4): not a finite number"},
+    {"theta_coef_inf", HEAD "theta: {distribution: uniform, low: 0, high: 1, rule: sample, draws: 5}\ncontexts:\n  - weight: 1\n    initial: [{s: 0, coef: [1 / (theta - theta), 0]}]\n",
+     "contexts[0].initial[0].coef[0]: '1 / (theta - theta)' is"},
+    {"theta_bad_expression", HEAD "theta: {distribution: normal, nodes: 4}\ncontexts:\n  - weight: 1\n    initial: [{s: 0}]\n" TRANS
+     "    reward: [{s: 0, a: 0, value: 2 * thet}]\n",
+     ":12: contexts[0].reward[0].value: expected a number or an expression in theta, got '2 * thet' (unknown name (theta, pi, exp, log, sqrt, abs) at column 5)"},
+    {"theta_unclosed", HEAD "theta: {distribution: normal, nodes: 4}\ncontexts:\n  - weight: 1\n    initial: [{s: 0}]\n" TRANS
+     "    reward: [{s: 0, a: 0, value: \"exp(theta\"}]\n",
+     "got 'exp(theta' (expected ')' at column 10)"},
+    {"theta_distribution", HEAD "theta: {distribution: lognormal, nodes: 4}\n" CTX, ":7: theta.distribution: unknown distribution 'lognormal' (normal, uniform)"},
+    {"theta_rule", HEAD "theta: {distribution: normal, rule: halton, nodes: 4}\n" CTX, ":7: theta.rule: unknown rule 'halton' (quadrature, sample)"},
+    {"theta_sd", HEAD "theta: {distribution: normal, sd: 0, nodes: 4}\n" CTX, ":7: theta.sd: must be positive, got 0"},
+    {"theta_low_high", HEAD "theta: {distribution: uniform, low: 2, high: 1, nodes: 4}\n" CTX, ":7: theta: needs low < high, got low 2, high 1"},
+    {"theta_nodes", HEAD "theta: {distribution: normal, nodes: 65}\n" CTX, ":7: theta.nodes: 65 is out of range [1, 64]"},
+    {"theta_draws", HEAD "theta: {distribution: normal, rule: sample, draws: 1}\n" CTX, ":7: theta.draws: 1 is out of range [2, 100000]"},
+    {"theta_foreign_field", HEAD "theta: {distribution: normal, nodes: 4, low: 0}\n" CTX, ":7: theta.low: does not belong to a normal theta with rule quadrature"},
+    {"theta_seed_quadrature", HEAD "theta: {distribution: normal, nodes: 4, seed: 1}\n" CTX, ":7: theta.seed: does not belong"},
+    {"theta_no_nodes", HEAD "theta: {distribution: normal}\n" CTX, ":7: theta.nodes: required field is missing"},
 };
 
 static void malformed_files_are_rejected_with_their_place(void **state) {
@@ -363,6 +405,128 @@ static void contract_example_equals_the_environment(void **state) {
   cbrl_problem_free(b);
 }
 
+/* The log-normal contract template (examples/contract_lognormal.yaml) is the contract environment
+   with continuous types, at 16 Gauss-Hermite nodes and as a fixed sample; the sample's F is
+   reported with its standard error, and its exact gradient matches finite differences. */
+static void theta_templates_equal_the_continuous_contract(void **state) {
+  char err[512];
+  FILE *f = fopen(CBRL_SOURCE_DIR "/examples/contract_lognormal.yaml", "rb");
+  assert_non_null(f);
+  static char text[16384], sampled[16384];
+  size_t len = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[len] = 0;
+  const char *quad = "rule: quadrature   # or: rule: sample, draws: 200, seed: 0 (F is then a sample average)\n  nodes: 16";
+  char *at = strstr(text, quad);
+  assert_non_null(at);
+  snprintf(sampled, sizeof sampled, "%.*srule: sample\n  draws: 40\n  seed: 7%s", (int)(at - text), text, at + strlen(quad));
+  for (int rule = 0; rule < 2; rule++) {
+    const char *body = rule ? sampled : text;
+    cbrl_problem *a, *b;
+    cbrl_tabular_info info;
+    if (cbrl_tabular_load_info(&a, &info, write_file("lognormal", body, strlen(body)), err, sizeof err))
+      fail_msg("%s", err);
+    int n = rule ? 40 : 16;
+    assert_int_equal(info.sampled, 1);
+    assert_int_equal(info.rule, rule ? CBRL_CONTEXTS_SAMPLE : CBRL_CONTEXTS_QUADRATURE);
+    assert_int_equal(info.n_templates, 1);
+    assert_int_equal(info.n_nodes, n);
+    assert_int_equal(a->n_contexts, n);
+    cbrl_contract_opts o;
+    cbrl_contract_opts_default(&o);
+    o.n_stages = 2, o.repeat = 1, o.participation = 1, o.budget = 3.0, o.outside_option[0] = 0.1;
+    o.type_sigma = 0.5, o.n_types = n, o.type_rule = rule ? CBRL_CONTEXTS_SAMPLE : CBRL_CONTEXTS_QUADRATURE;
+    o.type_seed = 7;
+    assert_ok(cbrl_contract_create(&b, &o));
+    assert_int_equal(b->n_contexts, n);
+    for (int k = 0; k < n; k++) assert_close(a->context_weight[k], b->context_weight[k], 1e-15, 0);
+    double x[6] = {0.1, 0.2, 1.4, 0.0, 0.3, 1.6}, ga[6], gb[6];
+    assert_close(value_and_gradient(a, x, ga), value_and_gradient(b, x, gb), 1e-12, 1e-14);
+    for (int j = 0; j < 6; j++) assert_close(ga[j], gb[j], 1e-9, 1e-12);
+    if (rule) {
+      /* F is the sample average of the per-type f, its standard error sd(f) / sqrt(n). */
+      cbrl_exact *e;
+      assert_ok(cbrl_exact_create(&e, a));
+      double F, fc[40], mean = 0.0, ss = 0.0;
+      assert_ok(cbrl_exact_evaluate(e, x, &F, fc, NULL));
+      for (int k = 0; k < n; k++) mean += fc[k] / n;
+      for (int k = 0; k < n; k++) ss += (fc[k] - mean) * (fc[k] - mean);
+      assert_close(F, mean, 1e-13, 0);
+      double se = cbrl_tabular_standard_error(a, &info, fc);
+      assert_close(se, sqrt(ss / (n - 1) / n), 1e-12, 0);
+      assert_true(se > 1e-4); /* the types differ */
+      for (int j = 0; j < 6; j++) assert_close(ga[j], test_fd(e, x, 6, j, 1e-4), 1e-6, 1e-8);
+      cbrl_exact_free(e);
+    } else {
+      double fc[16];
+      assert_close(cbrl_tabular_standard_error(a, &info, fc), 0.0, 0, 0); /* quadrature: F is exact */
+    }
+    cbrl_tabular_info_free(&info);
+    assert_null(info.theta);
+    cbrl_problem_free(a);
+    cbrl_problem_free(b);
+  }
+}
+
+/* A leader reward polynomial in theta: n nodes integrate it exactly up to degree 2n - 1, for
+   normal and uniform theta, and two templates take the product weights. */
+static void theta_quadrature_is_exact_for_polynomials(void **state) {
+  const char *fmt = "format: cbrl-tabular-1\nstates: 1\nactions: 1\ndim: 1\ngamma: 0.5\nlambda: 1\nterminal: [0]\n"
+                    "theta: {distribution: %s, %s, nodes: %d}\n"
+                    "contexts:\n  - weight: 0.25\n    initial: [{s: 0}]\n    transitions: []\n"
+                    "    leader_reward: [{s: 0, a: 0, value: theta^3 + 2 * theta**2 - theta, coef: [theta]}]\n"
+                    "  - weight: 0.75\n    initial: [{s: 0}]\n    transitions: []\n    leader_reward: [{s: 0, a: 0, value: 1, coef: [2]}]\n";
+  /* normal(1, 0.5): E[t] = 1, E[t^2] = 1.25, E[t^3] = 1.75; uniform(0, 2): 1, 4/3, 2. */
+  const double want[2] = {0.25 * (1.75 + 2.5 - 1.0) + 0.75, 0.25 * (2.0 + 8.0 / 3.0 - 1.0) + 0.75};
+  const char *dist[2] = {"normal", "uniform"}, *par[2] = {"mean: 1, sd: 0.5", "low: 0, high: 2"};
+  for (int d = 0; d < 2; d++) {
+    for (int n = 1; n <= 3; n++) {
+      char text[1024], err[512];
+      snprintf(text, sizeof text, fmt, dist[d], par[d], n);
+      cbrl_problem *p;
+      if (cbrl_tabular_load(&p, write_file("poly", text, strlen(text)), err, sizeof err)) fail_msg("%s", err);
+      assert_int_equal(p->n_contexts, 2 * n);
+      double x[1] = {0.5}, g[1];
+      double F = value_and_gradient(p, x, g);
+      /* grad F = 0.25 E[theta] + 0.75 * 2, exact from one node on. */
+      assert_close(g[0], 0.25 * 1.0 + 1.5, 1e-12, 0);
+      double Fx = want[d] + x[0] * (0.25 + 1.5);
+      if (n >= 2) assert_close(F, Fx, 1e-12, 0);
+      else assert_true(fabs(F - Fx) > 0.05); /* one node is the mean only: degree 1 */
+      cbrl_problem_free(p);
+    }
+  }
+}
+
+/* The arithmetic of templates (run/expression.c): with one node at theta = 1.5 the leader's F is
+   the expression's value there, checked against C's own arithmetic. */
+static void theta_expressions_follow_the_usual_rules(void **state) {
+  const double t = 1.5;
+  const struct {
+    const char *text;
+    double want;
+  } cases[] = {
+      {"1 + 2 * 3", 7.0},          {"(1 + 2) * 3", 9.0},        {"-theta^2", -(t * t)},
+      {"2^-1", 0.5},               {"2 ** 3 ** 2", 512.0},      {"theta / 2 / 3", t / 6.0},
+      {"10 - 4 - 3", 3.0},         {"exp(log(theta))", t},      {"sqrt(abs(-4)) * pi", 2.0 * 3.14159265358979323846},
+      {"1.5e1 - .5", 14.5},        {"- - theta", t},            {"exp(0.5 * theta) * 0.4", 0.4 * exp(0.5 * t)},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char text[1024], err[512];
+    snprintf(text, sizeof text,
+             "format: cbrl-tabular-1\nstates: 1\nactions: 1\ndim: 1\ngamma: 0.5\nlambda: 1\nterminal: [0]\n"
+             "theta: {distribution: normal, mean: %g, sd: 1, nodes: 1}\n"
+             "contexts:\n  - weight: 1\n    initial: [{s: 0}]\n    transitions: []\n"
+             "    leader_reward: [{s: 0, a: 0, value: \"%s\"}]\n", t, cases[i].text);
+    cbrl_problem *p;
+    if (cbrl_tabular_load(&p, write_file("expr", text, strlen(text)), err, sizeof err)) fail_msg("%s: %s", cases[i].text, err);
+    double x[1] = {0.0}, g[1];
+    double F = value_and_gradient(p, x, g);
+    if (fabs(F - cases[i].want) > 1e-14 * fabs(cases[i].want)) fail_msg("'%s' gives %.17g, not %.17g", cases[i].text, F, cases[i].want);
+    cbrl_problem_free(p);
+  }
+}
+
 /* An objective section gives the problem the objective the C API builds from the same data. */
 static void objectives_are_loaded(void **state) {
   const char *head = "format: cbrl-tabular-1\nstates: 3\nactions: 2\ndim: 2\ngamma: 0.9\nlambda: 0.5\n";
@@ -496,6 +660,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(bounds_and_transforms_are_loaded),
       cmocka_unit_test(contract_example_equals_the_environment),
       cmocka_unit_test(objectives_are_loaded),
+      cmocka_unit_test(theta_templates_equal_the_continuous_contract),
+      cmocka_unit_test(theta_quadrature_is_exact_for_polynomials),
+      cmocka_unit_test(theta_expressions_follow_the_usual_rules),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
