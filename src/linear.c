@@ -120,20 +120,28 @@ static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, cons
   int32_t L = 0, H = -1;
   /* With rows_contiguous, cbrl_mdp_init has checked every row and kept its first state. */
   const int32_t *first = m->rows_contiguous ? m->row_first + (size_t)s * A : NULL;
-  for (int a = 0; a < A; a++) {
-    int64_t lo = row[a], hi = row[a + 1];
-    if (lo == hi) continue;
-    int32_t x = first ? first[a] : next[lo], y = first ? (int32_t)(x + (hi - lo - 1)) : next[hi - 1];
-    if ((int64_t)y - x != hi - lo - 1) return 0;
-    if (!first) {
+  if (first) /* the runs are known: only whether they chain */
+    for (int a = 0; a < A; a++) {
+      int64_t lo = row[a], hi = row[a + 1];
+      if (lo == hi) continue;
+      int32_t x = first[a], y = (int32_t)(x + (hi - lo - 1));
+      if (H >= L && ((int64_t)y < (int64_t)L - 1 || (int64_t)x > (int64_t)H + 1)) return 0;
+      if (H < L) L = x, H = y;
+      else L = x < L ? x : L, H = y > H ? y : H;
+    }
+  else
+    for (int a = 0; a < A; a++) {
+      int64_t lo = row[a], hi = row[a + 1];
+      if (lo == hi) continue;
+      int32_t x = next[lo], y = next[hi - 1];
+      if ((int64_t)y - x != hi - lo - 1) return 0;
       int ok = 1;
       for (int64_t k = lo; k + 1 < hi; k++) ok &= next[k + 1] == next[k] + 1;
       if (!ok) return 0;
+      if (H >= L && ((int64_t)y < (int64_t)L - 1 || (int64_t)x > (int64_t)H + 1)) return 0;
+      if (H < L) L = x, H = y;
+      else L = x < L ? x : L, H = y > H ? y : H;
     }
-    if (H >= L && ((int64_t)y < (int64_t)L - 1 || (int64_t)x > (int64_t)H + 1)) return 0;
-    if (H < L) L = x, H = y;
-    else L = x < L ? x : L, H = y > H ? y : H;
-  }
   int64_t base = *nnz, n = base;
   double *dense = mm->dense;
   L = 0, H = -1;
@@ -149,7 +157,11 @@ static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, cons
       for (int32_t t = H + 1; t <= y; t++) mm->col[n++] = t;
       L = x < L ? x : L, H = y > H ? y : H;
     }
-    add_scaled(dense + x, pi[(size_t)s * A + a], kern ? kern[a] : m->prob + lo, hi - lo);
+    double w = pi[(size_t)s * A + a], *d = dense + x;
+    const double *pr = kern ? kern[a] : m->prob + lo;
+    if (hi - lo >= 16) add_scaled(d, w, pr, hi - lo); /* a short row is not worth the clone's call */
+    else
+      for (int64_t i = 0; i < hi - lo; i++) d[i] += w * pr[i];
   }
   for (int64_t k = base; k < n; k++) {
     mm->val[k] = dense[mm->col[k]];
