@@ -29,8 +29,8 @@ typedef struct cbrl_mdp {
                               its problem's evaluate, vjp and reward_jacobian work in, so that no
                               call allocates; hence one MDP serves one thread at a time */
   int rows_contiguous;     /* 1 when the problem declares CBRL_ROWS_CONTIGUOUS and cbrl_mdp_init
-                              found every row a run of consecutive states; 0 otherwise (an MDP
-                              built by hand: leave it 0, or keep the pattern if you set it) */
+                              found every row a run of consecutive states (it then fills
+                              row_first); 0 otherwise. An MDP built by hand leaves it 0 */
   int32_t *row_first;      /* n_states x n_actions when rows_contiguous, else NULL: each row's
                               first state next[row[sa]] (0 for an empty row), so that the
                               contiguous paths read 100 KB instead of touching next per row */
