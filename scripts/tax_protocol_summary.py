@@ -108,9 +108,9 @@ def main():
         gain = F_exact - F0
         print(f"\n**lambda {lam}**: start F {F0:.2f}, exact leader's final-window F {F_exact:.2f} "
               f"(gain {gain:.2f})\n")
-        print("| estimator | seeds | final-window F | best F | it. to 90 % | it. to 99 % | income tax | VAT 1 | VAT 2 "
+        print("| estimator | seeds | final-window F | % of the gain | best F | it. to 90 % | it. to 99 % | income tax | VAT 1 | VAT 2 "
               "| VAT 3 | VAT order (seeds) | revenue | households' J |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for label in dict.fromkeys(r[1] for r in old):
             pts = sorted((r for r in old if r[0] == lam and r[1] == label), key=lambda r: r[2])
             if not pts:
@@ -121,7 +121,8 @@ def main():
                 it = next((p[2] for p in pts if p[4] >= F0 + q * gain), None)
                 reach.append(f"{it} (mean curve)" if it is not None else "never (mean curve)")
             last = pts[-1]
-            print(f"| {label} | {last[3]} | {sum(window) / len(window):.2f} (mean curve) | "
+            wmean = sum(window) / len(window)
+            print(f"| {label} | {last[3]} | {wmean:.2f} (mean curve) | {100 * (wmean - F0) / gain:.1f} (mean curve) | "
                   f"{max(p[4] for p in pts):.2f} (mean curve) | {reach[0]} | {reach[1]} | "
                   + " | ".join(f"{v:.3f}" for v in last[6:10]) + f" | – | {last[11]:.2f} | {last[10]:.2f} |")
         for label in labels:
@@ -143,7 +144,8 @@ def main():
             last = [r["extra"][max(r["extra"])] for r in rs if r["extra"]]
             rev = mean_se([e.get("revenue") for e in last])
             J = mean_se([e.get("household_value") for e in last])
-            print(f"| {label} | {len(rs)} | {fmt(*wF)} | {fmt(*best)} | {reach[0]} | {reach[1]} | "
+            share = mean_se([100 * (r["window_F"] - F0) / gain for r in rs])
+            print(f"| {label} | {len(rs)} | {fmt(*wF)} | {fmt(*share, 1)} | {fmt(*best)} | {reach[0]} | {reach[1]} | "
                   + " | ".join(fmt(m, s, 3) for m, s in t)
                   + f" | {order_s} | {fmt(*rev)} | {fmt(*J)} |")
             its = sorted({it for r in rs for it, _ in r["curve"] if it % 10 == 0 or it == 1})

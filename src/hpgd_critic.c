@@ -18,8 +18,8 @@
    independent of the fold, the baseline term has mean zero, and the response term's mean is
    sum_j w_j E_pi[Abar gA] for the critic's Abar.
 
-   Critics: tabular (per-(s,a) means of the other folds' leader returns; an action the other
-   folds never took at a visited state gets the state's mean, an unvisited state Abar = 0) or
+   Critics: tabular (per-(s,a) means of the other folds' leader returns; a pair the other folds
+   never took gets rbar + gamL P Vbar from the model's kernel, fill_from_model) or
    linear in the problem's features (ridge least squares on the other folds' returns, minus the
    part of Qbar the problem knows). Returns of truncated episodes that could not be bootstrapped
    miss their tail, so the critic is fitted only on steps at least log(1e-3) / log(gamL) steps
@@ -52,6 +52,15 @@ struct cbrl__hpgd_critic {
   double *f_value, *f_known;  /* SA x nnz, SA */
   double *gram, *rhs, *theta; /* folds x K x K, folds x K, K */
   double *chol, *work;        /* K x K: the factor, the summed Gram matrix */
+  int32_t *fill, *fill_of;    /* S: states with a pair the other folds never took; each state's
+                                 place in that list, or -1 */
+  unsigned char *model;       /* SA: that pair's Qbar comes from the model (fill_from_model) */
+  int64_t *fill_row;          /* S + 1: rows of M */
+  int32_t *fill_col;          /* max_transitions: columns of M (places in fill) */
+  double *fill_coef, *fill_c, *fill_v; /* max_transitions, S, S: M less its diagonal, c, Vbar on the
+                                          fill states */
+  double *fill_d;             /* S: 1 / (1 - M_ii) */
+  int32_t *fill_slot;         /* S: -1, or a column's place in the row being gathered */
 };
 
 void cbrl__hpgd_critic_free(struct cbrl__hpgd_critic *c) {
@@ -64,6 +73,16 @@ void cbrl__hpgd_critic_free(struct cbrl__hpgd_critic *c) {
   free(c->counted);
   free(c->known);
   free(c->f_index);
+  free(c->fill);
+  free(c->fill_of);
+  free(c->model);
+  free(c->fill_row);
+  free(c->fill_col);
+  free(c->fill_coef);
+  free(c->fill_c);
+  free(c->fill_v);
+  free(c->fill_d);
+  free(c->fill_slot);
   free(c);
 }
 
@@ -91,7 +110,20 @@ static int critic_alloc(cbrl_hpgd *h, int folds, int with_features) {
                           &c->c_bar, &c->c_soft, &c->extra};
   for (size_t i = 0; i < sizeof per_state / sizeof per_state[0]; i++) *per_state[i] = malloc(F * S * sizeof(double));
   c->known = malloc(F * S);
-  int ok = c->b_sum && c->l_sum && c->beta && c->u && c->n_e && c->t_e && c->fit && c->counted && c->q_sum && c->q_n && c->q && c->known;
+  size_t NNZ = h->max_transitions > 0 ? (size_t)h->max_transitions : 1;
+  c->fill = malloc(S * sizeof(int32_t));
+  c->fill_of = malloc(S * sizeof(int32_t));
+  c->model = malloc(SA);
+  c->fill_row = malloc((S + 1) * sizeof(int64_t));
+  c->fill_col = malloc(NNZ * sizeof(int32_t));
+  c->fill_coef = malloc(NNZ * sizeof(double));
+  c->fill_c = malloc(S * sizeof(double));
+  c->fill_v = malloc(S * sizeof(double));
+  c->fill_d = malloc(S * sizeof(double));
+  c->fill_slot = malloc(S * sizeof(int32_t));
+  if (c->fill_slot)
+    for (size_t s = 0; s < S; s++) c->fill_slot[s] = -1;
+  int ok = c->fill_slot && c->fill_d && c->fill && c->fill_of && c->model && c->fill_row && c->fill_col && c->fill_coef && c->fill_c && c->fill_v && c->b_sum && c->l_sum && c->beta && c->u && c->n_e && c->t_e && c->fit && c->counted && c->q_sum && c->q_n && c->q && c->known;
   for (size_t i = 0; i < sizeof per_state / sizeof per_state[0]; i++) ok = ok && *per_state[i];
   if (ok && with_features) {
     size_t K = (size_t)p->n_features, Z = (size_t)p->feature_nnz;
@@ -162,10 +194,115 @@ static int feature_table(cbrl_hpgd *h, int context, const double *x, const cbrl_
   return 0;
 }
 
+/* The tabular critic's values where fold f's other folds have no data (docs/MODEL.md 4.1c): a
+   pair they never took gets Qbar(s,a) = rbar(s,a) + gamL sum_s' P(s'|s,a) Vbar(s') from the
+   kernel m the batch was drawn from, with Vbar(s) = sum_a pi(a|s) Qbar(s,a) and the seen pairs' means held fixed:
+   the leader's policy evaluation on the unseen pairs. Everything it reads is independent of fold
+   f, so the cross-fitting stands; without it such a state gave no response and such a pair the
+   state's mean, which biased rarely visited cells (docs/results/four_rooms.md, "Bias on rarely
+   visited cells"). On the states with an unseen pair (q_n of the other folds exactly 0) Vbar
+   solves V = c + M V, c and M gathered once; Gauss-Seidel sweeps, each state solved for with its own
+   self-transition (a move into a wall), contract by gamL or better. */
+static void fill_from_model(cbrl_hpgd *h, const cbrl_mdp *m, const cbrl_policy *pi, int f, double *q, double *vbar) {
+  struct cbrl__hpgd_critic *c = h->critic;
+  int S = h->n_states, A = h->n_actions, F = c->folds;
+  size_t SA = (size_t)S * A;
+  double gamL = h->problem->leader_gamma, scale = 0.0;
+  int n_fill = 0;
+  unsigned char *model = c->model;
+  int32_t *fill = c->fill, *col = c->fill_col;
+  for (int s = 0; s < S; s++) {
+    int any = 0;
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      double qn = 0.0;
+      for (int g = 0; g < F; g++)
+        if (g != f) qn += c->q_n[g * SA + sa];
+      model[sa] = !(qn > 0.0);
+      any |= model[sa];
+      scale = fmax(scale, fabs(model[sa] ? m->rbar[sa] : q[sa]));
+    }
+    c->fill_of[s] = any ? n_fill : -1;
+    if (any) fill[n_fill++] = s;
+  }
+  if (!n_fill) return;
+  /* Row i of (c, M): the seen pairs and the rewards of the unseen ones in c, their transitions
+     into states off the fill set in c too (those Vbar are fixed), the rest in M, one entry per
+     next state (slot: its place in the row, -1 between rows). */
+  int64_t nnz = 0;
+  int32_t *slot = c->fill_slot;
+  for (int i = 0; i < n_fill; i++) {
+    int s = fill[i];
+    double ci = 0.0, di = 0.0;
+    c->fill_row[i] = nnz;
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      double w = pi->pi[sa];
+      if (!model[sa]) {
+        ci += w * q[sa];
+        continue;
+      }
+      ci += w * m->rbar[sa];
+      if (m->terminal[s]) continue;
+      for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) {
+        int32_t t = m->next[k];
+        double coef = w * gamL * m->prob[k];
+        if (c->fill_of[t] < 0) ci += coef * vbar[t];
+        else if (t == s) di += coef; /* staying put, solved for in the sweep */
+        else if (slot[c->fill_of[t]] >= 0) c->fill_coef[slot[c->fill_of[t]]] += coef;
+        else slot[c->fill_of[t]] = nnz, col[nnz] = c->fill_of[t], c->fill_coef[nnz++] = coef;
+      }
+    }
+    for (int64_t k = c->fill_row[i]; k < nnz; k++) slot[col[k]] = -1;
+    c->fill_row[n_fill] = nnz;
+    c->fill_c[i] = ci;
+    c->fill_d[i] = 1.0 / (1.0 - di);
+    c->fill_v[i] = vbar[s];
+  }
+  /* 1e-6 of the values' scale (an error of a few times that) is far below their noise. The
+     sweeps alternate direction (symmetric Gauss-Seidel), carrying values both ways along the
+     state order. */
+  double tol = 1e-6 * (scale > 0.0 ? scale : 1.0);
+  /* A leader discount near 1 slows the sweeps; their work is capped at 50 operations per batch
+     step (at least 1,000 sweeps), so the estimate's cost stays within a constant of the batch's;
+     Four-Rooms' 10,000-step batches need 30-110 of the 1,000. */
+  double work = 50.0 * (double)h->batch.n_steps / (double)(nnz + n_fill);
+  int max_sweeps = work > 1000.0 ? (work < 1e7 ? (int)work : 10000000) : 1000;
+  for (int sweep = 0; sweep < max_sweeps; sweep++) {
+    double change = 0.0;
+    for (int n = 0; n < n_fill; n++) {
+      int i = sweep % 2 ? n_fill - 1 - n : n;
+      double v = c->fill_c[i];
+      for (int64_t k = c->fill_row[i]; k < c->fill_row[i + 1]; k++) v += c->fill_coef[k] * c->fill_v[col[k]];
+      v *= c->fill_d[i];
+      change = fmax(change, fabs(v - c->fill_v[i]));
+      c->fill_v[i] = v;
+    }
+    if (change <= tol) break;
+  }
+  for (int i = 0; i < n_fill; i++) vbar[fill[i]] = c->fill_v[i];
+  for (int i = 0; i < n_fill; i++) {
+    int s = fill[i];
+    double v = 0.0;
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      if (model[sa]) {
+        double t = m->rbar[sa];
+        if (!m->terminal[s])
+          for (int64_t k = m->row[sa]; k < m->row[sa + 1]; k++) t += gamL * m->prob[k] * vbar[m->next[k]];
+        q[sa] = t;
+      }
+      v += pi->pi[sa] * q[sa];
+    }
+    vbar[s] = v; /* equal to the solution up to tol; recomputed so that Abar is centred exactly */
+  }
+}
+
 /* Fits the critic for each fold from the other folds' tables, then forms Qbar (q) and Vbar
-   (vbar, centred under pi) per fold. */
-static int fit_critics(cbrl_hpgd *h, const cbrl_policy *pi, int features, double ridge, const int64_t n_fit[],
-                       const double y_sum[]) {
+   (vbar, centred under pi) per fold; given a kernel, the tabular critic's unseen pairs come from
+   it (fill_from_model). */
+static int fit_critics(cbrl_hpgd *h, const cbrl_mdp *kernel, const cbrl_policy *pi, int features, double ridge,
+                       const int64_t n_fit[], const double y_sum[]) {
   struct cbrl__hpgd_critic *c = h->critic;
   int S = h->n_states, A = h->n_actions, F = c->folds, K = c->n_features, Z = c->nnz;
   size_t SA = (size_t)S * A;
@@ -222,6 +359,10 @@ static int fit_critics(cbrl_hpgd *h, const cbrl_policy *pi, int features, double
       double v = 0.0;
       for (int a = 0; a < A; a++) v += pi->pi[(size_t)s * A + a] * q[(size_t)s * A + a];
       vbar[s] = v;
+    }
+    if (kernel && !features) {
+      fill_from_model(h, kernel, pi, f, q, vbar);
+      memset(known, 1, (size_t)S);
     }
   }
   return 0;
@@ -342,7 +483,13 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
     }
   for (size_t i = 0; i < FS; i++)
     if (c->n_v[i] > 0.0) c->vstar[i] /= c->n_v[i];
-  int err = fit_critics(h, pi, features, ridge, n_fit, y_sum);
+  /* The tabular critic's fill-in takes the kernel the batch was drawn from: the model's, or a
+     simulator's on the model's states (the paper-code Four-Rooms); a simulator with states of
+     its own has no such kernel, and keeps the data-only rule (docs/MODEL.md 4.1c). */
+  cbrl_mdp view;
+  const cbrl_mdp *kernel = sim ? NULL : m;
+  if (sim && sim->ops->kernel) cbrl_simulator_tabular(sim, m, &view), kernel = &view;
+  int err = fit_critics(h, kernel, pi, features, ridge, n_fit, y_sum);
   if (err) return err;
 
   /* Per step: the direct term, c_j = w_j Abar_j / lam from the other folds' critic, the leader's

@@ -1,7 +1,9 @@
 /* Tests for src/hpgd_critic.c (docs/MODEL.md 4.1c): the cross-fitted critic estimator's mean
-   against the exact gradient within 4 standard errors (from repeated independent estimates), on
-   random problems, Four-Rooms and the tax economy, at several batch sizes, for every critic; the
-   score baseline leaves the mean unchanged. */
+   against the exact gradient within 4 standard errors (the larger of the plain and a batch-means
+   s.e. of repeated independent estimates; a Bonferroni bound over many coordinates), on random
+   problems, Four-Rooms (with enough estimates to see its rarely visited cells) and the tax
+   economy, at several batch sizes, for every critic; the score baseline leaves the mean
+   unchanged. */
 #include "test_util.h"
 
 #include <string.h>
@@ -38,7 +40,10 @@ static cbrl_problem *small_problem(uint64_t seed, int with_features) {
   return p;
 }
 
-/* Mean and standard error of R independent estimates for one context at x. */
+/* Mean and standard error of R independent estimates for one context at x. The s.e. is the
+   larger of the plain one and the batch-means one (the R estimates in 10 groups): estimates of
+   rare-event sums are heavy-tailed (kurtosis up to 600 on Four-Rooms), and a sample that missed
+   the tail understates the plain s.e. */
 static void estimate_mean(const cbrl_problem *p, cbrl_exact *e, int context, const double *x,
                           const cbrl_hpgd_opts *o, int R, uint64_t seed, double *mean, double *se) {
   const cbrl_mdp *m = cbrl_exact_mdp(e, context);
@@ -48,20 +53,26 @@ static void estimate_mean(const cbrl_problem *p, cbrl_exact *e, int context, con
   cbrl_rng rng;
   cbrl_rng_seed(&rng, seed, (uint64_t)context);
   int d = p->dim;
-  double *g = malloc(sizeof(double) * d), *s2 = calloc(d, sizeof(double));
+  enum { G = 10 };
+  assert_true(R % G == 0);
+  double *g = malloc(sizeof(double) * d), *s2 = calloc(d, sizeof(double)), *gs = calloc((size_t)G * d, sizeof(double));
   memset(mean, 0, sizeof(double) * d);
   for (int r = 0; r < R; r++) {
     cbrl_estimate_info info;
     assert_ok(cbrl_hpgd_estimate(h, context, x, m, NULL, &pol, o, &rng, g, &info));
     assert_int_equal(info.env_steps, o->steps);
-    for (int j = 0; j < d; j++) mean[j] += g[j], s2[j] += g[j] * g[j];
+    for (int j = 0; j < d; j++) mean[j] += g[j], s2[j] += g[j] * g[j], gs[(size_t)(r / (R / G)) * d + j] += g[j];
   }
   for (int j = 0; j < d; j++) {
     mean[j] /= R;
     se[j] = sqrt(fmax(s2[j] / R - mean[j] * mean[j], 0.0) / (R - 1));
+    double v = 0.0;
+    for (int q = 0; q < G; q++) v += pow(gs[(size_t)q * d + j] / (R / G) - mean[j], 2);
+    se[j] = fmax(se[j], sqrt(v / (G - 1) / G));
   }
   free(g);
   free(s2);
+  free(gs);
   cbrl_hpgd_free(h);
 }
 
@@ -125,6 +136,11 @@ static void critic_is_unbiased_on_random_problems(void **state) {
     }
 }
 
+/* Four-Rooms at N = 10,000 and 50,000 with enough estimates to see the bias of rarely visited
+   cells: the tabular critic used to give a pair the other folds never took the state's mean and
+   a state they never visited no response, which took 83 % off the exact -6.0e-5 of coordinate 66
+   (the leader's target (8,4), rarely reached on the way to G1): z = 23 over 20,000 estimates, about
+   10 expected over the 4,000 here (docs/results/four_rooms.md, "Bias on rarely visited cells"). */
 static void critic_is_unbiased_on_four_rooms(void **state) {
   (void)state;
   if (test_quick()) skip();
@@ -136,13 +152,14 @@ static void critic_is_unbiased_on_four_rooms(void **state) {
   cbrl_rng_seed(&rng, 0, 0);
   for (int j = 0; j < 105; j++) x[j] = 0.01 * cbrl_rng_normal(&rng);
   const int64_t sizes[2] = {10000, 50000};
+  const int reps[2] = {4000, 400};
   for (int i = 0; i < 2; i++) {
     cbrl_hpgd_opts o;
     cbrl_hpgd_opts_default(&o);
     o.kind = CBRL_HPGD_CRITIC;
     o.steps = sizes[i];
     assert_int_equal(o.critic, CBRL_CRITIC_AUTO); /* Four-Rooms has no features: tabular */
-    check_unbiased("four-rooms", p, e, x, &o, 100, 7);
+    check_unbiased("four-rooms", p, e, x, &o, reps[i], 7);
   }
   cbrl_exact_free(e);
   cbrl_problem_free(p);
