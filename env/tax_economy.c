@@ -55,17 +55,6 @@ void cbrl__tax_init(cbrl__tax *t, const cbrl_tax_opts *o) {
       }
 }
 
-double cbrl__tax_next_asset_mean(double s, int a, double tau_income, double *dm, int *clipped) {
-  double h, C;
-  cbrl_tax_action(a, &h, &C);
-  double m = s + (1.0 - tau_income) * h - C;
-  *dm = -h;
-  *clipped = m < -100.0 || m > 100.0;
-  if (m < -100.0) m = -100.0, *dm = 0.0;
-  if (m > 100.0) m = 100.0, *dm = 0.0;
-  return m;
-}
-
 /* Consumption utility prod_j (c_j / (1 + tau_j))^alpha_j, and its derivative in tau_j. */
 static double consumption_utility(const double *alpha, const cbrl__tax_split *sp, const double *tau,
                                   double *d_tau) {

@@ -8,6 +8,7 @@
    them accurate in the tails (erfc), and transitions beyond cut_sigmas sd are dropped (mass
    below 1e-15 at the default 8). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,12 +77,21 @@ static void offset_range(const cbrl__tax *t, int *dmin, int *dmax) {
    (sd mass); each is CBRL_TAX_ACTIONS x (dmax - dmin + 1). */
 static void offset_tables(const cbrl__tax *t, const double *tau, int dmin, int dmax, double *mt, double *rt) {
   int nd = dmax - dmin + 1;
-  double sd = t->opts.noise_std;
+  double sd = t->opts.noise_std, reach = t->opts.cut_sigmas * t->opts.noise_std;
   for (int a = 0; a < CBRL_TAX_ACTIONS; a++) {
     double h, C;
     cbrl_tax_action(a, &h, &C);
     double delta = (1.0 - tau[0]) * h - C;
+    /* The offsets this action's rows reach (row_range, with offset_range's margin of 2): the
+       other entries are never read; they are set to 0. A vjp needs no ratios where h = 0. */
+    int lo = (int)floor((-h - C - reach) / t->width) - 2, hi = (int)ceil((h - C + reach) / t->width) + 2;
+    lo = lo < dmin ? dmin : lo, hi = hi > dmax ? dmax : hi;
     for (int d = dmin; d <= dmax; d++) {
+      mt[a * nd + (d - dmin)] = 0.0;
+      if (rt) rt[a * nd + (d - dmin)] = 0.0;
+    }
+    if (rt && h == 0.0) continue;
+    for (int d = lo; d <= hi; d++) {
       double u0 = ((d - 0.5) * t->width - delta) / sd, u1 = u0 + t->width / sd;
       double q = cbrl__tax_normal_mass(u0, u1);
       mt[a * nd + (d - dmin)] = q;
@@ -122,6 +132,12 @@ static int tax_evaluate(const cbrl_problem *p, int context, const double *x, cbr
       double e0 = -100.0 + j * t->width, mean = side ? 100.0 : -100.0;
       clip_mass[side * nb + j] = cbrl__tax_normal_mass((e0 - mean) / sd, (e0 + t->width - mean) / sd);
     }
+  /* A row's values are its source slice over its sum, so two rows with the same source slice
+     (the same action, first offset and length away from the clip; the same side, first bin and
+     length at it) are the same bits: such a row is copied from the last one, not recomputed. */
+  int64_t last_k[CBRL_TAX_ACTIONS + 2];
+  int last_first[CBRL_TAX_ACTIONS + 2], last_n[CBRL_TAX_ACTIONS + 2];
+  for (int i = 0; i < CBRL_TAX_ACTIONS + 2; i++) last_n[i] = -1;
   for (int s = 0; s < t->opts.n_bins; s++) {
     double cs = cbrl__tax_center(t, s), us = cbrl__tax_asset_utility(cs), as = cbrl__tax_welfare_asset_term(cs);
     for (int a = 0; a < CBRL_TAX_ACTIONS; a++) {
@@ -130,20 +146,52 @@ static int tax_evaluate(const cbrl_problem *p, int context, const double *x, cbr
       m->r[sa] = us - 0.1 * h * h + at[a].u_tilde;
       m->rbar[sa] = as + at[a].g_tilde;
       int clipped;
-      double mean = cbrl__tax_next_asset_mean(cbrl__tax_center(t, s), a, tau[0], &dm, &clipped), z = 0.0;
+      double mean = cbrl__tax_next_asset_mean(cs, a, tau[0], &dm, &clipped), z = 0.0;
       int64_t lo = m->row[sa], hi = m->row[sa + 1];
       /* Rows are contiguous runs of bins (tax_structure), so both lookups are slices. */
-      const double *src = clipped ? clip_mass + (mean > 0.0 ? nb : 0) + m->next[lo]
-                                  : mt + a * nd + (m->next[lo] - s - dmin);
+      int key = clipped ? CBRL_TAX_ACTIONS + (mean > 0.0) : a;
+      /* The row's first bin; cbrl_mdp_init keeps them in a small table (cbrl_mdp.row_first), which
+         saves a cache miss per row in the 8 MB next array. */
+      int j0 = m->row_first ? m->row_first[sa] : m->next[lo];
+      int first = clipped ? j0 : j0 - s - dmin, n = (int)(hi - lo);
+      if (m->shifted) m->shifted[sa] = 0;
+      if (last_n[key] == n && last_first[key] == first) {
+        /* Away from the clip the same first offset from s - 1 is the same row moved up a bin. */
+        if (m->shifted && !clipped && s > 0 && last_k[key] == m->row[sa - CBRL_TAX_ACTIONS]) m->shifted[sa] = 1;
+        memcpy(m->prob + lo, m->prob + last_k[key], sizeof(double) * (size_t)n);
+        last_k[key] = lo;
+        continue;
+      }
+      const double *src = clipped ? clip_mass + (mean > 0.0 ? nb : 0) + first : mt + a * nd + first;
       for (int64_t k = lo; k < hi; k++) z += (m->prob[k] = src[k - lo]);
       /* The row check cbrl_mdp_evaluate skips (CBRL_ROWS_CHECKED): the masses are differences of
          a monotone erfc, so >= 0; a finite positive z makes every entry finite and the row sum
          1 to rounding. */
       if (!(z > 0.0) || !isfinite(z)) return CBRL_ENONFINITE;
       for (int64_t k = lo; k < hi; k++) m->prob[k] /= z;
+      last_k[key] = lo, last_first[key] = first, last_n[key] = n;
     }
   }
   return 0;
+}
+
+/* Whether any of c[0 .. n) is non-zero (-0 counts as zero, NaN as non-zero, as for c != 0): the
+   OR of the bit patterns has a bit other than the sign set exactly then. Loads and ORs only, so
+   the loop vectorises; compiled for AVX2 too where the compiler can (as src/vector_clones.h does
+   for the core), since this scan over every entry is most of the vjp. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute) && !defined(CBRL_NO_CLONES)
+#if __has_attribute(target_clones)
+__attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+static int any_nonzero(const double *c, int64_t n) {
+  uint64_t acc = 0;
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t u;
+    memcpy(&u, c + i, sizeof u);
+    acc |= u;
+  }
+  return (acc << 1) != 0;
 }
 
 static int tax_vjp(const cbrl_problem *p, int context, const double *x, const cbrl_mdp *m,
@@ -174,23 +222,32 @@ static int tax_vjp(const cbrl_problem *p, int context, const double *x, const cb
     int nd = dmax - dmin + 1;
     double *mt = scratch, *rt = mt + (size_t)CBRL_TAX_ACTIONS * nd;
     offset_tables(t, tau, dmin, dmax, mt, rt);
+    /* The mean ratio of a row depends only on its probabilities and ratio slice: rows with the
+       same action, first offset and length (tax_evaluate gave them the same bits) share it. */
+    int last_first[CBRL_TAX_ACTIONS], last_n[CBRL_TAX_ACTIONS];
+    double last_mean[CBRL_TAX_ACTIONS];
+    for (int a = 0; a < CBRL_TAX_ACTIONS; a++) last_n[a] = -1;
     for (int s = 0; s < t->opts.n_bins; s++)
       for (int a = 0; a < CBRL_TAX_ACTIONS; a++) {
         size_t sa = (size_t)s * CBRL_TAX_ACTIONS + a;
+        int64_t lo = m->row[sa], hi = m->row[sa + 1];
+        /* A row with no cotangent adds (0 - 0 mean_ratio) dm = +-0, which leaves g_tau[0] as it
+           is (it starts at +0): skip it. Most of the 2 M entries are in such rows. */
+        if (!any_nonzero(ct->log_p + lo, hi - lo)) continue;
         int clipped;
         double dm;
         cbrl__tax_next_asset_mean(cbrl__tax_center(t, s), a, tau[0], &dm, &clipped);
         if (dm == 0.0) continue; /* h = 0 or the clip is active: m does not move with tau_I */
-        int64_t lo = m->row[sa], hi = m->row[sa + 1], k = lo;
-        /* A row with no cotangent adds (0 - 0 mean_ratio) dm = +-0, which leaves g_tau[0] as it
-           is (it starts at +0): skip it. Most of the 2 M entries are in such rows. */
-        while (k < hi && ct->log_p[k] == 0.0) k++;
-        if (k == hi) continue;
         /* The row's bins are a contiguous run (tax_structure): its ratios are a slice. */
-        const double *ratio = rt + a * nd + (m->next[lo] - s - dmin);
+        int first = (m->row_first ? m->row_first[sa] : m->next[lo]) - s - dmin, n = (int)(hi - lo);
+        const double *ratio = rt + a * nd + first;
         double acc = 0.0, wsum = 0.0, mean_ratio = 0.0;
-        for (k = lo; k < hi; k++) {
-          mean_ratio += m->prob[k] * ratio[k - lo];
+        if (last_n[a] == n && last_first[a] == first) mean_ratio = last_mean[a];
+        else {
+          for (int64_t k = lo; k < hi; k++) mean_ratio += m->prob[k] * ratio[k - lo];
+          last_first[a] = first, last_n[a] = n, last_mean[a] = mean_ratio;
+        }
+        for (int64_t k = lo; k < hi; k++) {
           if (ct->log_p[k] == 0.0) continue;
           acc += ct->log_p[k] * ratio[k - lo];
           wsum += ct->log_p[k];
@@ -291,7 +348,8 @@ int cbrl_tax_create(cbrl_problem **out, const cbrl_tax_opts *o) {
   (*out)->gamma = o->gamma;
   (*out)->leader_gamma = o->leader_gamma;
   (*out)->lambda = o->lambda;
-  (*out)->flags = CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P | CBRL_ROWS_CHECKED;
+  (*out)->flags = CBRL_DEPENDS_R | CBRL_DEPENDS_RBAR | CBRL_DEPENDS_P | CBRL_ROWS_CHECKED | CBRL_ROWS_CONTIGUOUS |
+                  CBRL_ROWS_SHIFTED;
   (*out)->scratch_size = sizeof(double) * scratch_doubles(t);
   (*out)->n_features = o->n_bins + 1;
   (*out)->feature_nnz = 2;

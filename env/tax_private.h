@@ -37,9 +37,6 @@ typedef struct cbrl__tax_action_terms {
 /* Fills t for options o (already validated): the bin width and the splits of every total. */
 void cbrl__tax_init(cbrl__tax *t, const cbrl_tax_opts *o);
 
-/* The mean of s' from assets s, m = clip(s + (1 - tau_I) h - C, -100, 100), with d m / d tau_I
-   (0 where the clip is active) and whether it is. */
-double cbrl__tax_next_asset_mean(double s, int a, double tau_income, double *dm, int *clipped);
 
 /* The action terms of every reduced action for a type with preferences alpha. */
 void cbrl__tax_action_table(const cbrl__tax *t, const double *alpha, double lambda, const double *tau,
@@ -74,6 +71,19 @@ static inline double cbrl__tax_normal_mass(double u0, double u1) {
   if (u0 >= 0.0) return cbrl__tax_normal_upper(u0) - cbrl__tax_normal_upper(u1);
   if (u1 <= 0.0) return cbrl__tax_normal_upper(-u1) - cbrl__tax_normal_upper(-u0);
   return 1.0 - cbrl__tax_normal_upper(u1) - cbrl__tax_normal_upper(-u0);
+}
+
+/* The mean of s' from assets s, m = clip(s + (1 - tau_I) h - C, -100, 100), with d m / d tau_I
+   (0 where the clip is active) and whether it is; (h, C) as cbrl_tax_action gives them. Inline:
+   the grid calls it for every state-action of every evaluate and vjp. */
+static inline double cbrl__tax_next_asset_mean(double s, int a, double tau_income, double *dm, int *clipped) {
+  double h = 0.89 * (a / CBRL_TAX_TOTALS), C = 1.25 * (a % CBRL_TAX_TOTALS);
+  double m = s + (1.0 - tau_income) * h - C;
+  *dm = -h;
+  *clipped = m < -100.0 || m > 100.0;
+  if (m < -100.0) m = -100.0, *dm = 0.0;
+  if (m > 100.0) m = 100.0, *dm = 0.0;
+  return m;
 }
 
 #endif /* CBRL_TAX_PRIVATE_H */

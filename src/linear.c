@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cbrl/errors.h"
+#include "vector_clones.h"
 
 int cbrl__linear_init(cbrl__linear *l, int n, int krylov) {
   memset(l, 0, sizeof *l);
@@ -69,6 +70,7 @@ void cbrl__markov_matrix_close(cbrl__markov_matrix *mm) {
   free(mm->upper_begin);
   free(mm->slot);
   free(mm->dense);
+  free(mm->kernel);
   memset(mm, 0, sizeof *mm);
 }
 
@@ -102,30 +104,51 @@ static void partition_row(cbrl__markov_matrix *mm, int s, int64_t lo, int64_t hi
    ascending, then those above it) and each column's sum is formed in the same order in a dense
    scratch row, so the row is bitwise the general one, with no per-entry lookup and a
    vectorisable inner loop (the tax grid's 150-entry rows). */
-static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, const double *pi, int s, int64_t *nnz) {
+/* d[i] += w p[i]: each element's own multiply and add, so every clone gives the same bits. */
+CBRL_VECTOR_CLONES
+static void add_scaled(double *restrict d, double w, const double *restrict p, int64_t n) {
+  for (int64_t i = 0; i < n; i++) d[i] += w * p[i];
+}
+
+/* kern[a] is where row (s, a)'s probabilities are read: its own, or for a shifted row
+   (cbrl_mdp.shifted) the same bits in the first row of its run, which stays in cache. */
+static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, const double *pi, int s,
+                                const double *const *kern, int64_t *nnz) {
   int A = m->n_actions;
   const int64_t *row = m->row + (size_t)s * A;
   const int32_t *next = m->next;
   int32_t L = 0, H = -1;
-  for (int a = 0; a < A; a++) {
-    int64_t lo = row[a], hi = row[a + 1];
-    if (lo == hi) continue;
-    int32_t x = next[lo], y = next[hi - 1];
-    if ((int64_t)y - x != hi - lo - 1) return 0;
-    int ok = 1;
-    for (int64_t k = lo; k + 1 < hi; k++) ok &= next[k + 1] == next[k] + 1;
-    if (!ok) return 0;
-    if (H >= L && ((int64_t)y < (int64_t)L - 1 || (int64_t)x > (int64_t)H + 1)) return 0;
-    if (H < L) L = x, H = y;
-    else L = x < L ? x : L, H = y > H ? y : H;
-  }
+  /* With rows_contiguous, cbrl_mdp_init has checked every row and kept its first state. */
+  const int32_t *first = m->rows_contiguous ? m->row_first + (size_t)s * A : NULL;
+  if (first) /* the runs are known: only whether they chain */
+    for (int a = 0; a < A; a++) {
+      int64_t lo = row[a], hi = row[a + 1];
+      if (lo == hi) continue;
+      int32_t x = first[a], y = (int32_t)(x + (hi - lo - 1));
+      if (H >= L && ((int64_t)y < (int64_t)L - 1 || (int64_t)x > (int64_t)H + 1)) return 0;
+      if (H < L) L = x, H = y;
+      else L = x < L ? x : L, H = y > H ? y : H;
+    }
+  else
+    for (int a = 0; a < A; a++) {
+      int64_t lo = row[a], hi = row[a + 1];
+      if (lo == hi) continue;
+      int32_t x = next[lo], y = next[hi - 1];
+      if ((int64_t)y - x != hi - lo - 1) return 0;
+      int ok = 1;
+      for (int64_t k = lo; k + 1 < hi; k++) ok &= next[k + 1] == next[k] + 1;
+      if (!ok) return 0;
+      if (H >= L && ((int64_t)y < (int64_t)L - 1 || (int64_t)x > (int64_t)H + 1)) return 0;
+      if (H < L) L = x, H = y;
+      else L = x < L ? x : L, H = y > H ? y : H;
+    }
   int64_t base = *nnz, n = base;
   double *dense = mm->dense;
   L = 0, H = -1;
   for (int a = 0; a < A; a++) {
     int64_t lo = row[a], hi = row[a + 1];
     if (lo == hi) continue;
-    int32_t x = next[lo], y = next[hi - 1];
+    int32_t x = first ? first[a] : next[lo], y = (int32_t)(x + (hi - lo - 1));
     if (H < L) {
       for (int32_t t = x; t <= y; t++) mm->col[n++] = t;
       L = x, H = y;
@@ -135,8 +158,10 @@ static int build_row_contiguous(cbrl__markov_matrix *mm, const cbrl_mdp *m, cons
       L = x < L ? x : L, H = y > H ? y : H;
     }
     double w = pi[(size_t)s * A + a], *d = dense + x;
-    const double *pr = m->prob + lo;
-    for (int64_t i = 0; i < hi - lo; i++) d[i] += w * pr[i];
+    const double *pr = kern ? kern[a] : m->prob + lo;
+    if (hi - lo >= 16) add_scaled(d, w, pr, hi - lo); /* a short row is not worth the clone's call */
+    else
+      for (int64_t i = 0; i < hi - lo; i++) d[i] += w * pr[i];
   }
   for (int64_t k = base; k < n; k++) {
     mm->val[k] = dense[mm->col[k]];
@@ -157,15 +182,28 @@ int cbrl__markov_matrix_build(cbrl__markov_matrix *mm, const cbrl_mdp *m, const 
     if (!col || !val) return CBRL_ENOMEM;
     mm->capacity = cap;
   }
+  /* Shifted rows (cbrl_mdp.shifted, when it describes these probabilities: see src/model.c) are
+     read from their run's first row, which the build has just read for an earlier state. */
+  const unsigned char *shifted =
+      m->rows_contiguous && m->shifted && m->shifted_version == m->version && m->shifted_prob == m->prob ? m->shifted
+                                                                                                          : NULL;
+  if (shifted && mm->n_kernel < A) {
+    const double **k = realloc(mm->kernel, sizeof *k * (size_t)A);
+    if (!k) return CBRL_ENOMEM;
+    mm->kernel = k, mm->n_kernel = A;
+  }
   int64_t nnz = 0;
   for (int s = 0; s < S; s++) {
+    if (shifted)
+      for (int a = 0; a < A; a++)
+        if (!shifted[(size_t)s * A + a]) mm->kernel[a] = m->prob + m->row[(size_t)s * A + a];
     mm->row[s] = nnz;
     if (m->terminal[s]) {
       mm->lower_end[s] = mm->upper_begin[s] = nnz;
       mm->diag[s] = 0.0;
       continue;
     }
-    if (build_row_contiguous(mm, m, pi, s, &nnz)) {
+    if (build_row_contiguous(mm, m, pi, s, shifted ? mm->kernel : NULL, &nnz)) {
       partition_row(mm, s, mm->row[s], nnz);
       continue;
     }

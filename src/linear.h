@@ -33,6 +33,8 @@ typedef struct cbrl__markov_matrix {
   int64_t *upper_begin; /* n: and t > s in [upper_begin[s], row[s+1]) */
   int32_t *slot; /* n: scratch for merging duplicates */
   double *dense; /* n: scratch of the build's contiguous-row path, all zero between builds */
+  const double **kernel; /* n_kernel: per action, where the build reads a shifted row's values */
+  int n_kernel;
 } cbrl__markov_matrix;
 
 /* The operator x -> x - gamma P_pi x (or its transpose). */

@@ -9,6 +9,7 @@
 
 #include "cbrl/errors.h"
 #include "cbrl/objective.h"
+#include "vector_clones.h"
 
 int cbrl_problem_create(cbrl_problem **out, const cbrl_problem_ops *ops, void *impl,
                         int n_states, int n_actions, int dim, int n_contexts) {
@@ -87,6 +88,8 @@ void cbrl_mdp_close(cbrl_mdp *m) {
   free(m->rbar);
   free(m->mu);
   free(m->scratch);
+  free(m->shifted);
+  free(m->row_first);
   memset(m, 0, sizeof *m);
 }
 
@@ -123,6 +126,20 @@ int cbrl_mdp_init(cbrl_mdp *m, const cbrl_problem *p, int context) {
     if (m->row[i + 1] < m->row[i]) goto bad;
   for (int64_t k = 0; k < nnz; k++)
     if (m->next[k] < 0 || m->next[k] >= p->n_states) goto bad;
+  /* A declared contiguous pattern is verified once here, so the backups and Markov-matrix builds
+     that rely on it never see a row that is not a run of consecutive states. */
+  if (p->flags & CBRL_ROWS_CONTIGUOUS) {
+    int ok = 1;
+    for (size_t i = 0; i < sa && ok; i++)
+      for (int64_t k = m->row[i]; k + 1 < m->row[i + 1]; k++) ok &= m->next[k + 1] == m->next[k] + 1;
+    if (ok && (!(m->row_first = malloc(sizeof(int32_t) * sa)) ||
+               ((p->flags & CBRL_ROWS_SHIFTED) && !(m->shifted = calloc(sa, 1))))) {
+      cbrl_mdp_close(m);
+      return CBRL_ENOMEM;
+    }
+    for (size_t i = 0; ok && i < sa; i++) m->row_first[i] = m->row[i + 1] > m->row[i] ? m->next[m->row[i]] : 0;
+    m->rows_contiguous = ok;
+  }
   return 0;
 bad:
   cbrl_mdp_close(m);
@@ -134,6 +151,7 @@ int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, const dou
   int err = p->ops->evaluate(p, context, x, m, m->scratch);
   m->version++;
   if (err) return err;
+  if (m->shifted) m->shifted_version = m->version, m->shifted_prob = m->prob;
   int S = m->n_states, A = m->n_actions;
   double mu_sum = 0.0;
   for (int s = 0; s < S; s++) {
@@ -155,11 +173,126 @@ int cbrl_mdp_evaluate(cbrl_mdp *m, const cbrl_problem *p, int context, const dou
   return 0;
 }
 
+/* The contiguous rows' sums (CBRL_ROWS_CONTIGUOUS), bitwise those of backup_general: row (s, a)
+   reads prob and v as two dense slices (v from the row's first state), four rows at a time. A
+   block of four entries of each of the four rows is multiplied as four vectors, transposed so
+   that one vector holds one entry position of all four rows, and added into a vector of the
+   four rows' sums in entry order: each lane is the general loop's serial chain of one row, with
+   the same products and the same adds, so the bits are the same on every CPU and clone
+   (src/vector_clones.h; no FMA). What goes is the index load and the gather of every entry, and
+   four chains instead of two hide the add latency. */
+/* m->shifted when it describes m's current probabilities (set by cbrl_mdp_evaluate for this
+   version and this prob array), else NULL: a view with other probabilities or a hand edit
+   that bumped the version falls back to reading every row. */
+static const unsigned char *cbrl__mdp_shifted(const cbrl_mdp *m) {
+  return m->shifted && m->shifted_version == m->version && m->shifted_prob == m->prob ? m->shifted : NULL;
+}
+
+typedef double backup_v4 __attribute__((vector_size(32), aligned(8), may_alias));
+typedef long long backup_m4 __attribute__((vector_size(32)));
+
+#define BACKUP_LOAD(x) (*(const backup_v4 *)(x))
+
+CBRL_VECTOR_CLONES
+static void backup_contiguous(const cbrl_mdp *m, double gamma, const double *reward, const double *v, double *q) {
+  int S = m->n_states, A = m->n_actions;
+  const backup_m4 lo_pairs = {0, 4, 2, 6}, hi_pairs = {1, 5, 3, 7}, lo_halves = {0, 1, 4, 5}, hi_halves = {2, 3, 6, 7};
+  const unsigned char *shifted = cbrl__mdp_shifted(m);
+  for (int s = 0; s < S; s++) {
+    size_t sa0 = (size_t)s * A;
+    if (m->terminal[s]) {
+      for (int a = 0; a < A; a++) q[sa0 + a] = reward[sa0 + a] + gamma * 0.0;
+      continue;
+    }
+    /* The rows that are not shifted copies (those come below), four at a time. */
+    for (int a = 0; a < A;) {
+      int act[4], g = 0;
+      for (; a < A && g < 4; a++)
+        if (!shifted || !shifted[sa0 + a]) act[g++] = a;
+      if (!g) break;
+      const double *p[4], *w[4];
+      int64_t n[4], common;
+      for (int r = 0; r < 4; r++) {
+        size_t sa = sa0 + act[r < g ? r : 0];
+        int64_t lo = m->row[sa];
+        n[r] = r < g ? m->row[sa + 1] - lo : 0;
+        p[r] = m->prob + lo;
+        w[r] = v + m->row_first[sa];
+      }
+      common = n[0] < n[1] ? n[0] : n[1];
+      common = n[2] < common ? n[2] : common;
+      common = n[3] < common ? n[3] : common;
+      backup_v4 e = {0.0, 0.0, 0.0, 0.0};
+      int64_t i = 0;
+      for (; i + 4 <= common; i += 4) {
+        backup_v4 r0 = BACKUP_LOAD(p[0] + i) * BACKUP_LOAD(w[0] + i), r1 = BACKUP_LOAD(p[1] + i) * BACKUP_LOAD(w[1] + i);
+        backup_v4 r2 = BACKUP_LOAD(p[2] + i) * BACKUP_LOAD(w[2] + i), r3 = BACKUP_LOAD(p[3] + i) * BACKUP_LOAD(w[3] + i);
+        backup_v4 t0 = __builtin_shuffle(r0, r1, lo_pairs), t1 = __builtin_shuffle(r0, r1, hi_pairs);
+        backup_v4 t2 = __builtin_shuffle(r2, r3, lo_pairs), t3 = __builtin_shuffle(r2, r3, hi_pairs);
+        e += __builtin_shuffle(t0, t2, lo_halves); /* entry i of the four rows */
+        e += __builtin_shuffle(t1, t3, lo_halves); /* i + 1 */
+        e += __builtin_shuffle(t0, t2, hi_halves); /* i + 2 */
+        e += __builtin_shuffle(t1, t3, hi_halves); /* i + 3 */
+      }
+      for (int r = 0; r < g; r++) {
+        double er = e[r];
+        for (int64_t k = i; k < n[r]; k++) er += p[r][k] * w[r][k];
+        q[sa0 + act[r]] = reward[sa0 + act[r]] + gamma * er;
+      }
+    }
+  }
+  if (!shifted) return;
+  /* Runs of shifted rows (cbrl_mdp.shifted): rows (s, a), s in [s0, s1), are row (h, a), h = s0 - 1,
+     moved up s - h states, so their sums are a correlation of v with that one row (kept in L1
+     instead of streaming every row's copy): four states at a time, lane j the serial chain of
+     state s + j, entry i its kernel entry i times v at the row's i-th state. */
+  for (int a = 0; a < A; a++)
+    for (int s0 = 1; s0 < S; s0++) {
+      if (!shifted[(size_t)s0 * A + a]) continue;
+      int h = s0 - 1, s1 = s0;
+      while (s1 < S && shifted[(size_t)s1 * A + a]) s1++;
+      int64_t lo = m->row[(size_t)h * A + a], n = m->row[(size_t)h * A + a + 1] - lo;
+      const double *kern = m->prob + lo;
+      const double *base = v + m->row_first[(size_t)h * A + a] - h; /* state s's row starts at base + s */
+      int s = s0;
+      for (; s + 8 <= s1; s += 8) { /* two vectors of states: two independent chains */
+        backup_v4 e0 = {0.0, 0.0, 0.0, 0.0}, e1 = {0.0, 0.0, 0.0, 0.0};
+        const double *w = base + s;
+        for (int64_t i = 0; i < n; i++) {
+          backup_v4 k = {kern[i], kern[i], kern[i], kern[i]};
+          e0 += k * BACKUP_LOAD(w + i);
+          e1 += k * BACKUP_LOAD(w + 4 + i);
+        }
+        for (int j = 0; j < 4; j++) {
+          if (!m->terminal[s + j]) q[(size_t)(s + j) * A + a] = reward[(size_t)(s + j) * A + a] + gamma * e0[j];
+          if (!m->terminal[s + 4 + j])
+            q[(size_t)(s + 4 + j) * A + a] = reward[(size_t)(s + 4 + j) * A + a] + gamma * e1[j];
+        }
+      }
+      for (; s + 4 <= s1; s += 4) {
+        backup_v4 e = {0.0, 0.0, 0.0, 0.0};
+        const double *w = base + s;
+        for (int64_t i = 0; i < n; i++) {
+          backup_v4 k = {kern[i], kern[i], kern[i], kern[i]};
+          e += k * BACKUP_LOAD(w + i);
+        }
+        for (int j = 0; j < 4; j++)
+          if (!m->terminal[s + j]) q[(size_t)(s + j) * A + a] = reward[(size_t)(s + j) * A + a] + gamma * e[j];
+      }
+      for (; s < s1; s++) {
+        if (m->terminal[s]) continue;
+        double e = 0.0;
+        const double *w = base + s;
+        for (int64_t i = 0; i < n; i++) e += kern[i] * w[i];
+        q[(size_t)s * A + a] = reward[(size_t)s * A + a] + gamma * e;
+      }
+      s0 = s1;
+    }
+}
+
 /* Two rows at a time: each row's sum is one serial chain of adds (bitwise the one-row loop's),
-   and two independent chains hide half the add latency that bounds a long row (the tax grid's
-   150-entry rows). */
-void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
-                     double *q) {
+   and two independent chains hide half the add latency that bounds a long row. */
+static void backup_general(const cbrl_mdp *m, double gamma, const double *reward, const double *v, double *q) {
   int S = m->n_states, A = m->n_actions;
   const double *prob = m->prob;
   const int32_t *next = m->next;
@@ -188,6 +321,12 @@ void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, cons
       q[sa] = reward[sa] + gamma * e;
     }
   }
+}
+
+void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
+                     double *q) {
+  if (m->rows_contiguous) backup_contiguous(m, gamma, reward, v, q);
+  else backup_general(m, gamma, reward, v, q);
 }
 
 int cbrl_mdp_vjp(const cbrl_mdp *m, const cbrl_problem *p, int context, const double *x,

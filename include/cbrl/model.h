@@ -28,6 +28,17 @@ typedef struct cbrl_mdp {
   void *scratch;           /* cbrl_problem.scratch_size bytes (NULL if 0), owned by m: the scratch
                               its problem's evaluate, vjp and reward_jacobian work in, so that no
                               call allocates; hence one MDP serves one thread at a time */
+  int rows_contiguous;     /* 1 when the problem declares CBRL_ROWS_CONTIGUOUS and cbrl_mdp_init
+                              found every row a run of consecutive states (it then fills
+                              row_first); 0 otherwise. An MDP built by hand leaves it 0 */
+  int32_t *row_first;      /* n_states x n_actions when rows_contiguous, else NULL: each row's
+                              first state next[row[sa]] (0 for an empty row), so that the
+                              contiguous paths read 100 KB instead of touching next per row */
+  unsigned char *shifted;  /* n_states x n_actions or NULL (CBRL_ROWS_SHIFTED): 1 where the
+                              problem's evaluate found row (s, a) to be row (s - 1, a) moved up one
+                              state: the same length and bitwise the same probabilities */
+  unsigned long shifted_version; /* the version and prob array shifted describes (set by */
+  const double *shifted_prob;    /* cbrl_mdp_evaluate); any other, and it is ignored */
 } cbrl_mdp;
 
 /* Weights on the mechanism quantities whose x-derivatives are wanted: a problem's
@@ -87,6 +98,16 @@ typedef struct cbrl_problem_ops {
 /* Not a dependence: the problem's evaluate checks its own transition rows (finite, non-negative,
    each summing to 1, else it fails), so cbrl_mdp_evaluate skips that pass over every entry. */
 #define CBRL_ROWS_CHECKED 0x100u
+/* Not a dependence: every row (s, a) is a run of consecutive states in increasing order,
+   next[row[sa] + i] = next[row[sa]] + i (the tax grid's rows). cbrl_mdp_init verifies it and sets
+   cbrl_mdp.rows_contiguous; backups and Markov-matrix builds over such an MDP then read each row
+   as a dense slice (vector products, no index loads) with the same bits as the general loops. */
+#define CBRL_ROWS_CONTIGUOUS 0x200u
+/* Not a dependence: with CBRL_ROWS_CONTIGUOUS, the problem's evaluate also writes
+   cbrl_mdp.shifted (every entry, 0 or 1), which cbrl_mdp_init allocates. Backups then take the
+   sums of a run of shifted rows as a correlation with the run's first row, with the same bits,
+   without streaming the copies. */
+#define CBRL_ROWS_SHIFTED 0x400u
 
 /* A CB-RL problem: read-only once built. */
 struct cbrl_problem {
@@ -204,7 +225,9 @@ CBRL_API int cbrl_mdp_reward_jacobian(const cbrl_mdp *m, const cbrl_problem *p, 
 /* Releases the storage of m. */
 CBRL_API void cbrl_mdp_close(cbrl_mdp *m);
 
-/* One Bellman backup q(s,a) = reward(s,a) + gamma sum_s' P(s'|s,a) v(s'); terminal rows get reward. */
+/* One Bellman backup q(s,a) = reward(s,a) + gamma sum_s' P(s'|s,a) v(s'); terminal rows get reward.
+   Each row's sum is one serial chain in entry order (faster, with the same bits, when
+   m->rows_contiguous: see CBRL_ROWS_CONTIGUOUS). */
 CBRL_API void cbrl_mdp_backup(const cbrl_mdp *m, double gamma, const double *reward, const double *v,
                               double *q);
 

@@ -317,6 +317,103 @@ static void report_agrees_with_independent_computations(void **state) {
   cbrl_problem_free(p);
 }
 
+/* The contiguous-row paths (CBRL_ROWS_CONTIGUOUS: backups that read rows as dense slices, the
+   Markov-matrix build without its per-entry check; CBRL_ROWS_SHIFTED: runs of shifted rows summed
+   as a correlation with their first row) against the general ones, which an MDP with
+   rows_contiguous = 0 and a problem without the flag take: backups, the follower's values and
+   policy, and the exact F and hypergradient are the same bits (the issue allows 1e-12 relative;
+   the paths keep every sum's order, so they are exact). The 100-bin grid's rows (about 45
+   entries) cover the four-row blocks and their tails. A random problem declaring the flag is not
+   marked: its rows are not runs. */
+static void contiguous_rows_agree_with_the_general_path(void **state) {
+  cbrl_problem *p = economy(100);
+  assert_true(p->flags & CBRL_ROWS_CONTIGUOUS);
+  cbrl_mdp m;
+  assert_ok(cbrl_mdp_init(&m, p, 1));
+  assert_int_equal(m.rows_contiguous, 1);
+  double x[4] = {-0.7, 0.2, -1.1, 0.4};
+  assert_ok(cbrl_mdp_evaluate(&m, p, 1, x));
+  cbrl_mdp general = m; /* the same arrays, the general path */
+  general.rows_contiguous = 0;
+  int S = m.n_states, A = m.n_actions;
+  /* The rows evaluate marks shifted (CBRL_ROWS_SHIFTED) are the previous state's row of the same
+     action moved up a bin, bit for bit; most interior rows are. */
+  assert_non_null(m.shifted);
+  int n_shifted = 0;
+  for (int s = 1; s < S; s++)
+    for (int a = 0; a < A; a++) {
+      size_t sa = (size_t)s * A + a;
+      if (!m.shifted[sa]) continue;
+      n_shifted++;
+      int64_t lo = m.row[sa], n = m.row[sa + 1] - lo, lp = m.row[sa - A];
+      assert_int_equal(n, m.row[sa - A + 1] - lp);
+      assert_int_equal(m.next[lo], m.next[lp] + 1);
+      assert_memory_equal(m.prob + lo, m.prob + lp, sizeof(double) * (size_t)n);
+    }
+  assert_true(n_shifted > S * A / 4);
+  size_t sa_n = (size_t)S * A;
+  double *v = malloc(sizeof(double) * S), *q1 = malloc(sizeof(double) * sa_n), *q0 = malloc(sizeof(double) * sa_n);
+  cbrl_rng rng;
+  cbrl_rng_seed(&rng, 3, 0);
+  for (int s = 0; s < S; s++) v[s] = 50.0 * cbrl_rng_normal(&rng);
+  cbrl_mdp_backup(&m, 0.9, m.r, v, q1);
+  cbrl_mdp_backup(&general, 0.9, m.r, v, q0);
+  assert_memory_equal(q1, q0, sizeof(double) * sa_n);
+  /* A view with other probabilities ignores the marks: with its first shifted row changed, only
+     that row's backup moves. */
+  double *other = malloc(sizeof(double) * (size_t)m.n_transitions);
+  memcpy(other, m.prob, sizeof(double) * (size_t)m.n_transitions);
+  size_t first = 0;
+  while (!m.shifted[first]) first++;
+  other[m.row[first]] += 0.25;
+  cbrl_mdp view = m;
+  view.prob = other;
+  cbrl_mdp_backup(&view, 0.9, m.r, v, q1);
+  for (size_t i = 0; i < sa_n; i++)
+    if (i == first) assert_true(q1[i] != q0[i]);
+    else assert_true(q1[i] == q0[i]);
+  free(other);
+  /* The follower's soft best response on both paths. */
+  cbrl_soft_solver w1, w0;
+  assert_ok(cbrl_soft_solver_init(&w1, S, A));
+  assert_ok(cbrl_soft_solver_init(&w0, S, A));
+  assert_ok(cbrl_soft_solver_solve(&w1, &m, p->gamma, p->lambda));
+  assert_ok(cbrl_soft_solver_solve(&w0, &general, p->gamma, p->lambda));
+  assert_int_equal(w1.stats.iterations, w0.stats.iterations);
+  assert_memory_equal(w1.v, w0.v, sizeof(double) * S);
+  assert_memory_equal(w1.pi, w0.pi, sizeof(double) * sa_n);
+  cbrl_soft_solver_close(&w1);
+  cbrl_soft_solver_close(&w0);
+  /* F and its gradient, from MDPs made with and without the flag. */
+  double F[2], g[2][4] = {{0}};
+  for (int path = 0; path < 2; path++) {
+    if (path) p->flags &= ~(unsigned)CBRL_ROWS_CONTIGUOUS;
+    cbrl_exact *e;
+    assert_ok(cbrl_exact_create(&e, p));
+    assert_ok(cbrl_exact_evaluate(e, x, &F[path], NULL, g[path]));
+    assert_int_equal(cbrl_exact_mdp(e, 0)->rows_contiguous, !path);
+    cbrl_exact_free(e);
+  }
+  p->flags |= CBRL_ROWS_CONTIGUOUS;
+  assert_memory_equal(&F[0], &F[1], sizeof F[0]);
+  assert_true(fabs(g[0][0]) > 0.1);
+  assert_memory_equal(g[0], g[1], sizeof g[0]);
+  free(v);
+  free(q1);
+  free(q0);
+  cbrl_mdp_close(&m);
+  cbrl_problem_free(p);
+  cbrl_random_opts ro;
+  cbrl_random_opts_default(&ro);
+  cbrl_problem *r;
+  assert_ok(cbrl_random_problem_create(&r, &ro));
+  r->flags |= CBRL_ROWS_CONTIGUOUS;
+  assert_ok(cbrl_mdp_init(&m, r, 0));
+  assert_int_equal(m.rows_contiguous, 0);
+  cbrl_mdp_close(&m);
+  cbrl_problem_free(r);
+}
+
 static void bad_options_are_refused(void **state) {
   cbrl_tax_opts o;
   cbrl_tax_opts_default(&o);
@@ -342,6 +439,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(unbiased_hpgd_matches_exact_within_4_standard_errors),
       cmocka_unit_test(a_short_hpgd_run_raises_welfare),
       cmocka_unit_test(report_agrees_with_independent_computations),
+      cmocka_unit_test(contiguous_rows_agree_with_the_general_path),
       cmocka_unit_test(bad_options_are_refused),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
