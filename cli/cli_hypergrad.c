@@ -25,7 +25,7 @@ static const char hypergrad_usage[] =
     "\n"
     "Options:\n"
     "  --problem FILE   a cbrl-tabular-1 problem file (YAML); x defaults to zeros\n"
-    "  --env NAME       four-rooms, random, tax-design, contract or optimal-tax\n"
+    "  --env NAME       four-rooms, random, tax-design, contract, optimal-tax, rlhf or rlhf-dpo\n"
     "                   (docs/ENVIRONMENTS.md); tax design:\n"
     "                   x = (w_I, w_1, w_2, w_3), rates tau = 2 sigmoid(w), default x at\n"
     "                   every rate 0.3, lambda 0.2\n"
