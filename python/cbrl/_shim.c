@@ -19,7 +19,7 @@
 #include "_shim.h"
 
 #define SHIM_API __attribute__((visibility("default")))
-#define CBRL_PY_ABI 2
+#define CBRL_PY_ABI 3
 
 static void put_err(char *err, size_t size, const char *fmt, const char *a, long i, const char *b) {
   if (err && size) snprintf(err, size, fmt, a, i, b);
@@ -41,9 +41,9 @@ SHIM_API int cbrl_py_env_takes(const char *env, const char *field) {
 
 SHIM_API int cbrl_py_simulator_id(const char *name) { return cbrl_simulator_id(name); }
 
-SHIM_API int cbrl_py_env_problem(const char *env, const char *problem, double beta, int simulator, long tax_bins,
-                                 long states, long actions, long dim, long contexts, long branch, long problem_seed,
-                                 cbrl_problem **out, char *err, size_t err_size) {
+SHIM_API int cbrl_py_env_problem(const char *env, const char *problem, const char *preferences, double beta,
+                                 int simulator, long tax_bins, long states, long actions, long dim, long contexts,
+                                 long branch, long problem_seed, cbrl_problem **out, char *err, size_t err_size) {
   const cbrl_env *e = cbrl_env_find(env);
   *out = NULL;
   if (!e) {
@@ -54,6 +54,7 @@ SHIM_API int cbrl_py_env_problem(const char *env, const char *problem, double be
   cbrl_env_params prm;
   cbrl_env_params_default(&prm);
   prm.problem = problem;
+  prm.preferences = preferences;
   if (!isnan(beta)) prm.beta = beta;
   if (simulator >= 0) prm.simulator = simulator;
   if (tax_bins >= 0) prm.tax_bins = tax_bins;

@@ -45,10 +45,11 @@ int cbrl_py_env_takes(const char *env, const char *field);
 int cbrl_py_simulator_id(const char *name);
 
 /* Builds environment env's problem through the registry (simulator is an id); a NaN beta or a
-   negative number leaves that option at the registry's default. */
-int cbrl_py_env_problem(const char *env, const char *problem, double beta, int simulator, long tax_bins,
-                        long states, long actions, long dim, long contexts, long branch, long problem_seed,
-                        cbrl_problem **out, char *err, size_t err_size);
+   negative number leaves that option at the registry's default, a NULL preferences (a
+   cbrl-preferences-1 file for rlhf and rlhf-dpo) the generated pairs. */
+int cbrl_py_env_problem(const char *env, const char *problem, const char *preferences, double beta, int simulator,
+                        long tax_bins, long states, long actions, long dim, long contexts, long branch,
+                        long problem_seed, cbrl_problem **out, char *err, size_t err_size);
 
 /* 1 if env has a leader start of its own (tax design: every rate 0.3), 0 if not, -1 if unknown. */
 int cbrl_py_env_has_default_x(const char *env);

@@ -1,6 +1,7 @@
 """Problems (docs/MODEL.md 1): the built-in environments, problem files, affine problems from
 numpy arrays, and problems written in Python; and the follower's MDP at (x, context)."""
 import math
+import os
 import weakref
 
 import numpy as np
@@ -10,7 +11,7 @@ from ._ffi import CbrlError, as_array, check, ffi, lib, ptr, view
 
 # Python keyword -> the registry's config field (cbrl_env_takes).
 _ENV_OPTIONS = {"beta": "beta", "bins": "tax_bins", "states": "states", "actions": "actions", "dim": "dim",
-                "contexts": "contexts", "branch": "branch", "seed": "problem_seed"}
+                "contexts": "contexts", "branch": "branch", "seed": "problem_seed", "preferences": "preferences"}
 
 
 def env_names():
@@ -104,7 +105,8 @@ class Problem:
     def env(cls, name, lam=None, **options):
         """A built-in environment through the registry, with the options the CLI and configs
         take (docs/CONFIG.md): four-rooms ``beta``; tax-design ``bins``; random ``states``,
-        ``actions``, ``dim``, ``contexts``, ``branch``, ``seed``. ``lam`` sets lambda.
+        ``actions``, ``dim``, ``contexts``, ``branch``, ``seed``; rlhf and rlhf-dpo ``seed`` and
+        ``preferences`` (a cbrl-preferences-1 file, docs/ENVIRONMENTS.md 7). ``lam`` sets lambda.
 
         contract and optimal-tax take every field of their C options by name
         (docs/ENVIRONMENTS.md 5, 6; ``cbrl.env_options(name)``), vectors and matrices as
@@ -123,7 +125,9 @@ class Problem:
                 raise TypeError("%s: not an environment option (options: %s)" % (key, ", ".join(_ENV_OPTIONS)))
             if lib.cbrl_py_env_takes(name.encode(), field.encode()) != 1:
                 raise TypeError("%s: does not apply to env %s" % (key, name))
-            if key == "beta":
+            if key == "preferences":
+                value = os.fspath(value)
+            elif key == "beta":
                 value = float(value)
                 if not math.isfinite(value):
                     raise ValueError("beta: must be finite, got %r" % value)
@@ -134,7 +138,9 @@ class Problem:
             values[key] = value
         err = _ffi.err_buffer()
         out = ffi.new("cbrl_problem **")
-        rc = lib.cbrl_py_env_problem(name.encode(), ffi.NULL, values.get("beta", math.nan), -1,
+        prefs = values.get("preferences")
+        rc = lib.cbrl_py_env_problem(name.encode(), ffi.NULL, prefs.encode() if prefs else ffi.NULL,
+                                     values.get("beta", math.nan), -1,
                                      values.get("bins", -1), values.get("states", -1), values.get("actions", -1),
                                      values.get("dim", -1), values.get("contexts", -1), values.get("branch", -1),
                                      values.get("seed", -1), out, err, _ffi.ERR_SIZE)
