@@ -189,14 +189,12 @@ static const unsigned char *cbrl__mdp_shifted(const cbrl_mdp *m) {
 }
 
 typedef double backup_v4 __attribute__((vector_size(32), aligned(8), may_alias));
-typedef long long backup_m4 __attribute__((vector_size(32)));
 
 #define BACKUP_LOAD(x) (*(const backup_v4 *)(x))
 
 CBRL_VECTOR_CLONES
 static void backup_contiguous(const cbrl_mdp *m, double gamma, const double *reward, const double *v, double *q) {
   int S = m->n_states, A = m->n_actions;
-  const backup_m4 lo_pairs = {0, 4, 2, 6}, hi_pairs = {1, 5, 3, 7}, lo_halves = {0, 1, 4, 5}, hi_halves = {2, 3, 6, 7};
   const unsigned char *shifted = cbrl__mdp_shifted(m);
   for (int s = 0; s < S; s++) {
     size_t sa0 = (size_t)s * A;
@@ -227,12 +225,12 @@ static void backup_contiguous(const cbrl_mdp *m, double gamma, const double *rew
       for (; i + 4 <= common; i += 4) {
         backup_v4 r0 = BACKUP_LOAD(p[0] + i) * BACKUP_LOAD(w[0] + i), r1 = BACKUP_LOAD(p[1] + i) * BACKUP_LOAD(w[1] + i);
         backup_v4 r2 = BACKUP_LOAD(p[2] + i) * BACKUP_LOAD(w[2] + i), r3 = BACKUP_LOAD(p[3] + i) * BACKUP_LOAD(w[3] + i);
-        backup_v4 t0 = __builtin_shuffle(r0, r1, lo_pairs), t1 = __builtin_shuffle(r0, r1, hi_pairs);
-        backup_v4 t2 = __builtin_shuffle(r2, r3, lo_pairs), t3 = __builtin_shuffle(r2, r3, hi_pairs);
-        e += __builtin_shuffle(t0, t2, lo_halves); /* entry i of the four rows */
-        e += __builtin_shuffle(t1, t3, lo_halves); /* i + 1 */
-        e += __builtin_shuffle(t0, t2, hi_halves); /* i + 2 */
-        e += __builtin_shuffle(t1, t3, hi_halves); /* i + 3 */
+        backup_v4 t0 = __builtin_shufflevector(r0, r1, 0, 4, 2, 6), t1 = __builtin_shufflevector(r0, r1, 1, 5, 3, 7);
+        backup_v4 t2 = __builtin_shufflevector(r2, r3, 0, 4, 2, 6), t3 = __builtin_shufflevector(r2, r3, 1, 5, 3, 7);
+        e += __builtin_shufflevector(t0, t2, 0, 1, 4, 5); /* entry i of the four rows */
+        e += __builtin_shufflevector(t1, t3, 0, 1, 4, 5); /* i + 1 */
+        e += __builtin_shufflevector(t0, t2, 2, 3, 6, 7); /* i + 2 */
+        e += __builtin_shufflevector(t1, t3, 2, 3, 6, 7); /* i + 3 */
       }
       for (int r = 0; r < g; r++) {
         double er = e[r];
