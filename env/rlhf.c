@@ -58,6 +58,23 @@ static int state_before(const rlhf *rl, int code, int t) {
   return rl->off[t] + code / tail;
 }
 
+/* The implied preference's log-ratio difference of pair pk in prompt c (docs/ENVIRONMENTS.md 7):
+   sum_t log pi/pi_ref over the preferred sequence minus the same over the rejected one. */
+static double pair_log_ratio(const rlhf *rl, int c, const int *pk, const double *log_pi) {
+  int V = rl->V;
+  double ell = 0.0;
+  for (int j = 0; j < 2; j++) {
+    int tokens[CBRL_RLHF_MAX_LENGTH];
+    decode(rl, pk[1 + j], tokens);
+    for (int t = 0; t < rl->L; t++) {
+      int s = state_before(rl, pk[1 + j], t);
+      double v = log_pi[(size_t)s * V + tokens[t]] - rl->log_ref[((size_t)c * rl->n_inner + s) * V + tokens[t]];
+      ell += j ? -v : v;
+    }
+  }
+  return ell;
+}
+
 static void features(const rlhf *rl, int prompt, const int *y, double *phi) {
   int V = rl->V, L = rl->L;
   memset(phi, 0, sizeof(double) * (size_t)rl->dim);
@@ -248,17 +265,7 @@ static int dpo_evaluate(const cbrl_objective *o, const cbrl_objective_input *in,
   for (int k = 0; k < rl->n_pairs; k++) {
     const int *pk = rl->pair + 4 * k;
     if (pk[0] != c || pk[3]) continue;
-    double ell = 0.0;
-    for (int j = 0; j < 2; j++) {
-      int tokens[CBRL_RLHF_MAX_LENGTH];
-      decode(rl, pk[1 + j], tokens);
-      for (int t = 0; t < rl->L; t++) {
-        int s = state_before(rl, pk[1 + j], t);
-        double v = log_pi[(size_t)s * V + tokens[t]] - rl->log_ref[((size_t)c * rl->n_inner + s) * V + tokens[t]];
-        ell += j ? -v : v;
-      }
-    }
-    double margin = lam * ell;
+    double margin = lam * pair_log_ratio(rl, c, pk, log_pi);
     f += log_sigmoid(margin) / n;
     if (!out->df_dx) continue;
     double w = lam * exp(log_sigmoid(-margin)) / n;
@@ -527,17 +534,7 @@ int cbrl_rlhf_fit_compute(const cbrl_problem *p, cbrl_exact *e, const double *x,
     for (int k = 0; k < rl->n_pairs; k++) {
       const int *pk = rl->pair + 4 * k;
       if (pk[0] != c) continue;
-      double ell = 0.0;
-      for (int j = 0; j < 2; j++) {
-        int tokens[CBRL_RLHF_MAX_LENGTH];
-        decode(rl, pk[1 + j], tokens);
-        for (int t = 0; t < rl->L; t++) {
-          int s = state_before(rl, pk[1 + j], t);
-          double v = log_pi[(size_t)s * V + tokens[t]] - rl->log_ref[((size_t)c * rl->n_inner + s) * V + tokens[t]];
-          ell += j ? -v : v;
-        }
-      }
-      double m = lam * ell;
+      double m = lam * pair_log_ratio(rl, c, pk, log_pi);
       per[pk[3]][0] += log_sigmoid(m);
       per[pk[3]][1] += fabs(m) <= 1e-9 ? 0.5 : m > 0.0 ? 1.0 : 0.0; /* rounding is no preference */
       n[pk[3]]++;
