@@ -48,16 +48,23 @@ static double exact_optimum(const cbrl_problem *p, double *x) {
   return F;
 }
 
+/* The default economy at temperature lambda on a grid of n_labour levels (its options in *o),
+   with its exact workspace. */
+static cbrl_problem *small_economy(double lambda, int n_labour, cbrl_optimal_tax_opts *o, cbrl_exact **e) {
+  cbrl_optimal_tax_opts_default(o);
+  o->lambda = lambda;
+  o->n_labour = n_labour;
+  cbrl_problem *p;
+  assert_ok(cbrl_optimal_tax_create(&p, o));
+  assert_ok(cbrl_exact_create(e, p));
+  return p;
+}
+
 static void gradient_matches_finite_differences(void **state) {
   (void)state;
   cbrl_optimal_tax_opts o;
-  cbrl_optimal_tax_opts_default(&o);
-  o.lambda = 0.02;
-  o.n_labour = 101;
-  cbrl_problem *p;
-  assert_ok(cbrl_optimal_tax_create(&p, &o));
   cbrl_exact *e;
-  assert_ok(cbrl_exact_create(&e, p));
+  cbrl_problem *p = small_economy(0.02, 101, &o, &e);
   double x[3] = {0.35, 0.5, 0.2}, g[3], F;
   assert_ok(cbrl_exact_evaluate(e, x, &F, NULL, g));
   double gmax = 0.0, err = 0.0;
@@ -74,13 +81,8 @@ static void gradient_matches_finite_differences(void **state) {
 static void soft_response_is_the_closed_form(void **state) {
   (void)state;
   cbrl_optimal_tax_opts o;
-  cbrl_optimal_tax_opts_default(&o);
-  o.n_labour = 51;
-  o.lambda = 0.05;
-  cbrl_problem *p;
-  assert_ok(cbrl_optimal_tax_create(&p, &o));
   cbrl_exact *e;
-  assert_ok(cbrl_exact_create(&e, p));
+  cbrl_problem *p = small_economy(0.05, 51, &o, &e);
   double t[3] = {0.2, 0.4, 0.6}, f[5];
   assert_ok(cbrl_exact_evaluate(e, t, NULL, f, NULL));
   double gsum = 0.0;
@@ -160,13 +162,8 @@ static void exact_optimum_approaches_the_saez_schedule(void **state) {
 static void hpgd_estimate_matches_the_exact_gradient(void **state) {
   (void)state;
   cbrl_optimal_tax_opts o;
-  cbrl_optimal_tax_opts_default(&o);
-  o.lambda = 0.5;
-  o.n_labour = 51;
-  cbrl_problem *p;
-  assert_ok(cbrl_optimal_tax_create(&p, &o));
   cbrl_exact *e;
-  assert_ok(cbrl_exact_create(&e, p));
+  cbrl_problem *p = small_economy(0.5, 51, &o, &e);
   double x[3] = {0.3, 0.4, 0.3}, g[3];
   cbrl_hpgd *h;
   assert_ok(cbrl_hpgd_create(&h, p, 1000));
