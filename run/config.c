@@ -71,7 +71,8 @@ void cbrl_config_default(cbrl_config *c) {
 }
 
 typedef enum { F_INIT_X, F_STRING, F_ENUM_ENV, F_ALG, F_DOUBLE_AXIS, F_SIM_AXIS, F_SEEDS, F_LONG, F_DOUBLE, F_OPTIMIZER,
-               F_FOLLOWER, F_CLIP, F_CRITIC, F_BASELINE, F_VARIANT, F_SCORE, F_DQN_HEADS } field_kind;
+               F_FOLLOWER, F_CLIP, F_CRITIC, F_BASELINE, F_VARIANT, F_SCORE, F_DQN_HEADS,
+               F_CLIP_GROUPS } field_kind;
 
 typedef struct field {
   const char *name;
@@ -99,6 +100,7 @@ static const field fields[] = {
     {"max_grad_norm", F_DOUBLE, OFF(max_grad_norm), 0, 0, 1e12, 0},
     {"clip", F_CLIP, OFF(clip), 0, 0, 0, 0},
     {"clip_growth", F_DOUBLE, OFF(clip_growth), 0, 0, 1e12, 1},
+    {"clip_groups", F_CLIP_GROUPS, OFF(clip_groups), OFF(n_clip_groups), 0, 0, 0},
     {"hpgd_steps", F_LONG, OFF(hpgd_steps), 0, 1, 1e9, 0},
     {"hpgd_streams", F_LONG, OFF(hpgd_streams), 0, 1, 1e6, 0},
     {"hpgd_max_steps", F_LONG, OFF(hpgd_max_steps), 0, 0, 1e9, 0},
@@ -341,6 +343,22 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       for (int i = 0; i < k; i++)
         if ((err = cbrl_yaml_long(y, items[i], f->name, 1, 100000, &c->dqn_heads[i]))) return err;
       c->n_dqn_heads = k;
+      return 0;
+    }
+    case F_CLIP_GROUPS: {
+      /* whole, or the sizes of consecutive groups of x's coordinates (their sum is checked
+         against the problem's dimension when the run starts). */
+      const char *s = cbrl_yaml_scalar(n);
+      if (s && !strcmp(s, "whole")) {
+        c->n_clip_groups = 0;
+        return 0;
+      }
+      if (n->type != YAML_SEQUENCE_NODE) return cbrl_yaml_fail(y, n, f->name, "expected whole or a list of group sizes");
+      int k = items_of(y, n, items, CBRL_CLIP_GROUPS_MAX, f->name);
+      if (k < 0) return CBRL_EINVAL;
+      for (int i = 0; i < k; i++)
+        if ((err = cbrl_yaml_long(y, items[i], f->name, 1, 100000, &c->clip_groups[i]))) return err;
+      c->n_clip_groups = k;
       return 0;
     }
     case F_CLIP: {
@@ -609,6 +627,8 @@ int cbrl_config_canonical(const cbrl_config *c, char *buf, size_t size) {
   if (c->clip != CBRL_CLIP_PER_CONTEXT) PUT("clip: %s\n", cbrl_clip_mode_name(c->clip));
   cbrl_format_double(num, sizeof num, c->clip_growth);
   if (c->clip == CBRL_CLIP_GROWING) PUT("clip_growth: %s\n", num);
+  for (int i = 0; i < c->n_clip_groups; i++)
+    PUT("%s%ld%s", i ? ", " : "clip_groups: [", c->clip_groups[i], i + 1 < c->n_clip_groups ? "" : "]\n");
   if (c->follower == CBRL_RUN_FOLLOWER_COMMAND) {
     PUT("follower: {command: \"");
     for (const char *q = c->follower_command; *q; q++) PUT("%s%c", *q == '"' || *q == '\\' ? "\\" : "", *q);
@@ -773,6 +793,12 @@ int cbrl_config_check_problem(const cbrl_config *c, int threads, char *err, size
     char why[256]; /* HPGD, RT-Q and AMD take discounted leader rewards only (docs/MODEL.md 3.1) */
     if ((rc = cbrl_objective_supports(p, cbrl_algorithm_name(c->algorithm[a]), why, sizeof why)))
       snprintf(err, err_size, "algorithm: %s", why);
+  }
+  long group_total = 0; /* clip groups cover x (docs/MODEL.md 4) */
+  for (int k = 0; k < c->n_clip_groups; k++) group_total += c->clip_groups[k];
+  if (!rc && c->n_clip_groups && group_total != p->dim) {
+    rc = CBRL_EINVAL;
+    snprintf(err, err_size, "clip_groups: the sizes add up to %ld, but the problem's x has %d", group_total, p->dim);
   }
   double *x0 = rc ? NULL : malloc(sizeof(double) * (size_t)p->dim);
   if (!rc && !x0) rc = CBRL_ENOMEM;

@@ -86,6 +86,8 @@ static void leader_opts(const cbrl_config *c, const cbrl_run_spec *r, cbrl_leade
   o->max_grad_norm = c->max_grad_norm;
   o->clip = c->clip;
   o->clip_growth = c->clip_growth;
+  o->n_clip_groups = c->n_clip_groups;
+  for (int k = 0; k < c->n_clip_groups; k++) o->clip_group_size[k] = (int)c->clip_groups[k];
   o->seed = (uint64_t)r->seed;
   o->stream = run_stream(r);
   o->hpgd.steps = c->hpgd_steps;

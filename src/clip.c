@@ -17,6 +17,20 @@ int cbrl__clip_init(cbrl__clip *c, const cbrl_leader_opts *o, int n_contexts, in
   c->n_contexts = n_contexts;
   c->dim = dim;
   c->weight = weight;
+  if (o->n_clip_groups < 0 || o->n_clip_groups > CBRL_CLIP_GROUPS_MAX) return CBRL_EINVAL;
+  c->n_groups = o->n_clip_groups ? o->n_clip_groups : 1;
+  c->group_size[0] = dim;
+  if (o->n_clip_groups) {
+    int total = 0;
+    for (int k = 0; k < o->n_clip_groups; k++) {
+      if (o->clip_group_size[k] < 1) return CBRL_EINVAL;
+      c->group_size[k] = o->clip_group_size[k];
+      total += o->clip_group_size[k];
+    }
+    if (total != dim) return CBRL_EINVAL;
+  }
+  c->scale = malloc(sizeof(double) * (size_t)(dim > 0 ? dim : 1));
+  if (!c->scale) return CBRL_ENOMEM;
   if (c->mode != CBRL_CLIP_AVERAGE) return 0;
   c->table = calloc((size_t)n_contexts * (size_t)dim, sizeof(double));
   c->seen = calloc((size_t)n_contexts, 1);
@@ -32,6 +46,7 @@ void cbrl__clip_close(cbrl__clip *c) {
   free(c->table);
   free(c->seen);
   free(c->mean);
+  free(c->scale);
   memset(c, 0, sizeof *c);
 }
 
@@ -42,9 +57,10 @@ static double norm2(const double *v, int n) {
 }
 
 int cbrl__clip_direction(cbrl__clip *c, int context, int64_t t, const double *g, const double **dir,
-                         double *scale) {
+                         const double **scale) {
   *dir = g;
-  *scale = 1.0;
+  *scale = c->scale;
+  for (int j = 0; j < c->dim; j++) c->scale[j] = 1.0;
   if (!(c->max_norm > 0.0)) return 0;
   double limit = c->max_norm;
   if (c->mode == CBRL_CLIP_GROWING) limit *= 1.0 + (double)t / c->growth;
@@ -64,8 +80,13 @@ int cbrl__clip_direction(cbrl__clip *c, int context, int64_t t, const double *g,
     for (int j = 0; j < c->dim; j++) c->mean[j] /= total;
     *dir = c->mean;
   }
-  double norm = norm2(*dir, c->dim);
-  if (norm <= limit) return 0;
-  *scale = limit / norm;
-  return 1;
+  /* Each group to the clip's norm on its own (one group: the global norm). */
+  int clipped = 0;
+  for (int k = 0, j0 = 0; k < c->n_groups; j0 += c->group_size[k], k++) {
+    double norm = norm2(*dir + j0, c->group_size[k]);
+    if (norm <= limit) continue;
+    for (int j = j0; j < j0 + c->group_size[k]; j++) c->scale[j] = limit / norm;
+    clipped = 1;
+  }
+  return clipped;
 }

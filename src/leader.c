@@ -363,17 +363,17 @@ static int finish_step(cbrl_leader *L, int k, int64_t t, int with_metrics, cbrl_
     }
     met.F = F;
   }
-  /* Clip to global norm (the sampled estimate or the context average), then SGD or Adam (ascent). */
-  const double *dir;
-  double scale;
+  /* Clip to global norm, or per group (the sampled estimate or the context average), then SGD or
+     Adam (ascent). */
+  const double *dir, *scale;
   met.clipped = cbrl__clip_direction(&L->clip, k, t, L->g, &dir, &scale);
   if (o->optimizer == CBRL_SGD) {
-    for (int j = 0; j < d; j++) L->x[j] += o->learning_rate * scale * dir[j];
+    for (int j = 0; j < d; j++) L->x[j] += o->learning_rate * scale[j] * dir[j];
   } else {
     double b1 = o->adam_beta1, b2 = o->adam_beta2;
     double c1 = 1.0 - pow(b1, (double)t), c2 = 1.0 - pow(b2, (double)t);
     for (int j = 0; j < d; j++) {
-      double g = scale * dir[j];
+      double g = scale[j] * dir[j];
       L->adam_m[j] = b1 * L->adam_m[j] + (1.0 - b1) * g;
       L->adam_v[j] = b2 * L->adam_v[j] + (1.0 - b2) * g * g;
       L->x[j] += o->learning_rate * (L->adam_m[j] / c1) / (sqrt(L->adam_v[j] / c2) + o->adam_eps);

@@ -54,6 +54,9 @@ CBRL_API const char *cbrl_clip_mode_name(cbrl_clip_mode m);
 /* Parses a clip mode's name; returns CBRL_EINVAL for an unknown one. */
 CBRL_API int cbrl_clip_mode_parse(const char *name, cbrl_clip_mode *out);
 
+/* The most groups of coordinates the clip may treat separately (cbrl_leader_opts.clip_group_size). */
+#define CBRL_CLIP_GROUPS_MAX 8
+
 typedef struct cbrl_leader_opts {
   cbrl_algorithm algorithm;
   cbrl_optimizer optimizer;
@@ -76,6 +79,11 @@ typedef struct cbrl_leader_opts {
                                  CBRL_ECANCELED at its next check (each iteration, Newton step,
                                  Krylov restart or AMD update; also set on a given follower);
                                  NULL (the default): never */
+  int n_clip_groups;     /* 0 (the default): clip x as one vector; else clip each of these
+                            consecutive groups of coordinates to max_grad_norm on its own
+                            (docs/MODEL.md 4), as the paper's tax code clipped the income tax
+                            and the VAT; the sizes must add up to the problem's dimension */
+  int clip_group_size[CBRL_CLIP_GROUPS_MAX];
 } cbrl_leader_opts;
 
 /* Fills o with the paper's settings but for the clip mode: HPGD (batch), SGD, lr 0.1, clip 1 of the

@@ -120,6 +120,75 @@ static void the_clip_reports_when_it_binds(void **state) {
   cbrl_problem_free(p);
 }
 
+/* Three leader parameters, one decision: the leader's reward depends on x linearly and the
+   follower's not at all, so grad F is a constant vector g, (3, 0.3, 0.4) / 2 here. */
+static cbrl_problem *linear_problem(void) {
+  cbrl_problem *p;
+  assert_ok(cbrl_affine_create(&p, 2, 2, 3, 1));
+  const double zero[3] = {0.0, 0.0, 0.0}, theta[3] = {3.0, 0.3, 0.4};
+  assert_ok(cbrl_affine_set_terminal(p, 1));
+  assert_ok(cbrl_affine_add_initial(p, 0, 0, 0.0, NULL));
+  for (int a = 0; a < 2; a++) {
+    assert_ok(cbrl_affine_add_transition(p, 0, 0, a, 1, 0.0, NULL));
+    assert_ok(cbrl_affine_set_reward(p, 0, 0, a, 0.0, zero));
+    assert_ok(cbrl_affine_set_leader_reward(p, 0, 0, a, 0.0, a ? zero : theta));
+  }
+  assert_ok(cbrl_affine_finalize(p, NULL, NULL, NULL));
+  p->lambda = 0.2;
+  return p;
+}
+
+/* One exact step from x = 0 with learning rate 1 under clip groups `sizes` (n of them; 0: x
+   whole) checks each group of the step against its own clip to norm 1 (docs/MODEL.md 4). */
+static void step_with_groups(cbrl_problem *p, int n, const int *sizes) {
+  cbrl_leader_opts o;
+  leader_opts(&o, 1.0, CBRL_CLIP_PER_CONTEXT);
+  o.learning_rate = 1.0;
+  o.n_clip_groups = n;
+  for (int k = 0; k < n; k++) o.clip_group_size[k] = sizes[k];
+  cbrl_exact *e;
+  double x0[3] = {0.0, 0.0, 0.0}, f, g[3];
+  assert_ok(cbrl_exact_create(&e, p));
+  assert_ok(cbrl_exact_context(e, 0, x0, &f, g));
+  cbrl_exact_free(e);
+  cbrl_leader *L;
+  cbrl_leader_metrics m;
+  assert_ok(cbrl_leader_create(&L, p, &o, x0));
+  assert_ok(cbrl_leader_step(L, 0, &m));
+  const double *x = cbrl_leader_x(L);
+  int whole[1] = {3}, j0 = 0, clipped = 0;
+  if (!n) n = 1, sizes = whole;
+  for (int k = 0; k < n; j0 += sizes[k], k++) {
+    double norm = 0.0;
+    for (int j = j0; j < j0 + sizes[k]; j++) norm += g[j] * g[j];
+    norm = sqrt(norm);
+    double scale = norm > 1.0 ? 1.0 / norm : 1.0;
+    clipped |= norm > 1.0;
+    for (int j = j0; j < j0 + sizes[k]; j++) assert_close(x[j], scale * g[j], 1e-12, 1e-14);
+  }
+  assert_int_equal(m.clipped, clipped);
+  cbrl_leader_free(L);
+}
+
+/* Clip groups clip each group of coordinates alone, as the paper's tax code clipped the income
+   tax and the VAT; sizes that do not cover x are refused. */
+static void clip_groups_clip_each_group_alone(void **state) {
+  cbrl_problem *p = linear_problem();
+  const int one_two[2] = {1, 2}, two_one[2] = {2, 1}, ones[3] = {1, 1, 1}, short_[2] = {1, 1};
+  step_with_groups(p, 0, NULL);
+  step_with_groups(p, 2, one_two); /* (1, 0.15, 0.2): only the first group binds */
+  step_with_groups(p, 2, two_one);
+  step_with_groups(p, 3, ones);
+  cbrl_leader_opts o;
+  leader_opts(&o, 1.0, CBRL_CLIP_PER_CONTEXT);
+  o.n_clip_groups = 2;
+  for (int k = 0; k < 2; k++) o.clip_group_size[k] = short_[k];
+  cbrl_leader *L = NULL;
+  assert_int_equal(cbrl_leader_create(&L, p, &o, NULL), CBRL_EINVAL);
+  assert_null(L);
+  cbrl_problem_free(p);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(problem_matches_its_closed_form),
@@ -127,6 +196,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(unclipped_leader_reaches_the_optimum),
       cmocka_unit_test(average_and_growing_clips_reach_the_optimum),
       cmocka_unit_test(the_clip_reports_when_it_binds),
+      cmocka_unit_test(clip_groups_clip_each_group_alone),
   };
   return CBRL_RUN_TESTS(argc, argv, tests);
 }

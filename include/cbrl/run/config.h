@@ -46,6 +46,8 @@ typedef struct cbrl_config {
   double max_grad_norm;
   cbrl_clip_mode clip;       /* what is clipped: average (default), per-context (the paper's), growing */
   double clip_growth;        /* growing: the clip is max_grad_norm (1 + t / clip_growth) */
+  int n_clip_groups;         /* 0: clip x whole; else each group of clip_groups coordinates alone */
+  long clip_groups[CBRL_CLIP_GROUPS_MAX];
   long hpgd_steps, hpgd_streams, hpgd_max_steps;
   long amd_updates;
   long metrics_every;
