@@ -10,7 +10,7 @@ import re
 import numpy as np
 from cffi import FFI
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 

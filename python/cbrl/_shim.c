@@ -19,7 +19,7 @@
 #include "_shim.h"
 
 #define SHIM_API __attribute__((visibility("default")))
-#define CBRL_PY_ABI 3
+#define CBRL_PY_ABI 4
 
 static void put_err(char *err, size_t size, const char *fmt, const char *a, long i, const char *b) {
   if (err && size) snprintf(err, size, fmt, a, i, b);
@@ -993,6 +993,15 @@ SHIM_API int cbrl_py_leader_opts_set(cbrl_leader_opts *o, const char *key, doubl
     case 'l': { int64_t v = (int64_t)value; memcpy(base, &v, sizeof v); break; }
     default: { uint64_t v = (uint64_t)value; memcpy(base, &v, sizeof v); break; }
   }
+  return 0;
+}
+
+SHIM_API int cbrl_py_leader_opts_set_clip_groups(cbrl_leader_opts *o, const int *sizes, int n) {
+  if (n < 0 || n > CBRL_CLIP_GROUPS_MAX) return CBRL_EINVAL;
+  for (int k = 0; k < n; k++)
+    if (sizes[k] < 1) return CBRL_EINVAL;
+  o->n_clip_groups = n;
+  for (int k = 0; k < n; k++) o->clip_group_size[k] = sizes[k];
   return 0;
 }
 

@@ -317,6 +317,9 @@ const char *cbrl_py_leader_opts_name_keys(void);
 int cbrl_py_leader_opts_set(cbrl_leader_opts *o, const char *key, double value, char *err, size_t err_size);
 /* Sets the 64-bit seed or stream exactly (a double holds only 53 bits). */
 int cbrl_py_leader_opts_set_u64(cbrl_leader_opts *o, const char *key, uint64_t value);
+/* Sets the clip groups' n sizes (docs/MODEL.md 4); n = 0 clips x whole. CBRL_EINVAL for more
+   than 8 groups or a size below 1. */
+int cbrl_py_leader_opts_set_clip_groups(cbrl_leader_opts *o, const int *sizes, int n);
 /* Sets algorithm, optimizer, clip, hpgd_kind or rtq_schedule by value name. */
 int cbrl_py_leader_opts_set_name(cbrl_leader_opts *o, const char *key, const char *value, char *err,
                                  size_t err_size);

@@ -25,7 +25,9 @@ class Leader:
     """A leader (cbrl_leader) on a problem. ``algorithm`` is hpgd-batch (the paper's), hpgd,
     zero-order, amd, exact or hpgd-rtq; the other options are cbrl_leader_opts' fields by name
     (leader_options(): learning_rate, max_grad_norm, optimizer='adam', clip='per-context',
-    hpgd_steps, seed, ...), defaults the paper's. ``follower`` (a cbrl.Follower, Python ones
+    hpgd_steps, seed, ...), defaults the paper's; ``clip_groups`` (a list of sizes covering x)
+    clips each group of consecutive coordinates on its own, [1, 3] on tax design as the paper's
+    code clipped the income tax and the VAT. ``follower`` (a cbrl.Follower, Python ones
     included) answers hpgd and hpgd-batch; ``simulator`` is a simulator name; ``x0`` the start
     (default: the environment's own where it has one, as `cbrl run` starts, tax design at
     every rate 0.3; else N(0, init_std^2) from the seed)."""
@@ -41,7 +43,13 @@ class Leader:
         call(lib.cbrl_py_leader_opts_set_name(self._opts, b"algorithm", str(algorithm).encode(), err,
                                               _ffi.ERR_SIZE), err)
         for key, value in options.items():
-            if key in _NAMED:
+            if key == "clip_groups":
+                sizes = [int(v) for v in value]
+                if len(sizes) > 8 or min(sizes, default=1) < 1 or sum(sizes) != problem.dim:
+                    raise ValueError("clip_groups: %r: expected at most 8 sizes of at least 1 adding up to the "
+                                     "problem's dimension %d" % (list(value), problem.dim))
+                call(lib.cbrl_py_leader_opts_set_clip_groups(self._opts, ffi.new("int[]", sizes), len(sizes)))
+            elif key in _NAMED:
                 call(lib.cbrl_py_leader_opts_set_name(self._opts, key.encode(), str(value).encode(), err,
                                                       _ffi.ERR_SIZE), err)
             elif key in ("seed", "stream") and isinstance(value, (int, np.integer)) and not isinstance(value, bool):

@@ -286,3 +286,22 @@ contexts:
     with pytest.raises(ValueError, match=r"transforms\[0\].kind: unknown transform 'tanh'"):
         cbrl.Problem.affine(r0=r0, rbar0=rbar0, p_logits=p_logits, mu_logits=[0, -np.inf, -np.inf], r_coef=r_coef,
                             gamma=0.9, lam=0.5, transforms=[{"kind": "tanh", "x": 0}])
+
+
+# ---- clip groups (docs/MODEL.md 4) -----------------------------------------------------------------
+
+def test_clip_groups_clip_each_group_alone():
+    p = cbrl.Problem.env("random", states=12, actions=3, dim=4, contexts=1, branch=3, seed=2, lam=0.2)
+    x0 = np.full(4, 0.5)
+    g = np.asarray(cbrl.hypergrad(p, x=x0).grad)
+    for groups in ([1, 3], [2, 2], [4]):
+        L = cbrl.Leader(p, algorithm="exact", x0=x0, learning_rate=1.0, max_grad_norm=0.01, clip="per-context",
+                        clip_groups=groups)
+        L.step()
+        want, j = np.empty(4), 0
+        for n in groups:  # each group to norm 0.01 on its own
+            want[j:j + n] = g[j:j + n] * min(1.0, 0.01 / np.linalg.norm(g[j:j + n]))
+            j += n
+        assert np.allclose(L.x - x0, want, rtol=1e-9, atol=1e-13)
+    with pytest.raises(ValueError, match=r"clip_groups: \[1, 2\]: .* dimension 4"):
+        cbrl.Leader(p, algorithm="exact", clip_groups=[1, 2])
