@@ -173,7 +173,11 @@ def figures(rows, labels, lams, out):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     os.makedirs(out, exist_ok=True)
-    colors = dict(zip(labels, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3))
+    # Ten lines fit the default cycle; more take tab20's, so that no two lines share a colour.
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    if len(labels) > len(cycle):
+        cycle = [plt.cm.tab20(i) for i in range(20)]
+    colors = dict(zip(labels, cycle * 3))
     for lam in lams:
         fig, axes = plt.subplots(1, 2, figsize=(13, 5))
         top, start = -1e9, None
