@@ -180,6 +180,25 @@ static int items_of(cbrl_yaml *y, yaml_node_t *n, yaml_node_t **items, int max, 
   return len;
 }
 
+/* A field that is either a word (its count 0: dqn_heads' joint, clip_groups' whole) or a list of
+   at most max sizes in [1, 100000], each a `what` size. */
+static int word_or_sizes(cbrl_yaml *y, yaml_node_t *n, const char *name, const char *word, const char *what,
+                         long *sizes, int max, int *count) {
+  const char *s = cbrl_yaml_scalar(n);
+  if (s && !strcmp(s, word)) {
+    *count = 0;
+    return 0;
+  }
+  if (n->type != YAML_SEQUENCE_NODE) return cbrl_yaml_fail(y, n, name, "expected %s or a list of %s sizes", word, what);
+  yaml_node_t *items[CBRL_DQN_HEADS_MAX > CBRL_CLIP_GROUPS_MAX ? CBRL_DQN_HEADS_MAX : CBRL_CLIP_GROUPS_MAX];
+  int k = items_of(y, n, items, max, name), err;
+  if (k < 0) return CBRL_EINVAL;
+  for (int i = 0; i < k; i++)
+    if ((err = cbrl_yaml_long(y, items[i], name, 1, 100000, &sizes[i]))) return err;
+  *count = k;
+  return 0;
+}
+
 static int check_range(cbrl_yaml *y, yaml_node_t *n, const field *f, double v) {
   if ((f->lo_open ? v <= f->lo : v < f->lo) || v > f->hi)
     return cbrl_yaml_fail(y, n, f->name, "%g is out of range %s%g, %g]", v, f->lo_open ? "(" : "[", f->lo, f->hi);
@@ -329,38 +348,14 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
       else return cbrl_yaml_fail(y, n, f->name, "expected exact, soft-q, soft-dqn, online or {command: ...}");
       return 0;
     }
-    case F_DQN_HEADS: {
+    case F_DQN_HEADS:
       /* joint, or the sizes of the factorised action dimensions (their product is checked
          against the problem's actions when the follower is made). */
-      const char *s = cbrl_yaml_scalar(n);
-      if (s && !strcmp(s, "joint")) {
-        c->n_dqn_heads = 0;
-        return 0;
-      }
-      if (n->type != YAML_SEQUENCE_NODE) return cbrl_yaml_fail(y, n, f->name, "expected joint or a list of head sizes");
-      int k = items_of(y, n, items, CBRL_DQN_HEADS_MAX, f->name);
-      if (k < 0) return CBRL_EINVAL;
-      for (int i = 0; i < k; i++)
-        if ((err = cbrl_yaml_long(y, items[i], f->name, 1, 100000, &c->dqn_heads[i]))) return err;
-      c->n_dqn_heads = k;
-      return 0;
-    }
-    case F_CLIP_GROUPS: {
+      return word_or_sizes(y, n, f->name, "joint", "head", c->dqn_heads, CBRL_DQN_HEADS_MAX, &c->n_dqn_heads);
+    case F_CLIP_GROUPS:
       /* whole, or the sizes of consecutive groups of x's coordinates (their sum is checked
-         against the problem's dimension when the run starts). */
-      const char *s = cbrl_yaml_scalar(n);
-      if (s && !strcmp(s, "whole")) {
-        c->n_clip_groups = 0;
-        return 0;
-      }
-      if (n->type != YAML_SEQUENCE_NODE) return cbrl_yaml_fail(y, n, f->name, "expected whole or a list of group sizes");
-      int k = items_of(y, n, items, CBRL_CLIP_GROUPS_MAX, f->name);
-      if (k < 0) return CBRL_EINVAL;
-      for (int i = 0; i < k; i++)
-        if ((err = cbrl_yaml_long(y, items[i], f->name, 1, 100000, &c->clip_groups[i]))) return err;
-      c->n_clip_groups = k;
-      return 0;
-    }
+         against the problem's dimension by cbrl_config_check_problem). */
+      return word_or_sizes(y, n, f->name, "whole", "group", c->clip_groups, CBRL_CLIP_GROUPS_MAX, &c->n_clip_groups);
     case F_CLIP: {
       const char *s = cbrl_yaml_scalar(n);
       if (!s || cbrl_clip_mode_parse(s, &c->clip))
