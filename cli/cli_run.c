@@ -67,7 +67,22 @@ static const char run_usage[] =
 
 /* Prints a validation error where its field came from: the last --set of that field, else the
    file; a --set of another field the message names is added, since it may be the culprit. */
-static void print_invalid(const char *config_path, const char *const *sets, int n_sets, const char *err) {
+/* "FILE:LINE" when the field an error names was set on LINE of the file, else "FILE". */
+static const char *where(const cbrl_config *c, const char *config_path, const char *err, char *buf, size_t size) {
+  int line = cbrl_config_line(c, err);
+  if (!line) return config_path;
+  snprintf(buf, size, "%s:%d", config_path, line);
+  return buf;
+}
+
+/* A config error, told as where it came from: the --set that gave the field, or the file and the
+   line that set it (docs/CONFIG.md, "Errors"). */
+static void print_invalid(const cbrl_config *c, const char *config_path, const char *const *sets, int n_sets,
+                          const char *message) {
+  char err[1024], place[1100];
+  snprintf(err, sizeof err, "%s", message); /* one line, whatever a quoted path holds */
+  for (char *p = err; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
   size_t n = strcspn(err, ":");
   for (int i = n_sets - 1; i >= 0; i--)
     if (!strncmp(sets[i], err, n) && sets[i][n] == '=') {
@@ -82,11 +97,11 @@ static void print_invalid(const char *config_path, const char *const *sets, int 
     key[k] = 0;
     for (const char *at = strstr(err + n, key); at; at = strstr(at + 1, key))
       if (at[-1] == ' ' && (at[k] == ' ' || at[k] == ')' || at[k] == ',' || !at[k])) {
-        fprintf(stderr, "cbrl run: %s: %s (%s from --set)\n", config_path, err, key);
+        fprintf(stderr, "cbrl run: %s: %s (%s from --set)\n", where(c, config_path, err, place, sizeof place), err, key);
         return;
       }
   }
-  fprintf(stderr, "cbrl run: %s: %s\n", config_path, err);
+  fprintf(stderr, "cbrl run: %s: %s\n", where(c, config_path, err, place, sizeof place), err);
 }
 
 /* Under --quiet only what a follower process writes to its stderr reaches the terminal: it is the
@@ -171,11 +186,14 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
       return CLI_EXIT_USAGE;
     }
   if (cbrl_config_validate(&c, err, sizeof err)) {
-    print_invalid(config_path, sets, n_sets, err);
+    print_invalid(&c, config_path, sets, n_sets, err);
     return CLI_EXIT_USAGE;
   }
   /* A problem that cannot be built is a config error: find it before writing anything. */
-  if (cbrl_config_check_problem(&c, (int)threads, err, sizeof err)) return cli_usage_error(cmd, "%s: %s", config_path, err);
+  if (cbrl_config_check_problem(&c, (int)threads, err, sizeof err)) {
+    print_invalid(&c, config_path, sets, n_sets, err);
+    return CLI_EXIT_USAGE;
+  }
   char canonical[65536]; /* an init_x list of CBRL_INIT_X_MAX values fits */
   if (cbrl_config_canonical(&c, canonical, sizeof canonical) < 0) return cli_usage_error(cmd, "config too large");
   /* SIGINT and SIGTERM: start nothing new, store runs in flight as interrupted, stop. */

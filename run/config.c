@@ -142,6 +142,15 @@ static const field *find_field(const char *name) {
   return NULL;
 }
 
+_Static_assert(N_FIELDS <= CBRL_CONFIG_FIELDS_MAX, "cbrl_config.field_line is too short");
+
+int cbrl_config_line(const cbrl_config *c, const char *field) {
+  size_t n = strcspn(field, ":[. ");
+  for (int i = 0; i < N_FIELDS; i++)
+    if (strlen(fields[i].name) == n && !strncmp(fields[i].name, field, n)) return c->field_line[i];
+  return 0;
+}
+
 /* "unknown field", with the closest field name when one is near. */
 static void unknown_field(const char *name, char *out, size_t size) {
   const char *names[N_FIELDS];
@@ -438,6 +447,7 @@ int cbrl_config_load(cbrl_config *c, const char *path, char *err, size_t err_siz
       }
     }
     if ((rc = apply(c, &y, f, yaml_document_get_node(&y.doc, pr->value)))) goto done;
+    c->field_line[f - fields] = cbrl_yaml_line(kn);
     if (f->kind == F_STRING && (rc = beside((char *)c + f->offset, sizeof c->problem, path, &y, kn))) goto done;
     if (f->kind == F_INIT_X && c->init_x_dir[0] &&
         (rc = beside(c->init_x_dir, sizeof c->init_x_dir, path, &y, kn)))
@@ -477,6 +487,7 @@ int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t er
   else if (rc == CBRL_EPARSE && strstr(err, "empty file"))
     snprintf(err, err_size, "--set %s: empty value", key);
   if (!rc) rc = apply(c, &y, f, cbrl_yaml_root(&y));
+  if (!rc) c->field_line[f - fields] = 0; /* the value is no longer the file's */
   cbrl_yaml_close(&y);
   /* Messages from the file path name a line; a one-line --set has none worth naming. */
   char *line = rc ? strstr(err, ":1: ") : NULL;

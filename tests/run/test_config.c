@@ -26,11 +26,11 @@ static const bad_config bad[] = {
     {"seeds: [1, 1]\n", NULL, "seeds: seed 1 is listed twice"},
     {"simulator: quantum\n", NULL, "simulator: unknown simulator 'quantum'"},
     {"optimizer: rmsprop\n", NULL, "optimizer: expected sgd or adam"},
-    {"iterations: 100\nfinal_window: 200\n", NULL, "final_window: 200 exceeds iterations (100)"},
+    {"iterations: 100\nfinal_window: 200\n", NULL, ":2: final_window: 200 exceeds iterations (100)"},
     {"env: random\nbeta: 3\n", NULL, "beta: applies to env four-rooms only"},
     {"env: file\n", NULL, "problem: env file needs a problem file"},
     {"env: file\nproblem: /nonexistent.yaml\n", NULL, "/nonexistent.yaml: cannot open"},
-    {"env: random\nalgorithm: amd\n", NULL, "amd cannot handle this problem"},
+    {"env: random\nalgorithm: amd\n", NULL, ":2: algorithm: amd cannot handle this problem"},
     {"iterations: 10\niterations: 20\n", NULL, "iterations: field given twice"},
     {"- a\n- b\n", NULL, "top level: expected a mapping"},
     {"", NULL, "empty file"},
@@ -40,12 +40,14 @@ static const bad_config bad[] = {
     {"dqn_heads: [10, 0]\n", NULL, ":1: dqn_heads:"},
     {"clip_groups: 3\n", NULL, ":1: clip_groups: expected whole or a list of group sizes"},
     {"clip_groups: [1, 0]\n", NULL, ":1: clip_groups: 0 is out of range"},
-    {"env: tax-design\ntax_bins: 20\nclip_groups: [1, 2]\n", NULL, "clip_groups: the sizes add up to 3, but the problem's x has 4"},
+    {"env: tax-design\ntax_bins: 20\nclip_groups: [1, 2]\n", NULL, ":3: clip_groups: the sizes add up to 3, but the problem's x has 4"},
     {"init_x: runs/q:first\n", NULL, ":1: init_x: expected a list of numbers or DIR:RUN, got 'runs/q:first'"},
     {"init_x: [0.1, x]\n", NULL, ":1: init_x: expected a number, got 'x'"},
-    {"init_x: [0.1, 0.2]\n", NULL, "init_x: 2 values, but the problem's x has 105"},
+    {"init_x: [0.1, 0.2]\n", NULL, ":1: init_x: 2 values, but the problem's x has 105"},
     {"rtq_levels: 31\n", NULL, ":1: rtq_levels: 31 is out of range"},
     {"follower_iterations: 0\n", NULL, ":1: follower_iterations: 0 is out of range"},
+    /* A rule checked after loading names the line of the field it is about, unless --set gave it. */
+    {"iterations: 10\n", "final_window=20", "--set final_window: 20 exceeds iterations (10)"},
     {NULL, "iterations=-5", "--set iterations: -5 is out of range"},
     {NULL, "colour=red", "--set colour: unknown field"},
     {NULL, "learning_rate", "--set learning_rate: expected key=value"},
@@ -228,6 +230,25 @@ static void problem_paths_resolve_beside_the_config(void **state) {
   assert_string_equal(c.problem, "examples/chain.yaml");
 }
 
+/* cbrl_config_line: the line that set a field, found from a message that starts with its name;
+   0 for a default and for a value --set replaced. */
+static void fields_remember_their_line(void **state) {
+  (void)state;
+  write_config("lines.yaml", "# a comment\nenv: tax-design\n\ntax_bins: 20\nclip_groups: [1, 3]\n");
+  cbrl_config c;
+  char err[512], path[256];
+  cbrl_config_default(&c);
+  snprintf(path, sizeof path, "%s/lines.yaml", dir);
+  assert_int_equal(cbrl_config_load(&c, path, err, sizeof err), 0);
+  assert_int_equal(cbrl_config_line(&c, "env"), 2);
+  assert_int_equal(cbrl_config_line(&c, "clip_groups: the sizes add up to 3"), 5);
+  assert_int_equal(cbrl_config_line(&c, "tax_bins[0]"), 4);
+  assert_int_equal(cbrl_config_line(&c, "iterations: 5"), 0);
+  assert_int_equal(cbrl_config_line(&c, "the grid is too large"), 0);
+  assert_int_equal(cbrl_config_set(&c, "tax_bins=40", err, sizeof err), 0);
+  assert_int_equal(cbrl_config_line(&c, "tax_bins"), 0);
+}
+
 /* Issue 13 class 11: equal values written two ways are one grid point, refused on every axis. */
 static void duplicate_grid_values_are_refused(void **state) {
   (void)state;
@@ -262,6 +283,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(simulators_are_names_the_environment_offers),
       cmocka_unit_test(problem_paths_resolve_beside_the_config),
       cmocka_unit_test(duplicate_grid_values_are_refused),
+      cmocka_unit_test(fields_remember_their_line),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, make_dir, remove_dir);

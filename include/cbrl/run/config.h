@@ -20,6 +20,7 @@
 #define CBRL_DQN_HEADS_MAX 4
 #define CBRL_SEEDS_MAX 1000
 #define CBRL_INIT_X_MAX 1024 /* values of an init_x list; a longer x comes from a store */
+#define CBRL_CONFIG_FIELDS_MAX 64 /* fields a config file may set */
 
 typedef struct cbrl_config {
   char env[32];       /* a name in the environment registry (cbrl_env_find) */
@@ -81,6 +82,9 @@ typedef struct cbrl_config {
   double init_x[CBRL_INIT_X_MAX];
   char init_x_dir[512];
   int init_x_run;
+  /* The line of the config file that set each field (cbrl_config_line); 0 for a default or a
+     --set override. */
+  int field_line[CBRL_CONFIG_FIELDS_MAX];
 } cbrl_config;
 
 /* One run of the grid. */
@@ -103,6 +107,10 @@ CBRL_API int cbrl_config_load(cbrl_config *c, const char *path, char *err, size_
 
 /* Applies one "key=value" override (value in YAML: a number, a name, or a [list]). */
 CBRL_API int cbrl_config_set(cbrl_config *c, const char *assignment, char *err, size_t err_size);
+
+/* The line of the config file that set `field` (a name, or a message that starts with one, such
+   as "init_x[2]: ..."), or 0 if it holds its default or came from --set. */
+CBRL_API int cbrl_config_line(const cbrl_config *c, const char *field);
 
 /* Checks cross-field rules after loading and overrides. */
 CBRL_API int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size);
