@@ -38,6 +38,8 @@ static const char hypergrad_usage[] =
     "  --beta B         Four-Rooms upper-level regularisation (default 1)\n"
     "  --states S, --actions A, --dim D, --contexts K, --branch B, --seed N\n"
     "                   random-problem generator (docs/ENVIRONMENTS.md)\n"
+    "  --problem-seed N random, rlhf, rlhf-dpo: the seed that draws the problem (config\n"
+    "                   problem_seed; default: --seed for random, 0 for rlhf)\n"
     "  --tol T          follower solver tolerance (default 1e-11, relative to max|Q|)\n"
     "  --estimator E    exact (default), hpgd (unbiased), hpgd-batch, hpgd-critic (docs/MODEL.md),\n"
     "                   zero-order or amd; stochastic ones average --samples\n"
@@ -102,7 +104,7 @@ enum {
   OPT_DIM, OPT_CONTEXTS, OPT_BRANCH, OPT_SEED, OPT_JSON, OPT_TOL, OPT_ESTIMATOR, OPT_SAMPLES,
   OPT_STEPS, OPT_ZO_U, OPT_AMD_UPDATES, OPT_LEVELS, OPT_FOLLOWER, OPT_FOLLOWER_ITERATIONS, OPT_BINS,
   OPT_SIMULATOR, OPT_X_FROM, OPT_MAX_MEMORY, OPT_FOLLOWER_COMMAND, OPT_FOLLOWER_MODE, OPT_FOLLOWER_STEPS,
-  OPT_FOLLOWER_MAX_STEPS, OPT_FOLLOWER_TIMEOUT, OPT_CRITIC, OPT_FOLDS, OPT_BASELINE, OPT_VARIANT, OPT_SCORE, OPT_HELP
+  OPT_FOLLOWER_MAX_STEPS, OPT_FOLLOWER_TIMEOUT, OPT_CRITIC, OPT_FOLDS, OPT_BASELINE, OPT_VARIANT, OPT_SCORE, OPT_PROBLEM_SEED, OPT_HELP
 };
 
 static const cli_opt hypergrad_options[] = {
@@ -126,12 +128,13 @@ static const cli_opt hypergrad_options[] = {
     {"critic", 1, OPT_CRITIC, 0},
     {"folds", 1, OPT_FOLDS, 0},         {"baseline", 1, OPT_BASELINE, 0},
     {"estimator-variant", 1, OPT_VARIANT, 0}, {"score", 1, OPT_SCORE, 0},
+    {"problem-seed", 1, OPT_PROBLEM_SEED, 0},
     {"help", 0, OPT_HELP, 'h'},         {0, 0, 0, 0}};
 
 typedef struct args {
   const char *problem, *env, *x_text, *x_from;
-  long x_seed, states, actions, dim, contexts, branch, seed;
-  int have_x_seed, have_lambda, have_beta, have_random[6], json;
+  long x_seed, states, actions, dim, contexts, branch, seed, problem_seed;
+  int have_problem_seed, have_x_seed, have_lambda, have_beta, have_random[6], json;
   double lambda, beta, tol;
   int stochastic;         /* estimator other than exact */
   cbrl_algorithm estimator;
@@ -222,6 +225,10 @@ static int parse_args(int argc, char **argv, args *a) {
       case OPT_SEED:
         if (cli_parse_int(cmd, "--seed", optarg, 0, 2147483647L, &a->seed)) return 2;
         a->have_random[5] = 1;
+        break;
+      case OPT_PROBLEM_SEED:
+        if (cli_parse_int(cmd, "--problem-seed", optarg, 0, 2147483647L, &a->problem_seed)) return 2;
+        a->have_problem_seed = 1;
         break;
       case OPT_JSON: a->json = 1; break;
       case OPT_ESTIMATOR: estimator = optarg; break;
@@ -338,6 +345,9 @@ static int parse_args(int argc, char **argv, args *a) {
   }
   if (a->have_bins && !is_tax) return cli_usage_error(cmd, "--bins applies to --env tax-design only");
   if (a->have_x_seed && !is_fr) return cli_usage_error(cmd, "--x-seed applies to --env four-rooms only");
+  const cbrl_env *env = a->env && !a->problem ? cbrl_env_find(a->env) : NULL;
+  if (a->have_problem_seed && !(env && cbrl_env_takes(env, "problem_seed")))
+    return cli_usage_error(cmd, "--problem-seed applies to --env random, rlhf and rlhf-dpo only");
   if ((a->x_text != NULL) + (a->x_from != NULL) + a->have_x_seed > 1)
     return cli_usage_error(cmd, "give one of --x, --x-from and --x-seed");
   if (a->have_beta && !is_fr) return cli_usage_error(cmd, "--beta applies to --env four-rooms only");
@@ -424,7 +434,11 @@ static int build_problem(const args *a, cbrl_problem **p) {
   if (a->have_bins) prm.tax_bins = a->bins;
   prm.tax_paper_code = a->variant == CBRL_VARIANT_PAPER_CODE; /* the paper code's VAT reward gradient */
   prm.states = a->states, prm.actions = a->actions, prm.dim = a->dim;
-  prm.contexts = a->contexts, prm.branch = a->branch, prm.problem_seed = a->seed;
+  prm.contexts = a->contexts, prm.branch = a->branch;
+  /* --env random keeps --seed as its problem's seed; the estimator's seed never makes another
+     RLHF problem. */
+  if (a->have_problem_seed) prm.problem_seed = a->problem_seed;
+  else if (cbrl_env_takes(env, "states")) prm.problem_seed = a->seed;
   if (!a->problem && cbrl_env_takes(env, "states") && a->states * a->actions > 200000000L)
     return cli_usage_error("hypergrad", "--states x --actions must not exceed 2e8");
   char msg[512];
@@ -687,8 +701,10 @@ static void print_inputs(const args *a, const cbrl_problem *p, const double *x) 
   if (cbrl_env_takes(env, "beta")) printf(", \"beta\": "), cli_json_number(stdout, a->beta);
   if (cbrl_env_takes(env, "tax_bins")) printf(", \"bins\": %ld", a->have_bins ? a->bins : prm.tax_bins);
   if (cbrl_env_takes(env, "states"))
-    printf(", \"states\": %ld, \"actions\": %ld, \"dim\": %ld, \"contexts\": %ld, \"branch\": %ld, \"problem_seed\": %ld",
-           a->states, a->actions, a->dim, a->contexts, a->branch, a->seed);
+    printf(", \"states\": %ld, \"actions\": %ld, \"dim\": %ld, \"contexts\": %ld, \"branch\": %ld", a->states,
+           a->actions, a->dim, a->contexts, a->branch);
+  if (cbrl_env_takes(env, "problem_seed"))
+    printf(", \"problem_seed\": %ld", a->have_problem_seed || !cbrl_env_takes(env, "states") ? a->problem_seed : a->seed);
   if (a->x_from) printf(", \"x_from\": "), json_string(a->x_from);
   else if (!a->x_text && a->env && !strcmp(a->env, "four-rooms")) printf(", \"x_seed\": %ld", a->x_seed);
   printf(", \"x\": ");

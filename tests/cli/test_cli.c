@@ -144,6 +144,19 @@ static void json_echoes_its_inputs(void **state) {
                                       "\"follower\": \"exact\""};
   for (int i = 0; i < 7; i++)
     if (!in || !strstr(in, want2[i])) fail_msg("inputs lack %s: %.300s", want2[i], in ? in : out);
+  /* RLHF: --problem-seed draws the problem, the estimator's --seed does not (it once did). */
+  double F[3];
+  const char *const rlhf[3] = {"hypergrad --env rlhf --json", "hypergrad --env rlhf --problem-seed 3 --json",
+                               "hypergrad --env rlhf --estimator hpgd-batch --samples 1 --seed 3 --json"};
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(run(rlhf[i]), 0);
+    const char *f = strstr(out, "{\"F\": ");
+    assert_non_null(f);
+    F[i] = strtod(f + 6, NULL);
+    assert_non_null(strstr(out, i == 1 ? "\"problem_seed\": 3" : "\"problem_seed\": 0"));
+  }
+  assert_true(F[1] != F[0]);
+  assert_true(F[2] == F[0]);
   /* And the text summary names beta too. */
   assert_int_equal(run("hypergrad --env four-rooms --beta 3"), 0);
   assert_non_null(strstr(out, "lambda = 0.003, gamma = 0.99; leader gamma = 0.99; beta = 3\n"));
@@ -179,6 +192,7 @@ static const bad_cli bad[] = {
     {"hypergrad --env four-rooms --estimator hpgd --samples 0", "--samples: 0 is out of range"},
     {"hypergrad --env four-rooms --estimator zero-order --zo-u -1", "--zo-u: must be positive"},
     {"hypergrad --env four-rooms --seed 3", "--seed applies to --env random only"},
+    {"hypergrad --env four-rooms --problem-seed 3", "--problem-seed applies to --env random, rlhf and rlhf-dpo only"},
     {"hypergrad --env four-rooms --levels 4", "--levels applies to --estimator rtq only"},
     {"hypergrad --env four-rooms --bins 50", "--bins applies to --env tax-design only"},
     {"hypergrad --env tax-design --x 1,2,3", "--x: expected 4 values (the problem's dim), got 3"},
