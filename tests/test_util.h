@@ -88,6 +88,17 @@ static inline cbrl_policy test_exact_policy(const cbrl_exact *e, int k) {
   return (cbrl_policy){m->n_states, m->n_actions, w->pi, w->log_pi};
 }
 
+/* An exact evaluator of p whose follower is solved to 1e-13, tight enough for finite differences. */
+static inline cbrl_exact *test_exact_tight(cbrl_problem *p) {
+  cbrl_exact *e;
+  assert_ok(cbrl_exact_create(&e, p));
+  cbrl_soft_opts so;
+  cbrl_soft_opts_default(&so);
+  so.tol = 1e-13;
+  cbrl_exact_set_opts(e, &so);
+  return e;
+}
+
 /* Central fourth-order finite difference of F along coordinate j of x. */
 static inline double test_fd(cbrl_exact *e, const double *x, int dim, int j, double h) {
   double *y = malloc(sizeof(double) * (size_t)dim), v[4];
@@ -100,6 +111,18 @@ static inline double test_fd(cbrl_exact *e, const double *x, int dim, int j, dou
   }
   free(y);
   return (8.0 * (v[0] - v[1]) - (v[2] - v[3])) / (12.0 * h);
+}
+
+/* max_j |g_j - FD_j| over x's dim coordinates, relative to max(max_j |g_j|, 1e-6), with the
+   finite differences of step h: the gradient tests' measure. *gmax gets max_j |g_j|, which the
+   tests bound below, since a zero gradient checks nothing. */
+static inline double test_fd_relative_error(cbrl_exact *e, const double *x, const double *g, int dim, double h,
+                                            double *gmax) {
+  double err = 0.0;
+  *gmax = 0.0;
+  for (int j = 0; j < dim; j++) *gmax = fmax(*gmax, fabs(g[j]));
+  for (int j = 0; j < dim; j++) err = fmax(err, fabs(g[j] - test_fd(e, x, dim, j, h)));
+  return err / fmax(*gmax, 1e-6);
 }
 
 

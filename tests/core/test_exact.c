@@ -55,12 +55,7 @@ static void gradient_matches_finite_differences_on_random_problems(void **state)
   double worst = 0.0;
   for (int i = 0; i < n; i++) {
     cbrl_problem *p = make(&cases[i], 100 + i);
-    cbrl_exact *e;
-    assert_ok(cbrl_exact_create(&e, p));
-    cbrl_soft_opts o;
-    cbrl_soft_opts_default(&o);
-    o.tol = 1e-13;
-    cbrl_exact_set_opts(e, &o);
+    cbrl_exact *e = test_exact_tight(p);
     double x[8], g[8], F;
     cbrl_rng rng;
     cbrl_rng_seed(&rng, 7, (uint64_t)i);
@@ -69,10 +64,7 @@ static void gradient_matches_finite_differences_on_random_problems(void **state)
     if (status) fail_msg("case %d: %s", i, cbrl_strerror(status));
     /* The step must resolve the policy's 1/lambda curvature. */
     double h = 0.02 * fmin(p->lambda, 0.05);
-    double gmax = 0.0, err = 0.0;
-    for (int j = 0; j < p->dim; j++) gmax = fmax(gmax, fabs(g[j]));
-    for (int j = 0; j < p->dim; j++) err = fmax(err, fabs(g[j] - test_fd(e, x, p->dim, j, h)));
-    double rel = err / fmax(gmax, 1e-6);
+    double gmax, rel = test_fd_relative_error(e, x, g, p->dim, h, &gmax);
     worst = fmax(worst, rel);
     if (rel > 1e-6) fail_msg("case %d (lambda %g): relative error %.3g", i, p->lambda, rel);
     cbrl_exact_free(e);
@@ -270,12 +262,7 @@ static void a_signal_cancels_a_long_solve_promptly(void **state) {
   o.gamma = 0.999, o.leader_gamma = 0.999, o.lambda = 0.01, o.seed = 5;
   cbrl_problem *p;
   assert_ok(cbrl_random_problem_create(&p, &o));
-  cbrl_exact *e;
-  assert_ok(cbrl_exact_create(&e, p));
-  cbrl_soft_opts so;
-  cbrl_soft_opts_default(&so);
-  so.tol = 1e-13;
-  cbrl_exact_set_opts(e, &so);
+  cbrl_exact *e = test_exact_tight(p);
   cbrl_exact_set_cancel(e, &cancel_flag);
   cancel_flag = 0;
   struct sigaction sa;

@@ -110,22 +110,14 @@ static void every_objective_matches_finite_differences(void **state) {
     for (int i = 0; i < N_CASES; i++) {
       cbrl_problem *p = make(&cases[i], 200 + i);
       assert_ok(cbrl_problem_set_objective(p, make_objective(p, which, 50 + i)));
-      cbrl_exact *e;
-      assert_ok(cbrl_exact_create(&e, p));
-      cbrl_soft_opts so;
-      cbrl_soft_opts_default(&so);
-      so.tol = 1e-13;
-      cbrl_exact_set_opts(e, &so);
+      cbrl_exact *e = test_exact_tight(p);
       double x[8], g[8], F;
       cbrl_rng rng;
       cbrl_rng_seed(&rng, 11, (uint64_t)i);
       for (int j = 0; j < p->dim; j++) x[j] = 0.5 * cbrl_rng_normal(&rng);
       int status = cbrl_exact_evaluate(e, x, &F, NULL, g);
       if (status) fail_msg("%s, case %d: %s", obj_names[which], i, cbrl_strerror(status));
-      double h = 0.02 * fmin(p->lambda, 0.05), gmax = 0.0, err = 0.0;
-      for (int j = 0; j < p->dim; j++) gmax = fmax(gmax, fabs(g[j]));
-      for (int j = 0; j < p->dim; j++) err = fmax(err, fabs(g[j] - test_fd(e, x, p->dim, j, h)));
-      double rel = err / fmax(gmax, 1e-6);
+      double gmax, rel = test_fd_relative_error(e, x, g, p->dim, 0.02 * fmin(p->lambda, 0.05), &gmax);
       worst = fmax(worst, rel);
       if (gmax < 1e-8) fail_msg("%s, case %d: a zero gradient checks nothing", obj_names[which], i);
       if (rel > 1e-6) fail_msg("%s, case %d (lambda %g): relative error %.3g", obj_names[which], i, p->lambda, rel);
