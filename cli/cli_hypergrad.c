@@ -52,7 +52,7 @@ static const char hypergrad_usage[] =
     "  --steps N        hpgd-batch, hpgd-critic: environment steps per estimate (10000, as 5\n"
     "                   streams; 60000 with --estimator-variant paper-code)\n"
     "  --critic C       hpgd-critic: auto (default: features where the problem has them),\n"
-    "                   tabular or features (docs/MODEL.md 4.1c)\n"
+    "                   tabular, features or model (docs/MODEL.md 4.1c)\n"
     "  --folds K        hpgd-critic: folds of episodes (default 2)\n"
     "  --score S        hpgd-critic: sampled (default) or expected, the grad P terms in\n"
     "                   expectation over the next state from the model's kernel (docs/MODEL.md 4.1c)\n"
@@ -241,7 +241,7 @@ static int parse_args(int argc, char **argv, args *a) {
         break;
       case OPT_CRITIC:
         if (cbrl_hpgd_critic_parse(optarg, &a->critic))
-          return cli_usage_error(cmd, "--critic: expected auto, tabular or features, got '%s'", optarg);
+          return cli_usage_error(cmd, "--critic: expected auto, tabular, features or model, got '%s'", optarg);
         a->have_critic_opts = 1;
         break;
       case OPT_FOLDS:

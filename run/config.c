@@ -374,7 +374,7 @@ static int apply(cbrl_config *c, cbrl_yaml *y, const field *f, yaml_node_t *n) {
     case F_CRITIC: {
       const char *s = cbrl_yaml_scalar(n);
       cbrl_hpgd_critic v;
-      if (!s || cbrl_hpgd_critic_parse(s, &v)) return cbrl_yaml_fail(y, n, f->name, "expected auto, tabular or features");
+      if (!s || cbrl_hpgd_critic_parse(s, &v)) return cbrl_yaml_fail(y, n, f->name, "expected auto, tabular, features or model");
       c->hpgd_critic = (int)v;
       return 0;
     }

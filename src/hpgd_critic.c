@@ -202,8 +202,10 @@ static int feature_table(cbrl_hpgd *h, int context, const double *x, const cbrl_
    state's mean, which biased rarely visited cells (docs/results/four_rooms.md, "Bias on rarely
    visited cells"). On the states with an unseen pair (q_n of the other folds exactly 0) Vbar
    solves V = c + M V, c and M gathered once; Gauss-Seidel sweeps, each state solved for with its own
-   self-transition (a move into a wall), contract by gamL or better. */
-static void fill_from_model(cbrl_hpgd *h, const cbrl_mdp *m, const cbrl_policy *pi, int f, double *q, double *vbar) {
+   self-transition (a move into a wall), contract by gamL or better. With `all`, every pair comes
+   from the kernel: the model critic, the leader's exact policy evaluation. */
+static void fill_from_model(cbrl_hpgd *h, const cbrl_mdp *m, const cbrl_policy *pi, int f, int all, double *q,
+                            double *vbar) {
   struct cbrl__hpgd_critic *c = h->critic;
   int S = h->n_states, A = h->n_actions, F = c->folds;
   size_t SA = (size_t)S * A;
@@ -218,7 +220,7 @@ static void fill_from_model(cbrl_hpgd *h, const cbrl_mdp *m, const cbrl_policy *
       double qn = 0.0;
       for (int g = 0; g < F; g++)
         if (g != f) qn += c->q_n[g * SA + sa];
-      model[sa] = !(qn > 0.0);
+      model[sa] = all || !(qn > 0.0);
       any |= model[sa];
       scale = fmax(scale, fabs(model[sa] ? m->rbar[sa] : q[sa]));
     }
@@ -301,11 +303,26 @@ static void fill_from_model(cbrl_hpgd *h, const cbrl_mdp *m, const cbrl_policy *
 /* Fits the critic for each fold from the other folds' tables, then forms Qbar (q) and Vbar
    (vbar, centred under pi) per fold; given a kernel, the tabular critic's unseen pairs come from
    it (fill_from_model). */
-static int fit_critics(cbrl_hpgd *h, const cbrl_mdp *kernel, const cbrl_policy *pi, int features, double ridge,
+static int fit_critics(cbrl_hpgd *h, const cbrl_mdp *kernel, const cbrl_policy *pi, int critic, double ridge,
                        const int64_t n_fit[], const double y_sum[]) {
   struct cbrl__hpgd_critic *c = h->critic;
   int S = h->n_states, A = h->n_actions, F = c->folds, K = c->n_features, Z = c->nnz;
   size_t SA = (size_t)S * A;
+  int features = critic == CBRL_CRITIC_FEATURES;
+  if (critic == CBRL_CRITIC_MODEL) {
+    /* No data: the leader's policy evaluation on the kernel, the same for every fold (docs/MODEL.md
+       4.1c), so Abar is exact and independent of the batch. */
+    if (!kernel) return CBRL_ENOTSUP;
+    memset(c->q, 0, sizeof(double) * SA);
+    memset(c->vbar, 0, sizeof(double) * (size_t)S);
+    fill_from_model(h, kernel, pi, 0, 1, c->q, c->vbar);
+    for (int f = 1; f < F; f++) {
+      memcpy(c->q + f * SA, c->q, sizeof(double) * SA);
+      memcpy(c->vbar + (size_t)f * S, c->vbar, sizeof(double) * (size_t)S);
+    }
+    memset(c->known, 1, (size_t)F * S);
+    return 0;
+  }
   for (int f = 0; f < F; f++) {
     double *q = c->q + f * SA, *vbar = c->vbar + (size_t)f * S;
     unsigned char *known = c->known + (size_t)f * S;
@@ -361,7 +378,7 @@ static int fit_critics(cbrl_hpgd *h, const cbrl_mdp *kernel, const cbrl_policy *
       vbar[s] = v;
     }
     if (kernel && !features) {
-      fill_from_model(h, kernel, pi, f, q, vbar);
+      fill_from_model(h, kernel, pi, f, 0, q, vbar);
       memset(known, 1, (size_t)S);
     }
   }
@@ -369,11 +386,12 @@ static int fit_critics(cbrl_hpgd *h, const cbrl_mdp *kernel, const cbrl_policy *
 }
 
 static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
-                      const cbrl_policy *pi, const cbrl_hpgd_opts *o, int features, int64_t per_stream,
+                      const cbrl_policy *pi, const cbrl_hpgd_opts *o, int critic, int64_t per_stream,
                       double *grad, cbrl_estimate_info *info) {
   const cbrl_problem *p = h->problem;
   struct cbrl__hpgd_critic *c = h->critic;
   int S = h->n_states, A = h->n_actions, F = c->folds, K = c->n_features, Z = c->nnz;
+  int features = critic == CBRL_CRITIC_FEATURES;
   double lam = p->lambda, gam = p->gamma, gamL = p->leader_gamma;
   int with_p = (p->flags & CBRL_DEPENDS_P) != 0, with_mu = (p->flags & CBRL_DEPENDS_MU) != 0;
   int baseline = o->baseline != CBRL_BASELINE_OFF;
@@ -464,7 +482,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
           r[idx[z]] += val[z] * y;
           for (int u = 0; u < Z; u++) G[(size_t)idx[z] * K + idx[u]] += val[z] * val[u];
         }
-      } else {
+      } else if (critic == CBRL_CRITIC_TABULAR) {
         c->q_sum[f * SA + sa] += h->ret_bar[j];
         c->q_n[f * SA + sa] += 1.0;
         c->v_sum[f * S + s] += h->ret_bar[j];
@@ -489,7 +507,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
   cbrl_mdp view;
   const cbrl_mdp *kernel = sim ? NULL : m;
   if (sim && sim->ops->kernel) cbrl_simulator_tabular(sim, m, &view), kernel = &view;
-  int err = fit_critics(h, kernel, pi, features, ridge, n_fit, y_sum);
+  int err = fit_critics(h, kernel, pi, critic, ridge, n_fit, y_sum);
   if (err) return err;
 
   /* Per step: the direct term, c_j = w_j Abar_j / lam from the other folds' critic, the leader's
@@ -616,24 +634,26 @@ int cbrl__hpgd_critic(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
   if (o->streams <= 0 || o->steps < o->streams || folds < 2 || folds > 64 || o->ridge < 0.0) return CBRL_EINVAL;
   if (o->steps > h->max_batch_steps) return CBRL_ERANGE;
   int has_features = p->ops->features && p->n_features > 0 && p->feature_nnz > 0;
+  if (o->critic < CBRL_CRITIC_AUTO || o->critic > CBRL_CRITIC_MODEL) return CBRL_EINVAL;
   if (o->critic == CBRL_CRITIC_FEATURES && !has_features) return CBRL_ENOTSUP;
-  int features = o->critic == CBRL_CRITIC_FEATURES || (o->critic == CBRL_CRITIC_AUTO && has_features);
-  int err = critic_alloc(h, folds, features);
+  int critic = o->critic == CBRL_CRITIC_AUTO ? (has_features ? CBRL_CRITIC_FEATURES : CBRL_CRITIC_TABULAR) : o->critic;
+  if (critic == CBRL_CRITIC_MODEL && sim && !sim->ops->kernel) return CBRL_ENOTSUP; /* states of its own */
+  int err = critic_alloc(h, folds, critic == CBRL_CRITIC_FEATURES);
   if (err) return err;
   int64_t per_stream = o->steps / o->streams;
   err = sim ? cbrl_simulator_batch(sim, pi, o->streams, per_stream, o->max_steps, o->sim_flags, rng, &h->batch)
             : cbrl_sim_batch(m, pi, o->streams, per_stream, o->max_steps, o->sim_flags, rng, &h->batch);
-  return err ? err : from_batch(h, context, x, m, sim, pi, o, features, per_stream, grad, info);
+  return err ? err : from_batch(h, context, x, m, sim, pi, o, critic, per_stream, grad, info);
 }
 
-static const char *const critic_names[] = {"auto", "tabular", "features"};
+static const char *const critic_names[] = {"auto", "tabular", "features", "model"};
 
 const char *cbrl_hpgd_critic_name(cbrl_hpgd_critic c) {
-  return c >= 0 && c <= CBRL_CRITIC_FEATURES ? critic_names[c] : "unknown";
+  return c >= 0 && c <= CBRL_CRITIC_MODEL ? critic_names[c] : "unknown";
 }
 
 int cbrl_hpgd_critic_parse(const char *name, cbrl_hpgd_critic *out) {
-  for (int c = 0; c <= CBRL_CRITIC_FEATURES; c++)
+  for (int c = 0; c <= CBRL_CRITIC_MODEL; c++)
     if (name && !strcmp(name, critic_names[c])) {
       *out = (cbrl_hpgd_critic)c;
       return 0;

@@ -34,7 +34,8 @@ typedef enum cbrl_hpgd_kind {
 typedef enum cbrl_hpgd_critic {
   CBRL_CRITIC_AUTO = 0,     /* features when the problem supplies them, else tabular */
   CBRL_CRITIC_TABULAR = 1,  /* per-(s,a) means of the other folds' leader returns */
-  CBRL_CRITIC_FEATURES = 2  /* ridge least squares in the problem's features (cbrl_problem_ops.features) */
+  CBRL_CRITIC_FEATURES = 2, /* ridge least squares in the problem's features (cbrl_problem_ops.features) */
+  CBRL_CRITIC_MODEL = 3     /* no fit: the leader's policy evaluation on the kernel the batch came from */
 } cbrl_hpgd_critic;
 
 /* Whether the follower's vector reward subtracts V*_hat(s) inside its score term,

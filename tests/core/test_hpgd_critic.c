@@ -115,9 +115,9 @@ static void critic_is_unbiased_on_random_problems(void **state) {
   (void)state;
   int R = test_quick() ? 60 : 300;
   const int64_t sizes[2] = {5000, 20000}; /* at 1,000 the tabular critic misses rare states (docs/MODEL.md 4.1c) */
-  for (int feat = 0; feat < 2; feat++)
+  for (int feat = 0; feat < 3; feat++) /* tabular, features, model */
     for (uint64_t seed = 1; seed <= 2; seed++) {
-      cbrl_problem *p = small_problem(20 + seed, feat);
+      cbrl_problem *p = small_problem(20 + seed, feat == 1);
       cbrl_exact *e;
       assert_ok(cbrl_exact_create(&e, p));
       double x[4] = {0.2, -0.3, 0.1, 0.4};
@@ -125,7 +125,7 @@ static void critic_is_unbiased_on_random_problems(void **state) {
         cbrl_hpgd_opts o;
         cbrl_hpgd_opts_default(&o);
         o.kind = CBRL_HPGD_CRITIC;
-        o.critic = feat ? CBRL_CRITIC_FEATURES : CBRL_CRITIC_TABULAR;
+        o.critic = feat == 2 ? CBRL_CRITIC_MODEL : feat ? CBRL_CRITIC_FEATURES : CBRL_CRITIC_TABULAR;
         o.expected_score = (int)seed == 2; /* the second problem of each critic takes grad P in expectation */
         o.steps = sizes[i];
         o.max_steps = 50;
@@ -180,13 +180,13 @@ static void critic_is_unbiased_on_tax_design(void **state) {
   cbrl_tax_x_for_rate(0.3, x);
   int R = test_quick() ? 30 : 100;
   const int64_t sizes[2] = {2000, 10000};
-  for (int c = 0; c < 3; c++) /* structural, structural with the expected score, tabular */
+  for (int c = 0; c < 4; c++) /* structural, structural with the expected score, tabular, model */
     for (int i = 0; i < 2; i++) {
       cbrl_hpgd_opts o;
       cbrl_hpgd_opts_default(&o);
       o.kind = CBRL_HPGD_CRITIC;
-      o.critic = c == 2 ? CBRL_CRITIC_TABULAR : CBRL_CRITIC_FEATURES;
-      o.expected_score = c == 1;
+      o.critic = c == 3 ? CBRL_CRITIC_MODEL : c == 2 ? CBRL_CRITIC_TABULAR : CBRL_CRITIC_FEATURES;
+      o.expected_score = c == 1 || c == 3;
       o.steps = sizes[i];
       o.streams = (int)(sizes[i] / 200);
       check_unbiased("tax design", p, e, x, &o, R, 11);
@@ -291,7 +291,11 @@ static void critic_options_are_checked(void **state) {
   assert_ok(cbrl_hpgd_critic_parse("features", &c));
   assert_int_equal(c, CBRL_CRITIC_FEATURES);
   assert_string_equal(cbrl_hpgd_critic_name(CBRL_CRITIC_TABULAR), "tabular");
+  assert_ok(cbrl_hpgd_critic_parse("model", &c));
+  assert_int_equal(c, CBRL_CRITIC_MODEL);
   assert_int_equal(cbrl_hpgd_critic_parse("neural", &c), CBRL_EINVAL);
+  o.steps = 1000, o.critic = (cbrl_hpgd_critic)7;
+  assert_int_equal(cbrl_hpgd_estimate(h, 0, x, cbrl_exact_mdp(e, 0), NULL, &pol, &o, &rng, g, NULL), CBRL_EINVAL);
   cbrl_hpgd_free(h);
   cbrl_exact_free(e);
   cbrl_problem_free(p);
