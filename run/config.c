@@ -544,6 +544,11 @@ int cbrl_config_validate(const cbrl_config *c, char *err, size_t err_size) {
       if (!cbrl_simulator_supports(c->simulator[i], c->algorithm[a]))
         return fail(err, err_size, "simulator: %s supports hpgd and hpgd-batch, not %s", sim,
                     cbrl_algorithm_name(c->algorithm[a]));
+    if (c->hpgd_critic == CBRL_CRITIC_MODEL && !cbrl_simulator_has_kernel(c->simulator[i]))
+      for (int a = 0; a < c->n_algorithm; a++)
+        if (c->algorithm[a] == CBRL_ALG_HPGD_CRITIC)
+          return fail(err, err_size, "hpgd_critic: model evaluates the leader on the model's kernel, which simulator %s "
+                      "does not have (its states are its own)", sim);
   }
   if (c->hpgd_steps < c->hpgd_streams) return fail(err, err_size, "hpgd_steps: must be at least hpgd_streams");
   if (c->follower == CBRL_RUN_FOLLOWER_COMMAND) {

@@ -30,6 +30,8 @@ const char *cbrl_simulator_name(int simulator) {
 
 const char *cbrl_simulator_names(void) { return "consistent, paper-code, continuous"; }
 
+int cbrl_simulator_has_kernel(int simulator) { return simulator != SIM_CONTINUOUS; }
+
 int cbrl_simulator_supports(int simulator, cbrl_algorithm a) {
   /* RT-Q's follower learns from a generative model of the tabular kernel only. */
   return !(simulator == SIM_CONTINUOUS && a == CBRL_ALG_HPGD_RTQ);

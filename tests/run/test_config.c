@@ -45,6 +45,9 @@ static const bad_config bad[] = {
     {"init_x: [0.1, x]\n", NULL, ":1: init_x: expected a number, got 'x'"},
     {"init_x: [0.1, 0.2]\n", NULL, ":1: init_x: 2 values, but the problem's x has 105"},
     {"rtq_levels: 31\n", NULL, ":1: rtq_levels: 31 is out of range"},
+    {"env: tax-design\nalgorithm: hpgd-critic\nsimulator: continuous\nhpgd_critic: model\n", NULL,
+     ":4: hpgd_critic: model evaluates the leader on the model's kernel, which simulator continuous does not have"},
+    {"hpgd_critic: neural\n", NULL, ":1: hpgd_critic: expected auto, tabular, features or model"},
     {"follower_iterations: 0\n", NULL, ":1: follower_iterations: 0 is out of range"},
     /* A rule checked after loading names the line of the field it is about, unless --set gave it. */
     {"iterations: 10\n", "final_window=20", "--set final_window: 20 exceeds iterations (10)"},

@@ -29,6 +29,10 @@ CBRL_API const char *cbrl_simulator_names(void);
 /* Whether the simulator can drive algorithm a (the continuous one has no RT-Q). */
 CBRL_API int cbrl_simulator_supports(int simulator, cbrl_algorithm a);
 
+/* 1 if the simulator's transitions are a kernel on the model's states (the model critic and the
+   expected score can read it), 0 if it has states of its own (continuous). */
+CBRL_API int cbrl_simulator_has_kernel(int simulator);
+
 /* ---- environments --------------------------------------------------------------------- */
 
 typedef struct cbrl_env cbrl_env;
