@@ -2,7 +2,8 @@
    not depend on the machine's load: under callgrind with --toggle-collect=cbrl_parts_measured only
    the N iterations after 3 warm-up ones are counted (scripts/instructions.sh divides by N). The parts are cbrl_bench's
    settings. It prints the median time per iteration too. Usage: cbrl_parts PART [N] [--metrics], PART one of four-rooms:ALG (lambda 0.003,
-   beta 3) or tax:ALG (lambda 0.2, 200 bins), ALG an algorithm name (hpgd-batch, amd, ...). */
+   beta 3) or tax:ALG (lambda 0.2, 200 bins), ALG an algorithm name (hpgd-batch, amd, ...), for
+   hpgd-critic optionally with /CRITIC (tax:hpgd-critic/model, docs/MODEL.md 4.1c). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,9 +42,13 @@ int main(int argc, char **argv) {
   cbrl_leader_opts o;
   cbrl_leader_opts_default(&o);
   int found = 0;
+  char alg[64];
+  snprintf(alg, sizeof alg, "%s", colon + 1);
+  char *slash = strchr(alg, '/');
+  if (slash) *slash = 0;
   for (int a = 0; a < CBRL_ALG_COUNT_; a++)
-    if (!strcmp(cbrl_algorithm_name((cbrl_algorithm)a), colon + 1)) o.algorithm = (cbrl_algorithm)a, found = 1;
-  if (!found) {
+    if (!strcmp(cbrl_algorithm_name((cbrl_algorithm)a), alg)) o.algorithm = (cbrl_algorithm)a, found = 1;
+  if (!found || (slash && cbrl_hpgd_critic_parse(slash + 1, &o.hpgd.critic))) {
     fprintf(stderr, "cbrl_parts: unknown algorithm %s\n", colon + 1);
     return 2;
   }

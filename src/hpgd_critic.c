@@ -61,6 +61,8 @@ struct cbrl__hpgd_critic {
                                           fill states */
   double *fill_d;             /* S: 1 / (1 - M_ii) */
   int32_t *fill_slot;         /* S: -1, or a column's place in the row being gathered */
+  double *warm;               /* contexts x S: the model critic's last Vbar per context, where its
+                                 next policy evaluation starts (allocated on first use) */
 };
 
 void cbrl__hpgd_critic_free(struct cbrl__hpgd_critic *c) {
@@ -83,6 +85,7 @@ void cbrl__hpgd_critic_free(struct cbrl__hpgd_critic *c) {
   free(c->fill_v);
   free(c->fill_d);
   free(c->fill_slot);
+  free(c->warm);
   free(c);
 }
 
@@ -303,19 +306,22 @@ static void fill_from_model(cbrl_hpgd *h, const cbrl_mdp *m, const cbrl_policy *
 /* Fits the critic for each fold from the other folds' tables, then forms Qbar (q) and Vbar
    (vbar, centred under pi) per fold; given a kernel, the tabular critic's unseen pairs come from
    it (fill_from_model). */
-static int fit_critics(cbrl_hpgd *h, const cbrl_mdp *kernel, const cbrl_policy *pi, int critic, double ridge,
-                       const int64_t n_fit[], const double y_sum[]) {
+static int fit_critics(cbrl_hpgd *h, int context, const cbrl_mdp *kernel, const cbrl_policy *pi, int critic,
+                       double ridge, const int64_t n_fit[], const double y_sum[]) {
   struct cbrl__hpgd_critic *c = h->critic;
   int S = h->n_states, A = h->n_actions, F = c->folds, K = c->n_features, Z = c->nnz;
   size_t SA = (size_t)S * A;
   int features = critic == CBRL_CRITIC_FEATURES;
   if (critic == CBRL_CRITIC_MODEL) {
     /* No data: the leader's policy evaluation on the kernel, the same for every fold (docs/MODEL.md
-       4.1c), so Abar is exact and independent of the batch. */
+       4.1c), so Abar is exact and independent of the batch. It starts from the context's last
+       solution: x moves little between iterations, so the sweeps are fewer. */
     if (!kernel) return CBRL_ENOTSUP;
-    memset(c->q, 0, sizeof(double) * SA);
-    memset(c->vbar, 0, sizeof(double) * (size_t)S);
+    if (!c->warm && !(c->warm = calloc((size_t)h->problem->n_contexts * S, sizeof(double)))) return CBRL_ENOMEM;
+    double *warm = c->warm + (size_t)context * S;
+    memcpy(c->vbar, warm, sizeof(double) * (size_t)S);
     fill_from_model(h, kernel, pi, 0, 1, c->q, c->vbar);
+    memcpy(warm, c->vbar, sizeof(double) * (size_t)S);
     for (int f = 1; f < F; f++) {
       memcpy(c->q + f * SA, c->q, sizeof(double) * SA);
       memcpy(c->vbar + (size_t)f * S, c->vbar, sizeof(double) * (size_t)S);
@@ -507,7 +513,7 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
   cbrl_mdp view;
   const cbrl_mdp *kernel = sim ? NULL : m;
   if (sim && sim->ops->kernel) cbrl_simulator_tabular(sim, m, &view), kernel = &view;
-  int err = fit_critics(h, kernel, pi, critic, ridge, n_fit, y_sum);
+  int err = fit_critics(h, context, kernel, pi, critic, ridge, n_fit, y_sum);
   if (err) return err;
 
   /* Per step: the direct term, c_j = w_j Abar_j / lam from the other folds' critic, the leader's
