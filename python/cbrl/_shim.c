@@ -952,16 +952,16 @@ static const opt_field opt_fields[] = {
     OPT_D("zero_order_c", zero_order_c),   OPT_I("amd_updates", amd_updates),
     OPT_D("init_std", init_std),           OPT_I("rtq_levels", rtq.levels),
     OPT_D("rtq_level_decay", rtq.level_decay), OPT_L("rtq_hpgd_steps", rtq.hpgd.steps),
-    OPT_L("rtq_hpgd_samples", rtq.hpgd.samples)};
+    OPT_L("rtq_hpgd_samples", rtq.hpgd.samples), OPT_I("hpgd_folds", hpgd.folds)};
 #define N_OPT_FIELDS (sizeof opt_fields / sizeof opt_fields[0])
 
 SHIM_API const char *cbrl_py_leader_opts_keys(void) {
   return "learning_rate,max_grad_norm,clip_growth,adam_beta1,adam_beta2,adam_eps,seed,stream,hpgd_steps,"
          "hpgd_samples,hpgd_streams,hpgd_max_steps,zero_order_c,amd_updates,init_std,rtq_levels,rtq_level_decay,"
-         "rtq_hpgd_steps,rtq_hpgd_samples";
+         "rtq_hpgd_steps,rtq_hpgd_samples,hpgd_folds";
 }
 
-SHIM_API const char *cbrl_py_leader_opts_name_keys(void) { return "algorithm,optimizer,clip,hpgd_kind,rtq_hpgd_kind,rtq_schedule"; }
+SHIM_API const char *cbrl_py_leader_opts_name_keys(void) { return "algorithm,optimizer,clip,hpgd_kind,rtq_hpgd_kind,rtq_schedule,hpgd_critic,hpgd_score"; }
 
 static const opt_field *opt_find(const char *key) {
   for (size_t i = 0; i < N_OPT_FIELDS; i++)
@@ -1043,6 +1043,12 @@ SHIM_API int cbrl_py_leader_opts_set_name(cbrl_leader_opts *o, const char *key, 
     if (!strcmp(value, "unbiased")) kind = CBRL_HPGD_UNBIASED;
     else if (strcmp(value, "batch")) rc = CBRL_EINVAL;
     if (!rc) *(key[0] == 'h' ? &o->hpgd.kind : &o->rtq.hpgd.kind) = kind;
+  } else if (!strcmp(key, "hpgd_critic")) { /* hpgd-critic (docs/MODEL.md 4.1c) */
+    rc = cbrl_hpgd_critic_parse(value, &o->hpgd.critic);
+  } else if (!strcmp(key, "hpgd_score")) {
+    if (!strcmp(value, "expected")) o->hpgd.expected_score = 1;
+    else if (!strcmp(value, "sampled")) o->hpgd.expected_score = 0;
+    else rc = CBRL_EINVAL;
   } else if (!strcmp(key, "rtq_schedule")) {
     if (!strcmp(value, "rescaled-linear")) o->rtq.schedule = CBRL_SCHEDULE_RESCALED_LINEAR;
     else if (!strcmp(value, "polynomial")) o->rtq.schedule = CBRL_SCHEDULE_POLYNOMIAL;
