@@ -12,6 +12,7 @@ to the figures and, from the mean curve alone, a table row (final-window and bes
 iterations at which the mean reaches 90 % and 99 % of the gain, the final rates).
 """
 import argparse
+import csv
 import json
 import math
 import os
@@ -86,11 +87,8 @@ def main():
     for spec in a.curves:
         label, rest = spec.split("=", 1)
         path, _, alg = rest.rpartition(":")
-        for line in open(path):
-            if line.startswith("#") or line.startswith("lambda"):
-                continue
-            f = line.strip().split(",")
-            if f[1] != alg:
+        for f in csv.reader(line for line in open(path) if not line.startswith("#")):
+            if f[0] == "lambda" or f[1] != alg:
                 continue
             old.append([round(float(f[0]), 6), label, int(f[2]), int(f[3])] + [float(v) for v in f[4:]])
     data = [load(s) for s in a.stores]
@@ -160,8 +158,9 @@ def main():
             f.write("# Means over seeds of the tax protocol rerun (docs/results/tax_design.md), every 10th "
                     "iteration, from scripts/tax_protocol_summary.py\n")
             f.write("lambda,estimator,iteration,seeds,F_mean,F_se,income_tax,vat1,vat2,vat3,household_value,revenue\n")
+            w = csv.writer(f, lineterminator="\n")  # quotes a label with a comma in it
             for r in csv_rows:
-                f.write(",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in r) + "\n")
+                w.writerow(f"{v:.6g}" if isinstance(v, float) else str(v) for v in r)
     if a.figures:
         old_labels = list(dict.fromkeys(r[1] for r in old))
         figures(csv_rows + [r for r in old if r[0] in lams], old_labels + labels, lams, a.figures)
@@ -177,7 +176,8 @@ def figures(rows, labels, lams, out):
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     if len(labels) > len(cycle):
         cycle = [plt.cm.tab20(i) for i in range(20)]
-    colors = dict(zip(labels, cycle * 3))
+    colors = dict(zip([l for l in labels if l != "exact"], cycle * 3))
+    colors["exact"] = "black"  # the reference, whatever the number of lines
     for lam in lams:
         fig, axes = plt.subplots(1, 2, figsize=(13, 5))
         top, start = -1e9, None
