@@ -424,6 +424,12 @@ static int parse_args(int argc, char **argv, args *a) {
 /* How a --problem file's contexts were made (a theta section: quadrature or a sample). */
 static cbrl_tabular_info file_info;
 
+/* The seed that draws the problem: --problem-seed, else --seed for --env random (its old
+   meaning), else 0; the estimator's seed never makes another RLHF problem. */
+static long problem_seed(const args *a, const cbrl_env *env) {
+  return a->have_problem_seed ? a->problem_seed : cbrl_env_takes(env, "states") ? a->seed : 0;
+}
+
 /* The problem from the environment registry, the factory `cbrl run` uses too. */
 static int build_problem(const args *a, cbrl_problem **p) {
   const cbrl_env *env = cbrl_env_find(a->problem ? "file" : a->env);
@@ -434,11 +440,7 @@ static int build_problem(const args *a, cbrl_problem **p) {
   if (a->have_bins) prm.tax_bins = a->bins;
   prm.tax_paper_code = a->variant == CBRL_VARIANT_PAPER_CODE; /* the paper code's VAT reward gradient */
   prm.states = a->states, prm.actions = a->actions, prm.dim = a->dim;
-  prm.contexts = a->contexts, prm.branch = a->branch;
-  /* --env random keeps --seed as its problem's seed; the estimator's seed never makes another
-     RLHF problem. */
-  if (a->have_problem_seed) prm.problem_seed = a->problem_seed;
-  else if (cbrl_env_takes(env, "states")) prm.problem_seed = a->seed;
+  prm.contexts = a->contexts, prm.branch = a->branch, prm.problem_seed = problem_seed(a, env);
   if (!a->problem && cbrl_env_takes(env, "states") && a->states * a->actions > 200000000L)
     return cli_usage_error("hypergrad", "--states x --actions must not exceed 2e8");
   char msg[512];
@@ -704,7 +706,7 @@ static void print_inputs(const args *a, const cbrl_problem *p, const double *x) 
     printf(", \"states\": %ld, \"actions\": %ld, \"dim\": %ld, \"contexts\": %ld, \"branch\": %ld", a->states,
            a->actions, a->dim, a->contexts, a->branch);
   if (cbrl_env_takes(env, "problem_seed"))
-    printf(", \"problem_seed\": %ld", a->have_problem_seed || !cbrl_env_takes(env, "states") ? a->problem_seed : a->seed);
+    printf(", \"problem_seed\": %ld", problem_seed(a, env));
   if (a->x_from) printf(", \"x_from\": "), json_string(a->x_from);
   else if (!a->x_text && a->env && !strcmp(a->env, "four-rooms")) printf(", \"x_seed\": %ld", a->x_seed);
   printf(", \"x\": ");

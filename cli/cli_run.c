@@ -65,8 +65,6 @@ static const char run_usage[] =
     "reruns them. Exit status: 0 when every run was stored (failed runs are stored with their\n"
     "reason), 2 on bad input, 1 if the store could not be written, 128 + N after signal N.\n";
 
-/* Prints a validation error where its field came from: the last --set of that field, else the
-   file; a --set of another field the message names is added, since it may be the culprit. */
 /* "FILE:LINE" when the field an error names was set on LINE of the file, else "FILE". */
 static const char *where(const cbrl_config *c, const char *config_path, const char *err, char *buf, size_t size) {
   int line = cbrl_config_line(c, err);
@@ -75,20 +73,15 @@ static const char *where(const cbrl_config *c, const char *config_path, const ch
   return buf;
 }
 
-/* A config error, told as where it came from: the --set that gave the field, or the file and the
-   line that set it (docs/CONFIG.md, "Errors"). */
-static void print_invalid(const cbrl_config *c, const char *config_path, const char *const *sets, int n_sets,
-                          const char *message) {
-  char err[1024], place[1100];
-  snprintf(err, sizeof err, "%s", message); /* one line, whatever a quoted path holds */
-  for (char *p = err; *p; p++)
-    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
+/* Prints a config error where its field came from (docs/CONFIG.md, "Errors"): the last --set of
+   that field, else the file and the line that set it; a --set of another field the message
+   names is added, since it may be the culprit. Returns the usage exit status. */
+static int print_invalid(const cbrl_config *c, const char *config_path, const char *const *sets, int n_sets,
+                         const char *err) {
+  char place[1100];
   size_t n = strcspn(err, ":");
   for (int i = n_sets - 1; i >= 0; i--)
-    if (!strncmp(sets[i], err, n) && sets[i][n] == '=') {
-      fprintf(stderr, "cbrl run: --set %s\n", err);
-      return;
-    }
+    if (!strncmp(sets[i], err, n) && sets[i][n] == '=') return cli_usage_error("run", "--set %s", err);
   for (int i = n_sets - 1; i >= 0; i--) {
     char key[64];
     size_t k = strcspn(sets[i], "=");
@@ -96,12 +89,11 @@ static void print_invalid(const cbrl_config *c, const char *config_path, const c
     memcpy(key, sets[i], k);
     key[k] = 0;
     for (const char *at = strstr(err + n, key); at; at = strstr(at + 1, key))
-      if (at[-1] == ' ' && (at[k] == ' ' || at[k] == ')' || at[k] == ',' || !at[k])) {
-        fprintf(stderr, "cbrl run: %s: %s (%s from --set)\n", where(c, config_path, err, place, sizeof place), err, key);
-        return;
-      }
+      if (at[-1] == ' ' && (at[k] == ' ' || at[k] == ')' || at[k] == ',' || !at[k]))
+        return cli_usage_error("run", "%s: %s (%s from --set)", where(c, config_path, err, place, sizeof place), err,
+                               key);
   }
-  fprintf(stderr, "cbrl run: %s: %s\n", where(c, config_path, err, place, sizeof place), err);
+  return cli_usage_error("run", "%s: %s", where(c, config_path, err, place, sizeof place), err);
 }
 
 /* Under --quiet only what a follower process writes to its stderr reaches the terminal: it is the
@@ -185,15 +177,10 @@ static int cli_run_ranked(int argc, char **argv, int rank, int size) {
       fprintf(stderr, "cbrl run: %s\n", err);
       return CLI_EXIT_USAGE;
     }
-  if (cbrl_config_validate(&c, err, sizeof err)) {
-    print_invalid(&c, config_path, sets, n_sets, err);
-    return CLI_EXIT_USAGE;
-  }
+  if (cbrl_config_validate(&c, err, sizeof err)) return print_invalid(&c, config_path, sets, n_sets, err);
   /* A problem that cannot be built is a config error: find it before writing anything. */
-  if (cbrl_config_check_problem(&c, (int)threads, err, sizeof err)) {
-    print_invalid(&c, config_path, sets, n_sets, err);
-    return CLI_EXIT_USAGE;
-  }
+  if (cbrl_config_check_problem(&c, (int)threads, err, sizeof err))
+    return print_invalid(&c, config_path, sets, n_sets, err);
   char canonical[65536]; /* an init_x list of CBRL_INIT_X_MAX values fits */
   if (cbrl_config_canonical(&c, canonical, sizeof canonical) < 0) return cli_usage_error(cmd, "config too large");
   /* SIGINT and SIGTERM: start nothing new, store runs in flight as interrupted, stop. */

@@ -322,12 +322,8 @@ static int fit_critics(cbrl_hpgd *h, int context, const cbrl_mdp *kernel, const 
     memcpy(c->vbar, warm, sizeof(double) * (size_t)S);
     fill_from_model(h, kernel, pi, 0, 1, c->q, c->vbar);
     memcpy(warm, c->vbar, sizeof(double) * (size_t)S);
-    for (int f = 1; f < F; f++) {
-      memcpy(c->q + f * SA, c->q, sizeof(double) * SA);
-      memcpy(c->vbar + (size_t)f * S, c->vbar, sizeof(double) * (size_t)S);
-    }
-    memset(c->known, 1, (size_t)F * S);
-    return 0;
+    memset(c->known, 1, (size_t)S);
+    return 0; /* fold 0's tables serve every fold (critic_fold) */
   }
   for (int f = 0; f < F; f++) {
     double *q = c->q + f * SA, *vbar = c->vbar + (size_t)f * S;
@@ -390,6 +386,10 @@ static int fit_critics(cbrl_hpgd *h, int context, const cbrl_mdp *kernel, const 
   }
   return 0;
 }
+
+/* Where fold f's critic tables are: its own, or fold 0's for the model critic, which is the same
+   for every fold. */
+static size_t critic_fold(int critic, size_t f) { return critic == CBRL_CRITIC_MODEL ? 0 : f; }
 
 static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp *m, const cbrl_simulator *sim,
                       const cbrl_policy *pi, const cbrl_hpgd_opts *o, int critic, int64_t per_stream,
@@ -536,8 +536,9 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
     size_t f = (size_t)(e % F);
     for (int64_t j = i; j < end; j++) c->beta[j] = 0.0;
     if (!c->counted[e]) continue;
-    const double *q = c->q + f * SA, *vbar = c->vbar + f * S;
-    const unsigned char *known = c->known + f * S;
+    size_t cf = critic_fold(critic, f);
+    const double *q = c->q + cf * SA, *vbar = c->vbar + cf * S;
+    const unsigned char *known = c->known + cf * S;
     for (int64_t j = i; j < end; j++) {
       const cbrl_step *sj = &st[j];
       size_t sa = (size_t)sj->s * A + sj->a;
@@ -612,8 +613,8 @@ static int from_batch(cbrl_hpgd *h, int context, const double *x, const cbrl_mdp
         if (wb == 0.0 && wl == 0.0) continue;
         size_t s = sa / (size_t)A;
         const double *vstar = c->vstar + (size_t)f * S, *ns = c->n_v + (size_t)f * S;
-        const double *vbar = c->vbar + (size_t)f * S;
-        const unsigned char *known = c->known + (size_t)f * S;
+        const double *vbar = c->vbar + critic_fold(critic, f) * S;
+        const unsigned char *known = c->known + critic_fold(critic, f) * S;
         for (int64_t q = m->row[sa]; q < m->row[sa + 1]; q++) {
           int32_t t = m->next[q];
           const double *vb = c->vbase + (size_t)f * S;
